@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages this project builds and tests with.
+# Idempotent: apt-get update, then apt-get install of the whole list (a no-op
+# for what is already installed). Runs apt as root, or through sudo.
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap          # Bazel 4.2.3; pulls in OpenJDK 17 and build-essential
+  pkg-config
+  protobuf-compiler libprotobuf-dev
+  protobuf-compiler-grpc libgrpc++-dev
+  libabsl-dev
+  libgoogle-glog-dev libgflags-dev
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  clang libclang-rt-14-dev # libFuzzer builds (--config=fuzz)
+  ca-certificates
+)
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "tools/setup.sh: need root or sudo to install: ${PACKAGES[*]}" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+export DEBIAN_FRONTEND=noninteractive
+if ! "${SUDO[@]}" apt-get update -qq; then
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "tools/setup.sh: apt-get update failed and these are missing: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "tools/setup.sh: apt-get update failed; every package is already installed, going on" >&2
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "tools/setup.sh: installing ${missing[*]}"
+fi
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+echo "tools/setup.sh: all packages present"

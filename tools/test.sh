@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, then runs every test, plain and
+# under ASan+UBSan, and checks that a separate workspace can consume this one.
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "bazel test //..."
+bazel test //...
+
+step "bazel test --config=asan //...  (ASan + UBSan)"
+bazel test --config=asan //...
+
+step "consumer workspace builds @gvisor_devutil//pkg/..."
+tools/consumer_test.sh
+
+bazel shutdown >/dev/null 2>&1 || true
+step "all tests passed"
