@@ -127,8 +127,9 @@ TEST(EncoderTest, CountOver65535IsRefused) {
 TEST(EncoderTest, PutStructCopiesWireBytes) {
   Encoder e;
   e.PutStruct(OpenAtReq{.fd = 3, .flags = 2});
-  EXPECT_THAT(e.bytes(), ElementsAreArray(HexToBytes(
-                             "03 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00")));
+  EXPECT_THAT(e.bytes(),
+              ElementsAreArray(HexToBytes(
+                  "03 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00")));
 }
 
 TEST(DecoderTest, ReadsScalarsLittleEndianUnaligned) {
@@ -220,7 +221,8 @@ TEST(DecoderTest, StringArray) {
 TEST(DecoderTest, StringArrayCount65535WithTinyBufferFailsFast) {
   const std::vector<uint8_t> b = HexToBytes("ff ff 01 00 61");
   Decoder d(b);
-  absl::StatusOr<std::vector<std::string>> v = d.ReadStringArray("WalkReq.path");
+  absl::StatusOr<std::vector<std::string>> v =
+      d.ReadStringArray("WalkReq.path");
   ExpectEio(v.status(), "WalkReq.path");
   EXPECT_THAT(v.status().message(), HasSubstr("65535 elements"));
   EXPECT_EQ(d.offset(), 0u);

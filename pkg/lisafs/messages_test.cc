@@ -114,7 +114,8 @@ TEST(VectorTest, V3WalkRequest) {
 0020: 00 6e 76 69 64 69 61 2d 63 61 70 31
 )",
                    MID::kWalk,
-                   WalkReq{.dir_fd = 1, .path = {"nvidia-caps", "nvidia-cap1"}});
+                   WalkReq{.dir_fd = 1,
+                           .path = {"nvidia-caps", "nvidia-cap1"}});
 }
 
 TEST(VectorTest, V4WalkResponseTwoInodes) {
@@ -207,7 +208,8 @@ TEST(VectorTest, V8aGetdents64Request) {
 0000: 10 00 00 00 18 00 00 00 04 00 00 00 00 00 00 00
 0010: 00 00 01 00 00 00 00 00
 )",
-                   MID::kGetdents64, Getdents64Req{.dir_fd = 4, .count = 65536});
+                   MID::kGetdents64,
+                   Getdents64Req{.dir_fd = 4, .count = 65536});
 }
 
 TEST(VectorTest, V8bGetdents64RequestSeekToZero) {
@@ -448,6 +450,20 @@ TEST(LayoutTest, RenameAtRequest) {
                            .new_name = "bc"});
 }
 
+TEST(LayoutTest, Dirent64PutsMinorBeforeMajor) {
+  // ino @0, dev_minor @8, dev_major @12, off @16, type @24, name len @25.
+  CheckPayload(R"(
+0000: 01 00 01 00 00 00 00 00 00 00 02 00 00 00 03 00
+0010: 00 00 04 00 00 00 00 00 00 00 08 01 00 78
+)",
+               Getdents64Resp{.dirents = {{.ino = 1,
+                                           .dev_minor = 2,
+                                           .dev_major = 3,
+                                           .off = 4,
+                                           .type = 8,
+                                           .name = "x"}}});
+}
+
 TEST(LayoutTest, WalkStatResponse) {
   Encoder want;
   want.PutU16(2);
@@ -567,7 +583,9 @@ MessageCase Case(std::string name, const T& sample) {
       [sample](absl::Span<const uint8_t> payload) -> absl::Status {
         absl::StatusOr<T> m = Unmarshal<T>(payload);
         if (!m.ok()) return m.status();
-        if (!(*m == sample)) return absl::InternalError("decoded value differs");
+        if (!(*m == sample)) {
+          return absl::InternalError("decoded value differs");
+        }
         return absl::OkStatus();
       }};
 }
