@@ -1,0 +1,561 @@
+#include "pkg/lisafs/client.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "pkg/syserr/syserr.h"
+
+namespace gvisor::lisafs {
+namespace {
+
+// kProvisionalMaxMessageSize bounds the Mount exchange, before the server
+// has said what its limit is (WIRE.md §6.1).
+constexpr uint32_t kProvisionalMaxMessageSize = 1 << 20;
+
+// kMaxChunkOverheadRead/Write are the fixed parts of PReadResp and PWriteReq.
+constexpr uint32_t kPReadRespOverhead = 8;
+constexpr uint32_t kPWriteReqOverhead = 20;
+
+absl::Status RpcError(MID mid, int err, absl::string_view detail) {
+  return syserr::FromErrno(err, absl::StrCat(MIDName(mid), " RPC", detail));
+}
+
+}  // namespace
+
+Client::Client(unet::Socket sock)
+    : max_message_size_(kProvisionalMaxMessageSize),
+      sock_fd_(sock.fd()),
+      comm_(std::move(sock)) {
+  supported_.assign(static_cast<size_t>(MID::kMount) + 1, false);
+  supported_[static_cast<size_t>(MID::kMount)] = true;
+}
+
+Client::~Client() { Close(); }
+
+absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
+                                  unet::Socket sock) {
+  std::shared_ptr<Client> client(new Client(std::move(sock)));
+  std::vector<fd::OwnedFd> fds;
+  absl::StatusOr<MountResp> resp =
+      client->Rpc<MountResp>(ctx, MID::kMount, EmptyMessage{}, 1, &fds);
+  if (!resp.ok()) {
+    client->Close();
+    return resp.status();
+  }
+  if (resp->max_message_size == 0 || resp->supported_mids.empty()) {
+    client->Close();
+    return syserr::FromErrno(
+        EIO, "Mount RPC: server sent no message size limit or no MIDs");
+  }
+  // The client is not shared yet, so these need no lock.
+  client->max_message_size_ = resp->max_message_size;
+  uint16_t max_mid = 0;
+  for (MID m : resp->supported_mids) {
+    max_mid = std::max(max_mid, static_cast<uint16_t>(m));
+  }
+  client->supported_.assign(static_cast<size_t>(max_mid) + 1, false);
+  for (MID m : resp->supported_mids) {
+    client->supported_[static_cast<size_t>(m)] = true;
+  }
+  Mounted out;
+  out.client = std::move(client);
+  out.root = resp->root;
+  if (!fds.empty()) out.host_fd = std::move(fds[0]);
+  return out;
+}
+
+void Client::Close() {
+  if (closing_.exchange(true)) return;
+  // Wake an RPC blocked on the socket, then wait for it to let go. Only
+  // Close closes the socket, so sock_fd_ is still open here.
+  ::shutdown(sock_fd_, SHUT_RDWR);
+  std::lock_guard<std::mutex> l(mu_);
+  dead_ = true;
+  comm_ = SockCommunicator(unet::Socket());
+}
+
+bool Client::IsSupported(MID mid) const {
+  size_t i = static_cast<size_t>(mid);
+  return i < supported_.size() && supported_[i];
+}
+
+ClientFD Client::NewFD(FDID fd) { return ClientFD(shared_from_this(), fd); }
+
+absl::Status Client::SndRcvMessage(const context::Context& ctx, MID mid,
+                                   absl::Span<const uint8_t> req,
+                                   size_t want_fds, std::vector<uint8_t>* resp,
+                                   std::vector<fd::OwnedFd>* fds) {
+  context::UninterruptibleSleep sleep(ctx);
+  if (!IsSupported(mid)) {
+    return RpcError(mid, EOPNOTSUPP, ": not supported by the server");
+  }
+  if (req.size() > max_message_size_) {
+    return RpcError(mid, EIO,
+                    absl::StrCat(": request of ", req.size(),
+                                 " bytes exceeds the limit of ",
+                                 max_message_size_));
+  }
+  if (want_fds > kMaxWantFds) {
+    return RpcError(mid, EINVAL, ": too many FDs wanted");
+  }
+  return DoRpc(ctx, mid, req, want_fds, resp, fds);
+}
+
+absl::Status Client::DoRpc(const context::Context& ctx, MID mid,
+                           absl::Span<const uint8_t> req, size_t want_fds,
+                           std::vector<uint8_t>* resp,
+                           std::vector<fd::OwnedFd>* fds) {
+  Frame frame;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (dead_ || closing_.load()) {
+      return RpcError(mid, EIO, ": connection is closed");
+    }
+    absl::Status s = comm_.SendFrame(static_cast<uint16_t>(mid), req);
+    if (s.ok()) s = comm_.RecvFrame(want_fds, max_message_size_, &frame);
+    if (!s.ok()) {
+      // The stream is out of sync or gone: the connection is dead.
+      dead_ = true;
+      comm_.Shutdown();
+      return RpcError(mid, EIO, absl::StrCat(": transport: ", s.message()));
+    }
+  }
+  // From here on, returning early drops frame.fds, closing them.
+  if (frame.oversized) {
+    return RpcError(mid, EIO,
+                    absl::StrCat(": response of ", frame.payload_len,
+                                 " bytes exceeds the limit"));
+  }
+  if (frame.mid == static_cast<uint16_t>(MID::kError)) {
+    uint32_t err = 0;
+    if (frame.payload.size() >= sizeof(err)) {
+      memcpy(&err, frame.payload.data(), sizeof(err));
+    }
+    if (err == 0 || err > 4095) {
+      return RpcError(mid, EIO, ": malformed Error response");
+    }
+    return RpcError(mid, static_cast<int>(err), "");
+  }
+  if (frame.mid != static_cast<uint16_t>(mid)) {
+    return RpcError(mid, EINVAL,
+                    absl::StrCat(": response has MID ", frame.mid));
+  }
+  if (frame.fds.size() > want_fds) {
+    LOG(WARNING) << MIDName(mid) << " RPC: server donated "
+                 << frame.fds.size() << " FDs, " << want_fds
+                 << " wanted; closing the rest";
+    frame.fds.resize(want_fds);
+  }
+  *resp = std::move(frame.payload);
+  *fds = std::move(frame.fds);
+  return absl::OkStatus();
+}
+
+void Client::CloseFD(const context::Context& ctx, FDID fd, bool flush) {
+  std::vector<FDID> batch;
+  {
+    std::lock_guard<std::mutex> l(close_mu_);
+    if (fd != kInvalidFDID) pending_closes_.push_back(fd);
+    if (pending_closes_.empty()) return;
+    if (!flush && pending_closes_.size() < kCloseBatchSize) return;
+    batch.swap(pending_closes_);
+  }
+  SendCloses(ctx, std::move(batch));
+}
+
+void Client::SendCloses(const context::Context& ctx, std::vector<FDID> fds) {
+  CloseReq req{std::move(fds)};
+  absl::StatusOr<EmptyMessage> r = Rpc<EmptyMessage>(ctx, MID::kClose, req);
+  if (!r.ok()) {
+    LOG(WARNING) << "lisafs: closing " << req.fds.size()
+                 << " FDIDs failed: " << r.status();
+  }
+}
+
+absl::Status Client::SyncFDs(const context::Context& ctx,
+                             absl::Span<const FDID> fds) {
+  FsyncReq req{std::vector<FDID>(fds.begin(), fds.end())};
+  return Rpc<EmptyMessage>(ctx, MID::kFSync, req).status();
+}
+
+// ---------------------------------------------------------------------------
+// ClientFD
+
+void ClientFD::Close(const context::Context& ctx, bool flush) {
+  if (!ok()) return;
+  client_->CloseFD(ctx, fd_, flush);
+  fd_ = kInvalidFDID;
+  client_.reset();
+}
+
+absl::StatusOr<Statx> ClientFD::FStat(const context::Context& ctx) const {
+  return client_->Rpc<Statx>(ctx, MID::kFStat, StatReq{.fd = fd_});
+}
+
+absl::StatusOr<SetStatResult> ClientFD::SetStat(const context::Context& ctx,
+                                                SetStatReq req) const {
+  req.fd = fd_;
+  absl::StatusOr<SetStatResp> r =
+      client_->Rpc<SetStatResp>(ctx, MID::kSetStat, req);
+  if (!r.ok()) return r.status();
+  SetStatResult out;
+  out.failure_mask = r->failure_mask;
+  if (out.failure_mask != 0) {
+    out.failure_errno = r->failure_errno != 0 ? r->failure_errno : EIO;
+  }
+  return out;
+}
+
+absl::StatusOr<WalkResult> ClientFD::WalkMultiple(
+    const context::Context& ctx, absl::Span<const std::string> names) const {
+  WalkReq req{.dir_fd = fd_, .path = {names.begin(), names.end()}};
+  absl::StatusOr<WalkResp> r = client_->Rpc<WalkResp>(ctx, MID::kWalk, req);
+  if (!r.ok()) return r.status();
+  return WalkResult{r->status, std::move(r->inodes)};
+}
+
+absl::StatusOr<Inode> ClientFD::Walk(const context::Context& ctx,
+                                     absl::string_view name) const {
+  std::string component(name);
+  absl::StatusOr<WalkResult> r =
+      WalkMultiple(ctx, absl::MakeConstSpan(&component, 1));
+  if (!r.ok()) return r.status();
+  auto fail = [&](int err, absl::string_view why) {
+    for (const Inode& i : r->inodes) {
+      client_->CloseFD(ctx, i.control_fd, false);
+    }
+    return syserr::FromErrno(err, absl::StrCat("Walk of \"", name,
+                                               "\" from FDID ", fd_, why));
+  };
+  switch (r->status) {
+    case WalkStatus::kSuccess:
+      break;
+    case WalkStatus::kComponentDoesNotExist:
+      return fail(ENOENT, "");
+    case WalkStatus::kComponentSymlink:
+      return fail(ENOTDIR, ": symlink in the way");
+    default:
+      return fail(EIO, ": unknown walk status");
+  }
+  if (r->inodes.size() != 1) {
+    return fail(r->inodes.empty() ? ENOENT : EIO,
+                absl::StrCat(": ", r->inodes.size(), " inodes returned"));
+  }
+  return r->inodes[0];
+}
+
+absl::StatusOr<std::vector<Statx>> ClientFD::WalkStat(
+    const context::Context& ctx, absl::Span<const std::string> names) const {
+  WalkReq req{.dir_fd = fd_, .path = {names.begin(), names.end()}};
+  absl::StatusOr<WalkStatResp> r =
+      client_->Rpc<WalkStatResp>(ctx, MID::kWalkStat, req);
+  if (!r.ok()) return r.status();
+  return std::move(r->stats);
+}
+
+absl::StatusOr<OpenResult> ClientFD::OpenAt(const context::Context& ctx,
+                                            uint32_t flags) const {
+  std::vector<fd::OwnedFd> fds;
+  absl::StatusOr<OpenAtResp> r = client_->Rpc<OpenAtResp>(
+      ctx, MID::kOpenAt, OpenAtReq{.fd = fd_, .flags = flags}, 1, &fds);
+  if (!r.ok()) return r.status();
+  OpenResult out;
+  out.open_fd = r->open_fd;
+  if (!fds.empty()) out.host_fd = std::move(fds[0]);
+  return out;
+}
+
+absl::StatusOr<CreateResult> ClientFD::OpenCreateAt(
+    const context::Context& ctx, absl::string_view name, uint32_t flags,
+    uint16_t mode, uint32_t uid, uint32_t gid) const {
+  OpenCreateAtReq req;
+  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
+  req.flags = flags;
+  req.name = std::string(name);
+  std::vector<fd::OwnedFd> fds;
+  absl::StatusOr<OpenCreateAtResp> r =
+      client_->Rpc<OpenCreateAtResp>(ctx, MID::kOpenCreateAt, req, 1, &fds);
+  if (!r.ok()) return r.status();
+  CreateResult out;
+  out.child = r->child;
+  out.open_fd = r->new_fd;
+  if (!fds.empty()) out.host_fd = std::move(fds[0]);
+  return out;
+}
+
+absl::Status ClientFD::Sync(const context::Context& ctx) const {
+  return client_->SyncFDs(ctx, absl::MakeConstSpan(&fd_, 1));
+}
+
+absl::StatusOr<size_t> ClientFD::Read(const context::Context& ctx,
+                                      absl::Span<uint8_t> dst,
+                                      uint64_t offset) const {
+  const size_t chunk = client_->max_message_size() - kPReadRespOverhead;
+  size_t done = 0;
+  while (done < dst.size()) {
+    uint32_t want = static_cast<uint32_t>(std::min(chunk, dst.size() - done));
+    absl::StatusOr<PReadResp> r = client_->Rpc<PReadResp>(
+        ctx, MID::kPRead,
+        PReadReq{.offset = offset + done, .fd = fd_, .count = want});
+    if (!r.ok()) return r.status();
+    if (r->data.size() > want) {
+      return syserr::FromErrno(
+          EIO, absl::StrCat("PRead RPC: server returned ", r->data.size(),
+                            " bytes for a ", want, "-byte request"));
+    }
+    memcpy(dst.data() + done, r->data.data(), r->data.size());
+    done += r->data.size();
+    if (r->data.size() < want) break;
+  }
+  return done;
+}
+
+absl::StatusOr<size_t> ClientFD::Write(const context::Context& ctx,
+                                       absl::Span<const uint8_t> src,
+                                       uint64_t offset) const {
+  const size_t chunk = client_->max_message_size() - kPWriteReqOverhead;
+  size_t done = 0;
+  while (done < src.size()) {
+    size_t n = std::min(chunk, src.size() - done);
+    PWriteReq req;
+    req.offset = offset + done;
+    req.fd = fd_;
+    req.data.assign(reinterpret_cast<const char*>(src.data()) + done, n);
+    absl::StatusOr<PWriteResp> r =
+        client_->Rpc<PWriteResp>(ctx, MID::kPWrite, req);
+    if (!r.ok()) return r.status();
+    if (r->count > n) {
+      return syserr::FromErrno(
+          EIO, absl::StrCat("PWrite RPC: server wrote ", r->count,
+                            " bytes of ", n));
+    }
+    done += r->count;
+    if (r->count < n) break;
+  }
+  return done;
+}
+
+absl::StatusOr<Inode> ClientFD::MkdirAt(const context::Context& ctx,
+                                        absl::string_view name, uint16_t mode,
+                                        uint32_t uid, uint32_t gid) const {
+  MkdirAtReq req;
+  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
+  req.name = std::string(name);
+  return client_->Rpc<Inode>(ctx, MID::kMkdirAt, req);
+}
+
+absl::StatusOr<Inode> ClientFD::MknodAt(const context::Context& ctx,
+                                        absl::string_view name, uint16_t mode,
+                                        uint32_t uid, uint32_t gid,
+                                        uint32_t minor, uint32_t major) const {
+  MknodAtReq req;
+  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
+  req.minor = minor;
+  req.major = major;
+  req.name = std::string(name);
+  return client_->Rpc<Inode>(ctx, MID::kMknodAt, req);
+}
+
+absl::StatusOr<Inode> ClientFD::SymlinkAt(const context::Context& ctx,
+                                          absl::string_view name,
+                                          absl::string_view target,
+                                          uint32_t uid, uint32_t gid) const {
+  SymlinkAtReq req{.dir_fd = fd_,
+                   .uid = uid,
+                   .gid = gid,
+                   .name = std::string(name),
+                   .target = std::string(target)};
+  return client_->Rpc<Inode>(ctx, MID::kSymlinkAt, req);
+}
+
+absl::StatusOr<Inode> ClientFD::LinkAt(const context::Context& ctx,
+                                       FDID target,
+                                       absl::string_view name) const {
+  LinkAtReq req{.dir_fd = fd_, .target = target, .name = std::string(name)};
+  return client_->Rpc<Inode>(ctx, MID::kLinkAt, req);
+}
+
+absl::StatusOr<StatFS> ClientFD::StatFSTo(const context::Context& ctx) const {
+  return client_->Rpc<StatFS>(ctx, MID::kFStatFS, FStatFSReq{.fd = fd_});
+}
+
+absl::Status ClientFD::Allocate(const context::Context& ctx, uint64_t mode,
+                                uint64_t offset, uint64_t length) const {
+  return client_
+      ->Rpc<EmptyMessage>(ctx, MID::kFAllocate,
+                          FAllocateReq{.fd = fd_,
+                                       .mode = mode,
+                                       .offset = offset,
+                                       .length = length})
+      .status();
+}
+
+absl::StatusOr<std::string> ClientFD::ReadLinkAt(
+    const context::Context& ctx) const {
+  absl::StatusOr<ReadLinkAtResp> r = client_->Rpc<ReadLinkAtResp>(
+      ctx, MID::kReadLinkAt, ReadLinkAtReq{.fd = fd_});
+  if (!r.ok()) return r.status();
+  return std::move(r->target);
+}
+
+absl::Status ClientFD::Flush(const context::Context& ctx) const {
+  if (!client_->IsSupported(MID::kFlush)) return absl::OkStatus();
+  return client_->Rpc<EmptyMessage>(ctx, MID::kFlush, FlushReq{.fd = fd_})
+      .status();
+}
+
+absl::StatusOr<fd::OwnedFd> ClientFD::Connect(const context::Context& ctx,
+                                              int sock_type, uint32_t euid,
+                                              uint32_t egid) const {
+  std::vector<fd::OwnedFd> fds;
+  absl::Status s;
+  if (euid != kNoUID && egid != kNoGID &&
+      client_->IsSupported(MID::kConnectWithCreds)) {
+    ConnectWithCredsReq req{.fd = fd_,
+                            .sock_type = static_cast<uint32_t>(sock_type),
+                            .uid = euid,
+                            .gid = egid};
+    s = client_->Rpc<EmptyMessage>(ctx, MID::kConnectWithCreds, req, 1, &fds)
+            .status();
+  } else {
+    ConnectReq req{.fd = fd_, .sock_type = static_cast<uint32_t>(sock_type)};
+    s = client_->Rpc<EmptyMessage>(ctx, MID::kConnect, req, 1, &fds).status();
+  }
+  if (!s.ok()) return s;
+  if (fds.empty()) {
+    return syserr::FromErrno(EBADF, "Connect RPC: server donated no socket");
+  }
+  return std::move(fds[0]);
+}
+
+absl::Status ClientFD::UnlinkAt(const context::Context& ctx,
+                                absl::string_view name, uint32_t flags) const {
+  UnlinkAtReq req{.dir_fd = fd_, .flags = flags, .name = std::string(name)};
+  return client_->Rpc<EmptyMessage>(ctx, MID::kUnlinkAt, req).status();
+}
+
+absl::Status ClientFD::RenameAt(const context::Context& ctx,
+                                absl::string_view old_name, FDID new_dir,
+                                absl::string_view new_name,
+                                uint32_t flags) const {
+  if (flags == 0) {
+    RenameAtReq req{.old_dir = fd_,
+                    .new_dir = new_dir,
+                    .old_name = std::string(old_name),
+                    .new_name = std::string(new_name)};
+    return client_->Rpc<EmptyMessage>(ctx, MID::kRenameAt, req).status();
+  }
+  if (!client_->IsSupported(MID::kRenameAt2)) {
+    return syserr::FromErrno(
+        EINVAL, "RenameAt with flags: server does not support RenameAt2");
+  }
+  RenameAt2Req req{.old_dir = fd_,
+                   .new_dir = new_dir,
+                   .old_name = std::string(old_name),
+                   .new_name = std::string(new_name),
+                   .flags = flags};
+  return client_->Rpc<EmptyMessage>(ctx, MID::kRenameAt2, req).status();
+}
+
+absl::StatusOr<std::vector<Dirent64>> ClientFD::Getdents64(
+    const context::Context& ctx, int32_t count) const {
+  absl::StatusOr<Getdents64Resp> r = client_->Rpc<Getdents64Resp>(
+      ctx, MID::kGetdents64, Getdents64Req{.dir_fd = fd_, .count = count});
+  if (!r.ok()) return r.status();
+  return std::move(r->dirents);
+}
+
+absl::StatusOr<std::string> ClientFD::GetXattr(const context::Context& ctx,
+                                               absl::string_view name,
+                                               uint32_t size) const {
+  FGetXattrReq req{.fd = fd_, .buf_size = size, .name = std::string(name)};
+  absl::StatusOr<FGetXattrResp> r =
+      client_->Rpc<FGetXattrResp>(ctx, MID::kFGetXattr, req);
+  if (!r.ok()) return r.status();
+  return std::move(r->value);
+}
+
+absl::Status ClientFD::SetXattr(const context::Context& ctx,
+                                absl::string_view name,
+                                absl::string_view value,
+                                uint32_t flags) const {
+  FSetXattrReq req{.fd = fd_,
+                   .flags = flags,
+                   .name = std::string(name),
+                   .value = std::string(value)};
+  return client_->Rpc<EmptyMessage>(ctx, MID::kFSetXattr, req).status();
+}
+
+absl::StatusOr<std::vector<std::string>> ClientFD::ListXattr(
+    const context::Context& ctx, uint64_t size) const {
+  absl::StatusOr<FListXattrResp> r = client_->Rpc<FListXattrResp>(
+      ctx, MID::kFListXattr, FListXattrReq{.fd = fd_, .size = size});
+  if (!r.ok()) return r.status();
+  return std::move(r->names);
+}
+
+absl::Status ClientFD::RemoveXattr(const context::Context& ctx,
+                                   absl::string_view name) const {
+  FRemoveXattrReq req{.fd = fd_, .name = std::string(name)};
+  return client_->Rpc<EmptyMessage>(ctx, MID::kFRemoveXattr, req).status();
+}
+
+absl::StatusOr<std::pair<Inode, ClientBoundSocketFD>> ClientFD::BindAt(
+    const context::Context& ctx, int sock_type, absl::string_view name,
+    uint16_t mode, uint32_t uid, uint32_t gid) const {
+  BindAtReq req;
+  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
+  req.sock_type = static_cast<uint32_t>(sock_type);
+  req.name = std::string(name);
+  std::vector<fd::OwnedFd> fds;
+  absl::StatusOr<BindAtResp> r =
+      client_->Rpc<BindAtResp>(ctx, MID::kBindAt, req, 1, &fds);
+  if (!r.ok()) return r.status();
+  if (fds.empty()) {
+    client_->CloseFD(ctx, r->child.control_fd, false);
+    client_->CloseFD(ctx, r->bound_socket_fd, false);
+    return syserr::FromErrno(EBADF, "BindAt RPC: server donated no socket");
+  }
+  return std::make_pair(
+      r->child,
+      ClientBoundSocketFD(client_, r->bound_socket_fd, std::move(fds[0])));
+}
+
+// ---------------------------------------------------------------------------
+// ClientBoundSocketFD
+
+absl::Status ClientBoundSocketFD::Listen(const context::Context& ctx,
+                                         int32_t backlog) const {
+  return client_
+      ->Rpc<EmptyMessage>(ctx, MID::kListen,
+                          ListenReq{.fd = fd_, .backlog = backlog})
+      .status();
+}
+
+absl::StatusOr<AcceptResult> ClientBoundSocketFD::Accept(
+    const context::Context& ctx) const {
+  std::vector<fd::OwnedFd> fds;
+  absl::StatusOr<AcceptResp> r =
+      client_->Rpc<AcceptResp>(ctx, MID::kAccept, AcceptReq{.fd = fd_}, 1, &fds);
+  if (!r.ok()) return r.status();
+  if (fds.empty()) {
+    return syserr::FromErrno(EBADF, "Accept RPC: server donated no socket");
+  }
+  return AcceptResult{std::move(fds[0]), std::move(r->peer_addr)};
+}
+
+void ClientBoundSocketFD::Close(const context::Context& ctx) {
+  if (client_ == nullptr || fd_ == kInvalidFDID) return;
+  client_->CloseFD(ctx, fd_, true);
+  fd_ = kInvalidFDID;
+  notification_fd_.reset();
+  client_.reset();
+}
+
+}  // namespace gvisor::lisafs

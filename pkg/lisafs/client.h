@@ -1,0 +1,337 @@
+// Client is the LISAFS client side of one connection (WIRE.md §6): it mounts,
+// runs RPCs over the connection's socket, and batches FDID closes. ClientFD
+// is a handle on one server-side FDID with a method per RPC.
+//
+// Only the socket communicator is used; flipcall channels are not started.
+// A dead server is noticed on the RPC path: every RPC in flight or later
+// fails promptly with EIO, with no watcher thread per client, so one process
+// can hold thousands of clients.
+
+#ifndef GVISOR_PKG_LISAFS_CLIENT_H_
+#define GVISOR_PKG_LISAFS_CLIENT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "pkg/context/context.h"
+#include "pkg/fd/fd.h"
+#include "pkg/lisafs/messages.h"
+#include "pkg/lisafs/sock_communicator.h"
+#include "pkg/lisafs/wire.h"
+#include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
+
+namespace gvisor::lisafs {
+
+class Client;
+class ClientFD;
+
+// Mounted is what NewClient returns.
+struct Mounted {
+  std::shared_ptr<Client> client;
+  // root is the mount point's Inode; the caller owns root.control_fd.
+  Inode root;
+  // host_fd is the mount point's host FD when the server donated one
+  // (WIRE.md §5.2), else invalid.
+  fd::OwnedFd host_fd;
+};
+
+// NewClient takes ownership of sock (a connected SOCK_STREAM socket) and
+// mounts: it sends exactly one Mount RPC, wanting one FD. On error the socket
+// is closed. The Client is shared by the ClientFDs made from it.
+absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
+                                  unet::Socket sock);
+
+class Client : public std::enable_shared_from_this<Client> {
+ public:
+  // kCloseBatchSize is how many FDIDs a non-flushing close may queue before
+  // a Close RPC goes out (WIRE.md §6.3).
+  static constexpr size_t kCloseBatchSize = 100;
+  // kMaxWantFds is the most FDs one RPC may ask for (a u8 in gVisor).
+  static constexpr size_t kMaxWantFds = 255;
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client();
+
+  // Close shuts the connection down: blocked RPCs fail with EIO, later RPCs
+  // fail with EIO, and the socket is closed once no RPC uses it. Batched
+  // closes are dropped (the server frees every FDID of the connection).
+  // Close is idempotent and may race with RPCs on other threads.
+  void Close();
+
+  // IsSupported reports whether the server advertised mid at Mount.
+  bool IsSupported(MID mid) const;
+  // max_message_size is the payload limit negotiated at Mount.
+  uint32_t max_message_size() const { return max_message_size_; }
+
+  // NewFD returns a handle on fd, an FDID this client owns.
+  ClientFD NewFD(FDID fd);
+
+  // CloseFD queues fd for a Close RPC, sending the batch now if flush is set
+  // or the batch is full. Errors are logged, not returned.
+  void CloseFD(const context::Context& ctx, FDID fd, bool flush);
+
+  // SyncFDs fsyncs open FDs in one FSync RPC.
+  absl::Status SyncFDs(const context::Context& ctx, absl::Span<const FDID> fds);
+
+  // SndRcvMessage runs one RPC: req is the request payload; on success
+  // *resp holds the response payload and *fds the first want_fds donated FDs
+  // (fewer if the server sent fewer; extras are closed). It fails with
+  // EOPNOTSUPP (nothing sent) if the server did not advertise mid, EIO if req
+  // exceeds the message size limit (nothing sent), EINVAL if want_fds > 255,
+  // the peer's errno for an Error response, EINVAL for a response of another
+  // MID, and EIO for any transport failure, after which the client is dead.
+  absl::Status SndRcvMessage(const context::Context& ctx, MID mid,
+                             absl::Span<const uint8_t> req, size_t want_fds,
+                             std::vector<uint8_t>* resp,
+                             std::vector<fd::OwnedFd>* fds);
+
+  // Rpc marshals req, runs SndRcvMessage and unmarshals the response as
+  // Resp (EIO if it does not decode).
+  template <WireMessage Resp, WireMessage Req>
+  absl::StatusOr<Resp> Rpc(const context::Context& ctx, MID mid,
+                           const Req& req, size_t want_fds = 0,
+                           std::vector<fd::OwnedFd>* fds = nullptr);
+
+ private:
+  friend absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
+                                           unet::Socket sock);
+  explicit Client(unet::Socket sock);
+
+  absl::Status DoRpc(const context::Context& ctx, MID mid,
+                     absl::Span<const uint8_t> req, size_t want_fds,
+                     std::vector<uint8_t>* resp,
+                     std::vector<fd::OwnedFd>* fds);
+  void SendCloses(const context::Context& ctx, std::vector<FDID> fds);
+
+  // Set by NewClient before the client is shared, read-only afterwards.
+  uint32_t max_message_size_;
+  std::vector<bool> supported_;
+
+  // The socket's FD, for shutdown(2) by Close without taking mu_.
+  const int sock_fd_;
+  // std::mutex rather than absl::Mutex: the system absl is not built for
+  // ThreadSanitizer, which then cannot see its ordering.
+  std::mutex mu_;  // serializes RPCs on the socket; guards comm_ and dead_
+  SockCommunicator comm_;
+  bool dead_ = false;
+  std::atomic<bool> closing_{false};
+
+  std::mutex close_mu_;  // guards pending_closes_
+  std::vector<FDID> pending_closes_;
+};
+
+// WalkResult is the raw outcome of a Walk RPC; the caller owns every control
+// FD in inodes, whatever the status.
+struct WalkResult {
+  WalkStatus status = WalkStatus::kSuccess;
+  std::vector<Inode> inodes;
+};
+
+// OpenResult is an open FDID and the host FD the server donated, if any.
+struct OpenResult {
+  FDID open_fd = kInvalidFDID;
+  fd::OwnedFd host_fd;
+};
+
+// CreateResult is OpenCreateAt's outcome: the new file's Inode (a control
+// FD the caller owns), its open FDID, and the donated host FD if any.
+struct CreateResult {
+  Inode child;
+  FDID open_fd = kInvalidFDID;
+  fd::OwnedFd host_fd;
+};
+
+// SetStatResult reports the attributes a SetStat could not change.
+struct SetStatResult {
+  uint32_t failure_mask = 0;
+  int failure_errno = 0;
+};
+
+// AcceptResult is an accepted connection and the peer's address.
+struct AcceptResult {
+  fd::OwnedFd fd;
+  std::string peer_addr;
+};
+
+class ClientBoundSocketFD;
+
+// ClientFD is a handle on one FDID of a Client (control, open or bound
+// socket; the server checks the kind). It is a cheap value: copies refer to
+// the same FDID, and nothing is closed implicitly: call Close once.
+class ClientFD {
+ public:
+  ClientFD() = default;
+  ClientFD(std::shared_ptr<Client> client, FDID fd)
+      : client_(std::move(client)), fd_(fd) {}
+
+  FDID id() const { return fd_; }
+  bool ok() const { return client_ != nullptr && fd_ != kInvalidFDID; }
+  Client* client() const { return client_.get(); }
+
+  // Close queues the FDID for closing (WIRE.md §6.3) and invalidates this
+  // handle. Closing an invalid handle does nothing.
+  void Close(const context::Context& ctx, bool flush);
+
+  // FStat stats a control or open FD.
+  absl::StatusOr<Statx> FStat(const context::Context& ctx) const;
+  // SetStat changes the attributes in req.mask (req.fd is overwritten).
+  // Partial failures are reported in the result, not as an error.
+  absl::StatusOr<SetStatResult> SetStat(const context::Context& ctx,
+                                        SetStatReq req) const;
+  // WalkMultiple walks names from this directory in one RPC.
+  absl::StatusOr<WalkResult> WalkMultiple(
+      const context::Context& ctx, absl::Span<const std::string> names) const;
+  // Walk walks one component: ENOENT if it does not exist, ENOTDIR for a
+  // symlink in the way, EIO for a malformed answer.
+  absl::StatusOr<Inode> Walk(const context::Context& ctx,
+                             absl::string_view name) const;
+  // WalkStat stats each component of names (the first may be "" for this
+  // directory itself); no FDIDs are created.
+  absl::StatusOr<std::vector<Statx>> WalkStat(
+      const context::Context& ctx, absl::Span<const std::string> names) const;
+  // OpenAt opens this control FD with flags; the host FD is invalid if the
+  // server donated none.
+  absl::StatusOr<OpenResult> OpenAt(const context::Context& ctx,
+                                    uint32_t flags) const;
+  // OpenCreateAt creates and opens name in this directory.
+  absl::StatusOr<CreateResult> OpenCreateAt(const context::Context& ctx,
+                                            absl::string_view name,
+                                            uint32_t flags, uint16_t mode,
+                                            uint32_t uid, uint32_t gid) const;
+  // Sync fsyncs this open FD.
+  absl::Status Sync(const context::Context& ctx) const;
+  // Read reads into dst from offset with PRead RPCs of at most
+  // max_message_size - 8 bytes each, stopping at a short chunk. Returns the
+  // bytes read; fewer than dst.size() means end of file.
+  absl::StatusOr<size_t> Read(const context::Context& ctx,
+                              absl::Span<uint8_t> dst, uint64_t offset) const;
+  // Write writes src at offset with PWrite RPCs of at most
+  // max_message_size - 20 bytes each, stopping at a short write.
+  absl::StatusOr<size_t> Write(const context::Context& ctx,
+                               absl::Span<const uint8_t> src,
+                               uint64_t offset) const;
+  absl::StatusOr<Inode> MkdirAt(const context::Context& ctx,
+                                absl::string_view name, uint16_t mode,
+                                uint32_t uid, uint32_t gid) const;
+  absl::StatusOr<Inode> MknodAt(const context::Context& ctx,
+                                absl::string_view name, uint16_t mode,
+                                uint32_t uid, uint32_t gid, uint32_t minor,
+                                uint32_t major) const;
+  absl::StatusOr<Inode> SymlinkAt(const context::Context& ctx,
+                                  absl::string_view name,
+                                  absl::string_view target, uint32_t uid,
+                                  uint32_t gid) const;
+  // LinkAt makes name in this directory a hard link to target's file.
+  absl::StatusOr<Inode> LinkAt(const context::Context& ctx, FDID target,
+                               absl::string_view name) const;
+  absl::StatusOr<StatFS> StatFSTo(const context::Context& ctx) const;
+  absl::Status Allocate(const context::Context& ctx, uint64_t mode,
+                        uint64_t offset, uint64_t length) const;
+  absl::StatusOr<std::string> ReadLinkAt(const context::Context& ctx) const;
+  // Flush sends Flush if the server supports it; otherwise it succeeds with
+  // nothing sent (WIRE.md §6.6).
+  absl::Status Flush(const context::Context& ctx) const;
+  // Connect connects to the socket file of this control FD and returns the
+  // connected host socket. With a valid euid and egid and server support it
+  // uses ConnectWithCreds. EBADF if the server donated no FD.
+  absl::StatusOr<fd::OwnedFd> Connect(const context::Context& ctx,
+                                      int sock_type, uint32_t euid = kNoUID,
+                                      uint32_t egid = kNoGID) const;
+  absl::Status UnlinkAt(const context::Context& ctx, absl::string_view name,
+                        uint32_t flags) const;
+  // RenameAt renames old_name in this directory to new_name in new_dir.
+  // flags != 0 needs RenameAt2 on the server (else EINVAL, nothing sent).
+  absl::Status RenameAt(const context::Context& ctx, absl::string_view old_name,
+                        FDID new_dir, absl::string_view new_name,
+                        uint32_t flags = 0) const;
+  // Getdents64 reads entries of this open directory FD; count < 0 seeks to
+  // the start first. An empty result means end of directory.
+  absl::StatusOr<std::vector<Dirent64>> Getdents64(const context::Context& ctx,
+                                                   int32_t count) const;
+  absl::StatusOr<std::string> GetXattr(const context::Context& ctx,
+                                       absl::string_view name,
+                                       uint32_t size) const;
+  absl::Status SetXattr(const context::Context& ctx, absl::string_view name,
+                        absl::string_view value, uint32_t flags) const;
+  absl::StatusOr<std::vector<std::string>> ListXattr(
+      const context::Context& ctx, uint64_t size) const;
+  absl::Status RemoveXattr(const context::Context& ctx,
+                           absl::string_view name) const;
+  // BindAt creates socket file name in this directory and binds it. Returns
+  // the new file's Inode and the bound socket; EBADF (with both FDIDs
+  // closed) if the server donated no FD.
+  absl::StatusOr<std::pair<Inode, ClientBoundSocketFD>> BindAt(
+      const context::Context& ctx, int sock_type, absl::string_view name,
+      uint16_t mode, uint32_t uid, uint32_t gid) const;
+
+ private:
+  std::shared_ptr<Client> client_;
+  FDID fd_ = kInvalidFDID;
+};
+
+// ClientBoundSocketFD is a bound-socket FDID plus the host socket the server
+// donated for readiness notification.
+class ClientBoundSocketFD {
+ public:
+  ClientBoundSocketFD() = default;
+  ClientBoundSocketFD(std::shared_ptr<Client> client, FDID fd,
+                      fd::OwnedFd notification_fd)
+      : client_(std::move(client)),
+        fd_(fd),
+        notification_fd_(std::move(notification_fd)) {}
+
+  FDID id() const { return fd_; }
+  int notification_fd() const { return notification_fd_.get(); }
+
+  absl::Status Listen(const context::Context& ctx, int32_t backlog) const;
+  // Accept returns a pending connection; EAGAIN when none is pending.
+  absl::StatusOr<AcceptResult> Accept(const context::Context& ctx) const;
+  // Close closes the FDID (always flushed) and the notification FD.
+  void Close(const context::Context& ctx);
+
+ private:
+  std::shared_ptr<Client> client_;
+  FDID fd_ = kInvalidFDID;
+  fd::OwnedFd notification_fd_;
+};
+
+// ---------------------------------------------------------------------------
+
+template <WireMessage Resp, WireMessage Req>
+absl::StatusOr<Resp> Client::Rpc(const context::Context& ctx, MID mid,
+                                 const Req& req, size_t want_fds,
+                                 std::vector<fd::OwnedFd>* fds) {
+  absl::StatusOr<std::vector<uint8_t>> payload = Marshal(req);
+  if (!payload.ok()) return payload.status();
+  std::vector<uint8_t> resp;
+  std::vector<fd::OwnedFd> got;
+  if (absl::Status s = SndRcvMessage(ctx, mid, *payload, want_fds, &resp, &got);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<Resp> out = Unmarshal<Resp>(resp);
+  if (!out.ok()) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat(MIDName(mid), " response: ", out.status().message()));
+  }
+  if (fds != nullptr) *fds = std::move(got);
+  return out;
+}
+
+}  // namespace gvisor::lisafs
+
+#endif  // GVISOR_PKG_LISAFS_CLIENT_H_

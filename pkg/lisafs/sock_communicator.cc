@@ -1,0 +1,77 @@
+#include "pkg/lisafs/sock_communicator.h"
+
+#include <string.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/lisafs/wire.h"
+#include "pkg/syserr/syserr.h"
+
+namespace gvisor::lisafs {
+
+absl::Status SockCommunicator::SendFrame(uint16_t mid,
+                                         absl::Span<const uint8_t> payload,
+                                         absl::Span<const int> fds) {
+  if (payload.size() > UINT32_MAX) {
+    return syserr::FromErrno(EMSGSIZE, "SendFrame: payload over 4 GiB");
+  }
+  std::array<uint8_t, kMessageHeaderSize> header = EncodeMessageHeader(
+      static_cast<uint32_t>(payload.size()), static_cast<MID>(mid));
+  iovec iov[2] = {
+      {header.data(), header.size()},
+      {const_cast<uint8_t*>(payload.data()), payload.size()},
+  };
+  return sock_.SendAll(absl::MakeConstSpan(iov, payload.empty() ? 1 : 2),
+                       fds);
+}
+
+absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
+                                         Frame* out) {
+  uint8_t header[kMessageHeaderSize];
+  iovec hiov = {header, sizeof(header)};
+  out->fds.clear();
+  out->payload.clear();
+  out->oversized = false;
+  // Ask for a few more FDs than wanted, so that a peer that sends extras is
+  // handled by the caller's keep-and-close policy rather than as a transport
+  // failure.
+  size_t max_fds = want_fds == 0 ? 0 : std::max(want_fds, kMaxRecvFds);
+  if (absl::Status s = sock_.RecvExact(absl::MakeConstSpan(&hiov, 1), max_fds,
+                                       &out->fds);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<MessageHeader> h = DecodeMessageHeader(header);
+  if (!h.ok()) return h.status();
+  out->payload_len = h->size;
+  out->mid = h->mid;
+  if (out->payload_len == 0) return absl::OkStatus();
+  if (out->payload_len <= max_payload) {
+    out->payload.resize(out->payload_len);
+    iovec piov = {out->payload.data(), out->payload.size()};
+    absl::Status s = sock_.RecvExact(absl::MakeConstSpan(&piov, 1), 0, nullptr);
+    if (!s.ok()) out->fds.clear();
+    return s;
+  }
+  // Oversized: drain it in bounded chunks so the stream stays in sync
+  // without allocating what the peer announced (WIRE.md §12 Q12).
+  out->oversized = true;
+  uint8_t scratch[64 * 1024];
+  uint32_t left = out->payload_len;
+  while (left > 0) {
+    size_t n = std::min<size_t>(left, sizeof(scratch));
+    iovec piov = {scratch, n};
+    absl::Status s = sock_.RecvExact(absl::MakeConstSpan(&piov, 1), 0, nullptr);
+    if (!s.ok()) {
+      out->fds.clear();
+      return s;
+    }
+    left -= static_cast<uint32_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gvisor::lisafs

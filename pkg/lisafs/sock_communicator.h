@@ -1,0 +1,70 @@
+// SockCommunicator frames LISAFS messages over the connection's main socket
+// (WIRE.md §2): an 8-byte header (payload length, MID), the payload, and
+// donated host FDs as SCM_RIGHTS on the frame's first bytes. Both the client
+// and the server use it; each side applies its own policy on top
+// (WIRE.md §2.5, §2.6).
+
+#ifndef GVISOR_PKG_LISAFS_SOCK_COMMUNICATOR_H_
+#define GVISOR_PKG_LISAFS_SOCK_COMMUNICATOR_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "pkg/fd/fd.h"
+#include "pkg/unet/unet.h"
+
+namespace gvisor::lisafs {
+
+// Frame is one received message.
+struct Frame {
+  uint16_t mid = 0;
+  // payload_len is the length the header announced. When it exceeded the
+  // receiver's limit, payload is empty and oversized is set: the bytes were
+  // read and thrown away, so the stream is still in sync.
+  uint32_t payload_len = 0;
+  bool oversized = false;
+  std::vector<uint8_t> payload;
+  // FDs that came with the frame (close-on-exec), in the order sent.
+  std::vector<fd::OwnedFd> fds;
+};
+
+// SockCommunicator sends and receives whole frames on a SOCK_STREAM socket.
+// It is not synchronized: callers run one send+receive exchange at a time,
+// except that Shutdown may be called from any thread.
+class SockCommunicator {
+ public:
+  // kMaxRecvFds is how many FDs a receive accepts at most; callers keep what
+  // they asked for and close the rest. Beyond it the frame is refused.
+  static constexpr size_t kMaxRecvFds = 16;
+
+  // Takes ownership of sock.
+  explicit SockCommunicator(unet::Socket sock) : sock_(std::move(sock)) {}
+
+  // SendFrame sends header and payload in one go. fds are borrowed: they go
+  // in one SCM_RIGHTS message on the first sendmsg, and the caller keeps and
+  // closes its copies.
+  absl::Status SendFrame(uint16_t mid, absl::Span<const uint8_t> payload,
+                         absl::Span<const int> fds = {});
+
+  // RecvFrame reads one frame. FDs are taken from the header's first read
+  // only (WIRE.md §2.4); with want_fds == 0 any FDs sent are dropped. A payload
+  // longer than max_payload is read and discarded (Frame::oversized). Any
+  // transport error (end of stream included) leaves the stream out of sync.
+  absl::Status RecvFrame(size_t want_fds, uint32_t max_payload, Frame* out);
+
+  // Shutdown wakes any thread blocked on the socket; later I/O fails.
+  void Shutdown() { sock_.Shutdown().IgnoreError(); }
+
+  int fd() const { return sock_.fd(); }
+
+ private:
+  unet::Socket sock_;
+};
+
+}  // namespace gvisor::lisafs
+
+#endif  // GVISOR_PKG_LISAFS_SOCK_COMMUNICATOR_H_
