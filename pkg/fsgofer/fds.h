@@ -1,0 +1,146 @@
+// Package fsgofer, internal: the backend objects behind each kind of FDID.
+// ControlFD is in control_fd.cc; OpenFD and BoundSocketFD in open_fd.cc.
+
+#ifndef GVISOR_PKG_FSGOFER_FDS_H_
+#define GVISOR_PKG_FSGOFER_FDS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "pkg/fd/fd.h"
+#include "pkg/fsgofer/fsgofer.h"
+#include "pkg/fsgofer/host.h"
+#include "pkg/lisafs/server_impl.h"
+
+namespace gvisor::fsgofer {
+
+// State is what a connection's backend objects share.
+struct State {
+  explicit State(Options o) : options(o) {}
+
+  const Options options;
+
+  // MountDirFd returns the host FD of the first mount point opened (-1
+  // before the first Mount). It lives as long as the State.
+  int MountDirFd() {
+    absl::MutexLock l(&mu);
+    return mount_dir.get();
+  }
+  void SetMountDirFd(fd::OwnedFd fd) {
+    absl::MutexLock l(&mu);
+    if (!mount_dir.valid()) mount_dir = std::move(fd);
+  }
+
+  absl::Mutex mu;
+  fd::OwnedFd mount_dir ABSL_GUARDED_BY(mu);
+};
+
+// ControlFD is a control FD: a host FD on the file (O_PATH for symlinks,
+// sockets and files the server cannot read).
+class ControlFD final : public lisafs::ControlFDImpl {
+ public:
+  ControlFD(std::shared_ptr<State> state, host::OpenedFile file,
+            uint32_t mode)
+      : state_(std::move(state)),
+        host_(std::move(file.fd)),
+        opath_(file.opath),
+        type_(mode & S_IFMT) {}
+
+  int host_fd() const { return host_.get(); }
+
+  absl::StatusOr<lisafs::Statx> Stat() override;
+  lisafs::SetStatResp SetStat(const lisafs::SetStatReq& req) override;
+  absl::StatusOr<lisafs::NewControlFD> Walk(absl::string_view name) override;
+  absl::Status WalkStat(absl::Span<const std::string> path,
+                        std::vector<lisafs::Statx>* out) override;
+  absl::StatusOr<lisafs::NewOpenFD> Open(uint32_t flags) override;
+  absl::StatusOr<lisafs::NewFile> OpenCreate(const lisafs::CreateArgs& args,
+                                             uint32_t flags) override;
+  absl::StatusOr<lisafs::NewControlFD> Mkdir(
+      const lisafs::CreateArgs& args) override;
+  absl::StatusOr<lisafs::NewControlFD> Mknod(const lisafs::CreateArgs& args,
+                                             uint32_t minor,
+                                             uint32_t major) override;
+  absl::StatusOr<lisafs::NewControlFD> Symlink(absl::string_view name,
+                                               absl::string_view target,
+                                               uint32_t uid,
+                                               uint32_t gid) override;
+  absl::StatusOr<lisafs::NewControlFD> Link(lisafs::ControlFD& target,
+                                            absl::string_view name) override;
+  absl::StatusOr<lisafs::StatFS> StatFs() override;
+  absl::StatusOr<std::string> ReadLink() override;
+  absl::StatusOr<fd::OwnedFd> Connect(uint32_t sock_type) override;
+  absl::StatusOr<fd::OwnedFd> ConnectWithCreds(uint32_t sock_type,
+                                               uint32_t uid,
+                                               uint32_t gid) override;
+  absl::StatusOr<lisafs::NewBoundSocket> BindAt(const lisafs::CreateArgs& args,
+                                                uint32_t sock_type) override;
+  absl::Status Unlink(absl::string_view name, uint32_t flags) override;
+  absl::Status RenameAt(absl::string_view old_name, lisafs::ControlFD& new_dir,
+                        absl::string_view new_name, uint32_t flags) override;
+  absl::StatusOr<std::string> GetXattr(absl::string_view name,
+                                       uint32_t size) override;
+  absl::Status SetXattr(absl::string_view name, absl::string_view value,
+                        uint32_t flags) override;
+  absl::StatusOr<std::vector<std::string>> ListXattr(uint64_t size) override;
+  absl::Status RemoveXattr(absl::string_view name) override;
+
+ private:
+  // NewChild wraps a freshly opened child file.
+  absl::StatusOr<lisafs::NewControlFD> NewChild(host::OpenedFile file);
+  // OpenParent returns an O_PATH FD on this file's parent directory and
+  // sets *name to this file's name in it, by walking the tree path from the
+  // mount point. EINVAL for a deleted file or the mount point itself.
+  absl::StatusOr<fd::OwnedFd> OpenParent(std::string* name) const;
+  // ConnectTo connects a new socket of sock_type to this socket file.
+  absl::StatusOr<fd::OwnedFd> ConnectTo(uint32_t sock_type);
+  // WriteFd returns a write-only FD on the file, opened the first time.
+  absl::StatusOr<int> WriteFd();
+
+  const std::shared_ptr<State> state_;
+  const fd::OwnedFd host_;
+  const bool opath_;
+  const uint32_t type_;
+  fd::OwnedFd write_fd_;
+};
+
+// OpenFD is an open FD: a host FD opened with the client's flags.
+class OpenFD final : public lisafs::OpenFDImpl {
+ public:
+  explicit OpenFD(fd::OwnedFd host) : host_(std::move(host)) {}
+
+  absl::StatusOr<lisafs::Statx> Stat() override;
+  absl::Status Sync() override;
+  absl::StatusOr<size_t> Write(absl::Span<const uint8_t> data,
+                               uint64_t offset) override;
+  absl::StatusOr<size_t> Read(absl::Span<uint8_t> buf,
+                              uint64_t offset) override;
+  absl::Status Allocate(uint64_t mode, uint64_t offset,
+                        uint64_t length) override;
+  absl::Status Flush() override;
+  absl::Status Getdents(uint32_t count, bool seek0,
+                        std::vector<lisafs::Dirent64>* out) override;
+
+ private:
+  const fd::OwnedFd host_;
+};
+
+// BoundSocketFD is a bound host socket made by BindAt.
+class BoundSocketFD final : public lisafs::BoundSocketFDImpl {
+ public:
+  explicit BoundSocketFD(fd::OwnedFd sock) : sock_(std::move(sock)) {}
+
+  absl::Status Listen(int32_t backlog) override;
+  absl::StatusOr<lisafs::AcceptedSocket> Accept() override;
+
+ private:
+  const fd::OwnedFd sock_;
+};
+
+}  // namespace gvisor::fsgofer
+
+#endif  // GVISOR_PKG_FSGOFER_FDS_H_

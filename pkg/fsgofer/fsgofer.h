@@ -1,0 +1,109 @@
+// Package fsgofer: a LISAFS backend that serves a host directory with the
+// semantics of gVisor's reference gofer (WIRE.md §7.7).
+//
+// One Connection object is the backend of one lisafs connection
+// (lisafs::Server::StartConnection). Every file is reached through a host FD
+// the server already holds: walks open one name at a time relative to the
+// parent's FD with O_NOFOLLOW, opens of a walked file go through
+// /proc/self/fd, and the few operations that need a name (link, xattrs and
+// times of a symlink) use the parent directory reached by re-walking the tree
+// path from the mount point, again with O_NOFOLLOW at every step. Symlinks
+// are never followed, so a client cannot leave the mount point.
+//
+// Host FDs are donated (WIRE.md §5.2, §7.7): on OpenAt and OpenCreateAt for
+// regular files (best effort), FIFOs and character devices; for the mount
+// point itself when Options::donate_mount_fd is set (on Mount, and on OpenAt
+// of the mount point); the connected socket on Connect, the accepted one on
+// Accept and the bound one on BindAt. Every donated FD is made non-blocking
+// first.
+//
+// Where this backend departs from the reference one:
+//  * sockets are connected and bound through /proc/self/fd paths (the
+//    socket file's own O_PATH FD for Connect, the directory FD for BindAt),
+//    so the 108-byte sun_path limit never bites and no symlink can be
+//    followed; the limit is still enforced on the tree path, as in Go;
+//  * chmod and times of sockets and other O_PATH files go through
+//    /proc/self/fd/N rather than through the parent directory;
+//  * xattrs of O_PATH files other than symlinks use /proc/self/fd/N too;
+//  * names, xattr names and symlink targets holding a NUL byte are EINVAL.
+
+#ifndef GVISOR_PKG_FSGOFER_FSGOFER_H_
+#define GVISOR_PKG_FSGOFER_FSGOFER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "pkg/lisafs/server_impl.h"
+#include "pkg/lisafs/wire.h"
+
+namespace gvisor::fsgofer {
+
+// CharDevicePolicy says whether OpenAt may open character devices.
+enum class CharDevicePolicy {
+  // kDeny refuses OpenAt of a character device with EPERM (runsc's
+  // "emulated-only" seen from the gofer: the sandbox emulates the device).
+  kDeny,
+  // kPassthrough opens it and donates the host FD (runsc's /dev gofer).
+  kPassthrough,
+};
+
+// ParseCharDevicePolicy parses "deny" or "passthrough" (EINVAL otherwise).
+absl::StatusOr<CharDevicePolicy> ParseCharDevicePolicy(absl::string_view s);
+
+// Options configure one connection's backend.
+struct Options {
+  // donate_mount_fd donates a host FD on the mount point with Mount (and
+  // with OpenAt of the mount point): runsc's DonateMountPointFD, which it
+  // turns on with directfs.
+  bool donate_mount_fd = false;
+  // char_devices is the policy for OpenAt of character devices.
+  CharDevicePolicy char_devices = CharDevicePolicy::kDeny;
+  // host_fifo_open lets OpenAt open FIFOs (runsc --host-fifo=open);
+  // otherwise EPERM.
+  bool host_fifo_open = false;
+  // host_uds_open lets clients open and connect to host unix sockets
+  // (Connect, ConnectWithCreds); otherwise EPERM.
+  bool host_uds_open = false;
+  // host_uds_create lets clients create sockets with BindAt; otherwise
+  // EPERM.
+  bool host_uds_create = false;
+};
+
+// kMaxMessageSize is the payload limit advertised in Mount: a huge page
+// less a page, as fsgofer on 4 KiB-page hosts (WIRE.md §5.1).
+inline constexpr uint32_t kMaxMessageSize = 2093056;
+
+// SupportedMessages returns the MIDs the backend advertises: 1, 3..19 and
+// 21..33. Unlike gVisor's fsgofer it leaves out Channel (2), which
+// lisafs::Server does not serve; like it, it leaves out Error (0) and Flush
+// (20).
+std::vector<lisafs::MID> SupportedMessages();
+
+// State is shared by a connection's backend objects.
+struct State;
+
+// Connection is the backend of one lisafs connection.
+class Connection final : public lisafs::ConnectionImpl {
+ public:
+  explicit Connection(Options options);
+  ~Connection() override;
+
+  // Mount opens mount_path (O_RDONLY, or O_PATH if that fails with
+  // anything but ENOENT; the last component is not followed) and requires a
+  // supported file type (else EPERM).
+  absl::StatusOr<lisafs::MountResult> Mount(
+      absl::string_view mount_path) override;
+  std::vector<lisafs::MID> SupportedMessages() const override;
+  uint32_t MaxMessageSize() const override { return kMaxMessageSize; }
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace gvisor::fsgofer
+
+#endif  // GVISOR_PKG_FSGOFER_FSGOFER_H_

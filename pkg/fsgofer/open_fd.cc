@@ -1,0 +1,63 @@
+// OpenFD and BoundSocketFD: thin wrappers over the host FD.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pkg/fsgofer/fds.h"
+#include "pkg/syserr/syserr.h"
+
+namespace gvisor::fsgofer {
+
+absl::StatusOr<lisafs::Statx> OpenFD::Stat() { return host::Stat(host_.get()); }
+
+absl::Status OpenFD::Sync() {
+  if (fsync(host_.get()) != 0) return syserr::FromErrno(errno, "fsync");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> OpenFD::Write(absl::Span<const uint8_t> data,
+                                     uint64_t offset) {
+  return host::WriteAt(host_.get(), data, offset);
+}
+
+absl::StatusOr<size_t> OpenFD::Read(absl::Span<uint8_t> buf, uint64_t offset) {
+  return host::ReadAt(host_.get(), buf, offset);
+}
+
+absl::Status OpenFD::Allocate(uint64_t mode, uint64_t offset,
+                              uint64_t length) {
+  if (fallocate(host_.get(), static_cast<int>(mode),
+                static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
+    return syserr::FromErrno(errno, "fallocate");
+  }
+  return absl::OkStatus();
+}
+
+// Flush has nothing to do: writes go straight to the host file.
+absl::Status OpenFD::Flush() { return absl::OkStatus(); }
+
+absl::Status OpenFD::Getdents(uint32_t count, bool seek0,
+                              std::vector<lisafs::Dirent64>* out) {
+  return host::Getdents(host_.get(), count, seek0, out);
+}
+
+absl::Status BoundSocketFD::Listen(int32_t backlog) {
+  if (listen(sock_.get(), backlog) != 0) {
+    return syserr::FromErrno(errno, "listen");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<lisafs::AcceptedSocket> BoundSocketFD::Accept() {
+  int fd;
+  do {
+    fd = accept4(sock_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return syserr::FromErrno(errno, "accept4");
+  // The peer address is always empty, as in fsgofer.
+  return lisafs::AcceptedSocket{fd::OwnedFd(fd), ""};
+}
+
+}  // namespace gvisor::fsgofer

@@ -1,0 +1,116 @@
+// Package lisafs, server side: the in-memory file tree (WIRE.md §7.4).
+//
+// The server keeps one tree of Nodes for all its connections. A Node stands
+// for one name in one directory; every control FD points at one Node, and
+// several control FDs (of one connection or of several) may share it. The
+// tree only holds the names that some FD still refers to: a Node lives while
+// a control FD or a child Node holds it, and it leaves its parent's child map
+// when the last holder lets go.
+//
+// Locking. The server-wide rename lock (Server::rename_mu) guards every
+// Node's name and parent: read them with it held shared, change them (Move)
+// with it held exclusive. Each Node has an op lock (op_mu) that handlers take
+// shared or exclusive for the read and write guarantees, and a small mutex
+// for its child map. Lock order: rename lock, op locks (ancestor before
+// descendant, directory before non-directory), child maps.
+
+#ifndef GVISOR_PKG_LISAFS_NODE_H_
+#define GVISOR_PKG_LISAFS_NODE_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+
+namespace gvisor::lisafs {
+
+// Node is one position in the server's file tree. Nodes are always held by
+// std::shared_ptr; create the root with NewRoot and the rest through
+// LookupOrCreateChild.
+class Node : public std::enable_shared_from_this<Node> {
+ public:
+  // NewRoot returns a new tree root: the host's "/", with an empty name and
+  // no parent.
+  static std::shared_ptr<Node> NewRoot();
+
+  // The destructor removes this Node from its parent's child map.
+  ~Node();
+
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // name returns the Node's name in its parent. Requires the rename lock
+  // (shared is enough).
+  const std::string& name() const { return name_; }
+
+  // parent returns the parent Node, or null for the root. Requires the
+  // rename lock (shared is enough).
+  const std::shared_ptr<Node>& parent() const { return parent_; }
+
+  // op_mu is the Node's op lock: shared for the read guarantee, exclusive
+  // for the write guarantee (WIRE.md §7.4).
+  absl::Mutex& op_mu() const ABSL_LOCK_RETURNED(op_mu_) { return op_mu_; }
+
+  // deleted reports whether the Node, or one of its ancestors, was unlinked
+  // or replaced by a rename. Its name may now mean something else, so the
+  // server must not act on it by path.
+  bool deleted() const { return deleted_.load(std::memory_order_acquire); }
+
+  // LookupChild returns the child named name, or null if the tree has none.
+  std::shared_ptr<Node> LookupChild(absl::string_view name);
+
+  // LookupOrCreateChild returns the child named name, creating it if the
+  // tree has none. The caller must hold the rename lock (shared) and have
+  // checked name (WIRE.md §7.5).
+  std::shared_ptr<Node> LookupOrCreateChild(absl::string_view name);
+
+  // MarkDeleted marks this Node and every Node below it deleted, and takes
+  // this Node out of its parent's child map so that the name can be walked
+  // again to whatever now lives there. Requires the rename lock (shared),
+  // and the write guarantee on the parent.
+  void MarkDeleted();
+
+  // Move gives this Node a new parent and name, as a rename on the host
+  // did. An existing child under the new name must have been marked deleted
+  // (or moved) first. Requires the rename lock held exclusive.
+  void Move(const std::shared_ptr<Node>& new_parent, absl::string_view name);
+
+  // FilePath returns the absolute host path of the Node, built from the
+  // names up to the root ("/" for the root). Requires the rename lock.
+  std::string FilePath() const;
+
+  // PathFrom returns the names from ancestor (exclusive) down to this Node
+  // (inclusive); empty if this Node is ancestor. Returns EXDEV if ancestor is
+  // not an ancestor of this Node. Requires the rename lock.
+  absl::StatusOr<std::vector<std::string>> PathFrom(const Node* ancestor) const;
+
+ private:
+  Node(std::shared_ptr<Node> parent, std::string name)
+      : name_(std::move(name)), parent_(std::move(parent)) {}
+
+  struct ChildRef {
+    Node* raw;  // identity only; never dereferenced without locking weak
+    std::weak_ptr<Node> weak;
+  };
+
+  // RemoveChildEntry erases the child map entry name if it refers to child.
+  void RemoveChildEntry(const std::string& name, const Node* child);
+
+  std::string name_;
+  std::shared_ptr<Node> parent_;
+  std::atomic<bool> deleted_{false};
+  mutable absl::Mutex op_mu_;
+  absl::Mutex children_mu_;
+  std::map<std::string, ChildRef, std::less<>> children_
+      ABSL_GUARDED_BY(children_mu_);
+};
+
+}  // namespace gvisor::lisafs
+
+#endif  // GVISOR_PKG_LISAFS_NODE_H_

@@ -1,0 +1,82 @@
+// RawClient: a test-only LISAFS client that sends exactly the frames it is
+// given and returns exactly what came back (MID, payload bytes, donated
+// FDs), so that server tests can assert bytes and errnos without any client
+// policy in between. It also writes raw bytes, for half-sent frames.
+
+#ifndef GVISOR_TESTING_RAW_CLIENT_H_
+#define GVISOR_TESTING_RAW_CLIENT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "pkg/fd/fd.h"
+#include "pkg/lisafs/messages.h"
+#include "pkg/lisafs/sock_communicator.h"
+#include "pkg/lisafs/wire.h"
+
+namespace gvisor::testing {
+
+// Reply is one response frame.
+struct Reply {
+  uint16_t mid = 0;
+  std::vector<uint8_t> payload;
+  std::vector<fd::OwnedFd> fds;
+
+  // err returns the errno of an Error response (-1 if its payload is not 4
+  // bytes), or 0 for any other MID.
+  int err() const;
+
+  // As decodes the payload as a T.
+  template <lisafs::WireMessage T>
+  absl::StatusOr<T> As() const {
+    return lisafs::Unmarshal<T>(payload);
+  }
+};
+
+class RawClient {
+ public:
+  // kWantFds is how many donated FDs a call accepts.
+  static constexpr size_t kWantFds = 4;
+
+  // Takes ownership of sock, a connected SOCK_STREAM socket.
+  explicit RawClient(fd::OwnedFd sock);
+
+  // CallBytes sends one frame with mid and payload and reads the reply.
+  absl::StatusOr<Reply> CallBytes(uint16_t mid,
+                                  absl::Span<const uint8_t> payload);
+
+  // Call encodes req and calls mid with it.
+  template <lisafs::WireMessage T>
+  absl::StatusOr<Reply> Call(lisafs::MID mid, const T& req) {
+    absl::StatusOr<std::vector<uint8_t>> b = lisafs::Marshal(req);
+    if (!b.ok()) return b.status();
+    return CallBytes(static_cast<uint16_t>(mid), *b);
+  }
+
+  // WriteBytes writes raw bytes (no framing) to the socket.
+  absl::Status WriteBytes(absl::Span<const uint8_t> bytes);
+
+  // ReadReply reads one reply frame.
+  absl::StatusOr<Reply> ReadReply();
+
+  int fd() const { return comm_.fd(); }
+
+ private:
+  lisafs::SockCommunicator comm_;
+};
+
+// Bytes views a string as bytes.
+inline absl::Span<const uint8_t> Bytes(absl::string_view s) {
+  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()),
+                             s.size());
+}
+
+// OpenFdCount returns the number of entries in /proc/self/fd.
+int OpenFdCount();
+
+}  // namespace gvisor::testing
+
+#endif  // GVISOR_TESTING_RAW_CLIENT_H_
