@@ -663,7 +663,8 @@ TEST_F(ServerTest, ManyConnectionsAtOnce) {
           return;
         }
         CloseReq cl;
-        for (const Inode& in : wk->As<WalkResp>()->inodes) {
+        absl::StatusOr<WalkResp> walked = wk->As<WalkResp>();
+        for (const Inode& in : walked->inodes) {
           cl.fds.push_back(in.control_fd);
         }
         c.Call(MID::kClose, cl).IgnoreError();

@@ -1,0 +1,185 @@
+// devgofer: a dev gofer. Like runsc's gofer serves /dev to a sandbox, it
+// serves a host directory (default /dev) over LISAFS with the fsgofer
+// backend, donating host FDs for the devices it opens.
+//
+// With --listen=PATH it serves every connection accepted on the unix socket
+// PATH (created 0600, removed on exit); with --fd=N it serves the one
+// connected socket N it inherited (runsc's --dev-io-fd) and exits when that
+// connection ends. SIGTERM or SIGINT shut it down cleanly (exit 0). Bad
+// flags print a message and the usage and exit 2; other failures exit 1.
+// See options.h for the flags.
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "glog/logging.h"
+#include "pkg/fd/fd.h"
+#include "pkg/fsgofer/fsgofer.h"
+#include "pkg/lisafs/server.h"
+#include "pkg/unet/unet.h"
+#include "tools/devgofer/options.h"
+
+namespace gvisor::devgofer {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+int UsageError(const std::string& msg) {
+  fprintf(stderr, "devgofer: %s\n%s\n", msg.c_str(), kUsage);
+  return kExitUsage;
+}
+
+// StartOne serves sock as one more connection on root.
+absl::Status StartOne(lisafs::Server& server, const Options& o,
+                      unet::Socket sock) {
+  lisafs::ConnectionOptions copts;
+  copts.readonly = o.readonly;
+  return server.StartConnection(
+      std::move(sock), o.root,
+      std::make_unique<fsgofer::Connection>(o.backend), copts);
+}
+
+int Run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<Options> parsed = ParseOptions(args);
+  if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
+  Options o = *std::move(parsed);
+  FLAGS_v = o.verbosity;
+
+  // The served directory, made absolute; it must exist.
+  char* real = realpath(o.root.c_str(), nullptr);
+  if (real == nullptr) {
+    return UsageError("--root=" + o.root + ": " + strerror(errno));
+  }
+  o.root = real;
+  free(real);
+  struct stat st;
+  if (stat(o.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return UsageError("--root=" + o.root + " is not a directory");
+  }
+
+  // Signals are taken through a signalfd, so every thread blocks them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  fd::OwnedFd sigfd(signalfd(-1, &sigs, SFD_CLOEXEC));
+  fd::OwnedFd done(eventfd(0, EFD_CLOEXEC));
+  if (!sigfd.valid() || !done.valid()) {
+    PLOG(ERROR) << "devgofer: signalfd/eventfd";
+    return kExitFailure;
+  }
+
+  lisafs::Server server;
+  unet::ServerSocket listener;
+  std::thread waiter;
+  std::atomic<bool> signalled{false};
+
+  if (!o.listen.empty()) {
+    absl::StatusOr<unet::ServerSocket> l =
+        unet::ServerSocket::Bind(o.listen, SOCK_STREAM, 0600);
+    if (!l.ok()) {
+      LOG(ERROR) << "devgofer: cannot listen on " << o.listen << ": "
+                 << l.status();
+      return kExitFailure;
+    }
+    listener = *std::move(l);
+    if (absl::Status s = listener.Listen(); !s.ok()) {
+      LOG(ERROR) << "devgofer: listen on " << o.listen << ": " << s;
+      listener.Unlink().IgnoreError();
+      return kExitFailure;
+    }
+    // The accept loop ends when the listener is shut down.
+    waiter = std::thread([&] {
+      for (;;) {
+        absl::StatusOr<unet::Socket> c = listener.Accept();
+        if (!c.ok()) {
+          VLOG(1) << "devgofer: accept ended: " << c.status();
+          break;
+        }
+        if (absl::Status s = StartOne(server, o, *std::move(c)); !s.ok()) {
+          LOG(WARNING) << "devgofer: connection refused: " << s;
+        } else {
+          VLOG(1) << "devgofer: new connection";
+        }
+      }
+      uint64_t one = 1;
+      (void)!write(done.get(), &one, sizeof(one));
+    });
+    LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
+              << (o.readonly ? " (read-only)" : "");
+  } else {
+    absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
+    if (!sock.ok()) {
+      return UsageError("--fd=" + std::to_string(o.fd) +
+                        " is not a unix socket: " +
+                        std::string(sock.status().message()));
+    }
+    if (absl::Status s = StartOne(server, o, *std::move(sock)); !s.ok()) {
+      LOG(ERROR) << "devgofer: " << s;
+      return kExitFailure;
+    }
+    // With one connection, its end is the end of the gofer.
+    waiter = std::thread([&] {
+      server.AwaitConnections(0);
+      uint64_t one = 1;
+      (void)!write(done.get(), &one, sizeof(one));
+    });
+    LOG(INFO) << "devgofer: serving " << o.root << " on FD " << o.fd
+              << (o.readonly ? " (read-only)" : "");
+  }
+
+  pollfd pfds[2] = {{sigfd.get(), POLLIN, 0}, {done.get(), POLLIN, 0}};
+  while (poll(pfds, 2, -1) < 0 && errno == EINTR) {
+  }
+  if (pfds[0].revents & POLLIN) {
+    signalfd_siginfo si;
+    if (read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
+      LOG(INFO) << "devgofer: signal " << si.ssi_signo << ", shutting down";
+    }
+    signalled = true;
+  }
+  if (!o.listen.empty()) listener.Shutdown().IgnoreError();
+  server.Shutdown();
+  waiter.join();
+  server.Wait();
+  if (!o.listen.empty()) {
+    if (absl::Status s = listener.Unlink(); !s.ok()) {
+      LOG(WARNING) << "devgofer: removing " << o.listen << ": " << s;
+    }
+  }
+  // Without a signal, a listener only stops when accept failed.
+  if (!o.listen.empty() && !signalled) {
+    LOG(ERROR) << "devgofer: accepting connections failed";
+    return kExitFailure;
+  }
+  LOG(INFO) << "devgofer: exiting";
+  return 0;
+}
+
+}  // namespace
+}  // namespace gvisor::devgofer
+
+int main(int argc, char** argv) {
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  return gvisor::devgofer::Run(argc, argv);
+}

@@ -1,0 +1,312 @@
+// Runs the devgofer binary (its path is argv[1]) as a real process: bad
+// flags, --listen with several clients and SIGTERM, --fd, and the flags
+// that reach the backend. Readiness is read from the gofer's log, never
+// waited for with sleeps.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "pkg/fd/fd.h"
+#include "pkg/lisafs/messages.h"
+#include "testing/raw_client.h"
+
+extern char** environ;
+
+namespace gvisor::devgofer {
+namespace {
+
+using ::gvisor::testing::RawClient;
+using ::gvisor::testing::Reply;
+using lisafs::MID;
+
+const char* g_binary = nullptr;
+
+// Proc is a running devgofer with its stderr readable through err.
+struct Proc {
+  pid_t pid = -1;
+  fd::OwnedFd err;
+  std::string log;
+
+  // ReadUntil reads the log until it holds needle (true) or ends (false).
+  bool ReadUntil(absl::string_view needle) {
+    char buf[4096];
+    while (!absl::StrContains(log, needle)) {
+      ssize_t n = read(err.get(), buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      log.append(buf, n);
+    }
+    return true;
+  }
+  // Wait reads the rest of the log and returns the exit code (128 + signal
+  // if killed).
+  int Wait() {
+    ReadUntil("\x01never\x01");
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+  }
+  ~Proc() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// Spawn starts devgofer with args; if child_fd >= 0 it becomes the
+// child's FD 3.
+void Spawn(const std::vector<std::string>& args, int child_fd, Proc* p) {
+  int pipefd[2];
+  ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+  fd::OwnedFd r(pipefd[0]), w(pipefd[1]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, w.get(), 2);
+  if (child_fd >= 0) posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
+  std::vector<std::string> argv_s = {g_binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ASSERT_EQ(posix_spawn(&p->pid, g_binary, &fa, nullptr, argv.data(), environ),
+            0);
+  posix_spawn_file_actions_destroy(&fa);
+  p->err = std::move(r);
+}
+
+class DevgoferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = absl::StrCat("/tmp/devgofer_test.", getpid(), ".XXXXXX");
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    sock_ = dir_ + ".sock";
+    fd::OwnedFd f(open((dir_ + "/file").c_str(), O_WRONLY | O_CREAT, 0644));
+    ASSERT_EQ(write(f.get(), "content", 7), 7);
+  }
+  void TearDown() override {
+    unlink((dir_ + "/file").c_str());
+    rmdir((dir_ + "/made").c_str());
+    rmdir(dir_.c_str());
+    unlink(sock_.c_str());
+  }
+
+  // ConnectPath connects to the listening gofer.
+  std::unique_ptr<RawClient> ConnectPath() {
+    fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa = {};
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, sock_.data(), sock_.size());
+    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)),
+              0);
+    return std::make_unique<RawClient>(std::move(s));
+  }
+
+  std::string dir_;
+  std::string sock_;
+};
+
+// Walk1 walks one name from FDID 1 and returns its FDID (0 on failure).
+lisafs::FDID Walk1(RawClient& c, const std::string& name) {
+  lisafs::WalkReq w;
+  w.dir_fd = 1;
+  w.path = {name};
+  absl::StatusOr<Reply> r = c.Call(MID::kWalk, w);
+  if (!r.ok() || r->mid != 5) return 0;
+  absl::StatusOr<lisafs::WalkResp> resp = r->As<lisafs::WalkResp>();
+  if (!resp.ok() || resp->inodes.size() != 1) return 0;
+  return resp->inodes[0].control_fd;
+}
+
+TEST_F(DevgoferTest, BadFlagsExitTwoWithAMessage) {
+  for (const auto& [args, message] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{}, "exactly one of --listen and --fd"},
+           {{"--listen=/tmp/x", "--bogus"}, "unknown flag --bogus"},
+           {{"--fd=3", "--char_devices=emulated"}, "--char_devices"},
+           {{"--fd=nope"}, "--fd"},
+           {{"--listen=/tmp/x", "--root=/does/not/exist"}, "--root"},
+           {{"--listen=/tmp/x", "--root=/etc/passwd"}, "not a directory"},
+           {{"--fd=97"}, "--fd=97 is not a unix socket"},
+       }) {
+    Proc p;
+    Spawn(args, -1, &p);
+    EXPECT_EQ(p.Wait(), 2) << p.log;
+    EXPECT_TRUE(absl::StrContains(p.log, message)) << p.log;
+    EXPECT_TRUE(absl::StrContains(p.log, "usage: devgofer")) << p.log;
+  }
+}
+
+TEST_F(DevgoferTest, ListenServesEveryConnectionUntilSigterm) {
+  Proc p;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+  ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+  struct stat st;
+  ASSERT_EQ(lstat(sock_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  std::unique_ptr<RawClient> a = ConnectPath(), b = ConnectPath();
+  for (RawClient* c : {a.get(), b.get()}) {
+    absl::StatusOr<Reply> r = c->CallBytes(1, {});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->mid, 1);
+    EXPECT_EQ(r->As<lisafs::MountResp>()->root.control_fd, 1u);
+    EXPECT_TRUE(r->fds.empty());
+    lisafs::OpenAtReq o;
+    o.fd = Walk1(*c, "file");
+    ASSERT_NE(o.fd, 0u);
+    r = c->Call(MID::kOpenAt, o);
+    ASSERT_EQ(r->mid, 7);
+    ASSERT_EQ(r->fds.size(), 1u);
+    char buf[16] = {};
+    EXPECT_EQ(pread(r->fds[0].get(), buf, sizeof(buf), 0), 7);
+    EXPECT_STREQ(buf, "content");
+  }
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_NE(lstat(sock_.c_str(), &st), 0) << "socket file left behind";
+  // The connections were shut down: the clients see end of stream.
+  EXPECT_FALSE(a->CallBytes(1, {}).ok());
+}
+
+TEST_F(DevgoferTest, AnExistingSocketPathIsNotReplaced) {
+  fd::OwnedFd f(open(sock_.c_str(), O_WRONLY | O_CREAT, 0644));
+  ASSERT_TRUE(f.valid());
+  Proc p;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+  EXPECT_EQ(p.Wait(), 1) << p.log;
+  struct stat st;
+  ASSERT_EQ(lstat(sock_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST_F(DevgoferTest, FdServesDevAndExitsWhenTheConnectionEnds) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
+  Proc p;
+  Spawn({"--fd=3"}, theirs.get(), &p);  // --root defaults to /dev
+  theirs.reset();
+  {
+    RawClient c(std::move(mine));
+    absl::StatusOr<Reply> r = c.CallBytes(1, {});
+    ASSERT_TRUE(r.ok()) << r.status() << p.log;
+    ASSERT_EQ(r->mid, 1);
+    lisafs::OpenAtReq o;
+    o.fd = Walk1(c, "null");
+    ASSERT_NE(o.fd, 0u);
+    o.flags = O_RDWR;
+    r = c.Call(MID::kOpenAt, o);
+    ASSERT_EQ(r->mid, 7) << r->err();
+    ASSERT_EQ(r->fds.size(), 1u);
+    EXPECT_NE(fcntl(r->fds[0].get(), F_GETFL) & O_NONBLOCK, 0);
+    char ch;
+    EXPECT_EQ(read(r->fds[0].get(), &ch, 1), 0);
+    EXPECT_EQ(write(r->fds[0].get(), "x", 1), 1);
+  }
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, SigtermStopsAnFdGofer) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
+  Proc p;
+  Spawn({"--fd=3", "--root=" + dir_}, theirs.get(), &p);
+  theirs.reset();
+  RawClient c(std::move(mine));
+  ASSERT_EQ(c.CallBytes(1, {})->mid, 1);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_FALSE(c.CallBytes(1, {}).ok());
+}
+
+// RunWithFlags serves dir_ over --fd with extra flags and returns a mounted
+// client; the Mount reply goes to *mount.
+std::unique_ptr<RawClient> StartFd(const std::vector<std::string>& flags,
+                                   Proc* p, Reply* mount) {
+  int sv[2];
+  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
+  std::vector<std::string> args = {"--fd=3"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  Spawn(args, theirs.get(), p);
+  auto c = std::make_unique<RawClient>(std::move(mine));
+  absl::StatusOr<Reply> r = c->CallBytes(1, {});
+  EXPECT_TRUE(r.ok());
+  if (r.ok()) *mount = *std::move(r);
+  return c;
+}
+
+TEST_F(DevgoferTest, ReadonlyFlag) {
+  Proc p;
+  Reply m;
+  std::unique_ptr<RawClient> c = StartFd({"--root=" + dir_, "--readonly"}, &p, &m);
+  lisafs::MkdirAtReq req;
+  req.common.dir_fd = 1;
+  req.common.mode = 0755;
+  req.name = "made";
+  EXPECT_EQ(c->Call(MID::kMkdirAt, req)->err(), EROFS);
+  c.reset();
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  struct stat st;
+  EXPECT_NE(stat((dir_ + "/made").c_str(), &st), 0);
+}
+
+TEST_F(DevgoferTest, DonateMountFdFlag) {
+  Proc p;
+  Reply m;
+  std::unique_ptr<RawClient> c =
+      StartFd({"--root=" + dir_, "--donate_mount_fd"}, &p, &m);
+  ASSERT_EQ(m.fds.size(), 1u);
+  struct stat got, want;
+  ASSERT_EQ(fstat(m.fds[0].get(), &got), 0);
+  ASSERT_EQ(stat(dir_.c_str(), &want), 0);
+  EXPECT_EQ(got.st_ino, want.st_ino);
+  c.reset();
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, CharDevicesDenyFlag) {
+  Proc p;
+  Reply m;
+  std::unique_ptr<RawClient> c = StartFd({"--char_devices=deny"}, &p, &m);
+  lisafs::OpenAtReq o;
+  o.fd = Walk1(*c, "null");
+  ASSERT_NE(o.fd, 0u);
+  EXPECT_EQ(c->Call(MID::kOpenAt, o)->err(), EPERM);
+  c.reset();
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+}  // namespace
+}  // namespace gvisor::devgofer
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < 2) {
+    fprintf(stderr, "usage: devgofer_test PATH_TO_DEVGOFER\n");
+    return 2;
+  }
+  gvisor::devgofer::g_binary = argv[1];
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,157 @@
+#include "tools/devgofer/options.h"
+
+#include <errno.h>
+
+#include <functional>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "pkg/syserr/syserr.h"
+
+namespace gvisor::devgofer {
+
+const char kUsage[] =
+    "usage: devgofer [--root=DIR] (--listen=PATH | --fd=N) "
+    "[--donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
+    "[--host_fifo=none|open] [--host_uds=none|open|create|all] [--v=N]\n"
+    "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
+    "the unix socket PATH (created 0600, removed on exit), or on the one "
+    "inherited connected socket N.";
+
+namespace {
+
+// Bad is INVALID_ARGUMENT (EINVAL to syserr::ToErrno) with msg alone, as
+// it is shown to the user as is.
+absl::Status Bad(absl::string_view msg) {
+  return absl::InvalidArgumentError(msg);
+}
+
+absl::StatusOr<bool> ParseBool(absl::string_view flag, absl::string_view v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return Bad(absl::StrCat("--", flag, ": \"", v, "\" is not true or false"));
+}
+
+}  // namespace
+
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
+  Options o;
+  o.backend.char_devices = fsgofer::CharDevicePolicy::kPassthrough;
+  bool have_fd = false;
+
+  using Setter = std::function<absl::Status(absl::string_view)>;
+  const std::map<std::string, Setter> value_flags = {
+      {"root",
+       [&](absl::string_view v) {
+         if (v.empty()) return Bad("--root: empty path");
+         o.root = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"listen",
+       [&](absl::string_view v) {
+         if (v.empty()) return Bad("--listen: empty path");
+         o.listen = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"fd",
+       [&](absl::string_view v) {
+         if (!absl::SimpleAtoi(v, &o.fd) || o.fd < 0) {
+           return Bad(absl::StrCat("--fd: \"", v, "\" is not an FD number"));
+         }
+         have_fd = true;
+         return absl::OkStatus();
+       }},
+      {"char_devices",
+       [&](absl::string_view v) {
+         absl::StatusOr<fsgofer::CharDevicePolicy> p =
+             fsgofer::ParseCharDevicePolicy(v);
+         if (!p.ok()) {
+           return Bad(absl::StrCat("--char_devices: \"", v,
+                                   "\" is neither passthrough nor deny"));
+         }
+         o.backend.char_devices = *p;
+         return absl::OkStatus();
+       }},
+      {"host_fifo",
+       [&](absl::string_view v) {
+         if (v != "none" && v != "open") {
+           return Bad(absl::StrCat("--host_fifo: \"", v,
+                                   "\" is neither none nor open"));
+         }
+         o.backend.host_fifo_open = v == "open";
+         return absl::OkStatus();
+       }},
+      {"host_uds",
+       [&](absl::string_view v) {
+         if (v != "none" && v != "open" && v != "create" && v != "all") {
+           return Bad(absl::StrCat("--host_uds: \"", v,
+                                   "\" is not none, open, create or all"));
+         }
+         o.backend.host_uds_open = v == "open" || v == "all";
+         o.backend.host_uds_create = v == "create" || v == "all";
+         return absl::OkStatus();
+       }},
+      {"v",
+       [&](absl::string_view v) {
+         if (!absl::SimpleAtoi(v, &o.verbosity)) {
+           return Bad(absl::StrCat("--v: \"", v, "\" is not a number"));
+         }
+         return absl::OkStatus();
+       }},
+  };
+  const std::map<std::string, bool*> bool_flags = {
+      {"donate_mount_fd", &o.backend.donate_mount_fd},
+      {"readonly", &o.readonly},
+  };
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view a = args[i];
+    if (a.substr(0, 2) != "--" || a.size() == 2) {
+      return Bad(absl::StrCat("unexpected argument \"", a, "\""));
+    }
+    a.remove_prefix(2);
+    absl::string_view name = a, value;
+    bool has_value = false;
+    if (size_t eq = a.find('='); eq != absl::string_view::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      has_value = true;
+    }
+    if (auto it = bool_flags.find(std::string(name)); it != bool_flags.end()) {
+      if (!has_value) {
+        *it->second = true;
+        continue;
+      }
+      absl::StatusOr<bool> b = ParseBool(name, value);
+      if (!b.ok()) return b.status();
+      *it->second = *b;
+      continue;
+    }
+    if (name.substr(0, 2) == "no" && !has_value) {
+      if (auto it = bool_flags.find(std::string(name.substr(2)));
+          it != bool_flags.end()) {
+        *it->second = false;
+        continue;
+      }
+    }
+    auto it = value_flags.find(std::string(name));
+    if (it == value_flags.end()) {
+      return Bad(absl::StrCat("unknown flag --", name));
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return Bad(absl::StrCat("--", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    if (absl::Status s = it->second(value); !s.ok()) return s;
+  }
+  if (o.listen.empty() == !have_fd) {
+    return Bad("exactly one of --listen and --fd is required");
+  }
+  return o;
+}
+
+}  // namespace gvisor::devgofer

@@ -1,0 +1,50 @@
+// devgofer's command line: what it serves and how.
+//
+//   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--donate_mount_fd]
+//            [--readonly] [--char_devices=passthrough|deny]
+//            [--host_fifo=none|open] [--host_uds=none|open|create|all]
+//            [--v=N]
+//
+// Flags take "--name=value" or "--name value"; booleans also take a bare
+// "--name", "--noname", or "=true"/"=false".
+
+#ifndef GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
+#define GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pkg/fsgofer/fsgofer.h"
+
+namespace gvisor::devgofer {
+
+// Options is a parsed command line.
+struct Options {
+  // root is the directory served (the mount path of every connection).
+  std::string root = "/dev";
+  // listen, if set, is the unix socket path to accept connections on.
+  std::string listen;
+  // fd, if >= 0, is an inherited connected socket to serve instead.
+  int fd = -1;
+  // readonly makes every connection read-only.
+  bool readonly = false;
+  // backend holds --donate_mount_fd, --char_devices, --host_fifo and
+  // --host_uds.
+  fsgofer::Options backend;
+  // verbosity is glog's --v.
+  int verbosity = 0;
+};
+
+// kUsage is the one-paragraph usage text.
+extern const char kUsage[];
+
+// ParseOptions parses argv[1..]. Returns INVALID_ARGUMENT (EINVAL to
+// syserr::ToErrno), with a message for the user that names the
+// flag, for an unknown flag, a bad value, a missing value, or when not
+// exactly one of --listen and --fd is given.
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
+
+}  // namespace gvisor::devgofer
+
+#endif  // GVISOR_TOOLS_DEVGOFER_OPTIONS_H_

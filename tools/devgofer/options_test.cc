@@ -1,0 +1,68 @@
+#include "tools/devgofer/options.h"
+
+#include "gtest/gtest.h"
+
+namespace gvisor::devgofer {
+namespace {
+
+TEST(OptionsTest, DefaultsServeDevWithPassthrough) {
+  absl::StatusOr<Options> o = ParseOptions({"--listen=/tmp/s"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->root, "/dev");
+  EXPECT_EQ(o->listen, "/tmp/s");
+  EXPECT_EQ(o->fd, -1);
+  EXPECT_FALSE(o->readonly);
+  EXPECT_FALSE(o->backend.donate_mount_fd);
+  EXPECT_EQ(o->backend.char_devices, fsgofer::CharDevicePolicy::kPassthrough);
+  EXPECT_FALSE(o->backend.host_fifo_open);
+  EXPECT_FALSE(o->backend.host_uds_open);
+  EXPECT_FALSE(o->backend.host_uds_create);
+}
+
+TEST(OptionsTest, EveryFlag) {
+  absl::StatusOr<Options> o = ParseOptions(
+      {"--root", "/srv", "--fd=3", "--donate_mount_fd", "--readonly=true",
+       "--char_devices=deny", "--host_fifo=open", "--host_uds=all", "--v=2"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->root, "/srv");
+  EXPECT_EQ(o->fd, 3);
+  EXPECT_TRUE(o->readonly);
+  EXPECT_TRUE(o->backend.donate_mount_fd);
+  EXPECT_EQ(o->backend.char_devices, fsgofer::CharDevicePolicy::kDeny);
+  EXPECT_TRUE(o->backend.host_fifo_open);
+  EXPECT_TRUE(o->backend.host_uds_open);
+  EXPECT_TRUE(o->backend.host_uds_create);
+  EXPECT_EQ(o->verbosity, 2);
+  o = ParseOptions({"--fd=0", "--readonly", "--noreadonly", "--host_uds=open"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->readonly);
+  EXPECT_TRUE(o->backend.host_uds_open);
+  EXPECT_FALSE(o->backend.host_uds_create);
+}
+
+TEST(OptionsTest, BadCommandLines) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {},
+           {"--listen=/a", "--fd=3"},
+           {"--fd=-1"},
+           {"--fd=x"},
+           {"--listen"},
+           {"--listen="},
+           {"--listen=/a", "--bogus"},
+           {"--listen=/a", "--char_devices=emulated"},
+           {"--listen=/a", "--readonly=maybe"},
+           {"--listen=/a", "--host_uds=some"},
+           {"--listen=/a", "--host_fifo=yes"},
+           {"--listen=/a", "stray"},
+           {"--listen=/a", "--root="},
+       }) {
+    absl::StatusOr<Options> o = ParseOptions(args);
+    EXPECT_FALSE(o.ok()) << testing::PrintToString(args);
+  }
+  EXPECT_EQ(ParseOptions({"--listen=/a", "--bogus"}).status().message(),
+            "unknown flag --bogus");
+}
+
+}  // namespace
+}  // namespace gvisor::devgofer
