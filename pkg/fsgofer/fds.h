@@ -6,11 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/fsgofer/host.h"
@@ -27,16 +26,16 @@ struct State {
   // MountDirFd returns the host FD of the first mount point opened (-1
   // before the first Mount). It lives as long as the State.
   int MountDirFd() {
-    absl::MutexLock l(&mu);
+    std::lock_guard<std::mutex> l(mu);
     return mount_dir.get();
   }
   void SetMountDirFd(fd::OwnedFd fd) {
-    absl::MutexLock l(&mu);
+    std::lock_guard<std::mutex> l(mu);
     if (!mount_dir.valid()) mount_dir = std::move(fd);
   }
 
-  absl::Mutex mu;
-  fd::OwnedFd mount_dir ABSL_GUARDED_BY(mu);
+  std::mutex mu;
+  fd::OwnedFd mount_dir;  // guarded by mu
 };
 
 // ControlFD is a control FD: a host FD on the file (O_PATH for symlinks,

@@ -10,6 +10,8 @@
 
 #include <array>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -100,18 +102,18 @@ class ReadGuard {
  public:
   ReadGuard(Connection& c, std::shared_ptr<Node> node)
       : rename_(&c.server().rename_mu()), node_(std::move(node)) {
-    rename_->ReaderLock();
-    node_->op_mu().ReaderLock();
+    rename_->lock_shared();
+    node_->op_mu().lock_shared();
   }
   ~ReadGuard() {
-    node_->op_mu().ReaderUnlock();
-    rename_->ReaderUnlock();
+    node_->op_mu().unlock_shared();
+    rename_->unlock_shared();
   }
   ReadGuard(const ReadGuard&) = delete;
   ReadGuard& operator=(const ReadGuard&) = delete;
 
  private:
-  absl::Mutex* rename_;
+  std::shared_mutex* rename_;
   std::shared_ptr<Node> node_;
 };
 
@@ -120,18 +122,18 @@ class WriteGuard {
  public:
   WriteGuard(Connection& c, std::shared_ptr<Node> node)
       : rename_(&c.server().rename_mu()), node_(std::move(node)) {
-    rename_->ReaderLock();
-    node_->op_mu().Lock();
+    rename_->lock_shared();
+    node_->op_mu().lock();
   }
   ~WriteGuard() {
-    node_->op_mu().Unlock();
-    rename_->ReaderUnlock();
+    node_->op_mu().unlock();
+    rename_->unlock_shared();
   }
   WriteGuard(const WriteGuard&) = delete;
   WriteGuard& operator=(const WriteGuard&) = delete;
 
  private:
-  absl::Mutex* rename_;
+  std::shared_mutex* rename_;
   std::shared_ptr<Node> node_;
 };
 
@@ -143,17 +145,17 @@ class NodeLock {
       : node_(std::move(node)), exclusive_(exclusive) {
     if (node_ == nullptr) return;
     if (exclusive_) {
-      node_->op_mu().Lock();
+      node_->op_mu().lock();
     } else {
-      node_->op_mu().ReaderLock();
+      node_->op_mu().lock_shared();
     }
   }
   ~NodeLock() {
     if (node_ == nullptr) return;
     if (exclusive_) {
-      node_->op_mu().Unlock();
+      node_->op_mu().unlock();
     } else {
-      node_->op_mu().ReaderUnlock();
+      node_->op_mu().unlock_shared();
     }
   }
   NodeLock(const NodeLock&) = delete;
@@ -211,8 +213,7 @@ absl::Status MountHandler(Connection& c, absl::Span<const uint8_t>,
                           Response* resp) {
   std::vector<std::string> names =
       absl::StrSplit(c.mount_path(), '/', absl::SkipEmpty());
-  absl::Mutex& rename = c.server().rename_mu();
-  absl::ReaderMutexLock rl(&rename);
+  std::shared_lock<std::shared_mutex> rl(c.server().rename_mu());
   std::shared_ptr<Node> node = c.server().root();
   for (const std::string& name : names) {
     if (!ValidName(name)) {
@@ -222,7 +223,7 @@ absl::Status MountHandler(Connection& c, absl::Span<const uint8_t>,
     node = node->LookupOrCreateChild(name);
     if (node->deleted()) return Errno(ENOENT, "Mount: mount point deleted");
   }
-  absl::ReaderMutexLock ol(&node->op_mu());
+  std::shared_lock<std::shared_mutex> ol(node->op_mu());
   absl::StatusOr<MountResult> m = c.impl().Mount(c.mount_path());
   if (!m.ok()) return m.status();
   c.set_mount_node(node);
@@ -297,7 +298,7 @@ absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
   WalkResp out;
   absl::Status err;
   {
-    absl::ReaderMutexLock rl(&c.server().rename_mu());
+    std::shared_lock<std::shared_mutex> rl(c.server().rename_mu());
     std::shared_ptr<ControlFD> cur = *dir;
     for (const std::string& name : req->path) {
       if (!ValidName(name)) {
@@ -309,7 +310,7 @@ absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
         break;
       }
       std::shared_ptr<Node> node = cur->node();
-      absl::ReaderMutexLock ol(&node->op_mu());
+      std::shared_lock<std::shared_mutex> ol(node->op_mu());
       if (node->deleted()) {
         out.status = WalkStatus::kComponentDoesNotExist;
         break;
@@ -724,7 +725,7 @@ absl::Status RenameCommon(Connection& c, MID mid, const std::string& old_name,
   // The global guarantee: no other RPC of any connection runs meanwhile.
   // Nodes that a rename replaces are dropped after the lock.
   std::shared_ptr<Node> renamed, replaced;
-  absl::MutexLock g(&c.server().rename_mu());
+  std::unique_lock<std::shared_mutex> g(c.server().rename_mu());
   const std::shared_ptr<Node>& old_node = (*old_dir)->node();
   const std::shared_ptr<Node>& new_node = (*new_dir)->node();
   if (absl::Status s = CheckNotDeleted(**old_dir, mid); !s.ok()) return s;

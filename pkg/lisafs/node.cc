@@ -18,20 +18,20 @@ Node::~Node() {
 }
 
 void Node::RemoveChildEntry(const std::string& name, const Node* child) {
-  absl::MutexLock l(&children_mu_);
+  std::lock_guard<std::mutex> l(children_mu_);
   auto it = children_.find(name);
   if (it != children_.end() && it->second.raw == child) children_.erase(it);
 }
 
 std::shared_ptr<Node> Node::LookupChild(absl::string_view name) {
-  absl::MutexLock l(&children_mu_);
+  std::lock_guard<std::mutex> l(children_mu_);
   auto it = children_.find(name);
   if (it == children_.end()) return nullptr;
   return it->second.weak.lock();
 }
 
 std::shared_ptr<Node> Node::LookupOrCreateChild(absl::string_view name) {
-  absl::MutexLock l(&children_mu_);
+  std::lock_guard<std::mutex> l(children_mu_);
   auto it = children_.find(name);
   if (it != children_.end()) {
     if (std::shared_ptr<Node> child = it->second.weak.lock()) return child;
@@ -52,7 +52,7 @@ void Node::MarkDeleted() {
     n->deleted_.store(true, std::memory_order_release);
     std::vector<std::shared_ptr<Node>> kids;
     {
-      absl::MutexLock l(&n->children_mu_);
+      std::lock_guard<std::mutex> l(n->children_mu_);
       for (auto& [unused, ref] : n->children_) {
         if (std::shared_ptr<Node> k = ref.weak.lock()) {
           kids.push_back(std::move(k));
@@ -73,7 +73,7 @@ void Node::Move(const std::shared_ptr<Node>& new_parent,
   parent_ = new_parent;
   name_ = std::string(name);
   {
-    absl::MutexLock l(&new_parent->children_mu_);
+    std::lock_guard<std::mutex> l(new_parent->children_mu_);
     new_parent->children_[name_] = ChildRef{this, self};
   }
   // old_parent (maybe the last reference to it) goes away here, outside

@@ -13,6 +13,9 @@
 // shared or exclusive for the read and write guarantees, and a small mutex
 // for its child map. Lock order: rename lock, op locks (ancestor before
 // descendant, directory before non-directory), child maps.
+//
+// The locks are std:: ones rather than absl::Mutex: the system absl is not
+// built for ThreadSanitizer, which then cannot see its synchronization.
 
 #ifndef GVISOR_PKG_LISAFS_NODE_H_
 #define GVISOR_PKG_LISAFS_NODE_H_
@@ -20,13 +23,13 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 
 namespace gvisor::lisafs {
 
@@ -55,7 +58,7 @@ class Node : public std::enable_shared_from_this<Node> {
 
   // op_mu is the Node's op lock: shared for the read guarantee, exclusive
   // for the write guarantee (WIRE.md §7.4).
-  absl::Mutex& op_mu() const ABSL_LOCK_RETURNED(op_mu_) { return op_mu_; }
+  std::shared_mutex& op_mu() const { return op_mu_; }
 
   // deleted reports whether the Node, or one of its ancestors, was unlinked
   // or replaced by a rename. Its name may now mean something else, so the
@@ -105,10 +108,10 @@ class Node : public std::enable_shared_from_this<Node> {
   std::string name_;
   std::shared_ptr<Node> parent_;
   std::atomic<bool> deleted_{false};
-  mutable absl::Mutex op_mu_;
-  absl::Mutex children_mu_;
-  std::map<std::string, ChildRef, std::less<>> children_
-      ABSL_GUARDED_BY(children_mu_);
+  mutable std::shared_mutex op_mu_;
+  std::mutex children_mu_;
+  // Guarded by children_mu_.
+  std::map<std::string, ChildRef, std::less<>> children_;
 };
 
 }  // namespace gvisor::lisafs

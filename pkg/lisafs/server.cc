@@ -64,32 +64,32 @@ Connection::Connection(Server* server, unet::Socket sock,
 Connection::~Connection() = default;
 
 std::shared_ptr<Node> Connection::mount_node() const {
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   return mount_node_;
 }
 
 void Connection::set_mount_node(std::shared_ptr<Node> node) {
   std::shared_ptr<Node> old;
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   old = std::exchange(mount_node_, std::move(node));
   // old is released after mu_ (declared first, destroyed last).
 }
 
 FDID Connection::Insert(std::shared_ptr<FD> fd) {
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   FDID id = next_fdid_++;
   fds_.emplace(id, std::move(fd));
   return id;
 }
 
 std::shared_ptr<FD> Connection::Lookup(FDID id) const {
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   auto it = fds_.find(id);
   return it == fds_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<FD> Connection::Remove(FDID id) {
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   auto it = fds_.find(id);
   if (it == fds_.end()) return nullptr;
   std::shared_ptr<FD> fd = std::move(it->second);
@@ -136,7 +136,7 @@ void Connection::Run() {
   }
   std::map<FDID, std::shared_ptr<FD>> fds;
   {
-    absl::MutexLock l(&mu_);
+    std::unique_lock<std::mutex> l(mu_);
     fds.swap(fds_);
   }
   // Every FD (and its backend object, and its host FDs) goes away here,
@@ -167,7 +167,7 @@ absl::Status Server::StartConnection(unet::Socket sock,
   if (impl->SupportedMessages().empty()) {
     return syserr::FromErrno(EINVAL, "backend supports no message");
   }
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   if (shutdown_) {
     return syserr::FromErrno(ESHUTDOWN, "StartConnection after Shutdown");
   }
@@ -186,14 +186,15 @@ absl::Status Server::StartConnection(unet::Socket sock,
 void Server::Serve(Connection* conn, uint64_t id) {
   conn->Run();
   {
-    absl::MutexLock l(&mu_);
+    std::unique_lock<std::mutex> l(mu_);
     active_.erase(id);
   }
   // No one can reach conn any more (Shutdown only sees active_).
   delete conn;
   ctx_.Debugf("lisafs: connection %d ended", id);
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   finished_.push_back(id);
+  ended_.notify_all();
 }
 
 void Server::JoinFinishedLocked() {
@@ -208,36 +209,25 @@ void Server::JoinFinishedLocked() {
 }
 
 void Server::Shutdown() {
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   shutdown_ = true;
   for (auto& [id, conn] : active_) conn->Shutdown();
 }
 
 void Server::Wait() {
-  absl::MutexLock l(&mu_);
-  mu_.Await(absl::Condition(
-      +[](Server* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-        return s->finished_.size() == s->threads_.size();
-      },
-      this));
+  std::unique_lock<std::mutex> l(mu_);
+  ended_.wait(l, [this] { return finished_.size() == threads_.size(); });
   JoinFinishedLocked();
 }
 
 void Server::AwaitConnections(size_t n) const {
-  absl::MutexLock l(&mu_);
-  struct Arg {
-    const Server* s;
-    size_t n;
-  } arg{this, n};
-  mu_.Await(absl::Condition(
-      +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return a->s->threads_.size() - a->s->finished_.size() <= a->n;
-      },
-      &arg));
+  std::unique_lock<std::mutex> l(mu_);
+  ended_.wait(l,
+              [&] { return threads_.size() - finished_.size() <= n; });
 }
 
 size_t Server::connections() const {
-  absl::MutexLock l(&mu_);
+  std::unique_lock<std::mutex> l(mu_);
   return active_.size();
 }
 

@@ -24,19 +24,20 @@
 
 #include <atomic>
 #include <bitset>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/node.h"
@@ -113,10 +114,11 @@ class Connection {
   std::vector<MID> supported_list_;
   std::bitset<65536> supported_;
 
-  mutable absl::Mutex mu_;
-  std::shared_ptr<Node> mount_node_ ABSL_GUARDED_BY(mu_);
-  FDID next_fdid_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<FDID, std::shared_ptr<FD>> fds_ ABSL_GUARDED_BY(mu_);
+  // mu_ guards the fields below it.
+  mutable std::mutex mu_;
+  std::shared_ptr<Node> mount_node_;
+  FDID next_fdid_ = 1;
+  std::map<FDID, std::shared_ptr<FD>> fds_;
 };
 
 // Server serves LISAFS connections over one shared file tree.
@@ -159,9 +161,7 @@ class Server {
   void AwaitConnections(size_t n) const;
 
   // rename_mu is the server-wide rename lock (WIRE.md §7.4).
-  absl::Mutex& rename_mu() const ABSL_LOCK_RETURNED(rename_mu_) {
-    return rename_mu_;
-  }
+  std::shared_mutex& rename_mu() const { return rename_mu_; }
 
   // root returns the tree's root Node (the host's "/").
   const std::shared_ptr<Node>& root() const { return root_; }
@@ -170,18 +170,22 @@ class Server {
 
  private:
   void Serve(Connection* conn, uint64_t id);
-  void JoinFinishedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // JoinFinishedLocked joins the threads of ended connections (mu_ held).
+  void JoinFinishedLocked();
 
   const context::Context& ctx_;
-  mutable absl::Mutex rename_mu_;
+  mutable std::shared_mutex rename_mu_;
   const std::shared_ptr<Node> root_;
 
-  mutable absl::Mutex mu_;
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<uint64_t, Connection*> active_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::thread> threads_ ABSL_GUARDED_BY(mu_);
-  std::vector<uint64_t> finished_ ABSL_GUARDED_BY(mu_);
+  // mu_ guards the fields below it; ended_ is signalled when a connection
+  // thread finishes.
+  mutable std::mutex mu_;
+  mutable std::condition_variable ended_;
+  bool shutdown_ = false;
+  uint64_t next_id_ = 0;
+  std::map<uint64_t, Connection*> active_;
+  std::map<uint64_t, std::thread> threads_;
+  std::vector<uint64_t> finished_;
 };
 
 }  // namespace gvisor::lisafs
