@@ -202,17 +202,25 @@ func (h *harness) hostPath(rel ...string) string {
 	return filepath.Join(append([]string{h.root}, rel...)...)
 }
 
-// dialSocket connects to a listening server.
+// dialSocket connects to a listening server, waiting up to 5s for it to
+// appear and listen.
 func dialSocket(path string) (int, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err == nil {
+			return fd, nil
+		}
 		unix.Close(fd)
-		return -1, fmt.Errorf("connect %s: %w", path, err)
+		if (err != unix.ENOENT && err != unix.ECONNREFUSED) || time.Now().After(deadline) {
+			return -1, fmt.Errorf("connect %s: %w", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return fd, nil
 }
 
 // spawn starts a server process for one connection and returns the client
