@@ -551,6 +551,44 @@ TEST_F(FsgoferTest, OpenCreateAtSetsOwner) {
   EXPECT_EQ(st.st_gid, 8765u);
 }
 
+TEST_F(FsgoferTest, EveryCreateSetsTheRequestedOwner) {
+  if (!IsRoot()) GTEST_SKIP() << "chown needs root";
+  lisafs::CreateCommon common{root_, 1001, 2002, 0700, 0, 0};
+  lisafs::MkdirAtReq mk{common, "o_dir"};
+  ASSERT_EQ(Errno(MID::kMkdirAt, mk), 0);
+  common.mode = S_IFREG | 0600;
+  lisafs::MknodAtReq mn;
+  mn.common = common;
+  mn.name = "o_reg";
+  ASSERT_EQ(Errno(MID::kMknodAt, mn), 0);
+  lisafs::SymlinkAtReq sl;
+  sl.dir_fd = root_;
+  sl.uid = 1001;
+  sl.gid = 2002;
+  sl.name = "o_link";
+  sl.target = "file";
+  ASSERT_EQ(Errno(MID::kSymlinkAt, sl), 0);
+  lisafs::BindAtReq b;
+  b.common = common;
+  b.common.mode = 0600;
+  b.sock_type = SOCK_STREAM;
+  b.name = "o_sock";
+  ASSERT_EQ(Errno(MID::kBindAt, b), 0);
+  for (const char* name : {"o_dir", "o_reg", "o_link", "o_sock"}) {
+    struct stat st;
+    ASSERT_EQ(lstat(HostPath(name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_uid, 1001u) << name;
+    EXPECT_EQ(st.st_gid, 2002u) << name;
+  }
+  // No owner given: the server's own.
+  lisafs::MkdirAtReq mine{{root_, lisafs::kNoUID, lisafs::kNoGID, 0700, 0, 0},
+                          "mine"};
+  ASSERT_EQ(Errno(MID::kMkdirAt, mine), 0);
+  struct stat st;
+  ASSERT_EQ(stat(HostPath("mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, geteuid());
+}
+
 TEST_F(FsgoferTest, OpenCreateAtOfAnExistingNameIsEEXISTAndChangesNothing) {
   lisafs::OpenCreateAtReq req;
   req.common.dir_fd = root_;
