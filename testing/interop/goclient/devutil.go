@@ -21,7 +21,7 @@ func (h *harness) devutilChecks() {
 	check := func(name string, fn func() error) { h.check("devutil["+path+"]/"+name, fn) }
 
 	var g *devutil.GoferClient
-	check("NewGoferClient", func() error {
+	h.setup("devutil["+path+"]/NewGoferClient", func() error {
 		fd, err := h.dial()
 		if err != nil {
 			return err

@@ -27,6 +27,10 @@ func (r *lisafsRun) check(name string, fn func() error) {
 	r.h.check("lisafs["+r.mode+"]/"+name, fn)
 }
 
+func (r *lisafsRun) setup(name string, fn func() error) {
+	r.h.setup("lisafs["+r.mode+"]/"+name, fn)
+}
+
 func (r *lisafsRun) fd(id lisafs.FDID) *lisafs.ClientFD {
 	f := r.client.NewFD(id)
 	return &f
@@ -70,7 +74,7 @@ func (h *harness) lisafsChecks(withChannels bool) {
 		r.mode = "channels"
 	}
 	ok := false
-	r.check("NewClient (Mount)", func() error {
+	r.setup("NewClient (Mount)", func() error {
 		fd, err := h.dial()
 		if err != nil {
 			return err
@@ -146,7 +150,7 @@ func (h *harness) lisafsChecks(withChannels bool) {
 	}
 	if withChannels {
 		started := false
-		r.check("StartChannels", func() error {
+		r.setup("StartChannels", func() error {
 			if err := r.client.StartChannels(); err != nil {
 				return err
 			}

@@ -162,6 +162,14 @@ func (h *harness) check(name string, fn func() error) {
 	if *only != "" && !strings.Contains(name, *only) {
 		return
 	}
+	h.run(name, fn)
+}
+
+// setup is check for a step that later checks build on; --only never
+// filters it out.
+func (h *harness) setup(name string, fn func() error) { h.run(name, fn) }
+
+func (h *harness) run(name string, fn func() error) {
 	h.logs.take()
 	err := func() (err error) {
 		defer func() {

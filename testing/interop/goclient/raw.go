@@ -179,6 +179,70 @@ func (h *harness) rawChecks() {
 		return nil
 	})
 
+	h.check("raw/a second Mount makes root FDID 2", func() error {
+		r, err := h.rawDial()
+		if err != nil {
+			return err
+		}
+		defer r.close()
+		for want := uint64(1); want <= 2; want++ {
+			if err := r.send(1, nil); err != nil {
+				return err
+			}
+			hdr, p, fds, err := r.recv()
+			for _, fd := range fds {
+				closeFD(fd)
+			}
+			if err != nil {
+				return fmt.Errorf("Mount %d: %w", want, err)
+			}
+			if binary.LittleEndian.Uint16(hdr[4:6]) != 1 || len(p) < 8 || binary.LittleEndian.Uint64(p) != want {
+				return fmt.Errorf("Mount %d: header %s payload %s; want root FDID %d", want, dump(hdr[:]), dump(p), want)
+			}
+		}
+		return nil
+	})
+	h.check("raw/payload over max_message_size -> Error(EIO), connection stays usable", func() error {
+		if unix.Getpagesize() != 4096 {
+			return skip("max_message_size is only known for 4 KiB pages")
+		}
+		r, err := h.rawDial()
+		if err != nil {
+			return err
+		}
+		defer r.close()
+		if err := r.send(1, nil); err != nil {
+			return err
+		}
+		if _, _, fds, err := r.recv(); err != nil {
+			return fmt.Errorf("Mount: %w", err)
+		} else {
+			for _, fd := range fds {
+				closeFD(fd)
+			}
+		}
+		big := make([]byte, 0x1FF000+1)
+		big[0] = 1 // FStatReq{FD: 1}, then padding to one byte over the limit
+		if err := r.send(3, big); err != nil {
+			return fmt.Errorf("sending %d bytes: %w", len(big), err)
+		}
+		hdr, p, _, err := r.recv()
+		if err != nil {
+			return fmt.Errorf("no response to an oversized request (the server closed the connection?): %w", err)
+		}
+		if binary.LittleEndian.Uint16(hdr[4:6]) != 0 || len(p) != 4 || binary.LittleEndian.Uint32(p) != uint32(unix.EIO) {
+			return fmt.Errorf("got header %s payload %s; want Error(EIO)", dump(hdr[:]), dump(p))
+		}
+		if err := r.send(3, big[:8]); err != nil {
+			return err
+		}
+		hdr, p, _, err = r.recv()
+		if err != nil || binary.LittleEndian.Uint16(hdr[4:6]) != 3 || len(p) != 144 {
+			return fmt.Errorf("FStat after the oversized request: header %s payload %s, %v", dump(hdr[:]), dump(p), err)
+		}
+		return nil
+	})
+
 	errorFrame := func(name string, mid uint16, payload []byte, want unix.Errno) {
 		h.check(name, func() error {
 			r, err := h.rawDial()

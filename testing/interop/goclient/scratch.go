@@ -46,7 +46,7 @@ func (r *lisafsRun) scratchChecks() {
 	name := h.scratchName(r.mode)
 	sp := func(rel ...string) string { return h.hostPath(append([]string{name}, rel...)...) }
 	var s *lisafs.ClientFD
-	r.check("MkdirAt", func() error {
+	r.setup("MkdirAt", func() error {
 		in, err := r.root.MkdirAt(r.ctx, name, 0755, lisafs.NoUID, lisafs.NoGID)
 		if err != nil {
 			return err
@@ -98,12 +98,15 @@ func (r *lisafsRun) scratchChecks() {
 	// A regular file f, open read-write, used by the data checks.
 	var fCtl, fOpen *lisafs.ClientFD
 	fHost := -1
-	r.check("OpenCreateAt O_RDWR, donated FD", func() error {
+	r.setup("OpenCreateAt O_RDWR, donated FD", func() error {
 		in, id, hostFD, err := s.OpenCreateAt(r.ctx, "f", unix.O_RDWR, 0640, lisafs.NoUID, lisafs.NoGID)
 		if err != nil {
 			return err
 		}
 		fCtl, fOpen, fHost = r.fd(in.ControlFD), r.fd(id), hostFD
+		if id != in.ControlFD+1 {
+			return fmt.Errorf("control FDID %d and open FDID %d; want the open FD allocated right after the control FD", in.ControlFD, id)
+		}
 		if err := matchHost("OpenCreateAt inode", &in.Stat, sp("f")); err != nil {
 			return err
 		}
@@ -612,7 +615,7 @@ func (r *lisafsRun) scratchChecks() {
 // removeScratch removes the scratch directory through the protocol and
 // checks that the host no longer has it.
 func (r *lisafsRun) removeScratch(name string, s *lisafs.ClientFD) {
-	r.check("remove scratch directory through the protocol", func() error {
+	r.setup("remove scratch directory through the protocol", func() error {
 		if err := r.removeAll(s); err != nil {
 			return err
 		}

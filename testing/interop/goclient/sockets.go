@@ -76,13 +76,19 @@ func (r *lisafsRun) socketChecks(s *lisafs.ClientFD, sp func(...string) string) 
 			return err
 		}
 		defer bsock.Close(r.ctx)
-		r.client.CloseFD(r.ctx, in.ControlFD, false)
+		defer r.client.CloseFD(r.ctx, in.ControlFD, false)
 		if err := matchHost("BindAt inode", &in.Stat, sp("bs")); err != nil {
 			return err
 		}
 		var st unix.Stat_t
 		if err := unix.Fstat(int(bsock.NotificationFD()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 			return fmt.Errorf("notification FD %d: mode %#o, %v; want a socket", bsock.NotificationFD(), st.Mode, err)
+		}
+		// The bound-socket FD is allocated right after the socket's control
+		// FD; FStat on it hits an internal error in gVisor's server
+		// (WIRE.md §12 Q5).
+		if err := wantErrno("FStat of the bound-socket FDID (control FDID + 1)", errOf(r.statOf(r.fd(in.ControlFD+1))), unix.EREMOTEIO); err != nil {
+			return err
 		}
 		if err := bsock.Listen(r.ctx, 8); err != nil {
 			return fmt.Errorf("Listen: %w", err)
