@@ -1,0 +1,466 @@
+#include "runsc_shim/registry.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
+#include "runsc_shim/validate.h"
+
+namespace gvisor::shim {
+
+struct ContainerRegistry::Container {
+  Container(uint64_t id, std::string name, std::string gofer_socket,
+            std::unique_ptr<devutil::GoferClient> client, int sock_fd)
+      : id(id),
+        name(std::move(name)),
+        gofer_socket(std::move(gofer_socket)),
+        attach_time(absl::Now()),
+        mount_fd_donated(client->HasHostFD()),
+        sock_fd(sock_fd),
+        client(std::move(client)) {}
+
+  // MarkDisconnected moves an attached container to kDisconnected with
+  // reason and reports whether it did (false if it already was).
+  bool MarkDisconnected(absl::string_view reason) {
+    std::lock_guard<std::mutex> l(state_mu);
+    if (state == ContainerState::kDisconnected) return false;
+    state = ContainerState::kDisconnected;
+    disconnect_reason = std::string(reason);
+    return true;
+  }
+
+  const uint64_t id;
+  const std::string name;
+  const std::string gofer_socket;
+  const absl::Time attach_time;
+  const bool mount_fd_donated;
+  // sock_fd is the gofer socket. client owns it and keeps it open until
+  // client->Close(), which only ContainerRegistry::Close calls; so the
+  // number is ours to poll, shut down and watch until then. Borrowing the
+  // number rather than holding a dup keeps a container at one FD.
+  const int sock_fd;
+  const std::unique_ptr<devutil::GoferClient> client;
+
+  // Held shared by calls that use client or sock_fd, exclusively by Close.
+  std::shared_mutex use_mu;
+  bool closed = false;  // guarded by use_mu
+  // detached is set once the container has left the registry's maps.
+  std::atomic<bool> detached{false};
+
+  mutable std::mutex state_mu;  // guards state and disconnect_reason
+  ContainerState state = ContainerState::kAttached;
+  std::string disconnect_reason;
+};
+
+namespace {
+
+std::string Quoted(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
+
+// Recode returns s with code, "<what>: " before its message, and its
+// payloads (the errno) kept.
+absl::Status Recode(absl::StatusCode code, const absl::Status& s,
+                    absl::string_view what) {
+  absl::Status out(code, absl::StrCat(what, ": ", s.message()));
+  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
+absl::Status NotAttached(absl::string_view name) {
+  return absl::NotFoundError(
+      absl::StrCat("container ", Quoted(name), " is not attached"));
+}
+
+// IsTransportErrno reports whether err is how a lost gofer connection shows
+// up: lisafs turns every transport failure into EIO.
+bool IsTransportErrno(int err) {
+  return err == EIO || err == ECONNRESET || err == EPIPE || err == ENOTCONN ||
+         err == ESHUTDOWN;
+}
+
+// HungUp reports whether socket fd's peer has gone (or the socket was shut
+// down), without blocking.
+bool HungUp(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  int n;
+  do {
+    n = poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+// ConnectBounded connects a SOCK_STREAM socket to path ('@' for an abstract
+// name). A listener whose backlog is full makes connect(2) wait; SO_SNDTIMEO
+// bounds that wait by deadline (the kernel then returns EAGAIN).
+absl::StatusOr<unet::Socket> ConnectBounded(absl::string_view path,
+                                            absl::Time deadline) {
+  std::string what = absl::StrCat("connect to gofer at ", Quoted(path));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  // ValidateSocketPath has checked that the name fits.
+  socklen_t len;
+  if (path[0] == '@') {
+    memcpy(addr.sun_path + 1, path.data() + 1, path.size() - 1);
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  } else {
+    memcpy(addr.sun_path, path.data(), path.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
+                                 path.size() + 1);
+  }
+  fd::OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return syserr::FromErrno(errno, what);
+  absl::Duration left =
+      std::max(deadline - absl::Now(), absl::Microseconds(1));
+  timeval tv = absl::ToTimeval(left);
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+    return syserr::FromErrno(errno, absl::StrCat(what, ": SO_SNDTIMEO"));
+  }
+  int r;
+  do {
+    r = connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return syserr::FromErrno(errno, what);
+  tv = timeval{};
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+    return syserr::FromErrno(errno, absl::StrCat(what, ": SO_SNDTIMEO"));
+  }
+  return unet::Socket::FromFd(std::move(fd));
+}
+
+// StallDeadline is when an RPC started now with the caller's deadline is
+// cut off (see ContainerRegistry::OpenAt).
+absl::Time StallDeadline(absl::Time deadline) {
+  absl::Time now = absl::Now();
+  return std::min(
+      std::max(deadline, now + ContainerRegistry::kMinStallTimeout),
+      now + ContainerRegistry::kMaxStallTimeout);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ContainerRegistry>> ContainerRegistry::Create(
+    const context::Context& ctx) {
+  std::unique_ptr<ContainerRegistry> r(new ContainerRegistry(ctx));
+  absl::StatusOr<std::unique_ptr<SocketWatcher>> w = SocketWatcher::Create(
+      [p = r.get()](uint64_t id) { p->OnHangup(id); });
+  if (!w.ok()) return w.status();
+  r->watcher_ = std::move(*w);
+  return r;
+}
+
+ContainerRegistry::~ContainerRegistry() {
+  CloseAll();
+  // Stop the watcher before the maps go: its thread calls OnHangup.
+  watcher_.reset();
+}
+
+absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
+    absl::string_view name, absl::string_view gofer_socket,
+    absl::Time deadline) {
+  if (absl::Status s = ValidateContainerName(name); !s.ok()) return s;
+  if (absl::Status s = ValidateSocketPath(gofer_socket); !s.ok()) return s;
+  const std::string what = absl::StrCat("attach of container ", Quoted(name));
+  if (Find(name) != nullptr) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(what, ": already attached"));
+  }
+  absl::Time now = absl::Now();
+  if (deadline == absl::InfiniteFuture()) deadline = now + kDefaultAttachTimeout;
+  if (now >= deadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": deadline passed before connecting"));
+  }
+
+  absl::StatusOr<unet::Socket> sock = ConnectBounded(gofer_socket, deadline);
+  if (!sock.ok()) {
+    if (syserr::ToErrno(sock.status()) == EAGAIN) {
+      return Recode(absl::StatusCode::kDeadlineExceeded, sock.status(),
+                    absl::StrCat(what, ": gofer's listen backlog stayed "
+                                       "full until the deadline"));
+    }
+    return Recode(absl::StatusCode::kUnavailable, sock.status(), what);
+  }
+  const int sock_fd = sock->fd();
+
+  // The Mount RPC is bounded by shutting the socket down at the deadline.
+  // The guard works on a dup: NewGoferClient closes the socket on error,
+  // and the guard must never touch a number that may be reused.
+  fd::OwnedFd guard_fd(fcntl(sock_fd, F_DUPFD_CLOEXEC, 0));
+  if (!guard_fd.valid()) {
+    return syserr::WithContext(syserr::FromErrno(errno, "dup"), what);
+  }
+  StallGuard guard = watcher_->Guard(guard_fd.get(), deadline);
+  absl::StatusOr<std::unique_ptr<devutil::GoferClient>> client =
+      devutil::NewGoferClient(ctx_, name, sock->Release());
+  const bool cut_off = guard.Disarm();
+  guard_fd.reset();
+  if (cut_off) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        what, ": gofer at ", Quoted(gofer_socket),
+        " did not answer Mount before the deadline"));
+  }
+  if (!client.ok()) {
+    absl::StatusCode code = IsTransportErrno(syserr::ToErrno(client.status()))
+                                ? absl::StatusCode::kUnavailable
+                                : client.status().code();
+    return Recode(code, client.status(),
+                  absl::StrCat(what, ": mount over gofer at ",
+                               Quoted(gofer_socket)));
+  }
+
+  if (absl::Now() > deadline) {
+    // The caller has given up: keep nothing it was told did not happen.
+    (*client)->Close();
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": Mount finished after the deadline"));
+  }
+
+  auto c = std::make_shared<Container>(next_id_++, std::string(name),
+                                       std::string(gofer_socket),
+                                       std::move(*client), sock_fd);
+  absl::Status inserted;
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    if (by_name_.contains(name)) {
+      inserted = absl::AlreadyExistsError(
+          absl::StrCat(what, ": already attached"));
+    } else {
+      by_name_.emplace(c->name, c);
+      by_id_.emplace(c->id, c);
+      // Under mu_, so that a hangup reported at once finds the container.
+      inserted = watcher_->Watch(sock_fd, c->id);
+      if (!inserted.ok()) {
+        by_name_.erase(c->name);
+        by_id_.erase(c->id);
+        inserted = syserr::WithContext(inserted, what);
+      }
+    }
+  }
+  if (!inserted.ok()) {
+    c->client->Close();
+    return inserted;
+  }
+  ctx_.Infof("attached container %s to gofer at %s (mount FD %s)", c->name,
+             c->gofer_socket, c->mount_fd_donated ? "donated" : "not donated");
+  return Snapshot(*c);
+}
+
+absl::Status ContainerRegistry::Detach(absl::string_view name) {
+  std::shared_ptr<Container> c;
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return NotAttached(name);
+    c = std::move(it->second);
+    by_name_.erase(it);
+    by_id_.erase(c->id);
+  }
+  Close(std::move(c));
+  ctx_.Infof("detached container %s", name);
+  return absl::OkStatus();
+}
+
+void ContainerRegistry::CloseAll() {
+  std::vector<std::shared_ptr<Container>> all;
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    all.reserve(by_name_.size());
+    for (auto& [name, c] : by_name_) all.push_back(std::move(c));
+    by_name_.clear();
+    by_id_.clear();
+  }
+  for (auto& c : all) Close(std::move(c));
+}
+
+void ContainerRegistry::Close(std::shared_ptr<Container> c) {
+  c->detached = true;
+  // sock_fd is still open: only this function closes the client, and it
+  // runs once per container (the container has left the maps).
+  watcher_->Unwatch(c->sock_fd);
+  // Wake calls blocked on the gofer so that they end promptly...
+  ::shutdown(c->sock_fd, SHUT_RDWR);
+  // ...then wait for them to let go of the client.
+  std::unique_lock<std::shared_mutex> l(c->use_mu);
+  c->client->Close();
+  c->closed = true;
+}
+
+std::vector<ContainerInfo> ContainerRegistry::List() const {
+  std::vector<std::shared_ptr<Container>> all;
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    all.reserve(by_name_.size());
+    for (const auto& [name, c] : by_name_) all.push_back(c);
+  }
+  std::vector<ContainerInfo> out;
+  out.reserve(all.size());
+  for (const auto& c : all) out.push_back(Snapshot(*c));
+  return out;
+}
+
+absl::StatusOr<ContainerInfo> ContainerRegistry::Get(
+    absl::string_view name) const {
+  std::shared_ptr<Container> c = Find(name);
+  if (c == nullptr) return NotAttached(name);
+  return Snapshot(*c);
+}
+
+size_t ContainerRegistry::size() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return by_name_.size();
+}
+
+devutil::GoferClient* ContainerRegistry::GetDevGoferClient(
+    absl::string_view name) {
+  std::shared_ptr<Container> c = Find(name);
+  return c == nullptr ? nullptr : c->client.get();
+}
+
+std::shared_ptr<ContainerRegistry::Container> ContainerRegistry::Find(
+    absl::string_view name) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::shared_ptr<ContainerRegistry::Container>>
+ContainerRegistry::Acquire(absl::string_view name, absl::Time deadline) const {
+  std::shared_ptr<Container> c = Find(name);
+  if (c == nullptr) return NotAttached(name);
+  {
+    std::lock_guard<std::mutex> l(c->state_mu);
+    if (c->state == ContainerState::kDisconnected) {
+      return absl::UnavailableError(
+          absl::StrCat("container ", Quoted(name),
+                       ": gofer disconnected: ", c->disconnect_reason));
+    }
+  }
+  if (absl::Now() >= deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "container ", Quoted(name), ": deadline passed before the call"));
+  }
+  return c;
+}
+
+absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
+                                         absl::string_view op) const {
+  std::string what =
+      absl::StrCat("container ", Quoted(c.name), ": ", op);
+  if (c.detached) {
+    return Recode(absl::StatusCode::kNotFound, s,
+                  absl::StrCat(what, ": detached during the call"));
+  }
+  if (IsTransportErrno(syserr::ToErrno(s)) && HungUp(c.sock_fd)) {
+    if (c.MarkDisconnected(absl::StrCat("connection lost: ", s.message()))) {
+      ctx_.Warningf("container %s: gofer connection lost: %s", c.name,
+                    s.message());
+    }
+    return Recode(absl::StatusCode::kUnavailable, s,
+                  absl::StrCat(what, ": gofer disconnected"));
+  }
+  return syserr::WithContext(s, what);
+}
+
+StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
+                                    absl::Time deadline) const {
+  // With the mount point's host FD, calls take the host fast path and make
+  // no RPC: there is nothing to cut off.
+  if (c.mount_fd_donated) return StallGuard();
+  absl::Time now = absl::Now();
+  absl::Time at = StallDeadline(deadline);
+  std::string reason = absl::StrCat("gofer did not answer ", op, " within ",
+                                    absl::FormatDuration(at - now),
+                                    "; connection cut off");
+  return watcher_->Guard(c.sock_fd, at, [&c, reason, this] {
+    if (c.MarkDisconnected(reason)) {
+      ctx_.Warningf("container %s: %s", c.name, reason);
+    }
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
+    absl::string_view name, absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<Container>> c = Acquire(name, deadline);
+  if (!c.ok()) return c.status();
+  Container& cont = **c;
+  std::shared_lock<std::shared_mutex> use(cont.use_mu);
+  if (cont.closed) return NotAttached(name);
+  StallGuard guard = Guard(cont, "list devices", deadline);
+  absl::StatusOr<std::vector<std::string>> names =
+      cont.client->DirentNames(ctx_);
+  if (guard.Disarm()) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "container ", Quoted(name),
+        ": list devices: gofer did not answer; connection cut off"));
+  }
+  if (!names.ok()) return Classify(cont, names.status(), "list devices");
+  if (absl::Now() > deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "container ", Quoted(name), ": list devices: deadline passed"));
+  }
+  return names;
+}
+
+absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(
+    absl::string_view name, absl::string_view relpath, uint32_t flags,
+    absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<Container>> c = Acquire(name, deadline);
+  if (!c.ok()) return c.status();
+  Container& cont = **c;
+  std::string op = absl::StrCat("open ", Quoted(relpath));
+  std::shared_lock<std::shared_mutex> use(cont.use_mu);
+  if (cont.closed) return NotAttached(name);
+  StallGuard guard = Guard(cont, op, deadline);
+  absl::StatusOr<fd::OwnedFd> fd = cont.client->OpenAt(ctx_, relpath, flags);
+  if (guard.Disarm()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("container ", Quoted(name), ": ", op,
+                     ": gofer did not answer; connection cut off"));
+  }
+  if (!fd.ok()) return Classify(cont, fd.status(), op);
+  if (absl::Now() > deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "container ", Quoted(name), ": ", op, ": deadline passed"));
+  }
+  return fd;
+}
+
+void ContainerRegistry::OnHangup(uint64_t id) {
+  std::shared_ptr<Container> c;
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return;
+    c = it->second;
+  }
+  if (c->MarkDisconnected("the gofer closed the connection")) {
+    ctx_.Warningf("container %s: gofer at %s closed the connection", c->name,
+                  c->gofer_socket);
+  }
+}
+
+ContainerInfo ContainerRegistry::Snapshot(const Container& c) {
+  ContainerInfo info;
+  info.name = c.name;
+  info.gofer_socket = c.gofer_socket;
+  info.attach_time = c.attach_time;
+  info.mount_fd_donated = c.mount_fd_donated;
+  std::lock_guard<std::mutex> l(c.state_mu);
+  info.state = c.state;
+  info.disconnect_reason = c.disconnect_reason;
+  return info;
+}
+
+}  // namespace gvisor::shim

@@ -1,0 +1,172 @@
+// ContainerRegistry: the shim's table of attached containers, one devutil
+// GoferClient each, as the sentry keeps them (AddDevGofer, RemoveDevGofer,
+// GetDevGoferClient). The gRPC service (service.h) is a thin layer over it;
+// nothing here depends on gRPC.
+//
+// Each container costs one FD (its gofer socket) and no thread: a single
+// SocketWatcher notices every gofer that goes away and cuts off every gofer
+// that stops answering (watcher.h).
+
+#ifndef GVISOR_RUNSC_SHIM_REGISTRY_H_
+#define GVISOR_RUNSC_SHIM_REGISTRY_H_
+
+#include <stdint.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "pkg/context/context.h"
+#include "pkg/devutil/devutil.h"
+#include "pkg/fd/fd.h"
+#include "runsc_shim/watcher.h"
+
+namespace gvisor::shim {
+
+// ContainerState is a container's connection state.
+enum class ContainerState {
+  // kAttached: the gofer connection is up.
+  kAttached,
+  // kDisconnected: the gofer went away or was cut off; calls fail with
+  // UNAVAILABLE until the container is detached.
+  kDisconnected,
+};
+
+// ContainerInfo is a snapshot of one container.
+struct ContainerInfo {
+  std::string name;
+  std::string gofer_socket;
+  ContainerState state = ContainerState::kAttached;
+  absl::Time attach_time;
+  // mount_fd_donated reports whether the gofer donated the mount point's
+  // host FD (GoferClient::HasHostFD).
+  bool mount_fd_donated = false;
+  // disconnect_reason says why the state is kDisconnected.
+  std::string disconnect_reason;
+};
+
+// ContainerRegistry holds the GoferClient of every attached container. All
+// methods are thread-safe.
+//
+// Errors are absl::Status values with canonical codes (and, where there is
+// one, the errno; see pkg/syserr): INVALID_ARGUMENT for a bad name or
+// socket path, NOT_FOUND for a name that is not attached, ALREADY_EXISTS for
+// a second Attach of a name, UNAVAILABLE when the gofer cannot be reached or
+// is gone, DEADLINE_EXCEEDED when a deadline passes; device errors keep the
+// code of their errno (NOT_FOUND for ENOENT, PERMISSION_DENIED for EACCES).
+class ContainerRegistry final : public devutil::GoferClientProvider {
+ public:
+  // kDefaultAttachTimeout bounds Attach when its deadline is infinite.
+  static constexpr absl::Duration kDefaultAttachTimeout = absl::Seconds(10);
+  // kMinStallTimeout is the least time a gofer gets to answer an RPC of an
+  // attached container before it is cut off, however close the caller's
+  // deadline: a short deadline must not kill a healthy connection.
+  static constexpr absl::Duration kMinStallTimeout = absl::Seconds(1);
+  // kMaxStallTimeout is how long a gofer gets to answer an RPC when the
+  // caller has no deadline (or a later one).
+  static constexpr absl::Duration kMaxStallTimeout = absl::Seconds(30);
+
+  // Create starts the registry's watcher thread. Gofer calls run in ctx
+  // (its sleep hooks and logger), which must outlive the registry.
+  static absl::StatusOr<std::unique_ptr<ContainerRegistry>> Create(
+      const context::Context& ctx = context::Background());
+
+  // The destructor closes every client (CloseAll) and stops the watcher.
+  ~ContainerRegistry() override;
+  ContainerRegistry(const ContainerRegistry&) = delete;
+  ContainerRegistry& operator=(const ContainerRegistry&) = delete;
+
+  // Attach connects to the gofer listening on gofer_socket (a path, or '@'
+  // and an abstract name), mounts with devutil::NewGoferClient and records
+  // the client under name. Connect and Mount must finish by deadline
+  // (now + kDefaultAttachTimeout if it is infinite): DEADLINE_EXCEEDED
+  // otherwise, and nothing is kept. A gofer that refuses or drops the
+  // connection is UNAVAILABLE, with the errno in the message.
+  absl::StatusOr<ContainerInfo> Attach(absl::string_view name,
+                                       absl::string_view gofer_socket,
+                                       absl::Time deadline);
+
+  // Detach forgets name and closes its client, whatever its state. Calls
+  // on the container still running fail promptly (the socket is shut down)
+  // and Detach waits for them. NOT_FOUND if name is not attached.
+  absl::Status Detach(absl::string_view name);
+
+  // CloseAll detaches every container.
+  void CloseAll();
+
+  // List returns a snapshot of every container, sorted by name.
+  std::vector<ContainerInfo> List() const;
+
+  // Get returns a snapshot of one container.
+  absl::StatusOr<ContainerInfo> Get(absl::string_view name) const;
+
+  // size returns the number of attached containers.
+  size_t size() const;
+
+  // DirentNames runs GoferClient::DirentNames for name's client.
+  absl::StatusOr<std::vector<std::string>> DirentNames(absl::string_view name,
+                                                       absl::Time deadline);
+
+  // OpenAt runs GoferClient::OpenAt for name's client and returns the
+  // opened host FD.
+  //
+  // For both calls: a disconnected container is UNAVAILABLE at once. An
+  // RPC the gofer has not answered by max(deadline, now + kMinStallTimeout)
+  // (or now + kMaxStallTimeout, whichever is sooner) is cut off: the
+  // connection is shut down, the container becomes disconnected and the
+  // call returns DEADLINE_EXCEEDED. A call that fails because the gofer
+  // went away marks the container disconnected and returns UNAVAILABLE. A
+  // call that finishes after deadline returns DEADLINE_EXCEEDED (an opened
+  // FD is closed).
+  absl::StatusOr<fd::OwnedFd> OpenAt(absl::string_view name,
+                                     absl::string_view relpath,
+                                     uint32_t flags, absl::Time deadline);
+
+  // GetDevGoferClient implements devutil::GoferClientProvider: it returns
+  // name's client (even if disconnected) or nullptr. The pointer stays
+  // valid until the container is detached; callers must not Close it.
+  devutil::GoferClient* GetDevGoferClient(absl::string_view name) override;
+
+ private:
+  struct Container;
+
+  explicit ContainerRegistry(const context::Context& ctx) : ctx_(ctx) {}
+
+  std::shared_ptr<Container> Find(absl::string_view name) const;
+  // Acquire finds name's container and checks that it can serve a call.
+  absl::StatusOr<std::shared_ptr<Container>> Acquire(absl::string_view name,
+                                                     absl::Time deadline) const;
+  // Classify turns a failed call on c into the status to return, marking c
+  // disconnected if its gofer is gone.
+  absl::Status Classify(Container& c, const absl::Status& s,
+                        absl::string_view op) const;
+  // Guard arms the stall guard of a call (op) on c; see OpenAt.
+  StallGuard Guard(Container& c, absl::string_view op,
+                   absl::Time deadline) const;
+  void OnHangup(uint64_t id);
+  void Close(std::shared_ptr<Container> c);
+  static ContainerInfo Snapshot(const Container& c);
+
+  const context::Context& ctx_;
+  std::unique_ptr<SocketWatcher> watcher_;
+  std::atomic<uint64_t> next_id_{1};
+
+  // std::shared_mutex rather than absl::Mutex so that ThreadSanitizer sees
+  // it (the system absl is not instrumented).
+  mutable std::shared_mutex mu_;  // guards by_name_ and by_id_
+  std::map<std::string, std::shared_ptr<Container>, std::less<>> by_name_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Container>> by_id_;
+};
+
+}  // namespace gvisor::shim
+
+#endif  // GVISOR_RUNSC_SHIM_REGISTRY_H_

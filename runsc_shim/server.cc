@@ -1,0 +1,106 @@
+#include "runsc_shim/server.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <string.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "pkg/fd/fd.h"
+#include "pkg/syserr/syserr.h"
+
+namespace gvisor::shim {
+namespace {
+
+// ClearStaleSocket makes path free for a new socket: nothing there, or a
+// socket file nobody accepts on (which it removes).
+absl::Status ClearStaleSocket(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return syserr::FromErrno(errno, absl::StrCat("lstat of \"", path, "\""));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("\"", path, "\" exists and is not a socket"));
+  }
+  fd::OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe.valid()) return syserr::FromErrno(errno, "socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path.data(), path.size());
+  if (connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr),
+              sizeof(addr)) == 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("another server is listening on \"", path, "\""));
+  }
+  if (errno != ECONNREFUSED) {
+    return syserr::FromErrno(
+        errno, absl::StrCat("probing the socket file \"", path, "\""));
+  }
+  LOG(INFO) << "removing stale socket file " << path;
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return syserr::FromErrno(errno, absl::StrCat("unlink of \"", path, "\""));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const Address& address, ContainerRegistry* registry) {
+  const bool unix_file = address.kind == Address::Kind::kUnix;
+  if (unix_file) {
+    if (absl::Status s = ClearStaleSocket(address.target); !s.ok()) return s;
+  }
+  std::unique_ptr<Server> server(new Server(address, registry));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address.GrpcTarget(),
+                           grpc::InsecureServerCredentials());
+  builder.RegisterService(&server->service_);
+  // The socket file gets mode 0600 from the start: no window in which
+  // another user could connect.
+  mode_t old_umask = unix_file ? umask(0177) : 0;
+  server->server_ = builder.BuildAndStart();
+  if (unix_file) umask(old_umask);
+  if (server->server_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve on ", address.ToString(),
+                     " (see the gRPC log above)"));
+  }
+  if (unix_file && chmod(address.target.c_str(), 0600) != 0) {
+    return syserr::FromErrno(
+        errno, absl::StrCat("chmod 0600 of \"", address.target, "\""));
+  }
+  return server;
+}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+void Server::Shutdown(absl::Duration grace) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  if (address_.kind == Address::Kind::kUnix) {
+    unlink(address_.target.c_str());
+  }
+}
+
+}  // namespace gvisor::shim

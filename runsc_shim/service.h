@@ -1,0 +1,55 @@
+// Service: the gRPC face of a ContainerRegistry (shim.proto's DevGoferShim).
+// It checks every request, maps it onto the registry with the call's
+// deadline, and turns absl::Status values into gRPC statuses (same code,
+// same message).
+
+#ifndef GVISOR_RUNSC_SHIM_SERVICE_H_
+#define GVISOR_RUNSC_SHIM_SERVICE_H_
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "runsc_shim/registry.h"
+#include "runsc_shim/shim.grpc.pb.h"
+
+namespace gvisor::shim {
+
+namespace v1 = ::gvisor::devutil::shim::v1;
+
+// Service implements DevGoferShim over a registry, which must outlive it.
+// Its methods are called concurrently by gRPC's threads.
+class Service final : public v1::DevGoferShim::Service {
+ public:
+  explicit Service(ContainerRegistry* registry) : registry_(registry) {}
+
+  grpc::Status AttachContainer(grpc::ServerContext* ctx,
+                               const v1::AttachContainerRequest* req,
+                               v1::Container* resp) override;
+  grpc::Status DetachContainer(grpc::ServerContext* ctx,
+                               const v1::DetachContainerRequest* req,
+                               v1::DetachContainerResponse* resp) override;
+  grpc::Status ListContainers(grpc::ServerContext* ctx,
+                              const v1::ListContainersRequest* req,
+                              v1::ListContainersResponse* resp) override;
+  grpc::Status GetContainer(grpc::ServerContext* ctx,
+                            const v1::GetContainerRequest* req,
+                            v1::Container* resp) override;
+  grpc::Status ListDevices(grpc::ServerContext* ctx,
+                           const v1::ListDevicesRequest* req,
+                           v1::ListDevicesResponse* resp) override;
+  grpc::Status ProbeDevice(grpc::ServerContext* ctx,
+                           const v1::ProbeDeviceRequest* req,
+                           v1::DeviceInfo* resp) override;
+
+ private:
+  ContainerRegistry* const registry_;
+};
+
+// ToGrpcStatus converts s to a grpc::Status with the same code and message.
+grpc::Status ToGrpcStatus(const absl::Status& s);
+
+// ToProto fills *out from info.
+void ToProto(const ContainerInfo& info, v1::Container* out);
+
+}  // namespace gvisor::shim
+
+#endif  // GVISOR_RUNSC_SHIM_SERVICE_H_

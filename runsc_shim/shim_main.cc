@@ -1,0 +1,113 @@
+// shim: the runsc_shim gRPC server. It keeps one devutil GoferClient per
+// attached container and serves DevGoferShim (shim.proto), the standard
+// health service and server reflection, by default on a Unix socket with
+// mode 0600. SIGTERM or SIGINT shuts it down cleanly: calls in flight get
+// --shutdown_grace to finish, then every client is closed.
+//
+//   shim [--listen=unix:/run/runsc-shim.sock] [--shutdown_grace=5s]
+
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "glog/logging.h"
+#include "runsc_shim/address.h"
+#include "runsc_shim/registry.h"
+#include "runsc_shim/server.h"
+
+ABSL_FLAG(std::string, listen, "",
+          "where to serve: unix:PATH (default: unix:$XDG_RUNTIME_DIR/"
+          "runsc-shim.sock, or unix:/run/runsc-shim.sock without "
+          "XDG_RUNTIME_DIR), unix-abstract:NAME, or tcp:HOST:PORT. TCP has "
+          "no authentication: use it only when you mean to.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
+          "how long calls in flight may run after SIGTERM");
+
+namespace gvisor::shim {
+namespace {
+
+// RaiseFdLimit lifts the soft RLIMIT_NOFILE to the hard limit: each
+// attached container holds one FD.
+void RaiseFdLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      PLOG(WARNING) << "raising RLIMIT_NOFILE";
+    }
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    LOG(INFO) << "RLIMIT_NOFILE " << rl.rlim_cur;
+  }
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "runsc_shim gRPC server: attaches containers to dev gofers.\n"
+      "  shim [--listen=unix:PATH|unix-abstract:NAME|tcp:HOST:PORT]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  if (args.size() > 1) {
+    fprintf(stderr, "shim: unexpected argument \"%s\" (see --help)\n", args[1]);
+    return 2;
+  }
+
+  // Block the shutdown signals before any thread starts, so that every
+  // thread inherits the mask and only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  RaiseFdLimit();
+
+  std::string listen = absl::GetFlag(FLAGS_listen);
+  if (listen.empty()) listen = DefaultAddress();
+  absl::StatusOr<Address> address = ParseAddress(listen);
+  if (!address.ok()) {
+    fprintf(stderr, "shim: --listen: %s\n",
+            std::string(address.status().message()).c_str());
+    return 2;
+  }
+  if (address->kind == Address::Kind::kTcp) {
+    LOG(WARNING) << "serving on TCP " << address->target
+                 << ": anyone who can reach it controls the shim";
+  }
+
+  absl::StatusOr<std::unique_ptr<ContainerRegistry>> registry =
+      ContainerRegistry::Create();
+  if (!registry.ok()) {
+    LOG(ERROR) << "creating the registry: " << registry.status();
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Server::Start(*address, registry->get());
+  if (!server.ok()) {
+    LOG(ERROR) << "shim: " << server.status();
+    return 1;
+  }
+  LOG(INFO) << "serving on " << address->ToString();
+
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  LOG(INFO) << "got " << strsignal(sig) << "; shutting down";
+  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  size_t n = (*registry)->size();
+  (*registry)->CloseAll();
+  LOG(INFO) << "closed the clients of " << n << " container(s); bye";
+  return 0;
+}
+
+}  // namespace
+}  // namespace gvisor::shim
+
+int main(int argc, char** argv) { return gvisor::shim::Main(argc, argv); }

@@ -1,0 +1,118 @@
+// Test helpers for runsc_shim: child processes (the real devgofer, shim and
+// devctl binaries, found through runfiles), readiness polling, and process
+// statistics read from /proc.
+
+#ifndef GVISOR_RUNSC_SHIM_TESTUTIL_H_
+#define GVISOR_RUNSC_SHIM_TESTUTIL_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gvisor::shim::testutil {
+
+// Runfile returns the path of a file in this workspace's runfiles, e.g.
+// Runfile("tools/devgofer/devgofer").
+absl::StatusOr<std::string> Runfile(const std::string& path);
+
+// TempSocketPath returns a fresh path under /tmp short enough for
+// sun_path: /tmp/<tag>.<pid>.<n>.sock. Nothing is created.
+std::string TempSocketPath(const std::string& tag);
+
+// WaitFor polls cond until it is true or timeout passes, and reports
+// whether it became true. It is for readiness and state changes that have
+// no event to wait on; the pause between polls grows from 1 ms to 50 ms.
+bool WaitFor(const std::function<bool()>& cond,
+             absl::Duration timeout = absl::Seconds(20));
+
+// CanConnect reports whether a SOCK_STREAM connect to path succeeds now.
+bool CanConnect(const std::string& path);
+
+// Child is a child process. The destructor kills it (SIGKILL) and reaps it
+// if it is still running.
+class Child {
+ public:
+  // Start runs argv (argv[0] is the path) with extra environment entries
+  // ("NAME=value") added. stdout and stderr go to files whose contents
+  // Output() returns.
+  static absl::StatusOr<std::unique_ptr<Child>> Start(
+      const std::vector<std::string>& argv,
+      const std::vector<std::string>& env = {});
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Signal sends sig to the child.
+  void Signal(int sig);
+  // Running reports whether the child has not exited yet (no wait).
+  bool Running();
+  // Wait waits up to timeout for the child to exit and returns its wait
+  // status; DEADLINE_EXCEEDED if it is still running.
+  absl::StatusOr<int> Wait(absl::Duration timeout = absl::Seconds(20));
+  // Output returns what the child has written so far to stdout and stderr.
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  Child() = default;
+
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string out_path_;
+  std::string err_path_;
+};
+
+// Result is what Run returns: the exit code (or 128 + signal) and output.
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Run runs argv to completion (at most timeout) and returns its result.
+absl::StatusOr<Result> Run(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env = {},
+                           absl::Duration timeout = absl::Seconds(60));
+
+// DevGofer is a devgofer child process listening on a fresh socket path.
+class DevGofer {
+ public:
+  // Start runs devgofer --root=root --listen=<fresh path> plus flags and
+  // waits until it accepts connections.
+  static absl::StatusOr<std::unique_ptr<DevGofer>> Start(
+      const std::string& root, const std::vector<std::string>& flags = {});
+  // The destructor kills the gofer and removes its socket file.
+  ~DevGofer();
+
+  const std::string& socket() const { return socket_; }
+  Child& child() { return *child_; }
+
+ private:
+  DevGofer() = default;
+  std::string socket_;
+  std::unique_ptr<Child> child_;
+};
+
+// ThreadCount returns the number of threads of process pid (0: this one).
+int ThreadCount(pid_t pid = 0);
+// RssKiB returns the resident set size of process pid (0: this one) in KiB.
+int64_t RssKiB(pid_t pid = 0);
+// OpenFdCount returns the number of open FDs of process pid (0: this one).
+int OpenFdCount(pid_t pid = 0);
+
+// RaiseFdLimit lifts the soft RLIMIT_NOFILE to the hard one and returns the
+// new soft limit. Children inherit it.
+uint64_t RaiseFdLimit();
+
+}  // namespace gvisor::shim::testutil
+
+#endif  // GVISOR_RUNSC_SHIM_TESTUTIL_H_

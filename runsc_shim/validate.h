@@ -1,0 +1,40 @@
+// Checks of what an orchestrator sends the shim. Each returns OK or an
+// INVALID_ARGUMENT status (carrying EINVAL or ENAMETOOLONG) whose message
+// names the field and the value.
+
+#ifndef GVISOR_RUNSC_SHIM_VALIDATE_H_
+#define GVISOR_RUNSC_SHIM_VALIDATE_H_
+
+#include <stddef.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace gvisor::shim {
+
+// kMaxContainerName is the longest container name: a DNS name's limit.
+inline constexpr size_t kMaxContainerName = 253;
+// kMaxDevicePath is the longest device path: PATH_MAX less the NUL.
+inline constexpr size_t kMaxDevicePath = 4095;
+// kMaxSocketPath is the longest gofer socket path: sizeof(sun_path) less
+// the NUL (or, for an abstract name, less the leading NUL the '@' stands
+// for).
+inline constexpr size_t kMaxSocketPath = 107;
+
+// ValidateContainerName accepts 1 to kMaxContainerName bytes of ASCII
+// letters, digits, '-', '_' and '.', beginning and ending with a letter or a
+// digit.
+absl::Status ValidateContainerName(absl::string_view name);
+
+// ValidateDevicePath accepts a relative path of 1 to kMaxDevicePath bytes
+// with no NUL byte, no empty component other than a trailing one, and no
+// "." or ".." component.
+absl::Status ValidateDevicePath(absl::string_view path);
+
+// ValidateSocketPath accepts a filesystem path or an '@'-prefixed abstract
+// name that fits in sockaddr_un.sun_path, with no NUL byte.
+absl::Status ValidateSocketPath(absl::string_view path);
+
+}  // namespace gvisor::shim
+
+#endif  // GVISOR_RUNSC_SHIM_VALIDATE_H_
