@@ -67,6 +67,7 @@ for v in $versions; do
     old) modflags=(-modfile=go.old.mod -tags gvisor_old) ;;
     *) die "INTEROP_VERSIONS: unknown version '$v' (want head and/or old)" ;;
   esac
+  (cd testing/interop && go vet "${modflags[@]}" ./...) || die "go vet against gVisor '$v' failed"
   for prog in goclient goserver; do
     (cd testing/interop && go build "${modflags[@]}" -o "$work/bin/$prog-$v" "./$prog") ||
       die "building $prog against gVisor '$v' failed"
@@ -114,7 +115,9 @@ run_goclient() {
   local name=$1 log=$2
   shift 2
   echo "--- $name"
-  if "$@" >"$log" 2>&1; then
+  # A server that blocks in a handler stalls its connection for good; the
+  # timeout turns that into a failure instead of a hung CI job.
+  if timeout --kill-after=10 300 "$@" >"$log" 2>&1; then
     tail -1 "$log"
   else
     grep -E '^(FAIL|goclient:)' "$log" || tail -20 "$log"
