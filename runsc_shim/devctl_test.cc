@@ -1,0 +1,305 @@
+// The shim and devctl binaries together, as an operator runs them: a real
+// shim process on a unix socket, a real devgofer, and devctl's output, JSON
+// and exit codes. Also the shim's own process behaviour: default socket
+// path and mode, TCP only on request, SIGTERM.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runsc_shim/testutil.h"
+#include "testing/gofer_fixture.h"
+
+namespace gvisor::shim {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testutil::Child;
+using testutil::DevGofer;
+using testutil::Result;
+using testutil::WaitFor;
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+std::string Bin(const std::string& name) {
+  absl::StatusOr<std::string> p = testutil::Runfile("runsc_shim/" + name);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.value_or("/nonexistent");
+}
+
+// StartShim starts the shim binary with args and waits until it accepts
+// connections on socket.
+std::unique_ptr<Child> StartShim(const std::string& socket,
+                                 std::vector<std::string> args,
+                                 std::vector<std::string> env = {}) {
+  args.insert(args.begin(), Bin("shim"));
+  auto c = Child::Start(args, env);
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (!c.ok()) return nullptr;
+  Child* child = c->get();
+  EXPECT_TRUE(WaitFor([&] {
+    return !child->Running() || testutil::CanConnect(socket);
+  }));
+  EXPECT_TRUE(child->Running()) << child->Stderr();
+  return std::move(*c);
+}
+
+class DevctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto fx = gvisor::testing::GoferFixture::Create();
+    ASSERT_TRUE(fx.ok()) << fx.status();
+    fixture_ = std::move(*fx);
+    auto g = DevGofer::Start(fixture_->devices_dir(),
+                             {"--char_devices=passthrough"});
+    ASSERT_TRUE(g.ok()) << g.status();
+    gofer_ = std::move(*g);
+    socket_ = testutil::TempSocketPath("shim");
+    shim_ = StartShim(socket_, {"--listen=unix:" + socket_});
+    ASSERT_NE(shim_, nullptr);
+  }
+
+  void TearDown() override {
+    if (shim_ != nullptr) {
+      shim_->Signal(SIGTERM);
+      (void)shim_->Wait();
+    }
+    unlink(socket_.c_str());
+  }
+
+  // Devctl runs devctl --server=<our shim> args.
+  Result Devctl(std::vector<std::string> args) {
+    args.insert(args.begin(), "--server=unix:" + socket_);
+    args.insert(args.begin(), Bin("devctl"));
+    auto r = testutil::Run(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.value_or(Result{});
+  }
+
+  std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
+  std::unique_ptr<DevGofer> gofer_;
+  std::string socket_;
+  std::unique_ptr<Child> shim_;
+};
+
+TEST_F(DevctlTest, WholeSessionReadsWell) {
+  Result r = Devctl({"attach", "demo", gofer_->socket()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("attached demo to the gofer at " +
+                               gofer_->socket()));
+
+  r = Devctl({"ls"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("NAME"), HasSubstr("STATE"),
+                           HasSubstr("demo"), HasSubstr("attached"),
+                           HasSubstr(gofer_->socket())));
+
+  r = Devctl({"get", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("demo"));
+
+  r = Devctl({"devices", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("  null\n"), HasSubstr("  zero\n")));
+
+  r = Devctl({"probe", "demo", "null"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("char device"), HasSubstr("1:3"),
+                           HasSubstr("0666")));
+
+  r = Devctl({"probe", "demo", "zero", "--mode=rw"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("1:5"), HasSubstr("rw")));
+
+  r = Devctl({"detach", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("detached demo"));
+
+  r = Devctl({"ls"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("no containers attached"));
+}
+
+TEST_F(DevctlTest, JsonOutput) {
+  Result r = Devctl({"--json", "attach", "demo", gofer_->socket()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"name\":\"demo\""),
+                           HasSubstr("\"state\":\"ATTACHED\""),
+                           HasSubstr("\"mount_fd_donated\":false")));
+  r = Devctl({"--json", "ls"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"containers\":["),
+                           HasSubstr("\"attach_time\":\"")));
+  r = Devctl({"--json", "devices", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"names\":["), HasSubstr("\"null\"")));
+  r = Devctl({"--json", "probe", "demo", "null", "--mode=w"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"type\":\"CHAR_DEVICE\""),
+                           HasSubstr("\"rdev_major\":1"),
+                           HasSubstr("\"rdev_minor\":3"),
+                           HasSubstr("\"access_mode\":\"WRITE\"")));
+  r = Devctl({"--json", "health"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"status\":\"SERVING\""));
+  r = Devctl({"--json", "detach", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "{}\n");
+}
+
+TEST_F(DevctlTest, HealthIsServing) {
+  Result r = Devctl({"health"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "SERVING\n");
+}
+
+TEST_F(DevctlTest, ErrorsNameTheCodeAndExitNonZero) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* code;
+    const char* detail;
+  };
+  ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
+  for (const Case& k : std::vector<Case>{
+           {{"attach", "demo", gofer_->socket()}, "ALREADY_EXISTS", "demo"},
+           {{"attach", "x", "/tmp/no-such.sock"}, "UNAVAILABLE", "ENOENT"},
+           {{"attach", "Bad!", gofer_->socket()}, "INVALID_ARGUMENT", "Bad!"},
+           {{"detach", "nope"}, "NOT_FOUND", "nope"},
+           {{"get", "nope"}, "NOT_FOUND", "nope"},
+           {{"devices", "nope"}, "NOT_FOUND", "nope"},
+           {{"probe", "nope", "null"}, "NOT_FOUND", "nope"},
+           {{"probe", "demo", "no-such"}, "NOT_FOUND", "ENOENT"},
+           {{"probe", "demo", "/dev/null"}, "INVALID_ARGUMENT", "relative"},
+           {{"probe", "demo", "../x"}, "INVALID_ARGUMENT", ".."},
+       }) {
+    SCOPED_TRACE(absl::StrJoin(k.args, " "));
+    Result r = Devctl(k.args);
+    EXPECT_EQ(r.exit_code, kExitError);
+    EXPECT_THAT(r.err, AllOf(HasSubstr("devctl: "), HasSubstr(k.code),
+                             HasSubstr(k.detail)));
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST_F(DevctlTest, UsageErrorsExitTwo) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {},
+           {"frobnicate"},
+           {"attach", "demo"},
+           {"ls", "extra"},
+           {"probe", "demo"},
+           {"probe", "demo", "null", "--mode=x"},
+       }) {
+    SCOPED_TRACE(absl::StrJoin(args, " "));
+    Result r = Devctl(args);
+    EXPECT_EQ(r.exit_code, kExitUsage);
+    EXPECT_THAT(r.err, HasSubstr("usage:"));
+  }
+}
+
+TEST_F(DevctlTest, UnreachableServerSaysWhere) {
+  auto r = testutil::Run(
+      {Bin("devctl"), "--server=unix:/tmp/no-shim-here.sock", "ls"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, kExitError);
+  EXPECT_THAT(r->err, AllOf(HasSubstr("UNAVAILABLE"),
+                            HasSubstr("is the shim serving on "
+                                      "unix:/tmp/no-shim-here.sock")));
+  r = testutil::Run({Bin("devctl"), "--server=localhost:1", "ls"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, kExitUsage);
+}
+
+TEST_F(DevctlTest, DisconnectedContainerShowsInLs) {
+  auto g = DevGofer::Start(fixture_->devices_dir(),
+                           {"--char_devices=passthrough"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(Devctl({"attach", "doomed", (*g)->socket()}).exit_code, 0);
+  (*g)->child().Signal(SIGKILL);
+  EXPECT_TRUE(WaitFor([&] {
+    return Devctl({"ls"}).out.find("disconnected") != std::string::npos;
+  }));
+  Result r = Devctl({"probe", "doomed", "null"});
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_THAT(r.err, HasSubstr("UNAVAILABLE"));
+  EXPECT_EQ(Devctl({"detach", "doomed"}).exit_code, 0);
+}
+
+TEST_F(DevctlTest, SocketIsPrivate) {
+  struct stat st;
+  ASSERT_EQ(stat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(DevctlTest, SigtermClosesEveryClientAndExitsCleanly) {
+  pid_t gofer = gofer_->child().pid();
+  int idle = testutil::ThreadCount(gofer);
+  ASSERT_EQ(Devctl({"attach", "a", gofer_->socket()}).exit_code, 0);
+  ASSERT_EQ(Devctl({"attach", "b", gofer_->socket()}).exit_code, 0);
+  EXPECT_TRUE(
+      WaitFor([&] { return testutil::ThreadCount(gofer) == idle + 2; }));
+  shim_->Signal(SIGTERM);
+  absl::StatusOr<int> status = shim_->Wait();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_THAT(shim_->Stderr(), HasSubstr("closed the clients of 2"));
+  struct stat st;
+  EXPECT_NE(stat(socket_.c_str(), &st), 0) << "socket file left behind";
+  // The gofer saw both connections end.
+  EXPECT_TRUE(WaitFor([&] { return testutil::ThreadCount(gofer) == idle; }));
+  shim_.reset();
+}
+
+TEST_F(DevctlTest, SecondShimOnALiveSocketIsRefused) {
+  auto r = testutil::Run({Bin("shim"), "--listen=unix:" + socket_});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, kExitError);
+  EXPECT_THAT(r->err, HasSubstr("another server is listening"));
+  EXPECT_EQ(Devctl({"health"}).exit_code, 0);
+}
+
+TEST(ShimBinaryTest, DefaultSocketIsUnderXdgRuntimeDir) {
+  std::string dir = absl::StrCat("/tmp/xdg.", getpid());
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  std::string env = "XDG_RUNTIME_DIR=" + dir;
+  std::string socket = dir + "/runsc-shim.sock";
+  auto shim = StartShim(socket, {}, {env});
+  ASSERT_NE(shim, nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(socket.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // devctl finds it the same way.
+  auto r = testutil::Run({Bin("devctl"), "health"}, {env});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  shim->Signal(SIGTERM);
+  ASSERT_TRUE(shim->Wait().ok());
+  rmdir(dir.c_str());
+}
+
+TEST(ShimBinaryTest, TcpOnlyWhenSpelledOut) {
+  auto r = testutil::Run({Bin("shim"), "--listen=127.0.0.1:7070"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, kExitUsage);
+  EXPECT_THAT(r->err, HasSubstr("tcp:HOST:PORT"));
+  r = testutil::Run({Bin("shim"), "stray-argument"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, kExitUsage);
+}
+
+}  // namespace
+}  // namespace gvisor::shim

@@ -1,0 +1,168 @@
+#include "runsc_shim/watcher.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "pkg/fd/fd.h"
+
+namespace gvisor::shim {
+namespace {
+
+struct Pair {
+  fd::OwnedFd a, b;
+};
+
+Pair SocketPair() {
+  int fds[2];
+  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  return Pair{fd::OwnedFd(fds[0]), fd::OwnedFd(fds[1])};
+}
+
+// Hangups records the ids the watcher reports.
+class Hangups {
+ public:
+  SocketWatcher::HangupFn Fn() {
+    return [this](uint64_t id) {
+      std::lock_guard<std::mutex> l(mu_);
+      ids_.insert(id);
+      cv_.notify_all();
+    };
+  }
+  bool WaitFor(uint64_t id, absl::Duration timeout = absl::Seconds(20)) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, absl::ToChronoSeconds(timeout),
+                        [&] { return ids_.count(id) > 0; });
+  }
+  bool Seen(uint64_t id) {
+    std::lock_guard<std::mutex> l(mu_);
+    return ids_.count(id) > 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<uint64_t> ids_;
+};
+
+// ShutDown reports whether fd was shut down for reading, waiting up to
+// timeout_ms.
+bool ShutDown(int fd, int timeout_ms) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return poll(&p, 1, timeout_ms) == 1 && (p.revents & (POLLRDHUP | POLLHUP));
+}
+
+TEST(SocketWatcherTest, ReportsAPeerThatCloses) {
+  Hangups h;
+  auto w = SocketWatcher::Create(h.Fn());
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair p = SocketPair(), q = SocketPair();
+  ASSERT_TRUE((*w)->Watch(p.a.get(), 1).ok());
+  ASSERT_TRUE((*w)->Watch(q.a.get(), 2).ok());
+  p.b.reset();
+  EXPECT_TRUE(h.WaitFor(1));
+  EXPECT_FALSE(h.Seen(2));
+  q.b.reset();
+  EXPECT_TRUE(h.WaitFor(2));
+  (*w)->Unwatch(p.a.get());
+  (*w)->Unwatch(q.a.get());
+}
+
+TEST(SocketWatcherTest, ReportsASocketThatHungUpBeforeWatch) {
+  Hangups h;
+  auto w = SocketWatcher::Create(h.Fn());
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair p = SocketPair();
+  p.b.reset();
+  ASSERT_TRUE((*w)->Watch(p.a.get(), 7).ok());
+  EXPECT_TRUE(h.WaitFor(7));
+  (*w)->Unwatch(p.a.get());
+}
+
+TEST(SocketWatcherTest, RefusesIdZeroAndBadFds) {
+  auto w = SocketWatcher::Create(nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair p = SocketPair();
+  EXPECT_FALSE((*w)->Watch(p.a.get(), 0).ok());
+  EXPECT_FALSE((*w)->Watch(-1, 3).ok());
+}
+
+TEST(StallGuardTest, ShutsTheSocketDownAtTheDeadline) {
+  auto w = SocketWatcher::Create(nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair p = SocketPair();
+  bool fired_callback = false;
+  absl::Time start = absl::Now();
+  StallGuard g = (*w)->Guard(p.a.get(), start + absl::Milliseconds(50),
+                             [&] { fired_callback = true; });
+  EXPECT_TRUE(ShutDown(p.a.get(), 20000));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_TRUE(g.Disarm());
+  EXPECT_TRUE(fired_callback);
+  EXPECT_FALSE(g.Disarm());
+}
+
+TEST(StallGuardTest, DisarmedGuardNeverFires) {
+  auto w = SocketWatcher::Create(nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair kept = SocketPair(), probe = SocketPair();
+  absl::Time now = absl::Now();
+  StallGuard g = (*w)->Guard(kept.a.get(), now + absl::Milliseconds(20));
+  EXPECT_FALSE(g.Disarm());
+  // A later guard firing proves the watcher went past the first deadline.
+  StallGuard later = (*w)->Guard(probe.a.get(), now + absl::Milliseconds(40));
+  EXPECT_TRUE(ShutDown(probe.a.get(), 20000));
+  EXPECT_TRUE(later.Disarm());
+  EXPECT_FALSE(ShutDown(kept.a.get(), 0));
+}
+
+TEST(StallGuardTest, DestructorDisarms) {
+  auto w = SocketWatcher::Create(nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair kept = SocketPair(), probe = SocketPair();
+  absl::Time now = absl::Now();
+  { StallGuard g = (*w)->Guard(kept.a.get(), now + absl::Milliseconds(20)); }
+  StallGuard later = (*w)->Guard(probe.a.get(), now + absl::Milliseconds(40));
+  EXPECT_TRUE(ShutDown(probe.a.get(), 20000));
+  EXPECT_FALSE(ShutDown(kept.a.get(), 0));
+}
+
+TEST(StallGuardTest, EarlierGuardWakesTheWatcher) {
+  auto w = SocketWatcher::Create(nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair far = SocketPair(), near = SocketPair();
+  absl::Time now = absl::Now();
+  StallGuard g1 = (*w)->Guard(far.a.get(), now + absl::Hours(1));
+  StallGuard g2 = (*w)->Guard(near.a.get(), now + absl::Milliseconds(10));
+  EXPECT_TRUE(ShutDown(near.a.get(), 20000));
+  EXPECT_TRUE(g2.Disarm());
+  EXPECT_FALSE(g1.Disarm());
+}
+
+TEST(StallGuardTest, PastDeadlineFiresAtOnce) {
+  auto w = SocketWatcher::Create(nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair p = SocketPair();
+  StallGuard g = (*w)->Guard(p.a.get(), absl::Now() - absl::Seconds(1));
+  EXPECT_TRUE(ShutDown(p.a.get(), 20000));
+  EXPECT_TRUE(g.Disarm());
+}
+
+TEST(StallGuardTest, MoveKeepsOneGuard) {
+  auto w = SocketWatcher::Create(nullptr);
+  ASSERT_TRUE(w.ok()) << w.status();
+  Pair p = SocketPair();
+  StallGuard a = (*w)->Guard(p.a.get(), absl::Now() + absl::Hours(1));
+  StallGuard b = std::move(a);
+  EXPECT_FALSE(a.Disarm());  // NOLINT: moved-from guard is empty
+  EXPECT_FALSE(b.Disarm());
+}
+
+}  // namespace
+}  // namespace gvisor::shim
