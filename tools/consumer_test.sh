@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Proves that another Bazel workspace can depend on this one: it adds this
 # repository as a local_repository, calls gvisor_devutil_deps() and nothing
-# else, builds @gvisor_devutil//pkg/... and runs a small program of its own
-# linked against our libraries.
+# else, builds @gvisor_devutil//pkg/... and our devgofer, and runs a small
+# program of its own that uses //pkg/devutil against that devgofer serving
+# the host's /dev.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-work="$(mktemp -d /tmp/gvisor_devutil_consumer.XXXXXX)"
+# A fixed workspace path keeps the consumer's Bazel output base (and so its
+# build cache) from one run to the next.
+work="${XDG_CACHE_HOME:-$HOME/.cache}/gvisor_devutil/consumer"
+mkdir -p "$work"
+gofer_pid=
 cleanup() {
+  [[ -n "$gofer_pid" ]] && kill "$gofer_pid" 2>/dev/null && wait "$gofer_pid" 2>/dev/null
   (cd "$work" && bazel shutdown >/dev/null 2>&1) || true
-  rm -rf "$work"
+  rm -f "$work/gofer.sock"
 }
 trap cleanup EXIT
 
@@ -37,30 +43,57 @@ cc_binary(
     name = "consumer",
     srcs = ["consumer.cc"],
     deps = [
+        "@gvisor_devutil//pkg/context",
+        "@gvisor_devutil//pkg/devutil",
         "@gvisor_devutil//pkg/fd",
         "@gvisor_devutil//pkg/syserr",
+        "@gvisor_devutil//pkg/unet",
     ],
 )
 B
 
 cat > "$work/consumer.cc" <<'CC'
+// A sandbox's own program: dials a dev gofer and opens /dev/null through it.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
-#include "pkg/fd/fd.h"
+#include <string>
+
+#include "pkg/context/context.h"
+#include "pkg/devutil/devutil.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 
-int main() {
-  gvisor::fd::OwnedFd null_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!null_fd.valid()) return 1;
-  absl::Status s = gvisor::syserr::FromErrno(ENOENT, "consumer probe");
-  if (gvisor::syserr::ToErrno(s) != ENOENT) return 1;
-  printf("consumer ok: %s\n", std::string(s.message()).c_str());
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const auto& ctx = gvisor::context::Background();
+  auto sock = gvisor::unet::Socket::Connect(argv[1], SOCK_STREAM);
+  if (!sock.ok()) { fprintf(stderr, "%s\n", sock.status().ToString().c_str()); return 1; }
+  auto client = gvisor::devutil::NewGoferClient(ctx, "consumer", sock->Release());
+  if (!client.ok()) { fprintf(stderr, "%s\n", client.status().ToString().c_str()); return 1; }
+  auto names = (*client)->DirentNames(ctx);
+  if (!names.ok() || names->empty()) return 1;
+  auto null_fd = (*client)->OpenAt(ctx, "null", O_RDONLY);
+  if (!null_fd.ok()) { fprintf(stderr, "%s\n", null_fd.status().ToString().c_str()); return 1; }
+  struct stat st;
+  if (fstat(null_fd->get(), &st) != 0 || !S_ISCHR(st.st_mode) ||
+      st.st_rdev != makedev(1, 3)) return 1;
+  auto missing = (*client)->OpenAt(ctx, "no-such-device", O_RDONLY);
+  if (gvisor::syserr::ToErrno(missing.status()) != ENOENT) return 1;
+  printf("consumer ok: %zu entries in the gofer's /dev, null is 1:3\n", names->size());
   return 0;
 }
 CC
-
 cd "$work"
-bazel build @gvisor_devutil//pkg/... //:consumer
-bazel-bin/consumer
+bazel build @gvisor_devutil//pkg/... @gvisor_devutil//tools/devgofer //:consumer
+bin=$(bazel info bazel-bin)
+sock="$work/gofer.sock"
+"$bin/external/gvisor_devutil/tools/devgofer/devgofer" --root=/dev --readonly \
+  --listen="$sock" &
+gofer_pid=$!
+for _ in $(seq 100); do [[ -S "$sock" ]] && break; sleep 0.1; done
+"$bin/consumer" "$sock"

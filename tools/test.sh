@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs, then runs every test, plain and
-# under ASan+UBSan, and checks that a separate workspace can consume this one.
-# Exits non-zero on any failure.
+# under ASan+UBSan, checks that a separate workspace can consume this one, and
+# runs the interop harness against gVisor's own Go client and server (needs
+# Go; fails if it is missing). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,11 @@ bazel test //...
 step "bazel test --config=asan //...  (ASan + UBSan)"
 bazel test --config=asan //...
 
-step "consumer workspace builds @gvisor_devutil//pkg/..."
+step "consumer workspace builds @gvisor_devutil//pkg/... and uses devutil with a devgofer"
 tools/consumer_test.sh
+
+step "interop with real gVisor (Go), both directions"
+tools/interop_test.sh
 
 bazel shutdown >/dev/null 2>&1 || true
 step "all tests passed"
