@@ -62,15 +62,4 @@ absl::StatusOr<Reply> RawClient::ReadReply() {
   return r;
 }
 
-int OpenFdCount() {
-  DIR* d = opendir("/proc/self/fd");
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (struct dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n - 1;  // the DIR's own FD
-}
-
 }  // namespace gvisor::testing

@@ -16,6 +16,7 @@
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/lisafs/wire.h"
+#include "testing/fd_count.h"  // IWYU pragma: export
 
 namespace gvisor::testing {
 
@@ -73,9 +74,6 @@ inline absl::Span<const uint8_t> Bytes(absl::string_view s) {
   return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()),
                              s.size());
 }
-
-// OpenFdCount returns the number of entries in /proc/self/fd.
-int OpenFdCount();
 
 }  // namespace gvisor::testing
 

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "pkg/context/context.h"
 #include "pkg/syserr/syserr.h"
+#include "testing/fd_count.h"
 #include "testing/gofer_fixture.h"
 
 namespace gvisor::devutil {
@@ -33,16 +34,6 @@ namespace {
 using ::testing::UnorderedElementsAreArray;
 
 const context::Context& Ctx() { return context::Background(); }
-
-int CountFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n - 1;
-}
 
 std::vector<std::string> HostNames(const std::string& dir) {
   std::vector<std::string> names;
@@ -66,7 +57,7 @@ std::string ReadAll(int fd) {
 class DevutilTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    fds_before_ = CountFds();
+    fds_before_ = testing::OpenFdCount();
     testing::GoferOptions opts;
     opts.donate_mount_fd = GetParam();
     auto f = testing::GoferFixture::Create(opts);
@@ -76,7 +67,7 @@ class DevutilTest : public ::testing::TestWithParam<bool> {
 
   void TearDown() override {
     fixture_.reset();
-    EXPECT_EQ(CountFds(), fds_before_) << "FD leak";
+    EXPECT_EQ(testing::OpenFdCount(), fds_before_) << "FD leak";
   }
 
   std::unique_ptr<GoferClient> Client(bool devices = false) {
@@ -229,7 +220,7 @@ TEST_P(DevutilTest, DirectoryHasNoHostFd) {
 }
 
 TEST_P(DevutilTest, CloseReleasesEverything) {
-  int before = CountFds();
+  int before = testing::OpenFdCount();
   auto c = Client();
   ASSERT_TRUE(c->OpenAt(Ctx(), "file", O_RDONLY).ok());
   ASSERT_TRUE(c->DirentNames(Ctx()).ok());
@@ -239,9 +230,9 @@ TEST_P(DevutilTest, CloseReleasesEverything) {
   EXPECT_EQ(syserr::ToErrno(c->OpenAt(Ctx(), "file", 0).status()), EBADF);
   // The server notices the end of the connection and drops its FDs.
   fixture_->server().AwaitConnections(0);
-  EXPECT_EQ(CountFds(), before);
+  EXPECT_EQ(testing::OpenFdCount(), before);
   c.reset();
-  EXPECT_EQ(CountFds(), before);
+  EXPECT_EQ(testing::OpenFdCount(), before);
 }
 
 TEST_P(DevutilTest, ManyThreadsShareOneClient) {
@@ -284,14 +275,14 @@ INSTANTIATE_TEST_SUITE_P(HostPathAndRpcPath, DevutilTest, ::testing::Bool(),
 // ---------------------------------------------------------------------------
 
 TEST(NewGoferClientTest, NonSocketFdFailsAndIsClosed) {
-  int before = CountFds();
+  int before = testing::OpenFdCount();
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
   close(p[1]);
   absl::StatusOr<std::unique_ptr<GoferClient>> c =
       NewGoferClient(Ctx(), "x", fd::OwnedFd(p[0]));
   EXPECT_FALSE(c.ok());
-  EXPECT_EQ(CountFds(), before);
+  EXPECT_EQ(testing::OpenFdCount(), before);
 }
 
 class RecordingContext : public context::Context {
@@ -306,7 +297,7 @@ class RecordingContext : public context::Context {
 };
 
 TEST(NewGoferClientTest, PeerThatHangsUpFailsWithAWarning) {
-  int before = CountFds();
+  int before = testing::OpenFdCount();
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   close(sv[1]);
@@ -319,7 +310,7 @@ TEST(NewGoferClientTest, PeerThatHangsUpFailsWithAWarning) {
   ASSERT_GE(ctx.events.size(), 2u);
   EXPECT_EQ(ctx.events.front(), "start");
   EXPECT_EQ(ctx.events.back(), "finish");
-  EXPECT_EQ(CountFds(), before);
+  EXPECT_EQ(testing::OpenFdCount(), before);
 }
 
 TEST(NewGoferClientTest, MountIsAnUninterruptibleSleep) {

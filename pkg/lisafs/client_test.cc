@@ -27,6 +27,7 @@
 #include "pkg/lisafs/wire_testutil.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
+#include "testing/fd_count.h"
 
 namespace gvisor::lisafs {
 namespace {
@@ -35,16 +36,6 @@ using testutil::BytesToHex;
 using testutil::HexToBytes;
 
 const context::Context& Ctx() { return context::Background(); }
-
-int CountFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n - 1;  // the DIR's own FD
-}
 
 // V2's payload with a configurable limit and MID list.
 std::vector<uint8_t> MountFrame(uint32_t max_size,
@@ -130,7 +121,7 @@ class FakeServer {
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    fds_before_ = CountFds();
+    fds_before_ = testing::OpenFdCount();
     auto pair = unet::Socket::SocketPair(SOCK_STREAM);
     ASSERT_TRUE(pair.ok());
     client_sock_ = std::move(pair->first);
@@ -143,7 +134,7 @@ class ClientTest : public ::testing::Test {
     mounted_ = Mounted();
     server_.reset();
     client_sock_ = unet::Socket();
-    EXPECT_EQ(CountFds(), fds_before_) << "FD leak";
+    EXPECT_EQ(testing::OpenFdCount(), fds_before_) << "FD leak";
   }
 
   // Mount runs NewClient against the fake server's answer.
@@ -814,26 +805,26 @@ TEST_F(ClientTest, TooManyWantedFdsIsEinval) {
 
 TEST_F(ClientTest, WrongResponseMidIsEinvalAndClosesFds) {
   Mount();
-  int before = CountFds();
+  int before = testing::OpenFdCount();
   auto r = Run([&] { return root_.OpenAt(Ctx(), O_RDONLY); });
   server_->ReadFrame();
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   server_->Send(*MarshalFrame(MID::kWalk, OpenAtResp{4}), {null_fd});
   close(null_fd);
   EXPECT_EQ(syserr::ToErrno(r.get().status()), EINVAL);
-  EXPECT_EQ(CountFds(), before);
+  EXPECT_EQ(testing::OpenFdCount(), before);
 }
 
 TEST_F(ClientTest, ErrorResponseWithFdsClosesThem) {
   Mount();
-  int before = CountFds();
+  int before = testing::OpenFdCount();
   auto r = Run([&] { return root_.OpenAt(Ctx(), O_RDONLY); });
   server_->ReadFrame();
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   server_->Send(ErrorFrame(EPERM), {null_fd});
   close(null_fd);
   EXPECT_EQ(syserr::ToErrno(r.get().status()), EPERM);
-  EXPECT_EQ(CountFds(), before);
+  EXPECT_EQ(testing::OpenFdCount(), before);
 }
 
 TEST_F(ClientTest, MalformedErrorResponsesAreEio) {
@@ -885,7 +876,7 @@ TEST_F(ClientTest, OversizedResponseIsEioAndStreamStaysInSync) {
 
 TEST_F(ClientTest, ExtraDonatedFdsAreClosed) {
   Mount();
-  int before = CountFds();
+  int before = testing::OpenFdCount();
   {
     auto r = Run([&] { return root_.OpenAt(Ctx(), O_RDONLY); });
     server_->ReadFrame();
@@ -899,7 +890,7 @@ TEST_F(ClientTest, ExtraDonatedFdsAreClosed) {
     struct stat st;
     ASSERT_EQ(fstat(o->host_fd.get(), &st), 0);
     EXPECT_EQ(st.st_rdev, makedev(1, 3));  // the first one is kept
-    EXPECT_EQ(CountFds(), before + 1);
+    EXPECT_EQ(testing::OpenFdCount(), before + 1);
   }
   {
     // An RPC that wants no FD closes whatever comes.
@@ -910,7 +901,7 @@ TEST_F(ClientTest, ExtraDonatedFdsAreClosed) {
     close(a);
     EXPECT_TRUE(r.get().ok());
   }
-  EXPECT_EQ(CountFds(), before);
+  EXPECT_EQ(testing::OpenFdCount(), before);
 }
 
 TEST_F(ClientTest, ServerClosingMidRpcFailsThisAndLaterRpcs) {

@@ -17,20 +17,11 @@
 #include "pkg/lisafs/client.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/unet/unet.h"
+#include "testing/fd_count.h"
 #include "tools/fuzz/fuzz_seeds.h"
 
 namespace gvisor::lisafs {
 namespace {
-
-int CountFds() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n - 1;
-}
 
 std::vector<uint8_t> MountFrame() {
   MountResp m;
@@ -42,7 +33,7 @@ std::vector<uint8_t> MountFrame() {
 
 void Run(const uint8_t* data, size_t size) {
   if (size == 0) return;
-  const int before = CountFds();
+  const int before = testing::OpenFdCount();
   {
     auto pair = unet::Socket::SocketPair(SOCK_STREAM);
     if (!pair.ok()) abort();
@@ -83,7 +74,7 @@ void Run(const uint8_t* data, size_t size) {
     mounted->client->CloseFD(ctx, 2, true);
     mounted->client->Close();
   }
-  if (CountFds() != before) abort();  // an FD leaked
+  if (testing::OpenFdCount() != before) abort();  // an FD leaked
 }
 
 }  // namespace

@@ -1,0 +1,17 @@
+// OpenFdCount: how many FDs a process has open, for tests that prove no FD
+// leaks (count before, act, count after).
+
+#ifndef GVISOR_TESTING_FD_COUNT_H_
+#define GVISOR_TESTING_FD_COUNT_H_
+
+#include <sys/types.h>
+
+namespace gvisor::testing {
+
+// OpenFdCount returns the number of open FDs of process pid (0: this
+// process), not counting the one it uses to read /proc; -1 if unreadable.
+int OpenFdCount(pid_t pid = 0);
+
+}  // namespace gvisor::testing
+
+#endif  // GVISOR_TESTING_FD_COUNT_H_
