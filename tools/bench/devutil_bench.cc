@@ -2,14 +2,14 @@
 // same run (run with: bazel run -c opt //tools/bench:devutil_bench).
 //
 //   BM_RawOpenClose           openat+close of a file (baseline)
-//   BM_FastPathOpenAt         GoferClient::OpenAt with the donated mount FD
+//   BM_OpenAt/FastPath        GoferClient::OpenAt with the donated mount FD
 //   BM_RawSocketPingPong      the RPC path's three exchanges (Walk, OpenAt,
 //                             Close) as raw SOCK_STREAM ping-pongs of the
 //                             same sizes, one FD passed (baseline)
-//   BM_RpcPathOpenAt          GoferClient::OpenAt over LISAFS RPCs
+//   BM_OpenAt/RpcPath         GoferClient::OpenAt over LISAFS RPCs
 //   BM_RawGetdents            getdents64 loop over a 10,000-entry directory
-//   BM_FastPathDirentNames    DirentNames with the donated mount FD
-//   BM_RpcPathDirentNames     DirentNames over Getdents64 RPCs
+//   BM_DirentNames/FastPath   DirentNames with the donated mount FD
+//   BM_DirentNames/RpcPath    DirentNames over Getdents64 RPCs
 //
 // The server runs in this process (the hermetic gofer fixture), on its own
 // thread, as a dev gofer would in its own process.
@@ -74,14 +74,15 @@ void BM_RawOpenClose(benchmark::State& state) {
 }
 BENCHMARK(BM_RawOpenClose);
 
-void BM_FastPathOpenAt(benchmark::State& state) {
-  Setup& s = Get(true);
+// GoferClient::OpenAt on the host fast path (donate) or over RPCs.
+void BM_OpenAt(benchmark::State& state, bool donate) {
+  Setup& s = Get(donate);
   for (auto _ : state) {
     auto fd = s.client->OpenAt(context::Background(), kTarget, O_RDONLY);
     CHECK(fd.ok()) << fd.status();
   }
 }
-BENCHMARK(BM_FastPathOpenAt);
+BENCHMARK_CAPTURE(BM_OpenAt, FastPath, true);
 
 // Sizes of the RPC path's frames for kTarget (header included): Walk of
 // three components out, three Inodes back; OpenAt out, OpenAtResp + 1 FD
@@ -138,14 +139,7 @@ void BM_RawSocketPingPong(benchmark::State& state) {
 }
 BENCHMARK(BM_RawSocketPingPong);
 
-void BM_RpcPathOpenAt(benchmark::State& state) {
-  Setup& s = Get(false);
-  for (auto _ : state) {
-    auto fd = s.client->OpenAt(context::Background(), kTarget, O_RDONLY);
-    CHECK(fd.ok()) << fd.status();
-  }
-}
-BENCHMARK(BM_RpcPathOpenAt);
+BENCHMARK_CAPTURE(BM_OpenAt, RpcPath, false);
 
 void BM_RawGetdents(benchmark::State& state) {
   Setup& s = Get(true);
@@ -170,8 +164,9 @@ void BM_RawGetdents(benchmark::State& state) {
 }
 BENCHMARK(BM_RawGetdents);
 
-void BM_FastPathDirentNames(benchmark::State& state) {
-  Setup& s = Get(true);
+// GoferClient::DirentNames on the host fast path (donate) or over RPCs.
+void BM_DirentNames(benchmark::State& state, bool donate) {
+  Setup& s = Get(donate);
   size_t n = 0;
   for (auto _ : state) {
     auto names = s.client->DirentNames(context::Background());
@@ -180,19 +175,8 @@ void BM_FastPathDirentNames(benchmark::State& state) {
   }
   state.counters["entries"] = static_cast<double>(n);
 }
-BENCHMARK(BM_FastPathDirentNames);
-
-void BM_RpcPathDirentNames(benchmark::State& state) {
-  Setup& s = Get(false);
-  size_t n = 0;
-  for (auto _ : state) {
-    auto names = s.client->DirentNames(context::Background());
-    CHECK(names.ok());
-    n = names->size();
-  }
-  state.counters["entries"] = static_cast<double>(n);
-}
-BENCHMARK(BM_RpcPathDirentNames);
+BENCHMARK_CAPTURE(BM_DirentNames, FastPath, true);
+BENCHMARK_CAPTURE(BM_DirentNames, RpcPath, false);
 
 }  // namespace
 }  // namespace gvisor
