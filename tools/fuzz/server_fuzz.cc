@@ -23,11 +23,13 @@
 namespace gvisor::lisafs {
 namespace {
 
+// Fixture is shared by every input; it is destroyed at exit, which stops
+// the server and joins its threads.
 testing::GoferFixture& Fixture() {
-  static testing::GoferFixture* f = [] {
+  static std::unique_ptr<testing::GoferFixture> f = [] {
     auto r = testing::GoferFixture::Create();
     if (!r.ok()) abort();
-    return r->release();
+    return std::move(*r);
   }();
   return *f;
 }
