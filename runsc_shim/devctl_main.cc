@@ -41,7 +41,10 @@ ABSL_FLAG(std::string, server, "",
           "runsc-shim.sock, or unix:/run/runsc-shim.sock), "
           "unix-abstract:NAME or tcp:HOST:PORT");
 ABSL_FLAG(bool, json, false, "print the response as JSON");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "deadline of the call");
+// Durations are taken as strings: an absl::Duration flag does not build
+// under ThreadSanitizer with -Werror (its seqlock uses a fence).
+ABSL_FLAG(std::string, timeout, "10s",
+          "deadline of the call, e.g. 500ms or 10s");
 ABSL_FLAG(std::string, mode, "r", "probe: open the device r, w or rw");
 
 namespace gvisor::shim {
@@ -155,6 +158,30 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+// PrintColumns prints names in columns down then across, as ls does,
+// within kLineWidth characters, each line indented by two spaces.
+void PrintColumns(const std::vector<std::string>& names) {
+  constexpr size_t kLineWidth = 80;
+  size_t width = 0;
+  for (const std::string& n : names) width = std::max(width, n.size());
+  width += 2;
+  size_t cols = std::max<size_t>(1, (kLineWidth - 2) / width);
+  size_t rows = (names.size() + cols - 1) / cols;
+  for (size_t r = 0; r < rows; ++r) {
+    std::string line = "  ";
+    for (size_t c = 0; c < cols; ++c) {
+      size_t i = c * rows + r;
+      if (i >= names.size()) break;
+      bool last = c + 1 == cols || (c + 1) * rows + r >= names.size();
+      absl::StrAppend(&line, last ? names[i]
+                                  : absl::StrFormat("%-*s",
+                                                    static_cast<int>(width),
+                                                    names[i]));
+    }
+    printf("%s\n", line.c_str());
+  }
+}
+
 std::vector<std::string> ContainerRow(const v1::Container& c) {
   std::string state = StateName(c.state());
   if (!c.disconnect_reason().empty()) {
@@ -169,10 +196,12 @@ const std::vector<std::string> kContainerHeader = {
 
 class Devctl {
  public:
-  Devctl(std::shared_ptr<grpc::Channel> channel, std::string server)
+  Devctl(std::shared_ptr<grpc::Channel> channel, std::string server,
+         absl::Duration timeout)
       : shim_(v1::DevGoferShim::NewStub(channel)),
         health_(health::Health::NewStub(channel)),
-        server_(std::move(server)) {}
+        server_(std::move(server)),
+        timeout_(timeout) {}
 
   int Run(const std::vector<std::string>& args) {
     const std::string& cmd = args[0];
@@ -215,8 +244,7 @@ class Devctl {
 
  private:
   void Prepare(grpc::ClientContext* ctx) {
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() +
-                                         absl::GetFlag(FLAGS_timeout)));
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
   }
 
   int Fail(absl::string_view what, const grpc::Status& st) {
@@ -321,7 +349,7 @@ class Devctl {
     std::vector<std::string> names(resp.names().begin(), resp.names().end());
     std::sort(names.begin(), names.end());
     printf("%zu entries in /dev of %s:\n", names.size(), name.c_str());
-    for (const std::string& n : names) printf("  %s\n", n.c_str());
+    PrintColumns(names);
     return 0;
   }
 
@@ -382,6 +410,7 @@ class Devctl {
   std::unique_ptr<v1::DevGoferShim::Stub> shim_;
   std::unique_ptr<health::Health::Stub> health_;
   std::string server_;
+  absl::Duration timeout_;
 };
 
 int Main(int argc, char** argv) {
@@ -395,9 +424,15 @@ int Main(int argc, char** argv) {
   if (!address.ok()) {
     return Usage(absl::StrCat("--server: ", address.status().message()));
   }
+  absl::Duration timeout;
+  if (!absl::ParseDuration(absl::GetFlag(FLAGS_timeout), &timeout) ||
+      timeout <= absl::ZeroDuration()) {
+    return Usage(absl::StrCat("--timeout=", absl::GetFlag(FLAGS_timeout),
+                              ": not a positive duration (e.g. 10s)"));
+  }
   auto channel = grpc::CreateChannel(address->GrpcTarget(),
                                      grpc::InsecureChannelCredentials());
-  return Devctl(channel, address->ToString()).Run(args);
+  return Devctl(channel, address->ToString(), timeout).Run(args);
 }
 
 }  // namespace

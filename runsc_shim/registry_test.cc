@@ -116,32 +116,30 @@ TEST_F(RegistryTest, DetachEndsCallsInFlight) {
 TEST_F(RegistryTest, CloseAllDetachesEveryContainer) {
   auto g = Gofer();
   ASSERT_NE(g, nullptr);
-  pid_t gofer = g->child().pid();
-  int idle = testutil::ThreadCount(gofer);
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(registry_->Attach(absl::StrCat("c", i), g->socket(), Soon())
                     .ok());
   }
   EXPECT_TRUE(testutil::WaitFor(
-      [&] { return testutil::ThreadCount(gofer) == idle + 5; }));
+      [&] { return testutil::AcceptedConnections(g->socket()) == 5; }));
   registry_->CloseAll();
   EXPECT_EQ(registry_->size(), 0u);
   EXPECT_TRUE(registry_->List().empty());
   // Every connection ended in the gofer.
   EXPECT_TRUE(testutil::WaitFor(
-      [&] { return testutil::ThreadCount(gofer) == idle; }));
+      [&] { return testutil::AcceptedConnections(g->socket()) == 0; }));
 }
 
 TEST_F(RegistryTest, DestructorClosesEveryClient) {
   auto g = Gofer();
   ASSERT_NE(g, nullptr);
-  pid_t gofer = g->child().pid();
-  int idle = testutil::ThreadCount(gofer);
   ASSERT_TRUE(registry_->Attach("a", g->socket(), Soon()).ok());
   ASSERT_TRUE(registry_->Attach("b", g->socket(), Soon()).ok());
+  EXPECT_TRUE(testutil::WaitFor(
+      [&] { return testutil::AcceptedConnections(g->socket()) == 2; }));
   registry_.reset();
   EXPECT_TRUE(testutil::WaitFor(
-      [&] { return testutil::ThreadCount(gofer) == idle; }));
+      [&] { return testutil::AcceptedConnections(g->socket()) == 0; }));
 }
 
 TEST_F(RegistryTest, PastDeadlineStartsNothing) {

@@ -96,7 +96,15 @@ void Server::Shutdown(absl::Duration grace) {
           server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // grpc::Server::Shutdown(deadline) would also wait for idle connections
+  // whose peers are not reading (a client process with no call running
+  // never sees the GOAWAY), so the grace is spent here, on calls only.
+  if (!service_.WaitIdle(absl::Now() + grace)) {
+    LOG(WARNING) << service_.calls_in_flight()
+                 << " call(s) still running after the grace period";
+  }
+  registry_->CloseAll();
+  server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
   if (address_.kind == Address::Kind::kUnix) {
     unlink(address_.target.c_str());

@@ -33,18 +33,26 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Shutdown reports NOT_SERVING through the health service, stops
-  // accepting calls, lets calls in flight run for up to grace and cancels
-  // the rest, then removes the socket file. Idempotent.
+  // Shutdown reports NOT_SERVING through the health service and lets
+  // calls in flight run for up to grace. Then it closes every client of the
+  // registry (so that a call still blocked on a gofer ends at once), stops
+  // the gRPC server, cancelling what is left, and removes the socket file.
+  // Idle client connections do not hold it up. Idempotent.
   void Shutdown(absl::Duration grace);
 
   const Address& address() const { return address_; }
 
+  // calls_in_flight returns the number of DevGoferShim calls running now.
+  int calls_in_flight() { return service_.calls_in_flight(); }
+
  private:
   Server(Address address, ContainerRegistry* registry)
-      : address_(std::move(address)), service_(registry) {}
+      : address_(std::move(address)),
+        registry_(registry),
+        service_(registry) {}
 
   const Address address_;
+  ContainerRegistry* const registry_;
   Service service_;
   std::unique_ptr<grpc::Server> server_;
   std::mutex mu_;  // serializes Shutdown

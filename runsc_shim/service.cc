@@ -99,9 +99,31 @@ void ToProto(const ContainerInfo& info, v1::Container* out) {
   out->set_disconnect_reason(info.disconnect_reason);
 }
 
+Service::CallScope::CallScope(Service* s) : s_(s) {
+  std::lock_guard<std::mutex> l(s_->mu_);
+  ++s_->in_flight_;
+}
+
+Service::CallScope::~CallScope() {
+  std::lock_guard<std::mutex> l(s_->mu_);
+  if (--s_->in_flight_ == 0) s_->idle_.notify_all();
+}
+
+bool Service::WaitIdle(absl::Time deadline) {
+  std::unique_lock<std::mutex> l(mu_);
+  return idle_.wait_until(l, absl::ToChronoTime(deadline),
+                          [this] { return in_flight_ == 0; });
+}
+
+int Service::calls_in_flight() {
+  std::lock_guard<std::mutex> l(mu_);
+  return in_flight_;
+}
+
 grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
                                       const v1::AttachContainerRequest* req,
                                       v1::Container* resp) {
+  CallScope scope(this);
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -121,6 +143,7 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
 grpc::Status Service::DetachContainer(grpc::ServerContext* ctx,
                                       const v1::DetachContainerRequest* req,
                                       v1::DetachContainerResponse* resp) {
+  CallScope scope(this);
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -133,6 +156,7 @@ grpc::Status Service::DetachContainer(grpc::ServerContext* ctx,
 grpc::Status Service::ListContainers(grpc::ServerContext* ctx,
                                      const v1::ListContainersRequest* req,
                                      v1::ListContainersResponse* resp) {
+  CallScope scope(this);
   if (absl::Status s = Gone(ctx, "ListContainers"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -145,6 +169,7 @@ grpc::Status Service::ListContainers(grpc::ServerContext* ctx,
 grpc::Status Service::GetContainer(grpc::ServerContext* ctx,
                                    const v1::GetContainerRequest* req,
                                    v1::Container* resp) {
+  CallScope scope(this);
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -157,6 +182,7 @@ grpc::Status Service::GetContainer(grpc::ServerContext* ctx,
 grpc::Status Service::ListDevices(grpc::ServerContext* ctx,
                                   const v1::ListDevicesRequest* req,
                                   v1::ListDevicesResponse* resp) {
+  CallScope scope(this);
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -173,6 +199,7 @@ grpc::Status Service::ListDevices(grpc::ServerContext* ctx,
 grpc::Status Service::ProbeDevice(grpc::ServerContext* ctx,
                                   const v1::ProbeDeviceRequest* req,
                                   v1::DeviceInfo* resp) {
+  CallScope scope(this);
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }

@@ -6,7 +6,11 @@
 #ifndef GVISOR_RUNSC_SHIM_SERVICE_H_
 #define GVISOR_RUNSC_SHIM_SERVICE_H_
 
+#include <condition_variable>
+#include <mutex>
+
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/shim.grpc.pb.h"
@@ -40,8 +44,30 @@ class Service final : public v1::DevGoferShim::Service {
                            const v1::ProbeDeviceRequest* req,
                            v1::DeviceInfo* resp) override;
 
+  // WaitIdle waits until no call is running or deadline passes, and
+  // reports whether none is running.
+  bool WaitIdle(absl::Time deadline);
+
+  // calls_in_flight returns the number of calls running now.
+  int calls_in_flight();
+
  private:
+  // CallScope counts one running call.
+  class CallScope {
+   public:
+    explicit CallScope(Service* s);
+    ~CallScope();
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+
+   private:
+    Service* const s_;
+  };
+
   ContainerRegistry* const registry_;
+  std::mutex mu_;  // guards in_flight_
+  std::condition_variable idle_;
+  int in_flight_ = 0;
 };
 
 // ToGrpcStatus converts s to a grpc::Status with the same code and message.

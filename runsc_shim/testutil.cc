@@ -254,6 +254,20 @@ int OpenFdCount(pid_t pid) {
   return n - (pid == 0 ? 1 : 0);  // opendir's own FD
 }
 
+int AcceptedConnections(const std::string& path) {
+  // Columns: Num RefCount Protocol Flags Type St Inode Path. Accepted
+  // sockets carry the listener's path and state 03 (connected); the
+  // listener itself is state 01.
+  std::string table = ReadFile("/proc/net/unix");
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(table, '\n')) {
+    std::vector<absl::string_view> f =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() == 8 && f[5] == "03" && f[7] == path) ++n;
+  }
+  return n;
+}
+
 uint64_t RaiseFdLimit() {
   rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);

@@ -109,6 +109,11 @@ int64_t RssKiB(pid_t pid = 0);
 // OpenFdCount returns the number of open FDs of process pid (0: this one).
 int OpenFdCount(pid_t pid = 0);
 
+// AcceptedConnections returns how many connected sockets accepted on the
+// listening socket at path are open (in any process of this network
+// namespace), from /proc/net/unix: a gofer's live connections.
+int AcceptedConnections(const std::string& path);
+
 // RaiseFdLimit lifts the soft RLIMIT_NOFILE to the hard one and returns the
 // new soft limit. Children inherit it.
 uint64_t RaiseFdLimit();
