@@ -34,7 +34,7 @@ absl::Status Gone(const grpc::ServerContext* ctx, absl::string_view op) {
     return absl::DeadlineExceededError(
         absl::StrCat(op, ": deadline passed before the call started"));
   }
-  if (const_cast<grpc::ServerContext*>(ctx)->IsCancelled()) {
+  if (ctx->IsCancelled()) {
     return absl::CancelledError(absl::StrCat(op, ": cancelled by the caller"));
   }
   return absl::OkStatus();
@@ -171,6 +171,9 @@ grpc::Status Service::GetContainer(grpc::ServerContext* ctx,
                                    v1::Container* resp) {
   CallScope scope(this);
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = Gone(ctx, "GetContainer"); !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<ContainerInfo> info = registry_->Get(req->name());

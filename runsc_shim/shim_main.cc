@@ -69,6 +69,8 @@ int Main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A gofer that goes away must be an error, never a signal.
+  signal(SIGPIPE, SIG_IGN);
   RaiseFdLimit();
 
   absl::Duration grace;
