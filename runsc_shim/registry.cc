@@ -177,7 +177,9 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
         absl::StrCat(what, ": already attached"));
   }
   absl::Time now = absl::Now();
-  if (deadline == absl::InfiniteFuture()) deadline = now + kDefaultAttachTimeout;
+  if (deadline == absl::InfiniteFuture()) {
+    deadline = now + kDefaultAttachTimeout;
+  }
   if (now >= deadline) {
     return absl::DeadlineExceededError(
         absl::StrCat(what, ": deadline passed before connecting"));

@@ -92,9 +92,10 @@ void ToProto(const ContainerInfo& info, v1::Container* out) {
                      ? v1::Container::ATTACHED
                      : v1::Container::DISCONNECTED);
   int64_t secs = absl::ToUnixSeconds(info.attach_time);
+  absl::Duration frac = info.attach_time - absl::FromUnixSeconds(secs);
   out->mutable_attach_time()->set_seconds(secs);
-  out->mutable_attach_time()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(info.attach_time - absl::FromUnixSeconds(secs))));
+  out->mutable_attach_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(frac)));
   out->set_mount_fd_donated(info.mount_fd_donated);
   out->set_disconnect_reason(info.disconnect_reason);
 }

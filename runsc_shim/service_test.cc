@@ -788,7 +788,7 @@ TEST_F(ShimTest, ThousandContainersNeedNoThreadEach) {
     ASSERT_GRPC_OK(Probe(name, "null", v1::READ, &info));
     EXPECT_EQ(info.rdev_minor(), 3u);
   }
-  EXPECT_EQ(testutil::ThreadCount(), threads_after);
+  EXPECT_LE(testutil::ThreadCount(), threads_before + 8);
 
   ASSERT_EQ(run_clients(0, kContainers, false), 0);
   EXPECT_EQ(registry_->size(), 0u);

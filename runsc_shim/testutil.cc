@@ -122,10 +122,9 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Start(
   int n = counter++;
   c->out_path_ = absl::StrCat(TempDir(), "/child.", getpid(), ".", n, ".out");
   c->err_path_ = absl::StrCat(TempDir(), "/child.", getpid(), ".", n, ".err");
-  fd::OwnedFd out(
-      open(c->out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  fd::OwnedFd err(
-      open(c->err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  fd::OwnedFd out(open(c->out_path_.c_str(), kFlags, 0600));
+  fd::OwnedFd err(open(c->err_path_.c_str(), kFlags, 0600));
   if (!out.valid() || !err.valid()) {
     return syserr::FromErrno(errno, "creating the child's output files");
   }
@@ -143,9 +142,13 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Start(
     envs.push_back(e);
   }
   std::vector<char*> cargv, cenv;
-  for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv) {
+    cargv.push_back(const_cast<char*>(a.c_str()));
+  }
   cargv.push_back(nullptr);
-  for (const std::string& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
+  for (const std::string& e : envs) {
+    cenv.push_back(const_cast<char*>(e.c_str()));
+  }
   cenv.push_back(nullptr);
 
   pid_t pid = fork();

@@ -65,7 +65,9 @@ absl::Status ValidateDevicePath(absl::string_view path) {
   absl::string_view rest = path;
   if (rest.back() == '/') rest.remove_suffix(1);
   for (absl::string_view c : absl::StrSplit(rest, '/')) {
-    if (c.empty()) return Invalid(EINVAL, kWhat, path, "has an empty component");
+    if (c.empty()) {
+      return Invalid(EINVAL, kWhat, path, "has an empty component");
+    }
     if (c == "." || c == "..") {
       return Invalid(EINVAL, kWhat, path,
                      "has a \".\" or \"..\" component");

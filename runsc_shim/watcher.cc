@@ -49,8 +49,8 @@ absl::StatusOr<std::unique_ptr<SocketWatcher>> SocketWatcher::Create(
   if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev) != 0) {
     return syserr::FromErrno(errno, "epoll_ctl(ADD) of the eventfd");
   }
-  std::unique_ptr<SocketWatcher> w(
-      new SocketWatcher(std::move(epoll), std::move(wake), std::move(on_hangup)));
+  std::unique_ptr<SocketWatcher> w(new SocketWatcher(
+      std::move(epoll), std::move(wake), std::move(on_hangup)));
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
   return w;
 }
