@@ -15,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +33,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/lisafs/server.h"
+#include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
 
@@ -43,6 +46,38 @@ constexpr int kExitFailure = 1;
 int UsageError(const std::string& msg) {
   fprintf(stderr, "devgofer: %s\n%s\n", msg.c_str(), kUsage);
   return kExitUsage;
+}
+
+// kAcceptBackoff is how long the accept loop waits after a transient
+// failure (no FDs or memory left) before it tries again.
+constexpr std::chrono::milliseconds kAcceptBackoff(50);
+
+// IsTransientAcceptError reports whether accept(2) failed for a reason that
+// passes once resources free up or that concerns only one connection.
+bool IsTransientAcceptError(int err) {
+  switch (err) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case ECONNABORTED:
+    case EPROTO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// RaiseFdLimit lifts the soft RLIMIT_NOFILE to the hard limit: every
+// connection holds a few FDs, and a dev gofer may serve many.
+void RaiseFdLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      PLOG(WARNING) << "devgofer: raising RLIMIT_NOFILE";
+    }
+  }
 }
 
 // StartOne serves sock as one more connection on root.
@@ -74,6 +109,8 @@ int Run(int argc, char** argv) {
     return UsageError("--root=" + o.root + " is not a directory");
   }
 
+  RaiseFdLimit();
+
   // Signals are taken through a signalfd, so every thread blocks them.
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -92,6 +129,7 @@ int Run(int argc, char** argv) {
   unet::ServerSocket listener;
   std::thread waiter;
   std::atomic<bool> signalled{false};
+  std::atomic<bool> stopping{false};
 
   if (!o.listen.empty()) {
     absl::StatusOr<unet::ServerSocket> l =
@@ -112,6 +150,15 @@ int Run(int argc, char** argv) {
       for (;;) {
         absl::StatusOr<unet::Socket> c = listener.Accept();
         if (!c.ok()) {
+          if (IsTransientAcceptError(syserr::ToErrno(c.status())) &&
+              !stopping.load()) {
+            // Out of FDs or memory: keep serving the connections we have
+            // and retry once some have ended, rather than exit.
+            LOG_EVERY_N(WARNING, 100)
+                << "devgofer: accept: " << c.status() << "; retrying";
+            std::this_thread::sleep_for(kAcceptBackoff);
+            continue;
+          }
           VLOG(1) << "devgofer: accept ended: " << c.status();
           break;
         }
@@ -157,6 +204,7 @@ int Run(int argc, char** argv) {
     }
     signalled = true;
   }
+  stopping = true;
   if (!o.listen.empty()) listener.Shutdown().IgnoreError();
   server.Shutdown();
   waiter.join();
