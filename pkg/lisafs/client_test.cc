@@ -25,6 +25,7 @@
 #include "pkg/context/context.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/wire_testutil.h"
+#include "pkg/lisafs/wire_vectors.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "testing/fd_count.h"
@@ -143,7 +144,7 @@ class ClientTest : public ::testing::Test {
     auto fut = std::async(std::launch::async, [&] {
       return NewClient(Ctx(), std::move(client_sock_));
     });
-    server_->Expect(HexToBytes("00 00 00 00 01 00 00 00"));  // V1
+    server_->Expect(HexToBytes(vectors::kV1));
     std::vector<int> fds;
     if (donate >= 0) fds.push_back(donate);
     server_->Send(MountFrame(max_size, mids), fds);
@@ -171,23 +172,8 @@ class ClientTest : public ::testing::Test {
 
 TEST_F(ClientTest, MountSendsV1AndParsesV2) {
   auto fut = Run([&] { return NewClient(Ctx(), std::move(client_sock_)); });
-  server_->Expect(HexToBytes("00 00 00 00 01 00 00 00"));
-  server_->Send(HexToBytes(R"(
-0000: de 00 00 00 01 00 00 00 01 00 00 00 00 00 00 00
-0010: ff 0f 00 00 00 10 00 00 00 00 00 00 00 00 00 00
-0020: 05 00 00 00 00 00 00 00 00 00 00 00 ed 41 00 00
-0030: 01 00 00 00 00 00 00 00 00 0f 00 00 00 00 00 00
-0040: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0050: 00 f1 53 65 00 00 00 00 01 00 00 00 00 00 00 00
-0060: 00 f1 53 65 00 00 00 00 02 00 00 00 00 00 00 00
-0070: 00 f1 53 65 00 00 00 00 03 00 00 00 00 00 00 00
-0080: 00 f1 53 65 00 00 00 00 04 00 00 00 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 05 00 00 00
-00a0: 00 f0 1f 00 20 00 01 00 02 00 03 00 04 00 05 00
-00b0: 06 00 07 00 08 00 09 00 0a 00 0b 00 0c 00 0d 00
-00c0: 0e 00 0f 00 10 00 11 00 12 00 13 00 15 00 16 00
-00d0: 17 00 18 00 19 00 1a 00 1b 00 1c 00 1d 00 1e 00
-00e0: 1f 00 20 00 21 00)"));
+  server_->Expect(HexToBytes(vectors::kV1));
+  server_->Send(HexToBytes(vectors::kV2));
   absl::StatusOr<Mounted> m = fut.get();
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->root.control_fd, 1u);
@@ -256,10 +242,7 @@ TEST_F(ClientTest, WalkOpenCloseMatchVectors) {
     std::vector<std::string> names = {"nvidia-caps", "nvidia-cap1"};
     return root_.WalkMultiple(Ctx(), names);
   });
-  server_->Expect(HexToBytes(R"(
-0000: 24 00 00 00 05 00 00 00 01 00 00 00 00 00 00 00
-0010: 02 00 0b 00 6e 76 69 64 69 61 2d 63 61 70 73 0b
-0020: 00 6e 76 69 64 69 61 2d 63 61 70 31)"));
+  server_->Expect(HexToBytes(vectors::kV3));
   WalkResp wr;
   wr.inodes = {Inode{2, testutil::StatCaps()}, Inode{3, testutil::StatCap1()}};
   server_->Send(*MarshalFrame(MID::kWalk, wr));
@@ -272,11 +255,9 @@ TEST_F(ClientTest, WalkOpenCloseMatchVectors) {
 
   ClientFD child = mounted_.client->NewFD(3);
   auto open = Run([&] { return child.OpenAt(Ctx(), O_RDWR); });
-  server_->Expect(HexToBytes(R"(
-0000: 10 00 00 00 07 00 00 00 03 00 00 00 00 00 00 00
-0010: 02 00 00 00 00 00 00 00)"));
+  server_->Expect(HexToBytes(vectors::kV5a));
   int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
-  server_->Send(HexToBytes("08 00 00 00 07 00 00 00 04 00 00 00 00 00 00 00"),
+  server_->Send(HexToBytes(vectors::kV5b),
                 {zero});
   close(zero);
   absl::StatusOr<OpenResult> o = open.get();
@@ -294,11 +275,8 @@ TEST_F(ClientTest, WalkOpenCloseMatchVectors) {
   EXPECT_FALSE(child.ok());
   EXPECT_TRUE(server_->Quiet());
   auto close = Run([&] { mounted_.client->CloseFD(Ctx(), 4, true); });
-  server_->Expect(HexToBytes(R"(
-0000: 1a 00 00 00 09 00 00 00 03 00 02 00 00 00 00 00
-0010: 00 00 03 00 00 00 00 00 00 00 04 00 00 00 00 00
-0020: 00 00)"));
-  server_->Send(HexToBytes("00 00 00 00 09 00 00 00"));
+  server_->Expect(HexToBytes(vectors::kV6a));
+  server_->Send(HexToBytes(vectors::kV6b));
   close.get();
 }
 
@@ -309,18 +287,7 @@ TEST_F(ClientTest, WalkStatusValuesComeBackRaw) {
     return root_.WalkMultiple(Ctx(), names);
   });
   server_->ReadFrame();
-  server_->Send(HexToBytes(R"(
-0000: 9b 00 00 00 05 00 00 00 01 01 00 02 00 00 00 00
-0010: 00 00 00 ff 0f 00 00 00 10 00 00 00 00 00 00 00
-0020: 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 ed
-0030: 41 00 00 1c 00 00 00 00 00 00 00 3c 00 00 00 00
-0040: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0050: 00 00 00 00 f1 53 65 00 00 00 00 01 00 00 00 00
-0060: 00 00 00 00 f1 53 65 00 00 00 00 02 00 00 00 00
-0070: 00 00 00 00 f1 53 65 00 00 00 00 03 00 00 00 00
-0080: 00 00 00 00 f1 53 65 00 00 00 00 04 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 05
-00a0: 00 00 00)"));  // V4c
+  server_->Send(HexToBytes(vectors::kV4c));  // V4c
   absl::StatusOr<WalkResult> w = walk.get();
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(w->status, WalkStatus::kComponentDoesNotExist);
@@ -333,7 +300,7 @@ TEST_F(ClientTest, SingleWalkMapsStatuses) {
   Mount();
   auto missing = Run([&] { return root_.Walk(Ctx(), "nope"); });
   server_->ReadFrame();
-  server_->Send(HexToBytes("03 00 00 00 05 00 00 00 01 00 00"));  // V4b
+  server_->Send(HexToBytes(vectors::kV4b));  // V4b
   EXPECT_EQ(syserr::ToErrno(missing.get().status()), ENOENT);
 
   auto symlink = Run([&] { return root_.Walk(Ctx(), "link"); });
@@ -352,7 +319,7 @@ TEST_F(ClientTest, SingleWalkMapsStatuses) {
   auto flush = Run([&] { mounted_.client->CloseFD(Ctx(), kInvalidFDID, true); });
   CloseReq want{{7, 8, 9}};
   server_->Expect(*MarshalFrame(MID::kClose, want));
-  server_->Send(HexToBytes("00 00 00 00 09 00 00 00"));
+  server_->Send(HexToBytes(vectors::kV6b));
   flush.get();
 
   auto ok = Run([&] { return root_.Walk(Ctx(), "nvidia0"); });
@@ -371,7 +338,7 @@ TEST_F(ClientTest, ErrorResponseCarriesErrno) {
   Mount();
   auto st = Run([&] { return root_.FStat(Ctx()); });
   server_->Expect(HexToBytes("08 00 00 00 03 00 00 00 01 00 00 00 00 00 00 00"));
-  server_->Send(HexToBytes("04 00 00 00 00 00 00 00 02 00 00 00"));  // V7
+  server_->Send(HexToBytes(vectors::kV7));  // V7
   absl::StatusOr<Statx> s = st.get();
   EXPECT_EQ(syserr::ToErrno(s.status()), ENOENT);
   EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("FStat"));
@@ -381,7 +348,7 @@ TEST_F(ClientTest, FStatMatchesV9) {
   Mount();
   ClientFD f = mounted_.client->NewFD(3);
   auto st = Run([&] { return f.FStat(Ctx()); });
-  server_->Expect(HexToBytes("08 00 00 00 03 00 00 00 03 00 00 00 00 00 00 00"));
+  server_->Expect(HexToBytes(vectors::kV9a));
   server_->Send(Frame(MID::kFStat, *Marshal(testutil::StatCap1())));
   absl::StatusOr<Statx> s = st.get();
   ASSERT_TRUE(s.ok());
@@ -392,16 +359,8 @@ TEST_F(ClientTest, Getdents64MatchesV8) {
   Mount();
   ClientFD dir = mounted_.client->NewFD(4);
   auto g = Run([&] { return dir.Getdents64(Ctx(), 65536); });
-  server_->Expect(HexToBytes(R"(
-0000: 10 00 00 00 18 00 00 00 04 00 00 00 00 00 00 00
-0010: 00 00 01 00 00 00 00 00)"));
-  server_->Send(HexToBytes(R"(
-0000: 4a 00 00 00 18 00 00 00 02 00 1e 00 00 00 00 00
-0010: 00 00 05 00 00 00 00 00 00 00 71 60 5f 4e 3d 2c
-0020: 1b 0a 02 07 00 6e 76 69 64 69 61 30 1c 00 00 00
-0030: 00 00 00 00 05 00 00 00 00 00 00 00 ff ff ff ff
-0040: ff ff ff 7f 04 0b 00 6e 76 69 64 69 61 2d 63 61
-0050: 70 73)"));
+  server_->Expect(HexToBytes(vectors::kV8a));
+  server_->Send(HexToBytes(vectors::kV8c));
   absl::StatusOr<std::vector<Dirent64>> d = g.get();
   ASSERT_TRUE(d.ok()) << d.status();
   ASSERT_EQ(d->size(), 2u);
@@ -412,10 +371,8 @@ TEST_F(ClientTest, Getdents64MatchesV8) {
   EXPECT_EQ((*d)[1].dev_minor, 5u);
 
   auto seek = Run([&] { return dir.Getdents64(Ctx(), -65536); });
-  server_->Expect(HexToBytes(R"(
-0000: 10 00 00 00 18 00 00 00 04 00 00 00 00 00 00 00
-0010: 00 00 ff ff 00 00 00 00)"));
-  server_->Send(HexToBytes("02 00 00 00 18 00 00 00 00 00"));  // V8d
+  server_->Expect(HexToBytes(vectors::kV8b));
+  server_->Send(HexToBytes(vectors::kV8d));  // V8d
   absl::StatusOr<std::vector<Dirent64>> end = seek.get();
   ASSERT_TRUE(end.ok());
   EXPECT_TRUE(end->empty());
@@ -424,10 +381,7 @@ TEST_F(ClientTest, Getdents64MatchesV8) {
 TEST_F(ClientTest, MkdirAtMatchesV11) {
   Mount();
   auto m = Run([&] { return root_.MkdirAt(Ctx(), "d", 0755, 1000, 1000); });
-  server_->Expect(HexToBytes(R"(
-0000: 1b 00 00 00 0d 00 00 00 01 00 00 00 00 00 00 00
-0010: e8 03 00 00 e8 03 00 00 ed 01 00 00 00 00 00 00
-0020: 01 00 64)"));
+  server_->Expect(HexToBytes(vectors::kV11));
   server_->Send(*MarshalFrame(MID::kMkdirAt, Inode{5, testutil::StatDev()}));
   absl::StatusOr<Inode> in = m.get();
   ASSERT_TRUE(in.ok());
@@ -437,10 +391,7 @@ TEST_F(ClientTest, MkdirAtMatchesV11) {
 TEST_F(ClientTest, RenameAt2MatchesV12) {
   Mount();
   auto r = Run([&] { return root_.RenameAt(Ctx(), "a", 2, "b", 1); });
-  server_->Expect(HexToBytes(R"(
-0000: 1a 00 00 00 21 00 00 00 01 00 00 00 00 00 00 00
-0010: 02 00 00 00 00 00 00 00 01 00 61 01 00 62 01 00
-0020: 00 00)"));
+  server_->Expect(HexToBytes(vectors::kV12));
   server_->Send(HexToBytes("00 00 00 00 21 00 00 00"));
   EXPECT_TRUE(r.get().ok());
 
@@ -466,22 +417,16 @@ TEST_F(ClientTest, PWriteAndPReadMatchV13) {
     const uint8_t abc[] = {'a', 'b', 'c'};
     return f.Write(Ctx(), abc, 0x10);
   });
-  server_->Expect(HexToBytes(R"(
-0000: 17 00 00 00 0b 00 00 00 10 00 00 00 00 00 00 00
-0010: 04 00 00 00 00 00 00 00 03 00 00 00 61 62 63)"));
-  server_->Send(HexToBytes("08 00 00 00 0b 00 00 00 03 00 00 00 00 00 00 00"));
+  server_->Expect(HexToBytes(vectors::kV13a));
+  server_->Send(HexToBytes(vectors::kV13b));
   absl::StatusOr<size_t> wn = w.get();
   ASSERT_TRUE(wn.ok());
   EXPECT_EQ(*wn, 3u);
 
   std::vector<uint8_t> buf(4096);
   auto r = Run([&] { return f.Read(Ctx(), absl::MakeSpan(buf), 0); });
-  server_->Expect(HexToBytes(R"(
-0000: 18 00 00 00 0c 00 00 00 00 00 00 00 00 00 00 00
-0010: 04 00 00 00 00 00 00 00 00 10 00 00 00 00 00 00)"));
-  server_->Send(HexToBytes(R"(
-0000: 0b 00 00 00 0c 00 00 00 03 00 00 00 00 00 00 00
-0010: 78 79 7a)"));
+  server_->Expect(HexToBytes(vectors::kV13c));
+  server_->Send(HexToBytes(vectors::kV13d));
   absl::StatusOr<size_t> rn = r.get();
   ASSERT_TRUE(rn.ok());
   EXPECT_EQ(*rn, 3u);
@@ -540,13 +485,8 @@ TEST_F(ClientTest, SetStatMatchesV14) {
     req.size = 4096;
     return f.SetStat(Ctx(), req);
   });
-  server_->Expect(HexToBytes(R"(
-0000: 40 00 00 00 04 00 00 00 03 00 00 00 00 00 00 00
-0010: 02 02 00 00 a4 01 00 00 ff ff ff ff ff ff ff ff
-0020: 00 10 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0030: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0040: 00 00 00 00 00 00 00 00)"));
-  server_->Send(HexToBytes("08 00 00 00 04 00 00 00 00 02 00 00 01 00 00 00"));
+  server_->Expect(HexToBytes(vectors::kV14a));
+  server_->Send(HexToBytes(vectors::kV14b));
   absl::StatusOr<SetStatResult> r = s.get();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->failure_mask, 0x200u);

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pkg/lisafs/wire_testutil.h"
+#include "pkg/lisafs/wire_vectors.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs {
@@ -62,22 +63,12 @@ void CheckPayload(absl::string_view hex, const T& msg) {
 }
 
 TEST(VectorTest, V0Statx) {
-  CheckPayload(R"(
-0000: ff 0f 00 00 00 10 00 00 00 00 00 00 00 00 00 00
-0010: 05 00 00 00 00 00 00 00 00 00 00 00 ed 41 00 00
-0020: 01 00 00 00 00 00 00 00 00 0f 00 00 00 00 00 00
-0030: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0040: 00 f1 53 65 00 00 00 00 01 00 00 00 00 00 00 00
-0050: 00 f1 53 65 00 00 00 00 02 00 00 00 00 00 00 00
-0060: 00 f1 53 65 00 00 00 00 03 00 00 00 00 00 00 00
-0070: 00 f1 53 65 00 00 00 00 04 00 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 00 00 00 00 05 00 00 00
-)",
+  CheckPayload(vectors::kV0,
                StatDev());
 }
 
 TEST(VectorTest, V1MountRequest) {
-  CheckFrameVector("0000: 00 00 00 00 01 00 00 00", MID::kMount,
+  CheckFrameVector(vectors::kV1, MID::kMount,
                    EmptyMessage{});
 }
 
@@ -87,60 +78,19 @@ TEST(VectorTest, V2MountResponse) {
   for (int i = 1; i <= 33; ++i) {
     if (i != 20) m.supported_mids.push_back(static_cast<MID>(i));
   }
-  CheckFrameVector(R"(
-0000: de 00 00 00 01 00 00 00 01 00 00 00 00 00 00 00
-0010: ff 0f 00 00 00 10 00 00 00 00 00 00 00 00 00 00
-0020: 05 00 00 00 00 00 00 00 00 00 00 00 ed 41 00 00
-0030: 01 00 00 00 00 00 00 00 00 0f 00 00 00 00 00 00
-0040: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0050: 00 f1 53 65 00 00 00 00 01 00 00 00 00 00 00 00
-0060: 00 f1 53 65 00 00 00 00 02 00 00 00 00 00 00 00
-0070: 00 f1 53 65 00 00 00 00 03 00 00 00 00 00 00 00
-0080: 00 f1 53 65 00 00 00 00 04 00 00 00 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 05 00 00 00
-00a0: 00 f0 1f 00 20 00 01 00 02 00 03 00 04 00 05 00
-00b0: 06 00 07 00 08 00 09 00 0a 00 0b 00 0c 00 0d 00
-00c0: 0e 00 0f 00 10 00 11 00 12 00 13 00 15 00 16 00
-00d0: 17 00 18 00 19 00 1a 00 1b 00 1c 00 1d 00 1e 00
-00e0: 1f 00 20 00 21 00
-)",
+  CheckFrameVector(vectors::kV2,
                    MID::kMount, m);
 }
 
 TEST(VectorTest, V3WalkRequest) {
-  CheckFrameVector(R"(
-0000: 24 00 00 00 05 00 00 00 01 00 00 00 00 00 00 00
-0010: 02 00 0b 00 6e 76 69 64 69 61 2d 63 61 70 73 0b
-0020: 00 6e 76 69 64 69 61 2d 63 61 70 31
-)",
+  CheckFrameVector(vectors::kV3,
                    MID::kWalk,
                    WalkReq{.dir_fd = 1,
                            .path = {"nvidia-caps", "nvidia-cap1"}});
 }
 
 TEST(VectorTest, V4WalkResponseTwoInodes) {
-  CheckFrameVector(R"(
-0000: 33 01 00 00 05 00 00 00 00 02 00 02 00 00 00 00
-0010: 00 00 00 ff 0f 00 00 00 10 00 00 00 00 00 00 00
-0020: 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 ed
-0030: 41 00 00 1c 00 00 00 00 00 00 00 3c 00 00 00 00
-0040: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0050: 00 00 00 00 f1 53 65 00 00 00 00 01 00 00 00 00
-0060: 00 00 00 00 f1 53 65 00 00 00 00 02 00 00 00 00
-0070: 00 00 00 00 f1 53 65 00 00 00 00 03 00 00 00 00
-0080: 00 00 00 00 f1 53 65 00 00 00 00 04 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 05
-00a0: 00 00 00 03 00 00 00 00 00 00 00 ff 0f 00 00 00
-00b0: 10 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00
-00c0: 00 00 00 00 00 00 00 24 21 00 00 1d 00 00 00 00
-00d0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-00e0: 00 00 00 00 00 00 00 00 00 00 00 00 f1 53 65 00
-00f0: 00 00 00 01 00 00 00 00 00 00 00 00 f1 53 65 00
-0100: 00 00 00 02 00 00 00 00 00 00 00 00 f1 53 65 00
-0110: 00 00 00 03 00 00 00 00 00 00 00 00 f1 53 65 00
-0120: 00 00 00 04 00 00 00 00 00 00 00 ec 00 00 00 01
-0130: 00 00 00 00 00 00 00 05 00 00 00
-)",
+  CheckFrameVector(vectors::kV4,
                    MID::kWalk,
                    WalkResp{.status = WalkStatus::kSuccess,
                             .inodes = {{.control_fd = 2, .stat = StatCaps()},
@@ -148,88 +98,56 @@ TEST(VectorTest, V4WalkResponseTwoInodes) {
 }
 
 TEST(VectorTest, V4bWalkResponseFirstComponentMissing) {
-  CheckFrameVector("0000: 03 00 00 00 05 00 00 00 01 00 00", MID::kWalk,
+  CheckFrameVector(vectors::kV4b, MID::kWalk,
                    WalkResp{.status = WalkStatus::kComponentDoesNotExist});
 }
 
 TEST(VectorTest, V4cWalkResponseSecondComponentMissing) {
-  CheckFrameVector(R"(
-0000: 9b 00 00 00 05 00 00 00 01 01 00 02 00 00 00 00
-0010: 00 00 00 ff 0f 00 00 00 10 00 00 00 00 00 00 00
-0020: 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00 ed
-0030: 41 00 00 1c 00 00 00 00 00 00 00 3c 00 00 00 00
-0040: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0050: 00 00 00 00 f1 53 65 00 00 00 00 01 00 00 00 00
-0060: 00 00 00 00 f1 53 65 00 00 00 00 02 00 00 00 00
-0070: 00 00 00 00 f1 53 65 00 00 00 00 03 00 00 00 00
-0080: 00 00 00 00 f1 53 65 00 00 00 00 04 00 00 00 00
-0090: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 05
-00a0: 00 00 00
-)",
+  CheckFrameVector(vectors::kV4c,
                    MID::kWalk,
                    WalkResp{.status = WalkStatus::kComponentDoesNotExist,
                             .inodes = {{.control_fd = 2, .stat = StatCaps()}}});
 }
 
 TEST(VectorTest, V5aOpenAtRequest) {
-  CheckFrameVector(R"(
-0000: 10 00 00 00 07 00 00 00 03 00 00 00 00 00 00 00
-0010: 02 00 00 00 00 00 00 00
-)",
+  CheckFrameVector(vectors::kV5a,
                    MID::kOpenAt, OpenAtReq{.fd = 3, .flags = 2});
 }
 
 TEST(VectorTest, V5bOpenAtResponse) {
-  CheckFrameVector("0000: 08 00 00 00 07 00 00 00 04 00 00 00 00 00 00 00",
+  CheckFrameVector(vectors::kV5b,
                    MID::kOpenAt, OpenAtResp{.open_fd = 4});
 }
 
 TEST(VectorTest, V6aCloseRequest) {
-  CheckFrameVector(R"(
-0000: 1a 00 00 00 09 00 00 00 03 00 02 00 00 00 00 00
-0010: 00 00 03 00 00 00 00 00 00 00 04 00 00 00 00 00
-0020: 00 00
-)",
+  CheckFrameVector(vectors::kV6a,
                    MID::kClose, CloseReq{.fds = {2, 3, 4}});
 }
 
 TEST(VectorTest, V6bCloseResponse) {
-  CheckFrameVector("0000: 00 00 00 00 09 00 00 00", MID::kClose,
+  CheckFrameVector(vectors::kV6b, MID::kClose,
                    EmptyMessage{});
 }
 
 TEST(VectorTest, V7ErrorResponse) {
-  CheckFrameVector("0000: 04 00 00 00 00 00 00 00 02 00 00 00", MID::kError,
+  CheckFrameVector(vectors::kV7, MID::kError,
                    ErrorResp{.err = ENOENT});
 }
 
 TEST(VectorTest, V8aGetdents64Request) {
-  CheckFrameVector(R"(
-0000: 10 00 00 00 18 00 00 00 04 00 00 00 00 00 00 00
-0010: 00 00 01 00 00 00 00 00
-)",
+  CheckFrameVector(vectors::kV8a,
                    MID::kGetdents64,
                    Getdents64Req{.dir_fd = 4, .count = 65536});
 }
 
 TEST(VectorTest, V8bGetdents64RequestSeekToZero) {
-  CheckFrameVector(R"(
-0000: 10 00 00 00 18 00 00 00 04 00 00 00 00 00 00 00
-0010: 00 00 ff ff 00 00 00 00
-)",
+  CheckFrameVector(vectors::kV8b,
                    MID::kGetdents64,
                    Getdents64Req{.dir_fd = 4, .count = -65536});
 }
 
 TEST(VectorTest, V8cGetdents64ResponseTwoEntries) {
-  CheckFrameVector(R"(
-0000: 4a 00 00 00 18 00 00 00 02 00 1e 00 00 00 00 00
-0010: 00 00 05 00 00 00 00 00 00 00 71 60 5f 4e 3d 2c
-0020: 1b 0a 02 07 00 6e 76 69 64 69 61 30 1c 00 00 00
-0030: 00 00 00 00 05 00 00 00 00 00 00 00 ff ff ff ff
-0040: ff ff ff 7f 04 0b 00 6e 76 69 64 69 61 2d 63 61
-0050: 70 73
-)",
+  CheckFrameVector(vectors::kV8c,
                    MID::kGetdents64,
                    Getdents64Resp{.dirents = {
                                       {.ino = 0x1e,
@@ -248,51 +166,33 @@ TEST(VectorTest, V8cGetdents64ResponseTwoEntries) {
 }
 
 TEST(VectorTest, V8dGetdents64ResponseEndOfDirectory) {
-  CheckFrameVector("0000: 02 00 00 00 18 00 00 00 00 00", MID::kGetdents64,
+  CheckFrameVector(vectors::kV8d, MID::kGetdents64,
                    Getdents64Resp{});
 }
 
 TEST(VectorTest, V9aFStatRequest) {
-  CheckFrameVector("0000: 08 00 00 00 03 00 00 00 03 00 00 00 00 00 00 00",
+  CheckFrameVector(vectors::kV9a,
                    MID::kFStat, StatReq{.fd = 3});
 }
 
 TEST(VectorTest, V9bFStatResponse) {
-  CheckFrameVector(R"(
-0000: 90 00 00 00 03 00 00 00 ff 0f 00 00 00 10 00 00
-0010: 00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00
-0020: 00 00 00 00 24 21 00 00 1d 00 00 00 00 00 00 00
-0030: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0040: 00 00 00 00 00 00 00 00 00 f1 53 65 00 00 00 00
-0050: 01 00 00 00 00 00 00 00 00 f1 53 65 00 00 00 00
-0060: 02 00 00 00 00 00 00 00 00 f1 53 65 00 00 00 00
-0070: 03 00 00 00 00 00 00 00 00 f1 53 65 00 00 00 00
-0080: 04 00 00 00 00 00 00 00 ec 00 00 00 01 00 00 00
-0090: 00 00 00 00 05 00 00 00
-)",
+  CheckFrameVector(vectors::kV9b,
                    MID::kFStat, StatCap1());
 }
 
 TEST(VectorTest, V10aChannelRequest) {
-  CheckFrameVector("0000: 00 00 00 00 02 00 00 00", MID::kChannel,
+  CheckFrameVector(vectors::kV10a, MID::kChannel,
                    EmptyMessage{});
 }
 
 TEST(VectorTest, V10bChannelResponse) {
-  CheckFrameVector(R"(
-0000: 10 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00
-0010: 00 00 20 00 00 00 00 00
-)",
+  CheckFrameVector(vectors::kV10b,
                    MID::kChannel,
                    ChannelResp{.data_offset = 0, .data_length = 2 << 20});
 }
 
 TEST(VectorTest, V11MkdirAtRequest) {
-  CheckFrameVector(R"(
-0000: 1b 00 00 00 0d 00 00 00 01 00 00 00 00 00 00 00
-0010: e8 03 00 00 e8 03 00 00 ed 01 00 00 00 00 00 00
-0020: 01 00 64
-)",
+  CheckFrameVector(vectors::kV11,
                    MID::kMkdirAt,
                    MkdirAtReq{.common = {.dir_fd = 1,
                                          .uid = 1000,
@@ -302,11 +202,7 @@ TEST(VectorTest, V11MkdirAtRequest) {
 }
 
 TEST(VectorTest, V12RenameAt2Request) {
-  CheckFrameVector(R"(
-0000: 1a 00 00 00 21 00 00 00 01 00 00 00 00 00 00 00
-0010: 02 00 00 00 00 00 00 00 01 00 61 01 00 62 01 00
-0020: 00 00
-)",
+  CheckFrameVector(vectors::kV12,
                    MID::kRenameAt2,
                    RenameAt2Req{.old_dir = 1,
                                 .new_dir = 2,
@@ -316,43 +212,28 @@ TEST(VectorTest, V12RenameAt2Request) {
 }
 
 TEST(VectorTest, V13aPWriteRequest) {
-  CheckFrameVector(R"(
-0000: 17 00 00 00 0b 00 00 00 10 00 00 00 00 00 00 00
-0010: 04 00 00 00 00 00 00 00 03 00 00 00 61 62 63
-)",
+  CheckFrameVector(vectors::kV13a,
                    MID::kPWrite,
                    PWriteReq{.offset = 0x10, .fd = 4, .data = "abc"});
 }
 
 TEST(VectorTest, V13bPWriteResponse) {
-  CheckFrameVector("0000: 08 00 00 00 0b 00 00 00 03 00 00 00 00 00 00 00",
+  CheckFrameVector(vectors::kV13b,
                    MID::kPWrite, PWriteResp{.count = 3});
 }
 
 TEST(VectorTest, V13cPReadRequest) {
-  CheckFrameVector(R"(
-0000: 18 00 00 00 0c 00 00 00 00 00 00 00 00 00 00 00
-0010: 04 00 00 00 00 00 00 00 00 10 00 00 00 00 00 00
-)",
+  CheckFrameVector(vectors::kV13c,
                    MID::kPRead, PReadReq{.offset = 0, .fd = 4, .count = 4096});
 }
 
 TEST(VectorTest, V13dPReadResponse) {
-  CheckFrameVector(R"(
-0000: 0b 00 00 00 0c 00 00 00 03 00 00 00 00 00 00 00
-0010: 78 79 7a
-)",
+  CheckFrameVector(vectors::kV13d,
                    MID::kPRead, PReadResp{.data = "xyz"});
 }
 
 TEST(VectorTest, V14aSetStatRequest) {
-  CheckFrameVector(R"(
-0000: 40 00 00 00 04 00 00 00 03 00 00 00 00 00 00 00
-0010: 02 02 00 00 a4 01 00 00 ff ff ff ff ff ff ff ff
-0020: 00 10 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0030: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0040: 00 00 00 00 00 00 00 00
-)",
+  CheckFrameVector(vectors::kV14a,
                    MID::kSetStat,
                    SetStatReq{.fd = 3,
                               .mask = 0x202,
@@ -363,7 +244,7 @@ TEST(VectorTest, V14aSetStatRequest) {
 }
 
 TEST(VectorTest, V14bSetStatResponse) {
-  CheckFrameVector("0000: 08 00 00 00 04 00 00 00 00 02 00 00 01 00 00 00",
+  CheckFrameVector(vectors::kV14b,
                    MID::kSetStat,
                    SetStatResp{.failure_mask = 0x200, .failure_errno = EPERM});
 }

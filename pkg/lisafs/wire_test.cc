@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pkg/lisafs/wire_testutil.h"
+#include "pkg/lisafs/wire_vectors.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs {
@@ -62,7 +63,7 @@ TEST(ConstantsTest, MatchWire) {
 
 TEST(MessageHeaderTest, EncodesMountRequestV1) {
   EXPECT_THAT(EncodeMessageHeader(0, MID::kMount),
-              ElementsAreArray(HexToBytes("00 00 00 00 01 00 00 00")));
+              ElementsAreArray(HexToBytes(vectors::kV1)));
 }
 
 TEST(MessageHeaderTest, EncodesSizeAndMidLittleEndian) {
@@ -112,17 +113,7 @@ TEST(FixedStructTest, DefaultsAreZeroExceptNoIds) {
 }
 
 TEST(FixedStructTest, StatxMatchesV0ByteForByte) {
-  const std::vector<uint8_t> want = HexToBytes(R"(
-0000: ff 0f 00 00 00 10 00 00 00 00 00 00 00 00 00 00
-0010: 05 00 00 00 00 00 00 00 00 00 00 00 ed 41 00 00
-0020: 01 00 00 00 00 00 00 00 00 0f 00 00 00 00 00 00
-0030: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-0040: 00 f1 53 65 00 00 00 00 01 00 00 00 00 00 00 00
-0050: 00 f1 53 65 00 00 00 00 02 00 00 00 00 00 00 00
-0060: 00 f1 53 65 00 00 00 00 03 00 00 00 00 00 00 00
-0070: 00 f1 53 65 00 00 00 00 04 00 00 00 00 00 00 00
-0080: 00 00 00 00 00 00 00 00 00 00 00 00 05 00 00 00
-)");
+  const std::vector<uint8_t> want = HexToBytes(vectors::kV0);
   ASSERT_EQ(want.size(), 144u);
   EXPECT_EQ(BytesToHex(RawBytes(testutil::StatDev())), BytesToHex(want));
 }
