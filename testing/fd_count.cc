@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <fstream>
 #include <string>
 
 namespace gvisor::testing {
@@ -17,6 +18,16 @@ int OpenFdCount(pid_t pid) {
   }
   closedir(d);
   return pid == 0 ? n - 1 : n;  // our own listing holds one FD
+}
+
+int WindowMappingCount() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line)) {
+    if (line.find("memfd:flipcall_packet_windows") != std::string::npos) ++n;
+  }
+  return n;
 }
 
 }  // namespace gvisor::testing

@@ -22,6 +22,7 @@ void GoferTest::TearDown() {
   client_.reset();
   fixture_.reset();
   EXPECT_EQ(OpenFdCount(), fds_before_) << "FD leak";
+  EXPECT_EQ(WindowMappingCount(), 0) << "packet window mapping leak";
 }
 
 lisafs::FDID GoferTest::Mount(RawClient* c) {

@@ -1,8 +1,8 @@
 // GoferTest: a gtest fixture for server tests. Each test gets a fresh
 // hermetic gofer (testing/gofer_fixture.h), a RawClient connected to it and
 // mounted (root FDID in root_), and checks at the end that the process holds
-// exactly the FDs it held before: the server runs in-process, so this covers
-// both sides of the connection.
+// exactly the FDs it held before and no packet-window mapping: the server
+// runs in-process, so this covers both sides of the connection.
 
 #ifndef GVISOR_TESTING_GOFER_TEST_BASE_H_
 #define GVISOR_TESTING_GOFER_TEST_BASE_H_

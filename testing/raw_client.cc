@@ -8,6 +8,9 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "pkg/fdchannel/fdchannel.h"
+#include "pkg/flipcall/flipcall.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 
@@ -60,6 +63,51 @@ absl::StatusOr<Reply> RawClient::ReadReply() {
   r.payload = std::move(f.payload);
   r.fds = std::move(f.fds);
   return r;
+}
+
+absl::StatusOr<std::unique_ptr<RawChannel>> RawChannel::Connect(
+    Reply channel) {
+  absl::StatusOr<lisafs::ChannelResp> resp =
+      channel.As<lisafs::ChannelResp>();
+  if (channel.mid != static_cast<uint16_t>(lisafs::MID::kChannel) ||
+      !resp.ok() || channel.fds.size() != 2) {
+    return syserr::FromErrno(
+        EINVAL, absl::StrCat("not a Channel reply: MID ", channel.mid, ", ",
+                             channel.fds.size(), " FDs"));
+  }
+  flipcall::PacketWindowDescriptor d;
+  d.fd = channel.fds[0].get();
+  d.offset = resp->data_offset;
+  d.length = resp->data_length;
+  absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> ep =
+      flipcall::Endpoint::Create(flipcall::Side::kClient, d);
+  if (!ep.ok()) return ep.status();
+  auto ch = std::make_unique<lisafs::Channel>(
+      *std::move(ep), fdchannel::Endpoint(std::move(channel.fds[1])));
+  if (absl::Status s = ch->data().Connect(); !s.ok()) return s;
+  return std::unique_ptr<RawChannel>(new RawChannel(std::move(ch)));
+}
+
+absl::StatusOr<Reply> RawChannel::CallBytes(uint16_t mid,
+                                            absl::Span<const uint8_t> payload) {
+  absl::StatusOr<uint32_t> len = channel_->WriteMessage(mid, 0, payload);
+  if (!len.ok()) return len.status();
+  absl::StatusOr<uint32_t> n = channel_->data().SendRecv(*len);
+  if (!n.ok()) return n.status();
+  lisafs::Frame f;
+  if (absl::Status s = channel_->ReadMessage(*n, UINT32_MAX, &f); !s.ok()) {
+    return s;
+  }
+  Reply r;
+  r.mid = f.mid;
+  r.payload = std::move(f.payload);
+  r.fds = std::move(f.fds);
+  return r;
+}
+
+std::vector<uint8_t> RawChannel::Window(size_t n) const {
+  const uint8_t* p = channel_->data().data() - flipcall::kPacketHeaderBytes;
+  return std::vector<uint8_t>(p, p + n);
 }
 
 }  // namespace gvisor::testing

@@ -2,17 +2,20 @@
 // given and returns exactly what came back (MID, payload bytes, donated
 // FDs), so that server tests can assert bytes and errnos without any client
 // policy in between. It also writes raw bytes, for half-sent frames.
+// RawChannel does the same over a channel.
 
 #ifndef GVISOR_TESTING_RAW_CLIENT_H_
 #define GVISOR_TESTING_RAW_CLIENT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "pkg/fd/fd.h"
+#include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/lisafs/wire.h"
@@ -67,6 +70,40 @@ class RawClient {
 
  private:
   lisafs::SockCommunicator comm_;
+};
+
+// RawChannel is the client end of one LISAFS channel (WIRE.md §8), made
+// from a raw Channel reply, that sends exactly the messages it is given and
+// returns exactly what came back, FDs from the channel's FD socket included.
+class RawChannel {
+ public:
+  // Connect maps the window of a successful Channel reply (which it takes
+  // the two FDs of) and runs the client handshake.
+  static absl::StatusOr<std::unique_ptr<RawChannel>> Connect(Reply channel);
+
+  // CallBytes sends one message with mid and payload over the channel and
+  // returns the answer. A transport failure (shutdown included) is an error.
+  absl::StatusOr<Reply> CallBytes(uint16_t mid,
+                                  absl::Span<const uint8_t> payload);
+
+  template <lisafs::WireMessage T>
+  absl::StatusOr<Reply> Call(lisafs::MID mid, const T& req) {
+    absl::StatusOr<std::vector<uint8_t>> b = lisafs::Marshal(req);
+    if (!b.ok()) return b.status();
+    return CallBytes(static_cast<uint16_t>(mid), *b);
+  }
+
+  // Window returns the first n bytes of the packet window, header included,
+  // as they are now (read them only while this side is active).
+  std::vector<uint8_t> Window(size_t n) const;
+
+  lisafs::Channel& channel() { return *channel_; }
+
+ private:
+  explicit RawChannel(std::unique_ptr<lisafs::Channel> channel)
+      : channel_(std::move(channel)) {}
+
+  std::unique_ptr<lisafs::Channel> channel_;
 };
 
 // Bytes views a string as bytes.

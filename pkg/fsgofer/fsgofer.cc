@@ -22,10 +22,7 @@ absl::StatusOr<CharDevicePolicy> ParseCharDevicePolicy(absl::string_view s) {
 std::vector<lisafs::MID> SupportedMessages() {
   std::vector<lisafs::MID> mids;
   for (uint16_t m = 1; m <= 33; ++m) {
-    if (m == static_cast<uint16_t>(lisafs::MID::kChannel) ||
-        m == static_cast<uint16_t>(lisafs::MID::kFlush)) {
-      continue;
-    }
+    if (m == static_cast<uint16_t>(lisafs::MID::kFlush)) continue;
     mids.push_back(static_cast<lisafs::MID>(m));
   }
   return mids;

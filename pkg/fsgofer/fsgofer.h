@@ -77,10 +77,9 @@ struct Options {
 // less a page, as fsgofer on 4 KiB-page hosts (WIRE.md §5.1).
 inline constexpr uint32_t kMaxMessageSize = 2093056;
 
-// SupportedMessages returns the MIDs the backend advertises: 1, 3..19 and
-// 21..33. Unlike gVisor's fsgofer it leaves out Channel (2), which
-// lisafs::Server does not serve; like it, it leaves out Error (0) and Flush
-// (20).
+// SupportedMessages returns the MIDs the backend advertises, those of
+// gVisor's fsgofer: 1..19 and 21..33 (Channel included; Error and Flush
+// left out).
 std::vector<lisafs::MID> SupportedMessages();
 
 // State is shared by a connection's backend objects.

@@ -69,7 +69,7 @@ TEST_F(FsgoferTest, MountAdvertisesFsgoferMessagesAndSize) {
   EXPECT_EQ(m->max_message_size, 2093056u);
   std::vector<MID> want;
   for (uint16_t i = 1; i <= 33; ++i) {
-    if (i != 2 && i != 20) want.push_back(static_cast<MID>(i));
+    if (i != 20) want.push_back(static_cast<MID>(i));
   }
   EXPECT_EQ(m->supported_mids, want);
   struct stat st;
@@ -832,14 +832,22 @@ TEST_F(FsgoferTest, ReadLinkAtReturnsTheTarget) {
   EXPECT_EQ(Errno(MID::kReadLinkAt, req), EINVAL);
 }
 
-TEST_F(FsgoferTest, FlushAndChannelAreNotServed) {
+TEST_F(FsgoferTest, FlushIsNotServed) {
   lisafs::FlushReq f;
   f.fd = Open(WalkTo({"file"}), O_RDONLY);
   EXPECT_EQ(Errno(MID::kFlush, f), EOPNOTSUPP);
+}
+
+TEST_F(FsgoferTest, ChannelIsServed) {
+  // The window sizes follow from the backend's message size: 2 MiB each.
   absl::StatusOr<Reply> r = client_->CallBytes(2, {});
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->err(), EOPNOTSUPP);
-  EXPECT_TRUE(r->fds.empty());
+  ASSERT_EQ(r->mid, 2) << r->err();
+  absl::StatusOr<lisafs::ChannelResp> c = r->As<lisafs::ChannelResp>();
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->data_offset, 0u);
+  EXPECT_EQ(c->data_length, 0x200000u);
+  EXPECT_EQ(r->fds.size(), 2u);
 }
 
 // --- UnlinkAt (22), RenameAt (23), RenameAt2 (33) ---------------------------

@@ -9,6 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "pkg/fdchannel/fdchannel.h"
+#include "pkg/flipcall/flipcall.h"
+#include "pkg/lisafs/channel.h"
+#include "pkg/lisafs/hangup_watcher.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs {
@@ -27,6 +31,15 @@ absl::Status RpcError(MID mid, int err, absl::string_view detail) {
 }
 
 }  // namespace
+
+// ChannelSlot is one channel of the client. in_use and dead are guarded by
+// channels_mu_; the channel itself belongs to whoever holds the slot.
+struct Client::ChannelSlot {
+  std::unique_ptr<Channel> channel;
+  bool in_use = false;
+  // dead is set after a failed transfer: the slot is never handed out again.
+  bool dead = false;
+};
 
 Client::Client(unet::Socket sock)
     : max_message_size_(kProvisionalMaxMessageSize),
@@ -72,12 +85,161 @@ absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
 
 void Client::Close() {
   if (closing_.exchange(true)) return;
-  // Wake an RPC blocked on the socket, then wait for it to let go. Only
-  // Close closes the socket, so sock_fd_ is still open here.
+  // Wake an RPC blocked on the socket, and those waiting on channels.
+  // Only Close closes the socket, so sock_fd_ is still open here.
   ::shutdown(sock_fd_, SHUT_RDWR);
+  std::vector<std::unique_ptr<ChannelSlot>> channels;
+  uint64_t watch_id = 0;
+  {
+    std::unique_lock<std::mutex> l(channels_mu_);
+    channels_closed_ = true;
+    idle_.clear();
+    // Shutting idle channels down too tells the server at once, rather than
+    // when it notices the socket.
+    for (const std::unique_ptr<ChannelSlot>& slot : channels_) {
+      slot->channel->data().Shutdown();
+    }
+    channels_released_.wait(l, [this] { return channels_in_use_ == 0; });
+    channels.swap(channels_);
+    watch_id = std::exchange(watch_id_, 0);
+  }
+  if (watch_id != 0) internal::HangupWatcher::Get().Unwatch(watch_id, sock_fd_);
+  // The windows are unmapped and the FD sockets closed here.
+  channels.clear();
+  // Then wait for a socket RPC to let go.
   std::lock_guard<std::mutex> l(mu_);
   dead_ = true;
   comm_ = SockCommunicator(unet::Socket());
+}
+
+absl::Status Client::StartChannels(const context::Context& ctx) {
+  const size_t want = MaxChannels();
+  size_t have = 0;
+  {
+    std::unique_lock<std::mutex> l(channels_mu_);
+    if (channels_closed_ || closing_.load()) {
+      return syserr::FromErrno(EIO, "StartChannels: connection is closed");
+    }
+    for (const std::unique_ptr<ChannelSlot>& slot : channels_) {
+      if (!slot->dead) ++have;
+    }
+  }
+  for (size_t attempt = have; attempt < want; ++attempt) {
+    absl::StatusOr<std::unique_ptr<ChannelSlot>> slot = NewChannel(ctx);
+    if (!slot.ok()) {
+      if (syserr::ToErrno(slot.status()) == ENOMEM) {
+        ctx.Debugf("lisafs: the server allows no more channels: %s",
+                   slot.status().ToString());
+        break;
+      }
+      LOG(WARNING) << "lisafs: channel creation failed: " << slot.status();
+      continue;
+    }
+    std::unique_lock<std::mutex> l(channels_mu_);
+    if (channels_closed_) break;  // the new channel is destroyed on the way
+    // Watch the socket before the first channel is handed out, so that no
+    // caller ever waits on a channel of a server that died unnoticed.
+    if (watch_id_ == 0) {
+      std::weak_ptr<Client> weak = weak_from_this();
+      absl::StatusOr<uint64_t> id = internal::HangupWatcher::Get().Watch(
+          sock_fd_, [weak] {
+            if (std::shared_ptr<Client> c = weak.lock()) c->ShutdownChannels();
+          });
+      if (!id.ok()) return syserr::WithContext(id.status(), "StartChannels");
+      watch_id_ = *id;
+    }
+    idle_.push_back(slot->get());
+    channels_.push_back(*std::move(slot));
+  }
+  if (channels() == 0) {
+    LOG(WARNING) << "lisafs: every Channel RPC failed; using the socket only";
+    return syserr::FromErrno(ENOMEM, "StartChannels: no channel was created");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
+    const context::Context& ctx) {
+  std::vector<fd::OwnedFd> fds;
+  absl::StatusOr<ChannelResp> resp =
+      Rpc<ChannelResp>(ctx, MID::kChannel, EmptyMessage{}, 2, &fds);
+  if (!resp.ok()) return resp.status();
+  if (fds.size() < 2) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat("Channel RPC: server donated ", fds.size(),
+                          " FDs, want 2"));
+  }
+  if (resp->data_offset < 0) {
+    return syserr::FromErrno(EIO, "Channel RPC: negative window offset");
+  }
+  flipcall::PacketWindowDescriptor desc;
+  desc.fd = fds[0].get();
+  desc.offset = resp->data_offset;
+  desc.length = resp->data_length;
+  absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> data =
+      flipcall::Endpoint::Create(flipcall::Side::kClient, desc);
+  // The memfd is not needed once mapped (fds[0] closes with fds).
+  if (!data.ok()) return syserr::WithContext(data.status(), "Channel RPC");
+  auto slot = std::make_unique<ChannelSlot>();
+  slot->channel = std::make_unique<Channel>(
+      *std::move(data), fdchannel::Endpoint(std::move(fds[1])));
+  if (slot->channel->max_payload() < max_message_size_) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat("Channel RPC: window of ", resp->data_length,
+                          " bytes cannot hold a message of ",
+                          max_message_size_));
+  }
+  if (absl::Status s = slot->channel->data().Connect(); !s.ok()) {
+    return syserr::WithContext(s, "channel handshake");
+  }
+  return slot;
+}
+
+size_t Client::channels() const {
+  std::unique_lock<std::mutex> l(channels_mu_);
+  if (channels_closed_) return 0;
+  size_t n = 0;
+  for (const std::unique_ptr<ChannelSlot>& slot : channels_) {
+    if (!slot->dead) ++n;
+  }
+  return n;
+}
+
+void Client::ShutdownChannels() {
+  std::unique_lock<std::mutex> l(channels_mu_);
+  channels_closed_ = true;
+  idle_.clear();
+  for (const std::unique_ptr<ChannelSlot>& slot : channels_) {
+    slot->channel->data().Shutdown();
+  }
+}
+
+Client::ChannelSlot* Client::AcquireChannel() {
+  std::unique_lock<std::mutex> l(channels_mu_);
+  if (idle_.empty()) return nullptr;
+  ChannelSlot* slot = idle_.back();
+  idle_.pop_back();
+  slot->in_use = true;
+  ++channels_in_use_;
+  ++channel_rpcs_;
+  busiest_channels_ = std::max(busiest_channels_, channels_in_use_);
+  return slot;
+}
+
+Client::Stats Client::stats() const {
+  Stats s;
+  s.socket_rpcs = socket_rpcs_.load();
+  std::unique_lock<std::mutex> l(channels_mu_);
+  s.channel_rpcs = channel_rpcs_;
+  s.busiest_channels = busiest_channels_;
+  return s;
+}
+
+void Client::ReleaseChannel(ChannelSlot* slot) {
+  std::unique_lock<std::mutex> l(channels_mu_);
+  slot->in_use = false;
+  if (!slot->dead && !channels_closed_) idle_.push_back(slot);
+  if (--channels_in_use_ == 0) channels_released_.notify_all();
 }
 
 bool Client::IsSupported(MID mid) const {
@@ -107,24 +269,65 @@ absl::Status Client::SndRcvMessage(const context::Context& ctx, MID mid,
   return DoRpc(ctx, mid, req, want_fds, resp, fds);
 }
 
+absl::Status Client::SocketExchange(MID mid, absl::Span<const uint8_t> req,
+                                    size_t want_fds, Frame* frame) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (dead_ || closing_.load()) {
+    return RpcError(mid, EIO, ": connection is closed");
+  }
+  ++socket_rpcs_;
+  absl::Status s = comm_.SendFrame(static_cast<uint16_t>(mid), req);
+  if (s.ok()) s = comm_.RecvFrame(want_fds, max_message_size_, frame);
+  if (!s.ok()) {
+    // The stream is out of sync or gone: the connection is dead.
+    dead_ = true;
+    comm_.Shutdown();
+    return RpcError(mid, EIO, absl::StrCat(": transport: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Client::ChannelExchange(ChannelSlot* slot, MID mid,
+                                     absl::Span<const uint8_t> req,
+                                     Frame* frame) {
+  Channel& ch = *slot->channel;
+  // A request always announces no FDs (WIRE.md §8.5).
+  absl::StatusOr<uint32_t> len =
+      ch.WriteMessage(static_cast<uint16_t>(mid), 0, req);
+  if (!len.ok()) {
+    return RpcError(mid, EIO, absl::StrCat(": ", len.status().message()));
+  }
+  absl::StatusOr<uint32_t> n = ch.data().SendRecv(*len);
+  if (!n.ok()) {
+    std::unique_lock<std::mutex> l(channels_mu_);
+    slot->dead = true;
+    if (!flipcall::IsShutdown(n.status())) {
+      LOG(WARNING) << "lisafs: " << MIDName(mid)
+                   << " RPC: channel transfer failed: " << n.status();
+    }
+    return RpcError(mid, EIO,
+                    absl::StrCat(": channel: ", n.status().message()));
+  }
+  // The response's FDs are already queued on the FD channel; its header says
+  // how many, whatever this RPC wanted (the caller reconciles, §2.5).
+  if (absl::Status s = ch.ReadMessage(*n, max_message_size_, frame); !s.ok()) {
+    return RpcError(mid, EIO, absl::StrCat(": channel: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Client::DoRpc(const context::Context& ctx, MID mid,
                            absl::Span<const uint8_t> req, size_t want_fds,
                            std::vector<uint8_t>* resp,
                            std::vector<fd::OwnedFd>* fds) {
   Frame frame;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (dead_ || closing_.load()) {
-      return RpcError(mid, EIO, ": connection is closed");
-    }
-    absl::Status s = comm_.SendFrame(static_cast<uint16_t>(mid), req);
-    if (s.ok()) s = comm_.RecvFrame(want_fds, max_message_size_, &frame);
-    if (!s.ok()) {
-      // The stream is out of sync or gone: the connection is dead.
-      dead_ = true;
-      comm_.Shutdown();
-      return RpcError(mid, EIO, absl::StrCat(": transport: ", s.message()));
-    }
+  if (ChannelSlot* slot = AcquireChannel(); slot != nullptr) {
+    absl::Status s = ChannelExchange(slot, mid, req, &frame);
+    ReleaseChannel(slot);
+    if (!s.ok()) return s;
+  } else if (absl::Status s = SocketExchange(mid, req, want_fds, &frame);
+             !s.ok()) {
+    return s;
   }
   // From here on, returning early drops frame.fds, closing them.
   if (frame.oversized) {

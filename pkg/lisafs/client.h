@@ -2,10 +2,15 @@
 // runs RPCs over the connection's socket, and batches FDID closes. ClientFD
 // is a handle on one server-side FDID with a method per RPC.
 //
-// Only the socket communicator is used; flipcall channels are not started.
-// A dead server is noticed on the RPC path: every RPC in flight or later
-// fails promptly with EIO, with no watcher thread per client, so one process
-// can hold thousands of clients.
+// RPCs go over the connection's socket until StartChannels adds flipcall
+// channels (WIRE.md §6.7, §8); then each RPC takes an idle channel if there
+// is one and the socket otherwise. A dead server is noticed on the RPC path
+// for the socket; for channels, whose callers sleep on a futex that a dead
+// server never wakes, one process-wide thread (hangup_watcher.h) epolls the
+// socket of every client that started channels and shuts those channels
+// down when it hangs up (§6.8). There is no thread per client, so one
+// process can hold thousands of clients. A client that never starts
+// channels behaves, and speaks, exactly as a socket-only client.
 
 #ifndef GVISOR_PKG_LISAFS_CLIENT_H_
 #define GVISOR_PKG_LISAFS_CLIENT_H_
@@ -14,6 +19,7 @@
 #include <stdint.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,10 +73,33 @@ class Client : public std::enable_shared_from_this<Client> {
   ~Client();
 
   // Close shuts the connection down: blocked RPCs fail with EIO, later RPCs
-  // fail with EIO, and the socket is closed once no RPC uses it. Batched
-  // closes are dropped (the server frees every FDID of the connection).
-  // Close is idempotent and may race with RPCs on other threads.
+  // fail with EIO, and the socket and channels are closed once no RPC uses
+  // them. Batched closes are dropped (the server frees every FDID of the
+  // connection). Close is idempotent and may race with RPCs on other
+  // threads.
   void Close();
+
+  // StartChannels asks the server for up to MaxChannels() channels, one
+  // Channel RPC after another (so later ones may travel over the first), and
+  // from then on RPCs prefer an idle channel to the socket. It stops at the
+  // server's ENOMEM (its limit); other failures are logged and the next
+  // channel is tried. Returns OK if at least one channel works, ENOMEM if
+  // none does (the client goes on over the socket), EIO after Close. The
+  // client's socket is then watched for a hang-up by the process-wide
+  // watcher. Calling it again tops the channels up to MaxChannels().
+  absl::Status StartChannels(const context::Context& ctx);
+
+  // channels returns how many channels can still carry RPCs.
+  size_t channels() const;
+
+  // Stats counts how RPCs travelled, for tests and metrics.
+  struct Stats {
+    uint64_t socket_rpcs = 0;
+    uint64_t channel_rpcs = 0;
+    // busiest_channels is the most channels ever in use at once.
+    size_t busiest_channels = 0;
+  };
+  Stats stats() const;
 
   // IsSupported reports whether the server advertised mid at Mount.
   bool IsSupported(MID mid) const;
@@ -111,10 +140,28 @@ class Client : public std::enable_shared_from_this<Client> {
                                            unet::Socket sock);
   explicit Client(unet::Socket sock);
 
+  struct ChannelSlot;
+
   absl::Status DoRpc(const context::Context& ctx, MID mid,
                      absl::Span<const uint8_t> req, size_t want_fds,
                      std::vector<uint8_t>* resp,
                      std::vector<fd::OwnedFd>* fds);
+  // SocketExchange and ChannelExchange send a request and read the
+  // response frame; a failure is a transport error (EIO).
+  absl::Status SocketExchange(MID mid, absl::Span<const uint8_t> req,
+                              size_t want_fds, Frame* frame);
+  absl::Status ChannelExchange(ChannelSlot* slot, MID mid,
+                               absl::Span<const uint8_t> req, Frame* frame);
+  // AcquireChannel pops an idle channel (null if none); ReleaseChannel puts
+  // it back unless it died or the channels are being shut down.
+  ChannelSlot* AcquireChannel();
+  void ReleaseChannel(ChannelSlot* slot);
+  // NewChannel runs one Channel RPC and connects the channel it returns.
+  absl::StatusOr<std::unique_ptr<ChannelSlot>> NewChannel(
+      const context::Context& ctx);
+  // ShutdownChannels stops handing channels out and shuts down those in
+  // use, waking their callers; the watcher calls it on a hang-up.
+  void ShutdownChannels();
   void SendCloses(const context::Context& ctx, std::vector<FDID> fds);
 
   // Set by NewClient before the client is shared, read-only afterwards.
@@ -132,6 +179,21 @@ class Client : public std::enable_shared_from_this<Client> {
 
   std::mutex close_mu_;  // guards pending_closes_
   std::vector<FDID> pending_closes_;
+
+  // channels_mu_ guards the channels: every one started (dead ones too,
+  // until Close), the idle ones (a LIFO stack), how many are in use
+  // (channels_released_ is signalled when one comes back), whether they may
+  // still be handed out, and the watcher registration of the socket.
+  mutable std::mutex channels_mu_;
+  std::condition_variable channels_released_;
+  std::vector<std::unique_ptr<ChannelSlot>> channels_;
+  std::vector<ChannelSlot*> idle_;
+  size_t channels_in_use_ = 0;
+  bool channels_closed_ = false;
+  uint64_t watch_id_ = 0;
+  uint64_t channel_rpcs_ = 0;
+  size_t busiest_channels_ = 0;
+  std::atomic<uint64_t> socket_rpcs_{0};
 };
 
 // WalkResult is the raw outcome of a Walk RPC; the caller owns every control

@@ -235,6 +235,12 @@ absl::Status MountHandler(Connection& c, absl::Span<const uint8_t>,
   return Reply(resp, out);
 }
 
+// The payload (empty) is ignored; the connection makes the channel.
+absl::Status ChannelHandler(Connection& c, absl::Span<const uint8_t>,
+                            Response* resp) {
+  return c.NewChannel(resp);
+}
+
 absl::Status FStatHandler(Connection& c, absl::Span<const uint8_t> payload,
                           Response* resp) {
   absl::StatusOr<StatReq> req = Decode<StatReq>(payload);
@@ -935,11 +941,11 @@ absl::Status AcceptHandler(Connection& c, absl::Span<const uint8_t> payload,
 using Handler = absl::Status (*)(Connection&, absl::Span<const uint8_t>,
                                  Response*);
 
-// kHandlers is indexed by MID. Error (0) and Channel (2) have none.
+// kHandlers is indexed by MID. Error (0) has none.
 constexpr std::array<Handler, kNumMIDs> kHandlers = {
     nullptr,                  // 0 Error
     MountHandler,             // 1
-    nullptr,                  // 2 Channel: out of scope
+    ChannelHandler,           // 2
     FStatHandler,             // 3
     SetStatHandler,           // 4
     WalkHandler,              // 5

@@ -1,5 +1,5 @@
 // Package lisafs, server side, internal: the per-MID request handlers that
-// Connection::Run dispatches to. Each handler follows its row of WIRE.md
+// Connection::Dispatch calls. Each handler follows its row of WIRE.md
 // §7.6 step by step; the first failing step's errno is the answer.
 
 #ifndef GVISOR_PKG_LISAFS_HANDLERS_H_
@@ -28,7 +28,7 @@ struct Response {
 };
 
 // HasHandler reports whether the server implements mid (every MID below
-// kNumMIDs except Error and Channel).
+// kNumMIDs except Error).
 bool HasHandler(uint16_t mid);
 
 // Handle runs mid's handler on payload. On error, resp->fds may hold FDs,

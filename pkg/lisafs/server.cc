@@ -1,12 +1,17 @@
 #include "pkg/lisafs/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 #include <utility>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "pkg/fdchannel/fdchannel.h"
+#include "pkg/flipcall/flipcall.h"
+#include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/handlers.h"
+#include "pkg/lisafs/messages.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs {
@@ -46,6 +51,12 @@ internal::Response ErrorResponse(int err) {
 
 // ---------------------------------------------------------------------------
 // Connection
+
+// ServerChannel is one channel of a connection and its service thread.
+struct Connection::ServerChannel {
+  std::unique_ptr<Channel> channel;
+  std::thread thread;
+};
 
 Connection::Connection(Server* server, unet::Socket sock,
                        std::string mount_path,
@@ -97,6 +108,34 @@ std::shared_ptr<FD> Connection::Remove(FDID id) {
   return fd;
 }
 
+internal::Response Connection::Dispatch(const Frame& req) {
+  const context::Context& ctx = server_->ctx();
+  if (req.oversized) return ErrorResponse(EIO);
+  {
+    std::unique_lock<std::mutex> l(requests_mu_);
+    if (closing_) return ErrorResponse(ECONNRESET);
+    ++in_flight_;
+  }
+  internal::Response resp;
+  if (req.mid >= kNumMIDs || !internal::HasHandler(req.mid) ||
+      !Supports(req.mid)) {
+    resp = ErrorResponse(EOPNOTSUPP);
+  } else {
+    resp.mid = static_cast<MID>(req.mid);
+    absl::Status hs = internal::Handle(*this, resp.mid, req.payload, &resp);
+    if (!hs.ok()) {
+      ctx.Debugf("lisafs %s: %s", MIDName(resp.mid), hs.ToString());
+      resp = ErrorResponse(syserr::ToErrno(hs));
+    } else if (resp.payload.size() > max_message_size_) {
+      resp = ErrorResponse(EIO);
+    }
+  }
+  // An error response has dropped the FDs the handler meant to donate.
+  std::unique_lock<std::mutex> l(requests_mu_);
+  if (--in_flight_ == 0) requests_done_.notify_all();
+  return resp;
+}
+
 void Connection::Run() {
   const context::Context& ctx = server_->ctx();
   for (;;) {
@@ -107,23 +146,7 @@ void Connection::Run() {
                  s.ToString());
       break;
     }
-    internal::Response resp;
-    if (frame.oversized) {
-      resp = ErrorResponse(EIO);
-    } else if (frame.mid >= kNumMIDs || !internal::HasHandler(frame.mid) ||
-               !Supports(frame.mid)) {
-      resp = ErrorResponse(EOPNOTSUPP);
-    } else {
-      resp.mid = static_cast<MID>(frame.mid);
-      absl::Status hs =
-          internal::Handle(*this, resp.mid, frame.payload, &resp);
-      if (!hs.ok()) {
-        ctx.Debugf("lisafs %s: %s", MIDName(resp.mid), hs.ToString());
-        resp = ErrorResponse(syserr::ToErrno(hs));
-      } else if (resp.payload.size() > max_message_size_) {
-        resp = ErrorResponse(EIO);
-      }
-    }
+    internal::Response resp = Dispatch(frame);
     std::vector<int> fds;
     for (const fd::OwnedFd& f : resp.fds) fds.push_back(f.get());
     s = comm_.SendFrame(static_cast<uint16_t>(resp.mid), resp.payload, fds);
@@ -134,6 +157,34 @@ void Connection::Run() {
       break;
     }
   }
+  Close();
+}
+
+void Connection::Close() {
+  // Take no new request, and let those in flight on channels finish.
+  {
+    std::unique_lock<std::mutex> l(requests_mu_);
+    closing_ = true;
+    requests_done_.wait(l, [this] { return in_flight_ == 0; });
+  }
+  // Wake every channel thread (blocked waiting for the client, or about to
+  // hand an answer over) and wait for it to end.
+  std::vector<std::unique_ptr<ServerChannel>> channels;
+  std::unique_ptr<flipcall::PacketWindowAllocator> windows;
+  {
+    std::unique_lock<std::mutex> l(channels_mu_);
+    channels_closed_ = true;
+    for (const std::unique_ptr<ServerChannel>& ch : channels_) {
+      ch->channel->data().Shutdown();
+    }
+    channels.swap(channels_);
+    windows.swap(windows_);
+  }
+  for (const std::unique_ptr<ServerChannel>& ch : channels) ch->thread.join();
+  // The channels (windows unmapped, FD sockets closed) and then the memfd
+  // go away here.
+  channels.clear();
+  windows.reset();
   std::map<FDID, std::shared_ptr<FD>> fds;
   {
     std::unique_lock<std::mutex> l(mu_);
@@ -141,6 +192,97 @@ void Connection::Run() {
   }
   // Every FD (and its backend object, and its host FDs) goes away here,
   // outside any lock.
+}
+
+absl::Status Connection::NewChannel(internal::Response* resp) {
+  std::unique_lock<std::mutex> l(channels_mu_);
+  if (channels_closed_) {
+    return syserr::FromErrno(ENOSYS, "Channel: connection is closing");
+  }
+  if (channels_.size() >= MaxChannels()) {
+    return syserr::FromErrno(
+        ENOMEM, absl::StrCat("Channel: connection already has ",
+                             channels_.size(), " channels"));
+  }
+  if (windows_ == nullptr) {
+    absl::StatusOr<flipcall::PacketWindowAllocator> a =
+        flipcall::PacketWindowAllocator::Create();
+    if (!a.ok()) return syserr::WithContext(a.status(), "Channel");
+    windows_ = std::make_unique<flipcall::PacketWindowAllocator>(
+        *std::move(a));
+  }
+  // The window holds the flipcall header, the channel header and the
+  // largest payload (WIRE.md §8.1).
+  absl::StatusOr<flipcall::PacketWindowDescriptor> desc = windows_->Allocate(
+      flipcall::kPacketHeaderBytes + Channel::kHeaderSize + max_message_size_);
+  if (!desc.ok()) return syserr::WithContext(desc.status(), "Channel");
+  absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> data =
+      flipcall::Endpoint::Create(flipcall::Side::kServer, *desc);
+  if (!data.ok()) return syserr::WithContext(data.status(), "Channel");
+  absl::StatusOr<std::pair<fd::OwnedFd, fd::OwnedFd>> socks =
+      fdchannel::NewConnectedSockets();
+  if (!socks.ok()) return syserr::WithContext(socks.status(), "Channel");
+  auto ch = std::make_unique<ServerChannel>();
+  ch->channel = std::make_unique<Channel>(
+      *std::move(data), fdchannel::Endpoint(std::move(socks->first)));
+  ServerChannel* raw = ch.get();
+  // The thread waits for the client's handshake before the reply goes out.
+  ch->thread = std::thread([this, raw] { ServeChannel(raw); });
+  channels_.push_back(std::move(ch));
+  fd::OwnedFd memfd(fcntl(windows_->fd(), F_DUPFD_CLOEXEC, 0));
+  if (!memfd.valid()) {
+    int err = errno;
+    raw->channel->data().Shutdown();
+    return syserr::FromErrno(err, "Channel: dup of the packet window memfd");
+  }
+  resp->fds.push_back(std::move(memfd));
+  resp->fds.push_back(std::move(socks->second));
+  ChannelResp out;
+  out.data_offset = desc->offset;
+  out.data_length = desc->length;
+  absl::StatusOr<std::vector<uint8_t>> b = Marshal(out);
+  if (!b.ok()) return b.status();
+  resp->payload = *std::move(b);
+  return absl::OkStatus();
+}
+
+void Connection::ServeChannel(ServerChannel* sc) {
+  const context::Context& ctx = server_->ctx();
+  Channel& ch = *sc->channel;
+  absl::StatusOr<uint32_t> n = ch.data().RecvFirst();
+  // A zero-length datagram ends the loop quietly; the channel is not shut
+  // down (WIRE.md §8.5, §12 Q11).
+  while (n.ok() && *n > 0) {
+    Frame req;
+    if (absl::Status s = ch.ReadMessage(*n, max_message_size_, &req);
+        !s.ok()) {
+      n = s;
+      break;
+    }
+    // FDs flow only from server to client: drop any the client sent.
+    req.fds.clear();
+    internal::Response resp = Dispatch(req);
+    std::vector<int> fds;
+    for (const fd::OwnedFd& f : resp.fds) fds.push_back(f.get());
+    // The FDs are queued on the FD socket before the hand-over.
+    const uint8_t sent = ch.SendFDs(fds);
+    if (sent != fds.size()) {
+      ctx.Debugf("lisafs channel on %s: sent %d of %d FDs", mount_path_,
+                 sent, fds.size());
+    }
+    resp.fds.clear();
+    absl::StatusOr<uint32_t> len = ch.WriteMessage(
+        static_cast<uint16_t>(resp.mid), sent, resp.payload);
+    if (!len.ok()) {
+      n = len.status();
+      break;
+    }
+    n = ch.data().SendRecv(*len);
+  }
+  if (!n.ok() && !flipcall::IsShutdown(n.status())) {
+    ctx.Debugf("lisafs channel on %s: %s", mount_path_,
+               n.status().ToString());
+  }
 }
 
 // ---------------------------------------------------------------------------

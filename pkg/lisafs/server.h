@@ -8,11 +8,16 @@
 // read-only, file types, deleted nodes), takes the locks of §7.4, calls the
 // backend, and encodes the response with the FDs the backend donates.
 //
-// Out of scope: channels (MID 2, flipcall shared memory). A Channel request
-// is answered Error(EOPNOTSUPP) whatever the backend advertises, so a
-// backend should not advertise MID 2 (pkg/fsgofer advertises 1, 3..19 and
-// 21..33, leaving out Channel and Flush). Requests are served strictly in
-// order on the connection's socket (WIRE.md §2.7).
+// Requests are served strictly in order on the connection's socket (WIRE.md
+// §2.7). A backend that advertises Channel (MID 2) also gets flipcall
+// channels (WIRE.md §8): each Channel request, on the socket or on a channel,
+// starts one more channel with a service thread of its own, at most
+// MaxChannels() per connection (ENOMEM beyond). Every request, whichever
+// communicator brought it, goes through Connection::Dispatch. The memfd that
+// holds the channels' packet windows is created with the first channel, so
+// a connection that never asks for one costs no extra FD. When the socket
+// ends, the connection stops taking requests, waits for those in flight,
+// shuts every channel down and joins its thread (WIRE.md §7.1).
 //
 // One deliberate difference from gVisor's Go server: ReadLinkAt and
 // FListXattr on a deleted node answer EINVAL, like every other RPC that
@@ -40,6 +45,8 @@
 #include "absl/strings/string_view.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
+#include "pkg/flipcall/packet_window.h"
+#include "pkg/lisafs/handlers.h"
 #include "pkg/lisafs/node.h"
 #include "pkg/lisafs/server_fd.h"
 #include "pkg/lisafs/server_impl.h"
@@ -98,13 +105,33 @@ class Connection {
   std::shared_ptr<FD> Remove(FDID id);
 
   // Run serves requests until the peer goes away or the socket is shut
-  // down, then drops every FD.
+  // down, then closes the connection: it stops taking requests, shuts
+  // down and joins every channel, and drops every FD.
   void Run();
 
   // Shutdown shuts the socket down: Run ends after the current request.
   void Shutdown() { comm_.Shutdown(); }
 
+  // Dispatch answers one request (req.mid, req.payload; FDs in req are
+  // ignored) in the order of WIRE.md §7.2: oversized payload EIO, closing
+  // connection ECONNRESET, unknown or unadvertised MID EOPNOTSUPP, then the
+  // handler (its error's errno, or EIO for a response over the size limit).
+  internal::Response Dispatch(const Frame& req);
+
+  // NewChannel serves a Channel request (WIRE.md §7.6, §8.1): it creates a
+  // channel, starts its service thread, and puts ChannelResp and the two
+  // FDs to donate (the memfd, the client's FD socket) in *resp. ENOSYS
+  // once the connection is closing, ENOMEM at MaxChannels() channels.
+  absl::Status NewChannel(internal::Response* resp);
+
  private:
+  struct ServerChannel;
+
+  // ServeChannel is a channel's service loop (WIRE.md §8.5).
+  void ServeChannel(ServerChannel* ch);
+  // Close ends the connection as WIRE.md §7.1 close_connection says.
+  void Close();
+
   Server* const server_;
   SockCommunicator comm_;
   const std::string mount_path_;
@@ -119,6 +146,20 @@ class Connection {
   std::shared_ptr<Node> mount_node_;
   FDID next_fdid_ = 1;
   std::map<FDID, std::shared_ptr<FD>> fds_;
+
+  // requests_mu_ guards the request gate: closing_ refuses new requests,
+  // in_flight_ counts those being handled; requests_done_ is signalled when
+  // it drops to 0.
+  std::mutex requests_mu_;
+  std::condition_variable requests_done_;
+  bool closing_ = false;
+  int in_flight_ = 0;
+
+  // channels_mu_ guards the channels and their packet-window allocator.
+  std::mutex channels_mu_;
+  bool channels_closed_ = false;
+  std::unique_ptr<flipcall::PacketWindowAllocator> windows_;
+  std::vector<std::unique_ptr<ServerChannel>> channels_;
 };
 
 // Server serves LISAFS connections over one shared file tree.

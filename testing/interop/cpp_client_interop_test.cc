@@ -1,29 +1,38 @@
 // Direction (b) of the interop harness: our C++ lisafs client and devutil
 // GoferClient against gVisor's own Go server (lisafs.Server + runsc's
-// fsgofer), started by tools/interop_test.sh. Every answer is compared with
-// what the host shows under the served tree (testing/interop/mktree.sh).
+// fsgofer), started by tools/interop_test.sh, over the socket and over the
+// server's flipcall channels. Every answer is compared with what the host
+// shows under the served tree (testing/interop/mktree.sh).
 //
 // Environment (set by tools/interop_test.sh; see testing/interop/README.md):
 //   INTEROP_GOSERVER_SOCKET  listening socket of the Go server
 //   INTEROP_ROOT             the host directory it serves
 //   INTEROP_DONATE_MOUNT_FD  1 if the server donates the mount-point FD
 //   INTEROP_GOSERVER_VERSION head or old
+//   INTEROP_GOSERVER         the Go server binary, for a server of our own
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -31,9 +40,12 @@
 #include "gtest/gtest.h"
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
+#include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/client.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
+
+extern char** environ;
 
 namespace gvisor {
 namespace {
@@ -77,17 +89,53 @@ class InteropTest : public ::testing::Test {
     return s.ok() ? s->Release() : fd::OwnedFd();
   }
 
+  // Mount connects a new lisafs client; in InteropChannelsTest it also
+  // starts channels, so that every later RPC of the test takes one.
   lisafs::Mounted Mount() {
     absl::StatusOr<unet::Socket> s = unet::Socket::Connect(socket_, SOCK_STREAM);
     EXPECT_TRUE(s.ok()) << s.status();
     absl::StatusOr<lisafs::Mounted> m = lisafs::NewClient(Ctx(), std::move(*s));
     EXPECT_TRUE(m.ok()) << m.status();
-    return m.ok() ? std::move(*m) : lisafs::Mounted();
+    if (!m.ok()) return lisafs::Mounted();
+    if (channels_) {
+      absl::Status cs = m->client->StartChannels(Ctx());
+      EXPECT_TRUE(cs.ok()) << cs;
+      EXPECT_GT(m->client->channels(), 0u);
+      channel_clients_.push_back(
+          {m->client, m->client->stats().socket_rpcs});
+    }
+    return std::move(*m);
   }
+
+  void TearDown() override {
+    // With channels idle, every RPC after StartChannels took one.
+    for (const auto& [client, socket_rpcs] : channel_clients_) {
+      lisafs::Client::Stats st = client->stats();
+      EXPECT_EQ(st.socket_rpcs, socket_rpcs) << "RPCs went over the socket";
+      EXPECT_GT(st.channel_rpcs, 0u);
+    }
+    channel_clients_.clear();
+  }
+
+  void CheckWalkStatOpenRead();
+  void CheckMutations();
 
   std::string socket_, root_;
   bool donate_ = false;
   bool old_ = false;
+  bool channels_ = false;
+  std::vector<std::pair<std::shared_ptr<lisafs::Client>, uint64_t>>
+      channel_clients_;
+};
+
+// InteropChannelsTest runs lisafs checks over gVisor's flipcall channels
+// (WIRE.md §8): the server's windows, futex hand-over and FD sockets.
+class InteropChannelsTest : public InteropTest {
+ protected:
+  void SetUp() override {
+    InteropTest::SetUp();
+    channels_ = true;
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -160,7 +208,7 @@ TEST_F(InteropTest, MountNegotiation) {
   }
 }
 
-TEST_F(InteropTest, WalkStatOpenRead) {
+void InteropTest::CheckWalkStatOpenRead() {
   lisafs::Mounted m = Mount();
   ASSERT_NE(m.client, nullptr);
   lisafs::ClientFD root = m.client->NewFD(m.root.control_fd);
@@ -246,11 +294,12 @@ TEST_F(InteropTest, WalkStatOpenRead) {
   rdir.Close(Ctx(), true);
 }
 
-TEST_F(InteropTest, MutationsInAScratchDirectory) {
+void InteropTest::CheckMutations() {
   lisafs::Mounted m = Mount();
   ASSERT_NE(m.client, nullptr);
   lisafs::ClientFD root = m.client->NewFD(m.root.control_fd);
-  const std::string name = absl::StrCat("scratch-", getpid());
+  const std::string name =
+      absl::StrCat("scratch-", getpid(), channels_ ? "-channels" : "");
   const std::string host = root_ + "/" + name;
   const uint32_t uid = getuid(), gid = getgid();
   // Whatever happens below, leave the served tree as it was.
@@ -388,6 +437,130 @@ TEST_F(InteropTest, MutationsInAScratchDirectory) {
   EXPECT_NE(access(host.c_str(), F_OK), 0);
   EXPECT_EQ(syserr::ToErrno(root.UnlinkAt(Ctx(), name, AT_REMOVEDIR)), ENOENT);
   m.client->CloseFD(Ctx(), lisafs::kInvalidFDID, true);
+}
+
+TEST_F(InteropTest, WalkStatOpenRead) { CheckWalkStatOpenRead(); }
+TEST_F(InteropTest, MutationsInAScratchDirectory) { CheckMutations(); }
+
+// ---------------------------------------------------------------------------
+// lisafs client over channels.
+
+TEST_F(InteropChannelsTest, WalkStatOpenRead) { CheckWalkStatOpenRead(); }
+TEST_F(InteropChannelsTest, MutationsInAScratchDirectory) { CheckMutations(); }
+
+TEST_F(InteropChannelsTest, DevicesAreDonatedOverChannels) {
+  lisafs::Mounted m = Mount();
+  ASSERT_NE(m.client, nullptr);
+  lisafs::ClientFD root = m.client->NewFD(m.root.control_fd);
+  struct Dev {
+    const char* name;
+    unsigned maj, min;
+  };
+  for (const Dev& d : {Dev{"null", 1, 3}, Dev{"zero", 1, 5}}) {
+    absl::StatusOr<lisafs::Inode> i = root.Walk(Ctx(), d.name);
+    ASSERT_TRUE(i.ok()) << d.name << ": " << i.status();
+    lisafs::ClientFD fd = m.client->NewFD(i->control_fd);
+    absl::StatusOr<lisafs::OpenResult> o = fd.OpenAt(Ctx(), O_RDWR);
+    ASSERT_TRUE(o.ok()) << d.name << ": " << o.status();
+    ASSERT_TRUE(o->host_fd.valid()) << d.name;
+    struct stat st;
+    ASSERT_EQ(fstat(o->host_fd.get(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode)) << d.name;
+    EXPECT_EQ(st.st_rdev, makedev(d.maj, d.min)) << d.name;
+    m.client->NewFD(o->open_fd).Close(Ctx(), false);
+    fd.Close(Ctx(), true);
+  }
+}
+
+TEST_F(InteropChannelsTest, ConcurrentRpcsAndTheServersLimit) {
+  lisafs::Mounted m = Mount();
+  ASSERT_NE(m.client, nullptr);
+  // The server allows as many channels as our client asks for on the same
+  // host; one more is ENOMEM.
+  std::vector<fd::OwnedFd> fds;
+  absl::StatusOr<lisafs::ChannelResp> extra =
+      m.client->Rpc<lisafs::ChannelResp>(Ctx(), lisafs::MID::kChannel,
+                                         lisafs::EmptyMessage{}, 2, &fds);
+  if (m.client->channels() == lisafs::MaxChannels()) {
+    EXPECT_EQ(syserr::ToErrno(extra.status()), ENOMEM) << extra.status();
+  }
+  lisafs::ClientFD root = m.client->NewFD(m.root.control_fd);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        absl::StatusOr<lisafs::Inode> f = root.Walk(Ctx(), "file");
+        if (!f.ok()) {
+          ++failures;
+          continue;
+        }
+        lisafs::ClientFD fd = m.client->NewFD(f->control_fd);
+        absl::StatusOr<lisafs::OpenResult> o = fd.OpenAt(Ctx(), O_RDONLY);
+        char buf[6] = {};
+        if (!o.ok() || !o->host_fd.valid() ||
+            pread(o->host_fd.get(), buf, 6, 0) != 6 ||
+            std::string(buf, 6) != "hello\n") {
+          ++failures;
+        }
+        if (o.ok()) m.client->NewFD(o->open_fd).Close(Ctx(), false);
+        fd.Close(Ctx(), i % 10 == 0);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(m.client->stats().busiest_channels, 2u);
+  // Busy channels sent the rest to the socket; nothing to check there.
+  channel_clients_.clear();
+}
+
+TEST_F(InteropChannelsTest, AKilledServerFailsAChannelRpcWithEIO) {
+  const std::string goserver = Env("INTEROP_GOSERVER");
+  ASSERT_FALSE(goserver.empty()) << "INTEROP_GOSERVER is not set";
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  fd::OwnedFd ours(sv[0]), theirs(sv[1]);
+  // The server gets its end as FD 3, like runsc's gofer.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
+  std::vector<std::string> args = {goserver, "--root=" + root_, "--fd=3"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, goserver.c_str(), &actions, nullptr, argv.data(),
+                        environ),
+            0);
+  posix_spawn_file_actions_destroy(&actions);
+  theirs.reset();
+
+  absl::StatusOr<lisafs::Mounted> m = lisafs::NewClient(
+      Ctx(), *unet::Socket::FromFd(std::move(ours)));
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->client->StartChannels(Ctx()).ok());
+  lisafs::ClientFD root = m->client->NewFD(m->root.control_fd);
+  ASSERT_TRUE(root.FStat(Ctx()).ok());
+  // Freeze the server, so that the next RPC waits on its channel...
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  std::future<absl::Status> rpc = std::async(std::launch::async, [&] {
+    return root.FStat(Ctx()).status();
+  });
+  EXPECT_EQ(rpc.wait_for(std::chrono::milliseconds(200)),
+            std::future_status::timeout);
+  // ...then kill it: the watcher must wake the caller.
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_EQ(rpc.wait_for(std::chrono::seconds(10)),
+            std::future_status::ready);
+  EXPECT_LT(std::chrono::steady_clock::now() - killed,
+            std::chrono::seconds(2));
+  EXPECT_EQ(syserr::ToErrno(rpc.get()), EIO);
+  EXPECT_EQ(syserr::ToErrno(root.FStat(Ctx()).status()), EIO);
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status));
 }
 
 }  // namespace

@@ -91,13 +91,12 @@ func dump(b []byte) string {
 }
 
 // expectedMIDs is the Mount response's list of supported messages from
-// fsgofer (WIRE.md §5.1), less Channel for our server.
+// fsgofer (WIRE.md §5.1).
 func (h *harness) expectedMIDs() []uint16 {
 	var mids []uint16
 	for m := uint16(1); m <= 33; m++ {
 		switch {
 		case m == 20: // Flush: never supported by fsgofer
-		case m == 2 && h.cppServer: // Channel: out of our server's scope
 		case h.oldServer && (m == 27 || m == 28 || m == 33):
 		default:
 			mids = append(mids, m)
