@@ -574,15 +574,12 @@ TEST_F(ShimTest, GoferThatStopsAnsweringIsCutOff) {
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
   g->child().Signal(SIGSTOP);
-  absl::Time start = absl::Now();
   EXPECT_CODE(Devices("demo", nullptr, absl::Milliseconds(200)),
               DEADLINE_EXCEEDED);
   // The shim cuts the connection off kMinStallTimeout after the call.
   ASSERT_TRUE(WaitFor([&] {
     return StateOf("demo") == v1::Container::DISCONNECTED;
   }));
-  EXPECT_LT(absl::Now() - start,
-            ContainerRegistry::kMinStallTimeout + absl::Seconds(10));
   v1::Container c;
   ASSERT_GRPC_OK(Get("demo", &c));
   EXPECT_THAT(c.disconnect_reason(), HasSubstr("did not answer"));
@@ -798,9 +795,9 @@ TEST_F(ShimTest, ThousandContainersNeedNoThreadEach) {
 TEST_F(ShimTest, ShutdownWithAnIdleClientIsPrompt) {
   v1::ListContainersResponse list;
   ASSERT_GRPC_OK(List(&list));
-  absl::Time start = absl::Now();
-  server_->Shutdown(absl::Seconds(5));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  // With an hour of grace, this test only finishes (within its timeout)
+  // if shutdown does not spend the grace waiting on the idle client.
+  server_->Shutdown(absl::Hours(1));
 }
 
 TEST_F(ShimTest, ShutdownLetsACallInFlightFinish) {
@@ -837,12 +834,11 @@ TEST_F(ShimTest, ShutdownEndsACallStuckPastTheGrace) {
   grpc::Status call;
   std::thread caller([&] { call = Devices("demo", nullptr); });
   ASSERT_TRUE(WaitFor([&] { return server_->calls_in_flight() == 1; }));
-  absl::Time start = absl::Now();
   server_->Shutdown(absl::Milliseconds(200));
-  // Closing the client woke the call: no wait for the stall guard.
-  EXPECT_LT(absl::Now() - start, ContainerRegistry::kMinStallTimeout);
   caller.join();
   EXPECT_FALSE(call.ok());
+  // Closing the client woke the call, not the stall guard.
+  EXPECT_THAT(call.error_message(), ::testing::Not(HasSubstr("did not answer")));
   EXPECT_EQ(registry_->size(), 0u);
   g->child().Signal(SIGCONT);
 }
