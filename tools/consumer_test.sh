@@ -8,7 +8,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 # A fixed workspace path keeps the consumer's Bazel output base (and so its
 # build cache) from one run to the next.
-work="${XDG_CACHE_HOME:-$HOME/.cache}/gvisor_devutil/consumer"
+work="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/gvisor_devutil/consumer"
 mkdir -p "$work"
 gofer_pid=
 cleanup() {
