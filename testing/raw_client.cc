@@ -82,8 +82,10 @@ absl::StatusOr<std::unique_ptr<RawChannel>> RawChannel::Connect(
   absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> ep =
       flipcall::Endpoint::Create(flipcall::Side::kClient, d);
   if (!ep.ok()) return ep.status();
-  auto ch = std::make_unique<lisafs::Channel>(
-      *std::move(ep), fdchannel::Endpoint(std::move(channel.fds[1])));
+  absl::StatusOr<fdchannel::Endpoint> fdc =
+      fdchannel::Endpoint::FromFd(std::move(channel.fds[1]));
+  if (!fdc.ok()) return fdc.status();
+  auto ch = std::make_unique<lisafs::Channel>(*std::move(ep), *std::move(fdc));
   if (absl::Status s = ch->data().Connect(); !s.ok()) return s;
   return std::unique_ptr<RawChannel>(new RawChannel(std::move(ch)));
 }

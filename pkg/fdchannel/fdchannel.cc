@@ -11,32 +11,19 @@
 
 namespace gvisor::fdchannel {
 
-absl::StatusOr<std::pair<fd::OwnedFd, fd::OwnedFd>> NewConnectedSockets() {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-    return syserr::FromErrno(errno, "socketpair(AF_UNIX, SOCK_SEQPACKET)");
-  }
-  return std::make_pair(fd::OwnedFd(sv[0]), fd::OwnedFd(sv[1]));
+absl::StatusOr<std::pair<unet::Socket, unet::Socket>> NewConnectedSockets() {
+  return unet::Socket::SocketPair(SOCK_SEQPACKET);
+}
+
+absl::StatusOr<Endpoint> Endpoint::FromFd(fd::OwnedFd fd) {
+  absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(std::move(fd));
+  if (!sock.ok()) return sock.status();
+  return Endpoint(*std::move(sock));
 }
 
 absl::Status Endpoint::SendFD(int fd) {
-  alignas(cmsghdr) unsigned char ctrl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg = {};
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof(ctrl);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  while (sendmsg(sock_.get(), &msg, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR) {
-      return syserr::FromErrno(
-          errno, absl::StrCat("sending FD ", fd, " on FD channel ",
-                              sock_.get()));
-    }
-  }
-  return absl::OkStatus();
+  // A datagram with no data bytes and the FD as its only control message.
+  return sock_.SendPacket({}, absl::MakeConstSpan(&fd, 1));
 }
 
 absl::StatusOr<fd::OwnedFd> Endpoint::RecvFDNonblock() {
@@ -49,11 +36,11 @@ absl::StatusOr<fd::OwnedFd> Endpoint::RecvFDNonblock() {
     msg = {};
     msg.msg_control = ctrl;
     msg.msg_controllen = sizeof(ctrl);
-    n = recvmsg(sock_.get(), &msg, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    n = recvmsg(sock_.fd(), &msg, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     return syserr::FromErrno(
-        errno, absl::StrCat("receiving an FD on FD channel ", sock_.get()));
+        errno, absl::StrCat("receiving an FD on FD channel ", sock_.fd()));
   }
   std::vector<fd::OwnedFd> fds;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
@@ -71,7 +58,7 @@ absl::StatusOr<fd::OwnedFd> Endpoint::RecvFDNonblock() {
   }
   if (fds.size() != 1 || (msg.msg_flags & MSG_CTRUNC) != 0) {
     return syserr::FromErrno(
-        EPROTO, absl::StrCat("FD channel ", sock_.get(), ": datagram carried ",
+        EPROTO, absl::StrCat("FD channel ", sock_.fd(), ": datagram carried ",
                              fds.size(), " FDs, want 1"));
   }
   return std::move(fds[0]);

@@ -11,12 +11,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "pkg/fd/fd.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::fdchannel {
 
-// NewConnectedSockets returns both ends of a close-on-exec
-// socketpair(AF_UNIX, SOCK_SEQPACKET).
-absl::StatusOr<std::pair<fd::OwnedFd, fd::OwnedFd>> NewConnectedSockets();
+// NewConnectedSockets returns both ends of a new FD channel: a
+// close-on-exec socketpair(AF_UNIX, SOCK_SEQPACKET).
+absl::StatusOr<std::pair<unet::Socket, unet::Socket>> NewConnectedSockets();
 
 // Endpoint is one end of an FD channel. It owns its socket and is move-only;
 // one sender and one receiver may use it at the same time.
@@ -24,7 +25,10 @@ class Endpoint {
  public:
   Endpoint() = default;
   // Takes ownership of sock, one end of a SOCK_SEQPACKET pair.
-  explicit Endpoint(fd::OwnedFd sock) : sock_(std::move(sock)) {}
+  explicit Endpoint(unet::Socket sock) : sock_(std::move(sock)) {}
+  // FromFd takes ownership of fd (for example one a peer donated), checking
+  // that it is an AF_UNIX socket; fd is closed on error.
+  static absl::StatusOr<Endpoint> FromFd(fd::OwnedFd fd);
 
   Endpoint(Endpoint&&) = default;
   Endpoint& operator=(Endpoint&&) = default;
@@ -40,10 +44,10 @@ class Endpoint {
   // carried is closed). The FD is close-on-exec.
   absl::StatusOr<fd::OwnedFd> RecvFDNonblock();
 
-  int fd() const { return sock_.get(); }
+  int fd() const { return sock_.fd(); }
 
  private:
-  fd::OwnedFd sock_;
+  unet::Socket sock_;
 };
 
 }  // namespace gvisor::fdchannel

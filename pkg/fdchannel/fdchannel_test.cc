@@ -51,7 +51,7 @@ TEST(FdChannelTest, DatagramWithoutAnFDIsRefused) {
   ASSERT_TRUE(socks.ok());
   Endpoint rx(std::move(socks->second));
   char c = 'x';
-  ASSERT_EQ(send(socks->first.get(), &c, 1, 0), 1);
+  ASSERT_EQ(send(socks->first.fd(), &c, 1, 0), 1);
   EXPECT_EQ(syserr::ToErrno(rx.RecvFDNonblock().status()), EPROTO);
 }
 
@@ -71,7 +71,7 @@ TEST(FdChannelTest, DatagramWithTwoFDsIsRefusedAndClosed) {
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
     memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
-    ASSERT_EQ(sendmsg(socks->first.get(), &msg, 0), 0);
+    ASSERT_EQ(sendmsg(socks->first.fd(), &msg, 0), 0);
     EXPECT_EQ(syserr::ToErrno(rx.RecvFDNonblock().status()), EPROTO);
   }
   EXPECT_EQ(testing::OpenFdCount(), before);

@@ -466,9 +466,9 @@ int ServeScripted(unet::Socket sock, const Answer& answer) {
   if (!ep.ok() || !socks.ok()) return 15;
   Channel ch(*std::move(ep), fdchannel::Endpoint(std::move(socks->first)));
   ChannelResp cr{.data_offset = d->offset, .data_length = d->length};
-  int fds[2] = {alloc->fd(), socks->second.get()};
+  int fds[2] = {alloc->fd(), socks->second.fd()};
   if (!comm.SendFrame(2, *Marshal(cr), fds).ok()) return 16;
-  socks->second.reset();
+  socks->second = unet::Socket();
   absl::StatusOr<uint32_t> n = ch.data().RecvFirst();
   while (n.ok()) {
     Frame req;

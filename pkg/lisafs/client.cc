@@ -180,9 +180,14 @@ absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
       flipcall::Endpoint::Create(flipcall::Side::kClient, desc);
   // The memfd is not needed once mapped (fds[0] closes with fds).
   if (!data.ok()) return syserr::WithContext(data.status(), "Channel RPC");
+  absl::StatusOr<fdchannel::Endpoint> fd_channel =
+      fdchannel::Endpoint::FromFd(std::move(fds[1]));
+  if (!fd_channel.ok()) {
+    return syserr::WithContext(fd_channel.status(), "Channel RPC: FD socket");
+  }
   auto slot = std::make_unique<ChannelSlot>();
-  slot->channel = std::make_unique<Channel>(
-      *std::move(data), fdchannel::Endpoint(std::move(fds[1])));
+  slot->channel =
+      std::make_unique<Channel>(*std::move(data), *std::move(fd_channel));
   if (slot->channel->max_payload() < max_message_size_) {
     return syserr::FromErrno(
         EIO, absl::StrCat("Channel RPC: window of ", resp->data_length,

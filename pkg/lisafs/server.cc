@@ -219,7 +219,7 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
   absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> data =
       flipcall::Endpoint::Create(flipcall::Side::kServer, *desc);
   if (!data.ok()) return syserr::WithContext(data.status(), "Channel");
-  absl::StatusOr<std::pair<fd::OwnedFd, fd::OwnedFd>> socks =
+  absl::StatusOr<std::pair<unet::Socket, unet::Socket>> socks =
       fdchannel::NewConnectedSockets();
   if (!socks.ok()) return syserr::WithContext(socks.status(), "Channel");
   auto ch = std::make_unique<ServerChannel>();
@@ -236,7 +236,7 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
     return syserr::FromErrno(err, "Channel: dup of the packet window memfd");
   }
   resp->fds.push_back(std::move(memfd));
-  resp->fds.push_back(std::move(socks->second));
+  resp->fds.push_back(socks->second.Release());
   ChannelResp out;
   out.data_offset = desc->offset;
   out.data_length = desc->length;
