@@ -131,6 +131,15 @@ absl::StatusOr<lisafs::Statx> ControlFD::Stat() {
   return host::Stat(host_.get());
 }
 
+absl::StatusOr<NewControlFD> ControlFD::OpenCreated(const std::string& name,
+                                                    uint32_t uid,
+                                                    uint32_t gid) {
+  absl::StatusOr<host::OpenedFile> f = host::TryOpen(host_.get(), name);
+  if (!f.ok()) return f.status();
+  if (absl::Status s = Fchown(f->fd.get(), uid, gid); !s.ok()) return s;
+  return NewChild(*std::move(f));
+}
+
 absl::StatusOr<NewControlFD> ControlFD::NewChild(host::OpenedFile file) {
   absl::StatusOr<lisafs::Statx> st = host::StatSupported(file.fd.get());
   if (!st.ok()) return st.status();
@@ -358,12 +367,7 @@ absl::StatusOr<NewControlFD> ControlFD::Mkdir(const lisafs::CreateArgs& args) {
   absl::Cleanup undo = [&] {
     unlinkat(host_.get(), name.c_str(), AT_REMOVEDIR);
   };
-  absl::StatusOr<host::OpenedFile> f = host::TryOpen(host_.get(), name);
-  if (!f.ok()) return f.status();
-  if (absl::Status s = Fchown(f->fd.get(), args.uid, args.gid); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<NewControlFD> child = NewChild(*std::move(f));
+  absl::StatusOr<NewControlFD> child = OpenCreated(name, args.uid, args.gid);
   if (child.ok()) std::move(undo).Cancel();
   return child;
 }
@@ -381,12 +385,7 @@ absl::StatusOr<NewControlFD> ControlFD::Mknod(const lisafs::CreateArgs& args,
     return ErrName("MknodAt of", name);
   }
   absl::Cleanup undo = [&] { unlinkat(host_.get(), name.c_str(), 0); };
-  absl::StatusOr<host::OpenedFile> f = host::TryOpen(host_.get(), name);
-  if (!f.ok()) return f.status();
-  if (absl::Status s = Fchown(f->fd.get(), args.uid, args.gid); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<NewControlFD> child = NewChild(*std::move(f));
+  absl::StatusOr<NewControlFD> child = OpenCreated(name, args.uid, args.gid);
   if (child.ok()) std::move(undo).Cancel();
   return child;
 }
@@ -424,9 +423,8 @@ absl::StatusOr<NewControlFD> ControlFD::Link(lisafs::ControlFD& target,
     return ErrName("LinkAt of", name);
   }
   absl::Cleanup undo = [&] { unlinkat(host_.get(), name.c_str(), 0); };
-  absl::StatusOr<host::OpenedFile> f = host::TryOpen(host_.get(), name);
-  if (!f.ok()) return f.status();
-  absl::StatusOr<NewControlFD> child = NewChild(*std::move(f));
+  absl::StatusOr<NewControlFD> child =
+      OpenCreated(name, lisafs::kNoUID, lisafs::kNoGID);
   if (child.ok()) std::move(undo).Cancel();
   return child;
 }
@@ -524,12 +522,7 @@ absl::StatusOr<lisafs::NewBoundSocket> ControlFD::BindAt(
     return ErrName("bind of", name);
   }
   absl::Cleanup undo = [&] { unlinkat(host_.get(), name.c_str(), 0); };
-  absl::StatusOr<host::OpenedFile> f = host::TryOpen(host_.get(), name);
-  if (!f.ok()) return f.status();
-  if (absl::Status st = Fchown(f->fd.get(), args.uid, args.gid); !st.ok()) {
-    return st;
-  }
-  absl::StatusOr<NewControlFD> child = NewChild(*std::move(f));
+  absl::StatusOr<NewControlFD> child = OpenCreated(name, args.uid, args.gid);
   if (!child.ok()) return child.status();
   if ((child->stat.mode & S_IFMT) != S_IFSOCK) {
     return syserr::FromErrno(EIO, "BindAt: bound file is not a socket");

@@ -91,6 +91,11 @@ class ControlFD final : public lisafs::ControlFDImpl {
  private:
   // NewChild wraps a freshly opened child file.
   absl::StatusOr<lisafs::NewControlFD> NewChild(host::OpenedFile file);
+  // OpenCreated opens the child name this FD's directory just gained
+  // (fsgofer's walk-step open), gives it uid/gid (unless both are "no ID")
+  // and wraps it. The caller undoes the creation if this fails.
+  absl::StatusOr<lisafs::NewControlFD> OpenCreated(const std::string& name,
+                                                   uint32_t uid, uint32_t gid);
   // OpenParent returns an O_PATH FD on this file's parent directory and
   // sets *name to this file's name in it, by walking the tree path from the
   // mount point. EINVAL for a deleted file or the mount point itself.
