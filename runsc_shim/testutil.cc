@@ -1,6 +1,5 @@
 #include "runsc_shim/testutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -245,17 +244,6 @@ int ThreadCount(pid_t pid) {
 }
 
 int64_t RssKiB(pid_t pid) { return StatusField(pid, "VmRSS"); }
-
-int OpenFdCount(pid_t pid) {
-  DIR* d = opendir(ProcPath(pid, "fd").c_str());
-  if (d == nullptr) return -1;
-  int n = 0;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') ++n;
-  }
-  closedir(d);
-  return n - (pid == 0 ? 1 : 0);  // opendir's own FD
-}
 
 int AcceptedConnections(const std::string& path) {
   // Columns: Num RefCount Protocol Flags Type St Inode Path. Accepted

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "testing/fd_count.h"
 
 namespace gvisor::shim::testutil {
 
@@ -107,7 +108,7 @@ int ThreadCount(pid_t pid = 0);
 // RssKiB returns the resident set size of process pid (0: this one) in KiB.
 int64_t RssKiB(pid_t pid = 0);
 // OpenFdCount returns the number of open FDs of process pid (0: this one).
-int OpenFdCount(pid_t pid = 0);
+using ::gvisor::testing::OpenFdCount;
 
 // AcceptedConnections returns how many connected sockets accepted on the
 // listening socket at path are open (in any process of this network
