@@ -98,7 +98,7 @@ TEST_F(RegistryTest, DetachEndsCallsInFlight) {
   auto g = Gofer();  // RPC path: a stopped gofer blocks the call
   ASSERT_NE(g, nullptr);
   ASSERT_TRUE(registry_->Attach("demo", g->socket(), Soon()).ok());
-  g->child().Signal(SIGSTOP);
+  ASSERT_TRUE(g->child().Stop());
   absl::Status call;
   std::thread caller([&] {
     call = registry_->DirentNames("demo", absl::InfiniteFuture()).status();
@@ -108,7 +108,7 @@ TEST_F(RegistryTest, DetachEndsCallsInFlight) {
   // Detach ended the call (NOT_FOUND), not the stall guard.
   EXPECT_EQ(call.code(), absl::StatusCode::kNotFound) << call;
   EXPECT_EQ(registry_->GetDevGoferClient("demo"), nullptr);
-  g->child().Signal(SIGCONT);
+  g->child().Continue();
 }
 
 TEST_F(RegistryTest, CloseAllDetachesEveryContainer) {

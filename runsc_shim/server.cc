@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
@@ -69,6 +70,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.AddListeningPort(address.GrpcTarget(),
                            grpc::InsecureServerCredentials());
   builder.RegisterService(&server->service_);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(server->calls_.NewFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // The socket file gets mode 0600 from the start: no window in which
   // another user could connect.
   mode_t old_umask = unix_file ? umask(0177) : 0;
@@ -99,11 +105,19 @@ void Server::Shutdown(absl::Duration grace) {
   // grpc::Server::Shutdown(deadline) would also wait for idle connections
   // whose peers are not reading (a client process with no call running
   // never sees the GOAWAY), so the grace is spent here, on calls only.
-  if (!service_.WaitIdle(absl::Now() + grace)) {
-    LOG(WARNING) << service_.calls_in_flight()
+  service_.Refuse();
+  if (!calls_.WaitIdle(absl::Now() + grace)) {
+    LOG(WARNING) << calls_.in_flight()
                  << " call(s) still running after the grace period";
+    registry_->CloseAll();
+    if (!calls_.WaitIdle(absl::Now() + kDrainAfterClose)) {
+      LOG(WARNING) << calls_.in_flight()
+                   << " call(s) still running after closing the gofer "
+                      "connections; cancelling them";
+    }
+  } else {
+    registry_->CloseAll();
   }
-  registry_->CloseAll();
   server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
   if (address_.kind == Address::Kind::kUnix) {

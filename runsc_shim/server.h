@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "runsc_shim/address.h"
+#include "runsc_shim/call_counter.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/service.h"
 
@@ -33,26 +34,39 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Shutdown reports NOT_SERVING through the health service and lets
-  // calls in flight run for up to grace. Then it closes every client of the
-  // registry (so that a call still blocked on a gofer ends at once), stops
-  // the gRPC server, cancelling what is left, and removes the socket file.
-  // Idle client connections do not hold it up. Idempotent.
+  // Shutdown reports NOT_SERVING through the health service, refuses new
+  // DevGoferShim calls (UNAVAILABLE) and lets calls in flight run for up to
+  // grace; a call is done once its response is written. Then it closes
+  // every client of the registry, so that a call still blocked on a gofer
+  // fails at once, gives such calls up to kDrainAfterClose to send their
+  // errors, stops the gRPC server, cancelling what is left, and removes the
+  // socket file. Idle client connections do not hold it up. Idempotent.
   void Shutdown(absl::Duration grace);
+
+  // kDrainAfterClose bounds the wait for calls woken by closing the
+  // registry's clients.
+  static constexpr absl::Duration kDrainAfterClose = absl::Seconds(2);
 
   const Address& address() const { return address_; }
 
-  // calls_in_flight returns the number of DevGoferShim calls running now.
-  int calls_in_flight() { return service_.calls_in_flight(); }
+  // calls_in_flight returns the number of DevGoferShim calls the server
+  // holds now (running, or sending their response).
+  int calls_in_flight() { return calls_.in_flight(); }
+
+  // calls_running returns the number of DevGoferShim calls admitted and
+  // still in their method (not refused, not yet sending a response).
+  int calls_running() const { return service_.running(); }
 
  private:
   Server(Address address, ContainerRegistry* registry)
       : address_(std::move(address)),
         registry_(registry),
+        calls_(v1::DevGoferShim::service_full_name()),
         service_(registry) {}
 
   const Address address_;
   ContainerRegistry* const registry_;
+  CallCounter calls_;  // outlives server_, whose calls it counts
   Service service_;
   std::unique_ptr<grpc::Server> server_;
   std::mutex mu_;  // serializes Shutdown

@@ -100,31 +100,26 @@ void ToProto(const ContainerInfo& info, v1::Container* out) {
   out->set_disconnect_reason(info.disconnect_reason);
 }
 
-Service::CallScope::CallScope(Service* s) : s_(s) {
-  std::lock_guard<std::mutex> l(s_->mu_);
-  ++s_->in_flight_;
+Service::Admission::Admission(Service* s)
+    : s_(s), admitted_(!s->refusing_.load()) {
+  if (admitted_) s_->running_.fetch_add(1);
 }
 
-Service::CallScope::~CallScope() {
-  std::lock_guard<std::mutex> l(s_->mu_);
-  if (--s_->in_flight_ == 0) s_->idle_.notify_all();
+Service::Admission::~Admission() {
+  if (admitted_) s_->running_.fetch_sub(1);
 }
 
-bool Service::WaitIdle(absl::Time deadline) {
-  std::unique_lock<std::mutex> l(mu_);
-  return idle_.wait_until(l, absl::ToChronoTime(deadline),
-                          [this] { return in_flight_ == 0; });
-}
-
-int Service::calls_in_flight() {
-  std::lock_guard<std::mutex> l(mu_);
-  return in_flight_;
+grpc::Status Service::Admission::status() const {
+  if (admitted_) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the shim is shutting down");
 }
 
 grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
                                       const v1::AttachContainerRequest* req,
                                       v1::Container* resp) {
-  CallScope scope(this);
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -144,7 +139,8 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
 grpc::Status Service::DetachContainer(grpc::ServerContext* ctx,
                                       const v1::DetachContainerRequest* req,
                                       v1::DetachContainerResponse* resp) {
-  CallScope scope(this);
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -157,7 +153,8 @@ grpc::Status Service::DetachContainer(grpc::ServerContext* ctx,
 grpc::Status Service::ListContainers(grpc::ServerContext* ctx,
                                      const v1::ListContainersRequest* req,
                                      v1::ListContainersResponse* resp) {
-  CallScope scope(this);
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
   if (absl::Status s = Gone(ctx, "ListContainers"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -170,7 +167,8 @@ grpc::Status Service::ListContainers(grpc::ServerContext* ctx,
 grpc::Status Service::GetContainer(grpc::ServerContext* ctx,
                                    const v1::GetContainerRequest* req,
                                    v1::Container* resp) {
-  CallScope scope(this);
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -186,7 +184,8 @@ grpc::Status Service::GetContainer(grpc::ServerContext* ctx,
 grpc::Status Service::ListDevices(grpc::ServerContext* ctx,
                                   const v1::ListDevicesRequest* req,
                                   v1::ListDevicesResponse* resp) {
-  CallScope scope(this);
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -203,7 +202,8 @@ grpc::Status Service::ListDevices(grpc::ServerContext* ctx,
 grpc::Status Service::ProbeDevice(grpc::ServerContext* ctx,
                                   const v1::ProbeDeviceRequest* req,
                                   v1::DeviceInfo* resp) {
-  CallScope scope(this);
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }

@@ -6,8 +6,7 @@
 #ifndef GVISOR_RUNSC_SHIM_SERVICE_H_
 #define GVISOR_RUNSC_SHIM_SERVICE_H_
 
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -44,30 +43,34 @@ class Service final : public v1::DevGoferShim::Service {
                            const v1::ProbeDeviceRequest* req,
                            v1::DeviceInfo* resp) override;
 
-  // WaitIdle waits until no call is running or deadline passes, and
-  // reports whether none is running.
-  bool WaitIdle(absl::Time deadline);
+  // Refuse makes every call that starts from now on fail with
+  // UNAVAILABLE ("the shim is shutting down"); calls already running go on.
+  void Refuse() { refusing_.store(true); }
 
-  // calls_in_flight returns the number of calls running now.
-  int calls_in_flight();
+  // running returns the number of calls admitted and not yet returned
+  // from their method (their responses may still be on the way: see
+  // CallCounter for calls up to the end of their response).
+  int running() const { return running_.load(); }
 
  private:
-  // CallScope counts one running call.
-  class CallScope {
+  // Admission counts one call in running_ unless Refuse has been called.
+  class Admission {
    public:
-    explicit CallScope(Service* s);
-    ~CallScope();
-    CallScope(const CallScope&) = delete;
-    CallScope& operator=(const CallScope&) = delete;
+    explicit Admission(Service* s);
+    ~Admission();
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    // status is OK for an admitted call, UNAVAILABLE for a refused one.
+    grpc::Status status() const;
 
    private:
     Service* const s_;
+    const bool admitted_;
   };
 
   ContainerRegistry* const registry_;
-  std::mutex mu_;  // guards in_flight_
-  std::condition_variable idle_;
-  int in_flight_ = 0;
+  std::atomic<bool> refusing_{false};
+  std::atomic<int> running_{0};
 };
 
 // ToGrpcStatus converts s to a grpc::Status with the same code and message.

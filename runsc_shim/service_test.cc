@@ -542,14 +542,14 @@ TEST_F(ShimTest, AttachToAStoppedGoferHonoursTheDeadline) {
   v1::ListContainersResponse list;
   ASSERT_GRPC_OK(List(&list));  // the channel is connected
   const int fds = testutil::OpenFdCount();
-  g->child().Signal(SIGSTOP);
+  ASSERT_TRUE(g->child().Stop());
   grpc::Status st = Attach("demo", g->socket(), nullptr,
                            absl::Milliseconds(300));
   EXPECT_CODE(st, DEADLINE_EXCEEDED);
   // The shim's own attempt ends at the deadline too, closing its socket,
   // while the gofer is still stopped.
   EXPECT_TRUE(WaitFor([&] { return testutil::OpenFdCount() <= fds; }));
-  g->child().Signal(SIGCONT);
+  g->child().Continue();
   EXPECT_EQ(registry_->size(), 0u);
   // Nothing of the failed attempt is left: the name can be attached.
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
@@ -573,7 +573,7 @@ TEST_F(ShimTest, GoferThatStopsAnsweringIsCutOff) {
   auto g = Devices();  // no mount FD: ListDevices is an RPC
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
-  g->child().Signal(SIGSTOP);
+  ASSERT_TRUE(g->child().Stop());
   EXPECT_CODE(Devices("demo", nullptr, absl::Milliseconds(200)),
               DEADLINE_EXCEEDED);
   // The shim cuts the connection off kMinStallTimeout after the call.
@@ -585,7 +585,7 @@ TEST_F(ShimTest, GoferThatStopsAnsweringIsCutOff) {
   EXPECT_THAT(c.disconnect_reason(), HasSubstr("did not answer"));
   EXPECT_CODE(Devices("demo", nullptr), UNAVAILABLE);
   EXPECT_CODE(Probe("demo", "null"), UNAVAILABLE);
-  g->child().Signal(SIGCONT);
+  g->child().Continue();
   ASSERT_GRPC_OK(Detach("demo"));
 }
 
@@ -804,25 +804,36 @@ TEST_F(ShimTest, ShutdownLetsACallInFlightFinish) {
   auto g = Devices();  // no mount FD: ListDevices is an RPC
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
-  g->child().Signal(SIGSTOP);
+  ASSERT_TRUE(g->child().Stop());
   grpc::Status call;
-  std::thread caller([&] { call = Devices("demo", nullptr); });
-  ASSERT_TRUE(WaitFor([&] { return server_->calls_in_flight() == 1; }));
+  std::vector<std::string> names;
+  std::thread caller([&] { call = Devices("demo", &names); });
+  // Admitted, so blocked on the stopped gofer (Attach's call may still be
+  // finishing, so calls_in_flight() would not tell).
+  const bool started = WaitFor([&] { return server_->calls_running() == 1; });
   std::thread stopper([&] { server_->Shutdown(absl::Seconds(20)); });
   // Health says NOT_SERVING while the call is still allowed to run...
   auto health = grpc::health::v1::Health::NewStub(channel_);
-  EXPECT_TRUE(WaitFor([&] {
+  const bool not_serving = WaitFor([&] {
     grpc::ClientContext ctx;
     Deadline(&ctx);
     grpc::health::v1::HealthCheckResponse resp;
     return health->Check(&ctx, {}, &resp).ok() &&
            resp.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
-  }));
-  // ...and it finishes once the gofer answers.
-  g->child().Signal(SIGCONT);
+  });
+  // ...new calls are refused...
+  v1::ListContainersResponse list;
+  grpc::Status late = List(&list);
+  // ...and the call finishes, response and all, once the gofer answers.
+  g->child().Continue();
   caller.join();
   stopper.join();
-  EXPECT_TRUE(call.ok()) << call.error_message();
+  EXPECT_TRUE(started);
+  EXPECT_TRUE(not_serving);
+  EXPECT_CODE(late, UNAVAILABLE);
+  EXPECT_THAT(late.error_message(), HasSubstr("shutting down"));
+  EXPECT_TRUE(call.ok()) << call.error_code() << ": " << call.error_message();
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("null", "zero"));
   EXPECT_EQ(registry_->size(), 0u);
 }
 
@@ -830,17 +841,19 @@ TEST_F(ShimTest, ShutdownEndsACallStuckPastTheGrace) {
   auto g = Devices();
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
-  g->child().Signal(SIGSTOP);
+  ASSERT_TRUE(g->child().Stop());
   grpc::Status call;
   std::thread caller([&] { call = Devices("demo", nullptr); });
-  ASSERT_TRUE(WaitFor([&] { return server_->calls_in_flight() == 1; }));
+  const bool started = WaitFor([&] { return server_->calls_running() == 1; });
   server_->Shutdown(absl::Milliseconds(200));
   caller.join();
-  EXPECT_FALSE(call.ok());
-  // Closing the client woke the call, not the stall guard.
-  EXPECT_THAT(call.error_message(), ::testing::Not(HasSubstr("did not answer")));
+  EXPECT_TRUE(started);
+  // Closing the client woke the call (not the stall guard), and its error
+  // reached the caller before the server stopped (not CANCELLED).
+  EXPECT_CODE(call, NOT_FOUND);
+  EXPECT_THAT(call.error_message(), HasSubstr("detached during the call"));
   EXPECT_EQ(registry_->size(), 0u);
-  g->child().Signal(SIGCONT);
+  g->child().Continue();
 }
 
 }  // namespace

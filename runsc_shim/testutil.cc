@@ -179,6 +179,21 @@ void Child::Signal(int sig) {
   if (!reaped_) kill(pid_, sig);
 }
 
+bool Child::Stop() {
+  if (reaped_) return false;
+  if (kill(pid_, SIGSTOP) != 0) return false;
+  for (;;) {
+    int status;
+    pid_t r = waitpid(pid_, &status, WUNTRACED);
+    if (r < 0 && errno == EINTR) continue;
+    if (r != pid_) return false;
+    if (WIFSTOPPED(status)) return true;
+    status_ = status;  // it exited (or was killed) instead
+    reaped_ = true;
+    return false;
+  }
+}
+
 bool Child::Running() {
   if (reaped_) return false;
   pid_t r = waitpid(pid_, &status_, WNOHANG);

@@ -5,6 +5,7 @@
 #ifndef GVISOR_RUNSC_SHIM_TESTUTIL_H_
 #define GVISOR_RUNSC_SHIM_TESTUTIL_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -53,6 +54,14 @@ class Child {
   pid_t pid() const { return pid_; }
   // Signal sends sig to the child.
   void Signal(int sig);
+  // Stop sends SIGSTOP and returns once every thread of the child has
+  // stopped (waitpid reports the stop), so that nothing the child had not
+  // done yet happens before Continue. false if the child exited instead.
+  // kill(2) alone returns before the stop takes effect: a thread of the
+  // child can still answer a request in that window.
+  bool Stop();
+  // Continue sends SIGCONT.
+  void Continue() { Signal(SIGCONT); }
   // Running reports whether the child has not exited yet (no wait).
   bool Running();
   // Wait waits up to timeout for the child to exit and returns its wait
