@@ -254,10 +254,6 @@ DevGofer::~DevGofer() {
   unlink(socket_.c_str());
 }
 
-int ThreadCount(pid_t pid) {
-  return static_cast<int>(StatusField(pid, "Threads"));
-}
-
 int64_t RssKiB(pid_t pid) { return StatusField(pid, "VmRSS"); }
 
 int AcceptedConnections(const std::string& path) {

@@ -113,7 +113,7 @@ class DevGofer {
 };
 
 // ThreadCount returns the number of threads of process pid (0: this one).
-int ThreadCount(pid_t pid = 0);
+using ::gvisor::testing::ThreadCount;
 // RssKiB returns the resident set size of process pid (0: this one) in KiB.
 int64_t RssKiB(pid_t pid = 0);
 // OpenFdCount returns the number of open FDs of process pid (0: this one).

@@ -68,12 +68,14 @@ class RawWindow {
     return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(p_ + 4));
   }
   uint8_t* data() { return p_ + kPacketHeaderBytes; }
-  // WaitState spins until the futex word reads want (false after 10 s).
+  // WaitState waits on the futex word, as a peer would, until it reads
+  // want (false after 10 s). Every hand-over wakes the word's waiters.
   bool WaitState(uint32_t want) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (State().load() != want) {
+    for (uint32_t cur = State().load(); cur != want; cur = State().load()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(milliseconds(1));
+      timespec slice = {0, 100 * 1000 * 1000};
+      syscall(SYS_futex, p_, FUTEX_WAIT, cur, &slice, nullptr, 0);
     }
     return true;
   }
@@ -342,7 +344,10 @@ TEST(EndpointTest, ShutdownIsIdempotentAndRacesWithUse) {
       while (n.ok()) n = p.client->SendRecv(1);
       EXPECT_TRUE(IsShutdown(n.status())) << n.status();
     });
-    std::this_thread::sleep_for(std::chrono::microseconds(100 * (i % 5)));
+    // Let the pair run for a varying while before the shutdowns land.
+    for (int k = 0; k < 20000 * (i % 5); ++k) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);  // keep the loop
+    }
     std::thread a([&] { p.client->Shutdown(); });
     std::thread b([&] { p.client->Shutdown(); });
     a.join();
@@ -518,6 +523,15 @@ TEST(EndpointTest, TwoProcessesShareAMemfdWindow) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+// BlockedInFutex reports whether process pid is blocked in futex(2) now,
+// from /proc/<pid>/syscall (its first field is the number of the system
+// call it is blocked in, or "running").
+bool BlockedInFutex(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/syscall");
+  long nr = -1;
+  return (f >> nr) && nr == SYS_futex;
+}
+
 TEST(EndpointTest, ShutdownFromAnotherProcessWakesAWaiter) {
   absl::StatusOr<PacketWindowAllocator> a = PacketWindowAllocator::Create();
   ASSERT_TRUE(a.ok());
@@ -526,22 +540,30 @@ TEST(EndpointTest, ShutdownFromAnotherProcessWakesAWaiter) {
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    // The client connects, then shuts down while the server waits.
-    absl::StatusOr<std::unique_ptr<Endpoint>> c =
-        Endpoint::Create(Side::kClient, *d);
-    if (!c.ok() || !(*c)->Connect().ok()) _exit(2);
-    usleep(50 * 1000);
-    (*c)->Shutdown();
-    _exit(0);
+    // The server answers the handshake, then waits for a first datagram
+    // that never comes: only the client's shutdown can end the wait.
+    absl::StatusOr<std::unique_ptr<Endpoint>> s =
+        Endpoint::Create(Side::kServer, *d);
+    if (!s.ok()) _exit(2);
+    absl::StatusOr<uint32_t> n = (*s)->RecvFirst();
+    _exit(IsShutdown(n.status()) ? 0 : 3);
   }
-  absl::StatusOr<std::unique_ptr<Endpoint>> s =
-      Endpoint::Create(Side::kServer, *d);
-  ASSERT_TRUE(s.ok());
-  absl::StatusOr<uint32_t> n = (*s)->RecvFirst();
-  EXPECT_TRUE(IsShutdown(n.status())) << n.status();
+  absl::StatusOr<std::unique_ptr<Endpoint>> c =
+      Endpoint::Create(Side::kClient, *d);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Connect().ok());
+  // Shut down once the server sleeps on the futex word, so that the
+  // shutdown has to wake it (rather than be seen before it waits).
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!BlockedInFutex(pid) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(BlockedInFutex(pid)) << "the server never waited";
+  (*c)->Shutdown();
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

@@ -49,11 +49,21 @@ void HangupWatcher::Unwatch(uint64_t id, int fd) {
   std::unique_lock<std::mutex> l(mu_);
   if (callbacks_.erase(id) == 0) return;
   epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  dropped_.notify_all();
 }
 
 size_t HangupWatcher::watched() const {
   std::unique_lock<std::mutex> l(mu_);
   return callbacks_.size();
+}
+
+bool HangupWatcher::AwaitWatched(size_t count, absl::Duration timeout) const {
+  std::unique_lock<std::mutex> l(mu_);
+  return dropped_.wait_until(l, absl::ToChronoTime(absl::Now() + timeout),
+                             [&] {
+                               return callbacks_.size() <= count &&
+                                      running_ == 0;
+                             });
 }
 
 void HangupWatcher::Loop() {
@@ -73,8 +83,15 @@ void HangupWatcher::Loop() {
         auto it = callbacks_.find(events[i].data.u64);
         if (it == callbacks_.end()) continue;  // unwatched meanwhile
         cb = it->second;
+        ++running_;
       }
       cb();
+      cb = nullptr;  // what it captured goes before running_ drops
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        --running_;
+      }
+      dropped_.notify_all();
     }
   }
 }

@@ -10,11 +10,13 @@
 
 #include <stdint.h>
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "pkg/fd/fd.h"
 
 namespace gvisor::lisafs::internal {
@@ -43,12 +45,22 @@ class HangupWatcher {
   // watched returns how many registrations are live.
   size_t watched() const;
 
+  // AwaitWatched waits up to timeout until at most count registrations are
+  // live and no callback is running, and reports whether that happened. A
+  // client whose socket hung up may be destroyed by its callback, on the
+  // watcher's thread; a caller that wants every such client gone (its FDs
+  // closed) waits here.
+  bool AwaitWatched(size_t count, absl::Duration timeout) const;
+
  private:
   HangupWatcher();
   void Loop();
 
   const fd::OwnedFd epoll_;
   mutable std::mutex mu_;
+  // Notified when a registration is dropped or a callback returns.
+  mutable std::condition_variable dropped_;
+  int running_ = 0;  // callbacks running now
   uint64_t next_id_ = 1;
   std::map<uint64_t, std::function<void()>> callbacks_;
 };

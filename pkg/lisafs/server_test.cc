@@ -25,12 +25,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "pkg/flipcall/flipcall.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
+#include "testing/fd_count.h"
 #include "testing/gofer_test_base.h"
 
 namespace gvisor::lisafs {
@@ -769,6 +772,7 @@ TEST_F(ServerTest, RepeatedOpenAndCloseLeaksNothing) {
 // --- Channels (WIRE.md §7.9, §8) ---------------------------------------------
 
 using ::gvisor::testing::RawChannel;
+using ::gvisor::testing::ThreadCount;
 using ::gvisor::testing::WindowMappingCount;
 
 // OpenChannel sends Channel over c (the socket by default) and connects to
@@ -929,14 +933,22 @@ TEST_F(ServerTest, AShortDatagramEndsTheChannelButNotTheConnection) {
   std::unique_ptr<RawChannel> ch = OpenChannel(client_.get());
   ASSERT_NE(ch, nullptr);
   // 2 bytes cannot hold the channel header: the service loop ends without
-  // answering (WIRE.md §8.5) and the client would wait for good; shut it
-  // down from here.
+  // answering (WIRE.md §8.5) and its thread returns, while the client would
+  // wait for good. Once that thread is gone, the waker shuts the wait down.
+  const int threads = ThreadCount();
+  std::atomic<bool> loop_ended{false};
   std::thread waker([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    // threads + 1 while the waker itself runs.
+    while (ThreadCount() > threads && absl::Now() < give_up) {
+      std::this_thread::yield();
+    }
+    loop_ended = ThreadCount() <= threads;
     ch->channel().data().Shutdown();
   });
   absl::StatusOr<uint32_t> n = ch->channel().data().SendRecv(2);
   waker.join();
+  EXPECT_TRUE(loop_ended) << "the server's channel thread did not return";
   EXPECT_TRUE(flipcall::IsShutdown(n.status())) << n.status();
   EXPECT_EQ(Call(MID::kFStat, StatReq{.fd = root_}).mid, 3);
 }
