@@ -3,6 +3,7 @@
 // and exit codes. Also the shim's own process behaviour: default socket
 // path and mode, TCP only on request, SIGTERM.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pkg/fd/fd.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
 
@@ -39,20 +41,14 @@ std::string Bin(const std::string& name) {
   return p.value_or("/nonexistent");
 }
 
-// StartShim starts the shim binary with args and waits until it accepts
-// connections on socket.
-std::unique_ptr<Child> StartShim(const std::string& socket,
-                                 std::vector<std::string> args,
+// StartShim starts the shim binary with args and returns once it serves
+// (it says so through --ready_fd).
+std::unique_ptr<Child> StartShim(std::vector<std::string> args,
                                  std::vector<std::string> env = {}) {
   args.insert(args.begin(), Bin("shim"));
-  auto c = Child::Start(args, env);
+  auto c = Child::StartServer(args, env);
   EXPECT_TRUE(c.ok()) << c.status();
   if (!c.ok()) return nullptr;
-  Child* child = c->get();
-  EXPECT_TRUE(WaitFor([&] {
-    return !child->Running() || testutil::CanConnect(socket);
-  }));
-  EXPECT_TRUE(child->Running()) << child->Stderr();
   return std::move(*c);
 }
 
@@ -67,7 +63,7 @@ class DevctlTest : public ::testing::Test {
     ASSERT_TRUE(g.ok()) << g.status();
     gofer_ = std::move(*g);
     socket_ = testutil::TempSocketPath("shim");
-    shim_ = StartShim(socket_, {"--listen=unix:" + socket_});
+    shim_ = StartShim({"--listen=unix:" + socket_});
     ASSERT_NE(shim_, nullptr);
   }
 
@@ -277,7 +273,7 @@ TEST(ShimBinaryTest, DefaultSocketIsUnderXdgRuntimeDir) {
   ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
   std::string env = "XDG_RUNTIME_DIR=" + dir;
   std::string socket = dir + "/runsc-shim.sock";
-  auto shim = StartShim(socket, {}, {env});
+  auto shim = StartShim({}, {env});
   ASSERT_NE(shim, nullptr);
   struct stat st;
   ASSERT_EQ(stat(socket.c_str(), &st), 0);
@@ -290,6 +286,27 @@ TEST(ShimBinaryTest, DefaultSocketIsUnderXdgRuntimeDir) {
   shim->Signal(SIGTERM);
   ASSERT_TRUE(shim->Wait().ok());
   rmdir(dir.c_str());
+}
+
+TEST(ShimBinaryTest, ABadReadyFdIsAUsageError) {
+  auto r = testutil::Run({Bin("shim"),
+                          "--listen=unix:" + testutil::TempSocketPath("rfd"),
+                          "--ready_fd=97"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_THAT(r->err, HasSubstr("--ready_fd=97: EBADF"));
+}
+
+TEST(ShimBinaryTest, AShimThatCannotServeClosesItsReadyFd) {
+  // A regular file where the socket should be: the shim exits, and the
+  // starter learns it from the ready pipe's end, with the reason.
+  std::string path = testutil::TempSocketPath("notasocket");
+  fd::OwnedFd f(open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_TRUE(f.valid());
+  auto c = Child::StartServer({Bin("shim"), "--listen=unix:" + path});
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(c.status().message(), HasSubstr("is not a socket"));
+  unlink(path.c_str());
 }
 
 TEST(ShimBinaryTest, TcpOnlyWhenSpelledOut) {

@@ -5,6 +5,10 @@
 // --shutdown_grace to finish, then every client is closed.
 //
 //   shim [--listen=unix:/run/runsc-shim.sock] [--shutdown_grace=5s]
+//        [--ready_fd=N]
+//
+// With --ready_fd=N it writes "ready\n" to the inherited FD N and closes
+// it once it serves (tools/readyfd), so that its starter need not poll.
 
 #include <signal.h>
 #include <stdio.h>
@@ -18,9 +22,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
+#include "pkg/fd/fd.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
+#include "tools/readyfd/readyfd.h"
 
 ABSL_FLAG(std::string, listen, "",
           "where to serve: unix:PATH (default: unix:$XDG_RUNTIME_DIR/"
@@ -31,6 +37,9 @@ ABSL_FLAG(std::string, listen, "",
 // ThreadSanitizer with -Werror (their seqlock uses a fence).
 ABSL_FLAG(std::string, shutdown_grace, "5s",
           "how long calls in flight may run after SIGTERM, e.g. 5s");
+ABSL_FLAG(int, ready_fd, -1,
+          "an inherited FD (a pipe's write end) that gets \"ready\\n\" and "
+          "is closed once the shim serves");
 
 namespace gvisor::shim {
 namespace {
@@ -59,6 +68,15 @@ int Main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   if (args.size() > 1) {
     fprintf(stderr, "shim: unexpected argument \"%s\" (see --help)\n", args[1]);
+    return 2;
+  }
+
+  // Closed unwritten if the shim fails before it serves.
+  absl::StatusOr<fd::OwnedFd> ready =
+      readyfd::Claim(absl::GetFlag(FLAGS_ready_fd));
+  if (!ready.ok()) {
+    fprintf(stderr, "shim: %s\n",
+            std::string(ready.status().message()).c_str());
     return 2;
   }
 
@@ -106,6 +124,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   LOG(INFO) << "serving on " << address->ToString();
+  readyfd::Notify(*std::move(ready));
 
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {

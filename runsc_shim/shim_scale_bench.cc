@@ -122,20 +122,12 @@ int Main(int argc, char** argv) {
     return 1;
   }
   std::string sock = testutil::TempSocketPath("bench-shim");
-  auto shim = Child::Start({*shim_bin, "--listen=unix:" + sock});
+  auto shim = Child::StartServer({*shim_bin, "--listen=unix:" + sock});
   if (!shim.ok()) {
     fprintf(stderr, "shim: %s\n", shim.status().ToString().c_str());
     return 1;
   }
   Child* shim_child = shim->get();
-  if (!testutil::WaitFor([&] {
-        return !shim_child->Running() || testutil::CanConnect(sock);
-      }) ||
-      !shim_child->Running()) {
-    fprintf(stderr, "shim did not start: %s\n",
-            shim_child->Stderr().c_str());
-    return 1;
-  }
   const pid_t shim_pid = shim_child->pid();
   // GoferSample sums the devgofers' figures.
   auto gofer_sample = [&] {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -117,6 +119,49 @@ bool CanConnect(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<Child>> Child::Start(
     const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  return Spawn(argv, env, -1);
+}
+
+absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
+    std::vector<std::string> argv, const std::vector<std::string>& env,
+    absl::Duration timeout) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return syserr::FromErrno(errno, "pipe2");
+  fd::OwnedFd r(p[0]), w(p[1]);
+  argv.push_back(absl::StrCat("--ready_fd=", kReadyFd));
+  absl::StatusOr<std::unique_ptr<Child>> c = Spawn(argv, env, w.get());
+  if (!c.ok()) return c.status();
+  w.reset();  // the child holds the only write end now
+  std::string got;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (got.find('\n') == std::string::npos) {
+    pollfd pfd = {r.get(), POLLIN, 0};
+    const int64_t ms =
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
+    int n = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(ms, INT32_MAX)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          argv[0], " did not say it was ready within ", absl::FormatDuration(
+              timeout), ": ", (*c)->Stderr()));
+    }
+    char buf[64];
+    ssize_t k = read(r.get(), buf, sizeof(buf));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;  // end of file: it failed before serving
+    got.append(buf, static_cast<size_t>(k));
+  }
+  if (got != "ready\n") {
+    return absl::UnavailableError(absl::StrCat(
+        argv[0], " ended before it served (wrote \"", absl::CEscape(got),
+        "\"): ", (*c)->Stderr()));
+  }
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
+    const std::vector<std::string>& argv, const std::vector<std::string>& env,
+    int ready_w) {
   std::unique_ptr<Child> c(new Child());
   int n = counter++;
   c->out_path_ = absl::StrCat(TempDir(), "/child.", getpid(), ".", n, ".out");
@@ -155,6 +200,14 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Start(
   if (pid == 0) {
     dup2(out.get(), 1);
     dup2(err.get(), 2);
+    if (ready_w >= 0) {
+      // dup2 onto itself would keep FD_CLOEXEC: clear it by hand then.
+      if (ready_w == kReadyFd) {
+        fcntl(kReadyFd, F_SETFD, 0);
+      } else {
+        dup2(ready_w, kReadyFd);
+      }
+    }
     // Unblock what a multithreaded parent may have blocked.
     sigset_t none;
     sigemptyset(&none);
@@ -236,16 +289,9 @@ absl::StatusOr<std::unique_ptr<DevGofer>> DevGofer::Start(
   std::vector<std::string> argv = {*bin, "--root=" + root,
                                    "--listen=" + g->socket_};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  absl::StatusOr<std::unique_ptr<Child>> c = Child::Start(argv);
+  absl::StatusOr<std::unique_ptr<Child>> c = Child::StartServer(argv);
   if (!c.ok()) return c.status();
   g->child_ = std::move(*c);
-  Child* child = g->child_.get();
-  const std::string& path = g->socket_;
-  if (!WaitFor([&] { return !child->Running() || CanConnect(path); }) ||
-      !child->Running()) {
-    return absl::UnavailableError(absl::StrCat(
-        "devgofer did not start listening: ", child->Stderr()));
-  }
   return g;
 }
 

@@ -47,6 +47,14 @@ class Child {
   static absl::StatusOr<std::unique_ptr<Child>> Start(
       const std::vector<std::string>& argv,
       const std::vector<std::string>& env = {});
+  // StartServer runs a server that takes --ready_fd (devgofer, shim): it
+  // adds "--ready_fd=3", gives the child the write end of a pipe as FD 3,
+  // and returns once the child wrote "ready\n" there. UNAVAILABLE, with
+  // the child's stderr, if it closed the pipe without; DEADLINE_EXCEEDED
+  // after timeout.
+  static absl::StatusOr<std::unique_ptr<Child>> StartServer(
+      std::vector<std::string> argv, const std::vector<std::string>& env = {},
+      absl::Duration timeout = absl::Seconds(20));
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -72,7 +80,14 @@ class Child {
   std::string Stderr() const;
 
  private:
+  static constexpr int kReadyFd = 3;
+
   Child() = default;
+  // Spawn forks and execs argv; ready_w (unless -1) becomes the child's
+  // kReadyFd.
+  static absl::StatusOr<std::unique_ptr<Child>> Spawn(
+      const std::vector<std::string>& argv,
+      const std::vector<std::string>& env, int ready_w);
 
   pid_t pid_ = -1;
   bool reaped_ = false;

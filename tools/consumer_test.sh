@@ -6,6 +6,8 @@
 # the host's /dev.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=tools/ready.sh
+source "$repo/tools/ready.sh"
 # A fixed workspace path keeps the consumer's Bazel output base (and so its
 # build cache) from one run to the next.
 work="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/gvisor_devutil/consumer"
@@ -14,7 +16,7 @@ gofer_pid=
 cleanup() {
   [[ -n "$gofer_pid" ]] && kill "$gofer_pid" 2>/dev/null && wait "$gofer_pid" 2>/dev/null
   (cd "$work" && bazel shutdown >/dev/null 2>&1) || true
-  rm -f "$work/gofer.sock"
+  rm -f "$work/gofer.sock" "$work/devgofer.log"
 }
 trap cleanup EXIT
 
@@ -92,8 +94,10 @@ cd "$work"
 bazel build @gvisor_devutil//pkg/... @gvisor_devutil//tools/devgofer //:consumer
 bin=$(bazel info bazel-bin)
 sock="$work/gofer.sock"
-"$bin/external/gvisor_devutil/tools/devgofer/devgofer" --root=/dev --readonly \
-  --listen="$sock" &
-gofer_pid=$!
-for _ in $(seq 100); do [[ -S "$sock" ]] && break; sleep 0.1; done
+rc=0
+start_server "$work" "$work/devgofer.log" \
+  "$bin/external/gvisor_devutil/tools/devgofer/devgofer" --root=/dev --readonly \
+  --listen="$sock" || rc=$?
+gofer_pid=$SERVER_PID
+[[ $rc == 0 ]] || { cat "$work/devgofer.log" >&2; echo "devgofer did not start" >&2; exit 1; }
 "$bin/consumer" "$sock"

@@ -12,6 +12,8 @@
 # (e.g. --output_base=DIR) can be passed in BAZEL_STARTUP_FLAGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=tools/ready.sh
+source tools/ready.sh
 
 STEPS=10
 n=0
@@ -61,30 +63,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for runs a command until it succeeds, for at most 10 s.
-wait_for() {
-  local i
-  for i in $(seq 100); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 step "start devgofer on the host's /dev"
-printf '$ %s\n' "devgofer --root=/dev --listen=$GOFER_SOCK --char_devices=passthrough"
-"$DEVGOFER" --root=/dev --listen="$GOFER_SOCK" --char_devices=passthrough \
-  2>"$TMP/devgofer.log" &
-GOFER_PID=$!
-wait_for test -S "$GOFER_SOCK" || { cat "$TMP/devgofer.log" >&2; fail "devgofer did not start"; }
+printf '$ %s\n' "devgofer --root=/dev --listen=$GOFER_SOCK --char_devices=passthrough --ready_fd=3"
+rc=0
+start_server "$TMP" "$TMP/devgofer.log" \
+  "$DEVGOFER" --root=/dev --listen="$GOFER_SOCK" --char_devices=passthrough || rc=$?
+GOFER_PID=$SERVER_PID
+[ "$rc" = 0 ] || { cat "$TMP/devgofer.log" >&2; fail "devgofer did not start"; }
 echo "devgofer pid $GOFER_PID serving /dev on $GOFER_SOCK"
 
 step "start the shim on a temporary unix socket"
-printf '$ %s\n' "shim --listen=unix:$SHIM_SOCK"
-"$SHIM" --listen="unix:$SHIM_SOCK" 2>"$TMP/shim.log" &
-SHIM_PID=$!
+printf '$ %s\n' "shim --listen=unix:$SHIM_SOCK --ready_fd=3"
+rc=0
+start_server "$TMP" "$TMP/shim.log" "$SHIM" --listen="unix:$SHIM_SOCK" || rc=$?
+SHIM_PID=$SERVER_PID
+[ "$rc" = 0 ] || { cat "$TMP/shim.log" >&2; fail "the shim did not start"; }
 devctl() { "$DEVCTL" --server="unix:$SHIM_SOCK" "$@"; }
-wait_for devctl health || { cat "$TMP/shim.log" >&2; fail "the shim did not start"; }
 echo "shim pid $SHIM_PID serving on unix:$SHIM_SOCK ($(stat -c %A "$SHIM_SOCK"))"
 run devctl health
 

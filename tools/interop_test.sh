@@ -17,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+# shellcheck source=tools/ready.sh
+source tools/ready.sh
 
 say() { printf '\n=== interop: %s\n' "$*"; }
 die() { printf 'interop: %s\n' "$*" >&2; exit 1; }
@@ -214,9 +216,11 @@ if [[ $have_devgofer == 1 ]]; then
   n=$((n + 1))
   newtree "tree-a-$n"
   sock="$work/dg-$n.sock"
-  "$devgofer" --root="$tree" --listen="$sock" "${policy[@]}" >>"$work/devgofer.log" 2>&1 &
-  pids+=($!)
-  for i in $(seq 100); do [[ -S "$sock" ]] && break; sleep 0.1; done
+  rc=0
+  start_server "$work" "$work/devgofer.log" \
+    "$devgofer" --root="$tree" --listen="$sock" "${policy[@]}" || rc=$?
+  pids+=("$SERVER_PID")
+  [[ $rc == 0 ]] || { tail -20 "$work/devgofer.log" >&2; die "devgofer did not start on $sock"; }
   run_goclient "goclient-$first -> devgofer --listen" "$work/a-$n.log" \
     "$work/bin/goclient-$first" --socket="$sock" --root="$tree" --server=cpp "${devflag[@]}" "${trace[@]}"
   stop_last_server

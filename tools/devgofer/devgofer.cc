@@ -5,9 +5,10 @@
 // With --listen=PATH it serves every connection accepted on the unix socket
 // PATH (created 0600, removed on exit); with --fd=N it serves the one
 // connected socket N it inherited (runsc's --dev-io-fd) and exits when that
-// connection ends. SIGTERM or SIGINT shut it down cleanly (exit 0). Bad
-// flags print a message and the usage and exit 2; other failures exit 1.
-// See options.h for the flags.
+// connection ends. With --ready_fd=M it writes "ready\n" to the inherited
+// FD M and closes it once it serves (tools/readyfd). SIGTERM or SIGINT
+// shut it down cleanly (exit 0). Bad flags print a message and the usage
+// and exit 2; other failures exit 1. See options.h for the flags.
 
 #include <errno.h>
 #include <poll.h>
@@ -36,6 +37,7 @@
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
+#include "tools/readyfd/readyfd.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -96,6 +98,9 @@ int Run(int argc, char** argv) {
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   Options o = *std::move(parsed);
   FLAGS_v = o.verbosity;
+  // Closed unwritten if the gofer fails before it serves.
+  absl::StatusOr<fd::OwnedFd> ready = readyfd::Claim(o.ready_fd);
+  if (!ready.ok()) return UsageError(std::string(ready.status().message()));
 
   // The served directory, made absolute; it must exist.
   char* real = realpath(o.root.c_str(), nullptr);
@@ -173,6 +178,7 @@ int Run(int argc, char** argv) {
     });
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
               << (o.readonly ? " (read-only)" : "");
+    readyfd::Notify(*std::move(ready));
   } else {
     absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
     if (!sock.ok()) {
@@ -192,6 +198,7 @@ int Run(int argc, char** argv) {
     });
     LOG(INFO) << "devgofer: serving " << o.root << " on FD " << o.fd
               << (o.readonly ? " (read-only)" : "");
+    readyfd::Notify(*std::move(ready));
   }
 
   pollfd pfds[2] = {{sigfd.get(), POLLIN, 0}, {done.get(), POLLIN, 0}};

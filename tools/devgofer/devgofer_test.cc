@@ -148,6 +148,7 @@ TEST_F(DevgoferTest, BadFlagsExitTwoWithAMessage) {
            {{"--listen=/tmp/x", "--root=/does/not/exist"}, "--root"},
            {{"--listen=/tmp/x", "--root=/etc/passwd"}, "not a directory"},
            {{"--fd=97"}, "--fd=97 is not a unix socket"},
+           {{"--listen=/tmp/x", "--ready_fd=97"}, "--ready_fd=97: EBADF"},
        }) {
     Proc p;
     Spawn(args, -1, &p);
@@ -188,6 +189,56 @@ TEST_F(DevgoferTest, ListenServesEveryConnectionUntilSigterm) {
   EXPECT_NE(lstat(sock_.c_str(), &st), 0) << "socket file left behind";
   // The connections were shut down: the clients see end of stream.
   EXPECT_FALSE(a->CallBytes(1, {}).ok());
+}
+
+// ReadyPipe is a pipe whose write end a devgofer gets as --ready_fd=3.
+struct ReadyPipe {
+  fd::OwnedFd r, w;
+  ReadyPipe() {
+    int p[2];
+    EXPECT_EQ(pipe2(p, O_CLOEXEC), 0);
+    r.reset(p[0]);
+    w.reset(p[1]);
+  }
+  // Read closes our write end and reads until end of file.
+  std::string Read() {
+    w.reset();
+    std::string out;
+    char buf[64];
+    for (;;) {
+      ssize_t n = read(r.get(), buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return out;
+      out.append(buf, n);
+    }
+  }
+};
+
+TEST_F(DevgoferTest, ReadyFdSaysReadyOnceItServes) {
+  ReadyPipe ready;
+  Proc p;
+  Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"},
+        ready.w.get(), &p);
+  // "ready\n" and end of file: the gofer closed it after writing.
+  ASSERT_EQ(ready.Read(), "ready\n");
+  // A connect right away is served: no wait, no retry.
+  std::unique_ptr<RawClient> c = ConnectPath();
+  absl::StatusOr<Reply> r = c->CallBytes(1, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->mid, 1);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, ReadyFdIsClosedUnwrittenWhenItFails) {
+  fd::OwnedFd f(open(sock_.c_str(), O_WRONLY | O_CREAT, 0644));
+  ASSERT_TRUE(f.valid());
+  ReadyPipe ready;
+  Proc p;
+  Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"},
+        ready.w.get(), &p);
+  EXPECT_EQ(ready.Read(), "");
+  EXPECT_EQ(p.Wait(), 1) << p.log;
 }
 
 TEST_F(DevgoferTest, AnExistingSocketPathIsNotReplaced) {

@@ -15,10 +15,12 @@ namespace gvisor::devgofer {
 const char kUsage[] =
     "usage: devgofer [--root=DIR] (--listen=PATH | --fd=N) "
     "[--donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
-    "[--host_fifo=none|open] [--host_uds=none|open|create|all] [--v=N]\n"
+    "[--host_fifo=none|open] [--host_uds=none|open|create|all] "
+    "[--ready_fd=M] [--v=N]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
-    "inherited connected socket N.";
+    "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
+    "the inherited FD M and closes it once it serves.";
 
 namespace {
 
@@ -61,6 +63,14 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
            return Bad(absl::StrCat("--fd: \"", v, "\" is not an FD number"));
          }
          have_fd = true;
+         return absl::OkStatus();
+       }},
+      {"ready_fd",
+       [&](absl::string_view v) {
+         if (!absl::SimpleAtoi(v, &o.ready_fd) || o.ready_fd < 0) {
+           return Bad(
+               absl::StrCat("--ready_fd: \"", v, "\" is not an FD number"));
+         }
          return absl::OkStatus();
        }},
       {"char_devices",
@@ -150,6 +160,9 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   }
   if (o.listen.empty() == !have_fd) {
     return Bad("exactly one of --listen and --fd is required");
+  }
+  if (o.ready_fd >= 0 && o.ready_fd == o.fd) {
+    return Bad("--ready_fd and --fd name the same FD");
   }
   return o;
 }

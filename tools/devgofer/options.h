@@ -3,7 +3,7 @@
 //   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--donate_mount_fd]
 //            [--readonly] [--char_devices=passthrough|deny]
 //            [--host_fifo=none|open] [--host_uds=none|open|create|all]
-//            [--v=N]
+//            [--ready_fd=M] [--v=N]
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
@@ -27,6 +27,9 @@ struct Options {
   std::string listen;
   // fd, if >= 0, is an inherited connected socket to serve instead.
   int fd = -1;
+  // ready_fd, if >= 0, is an inherited FD (a pipe's write end) that gets
+  // "ready\n" and is closed once the gofer serves (see tools/readyfd).
+  int ready_fd = -1;
   // readonly makes every connection read-only.
   bool readonly = false;
   // backend holds --donate_mount_fd, --char_devices, --host_fifo and
@@ -41,8 +44,8 @@ extern const char kUsage[];
 
 // ParseOptions parses argv[1..]. Returns INVALID_ARGUMENT (EINVAL to
 // syserr::ToErrno), with a message for the user that names the
-// flag, for an unknown flag, a bad value, a missing value, or when not
-// exactly one of --listen and --fd is given.
+// flag, for an unknown flag, a bad value, a missing value, when not
+// exactly one of --listen and --fd is given, or when --ready_fd is --fd.
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
 
 }  // namespace gvisor::devgofer

@@ -11,6 +11,7 @@ TEST(OptionsTest, DefaultsServeDevWithPassthrough) {
   EXPECT_EQ(o->root, "/dev");
   EXPECT_EQ(o->listen, "/tmp/s");
   EXPECT_EQ(o->fd, -1);
+  EXPECT_EQ(o->ready_fd, -1);
   EXPECT_FALSE(o->readonly);
   EXPECT_FALSE(o->backend.donate_mount_fd);
   EXPECT_EQ(o->backend.char_devices, fsgofer::CharDevicePolicy::kPassthrough);
@@ -22,7 +23,8 @@ TEST(OptionsTest, DefaultsServeDevWithPassthrough) {
 TEST(OptionsTest, EveryFlag) {
   absl::StatusOr<Options> o = ParseOptions(
       {"--root", "/srv", "--fd=3", "--donate_mount_fd", "--readonly=true",
-       "--char_devices=deny", "--host_fifo=open", "--host_uds=all", "--v=2"});
+       "--char_devices=deny", "--host_fifo=open", "--host_uds=all",
+       "--ready_fd", "4", "--v=2"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->root, "/srv");
   EXPECT_EQ(o->fd, 3);
@@ -32,6 +34,7 @@ TEST(OptionsTest, EveryFlag) {
   EXPECT_TRUE(o->backend.host_fifo_open);
   EXPECT_TRUE(o->backend.host_uds_open);
   EXPECT_TRUE(o->backend.host_uds_create);
+  EXPECT_EQ(o->ready_fd, 4);
   EXPECT_EQ(o->verbosity, 2);
   o = ParseOptions({"--fd=0", "--readonly", "--noreadonly", "--host_uds=open"});
   ASSERT_TRUE(o.ok());
@@ -56,6 +59,9 @@ TEST(OptionsTest, BadCommandLines) {
            {"--listen=/a", "--host_fifo=yes"},
            {"--listen=/a", "stray"},
            {"--listen=/a", "--root="},
+           {"--listen=/a", "--ready_fd=-2"},
+           {"--listen=/a", "--ready_fd=x"},
+           {"--fd=3", "--ready_fd=3"},
        }) {
     absl::StatusOr<Options> o = ParseOptions(args);
     EXPECT_FALSE(o.ok()) << testing::PrintToString(args);
