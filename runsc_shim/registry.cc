@@ -254,6 +254,7 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
     c->client->Close();
     return inserted;
   }
+  Changed();
   ctx_.Infof("attached container %s to gofer at %s (mount FD %s)", c->name,
              c->gofer_socket, c->mount_fd_donated ? "donated" : "not donated");
   return Snapshot(*c);
@@ -270,6 +271,7 @@ absl::Status ContainerRegistry::Detach(absl::string_view name) {
     by_id_.erase(c->id);
   }
   Close(std::move(c));
+  Changed();
   ctx_.Infof("detached container %s", name);
   return absl::OkStatus();
 }
@@ -284,6 +286,7 @@ void ContainerRegistry::CloseAll() {
     by_id_.clear();
   }
   for (auto& c : all) Close(std::move(c));
+  if (!all.empty()) Changed();
 }
 
 void ContainerRegistry::Close(std::shared_ptr<Container> c) {
@@ -365,10 +368,7 @@ absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
                   absl::StrCat(what, ": detached during the call"));
   }
   if (IsTransportErrno(syserr::ToErrno(s)) && HungUp(c.sock_fd)) {
-    if (c.MarkDisconnected(absl::StrCat("connection lost: ", s.message()))) {
-      ctx_.Warningf("container %s: gofer connection lost: %s", c.name,
-                    s.message());
-    }
+    Disconnect(c, absl::StrCat("connection lost: ", s.message()));
     return Recode(absl::StatusCode::kUnavailable, s,
                   absl::StrCat(what, ": gofer disconnected"));
   }
@@ -385,11 +385,8 @@ StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
   std::string reason = absl::StrCat("gofer did not answer ", op, " within ",
                                     absl::FormatDuration(at - now),
                                     "; connection cut off");
-  return watcher_->Guard(c.sock_fd, at, [&c, reason, this] {
-    if (c.MarkDisconnected(reason)) {
-      ctx_.Warningf("container %s: %s", c.name, reason);
-    }
-  });
+  return watcher_->Guard(c.sock_fd, at,
+                         [&c, reason, this] { Disconnect(c, reason); });
 }
 
 absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
@@ -447,10 +444,41 @@ void ContainerRegistry::OnHangup(uint64_t id) {
     if (it == by_id_.end()) return;
     c = it->second;
   }
-  if (c->MarkDisconnected("the gofer closed the connection")) {
-    ctx_.Warningf("container %s: gofer at %s closed the connection", c->name,
-                  c->gofer_socket);
+  Disconnect(*c, absl::StrCat("gofer at ", c->gofer_socket,
+                              " closed the connection"));
+}
+
+bool ContainerRegistry::Disconnect(Container& c,
+                                   absl::string_view reason) const {
+  if (!c.MarkDisconnected(reason)) return false;
+  ctx_.Warningf("container %s: %s", c.name, reason);
+  Changed();
+  return true;
+}
+
+void ContainerRegistry::Changed() const {
+  {
+    std::lock_guard<std::mutex> l(changes_mu_);
+    ++generation_;
   }
+  changed_.notify_all();
+}
+
+uint64_t ContainerRegistry::generation() const {
+  std::lock_guard<std::mutex> l(changes_mu_);
+  return generation_;
+}
+
+uint64_t ContainerRegistry::AwaitChange(uint64_t seen,
+                                        absl::Time deadline) const {
+  std::unique_lock<std::mutex> l(changes_mu_);
+  auto changed = [&] { return generation_ != seen; };
+  if (deadline == absl::InfiniteFuture()) {
+    changed_.wait(l, changed);
+  } else {
+    changed_.wait_until(l, absl::ToChronoTime(deadline), changed);
+  }
+  return generation_;
 }
 
 ContainerInfo ContainerRegistry::Snapshot(const Container& c) {

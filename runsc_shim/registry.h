@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -131,6 +132,16 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
                                      absl::string_view relpath,
                                      uint32_t flags, absl::Time deadline);
 
+  // generation counts the registry's changes so far: each attach, detach
+  // and container turning disconnected adds one.
+  uint64_t generation() const;
+
+  // AwaitChange waits until generation() is no longer seen, or deadline
+  // passes, and returns generation(). With it a caller can wait for a
+  // condition on the registry (a container turning disconnected) without
+  // polling: read generation(), check, and if not yet, AwaitChange.
+  uint64_t AwaitChange(uint64_t seen, absl::Time deadline) const;
+
   // GetDevGoferClient implements devutil::GoferClientProvider: it returns
   // name's client (even if disconnected) or nullptr. The pointer stays
   // valid until the container is detached; callers must not Close it.
@@ -154,6 +165,11 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
                    absl::Time deadline) const;
   void OnHangup(uint64_t id);
   void Close(std::shared_ptr<Container> c);
+  // Changed adds one to the generation and wakes AwaitChange.
+  void Changed() const;
+  // Disconnect marks c disconnected with reason, logs it with what, and
+  // reports whether it was attached until now.
+  bool Disconnect(Container& c, absl::string_view reason) const;
   static ContainerInfo Snapshot(const Container& c);
 
   const context::Context& ctx_;
@@ -165,6 +181,10 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   mutable std::shared_mutex mu_;  // guards by_name_ and by_id_
   std::map<std::string, std::shared_ptr<Container>, std::less<>> by_name_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Container>> by_id_;
+
+  mutable std::mutex changes_mu_;  // guards generation_
+  mutable std::condition_variable changed_;
+  mutable uint64_t generation_ = 0;
 };
 
 }  // namespace gvisor::shim

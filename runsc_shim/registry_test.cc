@@ -153,6 +153,40 @@ TEST_F(RegistryTest, PastDeadlineStartsNothing) {
             absl::StatusCode::kDeadlineExceeded);
 }
 
+TEST_F(RegistryTest, EveryChangeAddsToTheGeneration) {
+  auto g = Gofer();
+  ASSERT_NE(g, nullptr);
+  uint64_t gen = registry_->generation();
+  ASSERT_TRUE(registry_->Attach("a", g->socket(), Soon()).ok());
+  EXPECT_EQ(registry_->generation(), gen + 1);
+  // Failures change nothing.
+  EXPECT_FALSE(registry_->Attach("a", g->socket(), Soon()).ok());
+  EXPECT_FALSE(registry_->Detach("nope").ok());
+  EXPECT_EQ(registry_->generation(), gen + 1);
+  // Nothing changes: AwaitChange returns at its deadline with the same one.
+  EXPECT_EQ(registry_->AwaitChange(gen + 1, absl::Now()), gen + 1);
+  ASSERT_TRUE(registry_->Detach("a").ok());
+  EXPECT_EQ(registry_->generation(), gen + 2);
+  // A change seen before the wait starts returns at once.
+  EXPECT_EQ(registry_->AwaitChange(gen, absl::InfiniteFuture()), gen + 2);
+}
+
+TEST_F(RegistryTest, AwaitChangeWakesOnADisconnect) {
+  auto g = Gofer();
+  ASSERT_NE(g, nullptr);
+  ASSERT_TRUE(registry_->Attach("demo", g->socket(), Soon()).ok());
+  const uint64_t gen = registry_->generation();
+  std::thread killer([&] { g->child().Signal(SIGKILL); });
+  // Only the gofer's death, noticed by the watcher, ends this before its
+  // deadline.
+  EXPECT_EQ(registry_->AwaitChange(gen, Soon()), gen + 1);
+  killer.join();
+  absl::StatusOr<ContainerInfo> info = registry_->Get("demo");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->state, ContainerState::kDisconnected);
+  EXPECT_THAT(info->disconnect_reason, ::testing::HasSubstr("closed"));
+}
+
 // Many callers at once on a few names: attach, detach, list, open. Run
 // under --config=tsan this checks the locking; plainly, that every outcome
 // is one of the documented ones.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -155,6 +156,19 @@ class ShimTest : public ::testing::Test {
     grpc::Status st = stub_->ProbeDevice(&ctx, req, &info);
     if (out != nullptr) *out = info;
     return st;
+  }
+
+  // AwaitRegistry waits until cond() holds, woken by the registry's
+  // change notifications rather than by polling (false after timeout).
+  bool AwaitRegistry(const std::function<bool()>& cond,
+                     absl::Duration timeout = absl::Seconds(20)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    uint64_t seen = registry_->generation();
+    while (!cond()) {
+      if (absl::Now() >= deadline) return false;
+      seen = registry_->AwaitChange(seen, deadline);
+    }
+    return true;
   }
 
   v1::Container::State StateOf(const std::string& name) {
@@ -577,7 +591,7 @@ TEST_F(ShimTest, GoferThatStopsAnsweringIsCutOff) {
   EXPECT_CODE(Devices("demo", nullptr, absl::Milliseconds(200)),
               DEADLINE_EXCEEDED);
   // The shim cuts the connection off kMinStallTimeout after the call.
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(AwaitRegistry([&] {
     return StateOf("demo") == v1::Container::DISCONNECTED;
   }));
   v1::Container c;
@@ -602,7 +616,7 @@ TEST_P(ShimModeTest, KilledGoferShowsAsDisconnected) {
   doomed->child().Signal(SIGKILL);
   ASSERT_TRUE(doomed->child().Wait().ok());
   // The watcher notices without any call on the containers.
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(AwaitRegistry([&] {
     return StateOf("doomed-1") == v1::Container::DISCONNECTED &&
            StateOf("doomed-2") == v1::Container::DISCONNECTED;
   }));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -255,10 +256,32 @@ bool Child::Running() {
 }
 
 absl::StatusOr<int> Child::Wait(absl::Duration timeout) {
-  if (!WaitFor([this] { return !Running(); }, timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("child ", pid_, " still running"));
+  if (reaped_) return status_;
+  // A pidfd turns readable when the child exits (not when it stops).
+  fd::OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
+  if (!pidfd.valid()) {
+    // Kernels before 5.3: poll for the exit instead.
+    if (!WaitFor([this] { return !Running(); }, timeout)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("child ", pid_, " still running"));
+    }
+    return status_;
   }
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    pollfd p = {pidfd.get(), POLLIN, 0};
+    const int64_t ms = std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(deadline - absl::Now()), 0, INT32_MAX);
+    const int n = poll(&p, 1, static_cast<int>(ms));
+    if (n > 0) break;
+    if (n == 0 || errno != EINTR) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("child ", pid_, " still running"));
+    }
+  }
+  while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
   return status_;
 }
 
