@@ -108,15 +108,22 @@ TEST(StallGuardTest, ShutsTheSocketDownAtTheDeadline) {
   EXPECT_FALSE(g.Disarm());
 }
 
+// Deadlines for the guard that must not fire and for the one whose firing
+// shows that the watcher went past the first.
+constexpr absl::Duration kFirst = absl::Milliseconds(500);
+constexpr absl::Duration kLater = absl::Milliseconds(600);
+
 TEST(StallGuardTest, DisarmedGuardNeverFires) {
   auto w = SocketWatcher::Create(nullptr);
   ASSERT_TRUE(w.ok()) << w.status();
   Pair kept = SocketPair(), probe = SocketPair();
+  // The first deadline leaves ample time to disarm before it, however
+  // loaded the machine.
   absl::Time now = absl::Now();
-  StallGuard g = (*w)->Guard(kept.a.get(), now + absl::Milliseconds(20));
+  StallGuard g = (*w)->Guard(kept.a.get(), now + kFirst);
   EXPECT_FALSE(g.Disarm());
   // A later guard firing proves the watcher went past the first deadline.
-  StallGuard later = (*w)->Guard(probe.a.get(), now + absl::Milliseconds(40));
+  StallGuard later = (*w)->Guard(probe.a.get(), now + kLater);
   EXPECT_TRUE(ShutDown(probe.a.get(), 20000));
   EXPECT_TRUE(later.Disarm());
   EXPECT_FALSE(ShutDown(kept.a.get(), 0));
@@ -127,8 +134,8 @@ TEST(StallGuardTest, DestructorDisarms) {
   ASSERT_TRUE(w.ok()) << w.status();
   Pair kept = SocketPair(), probe = SocketPair();
   absl::Time now = absl::Now();
-  { StallGuard g = (*w)->Guard(kept.a.get(), now + absl::Milliseconds(20)); }
-  StallGuard later = (*w)->Guard(probe.a.get(), now + absl::Milliseconds(40));
+  { StallGuard g = (*w)->Guard(kept.a.get(), now + kFirst); }
+  StallGuard later = (*w)->Guard(probe.a.get(), now + kLater);
   EXPECT_TRUE(ShutDown(probe.a.get(), 20000));
   EXPECT_FALSE(ShutDown(kept.a.get(), 0));
 }
