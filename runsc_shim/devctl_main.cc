@@ -9,10 +9,12 @@
 //     probe NAME RELPATH [--mode=r|w|rw]
 //                                open a device, fstat it, close it
 //     health                     ask the server's health service
+//     watch [--count=N]          print container events as they happen
 //
-// Output is a readable table, or one JSON object with --json. Exit status:
-// 0 on success, 1 when the server answers with an error (or cannot be
-// reached), 2 for a usage error; errors go to stderr.
+// Output is a readable table, or one JSON object with --json (watch: one
+// line per event, a JSON object each with --json). Exit status: 0 on
+// success, 1 when the server answers with an error (or cannot be reached,
+// or ends a watch), 2 for a usage error; errors go to stderr.
 
 #include <stdio.h>
 
@@ -46,6 +48,9 @@ ABSL_FLAG(bool, json, false, "print the response as JSON");
 ABSL_FLAG(std::string, timeout, "10s",
           "deadline of the call, e.g. 500ms or 10s");
 ABSL_FLAG(std::string, mode, "r", "probe: open the device r, w or rw");
+ABSL_FLAG(int64_t, count, 0,
+          "watch: exit after this many events (0: until interrupted or the "
+          "server ends the stream); watch has no deadline");
 
 namespace gvisor::shim {
 namespace {
@@ -61,7 +66,8 @@ constexpr char kUsage[] =
     "  get NAME\n"
     "  devices NAME\n"
     "  probe NAME RELPATH [--mode=r|w|rw]\n"
-    "  health";
+    "  health\n"
+    "  watch [--count=N]";
 
 // kExitError is the exit status for an error answer; kExitUsage for a bad
 // command line.
@@ -239,6 +245,12 @@ class Devctl {
       if (!want(0, "no argument")) return kExitUsage;
       return Health();
     }
+    if (cmd == "watch") {
+      if (!want(0, "no argument")) return kExitUsage;
+      const int64_t count = absl::GetFlag(FLAGS_count);
+      if (count < 0) return Usage("--count must be 0 or more");
+      return Watch(count);
+    }
     return Usage(absl::StrCat("unknown command \"", cmd, "\""));
   }
 
@@ -405,6 +417,47 @@ class Devctl {
     }
     return resp.status() == health::HealthCheckResponse::SERVING ? 0
                                                                  : kExitError;
+  }
+
+  int Watch(int64_t count) {
+    grpc::ClientContext ctx;  // no deadline: a watch runs until it is done
+    std::unique_ptr<grpc::ClientReader<v1::ContainerEvent>> stream =
+        shim_->WatchContainers(&ctx, v1::WatchContainersRequest());
+    v1::ContainerEvent ev;
+    int64_t n = 0;
+    while ((count == 0 || n < count) && stream->Read(&ev)) {
+      ++n;
+      printf("%s\n", absl::GetFlag(FLAGS_json) ? ToJson(ev).c_str()
+                                               : EventLine(ev).c_str());
+      fflush(stdout);  // each event as it comes, also into a pipe
+    }
+    if (count != 0 && n == count) {
+      ctx.TryCancel();
+      stream->Finish().IgnoreError();
+      return 0;
+    }
+    // Without --count, the stream only ends when the server ends it.
+    return Fail("watch", stream->Finish());
+  }
+
+  static std::string EventLine(const v1::ContainerEvent& ev) {
+    const v1::Container& c = ev.container();
+    switch (ev.kind()) {
+      case v1::ContainerEvent::SYNCED:
+        return "synced (changes follow)";
+      case v1::ContainerEvent::DISCONNECTED:
+        return absl::StrCat("disconnected ", c.name(), ": ",
+                            c.disconnect_reason());
+      case v1::ContainerEvent::DETACHED:
+        return absl::StrCat("detached ", c.name());
+      default:
+        return absl::StrCat(
+            ev.kind() == v1::ContainerEvent::EXISTING ? "existing "
+                                                      : "attached ",
+            c.name(), ": ", StateName(c.state()), ", gofer ",
+            c.gofer_socket(), ", mount FD ",
+            c.mount_fd_donated() ? "donated" : "not donated");
+    }
   }
 
   std::unique_ptr<v1::DevGoferShim::Stub> shim_;

@@ -5,12 +5,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +23,8 @@
 #include "pkg/fd/fd.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
+
+extern char** environ;
 
 namespace gvisor::shim {
 namespace {
@@ -233,6 +238,96 @@ TEST_F(DevctlTest, DisconnectedContainerShowsInLs) {
   EXPECT_EQ(r.exit_code, kExitError);
   EXPECT_THAT(r.err, HasSubstr("UNAVAILABLE"));
   EXPECT_EQ(Devctl({"detach", "doomed"}).exit_code, 0);
+}
+
+// LineReader runs a command with its stdout on a pipe and hands out its
+// lines as they come: blocking reads, no polling.
+class LineReader {
+ public:
+  explicit LineReader(const std::vector<std::string>& argv) {
+    int p[2];
+    EXPECT_EQ(pipe2(p, O_CLOEXEC), 0);
+    fd::OwnedFd r(p[0]), w(p[1]);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, w.get(), 1);
+    std::vector<std::string> args = argv;
+    std::vector<char*> cargv;
+    for (std::string& a : args) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(),
+                          environ),
+              0);
+    posix_spawn_file_actions_destroy(&fa);
+    out_ = std::move(r);
+  }
+  ~LineReader() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Next returns the next line without its newline; "" at end of output.
+  std::string Next() {
+    for (;;) {
+      if (size_t nl = buf_.find('\n'); nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      char chunk[256];
+      ssize_t n = read(out_.get(), chunk, sizeof(chunk));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return std::exchange(buf_, "");
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+  // Wait returns the exit code (128 + signal if killed).
+  int Wait() {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  fd::OwnedFd out_;
+  std::string buf_;
+};
+
+TEST_F(DevctlTest, WatchPrintsEventsAsTheyHappen) {
+  ASSERT_EQ(Devctl({"attach", "before", gofer_->socket()}).exit_code, 0);
+  LineReader watch({Bin("devctl"), "--server=unix:" + socket_, "watch",
+                    "--count=5"});
+  EXPECT_EQ(watch.Next(), "existing before: attached, gofer " +
+                              gofer_->socket() + ", mount FD not donated");
+  EXPECT_EQ(watch.Next(), "synced (changes follow)");
+  // Each change is made once the one before has been printed.
+  ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
+  EXPECT_EQ(watch.Next(), "attached demo: attached, gofer " +
+                              gofer_->socket() + ", mount FD not donated");
+  gofer_->child().Signal(SIGKILL);
+  // Both containers lose the gofer, in either order.
+  std::vector<std::string> lost = {watch.Next(), watch.Next()};
+  std::sort(lost.begin(), lost.end());
+  EXPECT_THAT(lost[0], HasSubstr("disconnected before: "));
+  EXPECT_THAT(lost[1], HasSubstr("disconnected demo: "));
+  EXPECT_EQ(watch.Next(), "");  // --count=5 reached: devctl exits
+  EXPECT_EQ(watch.Wait(), 0);
+}
+
+TEST_F(DevctlTest, WatchAsJsonLines) {
+  ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
+  Result r = Devctl({"watch", "--json", "--count=2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"kind\":\"EXISTING\""));
+  EXPECT_THAT(r.out, HasSubstr("\"name\":\"demo\""));
+  EXPECT_THAT(r.out, HasSubstr("\"kind\":\"SYNCED\""));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
 }
 
 TEST_F(DevctlTest, SocketIsPrivate) {

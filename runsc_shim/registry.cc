@@ -464,6 +464,14 @@ void ContainerRegistry::Changed() const {
   changed_.notify_all();
 }
 
+void ContainerRegistry::WakeWaiters() const {
+  {
+    std::lock_guard<std::mutex> l(changes_mu_);
+    ++wakeups_;
+  }
+  changed_.notify_all();
+}
+
 uint64_t ContainerRegistry::generation() const {
   std::lock_guard<std::mutex> l(changes_mu_);
   return generation_;
@@ -472,7 +480,8 @@ uint64_t ContainerRegistry::generation() const {
 uint64_t ContainerRegistry::AwaitChange(uint64_t seen,
                                         absl::Time deadline) const {
   std::unique_lock<std::mutex> l(changes_mu_);
-  auto changed = [&] { return generation_ != seen; };
+  const uint64_t wakeups = wakeups_;
+  auto changed = [&] { return generation_ != seen || wakeups_ != wakeups; };
   if (deadline == absl::InfiniteFuture()) {
     changed_.wait(l, changed);
   } else {

@@ -142,6 +142,11 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // polling: read generation(), check, and if not yet, AwaitChange.
   uint64_t AwaitChange(uint64_t seen, absl::Time deadline) const;
 
+  // WakeWaiters makes every AwaitChange in progress return now, changed or
+  // not, so that its caller rechecks its own reasons to stop (a server
+  // shutting down).
+  void WakeWaiters() const;
+
   // GetDevGoferClient implements devutil::GoferClientProvider: it returns
   // name's client (even if disconnected) or nullptr. The pointer stays
   // valid until the container is detached; callers must not Close it.
@@ -182,9 +187,10 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   std::map<std::string, std::shared_ptr<Container>, std::less<>> by_name_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Container>> by_id_;
 
-  mutable std::mutex changes_mu_;  // guards generation_
+  mutable std::mutex changes_mu_;  // guards generation_ and wakeups_
   mutable std::condition_variable changed_;
   mutable uint64_t generation_ = 0;
+  mutable uint64_t wakeups_ = 0;  // WakeWaiters calls
 };
 
 }  // namespace gvisor::shim

@@ -171,6 +171,22 @@ TEST_F(RegistryTest, EveryChangeAddsToTheGeneration) {
   EXPECT_EQ(registry_->AwaitChange(gen, absl::InfiniteFuture()), gen + 2);
 }
 
+TEST_F(RegistryTest, WakeWaitersEndsAWaitWithoutAChange) {
+  const uint64_t gen = registry_->generation();
+  std::atomic<bool> returned{false};
+  // A wake before the wait starts is not seen, so keep waking until it
+  // returns. Without a working WakeWaiters the wait never ends.
+  std::thread waker([&] {
+    while (!returned.load()) {
+      registry_->WakeWaiters();
+      std::this_thread::yield();
+    }
+  });
+  EXPECT_EQ(registry_->AwaitChange(gen, absl::InfiniteFuture()), gen);
+  returned = true;
+  waker.join();
+}
+
 TEST_F(RegistryTest, AwaitChangeWakesOnADisconnect) {
   auto g = Gofer();
   ASSERT_NE(g, nullptr);

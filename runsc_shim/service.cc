@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "pkg/syserr/syserr.h"
 #include "runsc_shim/validate.h"
+#include "runsc_shim/watch.h"
 
 namespace gvisor::shim {
 namespace {
@@ -77,6 +78,18 @@ v1::FileType FileTypeOf(mode_t mode) {
   }
 }
 
+v1::ContainerEvent::Kind EventKind(ContainerChange::Kind k) {
+  switch (k) {
+    case ContainerChange::Kind::kAttached:
+      return v1::ContainerEvent::ATTACHED;
+    case ContainerChange::Kind::kDisconnected:
+      return v1::ContainerEvent::DISCONNECTED;
+    case ContainerChange::Kind::kDetached:
+      return v1::ContainerEvent::DETACHED;
+  }
+  return v1::ContainerEvent::KIND_UNSPECIFIED;
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& s) {
@@ -107,6 +120,11 @@ Service::Admission::Admission(Service* s)
 
 Service::Admission::~Admission() {
   if (admitted_) s_->running_.fetch_sub(1);
+}
+
+void Service::Refuse() {
+  refusing_.store(true);
+  registry_->WakeWaiters();  // WatchContainers streams look again now
 }
 
 grpc::Status Service::Admission::status() const {
@@ -234,6 +252,45 @@ grpc::Status Service::ProbeDevice(grpc::ServerContext* ctx,
                             ? v1::READ
                             : req->mode());
   return grpc::Status::OK;
+}
+
+grpc::Status Service::WatchContainers(
+    grpc::ServerContext* ctx, const v1::WatchContainersRequest* /*req*/,
+    grpc::ServerWriter<v1::ContainerEvent>* writer) {
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
+  const grpc::Status client_gone(grpc::StatusCode::CANCELLED,
+                                 "WatchContainers: the client went away");
+  auto send = [&](v1::ContainerEvent::Kind kind, const ContainerInfo* c) {
+    v1::ContainerEvent ev;
+    ev.set_kind(kind);
+    if (c != nullptr) ToProto(*c, ev.mutable_container());
+    return writer->Write(ev);
+  };
+  // The generation is read before each snapshot: a change in between shows
+  // in the snapshot and makes the next AwaitChange return at once, so no
+  // change is missed.
+  uint64_t gen = registry_->generation();
+  std::vector<ContainerInfo> seen = registry_->List();
+  for (const ContainerInfo& c : seen) {
+    if (!send(v1::ContainerEvent::EXISTING, &c)) return client_gone;
+  }
+  if (!send(v1::ContainerEvent::SYNCED, nullptr)) return client_gone;
+  for (;;) {
+    if (refusing_.load()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the shim is shutting down");
+    }
+    if (ctx->IsCancelled()) return client_gone;
+    const uint64_t now = registry_->AwaitChange(gen, absl::Now() + kWatchTick);
+    if (now == gen) continue;
+    gen = now;
+    std::vector<ContainerInfo> current = registry_->List();
+    for (const ContainerChange& ch : Diff(seen, current)) {
+      if (!send(EventKind(ch.kind), &ch.container)) return client_gone;
+    }
+    seen = std::move(current);
+  }
 }
 
 }  // namespace gvisor::shim

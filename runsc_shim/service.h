@@ -42,10 +42,18 @@ class Service final : public v1::DevGoferShim::Service {
   grpc::Status ProbeDevice(grpc::ServerContext* ctx,
                            const v1::ProbeDeviceRequest* req,
                            v1::DeviceInfo* resp) override;
+  grpc::Status WatchContainers(
+      grpc::ServerContext* ctx, const v1::WatchContainersRequest* req,
+      grpc::ServerWriter<v1::ContainerEvent>* writer) override;
+
+  // kWatchTick is how often a quiet WatchContainers stream checks whether
+  // its client has gone (gRPC's synchronous API has no notification).
+  static constexpr absl::Duration kWatchTick = absl::Seconds(1);
 
   // Refuse makes every call that starts from now on fail with
-  // UNAVAILABLE ("the shim is shutting down"); calls already running go on.
-  void Refuse() { refusing_.store(true); }
+  // UNAVAILABLE ("the shim is shutting down"); calls already running go on,
+  // except WatchContainers streams, which end with that status at once.
+  void Refuse();
 
   // running returns the number of calls admitted and not yet returned
   // from their method (their responses may still be on the way: see

@@ -806,6 +806,68 @@ TEST_F(ShimTest, ThousandContainersNeedNoThreadEach) {
   EXPECT_LE(testutil::OpenFdCount(), fds_before + 8);
 }
 
+TEST_F(ShimTest, WatchReportsWhatExistsThenEveryChange) {
+  auto g = Devices();
+  auto h = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_NE(h, nullptr);
+  ASSERT_GRPC_OK(Attach("b-before", g->socket()));
+  grpc::ClientContext ctx;
+  Deadline(&ctx);  // a missing event fails the test rather than hangs it
+  auto stream = stub_->WatchContainers(&ctx, v1::WatchContainersRequest());
+  v1::ContainerEvent ev;
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::EXISTING);
+  EXPECT_EQ(ev.container().name(), "b-before");
+  EXPECT_EQ(ev.container().state(), v1::Container::ATTACHED);
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::SYNCED);
+  EXPECT_FALSE(ev.has_container());
+
+  // Each change is awaited before the next, so none is folded.
+  ASSERT_GRPC_OK(Attach("a-new", h->socket()));
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::ATTACHED);
+  EXPECT_EQ(ev.container().name(), "a-new");
+  EXPECT_EQ(ev.container().gofer_socket(), h->socket());
+  h->child().Signal(SIGKILL);
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::DISCONNECTED);
+  EXPECT_EQ(ev.container().name(), "a-new");
+  EXPECT_EQ(ev.container().state(), v1::Container::DISCONNECTED);
+  EXPECT_FALSE(ev.container().disconnect_reason().empty());
+  ASSERT_GRPC_OK(Detach("a-new"));
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::DETACHED);
+  EXPECT_EQ(ev.container().name(), "a-new");
+  ASSERT_GRPC_OK(Detach("b-before"));
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::DETACHED);
+  EXPECT_EQ(ev.container().name(), "b-before");
+
+  ctx.TryCancel();
+  while (stream->Read(&ev)) {
+  }
+  EXPECT_CODE(stream->Finish(), CANCELLED);
+}
+
+TEST_F(ShimTest, ShutdownEndsAWatchWithUnavailable) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto stream = stub_->WatchContainers(&ctx, v1::WatchContainersRequest());
+  v1::ContainerEvent ev;
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::SYNCED);
+  // The stream is a call in flight; shutdown ends it rather than spend the
+  // grace on it.
+  server_->Shutdown(absl::Hours(1));
+  while (stream->Read(&ev)) {
+  }
+  grpc::Status st = stream->Finish();
+  EXPECT_CODE(st, UNAVAILABLE);
+  EXPECT_THAT(st.error_message(), HasSubstr("shutting down"));
+}
+
 TEST_F(ShimTest, ShutdownWithAnIdleClientIsPrompt) {
   v1::ListContainersResponse list;
   ASSERT_GRPC_OK(List(&list));

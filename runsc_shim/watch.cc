@@ -1,0 +1,46 @@
+#include "runsc_shim/watch.h"
+
+namespace gvisor::shim {
+namespace {
+
+using Kind = ContainerChange::Kind;
+
+// Appear adds the events of a container that is new in after.
+void Appear(const ContainerInfo& c, std::vector<ContainerChange>* out) {
+  out->push_back({Kind::kAttached, c});
+  if (c.state == ContainerState::kDisconnected) {
+    out->push_back({Kind::kDisconnected, c});
+  }
+}
+
+}  // namespace
+
+std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
+                                  const std::vector<ContainerInfo>& after) {
+  std::vector<ContainerChange> out;
+  auto b = before.begin();
+  auto a = after.begin();
+  while (b != before.end() || a != after.end()) {
+    if (a == after.end() || (b != before.end() && b->name < a->name)) {
+      out.push_back({Kind::kDetached, *b++});
+      continue;
+    }
+    if (b == before.end() || a->name < b->name) {
+      Appear(*a++, &out);
+      continue;
+    }
+    // The same name in both.
+    if (b->attach_time != a->attach_time) {
+      out.push_back({Kind::kDetached, *b});
+      Appear(*a, &out);
+    } else if (b->state == ContainerState::kAttached &&
+               a->state == ContainerState::kDisconnected) {
+      out.push_back({Kind::kDisconnected, *a});
+    }
+    ++a;
+    ++b;
+  }
+  return out;
+}
+
+}  // namespace gvisor::shim

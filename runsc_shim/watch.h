@@ -1,0 +1,31 @@
+// watch: the container events of WatchContainers, computed from two
+// snapshots of the registry (ContainerRegistry::List, sorted by name).
+
+#ifndef GVISOR_RUNSC_SHIM_WATCH_H_
+#define GVISOR_RUNSC_SHIM_WATCH_H_
+
+#include <vector>
+
+#include "runsc_shim/registry.h"
+
+namespace gvisor::shim {
+
+// ContainerChange is one event between two snapshots.
+struct ContainerChange {
+  enum class Kind { kAttached, kDisconnected, kDetached };
+  Kind kind;
+  // The container in the later snapshot; for kDetached, in the earlier.
+  ContainerInfo container;
+};
+
+// Diff returns the changes that turn before into after, both sorted by
+// name, in name order. A name whose attach time differs was detached and
+// attached again: kDetached, then kAttached. A container that is
+// disconnected in after and was not in before (or was attached) also gets
+// kDisconnected, after its kAttached if any.
+std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
+                                  const std::vector<ContainerInfo>& after);
+
+}  // namespace gvisor::shim
+
+#endif  // GVISOR_RUNSC_SHIM_WATCH_H_
