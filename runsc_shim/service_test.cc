@@ -22,6 +22,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "pkg/fd/limit.h"
 #include "pkg/unet/unet.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/health.grpc.pb.h"
@@ -43,7 +44,7 @@ using testutil::WaitFor;
 
 class ShimTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { testutil::RaiseFdLimit(); }
+  static void SetUpTestSuite() { fd::RaiseFdLimit().IgnoreError(); }
 
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<gvisor::testing::GoferFixture>> fx =
@@ -747,7 +748,9 @@ TEST_F(ShimTest, ThousandContainersNeedNoThreadEach) {
   constexpr int kContainers = 1000;
 #endif
   constexpr int kClients = 8;
-  if (testutil::RaiseFdLimit() < 2 * kContainers + 200) {
+  absl::StatusOr<uint64_t> nofile = fd::RaiseFdLimit();
+  ASSERT_TRUE(nofile.ok()) << nofile.status();
+  if (*nofile < 2 * kContainers + 200) {
     GTEST_SKIP() << "RLIMIT_NOFILE too low for " << kContainers
                  << " containers";
   }

@@ -12,7 +12,6 @@
 
 #include <signal.h>
 #include <stdio.h>
-#include <sys/resource.h>
 
 #include <string>
 
@@ -23,6 +22,7 @@
 #include "absl/time/time.h"
 #include "glog/logging.h"
 #include "pkg/fd/fd.h"
+#include "pkg/fd/limit.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
@@ -43,21 +43,6 @@ ABSL_FLAG(int, ready_fd, -1,
 
 namespace gvisor::shim {
 namespace {
-
-// RaiseFdLimit lifts the soft RLIMIT_NOFILE to the hard limit: each
-// attached container holds one FD.
-void RaiseFdLimit() {
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-      PLOG(WARNING) << "raising RLIMIT_NOFILE";
-    }
-  }
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    LOG(INFO) << "RLIMIT_NOFILE " << rl.rlim_cur;
-  }
-}
 
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -89,7 +74,12 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A gofer that goes away must be an error, never a signal.
   signal(SIGPIPE, SIG_IGN);
-  RaiseFdLimit();
+  // Each attached container holds one FD.
+  if (absl::StatusOr<uint64_t> l = fd::RaiseFdLimit(); l.ok()) {
+    LOG(INFO) << "RLIMIT_NOFILE " << *l;
+  } else {
+    LOG(WARNING) << l.status();
+  }
 
   absl::Duration grace;
   if (!absl::ParseDuration(absl::GetFlag(FLAGS_shutdown_grace), &grace) ||

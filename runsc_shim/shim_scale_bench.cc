@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "pkg/fd/limit.h"
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
 
@@ -88,9 +89,13 @@ int Main(int argc, char** argv) {
     steps.push_back(n);
   }
   const int clients = std::max(1, absl::GetFlag(FLAGS_clients));
-  uint64_t nofile = testutil::RaiseFdLimit();  // the children inherit it
+  absl::StatusOr<uint64_t> nofile = fd::RaiseFdLimit();  // children inherit it
+  if (!nofile.ok()) {
+    fprintf(stderr, "%s\n", nofile.status().ToString().c_str());
+    return 1;
+  }
   printf("RLIMIT_NOFILE %llu; %d attaching clients; %d CPUs\n",
-         static_cast<unsigned long long>(nofile), clients,
+         static_cast<unsigned long long>(*nofile), clients,
          static_cast<int>(std::thread::hardware_concurrency()));
 
   std::vector<std::string> gofer_flags = {"--char_devices=passthrough"};
@@ -103,7 +108,7 @@ int Main(int argc, char** argv) {
   int ngofers = absl::GetFlag(FLAGS_gofers);
   if (ngofers <= 0) {
     uint64_t need = steps.back() * kGoferFdsPerConnection;
-    ngofers = static_cast<int>((need + nofile - 101) / (nofile - 100));
+    ngofers = static_cast<int>((need + *nofile - 101) / (*nofile - 100));
   }
   std::vector<std::unique_ptr<testutil::DevGofer>> gofers;
   for (int i = 0; i < ngofers; ++i) {

@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -337,15 +336,6 @@ int AcceptedConnections(const std::string& path) {
     if (f.size() == 8 && f[5] == "03" && f[7] == path) ++n;
   }
   return n;
-}
-
-uint64_t RaiseFdLimit() {
-  rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-  getrlimit(RLIMIT_NOFILE, &rl);
-  return rl.rlim_cur;
 }
 
 }  // namespace gvisor::shim::testutil

@@ -139,10 +139,6 @@ using ::gvisor::testing::OpenFdCount;
 // namespace), from /proc/net/unix: a gofer's live connections.
 int AcceptedConnections(const std::string& path);
 
-// RaiseFdLimit lifts the soft RLIMIT_NOFILE to the hard one and returns the
-// new soft limit. Children inherit it.
-uint64_t RaiseFdLimit();
-
 }  // namespace gvisor::shim::testutil
 
 #endif  // GVISOR_RUNSC_SHIM_TESTUTIL_H_

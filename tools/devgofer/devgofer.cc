@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +31,7 @@
 #include "absl/status/status.h"
 #include "glog/logging.h"
 #include "pkg/fd/fd.h"
+#include "pkg/fd/limit.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/lisafs/server.h"
 #include "pkg/syserr/syserr.h"
@@ -70,18 +70,6 @@ bool IsTransientAcceptError(int err) {
   }
 }
 
-// RaiseFdLimit lifts the soft RLIMIT_NOFILE to the hard limit: every
-// connection holds a few FDs, and a dev gofer may serve many.
-void RaiseFdLimit() {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-      PLOG(WARNING) << "devgofer: raising RLIMIT_NOFILE";
-    }
-  }
-}
-
 // StartOne serves sock as one more connection on root.
 absl::Status StartOne(lisafs::Server& server, const Options& o,
                       unet::Socket sock) {
@@ -114,7 +102,10 @@ int Run(int argc, char** argv) {
     return UsageError("--root=" + o.root + " is not a directory");
   }
 
-  RaiseFdLimit();
+  // Every connection holds a few FDs, and a dev gofer may serve many.
+  if (absl::StatusOr<uint64_t> l = fd::RaiseFdLimit(); !l.ok()) {
+    LOG(WARNING) << "devgofer: " << l.status();
+  }
 
   // Signals are taken through a signalfd, so every thread blocks them.
   sigset_t sigs;
