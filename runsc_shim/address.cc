@@ -10,15 +10,8 @@
 namespace gvisor::shim {
 
 std::string Address::GrpcTarget() const {
-  switch (kind) {
-    case Kind::kUnix:
-      return absl::StrCat("unix:", target);
-    case Kind::kUnixAbstract:
-      return absl::StrCat("unix-abstract:", target);
-    case Kind::kTcp:
-      return target;
-  }
-  return target;
+  // gRPC spells unix addresses as we do, and takes a bare HOST:PORT.
+  return kind == Kind::kTcp ? target : ToString();
 }
 
 std::string Address::ToString() const {

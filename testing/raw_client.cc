@@ -17,10 +17,21 @@
 namespace gvisor::testing {
 
 namespace {
+
 unet::Socket Wrap(fd::OwnedFd fd) {
   absl::StatusOr<unet::Socket> s = unet::Socket::FromFd(std::move(fd));
   return s.ok() ? *std::move(s) : unet::Socket();
 }
+
+// ToReply turns a received frame into a Reply.
+Reply ToReply(lisafs::Frame f) {
+  Reply r;
+  r.mid = f.mid;
+  r.payload = std::move(f.payload);
+  r.fds = std::move(f.fds);
+  return r;
+}
+
 }  // namespace
 
 int Reply::err() const {
@@ -58,11 +69,7 @@ absl::StatusOr<Reply> RawClient::ReadReply() {
   if (absl::Status s = comm_.RecvFrame(kWantFds, UINT32_MAX, &f); !s.ok()) {
     return s;
   }
-  Reply r;
-  r.mid = f.mid;
-  r.payload = std::move(f.payload);
-  r.fds = std::move(f.fds);
-  return r;
+  return ToReply(std::move(f));
 }
 
 absl::StatusOr<std::unique_ptr<RawChannel>> RawChannel::Connect(
@@ -100,11 +107,7 @@ absl::StatusOr<Reply> RawChannel::CallBytes(uint16_t mid,
   if (absl::Status s = channel_->ReadMessage(*n, UINT32_MAX, &f); !s.ok()) {
     return s;
   }
-  Reply r;
-  r.mid = f.mid;
-  r.payload = std::move(f.payload);
-  r.fds = std::move(f.fds);
-  return r;
+  return ToReply(std::move(f));
 }
 
 std::vector<uint8_t> RawChannel::Window(size_t n) const {

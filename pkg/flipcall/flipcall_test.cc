@@ -34,18 +34,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// WindowMappings returns how many mappings of packet-window memfds this
-// process holds (lines of /proc/self/maps naming the memfd).
-int WindowMappings() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  int n = 0;
-  while (std::getline(maps, line)) {
-    if (line.find("memfd:flipcall_packet_windows") != std::string::npos) ++n;
-  }
-  return n;
-}
-
 // RawWindow is a test-side mapping of a window, for reading and writing the
 // bytes a peer sees, independently of any Endpoint.
 class RawWindow {
@@ -209,10 +197,10 @@ TEST(EndpointTest, DataCapIsTheWindowLessTheHeader) {
 
 TEST(EndpointTest, CreateAndDestroyLeaveNoFDsOrMappings) {
   const int fds = testing::OpenFdCount();
-  ASSERT_EQ(WindowMappings(), 0);
+  ASSERT_EQ(testing::WindowMappingCount(), 0);
   for (int i = 0; i < 5; ++i) {
     Pair p = NewPair(2 * PageSize());
-    EXPECT_EQ(WindowMappings(), 2);
+    EXPECT_EQ(testing::WindowMappingCount(), 2);
     std::thread t([&] {
       absl::StatusOr<uint32_t> n = p.server->RecvFirst();
       EXPECT_TRUE(IsShutdown(n.status())) << n.status();
@@ -222,7 +210,7 @@ TEST(EndpointTest, CreateAndDestroyLeaveNoFDsOrMappings) {
     t.join();
   }
   EXPECT_EQ(testing::OpenFdCount(), fds);
-  EXPECT_EQ(WindowMappings(), 0);
+  EXPECT_EQ(testing::WindowMappingCount(), 0);
 }
 
 // --- Two threads -------------------------------------------------------------
