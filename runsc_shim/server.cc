@@ -106,17 +106,16 @@ void Server::Shutdown(absl::Duration grace) {
   // whose peers are not reading (a client process with no call running
   // never sees the GOAWAY), so the grace is spent here, on calls only.
   service_.Refuse();
-  if (!calls_.WaitIdle(absl::Now() + grace)) {
+  const bool idle = calls_.WaitIdle(absl::Now() + grace);
+  if (!idle) {
     LOG(WARNING) << calls_.in_flight()
                  << " call(s) still running after the grace period";
-    registry_->CloseAll();
-    if (!calls_.WaitIdle(absl::Now() + kDrainAfterClose)) {
-      LOG(WARNING) << calls_.in_flight()
-                   << " call(s) still running after closing the gofer "
-                      "connections; cancelling them";
-    }
-  } else {
-    registry_->CloseAll();
+  }
+  registry_->CloseAll();
+  if (!idle && !calls_.WaitIdle(absl::Now() + kDrainAfterClose)) {
+    LOG(WARNING) << calls_.in_flight()
+                 << " call(s) still running after closing the gofer "
+                    "connections; cancelling them";
   }
   server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();

@@ -24,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/syserr.h"
+#include "tools/readyfd/readyfd.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
 extern char** environ;
@@ -59,6 +60,12 @@ int64_t StatusField(pid_t pid, absl::string_view name) {
     }
   }
   return -1;
+}
+
+// PollTimeoutMs is poll(2)'s timeout for waiting until deadline.
+int PollTimeoutMs(absl::Time deadline) {
+  return static_cast<int>(std::clamp<int64_t>(
+      absl::ToInt64Milliseconds(deadline - absl::Now()), 0, INT32_MAX));
 }
 
 std::string TempDir() {
@@ -136,9 +143,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
   const absl::Time deadline = absl::Now() + timeout;
   while (got.find('\n') == std::string::npos) {
     pollfd pfd = {r.get(), POLLIN, 0};
-    const int64_t ms =
-        std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
-    int n = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(ms, INT32_MAX)));
+    int n = poll(&pfd, 1, PollTimeoutMs(deadline));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       return absl::DeadlineExceededError(absl::StrCat(
@@ -151,7 +156,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
     if (k <= 0) break;  // end of file: it failed before serving
     got.append(buf, static_cast<size_t>(k));
   }
-  if (got != "ready\n") {
+  if (got != readyfd::kMessage) {
     return absl::UnavailableError(absl::StrCat(
         argv[0], " ended before it served (wrote \"", absl::CEscape(got),
         "\"): ", (*c)->Stderr()));
@@ -269,9 +274,7 @@ absl::StatusOr<int> Child::Wait(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     pollfd p = {pidfd.get(), POLLIN, 0};
-    const int64_t ms = std::clamp<int64_t>(
-        absl::ToInt64Milliseconds(deadline - absl::Now()), 0, INT32_MAX);
-    const int n = poll(&p, 1, static_cast<int>(ms));
+    const int n = poll(&p, 1, PollTimeoutMs(deadline));
     if (n > 0) break;
     if (n == 0 || errno != EINTR) {
       return absl::DeadlineExceededError(
