@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, then runs every test, plain and
-# under ASan+UBSan, checks that a separate workspace can consume this one, and
+# The test command: installs what it needs, then runs every test, plain,
+# under ASan+UBSan and under ThreadSanitizer, checks that a separate workspace can consume this one, and
 # runs the interop harness against gVisor's own Go client and server (needs
 # Go; fails if it is missing). Exits non-zero on any failure.
 set -euo pipefail
@@ -15,6 +15,9 @@ bazel test //...
 
 step "bazel test --config=asan //...  (ASan + UBSan)"
 bazel test --config=asan //...
+
+step "bazel test --config=tsan //...  (ThreadSanitizer)"
+bazel test --config=tsan //...
 
 step "consumer workspace builds @gvisor_devutil//pkg/... and uses devutil with a devgofer"
 tools/consumer_test.sh
