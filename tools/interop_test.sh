@@ -24,15 +24,8 @@ say() { printf '\n=== interop: %s\n' "$*"; }
 die() { printf 'interop: %s\n' "$*" >&2; exit 1; }
 
 # --- Go -------------------------------------------------------------------
-if ! command -v go >/dev/null 2>&1; then
-  if [[ -x /usr/local/go/bin/go ]]; then
-    export PATH="/usr/local/go/bin:$PATH"
-  else
-    die "the Go toolchain is missing (no 'go' on PATH, no /usr/local/go/bin/go).
-  The interop tests build gVisor's Go code and cannot run without it; install
-  Go >= 1.26.3 (https://go.dev/dl/) and rerun. This is a failure, not a skip."
-  fi
-fi
+# shellcheck source=tools/setup_go.sh
+source tools/setup_go.sh
 # Modules come from the proxy and stay in the default module cache
 # ($(go env GOMODCACHE)), so later runs download nothing.
 echo "interop: $(go version), module cache $(go env GOMODCACHE)"
