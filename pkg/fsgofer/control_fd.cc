@@ -461,7 +461,9 @@ absl::StatusOr<fd::OwnedFd> ControlFD::ConnectTo(uint32_t sock_type) {
   if (!state_->options.host_uds_open) {
     return syserr::FromErrno(EPERM, "host sockets may not be connected to");
   }
-  if (fd().FilePath().size() >= kMaxSunPath) {
+  absl::StatusOr<std::string> path = fd().FilePath();
+  if (!path.ok()) return path.status();
+  if (path->size() >= kMaxSunPath) {
     return syserr::FromErrno(EINVAL, "socket path too long");
   }
   if (!ValidSocketType(sock_type)) {
@@ -503,7 +505,9 @@ absl::StatusOr<lisafs::NewBoundSocket> ControlFD::BindAt(
     return syserr::FromErrno(EPERM, "host sockets may not be created");
   }
   std::string name(args.name);
-  if (absl::StrCat(fd().FilePath(), "/", name).size() >= kMaxSunPath) {
+  absl::StatusOr<std::string> dir_path = fd().FilePath();
+  if (!dir_path.ok()) return dir_path.status();
+  if (dir_path->size() + 1 + name.size() >= kMaxSunPath) {
     return syserr::FromErrno(EINVAL, "socket path too long");
   }
   if (!ValidSocketType(sock_type)) {
