@@ -388,5 +388,107 @@ TEST_F(TreeAttackTest, ClosingTheDeepestOfAVeryDeepChainKeepsTheGoferUp) {
   ExpectServes();
 }
 
+// Attack 6. The client holds A = /a, B = /a/b and L = /a/b/l (a symlink,
+// whose xattrs the server reaches by rebuilding its path). On the host,
+// /a/b moves to /b. Now RenameAt(root, "a", B, "c") is legal on the host,
+// but in the server's tree B lies below A: moving A below B would make
+// each the other's parent, and every later path rebuild through them
+// looped forever under the rename lock. The server refuses it with EINVAL
+// before touching the host.
+class RenameCycleTest : public TreeAttackTest {
+ protected:
+  void SetUp() override {
+    TreeAttackTest::SetUp();
+    ASSERT_EQ(mkdirat(base_fd_.get(), "a", 0755), 0);
+    ASSERT_EQ(mkdirat(base_fd_.get(), "a/b", 0755), 0);
+    ASSERT_EQ(symlinkat("x", base_fd_.get(), "a/b/l"), 0);
+    c_ = Connect({}, &root_);
+    ASSERT_NE(c_, nullptr);
+    a_ = WalkTo(c_, root_, {"a"});
+    b_ = WalkTo(c_, a_, {"b"});
+    l_ = WalkTo(c_, b_, {"l"});
+    ASSERT_NE(l_, 0u);
+    // Behind the server's back.
+    ASSERT_EQ(renameat(base_fd_.get(), "a/b", base_fd_.get(), "b"), 0);
+  }
+
+  // ListXattrAnswers checks that a path-rebuilding RPC on L answers (the
+  // path the tree knows, /a/b, is gone on the host: ENOENT).
+  void ListXattrAnswers() {
+    FListXattrReq req;
+    req.fd = l_;
+    EXPECT_EQ(Call(c_, MID::kFListXattr, req).err(), ENOENT);
+  }
+
+  RawClient* c_ = nullptr;
+  FDID root_ = 0, a_ = 0, b_ = 0, l_ = 0;
+};
+
+TEST_F(RenameCycleTest, RenameOfADirectoryBelowItsOwnNodeIsRefused) {
+  EXPECT_EQ(Rename(c_, root_, "a", b_, "c"), EINVAL);
+  // Nothing moved on the host.
+  EXPECT_TRUE(HostExists("a"));
+  EXPECT_FALSE(HostExists("b/c"));
+  ListXattrAnswers();
+  ExpectServes();
+}
+
+TEST_F(RenameCycleTest, ExchangeThatWouldMakeACycleIsRefusedEitherWay) {
+  ASSERT_EQ(mkdirat(base_fd_.get(), "b/c", 0755), 0);
+  // A would move below B.
+  EXPECT_EQ(Rename(c_, root_, "a", b_, "c", RENAME_EXCHANGE), EINVAL);
+  // Walk B/c so that the tree knows it: then A is the replaced Node that
+  // would move below B.
+  FDID bc = WalkTo(c_, b_, {"c"});
+  ASSERT_NE(bc, 0u);
+  EXPECT_EQ(Rename(c_, b_, "c", root_, "a", RENAME_EXCHANGE), EINVAL);
+  EXPECT_TRUE(HostExists("a"));
+  EXPECT_TRUE(HostExists("b/c"));
+  ListXattrAnswers();
+  ExpectServes();
+}
+
+TEST_F(RenameCycleTest, RenamesThatKeepTheTreeATreeStillWork) {
+  // The tree's stale view does no harm to renames that keep it a tree:
+  // A's entry "b" is gone on the host (ENOENT, nothing changes)...
+  EXPECT_EQ(Rename(c_, a_, "b", root_, "b2"), ENOENT);
+  // ... and A itself may move elsewhere; L's path follows it in the tree.
+  ASSERT_EQ(mkdirat(base_fd_.get(), "a/b", 0755), 0);
+  ASSERT_EQ(symlinkat("x", base_fd_.get(), "a/b/l"), 0);
+  EXPECT_EQ(Rename(c_, root_, "a", root_, "z"), 0);
+  FListXattrReq req;
+  req.fd = l_;
+  EXPECT_EQ(Call(c_, MID::kFListXattr, req).err(), 0);
+  ExpectServes();
+}
+
+// A rename that would put a Node of the moved subtree deeper than
+// max_tree_depth is refused with ENAMETOOLONG before the host rename.
+TEST_F(TreeAttackTest, RenameBelowTheDepthBoundIsRefused) {
+  const uint32_t max = BaseDepth() + 6;
+  chains_.push_back("d");
+  MakeChain(base_fd_.get(), "d", 5);
+  MakeChain(base_fd_.get(), "e", 3);
+  chains_.push_back("e");
+  FDID root = 0;
+  RawClient* c = Connect({.max_tree_depth = max}, &root);
+  ASSERT_NE(c, nullptr);
+  FDID d5 = WalkTo(c, root, {"d", "d", "d", "d", "d"});
+  FDID e3 = WalkTo(c, root, {"e", "e", "e"});
+  ASSERT_NE(d5, 0u);
+  ASSERT_NE(e3, 0u);
+  // e (height 2 below it) under d/d/d/d/d: e/e/e at depth base + 8.
+  FDID d3 = WalkTo(c, root, {"d", "d", "d"});
+  EXPECT_EQ(Rename(c, root, "e", d5, "e"), ENAMETOOLONG);
+  EXPECT_TRUE(HostExists("e/e/e"));
+  // One level up it fits exactly: e/e/e at depth base + 6.
+  EXPECT_EQ(Rename(c, root, "e", d3, "x"), 0);
+  EXPECT_TRUE(HostExists("d/d/d/x/e/e"));
+  // Back where TearDown expects it.
+  ASSERT_EQ(renameat(base_fd_.get(), "d/d/d/x", base_fd_.get(), "e"), 0);
+  Close(c, {d5, e3, d3});
+  ExpectServes();
+}
+
 }  // namespace
 }  // namespace gvisor::lisafs
