@@ -490,5 +490,81 @@ TEST_F(TreeAttackTest, RenameBelowTheDepthBoundIsRefused) {
   ExpectServes();
 }
 
+// Host calls that could block a handler. A blocked handler holds the
+// server-wide rename lock shared (every RenameAt of every connection then
+// waits), stalls its connection and holds up the connection's teardown.
+
+// Opening a FIFO that has no writer for reading would block in open(2)
+// without O_NONBLOCK; the server answers at once, donates a non-blocking
+// FD and goes on serving the connection.
+TEST_F(TreeAttackTest, OpenOfAFifoWithoutWriterAnswersAtOnce) {
+  ASSERT_EQ(mkfifoat(base_fd_.get(), "fifo", 0644), 0);
+  FDID root = 0;
+  RawClient* c = Connect({}, &root);
+  ASSERT_NE(c, nullptr);
+  FDID fifo = WalkTo(c, root, {"fifo"});
+  ASSERT_NE(fifo, 0u);
+  OpenAtReq req;
+  req.fd = fifo;
+  req.flags = O_RDONLY;
+  Reply r = Call(c, MID::kOpenAt, req);
+  ASSERT_EQ(r.err(), 0);
+  ASSERT_EQ(r.fds.size(), 1u);
+  EXPECT_NE(fcntl(r.fds[0].get(), F_GETFL) & O_NONBLOCK, 0);
+  absl::StatusOr<OpenAtResp> o = r.As<OpenAtResp>();
+  ASSERT_TRUE(o.ok());
+  // The connection goes on: a write open, an FStat, a Close.
+  req.flags = O_WRONLY;
+  Reply w = Call(c, MID::kOpenAt, req);
+  EXPECT_EQ(w.err(), 0);
+  StatReq st;
+  st.fd = o->open_fd;
+  EXPECT_EQ(Call(c, MID::kFStat, st).err(), 0);
+  Close(c, {o->open_fd, fifo});
+  ExpectServes();
+}
+
+// Connecting to a host socket whose listen backlog is full would block in
+// connect(2) until the listener accepts, which a hostile client that made
+// the socket (BindAt, Listen, never Accept) can see to. The server's
+// socket is non-blocking: such a Connect fails with EAGAIN.
+TEST_F(TreeAttackTest, ConnectToAFullBacklogFailsWithEagain) {
+  FDID root = 0;
+  RawClient* c = Connect({}, &root);
+  ASSERT_NE(c, nullptr);
+  BindAtReq b;
+  b.common.dir_fd = root;
+  b.common.mode = 0600;
+  b.sock_type = SOCK_STREAM;
+  b.name = "sock";
+  Reply br = Call(c, MID::kBindAt, b);
+  ASSERT_EQ(br.err(), 0);
+  absl::StatusOr<BindAtResp> bound = br.As<BindAtResp>();
+  ASSERT_TRUE(bound.ok());
+  ListenReq l;
+  l.fd = bound->bound_socket_fd;
+  l.backlog = 0;
+  ASSERT_EQ(Call(c, MID::kListen, l).err(), 0);
+  ConnectReq req;
+  req.fd = bound->child.control_fd;
+  req.sock_type = SOCK_STREAM;
+  // The kernel queues at most backlog + 1 connections; the next one would
+  // block.
+  std::vector<Reply> connected;
+  int err = 0;
+  for (int i = 0; i < 8 && err == 0; ++i) {
+    Reply r = Call(c, MID::kConnect, req);
+    err = r.err();
+    if (err == 0) connected.push_back(std::move(r));
+  }
+  EXPECT_EQ(err, EAGAIN);
+  EXPECT_LE(connected.size(), 2u);
+  for (const Reply& r : connected) {
+    ASSERT_EQ(r.fds.size(), 1u);
+    EXPECT_NE(fcntl(r.fds[0].get(), F_GETFL) & O_NONBLOCK, 0);
+  }
+  ExpectServes();
+}
+
 }  // namespace
 }  // namespace gvisor::lisafs
