@@ -18,13 +18,13 @@
 namespace gvisor::lisafs {
 namespace {
 
-// kChain is the length of the chains the teardown tests build. With the
-// recursive teardown a chain this long needs some 25 times kSmallStack
-// (about 64 bytes of stack per Node), so it overflows early and always.
-constexpr int kChain = 100000;
-// kSmallStack is the stack of the thread that tears a chain down: a
-// teardown whose stack use grows with the depth overflows it quickly.
-constexpr size_t kSmallStack = 256 * 1024;
+// kChain is the length of the chains the teardown tests build, and
+// kSmallStack the stack of the thread that tears them down. The recursive
+// teardown took some 64 bytes of stack per Node (more under sanitizers),
+// so it needed about 30 times kSmallStack for a chain this long and
+// overflowed early and always; the iterative one needs a few frames.
+constexpr int kChain = 30000;
+constexpr size_t kSmallStack = 64 * 1024;
 
 // RunOnSmallStack runs fn on a thread with a kSmallStack stack and joins it.
 void RunOnSmallStack(std::function<void()> fn) {
