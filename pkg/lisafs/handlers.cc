@@ -189,8 +189,8 @@ absl::Status CheckNotDeleted(const ControlFD& fd, MID mid) {
   return Errno(EINVAL, absl::StrCat(MIDName(mid), ": file was deleted"));
 }
 
-// CheckChildDepth fails with ENAMETOOLONG if a child of node would lie
-// deeper than the connection's max_tree_depth. Requires the rename lock.
+// TooDeep is the error for a Node that would lie deeper than the
+// connection's max_tree_depth.
 absl::Status TooDeep(const Connection& c, MID mid) {
   return Errno(ENAMETOOLONG,
                absl::StrCat(MIDName(mid), ": the tree may not grow deeper than ",
@@ -198,6 +198,8 @@ absl::Status TooDeep(const Connection& c, MID mid) {
                             " names (max_tree_depth)"));
 }
 
+// CheckChildDepth fails with ENAMETOOLONG if a child of node would lie
+// deeper than the connection's max_tree_depth. Requires the rename lock.
 absl::Status CheckChildDepth(const Connection& c, const Node& node, MID mid) {
   if (node.depth() < c.options().max_tree_depth) return absl::OkStatus();
   return TooDeep(c, mid);
