@@ -308,7 +308,9 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
       break;
   }
   // O_NONBLOCK keeps an open of a FIFO or device from hanging the handler
-  // (WIRE.md §7.4); donated FDs are non-blocking anyway.
+  // (WIRE.md §7.4), which holds the rename lock shared meanwhile: a FIFO
+  // without a writer opens at once for reading, and for writing either
+  // finds a reader or fails with ENXIO. Donated FDs are non-blocking anyway.
   absl::StatusOr<fd::OwnedFd> f =
       host::Reopen(host_.get(), static_cast<int>(flags) | O_NONBLOCK);
   if (!f.ok()) return syserr::WithContext(f.status(), "OpenAt");
@@ -344,7 +346,9 @@ absl::StatusOr<lisafs::NewFile> ControlFD::OpenCreate(
   host::OpenedFile file{fd::OwnedFd(f), false};
   absl::Cleanup undo = [&] { unlinkat(host_.get(), name.c_str(), 0); };
   if (absl::Status s = Fchown(f, args.uid, args.gid); !s.ok()) return s;
-  absl::StatusOr<fd::OwnedFd> open = host::Reopen(f, static_cast<int>(flags));
+  // O_NONBLOCK as in Open: a lease on the file must not make us wait.
+  absl::StatusOr<fd::OwnedFd> open =
+      host::Reopen(f, static_cast<int>(flags) | O_NONBLOCK);
   if (!open.ok()) return open.status();
   absl::StatusOr<NewControlFD> child = NewChild(std::move(file));
   if (!child.ok()) return child.status();
@@ -461,7 +465,9 @@ absl::StatusOr<fd::OwnedFd> ControlFD::ConnectTo(uint32_t sock_type) {
   if (!state_->options.host_uds_open) {
     return syserr::FromErrno(EPERM, "host sockets may not be connected to");
   }
-  if (fd().FilePath().size() >= kMaxSunPath) {
+  absl::StatusOr<std::string> path = fd().FilePath();
+  if (!path.ok()) return path.status();
+  if (path->size() >= kMaxSunPath) {
     return syserr::FromErrno(EINVAL, "socket path too long");
   }
   if (!ValidSocketType(sock_type)) {
@@ -471,13 +477,18 @@ absl::StatusOr<fd::OwnedFd> ControlFD::ConnectTo(uint32_t sock_type) {
   sockaddr_un sa;
   absl::StatusOr<socklen_t> len = AddressOf(host::ProcFdPath(host_.get()), &sa);
   if (!len.ok()) return len.status();
-  int s = socket(AF_UNIX, static_cast<int>(sock_type) | SOCK_CLOEXEC, 0);
+  // Non-blocking from the start: a unix stream connect to a listener whose
+  // backlog is full would otherwise wait until it accepts, with the
+  // handler's locks held. It fails with EAGAIN instead (unix sockets never
+  // answer EINPROGRESS), and the donated socket must be non-blocking
+  // anyway.
+  int s = socket(AF_UNIX,
+                 static_cast<int>(sock_type) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s < 0) return Err("socket");
   fd::OwnedFd sock(s);
   if (connect(s, reinterpret_cast<const sockaddr*>(&sa), *len) != 0) {
     return Err("connect");
   }
-  if (absl::Status st = host::SetNonBlocking(s); !st.ok()) return st;
   return sock;
 }
 
@@ -503,7 +514,9 @@ absl::StatusOr<lisafs::NewBoundSocket> ControlFD::BindAt(
     return syserr::FromErrno(EPERM, "host sockets may not be created");
   }
   std::string name(args.name);
-  if (absl::StrCat(fd().FilePath(), "/", name).size() >= kMaxSunPath) {
+  absl::StatusOr<std::string> dir_path = fd().FilePath();
+  if (!dir_path.ok()) return dir_path.status();
+  if (dir_path->size() + 1 + name.size() >= kMaxSunPath) {
     return syserr::FromErrno(EINVAL, "socket path too long");
   }
   if (!ValidSocketType(sock_type)) {

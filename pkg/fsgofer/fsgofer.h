@@ -25,7 +25,17 @@
 //  * chmod and times of sockets and other O_PATH files go through
 //    /proc/self/fd/N rather than through the parent directory;
 //  * xattrs of O_PATH files other than symlinks use /proc/self/fd/N too;
-//  * names, xattr names and symlink targets holding a NUL byte are EINVAL.
+//  * names, xattr names and symlink targets holding a NUL byte are EINVAL;
+//  * Connect and ConnectWithCreds connect a non-blocking socket, so a
+//    listener whose backlog is full answers EAGAIN at once rather than
+//    holding the handler (and the server's rename lock) until it accepts;
+//  * OpenCreateAt reopens the new file with O_NONBLOCK too.
+//
+// No host call here waits on another party indefinitely: walks and opens
+// use O_NONBLOCK (FIFOs, devices, file leases), connects and accepts do not
+// block. (A device driver that ignores O_NONBLOCK, or a hung network
+// filesystem, can still stall a call; which device types may be opened at
+// all is the CharDevicePolicy.)
 
 #ifndef GVISOR_PKG_FSGOFER_FSGOFER_H_
 #define GVISOR_PKG_FSGOFER_FSGOFER_H_

@@ -1,5 +1,23 @@
 // The request handlers. Each one follows its row of WIRE.md §7.6; comments
 // only note where the order or the errno is easy to get wrong.
+//
+// Two checks go beyond §7.6, against hostile clients (node.h):
+//  * the depth bound, ConnectionOptions::max_tree_depth: Mount, every Walk
+//    step, WalkStat, every create and RenameAt refuse to put a Node deeper
+//    with ENAMETOOLONG, checked under the locks and before the host call;
+//  * RenameAt refuses to move a directory's Node below itself with EINVAL
+//    (as rename(2) does), even when the host, renamed behind our back,
+//    would allow it: the tree must stay a tree.
+//
+// Blocking. Every host call a handler makes runs under the read, write or
+// global guarantee, i.e. with the server-wide rename lock held: a call that
+// never returns would stall every RenameAt of every connection, and the
+// connection's own teardown waits for its handler. So backends must not
+// block indefinitely (WIRE.md §7.4): fsgofer opens FIFOs, devices and
+// everything it walks with O_NONBLOCK, connects sockets and accepts without
+// blocking (EAGAIN). Close (and dropping FDs when a connection ends) takes
+// only the connection's FD table lock and the child-map locks, which no
+// handler holds across a host call.
 
 #include "pkg/lisafs/handlers.h"
 
@@ -171,6 +189,22 @@ absl::Status CheckNotDeleted(const ControlFD& fd, MID mid) {
   return Errno(EINVAL, absl::StrCat(MIDName(mid), ": file was deleted"));
 }
 
+// TooDeep is the error for a Node that would lie deeper than the
+// connection's max_tree_depth.
+absl::Status TooDeep(const Connection& c, MID mid) {
+  return Errno(ENAMETOOLONG,
+               absl::StrCat(MIDName(mid), ": the tree may not grow deeper than ",
+                            c.options().max_tree_depth,
+                            " names (max_tree_depth)"));
+}
+
+// CheckChildDepth fails with ENAMETOOLONG if a child of node would lie
+// deeper than the connection's max_tree_depth. Requires the rename lock.
+absl::Status CheckChildDepth(const Connection& c, const Node& node, MID mid) {
+  if (node.depth() < c.options().max_tree_depth) return absl::OkStatus();
+  return TooDeep(c, mid);
+}
+
 absl::Status CheckDir(const ControlFD& fd, MID mid) {
   if (fd.IsDir()) return absl::OkStatus();
   return Errno(ENOTDIR, absl::StrCat(MIDName(mid), ": not a directory"));
@@ -213,6 +247,9 @@ absl::Status MountHandler(Connection& c, absl::Span<const uint8_t>,
                           Response* resp) {
   std::vector<std::string> names =
       absl::StrSplit(c.mount_path(), '/', absl::SkipEmpty());
+  if (names.size() > c.options().max_tree_depth) {
+    return TooDeep(c, MID::kMount);
+  }
   std::shared_lock<std::shared_mutex> rl(c.server().rename_mu());
   std::shared_ptr<Node> node = c.server().root();
   for (const std::string& name : names) {
@@ -321,6 +358,7 @@ absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
         out.status = WalkStatus::kComponentDoesNotExist;
         break;
       }
+      if (err = CheckChildDepth(c, *node, MID::kWalk); !err.ok()) break;
       absl::StatusOr<NewControlFD> child = cur->impl().Walk(name);
       if (!child.ok()) {
         if (syserr::ToErrno(child.status()) == ENOENT) {
@@ -363,6 +401,11 @@ absl::Status WalkStatHandler(Connection& c, absl::Span<const uint8_t> payload,
     return Errno(EIO, "WalkStat: response would exceed the message size limit");
   }
   ReadGuard g(c, (*fd)->node());
+  // WalkStat makes no Nodes, but stays within the same bound.
+  const uint64_t steps = path.size() - (!path.empty() && path[0].empty());
+  if ((*fd)->node()->depth() + steps > c.options().max_tree_depth) {
+    return TooDeep(c, MID::kWalkStat);
+  }
   WalkStatResp out;
   if (absl::Status s = (*fd)->impl().WalkStat(path, &out.stats); !s.ok()) {
     return s;
@@ -413,6 +456,10 @@ absl::Status OpenCreateAtHandler(Connection& c,
   if (absl::Status s = CheckDir(**dir, MID::kOpenCreateAt); !s.ok()) return s;
   WriteGuard g(c, (*dir)->node());
   if (absl::Status s = CheckNotDeleted(**dir, MID::kOpenCreateAt); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), MID::kOpenCreateAt);
+      !s.ok()) {
     return s;
   }
   CreateArgs args{req->name, req->common.mode, req->common.uid,
@@ -514,6 +561,9 @@ absl::Status CreateInDir(Connection& c, MID mid, FDID dir_id,
   if (absl::Status s = CheckDir(**dir, mid); !s.ok()) return s;
   WriteGuard g(c, (*dir)->node());
   if (absl::Status s = CheckNotDeleted(**dir, mid); !s.ok()) return s;
+  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), mid); !s.ok()) {
+    return s;
+  }
   absl::StatusOr<NewControlFD> child = create((*dir)->impl());
   if (!child.ok()) return child.status();
   Inode inode = AddControl(c, (*dir)->node()->LookupOrCreateChild(name),
@@ -579,6 +629,10 @@ absl::Status LinkAtHandler(Connection& c, absl::Span<const uint8_t> payload,
   NodeLock tl((*target)->node(), /*exclusive=*/false);
   if (absl::Status s = CheckNotDeleted(**dir, MID::kLinkAt); !s.ok()) return s;
   if (absl::Status s = CheckNotDeleted(**target, MID::kLinkAt); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), MID::kLinkAt);
+      !s.ok()) {
     return s;
   }
   absl::StatusOr<NewControlFD> child =
@@ -715,6 +769,25 @@ absl::Status UnlinkAtHandler(Connection& c, absl::Span<const uint8_t> payload,
   return Reply(resp, EmptyMessage{});
 }
 
+// CheckMove checks that node (null: nothing to move) may become a child of
+// new_parent: EINVAL if new_parent is node or lies below it (a directory
+// into its own subdirectory, as rename(2) says; the host may disagree after
+// renames behind our back, but the tree must stay a tree), ENAMETOOLONG if
+// a Node of its subtree would lie deeper than max_tree_depth. Requires the
+// rename lock held exclusive.
+absl::Status CheckMove(const Connection& c, MID mid, Node* node,
+                       const Node& new_parent) {
+  if (node == nullptr) return absl::OkStatus();
+  if (node->IsSelfOrAncestorOf(new_parent)) {
+    return Errno(EINVAL, absl::StrCat(MIDName(mid),
+                                      ": directory moved below itself"));
+  }
+  const uint64_t deepest =
+      uint64_t{new_parent.depth()} + 1 + node->SubtreeHeight();
+  if (deepest > c.options().max_tree_depth) return TooDeep(c, mid);
+  return absl::OkStatus();
+}
+
 absl::Status RenameCommon(Connection& c, MID mid, const std::string& old_name,
                           const std::string& new_name, FDID old_id,
                           FDID new_id, uint32_t flags, Response* resp) {
@@ -739,14 +812,26 @@ absl::Status RenameCommon(Connection& c, MID mid, const std::string& old_name,
   if (old_node == new_node && old_name == new_name) {
     return Reply(resp, EmptyMessage{});
   }
+  // The Nodes the rename moves. Nothing adds a child while the lock is held
+  // exclusive, so these are the ones to move after the host rename too.
+  const bool exchange = (flags & RENAME_EXCHANGE) != 0;
+  renamed = old_node->LookupChild(old_name);
+  replaced = new_node->LookupChild(new_name);
+  if (absl::Status s = CheckMove(c, mid, renamed.get(), *new_node); !s.ok()) {
+    return s;
+  }
+  if (exchange) {
+    if (absl::Status s = CheckMove(c, mid, replaced.get(), *old_node);
+        !s.ok()) {
+      return s;
+    }
+  }
   if (absl::Status s =
           (*old_dir)->impl().RenameAt(old_name, **new_dir, new_name, flags);
       !s.ok()) {
     return s;
   }
-  renamed = old_node->LookupChild(old_name);
-  replaced = new_node->LookupChild(new_name);
-  if ((flags & RENAME_EXCHANGE) != 0) {
+  if (exchange) {
     if (renamed != nullptr) renamed->Move(new_node, new_name);
     if (replaced != nullptr) replaced->Move(old_node, old_name);
   } else {
@@ -888,6 +973,10 @@ absl::Status BindAtHandler(Connection& c, absl::Span<const uint8_t> payload,
   if (absl::Status s = CheckDir(**dir, MID::kBindAt); !s.ok()) return s;
   WriteGuard g(c, (*dir)->node());
   if (absl::Status s = CheckNotDeleted(**dir, MID::kBindAt); !s.ok()) return s;
+  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), MID::kBindAt);
+      !s.ok()) {
+    return s;
+  }
   CreateArgs args{req->name, req->common.mode, req->common.uid,
                   req->common.gid};
   absl::StatusOr<NewBoundSocket> b = (*dir)->impl().BindAt(args, req->sock_type);

@@ -16,11 +16,23 @@
 //
 // The locks are std:: ones rather than absl::Mutex: the system absl is not
 // built for ThreadSanitizer, which then cannot see its synchronization.
+//
+// Hostile trees. A client decides how deep the tree grows (one MkdirAt or
+// Walk step at a time) and, with a host rename behind the server's back,
+// what a RenameAt moves where. So nothing here recurses on the depth: the
+// teardown of a chain of Nodes, MarkDeleted and Move are loops with their
+// own stacks. Each Node knows its depth (the root is 0, a child one more
+// than its parent); every walk up the parent chain takes at most that many
+// steps and reports a broken chain rather than looping. The server bounds
+// the depth itself (ConnectionOptions::max_tree_depth) and refuses a rename
+// that would make a Node its own ancestor (IsSelfOrAncestorOf), so the tree
+// stays a tree whatever the host does.
 
 #ifndef GVISOR_PKG_LISAFS_NODE_H_
 #define GVISOR_PKG_LISAFS_NODE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,7 +54,9 @@ class Node : public std::enable_shared_from_this<Node> {
   // no parent.
   static std::shared_ptr<Node> NewRoot();
 
-  // The destructor removes this Node from its parent's child map.
+  // The destructor removes this Node from its parent's child map and lets
+  // go of the parent. Releasing the last holder of a long chain destroys
+  // the chain in a loop, with constant stack use, whatever its length.
   ~Node();
 
   Node(const Node&) = delete;
@@ -55,6 +69,10 @@ class Node : public std::enable_shared_from_this<Node> {
   // parent returns the parent Node, or null for the root. Requires the
   // rename lock (shared is enough).
   const std::shared_ptr<Node>& parent() const { return parent_; }
+
+  // depth returns the number of names from the root down to this Node (0
+  // for the root). Requires the rename lock (shared is enough).
+  uint32_t depth() const { return depth_; }
 
   // op_mu is the Node's op lock: shared for the read guarantee, exclusive
   // for the write guarantee (WIRE.md §7.4).
@@ -69,8 +87,8 @@ class Node : public std::enable_shared_from_this<Node> {
   std::shared_ptr<Node> LookupChild(absl::string_view name);
 
   // LookupOrCreateChild returns the child named name, creating it if the
-  // tree has none. The caller must hold the rename lock (shared) and have
-  // checked name (WIRE.md §7.5).
+  // tree has none (at depth() + 1). The caller must hold the rename lock
+  // (shared) and have checked name (WIRE.md §7.5) and the depth bound.
   std::shared_ptr<Node> LookupOrCreateChild(absl::string_view name);
 
   // MarkDeleted marks this Node and every Node below it deleted, and takes
@@ -80,22 +98,39 @@ class Node : public std::enable_shared_from_this<Node> {
   void MarkDeleted();
 
   // Move gives this Node a new parent and name, as a rename on the host
-  // did. An existing child under the new name must have been marked deleted
-  // (or moved) first. Requires the rename lock held exclusive.
+  // did, and updates the depth of every Node below it. An existing child
+  // under the new name must have been marked deleted (or moved) first.
+  // new_parent must not be this Node or below it (check with
+  // IsSelfOrAncestorOf first). Requires the rename lock held exclusive.
   void Move(const std::shared_ptr<Node>& new_parent, absl::string_view name);
 
+  // IsSelfOrAncestorOf reports whether other is this Node or lies below it,
+  // by walking up from other (at most other->depth() steps). Requires the
+  // rename lock.
+  bool IsSelfOrAncestorOf(const Node& other) const;
+
+  // SubtreeHeight returns how many levels the tree holds below this Node
+  // (0 if it has no live child): a Move under a new parent makes the
+  // deepest of them new_parent.depth() + 1 + SubtreeHeight() deep. It
+  // visits every Node below this one, without recursion. Requires the
+  // rename lock.
+  uint32_t SubtreeHeight();
+
   // FilePath returns the absolute host path of the Node, built from the
-  // names up to the root ("/" for the root). Requires the rename lock.
-  std::string FilePath() const;
+  // names up to the root ("/" for the root), in at most depth() steps.
+  // Returns EIO if the parent chain does not end at the root in depth()
+  // steps (a broken tree). Requires the rename lock.
+  absl::StatusOr<std::string> FilePath() const;
 
   // PathFrom returns the names from ancestor (exclusive) down to this Node
-  // (inclusive); empty if this Node is ancestor. Returns EXDEV if ancestor is
-  // not an ancestor of this Node. Requires the rename lock.
+  // (inclusive); empty if this Node is ancestor. It walks at most depth()
+  // steps. Returns EXDEV if ancestor is not an ancestor of this Node.
+  // Requires the rename lock.
   absl::StatusOr<std::vector<std::string>> PathFrom(const Node* ancestor) const;
 
  private:
-  Node(std::shared_ptr<Node> parent, std::string name)
-      : name_(std::move(name)), parent_(std::move(parent)) {}
+  Node(std::shared_ptr<Node> parent, std::string name, uint32_t depth)
+      : name_(std::move(name)), parent_(std::move(parent)), depth_(depth) {}
 
   struct ChildRef {
     Node* raw;  // identity only; never dereferenced without locking weak
@@ -105,8 +140,13 @@ class Node : public std::enable_shared_from_this<Node> {
   // RemoveChildEntry erases the child map entry name if it refers to child.
   void RemoveChildEntry(const std::string& name, const Node* child);
 
+  // LiveChildren returns the children that are not being destroyed.
+  std::vector<std::shared_ptr<Node>> LiveChildren();
+
+  // name_, parent_ and depth_ are guarded by the rename lock.
   std::string name_;
   std::shared_ptr<Node> parent_;
+  uint32_t depth_;
   std::atomic<bool> deleted_{false};
   mutable std::shared_mutex op_mu_;
   std::mutex children_mu_;

@@ -60,6 +60,15 @@ namespace gvisor::lisafs {
 struct ConnectionOptions {
   // readonly refuses every mutating RPC with EROFS (WIRE.md §7.8).
   bool readonly = false;
+  // max_tree_depth bounds how deep the connection may grow the server's
+  // file tree, in names below the host's "/" (a Node's depth, node.h). A
+  // Mount path deeper than this, a Walk or WalkStat step, a create
+  // (OpenCreateAt, MkdirAt, MknodAt, SymlinkAt, LinkAt, BindAt) or a
+  // rename that would put a Node deeper fails with ENAMETOOLONG before
+  // anything is done on the host. The default, 4096, is twice what a
+  // PATH_MAX path can name; each level costs a Node (a few hundred bytes)
+  // while an FD below it is held.
+  uint32_t max_tree_depth = 4096;
 };
 
 class Server;

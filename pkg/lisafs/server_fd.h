@@ -74,9 +74,9 @@ class ControlFD final : public FD {
   // Returns EXDEV if the file is no longer below the mount point.
   absl::StatusOr<std::vector<std::string>> PathFromMount() const;
 
-  // FilePath returns the file's absolute host path as the tree knows it.
-  // Requires the rename lock.
-  std::string FilePath() const { return node_->FilePath(); }
+  // FilePath returns the file's absolute host path as the tree knows it
+  // (Node::FilePath). Requires the rename lock.
+  absl::StatusOr<std::string> FilePath() const { return node_->FilePath(); }
 
  private:
   Connection* const conn_;
