@@ -112,6 +112,7 @@ std::vector<Rule> BaseRules() {
       {"getrandom"},
       {"prlimit64"},  // getrlimit: the FD reserve
       {"getrlimit"},
+      {"getrusage"},
       // I/O on FDs the gofer holds.
       {"read"},
       {"write"},
@@ -137,6 +138,9 @@ std::vector<Rule> BaseRules() {
       {"epoll_pwait2"},
       {"eventfd2"},
       {"pipe2"},
+      {"timerfd_create"},
+      {"timerfd_settime"},
+      {"timerfd_gettime"},
       // Connections: accept on the listener, frames with FDs, channels'
       // FD sockets (socketpair), shutdown on Close.
       {"accept"},
@@ -213,12 +217,16 @@ std::vector<Rule> HostUdsRules(const SandboxOptions& o) {
 
 // SanitizerRules is what LeakSanitizer's exit-time leak check does: it
 // stops the world from a tracer task (clone without CLONE_THREAD, with
-// exactly these flags) that ptraces every thread. Only in ASan builds.
+// exactly these flags) that lists /proc/PID/task with open and getdents
+// and ptraces every thread. Only in ASan builds (measured with
+// --seccomp_action=log).
 std::vector<Rule> SanitizerRules() {
   if (!kLeakSanitizer) return {};
   return {
       {"clone",
        {ArgEq(0, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)}},
+      {"open"},
+      {"getdents"},
       {"ptrace"},
       {"wait4"},
       {"prctl"},
@@ -395,12 +403,14 @@ std::string SandboxReport::ToString() const {
   absl::string_view otherwise = action == SeccompAction::kErrno  ? "EPERM"
                                 : action == SeccompAction::kKill ? "SIGSYS"
                                                                  : "logged";
-  return absl::StrCat(
-      "seccomp ", syscalls, " syscalls (others ", otherwise,
-      "), caps kept: ", caps_kept.empty() ? "none" : absl::StrJoin(caps_kept, ","),
-      bounding_dropped ? " (bounding set too)"
-                       : " (bounding set unchanged: no CAP_SETPCAP)",
-      ", no_new_privs");
+  std::string caps =
+      caps_kept.empty() ? "none" : absl::StrJoin(caps_kept, ",");
+  return absl::StrCat("seccomp ", syscalls, " syscalls (others ", otherwise,
+                      "), caps kept: ", caps,
+                      bounding_dropped
+                          ? " (bounding set too)"
+                          : " (bounding set unchanged: no CAP_SETPCAP)",
+                      ", no_new_privs");
 }
 
 absl::StatusOr<SandboxReport> InstallSandbox(const SandboxOptions& options) {
@@ -429,8 +439,10 @@ absl::StatusOr<SelftestProbe> ParseSelftestProbe(absl::string_view s) {
   if (s == "socket_unix") return SelftestProbe::kSocketUnix;
   if (s == "fork") return SelftestProbe::kFork;
   if (s == "mmap_exec") return SelftestProbe::kMmapExec;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "\"", s, "\" is not execve, socket_inet, socket_unix, fork or mmap_exec"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", s,
+                   "\" is not execve, socket_inet, socket_unix, fork or "
+                   "mmap_exec"));
 }
 
 std::string RunSelftestProbe(SelftestProbe p) {
