@@ -8,10 +8,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +89,8 @@ std::vector<Rule> BaseRules() {
       {"futex"},  // mutexes, and flipcall's shared-memory hand-over
       {"sched_yield"},
       {"sched_getaffinity"},  // std::thread::hardware_concurrency
+      {"prctl", {ArgEq(0, PR_SET_NAME)}},  // naming worker threads
+      {"prctl", {ArgEq(0, PR_GET_NAME)}},
       {"exit"},
       {"exit_group"},
       // Signals: blocking masks, abort(), the signalfd.
@@ -128,6 +132,12 @@ std::vector<Rule> BaseRules() {
       {"dup2"},
       {"dup3"},
       {"fcntl"},
+      // Only the ioctls the VFS answers itself, before any driver sees them:
+      // device FDs are what the gofer holds, and their drivers are not its
+      // business.
+      {"ioctl", {ArgEq(1, FIONBIO)}},
+      {"ioctl", {ArgEq(1, FIOCLEX)}},
+      {"ioctl", {ArgEq(1, FIONCLEX)}},
       // Waiting: poll, the event loop, its wake-ups.
       {"poll"},
       {"ppoll"},
@@ -151,6 +161,7 @@ std::vector<Rule> BaseRules() {
       {"sendto"},
       {"shutdown"},
       {"getsockopt"},
+      {"setsockopt", {ArgEq(1, SOL_SOCKET)}},  // buffer sizes, timeouts
       {"getsockname"},
       {"getpeername"},
       {"socketpair", {ArgEq(0, AF_UNIX)}},
@@ -439,10 +450,11 @@ absl::StatusOr<SelftestProbe> ParseSelftestProbe(absl::string_view s) {
   if (s == "socket_unix") return SelftestProbe::kSocketUnix;
   if (s == "fork") return SelftestProbe::kFork;
   if (s == "mmap_exec") return SelftestProbe::kMmapExec;
+  if (s == "ioctl") return SelftestProbe::kIoctl;
   return absl::InvalidArgumentError(
       absl::StrCat("\"", s,
-                   "\" is not execve, socket_inet, socket_unix, fork or "
-                   "mmap_exec"));
+                   "\" is not execve, socket_inet, socket_unix, fork, "
+                   "mmap_exec or ioctl"));
 }
 
 std::string RunSelftestProbe(SelftestProbe p) {
@@ -475,6 +487,16 @@ std::string RunSelftestProbe(SelftestProbe p) {
                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (m != MAP_FAILED) munmap(m, 4096);
       return result(m != MAP_FAILED);
+    }
+    case SelftestProbe::kIoctl: {
+      int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (f < 0) return result(false);
+      termios t;
+      int rc = ioctl(f, TCGETS, &t);
+      int err = errno;
+      close(f);
+      errno = err;
+      return result(rc == 0);
     }
   }
   return "?";

@@ -19,8 +19,10 @@
 //      clone only with CLONE_THREAD (threads, never processes), clone3
 //      ENOSYS (its flags live in memory seccomp cannot read; glibc then
 //      uses clone), mmap and mprotect never PROT_EXEC, tgkill only this
-//      process. No execve, ptrace, ioctl, mount, bpf, perf_event_open,
-//      network sockets and the like.
+//      process, ioctl only FIONBIO/FIOCLEX/FIONCLEX (which the VFS answers
+//      before any device driver), setsockopt only SOL_SOCKET, prctl only
+//      PR_SET_NAME/PR_GET_NAME. No execve, ptrace, mount, bpf,
+//      perf_event_open, network sockets and the like.
 //
 // Every other syscall gets the default action (SeccompAction). A syscall
 // made for another architecture (x32, i386 through int 0x80) always kills
@@ -102,10 +104,11 @@ enum class SelftestProbe {
   kSocketUnix,  // socket(AF_UNIX, SOCK_STREAM): allowed with host sockets
   kFork,        // fork(): clone without CLONE_THREAD
   kMmapExec,    // an anonymous PROT_READ|PROT_EXEC mapping
+  kIoctl,       // ioctl(TCGETS) on /dev/null: a driver's ioctl (ENOTTY)
 };
 
-// ParseSelftestProbe parses "execve", "socket_inet", "socket_unix", "fork"
-// or "mmap_exec"; INVALID_ARGUMENT otherwise.
+// ParseSelftestProbe parses "execve", "socket_inet", "socket_unix", "fork",
+// "mmap_exec" or "ioctl"; INVALID_ARGUMENT otherwise.
 absl::StatusOr<SelftestProbe> ParseSelftestProbe(absl::string_view s);
 
 // RunSelftestProbe makes the probe's syscall and returns "ok" if it
