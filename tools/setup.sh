@@ -13,6 +13,7 @@ PACKAGES=(
   libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  libseccomp-dev libcap-dev # devgofer's sandbox
   clang libclang-rt-14-dev # libFuzzer builds (--config=fuzz)
   ca-certificates
 )

@@ -36,6 +36,10 @@ SYSTEM_LIBS = {
     "gmock": "gmock gtest",
     "gmock_main": "gmock_main gmock gtest",
     "grpc++": "grpc++",
+    # devgofer's sandbox (tools/devgofer/sandbox.h): libcap-dev,
+    # libseccomp-dev.
+    "libcap": "libcap",
+    "libseccomp": "libseccomp",
     "gtest": "gtest",
     "gtest_main": "gtest_main gtest",
     "protobuf": "protobuf",

@@ -9,6 +9,9 @@
 // FD M and closes it once it serves (tools/readyfd). SIGTERM or SIGINT
 // shut it down cleanly (exit 0). Bad flags print a message and the usage
 // and exit 2; other failures exit 1. See options.h for the flags.
+//
+// Once its socket is set up and before it starts a thread, it confines
+// itself (sandbox.h) unless --nosandbox.
 
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +41,7 @@
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
+#include "tools/devgofer/sandbox.h"
 #include "tools/readyfd/readyfd.h"
 
 namespace gvisor::devgofer {
@@ -78,6 +83,34 @@ absl::Status StartOne(lisafs::Server& server, const Options& o,
   return server.StartConnection(
       std::move(sock), o.root,
       std::make_unique<fsgofer::Connection>(o.backend), copts);
+}
+
+// Confine installs the sandbox unless --nosandbox. It runs once the gofer
+// holds every FD it needs and before its first thread. Returns an exit code
+// when the gofer must stop: the sandbox failed (it does not serve
+// unconfined), or --sandbox_selftest ran its probe.
+std::optional<int> Confine(const Options& o) {
+  if (o.sandbox) {
+    SandboxOptions so;
+    so.action = o.seccomp_action;
+    so.host_uds_open = o.backend.host_uds_open;
+    so.host_uds_create = o.backend.host_uds_create;
+    absl::StatusOr<SandboxReport> r = InstallSandbox(so);
+    if (!r.ok()) {
+      LOG(ERROR) << "devgofer: " << r.status()
+                 << " (--nosandbox serves unconfined)";
+      return kExitFailure;
+    }
+    LOG(INFO) << "devgofer: sandbox: " << r->ToString();
+  } else {
+    LOG(WARNING) << "devgofer: sandbox off (--nosandbox)";
+  }
+  if (o.selftest.has_value()) {
+    std::string result = RunSelftestProbe(*o.selftest);
+    fprintf(stderr, "devgofer: sandbox_selftest: %s\n", result.c_str());
+    return 0;
+  }
+  return std::nullopt;
 }
 
 int Run(int argc, char** argv) {
@@ -141,6 +174,10 @@ int Run(int argc, char** argv) {
       listener.Unlink().IgnoreError();
       return kExitFailure;
     }
+    if (std::optional<int> rc = Confine(o); rc.has_value()) {
+      listener.Unlink().IgnoreError();
+      return *rc;
+    }
     // The accept loop ends when the listener is shut down.
     waiter = std::thread([&] {
       for (;;) {
@@ -177,6 +214,7 @@ int Run(int argc, char** argv) {
                         " is not a unix socket: " +
                         std::string(sock.status().message()));
     }
+    if (std::optional<int> rc = Confine(o); rc.has_value()) return *rc;
     if (absl::Status s = StartOne(server, o, *std::move(sock)); !s.ok()) {
       LOG(ERROR) << "devgofer: " << s;
       return kExitFailure;

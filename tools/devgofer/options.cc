@@ -16,11 +16,16 @@ const char kUsage[] =
     "usage: devgofer [--root=DIR] (--listen=PATH | --fd=N) "
     "[--donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
     "[--host_fifo=none|open] [--host_uds=none|open|create|all] "
-    "[--ready_fd=M] [--v=N]\n"
+    "[--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log] "
+    "[--v=N]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
     "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
-    "the inherited FD M and closes it once it serves.";
+    "the inherited FD M and closes it once it serves. Once set up it confines "
+    "itself (capabilities, no_new_privs, a seccomp allowlist) unless "
+    "--nosandbox; a syscall outside the list fails with EPERM, or with "
+    "--seccomp_action=kill kills the gofer, or with =log is logged by the "
+    "kernel and allowed.";
 
 namespace {
 
@@ -103,6 +108,25 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
          o.backend.host_uds_create = v == "create" || v == "all";
          return absl::OkStatus();
        }},
+      {"seccomp_action",
+       [&](absl::string_view v) {
+         absl::StatusOr<SeccompAction> a = ParseSeccompAction(v);
+         if (!a.ok()) {
+           return Bad(absl::StrCat("--seccomp_action: ", a.status().message()));
+         }
+         o.seccomp_action = *a;
+         return absl::OkStatus();
+       }},
+      {"sandbox_selftest",
+       [&](absl::string_view v) {
+         absl::StatusOr<SelftestProbe> p = ParseSelftestProbe(v);
+         if (!p.ok()) {
+           return Bad(
+               absl::StrCat("--sandbox_selftest: ", p.status().message()));
+         }
+         o.selftest = *p;
+         return absl::OkStatus();
+       }},
       {"v",
        [&](absl::string_view v) {
          if (!absl::SimpleAtoi(v, &o.verbosity)) {
@@ -114,6 +138,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   const std::map<std::string, bool*> bool_flags = {
       {"donate_mount_fd", &o.backend.donate_mount_fd},
       {"readonly", &o.readonly},
+      {"sandbox", &o.sandbox},
   };
 
   for (size_t i = 0; i < args.size(); ++i) {

@@ -3,7 +3,8 @@
 //   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--donate_mount_fd]
 //            [--readonly] [--char_devices=passthrough|deny]
 //            [--host_fifo=none|open] [--host_uds=none|open|create|all]
-//            [--ready_fd=M] [--v=N]
+//            [--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log]
+//            [--v=N]
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
@@ -11,11 +12,13 @@
 #ifndef GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
 #define GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "pkg/fsgofer/fsgofer.h"
+#include "tools/devgofer/sandbox.h"
 
 namespace gvisor::devgofer {
 
@@ -37,6 +40,17 @@ struct Options {
   fsgofer::Options backend;
   // verbosity is glog's --v.
   int verbosity = 0;
+
+  // sandbox (--sandbox, on by default; --nosandbox turns it off) confines
+  // the gofer once it is set up: sandbox.h.
+  bool sandbox = true;
+  // seccomp_action (--seccomp_action=errno|kill|log, default errno) is what
+  // a syscall outside the allowlist does.
+  SeccompAction seccomp_action = SeccompAction::kErrno;
+  // selftest (--sandbox_selftest=PROBE, for tests, not in the usage): once
+  // set up (and sandboxed unless --nosandbox), make the probe's syscall,
+  // print "devgofer: sandbox_selftest PROBE: RESULT" and exit 0.
+  std::optional<SelftestProbe> selftest;
 };
 
 // kUsage is the one-paragraph usage text.
