@@ -200,8 +200,12 @@ absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
   desc.length = resp->data_length;
   absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> data =
       flipcall::Endpoint::Create(flipcall::Side::kClient, desc);
-  // The memfd is not needed once mapped (fds[0] closes with fds).
-  if (!data.ok()) return syserr::WithContext(data.status(), "Channel RPC");
+  // The memfd is not needed once mapped (fds[0] closes with fds). A window
+  // that cannot be mapped safely is the server's fault: EIO.
+  if (!data.ok()) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat("Channel RPC: ", data.status().message()));
+  }
   absl::StatusOr<fdchannel::Endpoint> fd_channel =
       fdchannel::Endpoint::FromFd(std::move(fds[1]));
   if (!fd_channel.ok()) {
