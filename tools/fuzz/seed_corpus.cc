@@ -64,12 +64,14 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   if (mkdtemp(tmpl.data()) == nullptr) return 0;
   WriteSeeds(tmpl);
   // libFuzzer reads the command line after this returns; the new argv must
-  // outlive it.
-  static std::vector<char*> args;
-  args.assign(*argv, *argv + *argc);
-  args.push_back(strdup(tmpl.c_str()));
-  args.push_back(nullptr);
+  // outlive it, and stay reachable for LeakSanitizer at exit (so: never
+  // destroyed).
+  static std::string* corpus = new std::string(tmpl);
+  static std::vector<char*>* args = new std::vector<char*>();
+  args->assign(*argv, *argv + *argc);
+  args->push_back(corpus->data());
+  args->push_back(nullptr);
   *argc += 1;
-  *argv = args.data();
+  *argv = args->data();
   return 0;
 }
