@@ -296,7 +296,7 @@ TEST_F(ChannelMutationTest, ClientDecodesAPrivateCopyWhileTheGoferRewritesIt) {
   const uint64_t socket_rpcs = c->stats().socket_rpcs;
   mutate.store(true);
 
-  constexpr int kRounds = 1000;
+  constexpr int kRounds = 600;
   int ok = 0, failed = 0;
   ClientFD f = c->NewFD(1);
   auto check = [&](const absl::Status& s) {
@@ -398,7 +398,7 @@ TEST_F(ChannelMutationTest, ServerDecodesAPrivateCopyWhileTheClientRewritesIt) {
 
     WalkReq walk{.dir_fd = 1, .path = {"dir", "nested", "deep"}};
     FGetXattrReq xattr{.fd = 1, .buf_size = 64, .name = "user.x"};
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < 1200; ++i) {
       absl::StatusOr<testing::Reply> r =
           i % 2 == 0 ? (*ch)->Call(MID::kWalkStat, walk)
                      : (*ch)->Call(MID::kFGetXattr, xattr);
