@@ -1,11 +1,11 @@
 #include "pkg/flipcall/flipcall.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -77,8 +77,8 @@ void CopyFromShared(void* dst, const void* shared, size_t n) {
     --n;
   }
   for (; n >= sizeof(uint64_t); n -= sizeof(uint64_t)) {
-    uint64_t w = __atomic_load_n(reinterpret_cast<const uint64_t*>(s),
-                                 __ATOMIC_RELAXED);
+    uint64_t w =
+        __atomic_load_n(reinterpret_cast<const uint64_t*>(s), __ATOMIC_RELAXED);
     memcpy(d, &w, sizeof(w));
     d += sizeof(w);
     s += sizeof(w);
@@ -135,10 +135,10 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(
       pwd.offset > st.st_size ||
       pwd.length > static_cast<uint64_t>(st.st_size - pwd.offset)) {
     return syserr::FromErrno(
-        EINVAL, absl::StrCat("flipcall: packet window of ", pwd.length,
-                             " bytes at offset ", pwd.offset,
-                             " does not fit in its file of ", st.st_size,
-                             " bytes"));
+        EINVAL,
+        absl::StrCat("flipcall: packet window of ", pwd.length,
+                     " bytes at offset ", pwd.offset,
+                     " does not fit in its file of ", st.st_size, " bytes"));
   }
   void* m = mmap(nullptr, pwd.length, PROT_READ | PROT_WRITE, MAP_SHARED,
                  pwd.fd, pwd.offset);

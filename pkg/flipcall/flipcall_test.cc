@@ -235,9 +235,9 @@ TEST(SharedCopyTest, CopiesEveryByteAtAnyAlignmentAndLength) {
     for (size_t n = 0; n <= 40; ++n) {
       std::fill(shared.begin(), shared.end(), 0);
       CopyToShared(shared.data() + at, src.data(), n);
-      EXPECT_EQ(std::vector<uint8_t>(shared.begin() + at,
-                                     shared.begin() + at + n),
-                std::vector<uint8_t>(src.begin(), src.begin() + n));
+      EXPECT_EQ(
+          std::vector<uint8_t>(shared.begin() + at, shared.begin() + at + n),
+          std::vector<uint8_t>(src.begin(), src.begin() + n));
       EXPECT_EQ(shared[at + n], 0) << "wrote past the end";
       if (at > 0) {
         EXPECT_EQ(shared[at - 1], 0) << "wrote before the start";

@@ -47,8 +47,8 @@ class Channel {
   uint32_t max_payload() const { return data_->data_cap() - kHeaderSize; }
 
   // WriteMessage writes the header (mid, num_fds) and payload into the
-  // window (flipcall::CopyToShared) and returns the datagram length to send. EIO if the payload does
-  // not fit. Call it only while this side is active.
+  // window (flipcall::CopyToShared) and returns the datagram length to send.
+  // EIO if the payload does not fit. Call it only while this side is active.
   absl::StatusOr<uint32_t> WriteMessage(uint16_t mid, uint8_t num_fds,
                                         absl::Span<const uint8_t> payload);
 

@@ -55,7 +55,9 @@ std::vector<uint8_t> Payload(const T& m) {
   return *Marshal(m);
 }
 
-std::vector<uint8_t> StatxFrame() { return *MarshalFrame(MID::kFStat, Statx{}); }
+std::vector<uint8_t> StatxFrame() {
+  return *MarshalFrame(MID::kFStat, Statx{});
+}
 
 // HostileGofer serves a client's socket on one thread: Mount, then every
 // Channel request with the window file and FD socket it is given, and
@@ -403,8 +405,8 @@ TEST_F(ChannelMutationTest, ServerDecodesAPrivateCopyWhileTheClientRewritesIt) {
           i % 2 == 0 ? (*ch)->Call(MID::kWalkStat, walk)
                      : (*ch)->Call(MID::kFGetXattr, xattr);
       ASSERT_TRUE(r.ok()) << r.status();
-      uint16_t want = static_cast<uint16_t>(i % 2 == 0 ? MID::kWalkStat
-                                                       : MID::kFGetXattr);
+      uint16_t want =
+          static_cast<uint16_t>(i % 2 == 0 ? MID::kWalkStat : MID::kFGetXattr);
       EXPECT_TRUE(r->mid == want || r->mid == 0) << r->mid;
     }
     stop.store(true);

@@ -365,10 +365,10 @@ absl::Status Client::DoRpc(const context::Context& ctx, MID mid,
   }
   // From here on, returning early drops frame.fds, closing them.
   if (frame.oversized) {
-    return RpcError(mid, EIO,
-                    absl::StrCat(": response of ", frame.payload_len,
-                                 " bytes exceeds the limit of ",
-                                 max_message_size_));
+    return RpcError(
+        mid, EIO,
+        absl::StrCat(": response of ", frame.payload_len,
+                     " bytes exceeds the limit of ", max_message_size_));
   }
   if (frame.mid == static_cast<uint16_t>(MID::kError)) {
     uint32_t err = 0;

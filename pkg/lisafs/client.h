@@ -98,8 +98,7 @@ struct ClientOptions {
 // (nothing sent) if opts.max_message_size < kMinMaxMessageSize; EIO if the
 // server's answer is unusable (a limit of 0, no MIDs).
 absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
-                                  unet::Socket sock,
-                                  const ClientOptions& opts);
+                                  unet::Socket sock, const ClientOptions& opts);
 // NewClient with the default ClientOptions.
 absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
                                   unet::Socket sock);

@@ -33,7 +33,7 @@
 #include "testing/fd_count.h"
 #include "testing/gofer_fixture.h"
 
-// --- Counting operator new/delete ---------------------------------------------
+// --- Counting operator new/delete -------------------------------------------
 
 namespace {
 
@@ -99,9 +99,7 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { Free(p); }
 void operator delete(void* p, std::align_val_t) noexcept { Free(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { Free(p); }
 void operator delete(void* p, size_t, std::align_val_t) noexcept { Free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept {
-  Free(p);
-}
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { Free(p); }
 void operator delete(void* p, std::align_val_t,
                      const std::nothrow_t&) noexcept {
   Free(p);
@@ -256,9 +254,8 @@ TEST_F(ClientBoundsTest, OwnLimitAppliesWhenTheServerAnnouncesMore) {
 }
 
 TEST_F(ClientBoundsTest, ServerLimitAppliesWhenItIsLower) {
-  HostileServer server(0x1FF000, [](unet::Socket& s) {
-    EXPECT_TRUE(HostileServer::AtEof(s));
-  });
+  HostileServer server(
+      0x1FF000, [](unet::Socket& s) { EXPECT_TRUE(HostileServer::AtEof(s)); });
   std::shared_ptr<Client> c = Mount(server);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->max_message_size(), 0x1FF000u);
@@ -445,8 +442,7 @@ TEST_F(ClientBoundsTest, Getdents64ByteBudgetIsClampedToTheLimit) {
           absl::MakeConstSpan(*f).subspan(kMessageHeaderSize));
       ASSERT_TRUE(req.ok());
       counts.push_back(req->count);
-      HostileServer::Send(s,
-                          *MarshalFrame(MID::kGetdents64, Getdents64Resp{}));
+      HostileServer::Send(s, *MarshalFrame(MID::kGetdents64, Getdents64Resp{}));
     }
     EXPECT_TRUE(HostileServer::AtEof(s));
   });

@@ -55,8 +55,7 @@ bool RawServerWindow::WaitForTurn() {
     uint32_t s = Word(packet_, 0).load(std::memory_order_acquire);
     if (s == kServerActive) return true;
     if (s != kClientActive) return false;
-    syscall(SYS_futex, packet_, FUTEX_WAIT, kClientActive, nullptr, nullptr,
-            0);
+    syscall(SYS_futex, packet_, FUTEX_WAIT, kClientActive, nullptr, nullptr, 0);
   }
 }
 
@@ -126,8 +125,8 @@ void ServeSocket(unet::Socket& s, uint32_t announced_max,
 }
 
 std::vector<uint8_t> ChannelReplyFrame(int64_t offset, uint64_t length) {
-  return *MarshalFrame(MID::kChannel, ChannelResp{.data_offset = offset,
-                                                  .data_length = length});
+  return *MarshalFrame(
+      MID::kChannel, ChannelResp{.data_offset = offset, .data_length = length});
 }
 
 std::vector<uint8_t> ErrorReplyFrame(uint32_t err) {

@@ -92,8 +92,8 @@ struct SocketReply {
 // ServeSocket answers Mount on s with announced_max and every MID from 1
 // to 33, then each further request (mid, payload) with script's reply, until
 // the stream ends or the script returns an empty frame.
-using SocketScript = std::function<SocketReply(
-    uint16_t mid, absl::Span<const uint8_t> payload)>;
+using SocketScript =
+    std::function<SocketReply(uint16_t mid, absl::Span<const uint8_t> payload)>;
 void ServeSocket(unet::Socket& s, uint32_t announced_max,
                  const SocketScript& script);
 

@@ -55,8 +55,8 @@ absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
     // twice what it sent.
     size_t got = 0;
     while (got < out->payload_len) {
-      size_t n = std::min<size_t>(out->payload_len - got,
-                                  std::max(kRecvChunk, got));
+      size_t n =
+          std::min<size_t>(out->payload_len - got, std::max(kRecvChunk, got));
       out->payload.resize(got + n);
       iovec piov = {out->payload.data() + got, n};
       if (absl::Status s =

@@ -66,7 +66,8 @@ run() {
   echo "$rc" >"$dir/logs/$t.rc"
 }
 
-echo "== fuzzing ${#targets[@]} targets for ${seconds}s each, $parallel at a time; logs in $dir/logs" >&2
+echo "== fuzzing ${#targets[@]} targets for ${seconds}s each," \
+  "$parallel at a time; logs in $dir/logs" >&2
 for t in "${targets[@]}"; do
   while [[ $(jobs -rp | wc -l) -ge $parallel ]]; do wait -n || true; done
   rm -f "$dir/logs/$t.rc"
@@ -75,7 +76,9 @@ done
 wait
 
 crashed=0
-printf '%-22s %12s %10s %8s %8s %8s  %s\n' TARGET EXECS EXECS/S COV FT CORPUS RESULT
+fmt='%-22s %12s %10s %8s %8s %8s  %s\n'
+# shellcheck disable=SC2059
+printf "$fmt" TARGET EXECS EXECS/S COV FT CORPUS RESULT
 for t in "${targets[@]}"; do
   log="$dir/logs/$t.log"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -89,9 +92,11 @@ for t in "${targets[@]}"; do
   result=ok
   if [[ $rc != 0 ]]; then
     crashed=1
-    result="FAILED (exit $rc): $(ls -1t "$dir/artifacts/$t" | head -1) (see $log)"
+    artifact=$(ls -1t "$dir/artifacts/$t" | head -1)
+    result="FAILED (exit $rc): ${artifact:-no artifact} (see $log)"
   fi
-  printf '%-22s %12s %10s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${rate:-?}" \
-    "${cov:-?}" "${ft:-?}" "$corp" "$result"
+  # shellcheck disable=SC2059
+  printf "$fmt" "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" \
+    "$corp" "$result"
 done
 exit "$crashed"

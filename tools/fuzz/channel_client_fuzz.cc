@@ -146,8 +146,8 @@ void Run(const uint8_t* data, size_t size) {
     });
     if (fcntl(fd_pair->first.fd(), F_SETFL, O_NONBLOCK) != 0) abort();
     fdchannel::Endpoint fds(std::move(fd_pair->first));
-    std::thread gofer(Gofer, std::ref(**w), std::ref(fds),
-                      (data[0] & 1) != 0, Records(data + 1, size - 1));
+    std::thread gofer(Gofer, std::ref(**w), std::ref(fds), (data[0] & 1) != 0,
+                      Records(data + 1, size - 1));
 
     const context::Context& ctx = context::Background();
     absl::StatusOr<Mounted> mounted = NewClient(ctx, std::move(pair->first));

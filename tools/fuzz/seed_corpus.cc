@@ -36,8 +36,7 @@ void WriteSeeds(const std::string& dir) {
     std::string tmp = path + ".tmp." + std::to_string(getpid());
     FILE* f = fopen(tmp.c_str(), "wb");
     if (f == nullptr) continue;
-    bool ok = fwrite(seeds[i].data(), 1, seeds[i].size(), f) ==
-              seeds[i].size();
+    bool ok = fwrite(seeds[i].data(), 1, seeds[i].size(), f) == seeds[i].size();
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp.c_str(), path.c_str()) != 0) unlink(tmp.c_str());
   }
@@ -59,8 +58,8 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     return 0;
   }
   const char* base = getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base != nullptr ? base : "/tmp") +
-                     "/fuzz-seeds-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr ? base : "/tmp") + "/fuzz-seeds-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) return 0;
   WriteSeeds(tmpl);
   // libFuzzer reads the command line after this returns; the new argv must
