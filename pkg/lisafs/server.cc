@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_join.h"
@@ -227,7 +228,14 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
       *std::move(data), fdchannel::Endpoint(std::move(socks->first)));
   ServerChannel* raw = ch.get();
   // The thread waits for the client's handshake before the reply goes out.
-  ch->thread = std::thread([this, raw] { ServeChannel(raw); });
+  try {
+    ch->thread = std::thread([this, raw] { ServeChannel(raw); });
+  } catch (const std::system_error& e) {
+    server_->ctx().Warningf("lisafs connection on %s: Channel refused: %s",
+                            mount_path_, e.what());
+    return syserr::FromErrno(EAGAIN, absl::StrCat(
+        "Channel: cannot start a thread: ", e.what()));
+  }
   channels_.push_back(std::move(ch));
   fd::OwnedFd memfd(fcntl(windows_->fd(), F_DUPFD_CLOEXEC, 0));
   if (!memfd.valid()) {
@@ -319,7 +327,17 @@ absl::Status Server::StartConnection(unet::Socket sock,
   uint64_t id = next_id_++;
   Connection* raw = conn.release();
   active_.emplace(id, raw);
-  threads_.emplace(id, std::thread([this, raw, id] { Serve(raw, id); }));
+  try {
+    threads_.emplace(id, std::thread([this, raw, id] { Serve(raw, id); }));
+  } catch (const std::system_error& e) {
+    active_.erase(id);
+    l.unlock();
+    delete raw;
+    ctx_.Warningf("lisafs: connection on %s refused: %s", *path, e.what());
+    return syserr::FromErrno(
+        EAGAIN, absl::StrCat("StartConnection: cannot start a thread: ",
+                             e.what()));
+  }
   ctx_.Debugf("lisafs: connection %d serves %s%s", id, *path,
               options.readonly ? " (read-only)" : "");
   return absl::OkStatus();

@@ -24,7 +24,9 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <functional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -67,6 +69,18 @@ bool IsTransientAcceptError(int err) {
       return true;
     default:
       return false;
+  }
+}
+
+// StartThread runs f on *t; false, with a log line, if no thread can start
+// (RLIMIT_NPROC, a pids cgroup limit).
+bool StartThread(std::thread* t, std::function<void()> f) {
+  try {
+    *t = std::thread(std::move(f));
+    return true;
+  } catch (const std::system_error& e) {
+    LOG(ERROR) << "devgofer: cannot start a thread: " << e.what();
+    return false;
   }
 }
 
@@ -142,7 +156,7 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     // The accept loop ends when the listener is shut down.
-    waiter = std::thread([&] {
+    bool started = StartThread(&waiter, [&] {
       for (;;) {
         absl::StatusOr<unet::Socket> c = listener.Accept();
         if (!c.ok()) {
@@ -167,6 +181,10 @@ int Run(int argc, char** argv) {
       uint64_t one = 1;
       (void)!write(done.get(), &one, sizeof(one));
     });
+    if (!started) {
+      listener.Unlink().IgnoreError();
+      return kExitFailure;
+    }
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
               << (o.readonly ? " (read-only)" : "");
     readyfd::Notify(*std::move(ready));
@@ -182,11 +200,15 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     // With one connection, its end is the end of the gofer.
-    waiter = std::thread([&] {
-      server.AwaitConnections(0);
-      uint64_t one = 1;
-      (void)!write(done.get(), &one, sizeof(one));
-    });
+    if (!StartThread(&waiter, [&] {
+          server.AwaitConnections(0);
+          uint64_t one = 1;
+          (void)!write(done.get(), &one, sizeof(one));
+        })) {
+      server.Shutdown();
+      server.Wait();
+      return kExitFailure;
+    }
     LOG(INFO) << "devgofer: serving " << o.root << " on FD " << o.fd
               << (o.readonly ? " (read-only)" : "");
     readyfd::Notify(*std::move(ready));
