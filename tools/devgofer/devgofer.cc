@@ -135,7 +135,7 @@ int Run(int argc, char** argv) {
     return kExitFailure;
   }
 
-  lisafs::Server server;
+  lisafs::Server server(o.server);
   unet::ServerSocket listener;
   std::thread waiter;
   std::atomic<bool> signalled{false};

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::devgofer {
@@ -16,11 +17,16 @@ const char kUsage[] =
     "usage: devgofer [--root=DIR] (--listen=PATH | --fd=N) "
     "[--donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
     "[--host_fifo=none|open] [--host_uds=none|open|create|all] "
-    "[--ready_fd=M] [--v=N]\n"
+    "[--ready_fd=M] [--v=N] [--workers=N] [--max_fdids_per_connection=N] "
+    "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
+    "[--shutdown_grace=DURATION]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
     "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
-    "the inherited FD M and closes it once it serves.";
+    "the inherited FD M and closes it once it serves. --workers (0: twice "
+    "the CPUs, 4..32), --max_fdids_per_connection (8192), --fd_reserve "
+    "(256), --fd_reserve_per_connection (16) and --shutdown_grace (5s) "
+    "bound the server.";
 
 namespace {
 
@@ -34,6 +40,17 @@ absl::StatusOr<bool> ParseBool(absl::string_view flag, absl::string_view v) {
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
   return Bad(absl::StrCat("--", flag, ": \"", v, "\" is not true or false"));
+}
+
+// SizeFlag returns a setter that parses a count into *out.
+std::function<absl::Status(absl::string_view)> SizeFlag(const char* flag,
+                                                        size_t* out) {
+  return [flag, out](absl::string_view v) {
+    if (!absl::SimpleAtoi(v, out)) {
+      return Bad(absl::StrCat("--", flag, ": \"", v, "\" is not a count"));
+    }
+    return absl::OkStatus();
+  };
 }
 
 }  // namespace
@@ -101,6 +118,23 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
          }
          o.backend.host_uds_open = v == "open" || v == "all";
          o.backend.host_uds_create = v == "create" || v == "all";
+         return absl::OkStatus();
+       }},
+      {"workers", SizeFlag("workers", &o.server.workers)},
+      {"max_fdids_per_connection",
+       SizeFlag("max_fdids_per_connection",
+                &o.server.max_fdids_per_connection)},
+      {"fd_reserve", SizeFlag("fd_reserve", &o.server.fd_reserve)},
+      {"fd_reserve_per_connection",
+       SizeFlag("fd_reserve_per_connection",
+                &o.server.fd_reserve_per_connection)},
+      {"shutdown_grace",
+       [&](absl::string_view v) {
+         if (!absl::ParseDuration(v, &o.server.shutdown_grace) ||
+             o.server.shutdown_grace < absl::ZeroDuration()) {
+           return Bad(absl::StrCat("--shutdown_grace: \"", v,
+                                   "\" is not a duration such as 5s"));
+         }
          return absl::OkStatus();
        }},
       {"v",

@@ -4,6 +4,11 @@
 //            [--readonly] [--char_devices=passthrough|deny]
 //            [--host_fifo=none|open] [--host_uds=none|open|create|all]
 //            [--ready_fd=M] [--v=N]
+//            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
+//            [--fd_reserve_per_connection=N] [--shutdown_grace=DURATION]
+//
+// The last five set the server's bounds (lisafs::ServerOptions, where each
+// is documented); --workers=0 picks the default. DURATION is e.g. "5s".
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
@@ -16,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "pkg/fsgofer/fsgofer.h"
+#include "pkg/lisafs/server.h"
 
 namespace gvisor::devgofer {
 
@@ -35,6 +41,9 @@ struct Options {
   // backend holds --donate_mount_fd, --char_devices, --host_fifo and
   // --host_uds.
   fsgofer::Options backend;
+  // server holds --workers, --max_fdids_per_connection, --fd_reserve,
+  // --fd_reserve_per_connection and --shutdown_grace.
+  lisafs::ServerOptions server;
   // verbosity is glog's --v.
   int verbosity = 0;
 };
