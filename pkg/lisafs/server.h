@@ -125,7 +125,9 @@ struct ServerOptions {
   size_t bytes_per_turn = 4 << 20;
 
   // shutdown_grace bounds how long Wait and the destructor wait, after
-  // Shutdown, for requests stuck in the kernel (see Server::Wait).
+  // Shutdown, for requests stuck in the kernel (see Server::Wait). Closing
+  // a connection takes a worker, so while every worker is stuck no other
+  // connection ends either; the bound holds all the same.
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
 
