@@ -320,8 +320,9 @@ TEST_F(LimitsTest, StalledPeersHoldNoWorkerAndLittleMemory) {
   EXPECT_EQ(Mount(*late), 0);
   EXPECT_EQ(Walk(*control, {"dir", "sub", "file"}), 0);
   EXPECT_EQ(gofer_->Threads(), threads);
-  // About 4 KiB each (the first payload chunk), never the 2 MiB announced.
-  EXPECT_LT(gofer_->RssKiB() - rss, kStalled * 16) << gofer_->RssKiB();
+  // A first payload chunk (4 KiB) each and the connection itself, far from
+  // the 2 MiB announced (the bound leaves room for ASan's own overhead).
+  EXPECT_LT(gofer_->RssKiB() - rss, kStalled * 128) << gofer_->RssKiB();
   EXPECT_TRUE(gofer_->Running());
 }
 
