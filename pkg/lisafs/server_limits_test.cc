@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <future>
@@ -286,6 +287,36 @@ TEST_F(ServerLimitsTest, ShutdownDoesNotWaitForeverOnAStuckRequest) {
   gate.Open();
   server_->AwaitConnections(0);
   EXPECT_FALSE(a->ReadReply().ok());
+}
+
+// fsgofer shares the mount point's FD among connections, but each client
+// that gets it donated gets an open file of its own (its own offset).
+TEST_F(ServerLimitsTest, DonatedMountFdsAreNotShared) {
+  Start(ServerOptions{});
+  auto backend = [] {
+    return std::make_unique<fsgofer::Connection>(
+        fsgofer::Options{.donate_mount_fd = true});
+  };
+  std::unique_ptr<RawClient> a = Connect(backend());
+  std::unique_ptr<RawClient> b = Connect(backend());
+  absl::StatusOr<Reply> ma = a->CallBytes(1, {});
+  absl::StatusOr<Reply> mb = b->CallBytes(1, {});
+  ASSERT_EQ(ma->mid, 1);
+  ASSERT_EQ(mb->mid, 1);
+  ASSERT_EQ(ma->fds.size(), 1u);
+  ASSERT_EQ(mb->fds.size(), 1u);
+  char buf[4096];
+  ASSERT_GT(syscall(SYS_getdents64, ma->fds[0].get(), buf, sizeof(buf)), 0);
+  EXPECT_GT(lseek(ma->fds[0].get(), 0, SEEK_CUR), 0);
+  EXPECT_EQ(lseek(mb->fds[0].get(), 0, SEEK_CUR), 0);
+  // Both roots still work after the first connection goes.
+  a.reset();
+  server_->AwaitConnections(1);
+  EXPECT_EQ(b->Call(MID::kFStat, StatReq{.fd = 1})->mid, 3);
+  absl::StatusOr<Reply> w = b->Call(
+      MID::kWalk, WalkReq{.dir_fd = 1, .path = {"no such name here"}});
+  EXPECT_EQ(w->mid, 5);
+  EXPECT_EQ(w->As<WalkResp>()->status, WalkStatus::kComponentDoesNotExist);
 }
 
 TEST_F(ServerLimitsTest, StatsCountWhatTheServerHolds) {
