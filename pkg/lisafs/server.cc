@@ -592,7 +592,21 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
     ++pending_channels_;
     ++live_channel_threads_;
   }
-  server_->channel_threads_.fetch_add(1, std::memory_order_relaxed);
+  const size_t max_threads = server_->options().max_channel_threads;
+  if (server_->channel_threads_.fetch_add(1) >= max_threads) {
+    server_->channel_threads_.fetch_sub(1);
+    {
+      std::unique_lock<std::mutex> l(channels_mu_);
+      --pending_channels_;
+      --live_channel_threads_;
+    }
+    ctx.Warningf("lisafs connection %d on %s: Channel refused: the server "
+                 "runs %d channel threads already",
+                 id_, mount_path_, max_threads);
+    return syserr::FromErrno(
+        EAGAIN, absl::StrCat("Channel: the server runs ", max_threads,
+                             " channel threads already"));
+  }
   // The thread comes first, so that a thread that cannot start costs no
   // window; it waits until the channel is made.
   try {

@@ -23,7 +23,8 @@
 // A backend that advertises Channel (MID 2) also gets flipcall channels
 // (WIRE.md §8): each Channel request, on the socket or on a channel, starts
 // one more channel with a service thread of its own, at most MaxChannels()
-// per connection (ENOMEM beyond, EAGAIN if no thread can start). Every
+// per connection (ENOMEM beyond; EAGAIN past ServerOptions::
+// max_channel_threads for the whole server, or if no thread can start). Every
 // request, whichever communicator brought it, goes through
 // Connection::Dispatch. The memfd that holds the channels' packet windows is
 // created with the first channel, so a connection that never asks for one
@@ -118,6 +119,11 @@ struct ServerOptions {
   // and walk after another one has taken all it could.
   size_t fd_reserve = 256;
   size_t fd_reserve_per_connection = 16;
+
+  // max_channel_threads caps the channel threads of all connections
+  // together (each connection has at most MaxChannels() of them); a
+  // Channel request beyond it fails with EAGAIN.
+  size_t max_channel_threads = 4096;
 
   // frames_per_turn and bytes_per_turn bound what a worker answers or
   // reads for one connection before it serves the others (fairness).
@@ -297,7 +303,8 @@ class Connection {
   // channel's service thread, creates the channel, and puts ChannelResp
   // and the two FDs to donate (the memfd, the client's FD socket) in
   // *resp. ENOSYS once the connection is closing, ENOMEM at MaxChannels()
-  // channels, EAGAIN (logged) if no thread can start.
+  // channels, EAGAIN (logged) at the server's max_channel_threads or if no
+  // thread can start.
   absl::Status NewChannel(internal::Response* resp);
 
  private:

@@ -215,9 +215,9 @@ TEST_F(ServerLimitsTest, APeerThatDoesNotReadHoldsNoWorker) {
     absl::StatusOr<Reply> w =
         s->Call(MID::kWalk, WalkReq{.dir_fd = 1, .path = {"big"}});
     ASSERT_EQ(w->mid, 5);
-    absl::StatusOr<Reply> o = s->Call(
-        MID::kOpenAt, OpenAtReq{.fd = w->As<WalkResp>()->inodes.at(0).control_fd,
-                                .flags = O_RDONLY});
+    const FDID big = w->As<WalkResp>()->inodes.at(0).control_fd;
+    absl::StatusOr<Reply> o =
+        s->Call(MID::kOpenAt, OpenAtReq{.fd = big, .flags = O_RDONLY});
     ASSERT_EQ(o->mid, 7) << o->err();
     const FDID open = o->As<OpenAtResp>()->open_fd;
     // Eight reads of 1 MiB whose answers are never read.
@@ -268,6 +268,32 @@ TEST_F(ServerLimitsTest, ABusyChannelDoesNotHoldAWorkerWhileItsConnectionEnds) {
   server_->AwaitConnections(1);
   EXPECT_EQ(server_->stats().channel_threads, 0u);
   ch->reset();
+}
+
+TEST_F(ServerLimitsTest, ChannelThreadsAreCappedServerWide) {
+  Start(ServerOptions{.max_channel_threads = 2});
+  std::unique_ptr<RawClient> a = Connect(std::make_unique<GateImpl>(nullptr));
+  std::unique_ptr<RawClient> b = Connect(std::make_unique<GateImpl>(nullptr));
+  std::vector<std::unique_ptr<RawChannel>> chans;
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<Reply> r = a->CallBytes(2, {});
+    ASSERT_EQ(r->mid, 2) << r->err();
+    absl::StatusOr<std::unique_ptr<RawChannel>> ch =
+        RawChannel::Connect(*std::move(r));
+    ASSERT_TRUE(ch.ok()) << ch.status();
+    chans.push_back(*std::move(ch));
+  }
+  absl::StatusOr<Reply> over = b->CallBytes(2, {});
+  EXPECT_EQ(over->err(), EAGAIN);
+  EXPECT_TRUE(over->fds.empty());
+  // The channels that run still serve.
+  EXPECT_EQ(chans[1]->CallBytes(1, {})->err(), EACCES);
+  // Once a's connection ends, b may have one.
+  a.reset();
+  server_->AwaitConnections(1);
+  chans.clear();
+  absl::StatusOr<Reply> r = b->CallBytes(2, {});
+  EXPECT_EQ(r->mid, 2) << r->err();
 }
 
 TEST_F(ServerLimitsTest, ShutdownDoesNotWaitForeverOnAStuckRequest) {

@@ -330,12 +330,13 @@ TEST(LimitFlagsTest, ServerBoundsComeFromFlags) {
   absl::StatusOr<Options> o = ParseOptions(
       {"--listen=/tmp/s", "--workers=3", "--max_fdids_per_connection=100",
        "--fd_reserve=50", "--fd_reserve_per_connection=5",
-       "--shutdown_grace=250ms"});
+       "--max_channel_threads=7", "--shutdown_grace=250ms"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->server.workers, 3u);
   EXPECT_EQ(o->server.max_fdids_per_connection, 100u);
   EXPECT_EQ(o->server.fd_reserve, 50u);
   EXPECT_EQ(o->server.fd_reserve_per_connection, 5u);
+  EXPECT_EQ(o->server.max_channel_threads, 7u);
   EXPECT_EQ(o->server.shutdown_grace, absl::Milliseconds(250));
   o = ParseOptions({"--listen=/tmp/s"});
   ASSERT_TRUE(o.ok());

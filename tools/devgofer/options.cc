@@ -19,14 +19,14 @@ const char kUsage[] =
     "[--host_fifo=none|open] [--host_uds=none|open|create|all] "
     "[--ready_fd=M] [--v=N] [--workers=N] [--max_fdids_per_connection=N] "
     "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
-    "[--shutdown_grace=DURATION]\n"
+    "[--max_channel_threads=N] [--shutdown_grace=DURATION]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
     "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
     "the inherited FD M and closes it once it serves. --workers (0: twice "
     "the CPUs, 4..32), --max_fdids_per_connection (8192), --fd_reserve "
-    "(256), --fd_reserve_per_connection (16) and --shutdown_grace (5s) "
-    "bound the server.";
+    "(256), --fd_reserve_per_connection (16), --max_channel_threads (4096) "
+    "and --shutdown_grace (5s) bound the server.";
 
 namespace {
 
@@ -125,6 +125,8 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
        SizeFlag("max_fdids_per_connection",
                 &o.server.max_fdids_per_connection)},
       {"fd_reserve", SizeFlag("fd_reserve", &o.server.fd_reserve)},
+      {"max_channel_threads",
+       SizeFlag("max_channel_threads", &o.server.max_channel_threads)},
       {"fd_reserve_per_connection",
        SizeFlag("fd_reserve_per_connection",
                 &o.server.fd_reserve_per_connection)},

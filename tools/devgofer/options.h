@@ -5,9 +5,10 @@
 //            [--host_fifo=none|open] [--host_uds=none|open|create|all]
 //            [--ready_fd=M] [--v=N]
 //            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
-//            [--fd_reserve_per_connection=N] [--shutdown_grace=DURATION]
+//            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
+//            [--shutdown_grace=DURATION]
 //
-// The last five set the server's bounds (lisafs::ServerOptions, where each
+// The last six set the server's bounds (lisafs::ServerOptions, where each
 // is documented); --workers=0 picks the default. DURATION is e.g. "5s".
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
@@ -42,7 +43,8 @@ struct Options {
   // --host_uds.
   fsgofer::Options backend;
   // server holds --workers, --max_fdids_per_connection, --fd_reserve,
-  // --fd_reserve_per_connection and --shutdown_grace.
+  // --fd_reserve_per_connection, --max_channel_threads and
+  // --shutdown_grace.
   lisafs::ServerOptions server;
   // verbosity is glog's --v.
   int verbosity = 0;
