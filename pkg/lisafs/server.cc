@@ -627,6 +627,8 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
   --pending_channels_;
   const bool had_windows = windows_ != nullptr;
   if (absl::Status s = SetUpChannelLocked(raw, resp); !s.ok()) {
+    ctx.Warningf("lisafs connection %d on %s: Channel refused: %s", id_,
+                 mount_path_, s.ToString());
     raw->abandoned = true;
     channels_cv_.notify_all();
     l.unlock();
