@@ -27,15 +27,31 @@ struct State {
   // before the first Mount). It lives as long as the State.
   int MountDirFd() {
     std::lock_guard<std::mutex> l(mu);
-    return mount_dir.get();
+    return mount_dir == nullptr ? -1 : mount_dir->get();
   }
-  void SetMountDirFd(fd::OwnedFd fd) {
+  void SetMountDirFd(std::shared_ptr<const fd::OwnedFd> fd) {
     std::lock_guard<std::mutex> l(mu);
-    if (!mount_dir.valid()) mount_dir = std::move(fd);
+    if (mount_dir == nullptr) mount_dir = std::move(fd);
   }
 
   std::mutex mu;
-  fd::OwnedFd mount_dir;  // guarded by mu
+  // mount_dir is shared with the other connections on the same mount point
+  // (see Connection::Mount). Guarded by mu.
+  std::shared_ptr<const fd::OwnedFd> mount_dir;
+};
+
+// HostFd is a ControlFD's host FD: its own, or one it shares with other
+// connections (the mount point's).
+class HostFd {
+ public:
+  explicit HostFd(fd::OwnedFd own) : own_(std::move(own)) {}
+  explicit HostFd(std::shared_ptr<const fd::OwnedFd> shared)
+      : shared_(std::move(shared)) {}
+  int get() const { return shared_ != nullptr ? shared_->get() : own_.get(); }
+
+ private:
+  fd::OwnedFd own_;
+  std::shared_ptr<const fd::OwnedFd> shared_;
 };
 
 // ControlFD is a control FD: a host FD on the file (O_PATH for symlinks,
@@ -47,6 +63,14 @@ class ControlFD final : public lisafs::ControlFDImpl {
       : state_(std::move(state)),
         host_(std::move(file.fd)),
         opath_(file.opath),
+        type_(mode & S_IFMT) {}
+  // This one shares its host FD (a mount point's) with other ControlFDs.
+  ControlFD(std::shared_ptr<State> state,
+            std::shared_ptr<const fd::OwnedFd> shared, bool opath,
+            uint32_t mode)
+      : state_(std::move(state)),
+        host_(std::move(shared)),
+        opath_(opath),
         type_(mode & S_IFMT) {}
 
   int host_fd() const { return host_.get(); }
@@ -106,7 +130,7 @@ class ControlFD final : public lisafs::ControlFDImpl {
   absl::StatusOr<int> WriteFd();
 
   const std::shared_ptr<State> state_;
-  const fd::OwnedFd host_;
+  const HostFd host_;
   const bool opath_;
   const uint32_t type_;
   fd::OwnedFd write_fd_;

@@ -2,6 +2,10 @@
 
 #include <errno.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +41,66 @@ std::vector<lisafs::MID> Connection::SupportedMessages() const {
   return fsgofer::SupportedMessages();
 }
 
+namespace {
+
+// MountPoints shares one host FD per mount point among every connection of
+// the process that mounts it, so that a mounted connection costs the server
+// its socket and no FD more. A shared FD is only used for *at(2) calls,
+// fstat and the like, never for its offset. An entry serves a Mount only
+// while some connection still holds it, and only if the Mount's own fresh
+// open finds the same file (device, inode, kind of FD): a mount point
+// replaced on the host gets a new entry, and connections on the old one
+// keep it.
+class MountPoints {
+ public:
+  // Find returns the shared FD for path if it still names st's file.
+  std::shared_ptr<const fd::OwnedFd> Find(const std::string& path,
+                                          const lisafs::Statx& st,
+                                          bool opath) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = entries_.find(path);
+    if (it == entries_.end()) return nullptr;
+    const Entry& e = it->second;
+    if (e.dev_major != st.dev_major || e.dev_minor != st.dev_minor ||
+        e.ino != st.ino || e.opath != opath) {
+      return nullptr;
+    }
+    return e.fd.lock();
+  }
+
+  // Insert makes fd the shared FD for path and returns it.
+  std::shared_ptr<const fd::OwnedFd> Insert(const std::string& path,
+                                            const lisafs::Statx& st,
+                                            bool opath, fd::OwnedFd fd) {
+    auto shared = std::make_shared<const fd::OwnedFd>(std::move(fd));
+    std::lock_guard<std::mutex> l(mu_);
+    // Forget mount points no connection holds any more.
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = it->second.fd.expired() ? entries_.erase(it) : std::next(it);
+    }
+    entries_[path] = {shared, st.dev_major, st.dev_minor, st.ino, opath};
+    return shared;
+  }
+
+ private:
+  struct Entry {
+    std::weak_ptr<const fd::OwnedFd> fd;
+    uint32_t dev_major = 0;
+    uint32_t dev_minor = 0;
+    uint64_t ino = 0;
+    bool opath = false;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
+
+MountPoints& SharedMountPoints() {
+  static MountPoints* const m = new MountPoints;
+  return *m;
+}
+
+}  // namespace
+
 absl::StatusOr<lisafs::MountResult> Connection::Mount(
     absl::string_view mount_path) {
   std::string path(mount_path);
@@ -45,18 +109,32 @@ absl::StatusOr<lisafs::MountResult> Connection::Mount(
   absl::StatusOr<lisafs::Statx> st = host::StatSupported(file->fd.get());
   if (!st.ok()) return syserr::WithContext(st.status(), "Mount");
   lisafs::MountResult out;
-  if (state_->options.donate_mount_fd) {
-    absl::StatusOr<fd::OwnedFd> d = host::Dup(file->fd.get());
-    if (!d.ok()) return d.status();
-    if (absl::Status s = host::SetNonBlocking(d->get()); !s.ok()) return s;
-    out.donated = *std::move(d);
+  const bool donate = state_->options.donate_mount_fd;
+  std::shared_ptr<const fd::OwnedFd> shared =
+      SharedMountPoints().Find(path, *st, file->opath);
+  if (shared != nullptr) {
+    // The fresh FD is this client's own, if donated (its own offset for
+    // getdents); otherwise it closes here.
+    if (donate) {
+      if (absl::Status s = host::SetNonBlocking(file->fd.get()); !s.ok()) {
+        return s;
+      }
+      out.donated = std::move(file->fd);
+    }
+  } else {
+    if (donate) {
+      absl::StatusOr<fd::OwnedFd> d = host::Dup(file->fd.get());
+      if (!d.ok()) return d.status();
+      if (absl::Status s = host::SetNonBlocking(d->get()); !s.ok()) return s;
+      out.donated = *std::move(d);
+    }
+    shared = SharedMountPoints().Insert(path, *st, file->opath,
+                                        std::move(file->fd));
   }
-  absl::StatusOr<fd::OwnedFd> dir = host::Dup(file->fd.get());
-  if (!dir.ok()) return dir.status();
-  state_->SetMountDirFd(*std::move(dir));
+  state_->SetMountDirFd(shared);
   out.root.stat = *st;
-  out.root.impl =
-      std::make_unique<ControlFD>(state_, *std::move(file), uint32_t{st->mode});
+  out.root.impl = std::make_unique<ControlFD>(state_, std::move(shared),
+                                              file->opath, uint32_t{st->mode});
   return out;
 }
 

@@ -352,6 +352,11 @@ absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
         out.status = WalkStatus::kComponentSymlink;
         break;
       }
+      // Each component's FDID counts against the server's FD bounds.
+      if (absl::Status s = c.ChargeFdids(1, MID::kWalk); !s.ok()) {
+        err = s;
+        break;
+      }
       std::shared_ptr<Node> node = cur->node();
       std::shared_lock<std::shared_mutex> ol(node->op_mu());
       if (node->deleted()) {

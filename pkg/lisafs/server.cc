@@ -2,7 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_join.h"
@@ -10,6 +14,7 @@
 #include "pkg/fdchannel/fdchannel.h"
 #include "pkg/flipcall/flipcall.h"
 #include "pkg/lisafs/channel.h"
+#include "pkg/lisafs/event_pool.h"
 #include "pkg/lisafs/handlers.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/syserr/syserr.h"
@@ -47,29 +52,223 @@ internal::Response ErrorResponse(int err) {
   return r;
 }
 
+size_t WorkerCount(size_t asked) {
+  if (asked != ServerOptions::kDefaultWorkers) return asked;
+  size_t n = 2 * static_cast<size_t>(std::thread::hardware_concurrency());
+  return std::clamp(n, ServerOptions::kMinDefaultWorkers,
+                    ServerOptions::kMaxDefaultWorkers);
+}
+
+// FdidsMade returns how many FDIDs a request makes if it succeeds:
+// OpenCreateAt and BindAt two, the other creates, Mount and OpenAt one
+// (WIRE.md §7.3). A Walk is charged by its handler, one component at a
+// time (Connection::ChargeFdids), since it may stop early.
+size_t FdidsMade(uint16_t mid) {
+  switch (static_cast<MID>(mid)) {
+    case MID::kMount:
+    case MID::kOpenAt:
+    case MID::kMkdirAt:
+    case MID::kMknodAt:
+    case MID::kSymlinkAt:
+    case MID::kLinkAt:
+      return 1;
+    case MID::kOpenCreateAt:
+    case MID::kBindAt:
+      return 2;
+    default:
+      return 0;
+  }
+}
+
+// t_charge is the FD charge of the request being dispatched on this
+// thread (Connection::Dispatch), for handlers that charge as they go.
+thread_local void* t_charge = nullptr;
+
+// kChannelHostFds is what a channel holds: its end of the FD socket, and
+// the memfd of the windows (charged to every channel, held once).
+constexpr size_t kChannelHostFds = 2;
+
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// ServerCore
+
+ServerCore::ServerCore(const context::Context& ctx, ServerOptions options)
+    : ctx_(ctx),
+      options_(options),
+      workers_(WorkerCount(options.workers)),
+      root_(Node::NewRoot()),
+      fd_budget_(options.fd_reserve, options.fd_reserve_per_connection) {
+  // The epoll set exists from the start, so that its two FDs are held
+  // before the first connection needs FDs of its own.
+  absl::StatusOr<std::unique_ptr<internal::EventPool>> p =
+      internal::EventPool::Create(ctx_, &ServerCore::HandleEvent);
+  if (p.ok()) {
+    pool_ = *std::move(p);
+  } else {
+    pool_error_ = p.status();
+    ctx_.Warningf("lisafs: server cannot watch sockets: %s",
+                  pool_error_.ToString());
+  }
+}
+
+ServerCore::~ServerCore() = default;
+
+void ServerCore::HandleEvent(void* tag, uint32_t) {
+  static_cast<Connection*>(tag)->Serve();
+}
+
+absl::Status ServerCore::StartConnection(unet::Socket sock,
+                                         std::string mount_path,
+                                         std::unique_ptr<ConnectionImpl> impl,
+                                         ConnectionOptions options) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (shutdown_) {
+    return syserr::FromErrno(ESHUTDOWN, "StartConnection after Shutdown");
+  }
+  if (pool_ == nullptr) {
+    ctx_.Warningf("lisafs: connection on %s refused: %s", mount_path,
+                  pool_error_.ToString());
+    return syserr::WithContext(pool_error_, "StartConnection");
+  }
+  // Workers start with the first connection; a shortfall (threads cannot
+  // start) is made up later, and only no worker at all refuses.
+  if (pool_->Grow(workers_) == 0) {
+    ctx_.Warningf("lisafs: connection on %s refused: no worker thread runs",
+                  mount_path);
+    return syserr::FromErrno(
+        EAGAIN, "StartConnection: no worker thread runs and none can start");
+  }
+  auto conn = std::make_unique<Connection>(this, std::move(sock), mount_path,
+                                           std::move(impl), options);
+  const uint64_t id = next_id_++;
+  conn->id_ = id;
+  Connection* raw = conn.get();
+  if (absl::Status s = pool_->Add(raw->sock_.fd(), raw, EPOLLIN); !s.ok()) {
+    ctx_.Warningf("lisafs: connection on %s refused: %s", mount_path,
+                  s.ToString());
+    return syserr::WithContext(s, "StartConnection");
+  }
+  active_.emplace(id, conn.release());
+  fd_budget_.Track(1);
+  ctx_.Debugf("lisafs: connection %d serves %s%s", id, mount_path,
+              options.readonly ? " (read-only)" : "");
+  return absl::OkStatus();
+}
+
+void ServerCore::Shutdown() {
+  std::unique_lock<std::mutex> l(mu_);
+  if (!shutdown_) {
+    shutdown_ = true;
+    shutdown_at_ = absl::Now();
+  }
+  for (auto& [id, conn] : active_) conn->Shutdown();
+  ended_.notify_all();
+}
+
+bool ServerCore::Wait() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    if (active_.empty() && finishing_ == 0) return true;
+    if (!shutdown_) {
+      ended_.wait(l);
+      continue;
+    }
+    const absl::Time deadline = shutdown_at_ + options_.shutdown_grace;
+    const absl::Time now = absl::Now();
+    if (now >= deadline) break;
+    ended_.wait_for(l, absl::ToChronoNanoseconds(deadline - now));
+  }
+  ctx_.Warningf(
+      "lisafs: %d connections still busy %s after shutdown; left running",
+      active_.size() + finishing_,
+      absl::FormatDuration(options_.shutdown_grace));
+  return false;
+}
+
+void ServerCore::AwaitConnections(size_t n) const {
+  std::unique_lock<std::mutex> l(mu_);
+  ended_.wait(l, [&] { return active_.size() + finishing_ <= n; });
+}
+
+size_t ServerCore::connections() const {
+  std::unique_lock<std::mutex> l(mu_);
+  return active_.size() + finishing_;
+}
+
+ServerStats ServerCore::stats() const {
+  ServerStats s;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    s.connections = active_.size() + finishing_;
+    if (pool_ != nullptr) {
+      s.workers = pool_->workers();
+      s.busy_workers = pool_->busy();
+    }
+  }
+  s.channel_threads = channel_threads_.load();
+  s.fdids = fdids_.load();
+  s.partial_frames = partial_frames_.load();
+  s.buffered_bytes = buffered_bytes_.load();
+  s.host_fds = fd_budget_.Estimate();
+  s.fd_limit = fd_budget_.limit();
+  return s;
+}
+
+bool ServerCore::Stop(bool connections_ended) {
+  internal::EventPool* pool;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    pool = pool_.get();
+  }
+  if (pool == nullptr) return connections_ended;
+  pool->Stop();
+  // With every connection gone no worker has anything left to do; else
+  // those stuck had their grace already.
+  return pool->Join(connections_ended ? absl::InfiniteDuration()
+                                      : absl::ZeroDuration()) &&
+         connections_ended;
+}
+
+void ServerCore::Detach(Connection* conn) {
+  std::unique_lock<std::mutex> l(mu_);
+  active_.erase(conn->id_);
+  ++finishing_;
+}
+
+void ServerCore::Ended() {
+  std::unique_lock<std::mutex> l(mu_);
+  --finishing_;
+  ended_.notify_all();
+}
 
 // ---------------------------------------------------------------------------
 // Connection
 
 // ServerChannel is one channel of a connection and its service thread.
+// ready and abandoned are guarded by Connection::channels_mu_.
 struct Connection::ServerChannel {
   std::unique_ptr<Channel> channel;
   std::thread thread;
+  bool ready = false;
+  bool abandoned = false;
 };
 
-Connection::Connection(Server* server, unet::Socket sock,
+Connection::Connection(ServerCore* server, unet::Socket sock,
                        std::string mount_path,
                        std::unique_ptr<ConnectionImpl> impl,
                        ConnectionOptions options)
     : server_(server),
-      comm_(std::move(sock)),
+      sock_(std::move(sock)),
       mount_path_(std::move(mount_path)),
       impl_(std::move(impl)),
       options_(options),
       max_message_size_(impl_->MaxMessageSize()),
       supported_list_(impl_->SupportedMessages()) {
-  for (MID m : supported_list_) supported_[static_cast<uint16_t>(m)] = true;
+  for (MID m : supported_list_) {
+    const uint16_t i = static_cast<uint16_t>(m);
+    if (i < supported_.size()) supported_[i] = true;
+  }
 }
 
 Connection::~Connection() = default;
@@ -90,6 +289,8 @@ FDID Connection::Insert(std::shared_ptr<FD> fd) {
   std::unique_lock<std::mutex> l(mu_);
   FDID id = next_fdid_++;
   fds_.emplace(id, std::move(fd));
+  server_->fdids_.fetch_add(1, std::memory_order_relaxed);
+  server_->fd_budget().Track(1);
   return id;
 }
 
@@ -105,82 +306,248 @@ std::shared_ptr<FD> Connection::Remove(FDID id) {
   if (it == fds_.end()) return nullptr;
   std::shared_ptr<FD> fd = std::move(it->second);
   fds_.erase(it);
+  server_->fdids_.fetch_sub(1, std::memory_order_relaxed);
+  server_->fd_budget().Track(-1);
   return fd;
+}
+
+size_t Connection::fdids() const {
+  std::unique_lock<std::mutex> l(mu_);
+  return fds_.size();
+}
+
+void Connection::Shutdown() {
+  shutdown_.store(true);
+  // Wakes the connection if it waits in epoll: the socket reads end of
+  // stream from now on.
+  sock_.Shutdown().IgnoreError();
+}
+
+absl::Status Connection::Charge(size_t fdids, size_t host_fds, MID mid,
+                                FdCharge* charge) {
+  const ServerOptions& o = server_->options();
+  const context::Context& ctx = server_->ctx();
+  size_t after;
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    after = fds_.size() + fdids_charged_ + fdids;
+    if (after > o.max_fdids_per_connection) {
+      absl::Status s = syserr::FromErrno(
+          EMFILE, absl::StrCat(MIDName(mid), ": the connection holds ",
+                               fds_.size(), " FDIDs and may hold ",
+                               o.max_fdids_per_connection));
+      if (!std::exchange(warned_fdid_cap_, true)) {
+        ctx.Warningf("lisafs connection %d on %s: %s", id_, mount_path_,
+                     s.message());
+      }
+      return s;
+    }
+    fdids_charged_ += fdids;
+  }
+  if (absl::Status s = server_->fd_budget().Charge(host_fds, after); !s.ok()) {
+    std::unique_lock<std::mutex> l(mu_);
+    fdids_charged_ -= fdids;
+    s = syserr::WithContext(s, MIDName(mid));
+    if (!std::exchange(warned_fd_reserve_, true)) {
+      ctx.Warningf("lisafs connection %d on %s (%d FDIDs): %s", id_,
+                   mount_path_, fds_.size(), s.message());
+    }
+    return s;
+  }
+  charge->fdids += fdids;
+  charge->host_fds += host_fds;
+  return absl::OkStatus();
+}
+
+absl::Status Connection::ChargeFdids(size_t n, MID mid) {
+  auto* charge = static_cast<FdCharge*>(t_charge);
+  if (charge == nullptr) {
+    return syserr::FromErrno(EINVAL, "ChargeFdids outside Dispatch");
+  }
+  return Charge(n, n, mid, charge);
+}
+
+void Connection::Uncharge(const FdCharge& charge) {
+  if (charge.host_fds == 0 && charge.fdids == 0) return;
+  server_->fd_budget().Uncharge(charge.host_fds);
+  std::unique_lock<std::mutex> l(mu_);
+  fdids_charged_ -= charge.fdids;
 }
 
 internal::Response Connection::Dispatch(const Frame& req) {
   const context::Context& ctx = server_->ctx();
   if (req.oversized) return ErrorResponse(EIO);
-  {
-    std::unique_lock<std::mutex> l(requests_mu_);
-    if (closing_) return ErrorResponse(ECONNRESET);
-    ++in_flight_;
-  }
-  internal::Response resp;
+  if (closing_.load()) return ErrorResponse(ECONNRESET);
   if (req.mid >= kNumMIDs || !internal::HasHandler(req.mid) ||
       !Supports(req.mid)) {
-    resp = ErrorResponse(EOPNOTSUPP);
-  } else {
-    resp.mid = static_cast<MID>(req.mid);
-    absl::Status hs = internal::Handle(*this, resp.mid, req.payload, &resp);
-    if (!hs.ok()) {
-      ctx.Debugf("lisafs %s: %s", MIDName(resp.mid), hs.ToString());
-      resp = ErrorResponse(syserr::ToErrno(hs));
-    } else if (resp.payload.size() > max_message_size_) {
-      resp = ErrorResponse(EIO);
+    return ErrorResponse(EOPNOTSUPP);
+  }
+  const MID mid = static_cast<MID>(req.mid);
+  FdCharge charge;
+  const size_t fdids = FdidsMade(req.mid);
+  const size_t host_fds = mid == MID::kChannel ? kChannelHostFds : fdids;
+  if (host_fds > 0) {
+    if (absl::Status s = Charge(fdids, host_fds, mid, &charge); !s.ok()) {
+      ctx.Debugf("lisafs %s", s.ToString());
+      return ErrorResponse(syserr::ToErrno(s));
     }
   }
-  // An error response has dropped the FDs the handler meant to donate.
-  std::unique_lock<std::mutex> l(requests_mu_);
-  if (--in_flight_ == 0) requests_done_.notify_all();
+  internal::Response resp;
+  resp.mid = mid;
+  void* const outer = std::exchange(t_charge, &charge);
+  absl::Status hs = internal::Handle(*this, resp.mid, req.payload, &resp);
+  t_charge = outer;
+  Uncharge(charge);
+  if (!hs.ok()) {
+    ctx.Debugf("lisafs %s: %s", MIDName(resp.mid), hs.ToString());
+    // An error response drops the FDs the handler meant to donate.
+    resp = ErrorResponse(syserr::ToErrno(hs));
+  } else if (resp.payload.size() > max_message_size_) {
+    resp = ErrorResponse(EIO);
+  }
   return resp;
 }
 
-void Connection::Run() {
-  const context::Context& ctx = server_->ctx();
-  for (;;) {
-    Frame frame;
-    absl::Status s = comm_.RecvFrame(0, max_message_size_, &frame);
-    if (!s.ok()) {
-      ctx.Debugf("lisafs connection on %s: receive ended: %s", mount_path_,
-                 s.ToString());
-      break;
+// ---------------------------------------------------------------------------
+// Connection: turns on a worker
+
+void Connection::Serve() {
+  bool finish = false;
+  {
+    std::unique_lock<std::mutex> l(turn_mu_);
+    if (!closing_.load()) {
+      absl::Status s = Turn();
+      if (s.ok()) return;
+      server_->ctx().Debugf("lisafs connection %d on %s ends: %s", id_,
+                            mount_path_, s.ToString());
+      BeginClose();
     }
-    internal::Response resp = Dispatch(frame);
-    std::vector<int> fds;
-    for (const fd::OwnedFd& f : resp.fds) fds.push_back(f.get());
-    s = comm_.SendFrame(static_cast<uint16_t>(resp.mid), resp.payload, fds);
-    // resp.fds, the server's copies of donated FDs, close here.
-    if (!s.ok()) {
-      ctx.Debugf("lisafs connection on %s: send failed: %s", mount_path_,
-                 s.ToString());
-      break;
-    }
+    finish = ReadyToFinish();
   }
-  Close();
+  if (finish) Finish();
 }
 
-void Connection::Close() {
-  // Take no new request, and let those in flight on channels finish.
-  {
-    std::unique_lock<std::mutex> l(requests_mu_);
-    closing_ = true;
-    requests_done_.wait(l, [this] { return in_flight_ == 0; });
+absl::Status Connection::Arm(uint32_t events) {
+  return server_->pool().Arm(sock_.fd(), this, events);
+}
+
+void Connection::UpdateBuffered() {
+  const size_t now = reader_.buffered() + writer_.buffered();
+  if (now != published_buffered_) {
+    server_->buffered_bytes_.fetch_add(now - published_buffered_,
+                                       std::memory_order_relaxed);
+    published_buffered_ = now;
   }
+  const bool partial = reader_.partial();
+  if (partial != published_partial_) {
+    if (partial) {
+      server_->partial_frames_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      server_->partial_frames_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    published_partial_ = partial;
+  }
+}
+
+absl::Status Connection::Turn() {
+  const ServerOptions& o = server_->options();
+  const int fd = sock_.fd();
+  auto stopped = [this] {
+    return syserr::FromErrno(ESHUTDOWN, "the server is shutting down");
+  };
+  if (shutdown_.load()) return stopped();
+  // An answer the peer has not taken yet comes first: nothing more is read
+  // until it is out, so a peer that does not read holds one answer.
+  if (writer_.pending()) {
+    absl::StatusOr<bool> sent = writer_.Flush(fd);
+    if (!sent.ok()) return sent.status();
+    UpdateBuffered();
+    if (!*sent) return Arm(EPOLLOUT);
+  }
+  size_t budget = o.bytes_per_turn;
+  for (size_t i = 0; i < o.frames_per_turn; ++i) {
+    Frame req;
+    absl::StatusOr<bool> got = reader_.Read(fd, max_message_size_, &budget,
+                                            &req);
+    if (!got.ok()) {
+      UpdateBuffered();
+      return got.status();
+    }
+    if (!*got) break;
+    internal::Response resp = Dispatch(req);
+    req = Frame();
+    writer_.Start(static_cast<uint16_t>(resp.mid), std::move(resp.payload),
+                  std::move(resp.fds));
+    absl::StatusOr<bool> sent = writer_.Flush(fd);
+    if (!sent.ok()) return sent.status();
+    if (!*sent) {
+      UpdateBuffered();
+      return Arm(EPOLLOUT);
+    }
+    if (shutdown_.load()) return stopped();
+  }
+  UpdateBuffered();
+  // Whatever is left waiting on the socket brings the connection back,
+  // behind the others that are ready.
+  return Arm(EPOLLIN);
+}
+
+void Connection::BeginClose() {
+  closing_.store(true);
+  // The peer sees end of stream at once, even while channels finish.
+  sock_.Shutdown().IgnoreError();
+  std::unique_lock<std::mutex> l(channels_mu_);
+  channels_closed_ = true;
   // Wake every channel thread (blocked waiting for the client, or about to
-  // hand an answer over) and wait for it to end.
+  // hand an answer over).
+  for (const std::unique_ptr<ServerChannel>& ch : channels_) {
+    ch->channel->data().Shutdown();
+  }
+}
+
+bool Connection::ReadyToFinish() {
+  std::unique_lock<std::mutex> l(channels_mu_);
+  if (live_channel_threads_ == 0) return true;
+  // No worker waits: the last channel thread to return re-arms the socket
+  // (shut down, hence ready at once) for a final turn.
+  finish_on_last_thread_ = true;
+  return false;
+}
+
+void Connection::ChannelThreadReturned() {
+  bool rearm;
+  {
+    std::unique_lock<std::mutex> l(channels_mu_);
+    --live_channel_threads_;
+    rearm = live_channel_threads_ == 0 && finish_on_last_thread_;
+    if (rearm) finish_on_last_thread_ = false;
+  }
+  server_->channel_threads_.fetch_sub(1, std::memory_order_relaxed);
+  if (rearm) {
+    if (absl::Status s = Arm(EPOLLIN); !s.ok()) {
+      server_->ctx().Warningf("lisafs connection %d on %s: cannot end: %s",
+                              id_, mount_path_, s.ToString());
+    }
+  }
+}
+
+void Connection::Finish() {
+  ServerCore* const server = server_;
+  // Shutdown no longer reaches this connection; it still counts until it
+  // has dropped everything.
+  server->Detach(this);
+  server->pool().Remove(sock_.fd());
   std::vector<std::unique_ptr<ServerChannel>> channels;
   std::unique_ptr<flipcall::PacketWindowAllocator> windows;
   {
     std::unique_lock<std::mutex> l(channels_mu_);
-    channels_closed_ = true;
-    for (const std::unique_ptr<ServerChannel>& ch : channels_) {
-      ch->channel->data().Shutdown();
-    }
     channels.swap(channels_);
     windows.swap(windows_);
   }
+  // Every channel thread has returned or is returning.
   for (const std::unique_ptr<ServerChannel>& ch : channels) ch->thread.join();
+  int64_t host_fds = 1 + static_cast<int64_t>(channels.size()) +
+                     (windows != nullptr ? 1 : 0);
   // The channels (windows unmapped, FD sockets closed) and then the memfd
   // go away here.
   channels.clear();
@@ -190,20 +557,96 @@ void Connection::Close() {
     std::unique_lock<std::mutex> l(mu_);
     fds.swap(fds_);
   }
+  server->fdids_.fetch_sub(fds.size(), std::memory_order_relaxed);
+  host_fds += static_cast<int64_t>(fds.size());
   // Every FD (and its backend object, and its host FDs) goes away here,
   // outside any lock.
+  fds.clear();
+  reader_ = internal::FrameReader();
+  writer_ = internal::FrameWriter();
+  UpdateBuffered();
+  const uint64_t id = id_;
+  delete this;
+  server->fd_budget().Track(-host_fds);
+  server->ctx().Debugf("lisafs: connection %d ended", id);
+  server->Ended();
 }
 
+// ---------------------------------------------------------------------------
+// Connection: channels
+
 absl::Status Connection::NewChannel(internal::Response* resp) {
-  std::unique_lock<std::mutex> l(channels_mu_);
-  if (channels_closed_) {
-    return syserr::FromErrno(ENOSYS, "Channel: connection is closing");
+  const context::Context& ctx = server_->ctx();
+  auto sc = std::make_unique<ServerChannel>();
+  ServerChannel* raw = sc.get();
+  {
+    std::unique_lock<std::mutex> l(channels_mu_);
+    if (channels_closed_) {
+      return syserr::FromErrno(ENOSYS, "Channel: connection is closing");
+    }
+    if (channels_.size() + pending_channels_ >= MaxChannels()) {
+      return syserr::FromErrno(
+          ENOMEM, absl::StrCat("Channel: connection already has ",
+                               channels_.size(), " channels"));
+    }
+    ++pending_channels_;
+    ++live_channel_threads_;
   }
-  if (channels_.size() >= MaxChannels()) {
+  const size_t max_threads = server_->options().max_channel_threads;
+  if (server_->channel_threads_.fetch_add(1) >= max_threads) {
+    server_->channel_threads_.fetch_sub(1);
+    {
+      std::unique_lock<std::mutex> l(channels_mu_);
+      --pending_channels_;
+      --live_channel_threads_;
+    }
+    ctx.Warningf("lisafs connection %d on %s: Channel refused: the server "
+                 "runs %d channel threads already",
+                 id_, mount_path_, max_threads);
     return syserr::FromErrno(
-        ENOMEM, absl::StrCat("Channel: connection already has ",
-                             channels_.size(), " channels"));
+        EAGAIN, absl::StrCat("Channel: the server runs ", max_threads,
+                             " channel threads already"));
   }
+  // The thread comes first, so that a thread that cannot start costs no
+  // window; it waits until the channel is made.
+  try {
+    sc->thread = std::thread([this, raw] { ChannelMain(raw); });
+  } catch (const std::system_error& e) {
+    {
+      std::unique_lock<std::mutex> l(channels_mu_);
+      --pending_channels_;
+      --live_channel_threads_;
+    }
+    server_->channel_threads_.fetch_sub(1, std::memory_order_relaxed);
+    ctx.Warningf("lisafs connection %d on %s: Channel refused: %s", id_,
+                 mount_path_, e.what());
+    return syserr::FromErrno(
+        EAGAIN, absl::StrCat("Channel: cannot start a thread: ", e.what()));
+  }
+  std::unique_lock<std::mutex> l(channels_mu_);
+  --pending_channels_;
+  const bool had_windows = windows_ != nullptr;
+  if (absl::Status s = SetUpChannelLocked(raw, resp); !s.ok()) {
+    ctx.Warningf("lisafs connection %d on %s: Channel refused: %s", id_,
+                 mount_path_, s.ToString());
+    raw->abandoned = true;
+    channels_cv_.notify_all();
+    l.unlock();
+    raw->thread.join();
+    resp->fds.clear();
+    return s;
+  }
+  server_->fd_budget().Track(1 + (had_windows || windows_ == nullptr ? 0 : 1));
+  // A close that began meanwhile did not see this channel.
+  if (channels_closed_) raw->channel->data().Shutdown();
+  raw->ready = true;
+  channels_.push_back(std::move(sc));
+  channels_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status Connection::SetUpChannelLocked(ServerChannel* sc,
+                                            internal::Response* resp) {
   if (windows_ == nullptr) {
     absl::StatusOr<flipcall::PacketWindowAllocator> a =
         flipcall::PacketWindowAllocator::Create();
@@ -222,28 +665,33 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
   absl::StatusOr<std::pair<unet::Socket, unet::Socket>> socks =
       fdchannel::NewConnectedSockets();
   if (!socks.ok()) return syserr::WithContext(socks.status(), "Channel");
-  auto ch = std::make_unique<ServerChannel>();
-  ch->channel = std::make_unique<Channel>(
-      *std::move(data), fdchannel::Endpoint(std::move(socks->first)));
-  ServerChannel* raw = ch.get();
-  // The thread waits for the client's handshake before the reply goes out.
-  ch->thread = std::thread([this, raw] { ServeChannel(raw); });
-  channels_.push_back(std::move(ch));
   fd::OwnedFd memfd(fcntl(windows_->fd(), F_DUPFD_CLOEXEC, 0));
   if (!memfd.valid()) {
-    int err = errno;
-    raw->channel->data().Shutdown();
-    return syserr::FromErrno(err, "Channel: dup of the packet window memfd");
+    return syserr::FromErrno(errno, "Channel: dup of the packet window memfd");
   }
-  resp->fds.push_back(std::move(memfd));
-  resp->fds.push_back(socks->second.Release());
   ChannelResp out;
   out.data_offset = desc->offset;
   out.data_length = desc->length;
   absl::StatusOr<std::vector<uint8_t>> b = Marshal(out);
   if (!b.ok()) return b.status();
+  sc->channel = std::make_unique<Channel>(
+      *std::move(data), fdchannel::Endpoint(std::move(socks->first)));
+  resp->fds.push_back(std::move(memfd));
+  resp->fds.push_back(socks->second.Release());
   resp->payload = *std::move(b);
   return absl::OkStatus();
+}
+
+void Connection::ChannelMain(ServerChannel* sc) {
+  bool serve;
+  {
+    std::unique_lock<std::mutex> l(channels_mu_);
+    channels_cv_.wait(l, [sc] { return sc->ready || sc->abandoned; });
+    serve = sc->ready;
+  }
+  // The thread waits for the client's handshake before it serves.
+  if (serve) ServeChannel(sc);
+  ChannelThreadReturned();
 }
 
 void Connection::ServeChannel(ServerChannel* sc) {
@@ -288,12 +736,19 @@ void Connection::ServeChannel(ServerChannel* sc) {
 // ---------------------------------------------------------------------------
 // Server
 
-Server::Server(const context::Context& ctx)
-    : ctx_(ctx), root_(Node::NewRoot()) {}
+Server::Server(const context::Context& ctx, ServerOptions options)
+    : core_(new ServerCore(ctx, options)) {}
 
 Server::~Server() {
-  Shutdown();
-  Wait();
+  core_->Shutdown();
+  const bool ended = core_->Wait();
+  if (!core_->Stop(ended)) {
+    core_->ctx().Warningf(
+        "lisafs: a request is stuck in the kernel; the server's state is "
+        "left to it");
+    return;
+  }
+  delete core_;
 }
 
 absl::Status Server::StartConnection(unet::Socket sock,
@@ -309,68 +764,18 @@ absl::Status Server::StartConnection(unet::Socket sock,
   if (impl->SupportedMessages().empty()) {
     return syserr::FromErrno(EINVAL, "backend supports no message");
   }
-  std::unique_lock<std::mutex> l(mu_);
-  if (shutdown_) {
-    return syserr::FromErrno(ESHUTDOWN, "StartConnection after Shutdown");
-  }
-  JoinFinishedLocked();
-  auto conn = std::make_unique<Connection>(this, std::move(sock), *path,
-                                           std::move(impl), options);
-  uint64_t id = next_id_++;
-  Connection* raw = conn.release();
-  active_.emplace(id, raw);
-  threads_.emplace(id, std::thread([this, raw, id] { Serve(raw, id); }));
-  ctx_.Debugf("lisafs: connection %d serves %s%s", id, *path,
-              options.readonly ? " (read-only)" : "");
-  return absl::OkStatus();
+  return core_->StartConnection(std::move(sock), *std::move(path),
+                                std::move(impl), options);
 }
 
-void Server::Serve(Connection* conn, uint64_t id) {
-  conn->Run();
-  {
-    std::unique_lock<std::mutex> l(mu_);
-    active_.erase(id);
-  }
-  // No one can reach conn any more (Shutdown only sees active_).
-  delete conn;
-  ctx_.Debugf("lisafs: connection %d ended", id);
-  std::unique_lock<std::mutex> l(mu_);
-  finished_.push_back(id);
-  ended_.notify_all();
-}
+void Server::Shutdown() { core_->Shutdown(); }
 
-void Server::JoinFinishedLocked() {
-  for (uint64_t id : finished_) {
-    auto it = threads_.find(id);
-    if (it == threads_.end()) continue;
-    // The thread has nothing left to do but return.
-    it->second.join();
-    threads_.erase(it);
-  }
-  finished_.clear();
-}
+void Server::Wait() { core_->Wait(); }
 
-void Server::Shutdown() {
-  std::unique_lock<std::mutex> l(mu_);
-  shutdown_ = true;
-  for (auto& [id, conn] : active_) conn->Shutdown();
-}
+size_t Server::connections() const { return core_->connections(); }
 
-void Server::Wait() {
-  std::unique_lock<std::mutex> l(mu_);
-  ended_.wait(l, [this] { return finished_.size() == threads_.size(); });
-  JoinFinishedLocked();
-}
+void Server::AwaitConnections(size_t n) const { core_->AwaitConnections(n); }
 
-void Server::AwaitConnections(size_t n) const {
-  std::unique_lock<std::mutex> l(mu_);
-  ended_.wait(l,
-              [&] { return threads_.size() - finished_.size() <= n; });
-}
-
-size_t Server::connections() const {
-  std::unique_lock<std::mutex> l(mu_);
-  return active_.size();
-}
+ServerStats Server::stats() const { return core_->stats(); }
 
 }  // namespace gvisor::lisafs

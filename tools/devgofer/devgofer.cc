@@ -27,8 +27,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -75,11 +77,24 @@ bool IsTransientAcceptError(int err) {
   }
 }
 
+// StartThread runs f on *t; false, with a log line, if no thread can start
+// (RLIMIT_NPROC, a pids cgroup limit).
+bool StartThread(std::thread* t, std::function<void()> f) {
+  try {
+    *t = std::thread(std::move(f));
+    return true;
+  } catch (const std::system_error& e) {
+    LOG(ERROR) << "devgofer: cannot start a thread: " << e.what();
+    return false;
+  }
+}
+
 // StartOne serves sock as one more connection on root.
 absl::Status StartOne(lisafs::Server& server, const Options& o,
                       unet::Socket sock) {
   lisafs::ConnectionOptions copts;
   copts.readonly = o.readonly;
+  copts.max_tree_depth = o.max_tree_depth;
   return server.StartConnection(
       std::move(sock), o.root,
       std::make_unique<fsgofer::Connection>(o.backend), copts);
@@ -154,7 +169,7 @@ int Run(int argc, char** argv) {
     return kExitFailure;
   }
 
-  lisafs::Server server;
+  lisafs::Server server(o.server);
   unet::ServerSocket listener;
   std::thread waiter;
   std::atomic<bool> signalled{false};
@@ -179,7 +194,7 @@ int Run(int argc, char** argv) {
       return *rc;
     }
     // The accept loop ends when the listener is shut down.
-    waiter = std::thread([&] {
+    bool started = StartThread(&waiter, [&] {
       for (;;) {
         absl::StatusOr<unet::Socket> c = listener.Accept();
         if (!c.ok()) {
@@ -204,6 +219,10 @@ int Run(int argc, char** argv) {
       uint64_t one = 1;
       (void)!write(done.get(), &one, sizeof(one));
     });
+    if (!started) {
+      listener.Unlink().IgnoreError();
+      return kExitFailure;
+    }
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
               << (o.readonly ? " (read-only)" : "");
     readyfd::Notify(*std::move(ready));
@@ -220,11 +239,15 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     // With one connection, its end is the end of the gofer.
-    waiter = std::thread([&] {
-      server.AwaitConnections(0);
-      uint64_t one = 1;
-      (void)!write(done.get(), &one, sizeof(one));
-    });
+    if (!StartThread(&waiter, [&] {
+          server.AwaitConnections(0);
+          uint64_t one = 1;
+          (void)!write(done.get(), &one, sizeof(one));
+        })) {
+      server.Shutdown();
+      server.Wait();
+      return kExitFailure;
+    }
     LOG(INFO) << "devgofer: serving " << o.root << " on FD " << o.fd
               << (o.readonly ? " (read-only)" : "");
     readyfd::Notify(*std::move(ready));

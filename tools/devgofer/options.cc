@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::devgofer {
@@ -17,7 +18,10 @@ const char kUsage[] =
     "[--donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
     "[--host_fifo=none|open] [--host_uds=none|open|create|all] "
     "[--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log] "
-    "[--v=N]\n"
+    "[--v=N] [--workers=N] [--max_fdids_per_connection=N] "
+    "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
+    "[--max_channel_threads=N] [--shutdown_grace=DURATION] "
+    "[--max_tree_depth=N]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
     "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
@@ -25,7 +29,10 @@ const char kUsage[] =
     "itself (capabilities, no_new_privs, a seccomp allowlist) unless "
     "--nosandbox; a syscall outside the list fails with EPERM, or with "
     "--seccomp_action=kill kills the gofer, or with =log is logged by the "
-    "kernel and allowed.";
+    "kernel and allowed. --workers (0: twice the CPUs, 4..32), "
+    "--max_fdids_per_connection (8192), --fd_reserve (256), "
+    "--fd_reserve_per_connection (16), --max_channel_threads (4096), "
+    "--shutdown_grace (5s) and --max_tree_depth (4096) bound the server.";
 
 namespace {
 
@@ -39,6 +46,17 @@ absl::StatusOr<bool> ParseBool(absl::string_view flag, absl::string_view v) {
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
   return Bad(absl::StrCat("--", flag, ": \"", v, "\" is not true or false"));
+}
+
+// SizeFlag returns a setter that parses a count into *out.
+std::function<absl::Status(absl::string_view)> SizeFlag(const char* flag,
+                                                        size_t* out) {
+  return [flag, out](absl::string_view v) {
+    if (!absl::SimpleAtoi(v, out)) {
+      return Bad(absl::StrCat("--", flag, ": \"", v, "\" is not a count"));
+    }
+    return absl::OkStatus();
+  };
 }
 
 }  // namespace
@@ -125,6 +143,33 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
                absl::StrCat("--sandbox_selftest: ", p.status().message()));
          }
          o.selftest = *p;
+         return absl::OkStatus();
+       }},
+      {"workers", SizeFlag("workers", &o.server.workers)},
+      {"max_fdids_per_connection",
+       SizeFlag("max_fdids_per_connection",
+                &o.server.max_fdids_per_connection)},
+      {"fd_reserve", SizeFlag("fd_reserve", &o.server.fd_reserve)},
+      {"max_channel_threads",
+       SizeFlag("max_channel_threads", &o.server.max_channel_threads)},
+      {"fd_reserve_per_connection",
+       SizeFlag("fd_reserve_per_connection",
+                &o.server.fd_reserve_per_connection)},
+      {"shutdown_grace",
+       [&](absl::string_view v) {
+         if (!absl::ParseDuration(v, &o.server.shutdown_grace) ||
+             o.server.shutdown_grace < absl::ZeroDuration()) {
+           return Bad(absl::StrCat("--shutdown_grace: \"", v,
+                                   "\" is not a duration such as 5s"));
+         }
+         return absl::OkStatus();
+       }},
+      {"max_tree_depth",
+       [&](absl::string_view v) {
+         if (!absl::SimpleAtoi(v, &o.max_tree_depth) || o.max_tree_depth == 0) {
+           return Bad(absl::StrCat("--max_tree_depth: \"", v,
+                                   "\" is not a positive count"));
+         }
          return absl::OkStatus();
        }},
       {"v",

@@ -5,6 +5,12 @@
 //            [--host_fifo=none|open] [--host_uds=none|open|create|all]
 //            [--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log]
 //            [--v=N]
+//            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
+//            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
+//            [--shutdown_grace=DURATION] [--max_tree_depth=N]
+//
+// The last seven set the server's bounds (lisafs::ServerOptions and
+// ConnectionOptions, where each is documented); --workers=0 picks the default. DURATION is e.g. "5s".
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
@@ -18,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "pkg/fsgofer/fsgofer.h"
+#include "pkg/lisafs/server.h"
 #include "tools/devgofer/sandbox.h"
 
 namespace gvisor::devgofer {
@@ -38,6 +45,13 @@ struct Options {
   // backend holds --donate_mount_fd, --char_devices, --host_fifo and
   // --host_uds.
   fsgofer::Options backend;
+  // server holds --workers, --max_fdids_per_connection, --fd_reserve,
+  // --fd_reserve_per_connection, --max_channel_threads and
+  // --shutdown_grace.
+  lisafs::ServerOptions server;
+  // max_tree_depth (--max_tree_depth, default 4096) is each connection's
+  // lisafs::ConnectionOptions::max_tree_depth.
+  uint32_t max_tree_depth = lisafs::ConnectionOptions().max_tree_depth;
   // verbosity is glog's --v.
   int verbosity = 0;
 

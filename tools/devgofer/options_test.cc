@@ -43,6 +43,15 @@ TEST(OptionsTest, EveryFlag) {
   EXPECT_FALSE(o->backend.host_uds_create);
 }
 
+TEST(OptionsTest, MaxTreeDepthDefaultsToTheServersAndIsSet) {
+  absl::StatusOr<Options> o = ParseOptions({"--listen=/a"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->max_tree_depth, 4096u);
+  o = ParseOptions({"--listen=/a", "--max_tree_depth=100000"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->max_tree_depth, 100000u);
+}
+
 TEST(OptionsTest, BadCommandLines) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{
@@ -62,6 +71,8 @@ TEST(OptionsTest, BadCommandLines) {
            {"--listen=/a", "--ready_fd=-2"},
            {"--listen=/a", "--ready_fd=x"},
            {"--fd=3", "--ready_fd=3"},
+           {"--listen=/a", "--max_tree_depth=0"},
+           {"--listen=/a", "--max_tree_depth=deep"},
        }) {
     absl::StatusOr<Options> o = ParseOptions(args);
     EXPECT_FALSE(o.ok()) << testing::PrintToString(args);

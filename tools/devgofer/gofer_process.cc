@@ -1,0 +1,217 @@
+#include "tools/devgofer/gofer_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "pkg/syserr/syserr.h"
+#include "testing/fd_count.h"
+
+namespace gvisor::devgofer {
+
+namespace {
+
+constexpr int kReadyFd = 3;
+// kReadyTimeoutMs bounds the wait for "ready" (a failure guard only).
+constexpr int kReadyTimeoutMs = 30000;
+
+absl::Status Errno(absl::string_view what) {
+  return syserr::FromErrno(errno, what);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+absl::Status CopyExecutable(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) return syserr::FromErrno(ENOENT, absl::StrCat("open ", from));
+  {
+    std::ofstream out(to, std::ios::binary);
+    out << in.rdbuf();
+    if (!out) return syserr::FromErrno(EIO, absl::StrCat("write ", to));
+  }
+  if (chmod(to.c_str(), 0755) != 0) return Errno("chmod");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
+    GoferSpawn spawn) {
+  std::unique_ptr<GoferProcess> p(new GoferProcess);
+  std::string tmpl = "/tmp/gofer_proc.XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return Errno("mkdtemp");
+  p->dir_ = tmpl;
+  p->log_path_ = p->dir_ + "/log";
+  std::string sock_dir = p->dir_ + "/s";
+  if (mkdir(sock_dir.c_str(), 0700) != 0) return Errno("mkdir");
+  p->socket_path_ = sock_dir + "/g.sock";
+  std::string binary = spawn.binary;
+  if (spawn.uid >= 0) {
+    if (chmod(p->dir_.c_str(), 0755) != 0) return Errno("chmod");
+    if (chown(sock_dir.c_str(), spawn.uid, spawn.uid) != 0) {
+      return Errno("chown");
+    }
+    binary = p->dir_ + "/devgofer";
+    if (absl::Status s = CopyExecutable(spawn.binary, binary); !s.ok()) {
+      return s;
+    }
+  }
+
+  std::vector<std::string> args = {binary, "--root=" + spawn.root,
+                                    "--listen=" + p->socket_path_,
+                                    absl::StrCat("--ready_fd=", kReadyFd)};
+  args.insert(args.end(), spawn.flags.begin(), spawn.flags.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  fd::OwnedFd log(open(p->log_path_.c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!log.valid()) return Errno("open log");
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return Errno("pipe2");
+  fd::OwnedFd ready_r(pipefd[0]), ready_w(pipefd[1]);
+  // The child end must not already be FD 3 or 2 for dup2 to clear
+  // close-on-exec; move it out of the way.
+  if (ready_w.get() <= kReadyFd) {
+    ready_w.reset(fcntl(ready_w.get(), F_DUPFD_CLOEXEC, kReadyFd + 1));
+  }
+  if (log.get() <= kReadyFd) {
+    log.reset(fcntl(log.get(), F_DUPFD_CLOEXEC, kReadyFd + 1));
+  }
+  const rlimit nofile = {spawn.nofile, spawn.nofile};
+  const int uid = spawn.uid;
+  const int log_fd = log.get();
+  const int ready_fd = ready_w.get();
+
+  pid_t pid = fork();
+  if (pid < 0) return Errno("fork");
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    dup2(log_fd, 2);
+    dup2(ready_fd, kReadyFd);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (spawn.nofile != 0 && setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+      _exit(126);
+    }
+    if (uid >= 0 && (setgroups(0, nullptr) != 0 ||
+                     setresgid(uid, uid, uid) != 0 ||
+                     setresuid(uid, uid, uid) != 0)) {
+      _exit(125);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  p->pid_ = pid;
+  ready_w.reset();
+  log.reset();
+
+  std::string got;
+  for (;;) {
+    pollfd pfd = {ready_r.get(), POLLIN, 0};
+    int n = poll(&pfd, 1, kReadyTimeoutMs);
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) {
+      return syserr::FromErrno(
+          ETIMEDOUT, absl::StrCat("devgofer not ready: ", p->Log()));
+    }
+    char buf[64];
+    ssize_t r = read(ready_r.get(), buf, sizeof(buf));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got.append(buf, r);
+    if (absl::StrContains(got, "ready\n")) return p;
+  }
+  return absl::UnavailableError(
+      absl::StrCat("devgofer exited before it served: ", p->Log()));
+}
+
+GoferProcess::~GoferProcess() {
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (!dir_.empty()) {
+    unlink(socket_path_.c_str());
+    rmdir((dir_ + "/s").c_str());
+    unlink(log_path_.c_str());
+    unlink((dir_ + "/devgofer").c_str());
+    rmdir(dir_.c_str());
+  }
+}
+
+absl::StatusOr<fd::OwnedFd> GoferProcess::Connect() const {
+  fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s.valid()) return Errno("socket");
+  sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  if (socket_path_.size() >= sizeof(sa.sun_path)) {
+    return syserr::FromErrno(ENAMETOOLONG, socket_path_);
+  }
+  memcpy(sa.sun_path, socket_path_.data(), socket_path_.size());
+  if (connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    return Errno("connect");
+  }
+  return s;
+}
+
+bool GoferProcess::Running() {
+  if (reaped_) return false;
+  int status;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) reaped_ = true;
+  return r == 0;
+}
+
+int GoferProcess::Terminate() {
+  if (reaped_) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+std::string GoferProcess::Log() const { return ReadFile(log_path_); }
+
+int GoferProcess::Threads() const { return testing::ThreadCount(pid_); }
+
+int GoferProcess::OpenFds() const { return testing::OpenFdCount(pid_); }
+
+long GoferProcess::RssKiB() const {
+  std::string status = ReadFile(absl::StrCat("/proc/", pid_, "/status"));
+  size_t at = status.find("VmRSS:");
+  if (at == std::string::npos) return -1;
+  std::istringstream in(status.substr(at + 6));
+  long kib = -1;
+  in >> kib;
+  return kib;
+}
+
+}  // namespace gvisor::devgofer
