@@ -289,4 +289,31 @@ GoferAnswer OpenAtAnswer(lisafs::FDID open_fd, fd::OwnedFd host_fd) {
                               std::move(fds));
 }
 
+GoferScript EndlessListing(size_t per_answer, size_t cap,
+                           std::function<std::string(size_t)> name) {
+  auto sent = std::make_shared<std::atomic<size_t>>(0);
+  return [=](const GoferRequest& r) {
+    switch (r.mid) {
+      case lisafs::MID::kMount:
+        return MountAnswer({});
+      case lisafs::MID::kOpenAt:
+        return OpenAtAnswer(2, fd::OwnedFd());
+      case lisafs::MID::kGetdents64: {
+        std::vector<std::string> names;
+        for (size_t i = 0; i < per_answer; ++i) {
+          size_t n = sent->fetch_add(1);
+          if (n >= cap) break;
+          names.push_back(name(n));
+        }
+        return DirentsAnswer(names);
+      }
+      case lisafs::MID::kClose:
+        return GoferAnswer::Message(lisafs::MID::kClose,
+                                    lisafs::EmptyMessage{});
+      default:
+        return GoferAnswer::Error(EOPNOTSUPP);
+    }
+  };
+}
+
 }  // namespace gvisor::testing

@@ -187,6 +187,17 @@ GoferAnswer WalkAnswer(size_t components, uint16_t mode,
 // OpenAtAnswer answers OpenAt with open_fd, donating host_fd if valid.
 GoferAnswer OpenAtAnswer(lisafs::FDID open_fd, fd::OwnedFd host_fd);
 
+// EndlessListing is the script of a dev gofer whose directory never ends:
+// Mount (MountOptions' defaults), OpenAt (open FDID 2, no host FD), Close
+// (empty answer), and every Getdents64 answered with per_answer fresh
+// entries name(0), name(1), ... Once cap entries have gone out it answers
+// end of directory: a safety stop, so that a client without bounds gets
+// the whole listing and fails its test rather than exhausts the machine.
+// Other MIDs get Error(EOPNOTSUPP). The count is shared by all
+// connections.
+GoferScript EndlessListing(size_t per_answer, size_t cap,
+                           std::function<std::string(size_t)> name);
+
 }  // namespace gvisor::testing
 
 #endif  // GVISOR_TESTING_HOSTILE_GOFER_H_

@@ -57,39 +57,6 @@ fd::OwnedFd Dial(const std::string& path) {
 // (it gets the whole listing) rather than exhausts the machine.
 constexpr size_t kSafetyCap = 4 * GoferClientOptions::kDefaultMaxDirents;
 
-// EndlessLister answers like a dev gofer whose directory never ends: every
-// Getdents64 brings `per_answer` entries from name(i), i counting up.
-class EndlessLister {
- public:
-  EndlessLister(size_t per_answer, std::function<std::string(size_t)> name)
-      : per_answer_(per_answer), name_(std::move(name)) {}
-
-  GoferAnswer operator()(const GoferRequest& r) {
-    switch (r.mid) {
-      case MID::kMount:
-        return testing::MountAnswer({});
-      case MID::kOpenAt:
-        return testing::OpenAtAnswer(2, fd::OwnedFd());
-      case MID::kGetdents64: {
-        std::vector<std::string> names;
-        for (size_t i = 0; i < per_answer_ && sent_ < kSafetyCap; ++i) {
-          names.push_back(name_(sent_++));
-        }
-        return testing::DirentsAnswer(names);
-      }
-      case MID::kClose:
-        return GoferAnswer::Message(MID::kClose, lisafs::EmptyMessage{});
-      default:
-        return GoferAnswer::Error(EOPNOTSUPP);
-    }
-  }
-
- private:
-  const size_t per_answer_;
-  const std::function<std::string(size_t)> name_;
-  std::atomic<size_t> sent_{0};  // one connection: one thread
-};
-
 std::unique_ptr<GoferClient> Mount(const HostileGofer& g,
                                    const GoferClientOptions& o = {}) {
   absl::StatusOr<std::unique_ptr<GoferClient>> c =
@@ -105,11 +72,9 @@ void ExpectBoundError(const absl::Status& s, absl::string_view bound) {
 }
 
 TEST(HostileListingTest, EndlessListingStopsAtTheEntryBound) {
-  auto lister = std::make_shared<EndlessLister>(
-      1000, [](size_t i) { return absl::StrCat("endless-entry-", i); });
-  auto g = HostileGofer::Start([lister](const GoferRequest& r) {
-    return (*lister)(r);
-  });
+  auto g = HostileGofer::Start(testing::EndlessListing(
+      1000, kSafetyCap,
+      [](size_t i) { return absl::StrCat("endless-entry-", i); }));
   ASSERT_TRUE(g.ok()) << g.status();
   auto c = Mount(**g);
   ASSERT_NE(c, nullptr);
@@ -128,11 +93,8 @@ TEST(HostileListingTest, EndlessListingStopsAtTheEntryBound) {
 TEST(HostileListingTest, EndlessDotsCountTowardsTheBound) {
   // "." and ".." are not returned, but a gofer cannot loop a client on
   // them either.
-  auto lister = std::make_shared<EndlessLister>(
-      1000, [](size_t i) { return i % 2 ? "." : ".."; });
-  auto g = HostileGofer::Start([lister](const GoferRequest& r) {
-    return (*lister)(r);
-  });
+  auto g = HostileGofer::Start(testing::EndlessListing(
+      1000, kSafetyCap, [](size_t i) { return i % 2 ? "." : ".."; }));
   ASSERT_TRUE(g.ok()) << g.status();
   auto c = Mount(**g);
   ASSERT_NE(c, nullptr);
@@ -142,11 +104,9 @@ TEST(HostileListingTest, EndlessDotsCountTowardsTheBound) {
 }
 
 TEST(HostileListingTest, LongNamesStopAtTheByteBound) {
-  auto lister = std::make_shared<EndlessLister>(
-      10, [](size_t i) { return absl::StrCat(std::string(90, 'n'), i); });
-  auto g = HostileGofer::Start([lister](const GoferRequest& r) {
-    return (*lister)(r);
-  });
+  auto g = HostileGofer::Start(testing::EndlessListing(
+      10, kSafetyCap,
+      [](size_t i) { return absl::StrCat(std::string(90, 'n'), i); }));
   ASSERT_TRUE(g.ok()) << g.status();
   GoferClientOptions o;
   o.max_dirent_bytes = 1000;
