@@ -5,7 +5,9 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,7 +56,52 @@ absl::Status StateError(absl::string_view when, uint32_t state) {
                            " ", when));
 }
 
+// Aligned reports whether p is aligned for a T.
+template <typename T>
+bool Aligned(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % alignof(T) == 0;
+}
+
 }  // namespace
+
+// Both copies go word by word where the shared side is 8-byte aligned (the
+// window's data area is), and byte by byte at the unaligned ends. The
+// __atomic builtins take the address of plain memory, which is what a
+// mapping of a peer's file is; relaxed order suffices because the futex
+// hand-over (acquire/release on the state word) orders the data.
+void CopyFromShared(void* dst, const void* shared, size_t n) {
+  auto* d = static_cast<uint8_t*>(dst);
+  const auto* s = static_cast<const uint8_t*>(shared);
+  while (n > 0 && !Aligned<uint64_t>(s)) {
+    *d++ = __atomic_load_n(s++, __ATOMIC_RELAXED);
+    --n;
+  }
+  for (; n >= sizeof(uint64_t); n -= sizeof(uint64_t)) {
+    uint64_t w = __atomic_load_n(reinterpret_cast<const uint64_t*>(s),
+                                 __ATOMIC_RELAXED);
+    memcpy(d, &w, sizeof(w));
+    d += sizeof(w);
+    s += sizeof(w);
+  }
+  while (n-- > 0) *d++ = __atomic_load_n(s++, __ATOMIC_RELAXED);
+}
+
+void CopyToShared(void* shared, const void* src, size_t n) {
+  auto* d = static_cast<uint8_t*>(shared);
+  const auto* s = static_cast<const uint8_t*>(src);
+  while (n > 0 && !Aligned<uint64_t>(d)) {
+    __atomic_store_n(d++, *s++, __ATOMIC_RELAXED);
+    --n;
+  }
+  for (; n >= sizeof(uint64_t); n -= sizeof(uint64_t)) {
+    uint64_t w;
+    memcpy(&w, s, sizeof(w));
+    __atomic_store_n(reinterpret_cast<uint64_t*>(d), w, __ATOMIC_RELAXED);
+    d += sizeof(w);
+    s += sizeof(w);
+  }
+  while (n-- > 0) __atomic_store_n(d++, *s++, __ATOMIC_RELAXED);
+}
 
 bool IsShutdown(const absl::Status& s) {
   return syserr::ToErrno(s) == ESHUTDOWN;
@@ -66,6 +113,32 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(
     return syserr::FromErrno(
         EINVAL, absl::StrCat("flipcall: packet window of ", pwd.length,
                              " bytes (want a page to 4 GiB)"));
+  }
+  // The file comes from the peer: make sure that no byte of the window can
+  // ever fault (SIGBUS) before mapping it.
+  struct stat st;
+  if (fstat(pwd.fd, &st) != 0) {
+    return syserr::FromErrno(
+        errno, absl::StrCat("flipcall: fstat of packet window FD ", pwd.fd));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return syserr::FromErrno(
+        EINVAL, "flipcall: the packet window file is not a regular file");
+  }
+  const int seals = fcntl(pwd.fd, F_GET_SEALS);
+  if (seals < 0 || (seals & F_SEAL_SHRINK) == 0) {
+    return syserr::FromErrno(
+        EINVAL,
+        "flipcall: the packet window file is not sealed against shrinking");
+  }
+  if (pwd.offset < 0 || pwd.offset % static_cast<int64_t>(PageSize()) != 0 ||
+      pwd.offset > st.st_size ||
+      pwd.length > static_cast<uint64_t>(st.st_size - pwd.offset)) {
+    return syserr::FromErrno(
+        EINVAL, absl::StrCat("flipcall: packet window of ", pwd.length,
+                             " bytes at offset ", pwd.offset,
+                             " does not fit in its file of ", st.st_size,
+                             " bytes"));
   }
   void* m = mmap(nullptr, pwd.length, PROT_READ | PROT_WRITE, MAP_SHARED,
                  pwd.fd, pwd.offset);
@@ -180,7 +253,7 @@ void Endpoint::StoreDataLen(uint32_t n) {
 }
 
 void Endpoint::WriteHandshake() {
-  memcpy(data(), kHandshake, kHandshakeLen);
+  CopyToShared(data(), kHandshake, kHandshakeLen);
   StoreDataLen(kHandshakeLen);
 }
 
@@ -189,7 +262,7 @@ absl::Status Endpoint::CheckHandshake(uint32_t n) const {
   // (or null, which gVisor's decoder also accepts) is all that is needed.
   char buf[16] = {};
   size_t len = n < sizeof(buf) ? n : sizeof(buf);
-  memcpy(buf, data(), len);
+  CopyFromShared(buf, data(), len);
   size_t i = 0;
   while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' ||
                      buf[i] == '\r')) {

@@ -8,7 +8,10 @@
 // The futex word is the window's first 4 bytes, waited on and woken with
 // plain (non-private) FUTEX_WAIT and FUTEX_WAKE, so the peer may live in
 // another process. The peer may not be trusted: every shared value is read
-// once into a local and then checked.
+// once into a local and then checked, and every access to the shared bytes
+// goes through CopyFromShared/CopyToShared, so that no byte is ever fetched
+// twice (by us or by the compiler) and a peer that rewrites the window while
+// we copy it can only change what we copy, never how much.
 
 #ifndef GVISOR_PKG_FLIPCALL_FLIPCALL_H_
 #define GVISOR_PKG_FLIPCALL_FLIPCALL_H_
@@ -24,6 +27,17 @@
 #include "pkg/flipcall/packet_window.h"
 
 namespace gvisor::flipcall {
+
+// CopyFromShared copies n bytes out of memory that another process (or
+// thread) may be writing at the same time, such as a packet window: each
+// byte is loaded exactly once, with relaxed atomic loads, so the copy is a
+// private snapshot (possibly torn between words, never re-read) that the
+// caller validates and decodes at leisure.
+void CopyFromShared(void* dst, const void* shared, size_t n);
+
+// CopyToShared stores n bytes into shared memory with relaxed atomic
+// stores, each byte once.
+void CopyToShared(void* shared, const void* src, size_t n);
 
 // Side says which end of a connection an Endpoint is.
 enum class Side { kClient, kServer };
@@ -49,9 +63,17 @@ class Endpoint {
   static constexpr uint32_t kStateShutdown = 2;
 
   // Create maps the window pwd describes (shared, read-write). pwd.fd is
-  // borrowed: the caller may close it once Create returns. EINVAL if the
-  // window is shorter than a page or longer than UINT32_MAX bytes; mmap's
-  // errno if it cannot be mapped.
+  // borrowed: the caller may close it once Create returns. The peer chose
+  // the file, so before mapping it Create checks that touching the window
+  // can never fault: the file must be a regular file sealed against
+  // shrinking (F_SEAL_SHRINK, as PacketWindowAllocator and gVisor's
+  // allocator seal their memfds; the seal cannot be removed) and already
+  // long enough to hold the whole window at a page-aligned offset. A
+  // window past the end of the file, or in a file the peer could truncate
+  // later, would raise SIGBUS on first touch. EINVAL if the window is
+  // shorter than a page or longer than UINT32_MAX bytes, or fails those
+  // checks; fstat's errno (EBADF) for a bad FD; mmap's errno if it cannot be
+  // mapped.
   static absl::StatusOr<std::unique_ptr<Endpoint>> Create(
       Side side, const PacketWindowDescriptor& pwd);
 
@@ -62,8 +84,8 @@ class Endpoint {
   Endpoint& operator=(const Endpoint&) = delete;
 
   // data returns the window's data area (data_cap() bytes). It is shared
-  // with the peer: write it only while this side is active, and copy what
-  // it holds before checking it.
+  // with the peer: write it only while this side is active, and read and
+  // write it only with CopyFromShared/CopyToShared.
   uint8_t* data() const { return packet_ + kPacketHeaderBytes; }
   // data_cap is how many data bytes a datagram may hold.
   uint32_t data_cap() const { return data_cap_; }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -187,6 +188,68 @@ TEST(EndpointTest, WindowShorterThanAPageIsInvalid) {
   bad.fd = -1;
   EXPECT_EQ(syserr::ToErrno(Endpoint::Create(Side::kClient, bad).status()),
             EBADF);
+}
+
+// A peer's file that could ever make a touch of the window fault is
+// refused before it is mapped.
+TEST(EndpointTest, WindowThatCouldFaultIsRefused) {
+  const size_t page = PageSize();
+  auto memfd = [](size_t size, bool seal) {
+    fd::OwnedFd f(memfd_create("flipcall_packet_windows",
+                               MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0)));
+    EXPECT_TRUE(f.valid());
+    EXPECT_EQ(ftruncate(f.get(), static_cast<off_t>(size)), 0);
+    if (seal) {
+      EXPECT_EQ(fcntl(f.get(), F_ADD_SEALS, F_SEAL_SHRINK), 0);
+    }
+    return f;
+  };
+  auto create = [](int fd, int64_t offset, size_t length) {
+    PacketWindowDescriptor d{.fd = fd, .offset = offset, .length = length};
+    return syserr::ToErrno(Endpoint::Create(Side::kClient, d).status());
+  };
+  fd::OwnedFd sealed = memfd(2 * page, true);
+  EXPECT_EQ(create(sealed.get(), 0, 2 * page), 0);
+  EXPECT_EQ(create(sealed.get(), page, page), 0);
+  // Past the end of the file, wholly or partly.
+  EXPECT_EQ(create(sealed.get(), 2 * page, page), EINVAL);
+  EXPECT_EQ(create(sealed.get(), page, 2 * page), EINVAL);
+  EXPECT_EQ(create(sealed.get(), 4 * page, page), EINVAL);
+  // Negative or unaligned offsets.
+  EXPECT_EQ(create(sealed.get(), -static_cast<int64_t>(page), page), EINVAL);
+  EXPECT_EQ(create(sealed.get(), 1, page), EINVAL);
+  // A file the peer could shrink later.
+  fd::OwnedFd unsealed = memfd(2 * page, false);
+  EXPECT_EQ(create(unsealed.get(), 0, page), EINVAL);
+  // Not a regular file.
+  fd::OwnedFd zero(open("/dev/zero", O_RDWR | O_CLOEXEC));
+  ASSERT_TRUE(zero.valid());
+  EXPECT_EQ(create(zero.get(), 0, page), EINVAL);
+  EXPECT_EQ(testing::WindowMappingCount(), 0);
+}
+
+TEST(SharedCopyTest, CopiesEveryByteAtAnyAlignmentAndLength) {
+  std::vector<uint8_t> src(100), shared(120), back(120);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i + 1);
+  for (size_t at = 0; at < 9; ++at) {
+    for (size_t n = 0; n <= 40; ++n) {
+      std::fill(shared.begin(), shared.end(), 0);
+      CopyToShared(shared.data() + at, src.data(), n);
+      EXPECT_EQ(std::vector<uint8_t>(shared.begin() + at,
+                                     shared.begin() + at + n),
+                std::vector<uint8_t>(src.begin(), src.begin() + n));
+      EXPECT_EQ(shared[at + n], 0) << "wrote past the end";
+      if (at > 0) {
+        EXPECT_EQ(shared[at - 1], 0) << "wrote before the start";
+      }
+      std::fill(back.begin(), back.end(), 0xEE);
+      CopyFromShared(back.data() + 1, shared.data() + at, n);
+      EXPECT_EQ(std::vector<uint8_t>(back.begin() + 1, back.begin() + 1 + n),
+                std::vector<uint8_t>(src.begin(), src.begin() + n));
+      EXPECT_EQ(back[1 + n], 0xEE) << "read past the end";
+      EXPECT_EQ(back[0], 0xEE);
+    }
+  }
 }
 
 TEST(EndpointTest, DataCapIsTheWindowLessTheHeader) {

@@ -25,8 +25,8 @@ absl::StatusOr<uint32_t> Channel::WriteMessage(
   uint8_t header[kHeaderSize] = {static_cast<uint8_t>(mid & 0xff),
                                  static_cast<uint8_t>(mid >> 8), num_fds, 0};
   uint8_t* d = data_->data();
-  memcpy(d, header, sizeof(header));
-  if (!payload.empty()) memcpy(d + kHeaderSize, payload.data(), payload.size());
+  flipcall::CopyToShared(d, header, sizeof(header));
+  flipcall::CopyToShared(d + kHeaderSize, payload.data(), payload.size());
   return static_cast<uint32_t>(kHeaderSize + payload.size());
 }
 
@@ -35,24 +35,32 @@ absl::Status Channel::ReadMessage(uint32_t n, uint32_t max_payload,
   out->fds.clear();
   out->payload.clear();
   out->oversized = false;
-  if (n < kHeaderSize) {
+  // n was read once from the window by the flipcall endpoint; it is a
+  // local from here on, checked once against the window here and against
+  // max_payload below, and nothing else read from the window decides how
+  // much is copied.
+  if (n < kHeaderSize || n > data_->data_cap()) {
     return syserr::FromErrno(
-        EIO, absl::StrCat("channel message of ", n,
-                          " bytes is shorter than its header"));
+        EIO, absl::StrCat("channel message of ", n, " bytes (want ",
+                          kHeaderSize, " to ", data_->data_cap(), ")"));
   }
-  // Each shared byte is read once: the header into a local, the payload
-  // into the frame.
+  // Each shared byte is read once, into private memory: the header into a
+  // local, the payload into the frame, which is what gets decoded. The
+  // peer may rewrite the window meanwhile; that can change the bytes we
+  // got, not their number.
   uint8_t header[kHeaderSize];
-  memcpy(header, data_->data(), sizeof(header));
+  flipcall::CopyFromShared(header, data_->data(), sizeof(header));
   out->mid = static_cast<uint16_t>(header[0] | (header[1] << 8));
+  const uint8_t num_fds = header[2];
   out->payload_len = n - kHeaderSize;
   if (out->payload_len > max_payload) {
     out->oversized = true;
   } else {
-    out->payload.assign(data_->data() + kHeaderSize,
-                        data_->data() + kHeaderSize + out->payload_len);
+    out->payload.resize(out->payload_len);
+    flipcall::CopyFromShared(out->payload.data(), data_->data() + kHeaderSize,
+                             out->payload_len);
   }
-  for (uint8_t i = 0; i < header[2]; ++i) {
+  for (uint8_t i = 0; i < num_fds; ++i) {
     absl::StatusOr<fd::OwnedFd> fd = fds_.RecvFDNonblock();
     if (!fd.ok()) break;
     out->fds.push_back(*std::move(fd));

@@ -47,16 +47,20 @@ class Channel {
   uint32_t max_payload() const { return data_->data_cap() - kHeaderSize; }
 
   // WriteMessage writes the header (mid, num_fds) and payload into the
-  // window and returns the datagram length to send. EIO if the payload does
+  // window (flipcall::CopyToShared) and returns the datagram length to send. EIO if the payload does
   // not fit. Call it only while this side is active.
   absl::StatusOr<uint32_t> WriteMessage(uint16_t mid, uint8_t num_fds,
                                         absl::Span<const uint8_t> payload);
 
   // ReadMessage copies the n-byte datagram this side just received out of
-  // the window into *out and receives the FDs its header announces from
-  // the FD channel, stopping at the first that is not there. A payload
-  // longer than max_payload is not copied (Frame::oversized). EIO if n is
-  // shorter than the header.
+  // the window into *out and receives the FDs its header announces (at
+  // most 255) from the FD channel, stopping at the first that is not there.
+  // The peer shares the window and may rewrite it at any time: every byte
+  // is read exactly once (flipcall::CopyFromShared) into out, which is all
+  // that callers decode, and only n (read once by the endpoint) decides how
+  // many bytes are copied. A payload longer than max_payload is not copied
+  // (Frame::oversized). EIO if n is shorter than the header or longer than
+  // the window's data_cap().
   absl::Status ReadMessage(uint32_t n, uint32_t max_payload, Frame* out);
 
   // SendFDs sends fds (borrowed) over the FD channel, one per datagram, and

@@ -41,8 +41,10 @@ struct Client::ChannelSlot {
   bool dead = false;
 };
 
-Client::Client(unet::Socket sock)
-    : max_message_size_(kProvisionalMaxMessageSize),
+Client::Client(unet::Socket sock, const ClientOptions& opts)
+    : opts_(opts),
+      max_message_size_(
+          std::min(kProvisionalMaxMessageSize, opts.max_message_size)),
       sock_fd_(sock.fd()),
       comm_(std::move(sock)) {
   supported_.assign(static_cast<size_t>(MID::kMount) + 1, false);
@@ -53,7 +55,19 @@ Client::~Client() { Close(); }
 
 absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
                                   unet::Socket sock) {
-  std::shared_ptr<Client> client(new Client(std::move(sock)));
+  return NewClient(ctx, std::move(sock), ClientOptions());
+}
+
+absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
+                                  unet::Socket sock,
+                                  const ClientOptions& opts) {
+  if (opts.max_message_size < ClientOptions::kMinMaxMessageSize) {
+    return syserr::FromErrno(
+        EINVAL, absl::StrCat("NewClient: max_message_size ",
+                             opts.max_message_size, " is below the minimum ",
+                             ClientOptions::kMinMaxMessageSize));
+  }
+  std::shared_ptr<Client> client(new Client(std::move(sock), opts));
   std::vector<fd::OwnedFd> fds;
   absl::StatusOr<MountResp> resp =
       client->Rpc<MountResp>(ctx, MID::kMount, EmptyMessage{}, 1, &fds);
@@ -66,8 +80,10 @@ absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
     return syserr::FromErrno(
         EIO, "Mount RPC: server sent no message size limit or no MIDs");
   }
-  // The client is not shared yet, so these need no lock.
-  client->max_message_size_ = resp->max_message_size;
+  // The client is not shared yet, so these need no lock. The server's
+  // value only ever lowers our own limit.
+  client->max_message_size_ =
+      std::min(resp->max_message_size, opts.max_message_size);
   uint16_t max_mid = 0;
   for (MID m : resp->supported_mids) {
     max_mid = std::max(max_mid, static_cast<uint16_t>(m));
@@ -172,14 +188,24 @@ absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
   if (resp->data_offset < 0) {
     return syserr::FromErrno(EIO, "Channel RPC: negative window offset");
   }
+  if (resp->data_length > opts_.max_channel_window) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat("Channel RPC: window of ", resp->data_length,
+                          " bytes exceeds the client's limit of ",
+                          opts_.max_channel_window));
+  }
   flipcall::PacketWindowDescriptor desc;
   desc.fd = fds[0].get();
   desc.offset = resp->data_offset;
   desc.length = resp->data_length;
   absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> data =
       flipcall::Endpoint::Create(flipcall::Side::kClient, desc);
-  // The memfd is not needed once mapped (fds[0] closes with fds).
-  if (!data.ok()) return syserr::WithContext(data.status(), "Channel RPC");
+  // The memfd is not needed once mapped (fds[0] closes with fds). A window
+  // that cannot be mapped safely is the server's fault: EIO.
+  if (!data.ok()) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat("Channel RPC: ", data.status().message()));
+  }
   absl::StatusOr<fdchannel::Endpoint> fd_channel =
       fdchannel::Endpoint::FromFd(std::move(fds[1]));
   if (!fd_channel.ok()) {
@@ -282,7 +308,10 @@ absl::Status Client::SocketExchange(MID mid, absl::Span<const uint8_t> req,
   }
   ++socket_rpcs_;
   absl::Status s = comm_.SendFrame(static_cast<uint16_t>(mid), req);
-  if (s.ok()) s = comm_.RecvFrame(want_fds, max_message_size_, frame);
+  if (s.ok()) {
+    s = comm_.RecvFrame(want_fds, max_message_size_, frame,
+                        opts_.max_oversize_drain);
+  }
   if (!s.ok()) {
     // The stream is out of sync or gone: the connection is dead.
     dead_ = true;
@@ -338,7 +367,8 @@ absl::Status Client::DoRpc(const context::Context& ctx, MID mid,
   if (frame.oversized) {
     return RpcError(mid, EIO,
                     absl::StrCat(": response of ", frame.payload_len,
-                                 " bytes exceeds the limit"));
+                                 " bytes exceeds the limit of ",
+                                 max_message_size_));
   }
   if (frame.mid == static_cast<uint16_t>(MID::kError)) {
     uint32_t err = 0;
@@ -425,6 +455,14 @@ absl::StatusOr<WalkResult> ClientFD::WalkMultiple(
   WalkReq req{.dir_fd = fd_, .path = {names.begin(), names.end()}};
   absl::StatusOr<WalkResp> r = client_->Rpc<WalkResp>(ctx, MID::kWalk, req);
   if (!r.ok()) return r.status();
+  if (r->inodes.size() > names.size()) {
+    for (const Inode& i : r->inodes) {
+      client_->CloseFD(ctx, i.control_fd, false);
+    }
+    return syserr::FromErrno(
+        EIO, absl::StrCat("Walk RPC: server returned ", r->inodes.size(),
+                          " inodes for ", names.size(), " components"));
+  }
   return WalkResult{r->status, std::move(r->inodes)};
 }
 
@@ -464,6 +502,11 @@ absl::StatusOr<std::vector<Statx>> ClientFD::WalkStat(
   absl::StatusOr<WalkStatResp> r =
       client_->Rpc<WalkStatResp>(ctx, MID::kWalkStat, req);
   if (!r.ok()) return r.status();
+  if (r->stats.size() > names.size()) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat("WalkStat RPC: server returned ", r->stats.size(),
+                          " records for ", names.size(), " components"));
+  }
   return std::move(r->stats);
 }
 
@@ -673,6 +716,12 @@ absl::Status ClientFD::RenameAt(const context::Context& ctx,
 
 absl::StatusOr<std::vector<Dirent64>> ClientFD::Getdents64(
     const context::Context& ctx, int32_t count) const {
+  // A byte budget the client could not accept is pointless; INT32_MIN
+  // cannot be negated (WIRE.md §12 Q10), and is clamped too.
+  const int64_t limit = client_->max_message_size();
+  count = static_cast<int32_t>(
+      std::clamp<int64_t>(count, -std::min<int64_t>(limit, INT32_MAX),
+                          std::min<int64_t>(limit, INT32_MAX)));
   absl::StatusOr<Getdents64Resp> r = client_->Rpc<Getdents64Resp>(
       ctx, MID::kGetdents64, Getdents64Req{.dir_fd = fd_, .count = count});
   if (!r.ok()) return r.status();

@@ -54,9 +54,53 @@ struct Mounted {
   fd::OwnedFd host_fd;
 };
 
+// ClientOptions are the client's own limits on what it accepts from a
+// server. The server may be hostile (a compromised gofer), so none of them
+// is taken from what it announces: the limit in force is always the
+// stricter of ours and the server's.
+struct ClientOptions {
+  // kDefaultMaxMessageSize is twice fsgofer's limit (2093056, WIRE.md §5.1),
+  // so that against gVisor's gofers and ours the server's value applies.
+  static constexpr uint32_t kDefaultMaxMessageSize = 4 << 20;
+  // kMinMaxMessageSize: below a page, Mount's answer and Read/Write chunks
+  // would not fit.
+  static constexpr uint32_t kMinMaxMessageSize = 4096;
+  // kDefaultMaxOversizeDrain bounds the bytes read and thrown away for one
+  // oversized socket response.
+  static constexpr uint32_t kDefaultMaxOversizeDrain = 16 << 20;
+  // kDefaultMaxChannelWindow bounds the address space one channel's packet
+  // window may take (a 4 KiB-page fsgofer uses 2 MiB).
+  static constexpr uint64_t kDefaultMaxChannelWindow = 1 << 30;
+
+  // max_message_size caps the payload of every message, either way: the
+  // limit in force (Client::max_message_size) is min(max_message_size, the
+  // server's Mount value). A response whose header claims more is never
+  // allocated for, and the RPC fails with EIO; a payload buffer grows only
+  // as bytes arrive (SockCommunicator::kRecvChunk). Decoded responses are
+  // bounded by the payload (every count is checked against the bytes that
+  // remain before anything is allocated), plus at most 65535 small
+  // elements for a u16 count of empty names. At least kMinMaxMessageSize.
+  uint32_t max_message_size = kDefaultMaxMessageSize;
+  // max_oversize_drain: a socket response claiming more than the limit but
+  // at most this many bytes is read and discarded, so the connection lives
+  // on (WIRE.md §2.6); one claiming more fails the connection at once,
+  // without reading it: that RPC and every later one fail with EIO.
+  uint32_t max_oversize_drain = kDefaultMaxOversizeDrain;
+  // max_channel_window: StartChannels refuses (EIO) a packet window longer
+  // than this. Mapping costs address space only: the client touches at
+  // most the limit in force plus the headers.
+  uint64_t max_channel_window = kDefaultMaxChannelWindow;
+};
+
 // NewClient takes ownership of sock (a connected SOCK_STREAM socket) and
 // mounts: it sends exactly one Mount RPC, wanting one FD. On error the socket
-// is closed. The Client is shared by the ClientFDs made from it.
+// is closed. The Client is shared by the ClientFDs made from it. EINVAL
+// (nothing sent) if opts.max_message_size < kMinMaxMessageSize; EIO if the
+// server's answer is unusable (a limit of 0, no MIDs).
+absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
+                                  unet::Socket sock,
+                                  const ClientOptions& opts);
+// NewClient with the default ClientOptions.
 absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
                                   unet::Socket sock);
 
@@ -103,8 +147,11 @@ class Client : public std::enable_shared_from_this<Client> {
 
   // IsSupported reports whether the server advertised mid at Mount.
   bool IsSupported(MID mid) const;
-  // max_message_size is the payload limit negotiated at Mount.
+  // max_message_size is the payload limit in force: min(our
+  // ClientOptions::max_message_size, the server's Mount value).
   uint32_t max_message_size() const { return max_message_size_; }
+  // options are the limits the client was created with.
+  const ClientOptions& options() const { return opts_; }
 
   // NewFD returns a handle on fd, an FDID this client owns.
   ClientFD NewFD(FDID fd);
@@ -137,8 +184,9 @@ class Client : public std::enable_shared_from_this<Client> {
 
  private:
   friend absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
-                                           unet::Socket sock);
-  explicit Client(unet::Socket sock);
+                                           unet::Socket sock,
+                                           const ClientOptions& opts);
+  Client(unet::Socket sock, const ClientOptions& opts);
 
   struct ChannelSlot;
 
@@ -164,6 +212,7 @@ class Client : public std::enable_shared_from_this<Client> {
   void ShutdownChannels();
   void SendCloses(const context::Context& ctx, std::vector<FDID> fds);
 
+  const ClientOptions opts_;
   // Set by NewClient before the client is shared, read-only afterwards.
   uint32_t max_message_size_;
   std::vector<bool> supported_;
@@ -254,7 +303,9 @@ class ClientFD {
   // Partial failures are reported in the result, not as an error.
   absl::StatusOr<SetStatResult> SetStat(const context::Context& ctx,
                                         SetStatReq req) const;
-  // WalkMultiple walks names from this directory in one RPC.
+  // WalkMultiple walks names from this directory in one RPC. EIO (with
+  // every returned FDID closed) if the server returns more inodes than
+  // names.
   absl::StatusOr<WalkResult> WalkMultiple(
       const context::Context& ctx, absl::Span<const std::string> names) const;
   // Walk walks one component: ENOENT if it does not exist, ENOTDIR for a
@@ -262,7 +313,8 @@ class ClientFD {
   absl::StatusOr<Inode> Walk(const context::Context& ctx,
                              absl::string_view name) const;
   // WalkStat stats each component of names (the first may be "" for this
-  // directory itself); no FDIDs are created.
+  // directory itself); no FDIDs are created. EIO if the server returns more
+  // Statx records than names.
   absl::StatusOr<std::vector<Statx>> WalkStat(
       const context::Context& ctx, absl::Span<const std::string> names) const;
   // OpenAt opens this control FD with flags; the host FD is invalid if the
@@ -321,7 +373,9 @@ class ClientFD {
                         FDID new_dir, absl::string_view new_name,
                         uint32_t flags = 0) const;
   // Getdents64 reads entries of this open directory FD; count < 0 seeks to
-  // the start first. An empty result means end of directory.
+  // the start first. |count| is clamped to max_message_size(), so that a
+  // well-behaved server never answers more than the client accepts. An
+  // empty result means end of directory.
   absl::StatusOr<std::vector<Dirent64>> Getdents64(const context::Context& ctx,
                                                    int32_t count) const;
   absl::StatusOr<std::string> GetXattr(const context::Context& ctx,

@@ -29,7 +29,7 @@ absl::Status SockCommunicator::SendFrame(uint16_t mid,
 }
 
 absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
-                                         Frame* out) {
+                                         Frame* out, uint32_t max_drain) {
   uint8_t header[kMessageHeaderSize];
   iovec hiov = {header, sizeof(header)};
   out->fds.clear();
@@ -50,15 +50,38 @@ absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
   out->mid = h->mid;
   if (out->payload_len == 0) return absl::OkStatus();
   if (out->payload_len <= max_payload) {
-    out->payload.resize(out->payload_len);
-    iovec piov = {out->payload.data(), out->payload.size()};
-    absl::Status s = sock_.RecvExact(absl::MakeConstSpan(&piov, 1), 0, nullptr);
-    if (!s.ok()) out->fds.clear();
-    return s;
+    // Grow the buffer only as the bytes come: a peer that claims more than
+    // it sends costs at most kRecvChunk, and one that sends costs at most
+    // twice what it sent.
+    size_t got = 0;
+    while (got < out->payload_len) {
+      size_t n = std::min<size_t>(out->payload_len - got,
+                                  std::max(kRecvChunk, got));
+      out->payload.resize(got + n);
+      iovec piov = {out->payload.data() + got, n};
+      if (absl::Status s =
+              sock_.RecvExact(absl::MakeConstSpan(&piov, 1), 0, nullptr);
+          !s.ok()) {
+        out->fds.clear();
+        out->payload.clear();
+        return s;
+      }
+      got += n;
+    }
+    return absl::OkStatus();
+  }
+  out->oversized = true;
+  if (out->payload_len > max_drain) {
+    // Draining it would let the peer keep us reading for as long as it
+    // likes (up to 4 GiB per frame): give up on the stream instead.
+    out->fds.clear();
+    return syserr::FromErrno(
+        EMSGSIZE, absl::StrCat("frame of ", out->payload_len,
+                               " bytes exceeds the limit of ", max_payload,
+                               " bytes and the drain limit of ", max_drain));
   }
   // Oversized: drain it in bounded chunks so the stream stays in sync
   // without allocating what the peer announced (WIRE.md §12 Q12).
-  out->oversized = true;
   uint8_t scratch[64 * 1024];
   uint32_t left = out->payload_len;
   while (left > 0) {

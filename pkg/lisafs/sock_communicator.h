@@ -50,11 +50,27 @@ class SockCommunicator {
   absl::Status SendFrame(uint16_t mid, absl::Span<const uint8_t> payload,
                          absl::Span<const int> fds = {});
 
+  // kRecvChunk is how far ahead of the bytes that have arrived a payload
+  // buffer may grow: a payload is read in chunks of max(kRecvChunk, bytes
+  // so far), so its buffer never exceeds twice what the peer really sent
+  // plus kRecvChunk, whatever length the header claims.
+  static constexpr size_t kRecvChunk = 64 * 1024;
+
   // RecvFrame reads one frame. FDs are taken from the header's first read
-  // only (WIRE.md §2.4); with want_fds == 0 any FDs sent are dropped. A payload
-  // longer than max_payload is read and discarded (Frame::oversized). Any
-  // transport error (end of stream included) leaves the stream out of sync.
-  absl::Status RecvFrame(size_t want_fds, uint32_t max_payload, Frame* out);
+  // only (WIRE.md §2.4); with want_fds == 0 any FDs sent are dropped. The
+  // header's length is checked before anything is allocated from it:
+  //  - up to max_payload bytes, the payload is read into out->payload,
+  //    growing it only as bytes arrive (kRecvChunk);
+  //  - over max_payload but at most max_drain bytes, it is read in bounded
+  //    chunks and thrown away (Frame::oversized), so the stream stays in
+  //    sync;
+  //  - over both, nothing more is read: RecvFrame fails with EMSGSIZE
+  //    (Frame::oversized and payload_len say what was claimed) and the
+  //    stream is out of sync, so the caller must drop the connection.
+  // Any other transport error (end of stream included) also leaves the
+  // stream out of sync.
+  absl::Status RecvFrame(size_t want_fds, uint32_t max_payload, Frame* out,
+                         uint32_t max_drain = UINT32_MAX);
 
   // Shutdown wakes any thread blocked on the socket; later I/O fails.
   void Shutdown() { sock_.Shutdown().IgnoreError(); }

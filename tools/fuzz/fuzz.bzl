@@ -1,8 +1,9 @@
 """cc_fuzz_test: a libFuzzer target that is also an ordinary test.
 
-Under `--config=fuzz` (clang, -fsanitize=fuzzer) it links libFuzzer's main:
-`bazel test --config=fuzz //tools/fuzz/...` runs a bounded campaign, and the
-binary in bazel-bin runs open-ended ones. In every other build it links
+Under `--config=fuzz` (clang, -fsanitize=fuzzer) it links libFuzzer's main
+and seed_corpus.cc, which hands the seeds to libFuzzer:
+`bazel test --config=fuzz //tools/fuzz/...` runs a bounded campaign, and
+`tools/fuzz/campaign.sh SECONDS` runs timed ones with a kept corpus. In every other build it links
 replay_main.cc, which feeds the seed inputs and a fixed, seeded series of
 mutations of them through the target, so `bazel test //...` exercises it.
 """
@@ -24,7 +25,7 @@ def cc_fuzz_test(name, srcs, deps = [], runs = 20000, **kwargs):
             "//conditions:default": [],
         }),
         deps = deps + select({
-            "//tools/fuzz:fuzzing": [],
+            "//tools/fuzz:fuzzing": ["//tools/fuzz:seed_corpus"],
             "//conditions:default": ["//tools/fuzz:replay_main"],
         }),
         **kwargs
