@@ -209,7 +209,7 @@ class HostileShimTest : public ::testing::Test {
 
 // Attack 3: a gofer that answers Getdents64 forever.
 TEST_F(HostileShimTest, EndlessListingFailsAtTheBoundAndTheShimStaysSmall) {
-  StartShim();
+  ASSERT_NO_FATAL_FAILURE(StartShim());
   // The safety stop lets a shim without bounds take 2,000,000 names
   // (hundreds of MiB) rather than everything the machine has.
   auto g = HostileGofer::Start(testing::EndlessListing(
@@ -242,7 +242,7 @@ TEST_F(HostileShimTest, EndlessListingFailsAtTheBoundAndTheShimStaysSmall) {
 // Attack 2 through the shim: Mount announces 0xFFFFFFFF, then every answer
 // is a header claiming 0xFFFFFFFF bytes that never come.
 TEST_F(HostileShimTest, FrameClaimingFourGiBLeavesTheShimSmall) {
-  StartShim();
+  ASSERT_NO_FATAL_FAILURE(StartShim());
   testing::MountOptions m;
   m.max_message_size = 0xFFFFFFFF;
   auto g = HostileGofer::Start([m](const GoferRequest& r) {
@@ -279,7 +279,7 @@ TEST_F(HostileShimTest, FrameClaimingFourGiBLeavesTheShimSmall) {
 
 // Attack 8a, and Mount faults generally: refused at attach, as UNAVAILABLE.
 TEST_F(HostileShimTest, MountThatCanServeNothingIsRefusedAtAttach) {
-  StartShim();
+  ASSERT_NO_FATAL_FAILURE(StartShim());
   std::string file = fixture_->root() + "/file";
   fd::OwnedFd regular(open(file.c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(regular.valid());
@@ -341,7 +341,7 @@ TEST_F(HostileShimTest, MountThatCanServeNothingIsRefusedAtAttach) {
 
 // Attack 8b: protocol faults are the gofer's, not the caller's.
 TEST_F(HostileShimTest, GoferFaultsAreNeverBlamedOnTheCaller) {
-  StartShim();
+  ASSERT_NO_FATAL_FAILURE(StartShim());
   struct Case {
     const char* path;  // the Walk this answer is for
     GoferAnswer (*answer)();
@@ -436,7 +436,7 @@ TEST_F(HostileShimTest, GoferFaultsAreNeverBlamedOnTheCaller) {
 
 // Attack 7: a FIFO on the fast path.
 TEST_F(HostileShimTest, FifoOnTheFastPathAnswersAndDetachAndSigtermFinish) {
-  StartShim();
+  ASSERT_NO_FATAL_FAILURE(StartShim());
   auto tree = FastTree();
   ASSERT_NE(tree, nullptr);
   v1::Container c;
@@ -460,10 +460,10 @@ TEST_F(HostileShimTest, FifoOnTheFastPathAnswersAndDetachAndSigtermFinish) {
 }
 
 // Attack 7, a call genuinely stuck in the kernel: an open that waits on a
-// lease. Detach does not wait for it, the stuck call holds only its own
-// container's FDs, and a container's calls in flight are bounded.
+// lease. Detach does not wait for it, and the stuck call holds only its own
+// container's FDs, until it returns.
 TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
-  StartShim({"--max_calls_per_container=1"});
+  ASSERT_NO_FATAL_FAILURE(StartShim());
   auto tree = FastTree();
   ASSERT_NE(tree, nullptr);
   auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
@@ -477,18 +477,14 @@ TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
   // The shim's open is in the kernel, waiting on the lease.
   ASSERT_TRUE((*lease)->AwaitBreak());
 
-  // Its one call is taken: more are refused rather than given threads.
-  grpc::Status more = Probe("stuck", "file");
-  EXPECT_CODE(more, RESOURCE_EXHAUSTED);
-  EXPECT_THAT(more.error_message(), HasSubstr("max_calls_per_container"));
-
-  ASSERT_GRPC_OK(Detach("stuck"));
+  grpc::Status detach = Detach("stuck");
+  EXPECT_TRUE(detach.ok()) << detach.error_message();
   EXPECT_EQ(Attached(), 1u);
   ExpectGoodServed();
   // The name is free again, on the same gofer.
-  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
-  ASSERT_GRPC_OK(Probe("stuck", "file"));
-  ASSERT_GRPC_OK(Detach("stuck"));
+  EXPECT_TRUE(Attach("stuck", tree->socket()).ok());
+  EXPECT_TRUE(Probe("stuck", "file").ok());
+  EXPECT_TRUE(Detach("stuck").ok());
 
   // Once the kernel lets the open go, its caller hears the container is
   // gone and the old client closes: no FD of it is left.
@@ -499,8 +495,32 @@ TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
   EXPECT_LE(Fds(), fds);
 }
 
+TEST_F(HostileShimTest, StuckOpensCannotTakeThreadsWithoutBound) {
+  ASSERT_NO_FATAL_FAILURE(StartShim({"--max_calls_per_container=1"}));
+  auto tree = FastTree();
+  ASSERT_NE(tree, nullptr);
+  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
+  grpc::Status stuck;
+  std::thread prober([&] {
+    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
+  });
+  ASSERT_TRUE((*lease)->AwaitBreak());
+  // The container's one call is taken: more are refused rather than given
+  // threads; other containers are not affected.
+  grpc::Status more = Probe("stuck", "file");
+  EXPECT_CODE(more, RESOURCE_EXHAUSTED);
+  EXPECT_THAT(more.error_message(), HasSubstr("max_calls_per_container"));
+  ExpectGoodServed();
+  (*lease)->Release();
+  prober.join();
+  EXPECT_TRUE(stuck.ok()) << stuck.error_message();
+  EXPECT_TRUE(Probe("stuck", "file").ok());
+}
+
 TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
-  StartShim({"--shutdown_grace=0s"});
+  ASSERT_NO_FATAL_FAILURE(StartShim({"--shutdown_grace=0s"}));
   auto tree = FastTree();
   ASSERT_NE(tree, nullptr);
   auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
