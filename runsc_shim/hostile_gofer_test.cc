@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -474,6 +475,11 @@ TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
   std::thread prober([&] {
     stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
   });
+  // Whatever fails below, the open is let go and the thread joined.
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    prober.join();
+  };
   // The shim's open is in the kernel, waiting on the lease.
   ASSERT_TRUE((*lease)->AwaitBreak());
 
@@ -488,8 +494,7 @@ TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
 
   // Once the kernel lets the open go, its caller hears the container is
   // gone and the old client closes: no FD of it is left.
-  (*lease)->Release();
-  prober.join();
+  std::move(finish).Invoke();
   EXPECT_CODE(stuck, NOT_FOUND);
   EXPECT_THAT(stuck.error_message(), HasSubstr("detached during the call"));
   EXPECT_LE(Fds(), fds);
@@ -506,6 +511,11 @@ TEST_F(HostileShimTest, StuckOpensCannotTakeThreadsWithoutBound) {
   std::thread prober([&] {
     stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
   });
+  // Whatever fails below, the open is let go and the thread joined.
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    prober.join();
+  };
   ASSERT_TRUE((*lease)->AwaitBreak());
   // The container's one call is taken: more are refused rather than given
   // threads; other containers are not affected.
@@ -513,8 +523,7 @@ TEST_F(HostileShimTest, StuckOpensCannotTakeThreadsWithoutBound) {
   EXPECT_CODE(more, RESOURCE_EXHAUSTED);
   EXPECT_THAT(more.error_message(), HasSubstr("max_calls_per_container"));
   ExpectGoodServed();
-  (*lease)->Release();
-  prober.join();
+  std::move(finish).Invoke();
   EXPECT_TRUE(stuck.ok()) << stuck.error_message();
   EXPECT_TRUE(Probe("stuck", "file").ok());
 }
@@ -530,6 +539,11 @@ TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
   std::thread prober([&] {
     stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
   });
+  // Whatever fails below, the open is let go and the thread joined.
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    prober.join();
+  };
   ASSERT_TRUE((*lease)->AwaitBreak());
   shim_->Signal(SIGTERM);
   // Within --shutdown_grace + 3 s (Server::Shutdown), far below the lease
@@ -539,7 +553,7 @@ TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   EXPECT_THAT(shim_->Stderr(), HasSubstr("stuck in the kernel"));
   shim_.reset();
-  prober.join();
+  std::move(finish).Invoke();
   EXPECT_FALSE(stuck.ok());
   // The socket file is gone with it.
   struct stat st;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -221,6 +222,10 @@ TEST_F(RegistryTest, DetachDoesNotWaitForAFastPathOpenStuckInTheKernel) {
     call = registry_->OpenAt("stuck", "leased", O_WRONLY, absl::InfiniteFuture())
                .status();
   });
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    opener.join();
+  };
   ASSERT_TRUE((*lease)->AwaitBreak());
   {
     gvisor::testing::Rescue rescue([&] { (*lease)->Release(); });
@@ -232,8 +237,7 @@ TEST_F(RegistryTest, DetachDoesNotWaitForAFastPathOpenStuckInTheKernel) {
   // The name is free at once.
   ASSERT_TRUE(registry_->Attach("stuck", (*g)->socket(), Soon()).ok());
   ASSERT_TRUE(registry_->OpenAt("stuck", "file", O_RDONLY, Soon()).ok());
-  (*lease)->Release();
-  opener.join();
+  std::move(finish).Invoke();
   EXPECT_EQ(call.code(), absl::StatusCode::kNotFound) << call;
   EXPECT_THAT(call.message(), ::testing::HasSubstr("detached during the call"));
 }
@@ -252,14 +256,17 @@ TEST_F(RegistryTest, CallsInFlightPerContainerAreBounded) {
   std::thread opener([&] {
     (void)(*reg)->OpenAt("a", "leased", O_WRONLY, absl::InfiniteFuture());
   });
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    opener.join();
+  };
   ASSERT_TRUE((*lease)->AwaitBreak());
   absl::Status more = (*reg)->OpenAt("a", "file", O_RDONLY, Soon()).status();
   EXPECT_EQ(more.code(), absl::StatusCode::kResourceExhausted) << more;
   EXPECT_THAT(more.message(), ::testing::HasSubstr("max_calls_per_container"));
   // Another container is not affected.
   EXPECT_TRUE((*reg)->OpenAt("b", "file", O_RDONLY, Soon()).ok());
-  (*lease)->Release();
-  opener.join();
+  std::move(finish).Invoke();
   EXPECT_TRUE((*reg)->OpenAt("a", "file", O_RDONLY, Soon()).ok());
 }
 

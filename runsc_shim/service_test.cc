@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -962,6 +963,10 @@ TEST_F(ShimTest, ShutdownReturnsWhileACallIsStuckInTheKernel) {
   ASSERT_GRPC_OK(Attach("stuck", g->socket()));
   grpc::Status call;
   std::thread caller([&] { call = Probe("stuck", "leased", v1::WRITE); });
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    caller.join();
+  };
   ASSERT_TRUE((*lease)->AwaitBreak());
   bool stopped = true;
   {
@@ -976,8 +981,7 @@ TEST_F(ShimTest, ShutdownReturnsWhileACallIsStuckInTheKernel) {
   EXPECT_NE(stat(address_.target.c_str(), &st), 0) << "socket file left";
   // Once the kernel lets go, the server finishes stopping (the destructor
   // waits for that).
-  (*lease)->Release();
-  caller.join();
+  std::move(finish).Invoke();
   EXPECT_FALSE(call.ok());
   server_.reset();
 }

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -300,6 +301,10 @@ TEST_F(FastPathTest, CloseDoesNotWaitForAnOpenStuckInTheKernel) {
   absl::StatusOr<fd::OwnedFd> stuck;
   std::thread opener(
       [&] { stuck = client_->OpenAt(Ctx(), "leased", O_WRONLY); });
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    opener.join();
+  };
   // The open is in the kernel, waiting on the lease.
   ASSERT_TRUE((*lease)->AwaitBreak());
   {
@@ -312,8 +317,7 @@ TEST_F(FastPathTest, CloseDoesNotWaitForAnOpenStuckInTheKernel) {
   EXPECT_EQ(syserr::ToErrno(client_->DirentNames(Ctx()).status()), EBADF);
   // Once the kernel lets it go, the open finishes on its own reference to
   // the mount FD.
-  (*lease)->Release();
-  opener.join();
+  std::move(finish).Invoke();
   EXPECT_TRUE(stuck.ok()) << stuck.status();
   // The destructor waits for calls; none is left.
   client_.reset();
