@@ -4,6 +4,8 @@
 // other containers keep being served, its memory and FDs stay within their
 // bounds, and the caller gets a clear error.
 
+#include "testing/hostile_gofer.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,7 +31,6 @@
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
-#include "testing/hostile_gofer.h"
 #include "testing/leased_file.h"
 
 namespace gvisor::shim {
@@ -38,9 +39,9 @@ namespace {
 namespace v1 = ::gvisor::devutil::shim::v1;
 using lisafs::MID;
 using ::testing::AnyOf;
-using ::testing::HasSubstr;
 using testing::GoferAnswer;
 using testing::GoferRequest;
+using ::testing::HasSubstr;
 using testing::HostileGofer;
 using testutil::Child;
 using testutil::DevGofer;
@@ -266,8 +267,7 @@ TEST_F(HostileShimTest, FrameClaimingFourGiBLeavesTheShimSmall) {
     EXPECT_FALSE(st.ok());
     // The gofer's fault, said as such: never the caller's.
     EXPECT_THAT(st.error_code(),
-                AnyOf(grpc::StatusCode::UNAVAILABLE,
-                      grpc::StatusCode::INTERNAL,
+                AnyOf(grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::INTERNAL,
                       grpc::StatusCode::DEADLINE_EXCEEDED))
         << st.error_message();
     EXPECT_THAT(st.error_message(), HasSubstr("EIO"));
@@ -376,9 +376,7 @@ TEST_F(HostileShimTest, GoferFaultsAreNeverBlamedOnTheCaller) {
        },
        grpc::StatusCode::INTERNAL, "EIO"},
       {"wrong-mid",
-       [] {
-         return GoferAnswer::Message(MID::kOpenAt, lisafs::OpenAtResp{});
-       },
+       [] { return GoferAnswer::Message(MID::kOpenAt, lisafs::OpenAtResp{}); },
        grpc::StatusCode::INTERNAL, "EINVAL"},
       // What the gofer says of the device itself keeps its meaning.
       {"enoent", [] { return GoferAnswer::Error(ENOENT); },

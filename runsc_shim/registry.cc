@@ -347,10 +347,9 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
         " did not answer Mount before the deadline"));
   }
   if (!client.ok()) {
-    return Recode(MountCode(syserr::ToErrno(client.status())),
-                  client.status(),
-                  absl::StrCat(what, ": mount over gofer at ",
-                               Quoted(gofer_socket)));
+    return Recode(
+        MountCode(syserr::ToErrno(client.status())), client.status(),
+        absl::StrCat(what, ": mount over gofer at ", Quoted(gofer_socket)));
   }
 
   if (absl::Now() > deadline) {

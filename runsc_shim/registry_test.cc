@@ -211,7 +211,8 @@ TEST_F(RegistryTest, DetachDoesNotWaitForAFastPathOpenStuckInTheKernel) {
   // runs in this process, and blocks on a lease held by this test.
   auto g = DevGofer::Start(fixture_->root(), {"--donate_mount_fd"});
   ASSERT_TRUE(g.ok()) << g.status();
-  auto lease = gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
+  auto lease =
+      gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
   ASSERT_TRUE(lease.ok()) << lease.status();
   auto info = registry_->Attach("stuck", (*g)->socket(), Soon());
   ASSERT_TRUE(info.ok()) << info.status();
@@ -219,8 +220,9 @@ TEST_F(RegistryTest, DetachDoesNotWaitForAFastPathOpenStuckInTheKernel) {
   const uint64_t gen = registry_->generation();
   absl::Status call;
   std::thread opener([&] {
-    call = registry_->OpenAt("stuck", "leased", O_WRONLY, absl::InfiniteFuture())
-               .status();
+    call =
+        registry_->OpenAt("stuck", "leased", O_WRONLY, absl::InfiniteFuture())
+            .status();
   });
   absl::Cleanup finish = [&] {
     (*lease)->Release();
@@ -249,7 +251,8 @@ TEST_F(RegistryTest, CallsInFlightPerContainerAreBounded) {
   ASSERT_TRUE(reg.ok()) << reg.status();
   auto g = DevGofer::Start(fixture_->root(), {"--donate_mount_fd"});
   ASSERT_TRUE(g.ok()) << g.status();
-  auto lease = gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
+  auto lease =
+      gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
   ASSERT_TRUE(lease.ok()) << lease.status();
   ASSERT_TRUE((*reg)->Attach("a", (*g)->socket(), Soon()).ok());
   ASSERT_TRUE((*reg)->Attach("b", (*g)->socket(), Soon()).ok());

@@ -1,12 +1,11 @@
 #include "runsc_shim/server.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <string.h>
 
 #include <chrono>
 #include <condition_variable>

@@ -958,7 +958,8 @@ TEST_F(ShimTest, ShutdownEndsACallStuckPastTheGrace) {
 TEST_F(ShimTest, ShutdownReturnsWhileACallIsStuckInTheKernel) {
   auto g = Tree({"--donate_mount_fd"});
   ASSERT_NE(g, nullptr);
-  auto lease = gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
+  auto lease =
+      gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
   ASSERT_TRUE(lease.ok()) << lease.status();
   ASSERT_GRPC_OK(Attach("stuck", g->socket()));
   grpc::Status call;

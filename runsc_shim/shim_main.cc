@@ -125,8 +125,7 @@ int Main(int argc, char** argv) {
   options.client.max_dirent_bytes = absl::GetFlag(FLAGS_max_dirent_bytes);
   options.max_calls_per_container =
       absl::GetFlag(FLAGS_max_calls_per_container);
-  if (options.client.max_dirents == 0 ||
-      options.client.max_dirent_bytes == 0 ||
+  if (options.client.max_dirents == 0 || options.client.max_dirent_bytes == 0 ||
       options.max_calls_per_container == 0) {
     fprintf(stderr,
             "shim: --max_dirents, --max_dirent_bytes and "

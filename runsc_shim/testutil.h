@@ -86,9 +86,8 @@ class Child {
   // Spawn forks and execs argv in cwd (unless empty); ready_w (unless -1)
   // becomes the child's kReadyFd.
   static absl::StatusOr<std::unique_ptr<Child>> Spawn(
-      const std::vector<std::string>& argv,
-      const std::vector<std::string>& env, int ready_w,
-      const std::string& cwd = "");
+      const std::vector<std::string>& argv, const std::vector<std::string>& env,
+      int ready_w, const std::string& cwd = "");
 
   pid_t pid_ = -1;
   bool reaped_ = false;

@@ -78,8 +78,8 @@ TEST(ValidateSocketPathTest, AcceptsAbsolutePathsAndAbstractNames) {
 TEST(ValidateSocketPathTest, RefusesRelativePathsNamingTheFix) {
   // The shim would resolve them against its own working directory, which
   // means nothing to the caller.
-  for (const char* path : {"relative.sock", "./g.sock", "../run/g.sock",
-                           "dir/g.sock"}) {
+  for (const char* path :
+       {"relative.sock", "./g.sock", "../run/g.sock", "dir/g.sock"}) {
     absl::Status s = ValidateSocketPath(path);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << path;
     EXPECT_EQ(syserr::ToErrno(s), EINVAL) << path;

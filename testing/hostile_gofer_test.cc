@@ -26,9 +26,9 @@ fd::OwnedFd Dial(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   memcpy(addr.sun_path, path.data(), path.size());
-  EXPECT_EQ(connect(s.get(), reinterpret_cast<const sockaddr*>(&addr),
-                    sizeof(addr)),
-            0)
+  EXPECT_EQ(
+      connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)),
+      0)
       << strerror(errno);
   return s;
 }

@@ -53,8 +53,8 @@ absl::StatusOr<std::unique_ptr<LeasedFile>> LeasedFile::Create(
   while (read(break_pipe[0], &stale, 1) == 1) {
   }
   {
-    fd::OwnedFd w(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                       0666));
+    fd::OwnedFd w(
+        open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (!w.valid()) {
       return syserr::FromErrno(errno, absl::StrCat("creating ", path));
     }

@@ -93,9 +93,9 @@ int OpenComponentwise(int dirfd, const std::vector<std::string>& path,
 }
 
 // kRpcPathMids are the RPCs the client sends when it has no host FD.
-constexpr lisafs::MID kRpcPathMids[] = {lisafs::MID::kWalk, lisafs::MID::kOpenAt,
-                                        lisafs::MID::kGetdents64,
-                                        lisafs::MID::kClose};
+constexpr lisafs::MID kRpcPathMids[] = {
+    lisafs::MID::kWalk, lisafs::MID::kOpenAt, lisafs::MID::kGetdents64,
+    lisafs::MID::kClose};
 
 // DirentBudget counts a listing's entries and name bytes against the
 // client's bounds (GoferClientOptions).
@@ -109,9 +109,9 @@ class DirentBudget {
     ++entries_;
     bytes_ += name_len;
     if (entries_ > o_.max_dirents) {
-      return Exhausted(absl::StrCat(
-          "DirentNames: the listing passed ", o_.max_dirents,
-          " entries (GoferClientOptions::max_dirents)"));
+      return Exhausted(
+          absl::StrCat("DirentNames: the listing passed ", o_.max_dirents,
+                       " entries (GoferClientOptions::max_dirents)"));
     }
     if (bytes_ > o_.max_dirent_bytes) {
       return Exhausted(absl::StrCat(
@@ -242,8 +242,8 @@ absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
     mounted->client->Close();
     return s;
   }
-  return std::unique_ptr<GoferClient>(new GoferClient(
-      std::move(*mounted), std::string(cont_name), options));
+  return std::unique_ptr<GoferClient>(
+      new GoferClient(std::move(*mounted), std::string(cont_name), options));
 }
 
 void GoferClient::Close() {
@@ -287,8 +287,8 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
     int host_fd) const {
   // A fresh open file description per call: concurrent callers never share
   // a directory offset, and the donated FD may be O_PATH.
-  fd::OwnedFd dir(openat(host_fd, ".",
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  fd::OwnedFd dir(
+      openat(host_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) {
     return syserr::FromErrno(errno, "DirentNames: opening the mount point");
   }

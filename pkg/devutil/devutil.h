@@ -127,8 +127,8 @@ class GoferClient {
 
  private:
   friend absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-      const context::Context& ctx, absl::string_view cont_name,
-      fd::OwnedFd fd, const GoferClientOptions& options);
+      const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
+      const GoferClientOptions& options);
   GoferClient(lisafs::Mounted mounted, std::string cont_name,
               const GoferClientOptions& options);
 

@@ -35,9 +35,9 @@ namespace gvisor::devutil {
 namespace {
 
 using lisafs::MID;
-using ::testing::HasSubstr;
 using testing::GoferAnswer;
 using testing::GoferRequest;
+using ::testing::HasSubstr;
 using testing::HostileGofer;
 
 const context::Context& Ctx() { return context::Background(); }
@@ -47,9 +47,9 @@ fd::OwnedFd Dial(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   memcpy(addr.sun_path, path.data(), path.size());
-  EXPECT_EQ(connect(s.get(), reinterpret_cast<const sockaddr*>(&addr),
-                    sizeof(addr)),
-            0);
+  EXPECT_EQ(
+      connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)),
+      0);
   return s;
 }
 
@@ -105,9 +105,10 @@ TEST(HostileListingTest, EndlessDotsCountTowardsTheBound) {
 }
 
 TEST(HostileListingTest, LongNamesStopAtTheByteBound) {
-  auto g = HostileGofer::Start(testing::EndlessListing(
-      10, kSafetyCap,
-      [](size_t i) { return absl::StrCat(std::string(90, 'n'), i); }));
+  auto g =
+      HostileGofer::Start(testing::EndlessListing(10, kSafetyCap, [](size_t i) {
+        return absl::StrCat(std::string(90, 'n'), i);
+      }));
   ASSERT_TRUE(g.ok()) << g.status();
   GoferClientOptions o;
   o.max_dirent_bytes = 1000;
@@ -179,8 +180,7 @@ absl::Status MountWith(const testing::MountOptions& m) {
   EXPECT_TRUE(g.ok()) << g.status();
   if (!g.ok()) return g.status();
   const int before = testing::OpenFdCount();
-  absl::Status s =
-      NewGoferClient(Ctx(), "c", Dial((*g)->socket())).status();
+  absl::Status s = NewGoferClient(Ctx(), "c", Dial((*g)->socket())).status();
   // A refused mount keeps nothing: the connection, and the donated FD,
   // went with the refusal (and a client that was made, with it).
   EXPECT_TRUE((*g)->AwaitClosed(1)) << "the connection was kept";
@@ -219,8 +219,8 @@ TEST(HostileMountTest, GoferWithoutTheRpcsItNeedsIsRefused) {
 
 TEST(HostileMountTest, DonatedDirectoryNeedsNoRpcs) {
   // With the mount FD the client makes no RPC: the MIDs do not matter.
-  fd::OwnedFd dir(open(::testing::TempDir().c_str(),
-                       O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  fd::OwnedFd dir(
+      open(::testing::TempDir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   ASSERT_TRUE(dir.valid());
   testing::MountOptions m;
   m.mids = {1};
@@ -295,8 +295,7 @@ TEST(FastPathDevicesTest, CharacterDevicesAreOpenedBlocking) {
 }
 
 TEST_F(FastPathTest, CloseDoesNotWaitForAnOpenStuckInTheKernel) {
-  auto lease =
-      testing::LeasedFile::Create(fixture_->root() + "/leased");
+  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
   ASSERT_TRUE(lease.ok()) << lease.status();
   absl::StatusOr<fd::OwnedFd> stuck;
   std::thread opener(
