@@ -2,6 +2,8 @@
 //
 //   devctl [--server=unix:PATH] [--json] [--timeout=10s] COMMAND
 //     attach NAME GOFER_SOCKET   attach container NAME to the gofer there
+//                                (a relative path is taken from devctl's
+//                                working directory)
 //     detach NAME                close and forget NAME's client
 //     ls                         list attached containers
 //     get NAME                   show one container
@@ -16,7 +18,9 @@
 // success, 1 when the server answers with an error (or cannot be reached,
 // or ends a watch), 2 for a usage error; errors go to stderr.
 
+#include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
@@ -188,6 +193,22 @@ void PrintColumns(const std::vector<std::string>& names) {
   }
 }
 
+// AbsoluteSocketPath resolves a relative gofer socket path against devctl's
+// working directory: the shim refuses relative paths, which it could only
+// resolve against its own. Absolute paths and '@' abstract names are kept.
+std::string AbsoluteSocketPath(const std::string& path) {
+  if (path.empty() || path[0] == '/' || path[0] == '@') return path;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return path;  // the shim says no
+  absl::string_view rel = path;
+  while (absl::ConsumePrefix(&rel, "./")) {
+  }
+  std::string out = cwd;
+  if (out.back() != '/') out.push_back('/');
+  absl::StrAppend(&out, rel);
+  return out;
+}
+
 std::vector<std::string> ContainerRow(const v1::Container& c) {
   std::string state = StateName(c.state());
   if (!c.disconnect_reason().empty()) {
@@ -277,7 +298,7 @@ class Devctl {
     Prepare(&ctx);
     v1::AttachContainerRequest req;
     req.set_name(name);
-    req.set_gofer_socket(sock);
+    req.set_gofer_socket(AbsoluteSocketPath(sock));
     v1::Container c;
     grpc::Status st = shim_->AttachContainer(&ctx, req, &c);
     if (!st.ok()) return Fail(absl::StrCat("attach ", name), st);

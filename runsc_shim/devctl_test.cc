@@ -134,6 +134,35 @@ TEST_F(DevctlTest, WholeSessionReadsWell) {
   EXPECT_THAT(r.out, HasSubstr("no containers attached"));
 }
 
+TEST_F(DevctlTest, RelativeGoferSocketIsTakenFromDevctlsDirectory) {
+  // The shim refuses relative paths (its own working directory, where it
+  // would look, means nothing to devctl's user); devctl sends the path it
+  // means.
+  const std::string& abs = gofer_->socket();
+  const std::string dir = abs.substr(0, abs.rfind('/'));
+  const std::string base = abs.substr(abs.rfind('/') + 1);
+  auto devctl = [&](const std::vector<std::string>& args,
+                    const std::string& cwd) {
+    std::vector<std::string> argv = {Bin("devctl"), "--server=unix:" + socket_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = testutil::Run(argv, {}, absl::Seconds(60), cwd);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.value_or(Result{});
+  };
+  Result r = devctl({"attach", "rel", base}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("attached rel to the gofer at " + abs + " "));
+  r = devctl({"attach", "dot", "./" + base}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("to the gofer at " + abs + " "));
+  // From a directory without that socket, the error names the path devctl
+  // looked for.
+  r = devctl({"attach", "elsewhere", base}, "/");
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_THAT(r.err, AllOf(HasSubstr("UNAVAILABLE"), HasSubstr("ENOENT"),
+                           HasSubstr("\"/" + base + "\"")));
+}
+
 TEST_F(DevctlTest, JsonOutput) {
   Result r = Devctl({"--json", "attach", "demo", gofer_->socket()});
   ASSERT_EQ(r.exit_code, 0) << r.err;

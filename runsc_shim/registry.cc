@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
@@ -40,27 +41,93 @@ struct ContainerRegistry::Container {
     return true;
   }
 
+  // Enter counts a call that uses client or sock_fd: NOT_FOUND once Close
+  // has begun, RESOURCE_EXHAUSTED with max calls in flight already.
+  absl::Status Enter(size_t max) {
+    std::lock_guard<std::mutex> l(use_mu);
+    if (closing) {
+      return absl::NotFoundError(
+          absl::StrCat("container \"", name, "\" is not attached"));
+    }
+    if (users >= max) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "container \"", name, "\" has ", users,
+          " calls in flight (RegistryOptions::max_calls_per_container); "
+          "device opens may be stuck in the kernel"));
+    }
+    ++users;
+    return absl::OkStatus();
+  }
+
+  // Leave ends a call that Enter counted; the last one to leave after
+  // BeginClose closes the client.
+  void Leave() {
+    bool close_now;
+    {
+      std::lock_guard<std::mutex> l(use_mu);
+      --users;
+      close_now = closing && users == 0 && !client_closed;
+      if (close_now) client_closed = true;
+    }
+    if (close_now) client->Close();
+  }
+
+  // BeginClose admits no more calls and closes the client now if none is
+  // running (else the last to Leave does). It never waits.
+  void BeginClose() {
+    bool close_now;
+    {
+      std::lock_guard<std::mutex> l(use_mu);
+      closing = true;
+      close_now = users == 0 && !client_closed;
+      if (close_now) client_closed = true;
+    }
+    if (close_now) client->Close();
+  }
+
   const uint64_t id;
   const std::string name;
   const std::string gofer_socket;
   const absl::Time attach_time;
   const bool mount_fd_donated;
   // sock_fd is the gofer socket. client owns it and keeps it open until
-  // client->Close(), which only ContainerRegistry::Close calls; so the
-  // number is ours to poll, shut down and watch until then. Borrowing the
-  // number rather than holding a dup keeps a container at one FD.
+  // client->Close(), which runs once Close has begun and no call uses the
+  // container (BeginClose, Leave); so the number is ours to poll, shut
+  // down and watch until then. Borrowing the number rather than holding a
+  // dup keeps a container at one FD.
   const int sock_fd;
   const std::unique_ptr<devutil::GoferClient> client;
 
-  // Held shared by calls that use client or sock_fd, exclusively by Close.
-  std::shared_mutex use_mu;
-  bool closed = false;  // guarded by use_mu
+  // use_mu is never held across a call into the client.
+  std::mutex use_mu;  // guards users, closing and client_closed
+  size_t users = 0;   // calls between Enter and Leave
+  bool closing = false;
+  bool client_closed = false;
   // detached is set once the container has left the registry's maps.
   std::atomic<bool> detached{false};
 
   mutable std::mutex state_mu;  // guards state and disconnect_reason
   ContainerState state = ContainerState::kAttached;
   std::string disconnect_reason;
+};
+
+// InCall counts one call in Attach, DirentNames or OpenAt, so that the
+// destructor does not free what a running call still uses.
+class ContainerRegistry::InCall {
+ public:
+  explicit InCall(const ContainerRegistry* r) : r_(r) {
+    std::lock_guard<std::mutex> l(r_->calls_mu_);
+    ++r_->calls_;
+  }
+  ~InCall() {
+    std::lock_guard<std::mutex> l(r_->calls_mu_);
+    if (--r_->calls_ == 0) r_->calls_done_.notify_all();
+  }
+  InCall(const InCall&) = delete;
+  InCall& operator=(const InCall&) = delete;
+
+ private:
+  const ContainerRegistry* const r_;
 };
 
 namespace {
@@ -81,6 +148,67 @@ absl::Status Recode(absl::StatusCode code, const absl::Status& s,
 absl::Status NotAttached(absl::string_view name) {
   return absl::NotFoundError(
       absl::StrCat("container ", Quoted(name), " is not attached"));
+}
+
+// DeviceCode is the code of a failed open, by its errno (see the table in
+// registry.h); kInternal for anything that names no device condition.
+absl::StatusCode DeviceCode(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENODEV:
+    case ENXIO:
+      return absl::StatusCode::kNotFound;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return absl::StatusCode::kPermissionDenied;
+    case ELOOP:
+    case EISDIR:
+    case EBUSY:
+    case ETXTBSY:
+    case EAGAIN:
+      return absl::StatusCode::kFailedPrecondition;
+    case ENOBUFS:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case ENOSPC:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+// ListingCode is the code of a failed listing of the served directory:
+// only permissions and resources name a condition of their own; a
+// directory that is missing or not one is the gofer's fault.
+absl::StatusCode ListingCode(int err) {
+  switch (err) {
+    case EACCES:
+    case EPERM:
+      return absl::StatusCode::kPermissionDenied;
+    case ENOBUFS:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+// MountCode is the code of a failed Mount: the gofer cannot serve
+// (UNAVAILABLE), unless this process ran out of resources.
+absl::StatusCode MountCode(int err) {
+  switch (err) {
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      return absl::StatusCode::kUnavailable;
+  }
 }
 
 // IsTransportErrno reports whether err is how a lost gofer connection shows
@@ -151,8 +279,8 @@ absl::Time StallDeadline(absl::Time deadline) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ContainerRegistry>> ContainerRegistry::Create(
-    const context::Context& ctx) {
-  std::unique_ptr<ContainerRegistry> r(new ContainerRegistry(ctx));
+    const context::Context& ctx, const RegistryOptions& options) {
+  std::unique_ptr<ContainerRegistry> r(new ContainerRegistry(ctx, options));
   absl::StatusOr<std::unique_ptr<SocketWatcher>> w = SocketWatcher::Create(
       [p = r.get()](uint64_t id) { p->OnHangup(id); });
   if (!w.ok()) return w.status();
@@ -162,6 +290,10 @@ absl::StatusOr<std::unique_ptr<ContainerRegistry>> ContainerRegistry::Create(
 
 ContainerRegistry::~ContainerRegistry() {
   CloseAll();
+  {
+    std::unique_lock<std::mutex> l(calls_mu_);
+    calls_done_.wait(l, [this] { return calls_ == 0; });
+  }
   // Stop the watcher before the maps go: its thread calls OnHangup.
   watcher_.reset();
 }
@@ -169,6 +301,7 @@ ContainerRegistry::~ContainerRegistry() {
 absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
     absl::string_view name, absl::string_view gofer_socket,
     absl::Time deadline) {
+  InCall in_call(this);
   if (absl::Status s = ValidateContainerName(name); !s.ok()) return s;
   if (absl::Status s = ValidateSocketPath(gofer_socket); !s.ok()) return s;
   const std::string what = absl::StrCat("attach of container ", Quoted(name));
@@ -205,7 +338,7 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
   }
   StallGuard guard = watcher_->Guard(guard_fd.get(), deadline);
   absl::StatusOr<std::unique_ptr<devutil::GoferClient>> client =
-      devutil::NewGoferClient(ctx_, name, sock->Release());
+      devutil::NewGoferClient(ctx_, name, sock->Release(), options_.client);
   const bool cut_off = guard.Disarm();
   guard_fd.reset();
   if (cut_off) {
@@ -214,12 +347,9 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
         " did not answer Mount before the deadline"));
   }
   if (!client.ok()) {
-    absl::StatusCode code = IsTransportErrno(syserr::ToErrno(client.status()))
-                                ? absl::StatusCode::kUnavailable
-                                : client.status().code();
-    return Recode(code, client.status(),
-                  absl::StrCat(what, ": mount over gofer at ",
-                               Quoted(gofer_socket)));
+    return Recode(
+        MountCode(syserr::ToErrno(client.status())), client.status(),
+        absl::StrCat(what, ": mount over gofer at ", Quoted(gofer_socket)));
   }
 
   if (absl::Now() > deadline) {
@@ -291,15 +421,15 @@ void ContainerRegistry::CloseAll() {
 
 void ContainerRegistry::Close(std::shared_ptr<Container> c) {
   c->detached = true;
-  // sock_fd is still open: only this function closes the client, and it
-  // runs once per container (the container has left the maps).
+  // sock_fd is still open: the client is closed only after BeginClose
+  // below, and this runs once per container (it has left the maps).
   watcher_->Unwatch(c->sock_fd);
-  // Wake calls blocked on the gofer so that they end promptly...
+  // Wake calls blocked on the gofer so that they end promptly, and tell
+  // the gofer...
   ::shutdown(c->sock_fd, SHUT_RDWR);
-  // ...then wait for them to let go of the client.
-  std::unique_lock<std::shared_mutex> l(c->use_mu);
-  c->client->Close();
-  c->closed = true;
+  // ...then close the client now, or when the last call lets go of it: a
+  // call stuck in the kernel must not hold Detach (or shutdown) up.
+  c->BeginClose();
 }
 
 std::vector<ContainerInfo> ContainerRegistry::List() const {
@@ -360,19 +490,26 @@ ContainerRegistry::Acquire(absl::string_view name, absl::Time deadline) const {
 }
 
 absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
-                                         absl::string_view op) const {
+                                         absl::string_view op,
+                                         Table table) const {
   std::string what =
       absl::StrCat("container ", Quoted(c.name), ": ", op);
   if (c.detached) {
     return Recode(absl::StatusCode::kNotFound, s,
                   absl::StrCat(what, ": detached during the call"));
   }
-  if (IsTransportErrno(syserr::ToErrno(s)) && HungUp(c.sock_fd)) {
+  const int err = syserr::ToErrno(s);
+  if (IsTransportErrno(err) && HungUp(c.sock_fd)) {
     Disconnect(c, absl::StrCat("connection lost: ", s.message()));
     return Recode(absl::StatusCode::kUnavailable, s,
                   absl::StrCat(what, ": gofer disconnected"));
   }
-  return syserr::WithContext(s, what);
+  const absl::StatusCode code =
+      table == Table::kDevice ? DeviceCode(err) : ListingCode(err);
+  if (code == absl::StatusCode::kInternal && !c.mount_fd_donated) {
+    return Recode(code, s, absl::StrCat(what, ": gofer fault"));
+  }
+  return Recode(code, s, what);
 }
 
 StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
@@ -391,11 +528,14 @@ StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
 
 absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
     absl::string_view name, absl::Time deadline) {
+  InCall in_call(this);
   absl::StatusOr<std::shared_ptr<Container>> c = Acquire(name, deadline);
   if (!c.ok()) return c.status();
   Container& cont = **c;
-  std::shared_lock<std::shared_mutex> use(cont.use_mu);
-  if (cont.closed) return NotAttached(name);
+  if (absl::Status s = cont.Enter(options_.max_calls_per_container); !s.ok()) {
+    return s;
+  }
+  absl::Cleanup leave = [&cont] { cont.Leave(); };
   StallGuard guard = Guard(cont, "list devices", deadline);
   absl::StatusOr<std::vector<std::string>> names =
       cont.client->DirentNames(ctx_);
@@ -404,7 +544,12 @@ absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
         "container ", Quoted(name),
         ": list devices: gofer did not answer; connection cut off"));
   }
-  if (!names.ok()) return Classify(cont, names.status(), "list devices");
+  if (!names.ok()) {
+    return Classify(cont, names.status(), "list devices", Table::kListing);
+  }
+  if (cont.detached) {
+    return NotAttached(name);
+  }
   if (absl::Now() > deadline) {
     return absl::DeadlineExceededError(absl::StrCat(
         "container ", Quoted(name), ": list devices: deadline passed"));
@@ -415,12 +560,16 @@ absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
 absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(
     absl::string_view name, absl::string_view relpath, uint32_t flags,
     absl::Time deadline) {
+  InCall in_call(this);
+  if (absl::Status s = ValidateDevicePath(relpath); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<Container>> c = Acquire(name, deadline);
   if (!c.ok()) return c.status();
   Container& cont = **c;
   std::string op = absl::StrCat("open ", Quoted(relpath));
-  std::shared_lock<std::shared_mutex> use(cont.use_mu);
-  if (cont.closed) return NotAttached(name);
+  if (absl::Status s = cont.Enter(options_.max_calls_per_container); !s.ok()) {
+    return s;
+  }
+  absl::Cleanup leave = [&cont] { cont.Leave(); };
   StallGuard guard = Guard(cont, op, deadline);
   absl::StatusOr<fd::OwnedFd> fd = cont.client->OpenAt(ctx_, relpath, flags);
   if (guard.Disarm()) {
@@ -428,7 +577,13 @@ absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(
         absl::StrCat("container ", Quoted(name), ": ", op,
                      ": gofer did not answer; connection cut off"));
   }
-  if (!fd.ok()) return Classify(cont, fd.status(), op);
+  if (!fd.ok()) return Classify(cont, fd.status(), op, Table::kDevice);
+  if (cont.detached) {
+    // The caller was told the container is gone: the FD closes here.
+    return Recode(absl::StatusCode::kNotFound, NotAttached(name),
+                  absl::StrCat("container ", Quoted(name), ": ", op,
+                               ": detached during the call"));
+  }
   if (absl::Now() > deadline) {
     return absl::DeadlineExceededError(absl::StrCat(
         "container ", Quoted(name), ": ", op, ": deadline passed"));

@@ -55,15 +55,59 @@ struct ContainerInfo {
   std::string disconnect_reason;
 };
 
+// RegistryOptions bound what a registry gives each container.
+struct RegistryOptions {
+  // kDefaultMaxCallsPerContainer bounds one container's calls in flight. A
+  // device open can block in the kernel beyond any deadline (a tty waiting
+  // for carrier, a file on a dead NFS server) and each such call holds a
+  // thread; past the bound a container's calls fail with
+  // RESOURCE_EXHAUSTED rather than take more.
+  static constexpr size_t kDefaultMaxCallsPerContainer = 64;
+
+  // client bounds each container's GoferClient (its listing bounds).
+  devutil::GoferClientOptions client;
+  // max_calls_per_container: see kDefaultMaxCallsPerContainer.
+  size_t max_calls_per_container = kDefaultMaxCallsPerContainer;
+};
+
 // ContainerRegistry holds the GoferClient of every attached container. All
 // methods are thread-safe.
 //
-// Errors are absl::Status values with canonical codes (and, where there is
-// one, the errno; see pkg/syserr): INVALID_ARGUMENT for a bad name or
-// socket path, NOT_FOUND for a name that is not attached, ALREADY_EXISTS for
-// a second Attach of a name, UNAVAILABLE when the gofer cannot be reached or
-// is gone, DEADLINE_EXCEEDED when a deadline passes; device errors keep the
-// code of their errno (NOT_FOUND for ENOENT, PERMISSION_DENIED for EACCES).
+// Errors are absl::Status values with canonical codes, and the errno in the
+// message (and payload; see pkg/syserr). The code says whose fault it is:
+//
+//   INVALID_ARGUMENT    the caller's own bad input only: a name, device
+//                       path or socket path that fails validation
+//                       (validate.h), a relative socket path
+//   NOT_FOUND           the container is not attached (or was detached
+//                       during the call); or the device does not exist:
+//                       ENOENT, ENOTDIR, ENODEV, ENXIO
+//   ALREADY_EXISTS      a second Attach of a name
+//   PERMISSION_DENIED   EACCES, EPERM, EROFS (the gofer's policy, or the
+//                       host's permissions)
+//   FAILED_PRECONDITION the device cannot be opened as it is now: ELOOP (a
+//                       symlink, never followed), EISDIR, EBUSY, ETXTBSY,
+//                       EAGAIN
+//   RESOURCE_EXHAUSTED  ENOBUFS (a listing past the client's bounds),
+//                       EMFILE, ENFILE, ENOMEM, ENOSPC; or a container
+//                       with max_calls_per_container calls in flight
+//   UNAVAILABLE         the gofer cannot be reached, is gone, or cannot
+//                       serve: connect failures, any Mount failure (a
+//                       protocol fault, a mount FD or mount point that is
+//                       not a directory, missing RPCs), a connection that
+//                       was lost or cut off
+//   DEADLINE_EXCEEDED   a deadline passed
+//   INTERNAL            any other failure of a device call: on the RPC
+//                       path a gofer fault ("gofer fault: ..."): EIO,
+//                       EPROTO, EBADMSG, a garbled answer or one of another
+//                       MID, EINVAL or EBADF from a gofer that was sent
+//                       valid requests, an errno that names no device
+//                       condition (ETIMEDOUT, EEXIST, EOPNOTSUPP, ...); on
+//                       the fast path a host error such as a driver's EIO
+//
+// A gofer's errno never reaches the caller as a code that would blame the
+// caller (INVALID_ARGUMENT) or claim what the registry alone decides
+// (ALREADY_EXISTS, DEADLINE_EXCEEDED, CANCELLED, UNIMPLEMENTED).
 class ContainerRegistry final : public devutil::GoferClientProvider {
  public:
   // kDefaultAttachTimeout bounds Attach when its deadline is infinite.
@@ -79,26 +123,36 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // Create starts the registry's watcher thread. Gofer calls run in ctx
   // (its sleep hooks and logger), which must outlive the registry.
   static absl::StatusOr<std::unique_ptr<ContainerRegistry>> Create(
-      const context::Context& ctx = context::Background());
+      const context::Context& ctx = context::Background(),
+      const RegistryOptions& options = {});
 
-  // The destructor closes every client (CloseAll) and stops the watcher.
+  // The destructor closes every client (CloseAll), waits for calls still
+  // in the registry's methods (a call stuck in the kernel holds it up:
+  // shim_main exits rather than destroy a registry with stuck calls) and
+  // stops the watcher.
   ~ContainerRegistry() override;
   ContainerRegistry(const ContainerRegistry&) = delete;
   ContainerRegistry& operator=(const ContainerRegistry&) = delete;
 
-  // Attach connects to the gofer listening on gofer_socket (a path, or '@'
-  // and an abstract name), mounts with devutil::NewGoferClient and records
-  // the client under name. Connect and Mount must finish by deadline
-  // (now + kDefaultAttachTimeout if it is infinite): DEADLINE_EXCEEDED
-  // otherwise, and nothing is kept. A gofer that refuses or drops the
-  // connection is UNAVAILABLE, with the errno in the message.
+  // Attach connects to the gofer listening on gofer_socket (an absolute
+  // path, or '@' and an abstract name), mounts with devutil::NewGoferClient
+  // and records the client under name. Connect and Mount must finish by
+  // deadline (now + kDefaultAttachTimeout if it is infinite):
+  // DEADLINE_EXCEEDED otherwise, and nothing is kept. A gofer that refuses
+  // or drops the connection, or whose Mount fails or could serve no call
+  // (NewGoferClient's checks), is UNAVAILABLE, with the errno in the
+  // message.
   absl::StatusOr<ContainerInfo> Attach(absl::string_view name,
                                        absl::string_view gofer_socket,
                                        absl::Time deadline);
 
-  // Detach forgets name and closes its client, whatever its state. Calls
-  // on the container still running fail promptly (the socket is shut down)
-  // and Detach waits for them. NOT_FOUND if name is not attached.
+  // Detach forgets name and closes its client, whatever its state, without
+  // waiting for calls in flight: it shuts the gofer socket down, so that
+  // RPCs fail at once and the gofer sees the end of the connection, and
+  // returns. A call stuck in the kernel (a fast-path open that blocks)
+  // keeps the client's socket and mount FD open until it returns, then
+  // closes them; its caller gets NOT_FOUND. NOT_FOUND if name is not
+  // attached.
   absl::Status Detach(absl::string_view name);
 
   // CloseAll detaches every container.
@@ -110,15 +164,19 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // Get returns a snapshot of one container.
   absl::StatusOr<ContainerInfo> Get(absl::string_view name) const;
 
+  // options returns the bounds the registry was made with.
+  const RegistryOptions& options() const { return options_; }
+
   // size returns the number of attached containers.
   size_t size() const;
 
-  // DirentNames runs GoferClient::DirentNames for name's client.
+  // DirentNames runs GoferClient::DirentNames for name's client. A listing
+  // past the client's bounds is RESOURCE_EXHAUSTED (ENOBUFS).
   absl::StatusOr<std::vector<std::string>> DirentNames(absl::string_view name,
                                                        absl::Time deadline);
 
   // OpenAt runs GoferClient::OpenAt for name's client and returns the
-  // opened host FD.
+  // opened host FD. relpath must pass ValidateDevicePath.
   //
   // For both calls: a disconnected container is UNAVAILABLE at once. An
   // RPC the gofer has not answered by max(deadline, now + kMinStallTimeout)
@@ -127,7 +185,8 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // call returns DEADLINE_EXCEEDED. A call that fails because the gofer
   // went away marks the container disconnected and returns UNAVAILABLE. A
   // call that finishes after deadline returns DEADLINE_EXCEEDED (an opened
-  // FD is closed).
+  // FD is closed). A container with max_calls_per_container calls in
+  // flight refuses more with RESOURCE_EXHAUSTED.
   absl::StatusOr<fd::OwnedFd> OpenAt(absl::string_view name,
                                      absl::string_view relpath,
                                      uint32_t flags, absl::Time deadline);
@@ -154,17 +213,22 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
 
  private:
   struct Container;
+  // InCall counts one call in a method, for the destructor.
+  class InCall;
+  // Table names the errno-to-code table of Classify.
+  enum class Table { kDevice, kListing };
 
-  explicit ContainerRegistry(const context::Context& ctx) : ctx_(ctx) {}
+  ContainerRegistry(const context::Context& ctx, const RegistryOptions& options)
+      : ctx_(ctx), options_(options) {}
 
   std::shared_ptr<Container> Find(absl::string_view name) const;
   // Acquire finds name's container and checks that it can serve a call.
   absl::StatusOr<std::shared_ptr<Container>> Acquire(absl::string_view name,
                                                      absl::Time deadline) const;
-  // Classify turns a failed call on c into the status to return, marking c
-  // disconnected if its gofer is gone.
+  // Classify turns a failed call on c into the status to return (see the
+  // class comment), marking c disconnected if its gofer is gone.
   absl::Status Classify(Container& c, const absl::Status& s,
-                        absl::string_view op) const;
+                        absl::string_view op, Table table) const;
   // Guard arms the stall guard of a call (op) on c; see OpenAt.
   StallGuard Guard(Container& c, absl::string_view op,
                    absl::Time deadline) const;
@@ -178,7 +242,12 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   static ContainerInfo Snapshot(const Container& c);
 
   const context::Context& ctx_;
+  const RegistryOptions options_;
   std::unique_ptr<SocketWatcher> watcher_;
+
+  mutable std::mutex calls_mu_;  // guards calls_
+  mutable std::condition_variable calls_done_;
+  mutable int calls_ = 0;  // calls in Attach, DirentNames and OpenAt
   std::atomic<uint64_t> next_id_{1};
 
   // std::shared_mutex rather than absl::Mutex so that ThreadSanitizer sees

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -22,6 +23,8 @@
 #include "pkg/devutil/devutil.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
+#include "testing/leased_file.h"
+#include "testing/rescue.h"
 
 namespace gvisor::shim {
 namespace {
@@ -201,6 +204,73 @@ TEST_F(RegistryTest, AwaitChangeWakesOnADisconnect) {
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->state, ContainerState::kDisconnected);
   EXPECT_THAT(info->disconnect_reason, ::testing::HasSubstr("closed"));
+}
+
+TEST_F(RegistryTest, DetachDoesNotWaitForAFastPathOpenStuckInTheKernel) {
+  // A devgofer over the fixture's tree, donating the mount FD: the open
+  // runs in this process, and blocks on a lease held by this test.
+  auto g = DevGofer::Start(fixture_->root(), {"--donate_mount_fd"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto lease =
+      gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  auto info = registry_->Attach("stuck", (*g)->socket(), Soon());
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_TRUE(info->mount_fd_donated);
+  const uint64_t gen = registry_->generation();
+  absl::Status call;
+  std::thread opener([&] {
+    call =
+        registry_->OpenAt("stuck", "leased", O_WRONLY, absl::InfiniteFuture())
+            .status();
+  });
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    opener.join();
+  };
+  ASSERT_TRUE((*lease)->AwaitBreak());
+  {
+    gvisor::testing::Rescue rescue([&] { (*lease)->Release(); });
+    EXPECT_TRUE(registry_->Detach("stuck").ok());
+    EXPECT_FALSE(rescue.Disarm()) << "Detach waited for the stuck open";
+  }
+  EXPECT_EQ(registry_->generation(), gen + 1);
+  EXPECT_EQ(registry_->GetDevGoferClient("stuck"), nullptr);
+  // The name is free at once.
+  ASSERT_TRUE(registry_->Attach("stuck", (*g)->socket(), Soon()).ok());
+  ASSERT_TRUE(registry_->OpenAt("stuck", "file", O_RDONLY, Soon()).ok());
+  std::move(finish).Invoke();
+  EXPECT_EQ(call.code(), absl::StatusCode::kNotFound) << call;
+  EXPECT_THAT(call.message(), ::testing::HasSubstr("detached during the call"));
+}
+
+TEST_F(RegistryTest, CallsInFlightPerContainerAreBounded) {
+  RegistryOptions o;
+  o.max_calls_per_container = 1;
+  auto reg = ContainerRegistry::Create(context::Background(), o);
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  auto g = DevGofer::Start(fixture_->root(), {"--donate_mount_fd"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto lease =
+      gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_TRUE((*reg)->Attach("a", (*g)->socket(), Soon()).ok());
+  ASSERT_TRUE((*reg)->Attach("b", (*g)->socket(), Soon()).ok());
+  std::thread opener([&] {
+    (void)(*reg)->OpenAt("a", "leased", O_WRONLY, absl::InfiniteFuture());
+  });
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    opener.join();
+  };
+  ASSERT_TRUE((*lease)->AwaitBreak());
+  absl::Status more = (*reg)->OpenAt("a", "file", O_RDONLY, Soon()).status();
+  EXPECT_EQ(more.code(), absl::StatusCode::kResourceExhausted) << more;
+  EXPECT_THAT(more.message(), ::testing::HasSubstr("max_calls_per_container"));
+  // Another container is not affected.
+  EXPECT_TRUE((*reg)->OpenAt("b", "file", O_RDONLY, Soon()).ok());
+  std::move(finish).Invoke();
+  EXPECT_TRUE((*reg)->OpenAt("a", "file", O_RDONLY, Soon()).ok());
 }
 
 // Many callers at once on a few names: attach, detach, list, open. Run

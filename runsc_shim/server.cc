@@ -1,14 +1,15 @@
 #include "runsc_shim/server.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <string.h>
-
 #include <chrono>
+#include <condition_variable>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -92,11 +93,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   return server;
 }
 
-Server::~Server() { Shutdown(absl::ZeroDuration()); }
-
-void Server::Shutdown(absl::Duration grace) {
+Server::~Server() {
+  Shutdown(absl::ZeroDuration());
   std::lock_guard<std::mutex> l(mu_);
-  if (shut_down_ || server_ == nullptr) return;
+  if (stopper_.joinable()) stopper_.join();
+}
+
+bool Server::Shutdown(absl::Duration grace) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (server_ == nullptr) return true;
+  if (shut_down_) return stopped_.load();
   shut_down_ = true;
   if (grpc::HealthCheckServiceInterface* health =
           server_->GetHealthCheckService()) {
@@ -111,17 +117,48 @@ void Server::Shutdown(absl::Duration grace) {
     LOG(WARNING) << calls_.in_flight()
                  << " call(s) still running after the grace period";
   }
+  // CloseAll never waits for a call: one stuck in the kernel keeps only
+  // its own container's client open until it returns.
   registry_->CloseAll();
   if (!idle && !calls_.WaitIdle(absl::Now() + kDrainAfterClose)) {
     LOG(WARNING) << calls_.in_flight()
                  << " call(s) still running after closing the gofer "
                     "connections; cancelling them";
   }
-  server_->Shutdown(std::chrono::system_clock::now());
-  server_->Wait();
+  // grpc::Server::Shutdown waits for every handler to return, which one
+  // stuck in a syscall does not: it runs on a thread, waited for up to
+  // kStopTimeout.
+  auto stop = [this] {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+    {
+      std::lock_guard<std::mutex> s(stopped_mu_);
+      stopped_.store(true);
+    }
+    stopped_cv_.notify_all();
+  };
+  try {
+    stopper_ = std::thread(stop);
+  } catch (const std::system_error& e) {
+    LOG(WARNING) << "no thread to stop the gRPC server on (" << e.what()
+                 << "); stopping it here";
+    stop();
+  }
+  {
+    std::unique_lock<std::mutex> w(stopped_mu_);
+    stopped_cv_.wait_for(w, absl::ToChronoNanoseconds(kStopTimeout),
+                         [this] { return stopped_.load(); });
+  }
   if (address_.kind == Address::Kind::kUnix) {
     unlink(address_.target.c_str());
   }
+  if (!stopped_.load()) {
+    LOG(WARNING) << calls_.in_flight()
+                 << " call(s) stuck in the kernel; the gRPC server cannot "
+                    "stop until they return";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace gvisor::shim

@@ -6,8 +6,11 @@
 #ifndef GVISOR_RUNSC_SHIM_SERVER_H_
 #define GVISOR_RUNSC_SHIM_SERVER_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -29,7 +32,8 @@ class Server {
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const Address& address, ContainerRegistry* registry);
 
-  // The destructor shuts down with no grace.
+  // The destructor shuts down with no grace, and waits for the gRPC server
+  // to stop: for calls stuck in the kernel too (see Shutdown).
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -40,12 +44,23 @@ class Server {
   // every client of the registry, so that a call still blocked on a gofer
   // fails at once, gives such calls up to kDrainAfterClose to send their
   // errors, stops the gRPC server, cancelling what is left, and removes the
-  // socket file. Idle client connections do not hold it up. Idempotent.
-  void Shutdown(absl::Duration grace);
+  // socket file. Idle client connections do not hold it up.
+  //
+  // It returns within grace + kDrainAfterClose + kStopTimeout whatever the
+  // calls do. true: the gRPC server has stopped. false: a call is stuck in
+  // its method (a syscall that does not return, such as an open of a tty
+  // waiting for carrier), and gRPC, which cannot stop before every handler
+  // returns, goes on stopping on a thread of its own; no call is admitted
+  // any more and the socket file is gone, but the process should exit
+  // rather than destroy the server (shim_main does). Idempotent: later
+  // calls return at once, true once the server has stopped.
+  bool Shutdown(absl::Duration grace);
 
   // kDrainAfterClose bounds the wait for calls woken by closing the
   // registry's clients.
   static constexpr absl::Duration kDrainAfterClose = absl::Seconds(2);
+  // kStopTimeout bounds the wait for the gRPC server to stop after that.
+  static constexpr absl::Duration kStopTimeout = absl::Seconds(1);
 
   const Address& address() const { return address_; }
 
@@ -69,8 +84,14 @@ class Server {
   CallCounter calls_;  // outlives server_, whose calls it counts
   Service service_;
   std::unique_ptr<grpc::Server> server_;
-  std::mutex mu_;  // serializes Shutdown
+  std::mutex mu_;  // serializes Shutdown; guards shut_down_ and stopper_
   bool shut_down_ = false;
+  // stopper_ runs grpc::Server::Shutdown and Wait; stopped_ is set once
+  // they have returned.
+  std::thread stopper_;
+  std::mutex stopped_mu_;  // with stopped_cv_, for waiting on stopped_
+  std::condition_variable stopped_cv_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace gvisor::shim

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -32,6 +34,8 @@
 #include "runsc_shim/testutil.h"
 #include "runsc_shim/validate.h"
 #include "testing/gofer_fixture.h"
+#include "testing/leased_file.h"
+#include "testing/rescue.h"
 
 namespace gvisor::shim {
 namespace {
@@ -434,6 +438,22 @@ TEST_F(ShimTest, BadGoferSocketsAreInvalidArgument) {
     SCOPED_TRACE(sock);
     EXPECT_CODE(Attach("demo", sock), INVALID_ARGUMENT);
   }
+}
+
+TEST_F(ShimTest, RelativeGoferSocketIsRefusedNamingTheFix) {
+  // Even one that exists relative to the shim's own working directory:
+  // that directory means nothing to the caller.
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(chdir("/tmp"), 0);
+  const std::string rel = g->socket().substr(strlen("/tmp/"));
+  grpc::Status st = Attach("demo", rel);
+  ASSERT_EQ(chdir(cwd), 0);
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("pass an absolute path"));
+  EXPECT_EQ(registry_->size(), 0u);
 }
 
 TEST_F(ShimTest, BadDevicePathsAreInvalidArgument) {
@@ -933,6 +953,38 @@ TEST_F(ShimTest, ShutdownEndsACallStuckPastTheGrace) {
   EXPECT_THAT(call.error_message(), HasSubstr("detached during the call"));
   EXPECT_EQ(registry_->size(), 0u);
   g->child().Continue();
+}
+
+TEST_F(ShimTest, ShutdownReturnsWhileACallIsStuckInTheKernel) {
+  auto g = Tree({"--donate_mount_fd"});
+  ASSERT_NE(g, nullptr);
+  auto lease =
+      gvisor::testing::LeasedFile::Create(fixture_->root() + "/leased");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_GRPC_OK(Attach("stuck", g->socket()));
+  grpc::Status call;
+  std::thread caller([&] { call = Probe("stuck", "leased", v1::WRITE); });
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    caller.join();
+  };
+  ASSERT_TRUE((*lease)->AwaitBreak());
+  bool stopped = true;
+  {
+    gvisor::testing::Rescue rescue([&] { (*lease)->Release(); });
+    // Within grace + kDrainAfterClose + kStopTimeout, stuck call or not.
+    stopped = server_->Shutdown(absl::ZeroDuration());
+    EXPECT_FALSE(rescue.Disarm()) << "Shutdown waited for the stuck call";
+  }
+  EXPECT_FALSE(stopped) << "gRPC cannot have stopped with a handler stuck";
+  EXPECT_EQ(registry_->size(), 0u);
+  struct stat st;
+  EXPECT_NE(stat(address_.target.c_str(), &st), 0) << "socket file left";
+  // Once the kernel lets go, the server finishes stopping (the destructor
+  // waits for that).
+  std::move(finish).Invoke();
+  EXPECT_FALSE(call.ok());
+  server_.reset();
 }
 
 }  // namespace

@@ -5,13 +5,19 @@
 // --shutdown_grace to finish, then every client is closed.
 //
 //   shim [--listen=unix:/run/runsc-shim.sock] [--shutdown_grace=5s]
-//        [--ready_fd=N]
+//        [--ready_fd=N] [--max_dirents=65536] [--max_dirent_bytes=4194304]
+//        [--max_calls_per_container=64]
+//
+// SIGTERM returns within --shutdown_grace + 3 s even while a call is stuck
+// in the kernel (Server::Shutdown); the process then exits without waiting
+// for that call.
 //
 // With --ready_fd=N it writes "ready\n" to the inherited FD N and closes
 // it once it serves (tools/readyfd), so that its starter need not poll.
 
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -21,6 +27,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
+#include "pkg/context/context.h"
+#include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
 #include "runsc_shim/address.h"
@@ -37,6 +45,17 @@ ABSL_FLAG(std::string, listen, "",
 // ThreadSanitizer with -Werror (their seqlock uses a fence).
 ABSL_FLAG(std::string, shutdown_grace, "5s",
           "how long calls in flight may run after SIGTERM, e.g. 5s");
+ABSL_FLAG(uint64_t, max_dirents,
+          gvisor::devutil::GoferClientOptions::kDefaultMaxDirents,
+          "the most entries one ListDevices accepts from a gofer; past it "
+          "the call fails with RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, max_dirent_bytes,
+          gvisor::devutil::GoferClientOptions::kDefaultMaxDirentBytes,
+          "the most bytes of names one ListDevices accepts from a gofer");
+ABSL_FLAG(uint64_t, max_calls_per_container,
+          gvisor::shim::RegistryOptions::kDefaultMaxCallsPerContainer,
+          "the most calls in flight on one container (each holds a thread "
+          "while a device open blocks); more get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, ready_fd, -1,
           "an inherited FD (a pipe's write end) that gets \"ready\\n\" and "
           "is closed once the shim serves");
@@ -101,8 +120,20 @@ int Main(int argc, char** argv) {
                  << ": anyone who can reach it controls the shim";
   }
 
+  RegistryOptions options;
+  options.client.max_dirents = absl::GetFlag(FLAGS_max_dirents);
+  options.client.max_dirent_bytes = absl::GetFlag(FLAGS_max_dirent_bytes);
+  options.max_calls_per_container =
+      absl::GetFlag(FLAGS_max_calls_per_container);
+  if (options.client.max_dirents == 0 || options.client.max_dirent_bytes == 0 ||
+      options.max_calls_per_container == 0) {
+    fprintf(stderr,
+            "shim: --max_dirents, --max_dirent_bytes and "
+            "--max_calls_per_container must be at least 1\n");
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<ContainerRegistry>> registry =
-      ContainerRegistry::Create();
+      ContainerRegistry::Create(context::Background(), options);
   if (!registry.ok()) {
     LOG(ERROR) << "creating the registry: " << registry.status();
     return 1;
@@ -122,7 +153,14 @@ int Main(int argc, char** argv) {
   LOG(INFO) << "got " << strsignal(sig) << "; shutting down";
   size_t n = (*registry)->size();
   // Closes every client too (ContainerRegistry::CloseAll).
-  (*server)->Shutdown(grace);
+  if (!(*server)->Shutdown(grace)) {
+    // A call is stuck in the kernel: nothing can join its thread, so the
+    // server and the registry are not destroyed. Every client is closed
+    // (the stuck call's as soon as it returns) and the socket is gone.
+    LOG(WARNING) << "exiting with a call stuck in the kernel";
+    fflush(stderr);
+    _exit(0);
+  }
   (*registry)->CloseAll();
   LOG(INFO) << "closed the clients of " << n << " container(s); bye";
   return 0;

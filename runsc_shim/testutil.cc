@@ -125,8 +125,9 @@ bool CanConnect(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<Child>> Child::Start(
-    const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  return Spawn(argv, env, -1);
+    const std::vector<std::string>& argv, const std::vector<std::string>& env,
+    const std::string& cwd) {
+  return Spawn(argv, env, -1, cwd);
 }
 
 absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
@@ -166,7 +167,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
 
 absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
     const std::vector<std::string>& argv, const std::vector<std::string>& env,
-    int ready_w) {
+    int ready_w, const std::string& cwd) {
   std::unique_ptr<Child> c(new Child());
   int n = counter++;
   c->out_path_ = absl::StrCat(TempDir(), "/child.", getpid(), ".", n, ".out");
@@ -190,8 +191,16 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
                envs.end());
     envs.push_back(e);
   }
+  std::vector<std::string> args = argv;
+  if (!cwd.empty() && !args.empty() && args[0][0] != '/') {
+    // The path is relative to our working directory, not the child's.
+    char here[4096];
+    if (getcwd(here, sizeof(here)) != nullptr) {
+      args[0] = absl::StrCat(here, "/", args[0]);
+    }
+  }
   std::vector<char*> cargv, cenv;
-  for (const std::string& a : argv) {
+  for (const std::string& a : args) {
     cargv.push_back(const_cast<char*>(a.c_str()));
   }
   cargv.push_back(nullptr);
@@ -217,6 +226,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     execve(cargv[0], cargv.data(), cenv.data());
     _exit(127);
   }
@@ -292,8 +302,8 @@ std::string Child::Stderr() const { return ReadFile(err_path_); }
 
 absl::StatusOr<Result> Run(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env,
-                           absl::Duration timeout) {
-  absl::StatusOr<std::unique_ptr<Child>> c = Child::Start(argv, env);
+                           absl::Duration timeout, const std::string& cwd) {
+  absl::StatusOr<std::unique_ptr<Child>> c = Child::Start(argv, env, cwd);
   if (!c.ok()) return c.status();
   absl::StatusOr<int> status = (*c)->Wait(timeout);
   if (!status.ok()) return status.status();
@@ -326,6 +336,8 @@ DevGofer::~DevGofer() {
 }
 
 int64_t RssKiB(pid_t pid) { return StatusField(pid, "VmRSS"); }
+
+int64_t PeakRssKiB(pid_t pid) { return StatusField(pid, "VmHWM"); }
 
 int AcceptedConnections(const std::string& path) {
   // Columns: Num RefCount Protocol Flags Type St Inode Path. Accepted

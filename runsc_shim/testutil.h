@@ -46,7 +46,7 @@ class Child {
   // Output() returns.
   static absl::StatusOr<std::unique_ptr<Child>> Start(
       const std::vector<std::string>& argv,
-      const std::vector<std::string>& env = {});
+      const std::vector<std::string>& env = {}, const std::string& cwd = "");
   // StartServer runs a server that takes --ready_fd (devgofer, shim): it
   // adds "--ready_fd=3", gives the child the write end of a pipe as FD 3,
   // and returns once the child wrote "ready\n" there. UNAVAILABLE, with
@@ -83,11 +83,11 @@ class Child {
   static constexpr int kReadyFd = 3;
 
   Child() = default;
-  // Spawn forks and execs argv; ready_w (unless -1) becomes the child's
-  // kReadyFd.
+  // Spawn forks and execs argv in cwd (unless empty); ready_w (unless -1)
+  // becomes the child's kReadyFd.
   static absl::StatusOr<std::unique_ptr<Child>> Spawn(
-      const std::vector<std::string>& argv,
-      const std::vector<std::string>& env, int ready_w);
+      const std::vector<std::string>& argv, const std::vector<std::string>& env,
+      int ready_w, const std::string& cwd = "");
 
   pid_t pid_ = -1;
   bool reaped_ = false;
@@ -103,10 +103,12 @@ struct Result {
   std::string err;
 };
 
-// Run runs argv to completion (at most timeout) and returns its result.
+// Run runs argv to completion (at most timeout) and returns its result. cwd,
+// unless empty, is its working directory.
 absl::StatusOr<Result> Run(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env = {},
-                           absl::Duration timeout = absl::Seconds(60));
+                           absl::Duration timeout = absl::Seconds(60),
+                           const std::string& cwd = "");
 
 // DevGofer is a devgofer child process listening on a fresh socket path.
 class DevGofer {
@@ -131,6 +133,9 @@ class DevGofer {
 using ::gvisor::testing::ThreadCount;
 // RssKiB returns the resident set size of process pid (0: this one) in KiB.
 int64_t RssKiB(pid_t pid = 0);
+// PeakRssKiB returns the most RSS process pid (0: this one) ever had, in
+// KiB (VmHWM): what an allocation that came and went left behind.
+int64_t PeakRssKiB(pid_t pid = 0);
 // OpenFdCount returns the number of open FDs of process pid (0: this one).
 using ::gvisor::testing::OpenFdCount;
 

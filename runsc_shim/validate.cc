@@ -87,6 +87,12 @@ absl::Status ValidateSocketPath(absl::string_view path) {
                    absl::StrCat("longer than ", kMaxSocketPath,
                                 " bytes (sockaddr_un.sun_path)"));
   }
+  if (path.front() != '/' && path.front() != '@') {
+    return Invalid(EINVAL, kWhat, path,
+                   "relative; the shim does not resolve it against its own "
+                   "working directory: pass an absolute path (devctl attach "
+                   "resolves a relative one against its own)");
+  }
   return absl::OkStatus();
 }
 

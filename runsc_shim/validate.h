@@ -31,8 +31,10 @@ absl::Status ValidateContainerName(absl::string_view name);
 // "." or ".." component.
 absl::Status ValidateDevicePath(absl::string_view path);
 
-// ValidateSocketPath accepts a filesystem path or an '@'-prefixed abstract
-// name that fits in sockaddr_un.sun_path, with no NUL byte.
+// ValidateSocketPath accepts an absolute filesystem path or an '@'-prefixed
+// abstract name that fits in sockaddr_un.sun_path, with no NUL byte. A
+// relative path is refused: the shim's working directory means nothing to
+// its callers.
 absl::Status ValidateSocketPath(absl::string_view path);
 
 }  // namespace gvisor::shim

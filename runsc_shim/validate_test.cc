@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pkg/syserr/syserr.h"
 #include "runsc_shim/address.h"
@@ -66,11 +67,26 @@ TEST(ValidateDevicePathTest, RefusesOtherPaths) {
             ENAMETOOLONG);
 }
 
-TEST(ValidateSocketPathTest, AcceptsPathsAndAbstractNames) {
-  for (const char* path : {"/tmp/gofer.sock", "relative.sock", "@abstract"}) {
+TEST(ValidateSocketPathTest, AcceptsAbsolutePathsAndAbstractNames) {
+  for (const char* path : {"/tmp/gofer.sock", "/g", "@abstract", "@rel"}) {
     EXPECT_TRUE(ValidateSocketPath(path).ok()) << path;
   }
-  EXPECT_TRUE(ValidateSocketPath(std::string(kMaxSocketPath, 's')).ok());
+  EXPECT_TRUE(
+      ValidateSocketPath("/" + std::string(kMaxSocketPath - 1, 's')).ok());
+}
+
+TEST(ValidateSocketPathTest, RefusesRelativePathsNamingTheFix) {
+  // The shim would resolve them against its own working directory, which
+  // means nothing to the caller.
+  for (const char* path :
+       {"relative.sock", "./g.sock", "../run/g.sock", "dir/g.sock"}) {
+    absl::Status s = ValidateSocketPath(path);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_EQ(syserr::ToErrno(s), EINVAL) << path;
+    EXPECT_THAT(std::string(s.message()),
+                ::testing::HasSubstr("pass an absolute path"))
+        << path;
+  }
 }
 
 TEST(ValidateSocketPathTest, RefusesEmptyNulAndTooLong) {

@@ -8,10 +8,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "glog/logging.h"
 #include "pkg/fspath/fspath.h"
@@ -92,18 +92,136 @@ int OpenComponentwise(int dirfd, const std::vector<std::string>& path,
   return openat(at, path.back().c_str(), flags);
 }
 
+// kRpcPathMids are the RPCs the client sends when it has no host FD.
+constexpr lisafs::MID kRpcPathMids[] = {
+    lisafs::MID::kWalk, lisafs::MID::kOpenAt, lisafs::MID::kGetdents64,
+    lisafs::MID::kClose};
+
+// DirentBudget counts a listing's entries and name bytes against the
+// client's bounds (GoferClientOptions).
+class DirentBudget {
+ public:
+  explicit DirentBudget(const GoferClientOptions& o) : o_(o) {}
+
+  // Take accounts for one entry, and fails with ENOBUFS (code
+  // RESOURCE_EXHAUSTED) once a bound is passed.
+  absl::Status Take(size_t name_len) {
+    ++entries_;
+    bytes_ += name_len;
+    if (entries_ > o_.max_dirents) {
+      return Exhausted(
+          absl::StrCat("DirentNames: the listing passed ", o_.max_dirents,
+                       " entries (GoferClientOptions::max_dirents)"));
+    }
+    if (bytes_ > o_.max_dirent_bytes) {
+      return Exhausted(absl::StrCat(
+          "DirentNames: the listing passed ", o_.max_dirent_bytes,
+          " bytes of names (GoferClientOptions::max_dirent_bytes)"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status Exhausted(absl::string_view what) {
+    absl::Status errno_status = syserr::FromErrno(ENOBUFS, what);
+    absl::Status out(absl::StatusCode::kResourceExhausted,
+                     errno_status.message());
+    errno_status.ForEachPayload(
+        [&](absl::string_view url, const absl::Cord& payload) {
+          out.SetPayload(url, payload);
+        });
+    return out;
+  }
+
+  const GoferClientOptions& o_;
+  size_t entries_ = 0;
+  size_t bytes_ = 0;
+};
+
+// CheckMount refuses a mount that could serve no call (see NewGoferClient).
+absl::Status CheckMount(const lisafs::Mounted& m) {
+  if (m.host_fd.valid()) {
+    struct stat st;
+    if (fstat(m.host_fd.get(), &st) != 0) {
+      return syserr::FromErrno(errno, "fstat of the donated mount FD");
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return syserr::FromErrno(
+          ENOTDIR, absl::StrFormat("the gofer donated a mount FD that is not "
+                                   "a directory (file type 0%o)",
+                                   st.st_mode & S_IFMT));
+    }
+    return absl::OkStatus();
+  }
+  if ((m.root.stat.mode & S_IFMT) != S_IFDIR) {
+    return syserr::FromErrno(
+        ENOTDIR, absl::StrFormat("the gofer's mount point is not a directory "
+                                 "(file type 0%o)",
+                                 m.root.stat.mode & S_IFMT));
+  }
+  std::vector<std::string> missing;
+  for (lisafs::MID mid : kRpcPathMids) {
+    if (!m.client->IsSupported(mid)) missing.emplace_back(lisafs::MIDName(mid));
+  }
+  if (!missing.empty()) {
+    return syserr::FromErrno(
+        EOPNOTSUPP, absl::StrCat("the gofer donated no mount FD and does not "
+                                 "support ",
+                                 absl::StrJoin(missing, ", ")));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-GoferClient::GoferClient(lisafs::Mounted mounted, std::string cont_name)
+// Call counts one method call for the destructor, and hands it the host FD
+// (null on the RPC path) it may use whatever Close does meanwhile.
+class GoferClient::Call {
+ public:
+  explicit Call(GoferClient* c) : c_(c) {
+    std::lock_guard<std::mutex> l(c_->mu_);
+    ++c_->calls_;
+    closed_ = c_->closed_;
+    host_fd_ = c_->host_fd_;
+  }
+  ~Call() {
+    host_fd_.reset();  // before the count: the destructor may then go on
+    std::lock_guard<std::mutex> l(c_->mu_);
+    if (--c_->calls_ == 0) c_->calls_done_.notify_all();
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  bool closed() const { return closed_; }
+  const fd::OwnedFd* host_fd() const { return host_fd_.get(); }
+
+ private:
+  GoferClient* const c_;
+  bool closed_ = false;
+  std::shared_ptr<const fd::OwnedFd> host_fd_;
+};
+
+GoferClient::GoferClient(lisafs::Mounted mounted, std::string cont_name,
+                         const GoferClientOptions& options)
     : client_(std::move(mounted.client)),
       root_(client_->NewFD(mounted.root.control_fd)),
-      host_fd_(std::move(mounted.host_fd)),
-      cont_name_(std::move(cont_name)) {}
+      cont_name_(std::move(cont_name)),
+      options_(options),
+      has_host_fd_(mounted.host_fd.valid()) {
+  if (has_host_fd_) {
+    host_fd_ = std::make_shared<const fd::OwnedFd>(std::move(mounted.host_fd));
+  }
+}
 
-GoferClient::~GoferClient() { Close(); }
+GoferClient::~GoferClient() {
+  Close();
+  std::unique_lock<std::mutex> l(mu_);
+  calls_done_.wait(l, [this] { return calls_ == 0; });
+}
 
 absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-    const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd) {
+    const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
+    const GoferClientOptions& options) {
   context::UninterruptibleSleep sleep(ctx);
   absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(std::move(fd));
   if (!sock.ok()) {
@@ -118,24 +236,36 @@ absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
                  cont_name, mounted.status().ToString());
     return mounted.status();
   }
+  if (absl::Status s = CheckMount(*mounted); !s.ok()) {
+    ctx.Warningf("devutil: mounting the dev gofer of container %s: %s",
+                 cont_name, s.ToString());
+    mounted->client->Close();
+    return s;
+  }
   return std::unique_ptr<GoferClient>(
-      new GoferClient(std::move(*mounted), std::string(cont_name)));
+      new GoferClient(std::move(*mounted), std::string(cont_name), options));
 }
 
 void GoferClient::Close() {
-  // Wake any RPC in flight first, then wait for running calls to end.
-  if (client_) client_->Close();
-  std::unique_lock<std::shared_mutex> l(mu_);
-  if (closed_) return;
-  closed_ = true;
-  host_fd_.reset();
+  // Wake any RPC in flight; it fails with EIO.
+  client_->Close();
+  std::shared_ptr<const fd::OwnedFd> host_fd;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return;
+    closed_ = true;
+    host_fd = std::move(host_fd_);
+  }
+  // The host FD closes here, or when the last call using it returns.
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::DirentNames(
     const context::Context& ctx) {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  if (closed_) return syserr::FromErrno(EBADF, "DirentNames: client closed");
-  if (host_fd_.valid()) return HostDirentNames();
+  Call call(this);
+  if (call.closed()) {
+    return syserr::FromErrno(EBADF, "DirentNames: client closed");
+  }
+  if (call.host_fd() != nullptr) return HostDirentNames(call.host_fd()->get());
   return RpcDirentNames(ctx);
 }
 
@@ -145,20 +275,24 @@ absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
   absl::StatusOr<std::vector<std::string>> path = ValidatePath(relpath);
   if (!path.ok()) return path.status();
   flags &= O_ACCMODE;
-  std::shared_lock<std::shared_mutex> l(mu_);
-  if (closed_) return syserr::FromErrno(EBADF, "OpenAt: client closed");
-  if (host_fd_.valid()) return HostOpenAt(*path, static_cast<int>(flags));
+  Call call(this);
+  if (call.closed()) return syserr::FromErrno(EBADF, "OpenAt: client closed");
+  if (call.host_fd() != nullptr) {
+    return HostOpenAt(call.host_fd()->get(), *path, static_cast<int>(flags));
+  }
   return RpcOpenAt(ctx, *path, flags);
 }
 
-absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames() const {
+absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
+    int host_fd) const {
   // A fresh open file description per call: concurrent callers never share
   // a directory offset, and the donated FD may be O_PATH.
-  fd::OwnedFd dir(openat(host_fd_.get(), ".",
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  fd::OwnedFd dir(
+      openat(host_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) {
     return syserr::FromErrno(errno, "DirentNames: opening the mount point");
   }
+  DirentBudget budget(options_);
   std::vector<std::string> names;
   alignas(8) char buf[8192];
   for (;;) {
@@ -170,7 +304,9 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames() const {
     if (n == 0) break;
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      if (d->d_reclen == 0) break;  // never from a kernel; no endless loop
       absl::string_view name(d->d_name);
+      if (absl::Status s = budget.Take(name.size()); !s.ok()) return s;
       if (name != "." && name != "..") names.emplace_back(name);
       off += d->d_reclen;
     }
@@ -179,18 +315,51 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames() const {
 }
 
 absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
-    const std::vector<std::string>& path, int flags) const {
-  const int open_flags = flags | O_NOFOLLOW | O_CLOEXEC;
-  std::string joined = absl::StrJoin(path, "/");
-  int fd = Openat2Beneath(host_fd_.get(), joined, open_flags);
+    int host_fd, const std::vector<std::string>& path, int flags) const {
+  const std::string joined = absl::StrJoin(path, "/");
+  auto fail = [&](int err, absl::string_view step) {
+    return syserr::FromErrno(
+        err, absl::StrCat("OpenAt of \"", joined, "\" on the host FD", step));
+  };
+  // Step 1: an O_PATH FD, which opens nothing and so cannot block.
+  constexpr int kPathFlags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  int pfd = Openat2Beneath(host_fd, joined, kPathFlags);
+  if (pfd < 0 && errno == ENOSYS) {
+    pfd = OpenComponentwise(host_fd, path, kPathFlags);
+  }
+  if (pfd < 0) return fail(errno, "");
+  fd::OwnedFd file(pfd);
+  // Step 2: the file's type, of the very file step 1 found.
+  struct stat st;
+  if (fstat(file.get(), &st) != 0) return fail(errno, ": fstat");
+  // O_PATH|O_NOFOLLOW stops on a final symlink rather than failing.
+  if (S_ISLNK(st.st_mode)) return fail(ELOOP, "");
+  int open_flags = flags | O_NOCTTY | O_CLOEXEC;
+  if (S_ISFIFO(st.st_mode)) open_flags |= O_NONBLOCK;
+  // Step 3: open that same file through its magic link: no path is
+  // resolved again, so nothing can be swapped in between.
+  const std::string proc = absl::StrCat("/proc/self/fd/", file.get());
+  int fd;
+  do {
+    fd = open(proc.c_str(), open_flags);
+  } while (fd < 0 && errno == EINTR);
+  if (fd >= 0) return fd::OwnedFd(fd);
+  if (errno != ENOENT) return fail(errno, "");
+  // No /proc: open the path again and check that it is still the file of
+  // step 1. (A FIFO swapped in for a device between the two would block
+  // this open: only with no /proc, and only if the served tree changes.)
+  fd = Openat2Beneath(host_fd, joined, open_flags | O_NOFOLLOW);
   if (fd < 0 && errno == ENOSYS) {
-    fd = OpenComponentwise(host_fd_.get(), path, open_flags);
+    fd = OpenComponentwise(host_fd, path, open_flags | O_NOFOLLOW);
   }
-  if (fd < 0) {
-    return syserr::FromErrno(errno, absl::StrCat("OpenAt of \"", joined,
-                                                 "\" on the host FD"));
+  if (fd < 0) return fail(errno, "");
+  fd::OwnedFd opened(fd);
+  struct stat again;
+  if (fstat(opened.get(), &again) != 0) return fail(errno, ": fstat");
+  if (again.st_dev != st.st_dev || again.st_ino != st.st_ino) {
+    return fail(EAGAIN, ": the file changed during the open");
   }
-  return fd::OwnedFd(fd);
+  return opened;
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
@@ -202,9 +371,10 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
   // A host FD donated for the directory is not needed: close it now.
   open->host_fd.reset();
   lisafs::ClientFD dir = client_->NewFD(open->open_fd);
+  DirentBudget budget(options_);
   std::vector<std::string> names;
   absl::Status status;
-  for (;;) {
+  while (status.ok()) {
     absl::StatusOr<std::vector<lisafs::Dirent64>> dirents =
         dir.Getdents64(ctx, kGetdentsCount);
     if (!dirents.ok()) {
@@ -213,6 +383,8 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
     }
     if (dirents->empty()) break;
     for (lisafs::Dirent64& d : *dirents) {
+      status = budget.Take(d.name.size());
+      if (!status.ok()) break;
       if (d.name != "." && d.name != "..") names.push_back(std::move(d.name));
     }
   }

@@ -11,10 +11,12 @@
 #ifndef GVISOR_PKG_DEVUTIL_DEVUTIL_H_
 #define GVISOR_PKG_DEVUTIL_DEVUTIL_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include <condition_variable>
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,13 +47,33 @@ inline constexpr context::Key<contextID, GoferClient*> CtxDevGoferClient{
 inline constexpr context::Key<contextID, GoferClientProvider*>
     CtxDevGoferClientProvider{contextID::kDevGoferClientProvider};
 
+// GoferClientOptions bound what one GoferClient accepts from its gofer. A
+// gofer is trusted with its content but not with the client's memory: a
+// hostile or broken one must not grow the client without limit.
+struct GoferClientOptions {
+  // kDefaultMaxDirents is more than ten times the entries of a large host's
+  // /dev (a few thousand with many GPUs and ptys).
+  static constexpr size_t kDefaultMaxDirents = 65536;
+  // kDefaultMaxDirentBytes lets those entries average 64 bytes of name
+  // (NAME_MAX is 255). With std::string's 32 bytes per entry, one listing
+  // holds at most about 6 MiB.
+  static constexpr size_t kDefaultMaxDirentBytes = 4 << 20;
+
+  // max_dirents bounds the entries one DirentNames call accepts, "." and
+  // ".." included (so that a gofer cannot loop a client on them either).
+  size_t max_dirents = kDefaultMaxDirents;
+  // max_dirent_bytes bounds the sum of the name lengths of those entries.
+  size_t max_dirent_bytes = kDefaultMaxDirentBytes;
+};
+
 // GoferClient is a connection to one container's dev gofer. Its methods are
 // thread-safe.
 class GoferClient {
  public:
   GoferClient(const GoferClient&) = delete;
   GoferClient& operator=(const GoferClient&) = delete;
-  // The destructor closes the client.
+  // The destructor closes the client and waits for calls still running
+  // (which Close does not).
   ~GoferClient();
 
   // ContainerName returns the owning container's name. No I/O.
@@ -59,10 +81,16 @@ class GoferClient {
 
   // HasHostFD reports whether the gofer donated the mount point's host FD,
   // so that DirentNames and OpenAt take the host fast path.
-  bool HasHostFD() const { return host_fd_.valid(); }
+  bool HasHostFD() const { return has_host_fd_; }
+
+  // options returns the bounds the client was made with.
+  const GoferClientOptions& options() const { return options_; }
 
   // DirentNames returns the names in the served directory, without "." and
-  // "..", in the order the directory yields them.
+  // "..", in the order the directory yields them. A listing that passes
+  // options().max_dirents entries or options().max_dirent_bytes bytes of
+  // names fails with ENOBUFS (code RESOURCE_EXHAUSTED), on both paths;
+  // nothing of it is kept.
   absl::StatusOr<std::vector<std::string>> DirentNames(
       const context::Context& ctx);
 
@@ -71,25 +99,45 @@ class GoferClient {
   // relpath is split into components like gVisor's fspath; "nvidia0" and
   // "nvidia-caps/nvidia-cap1" both work. Errors: ENOENT if a component does
   // not exist or the path has no component ("", "/"); EINVAL for an absolute
-  // path or a "." or ".." component; an error (ELOOP on the fast path, ENOENT or EINVAL
-  // from the gofer) where a symlink would have to be followed; EIO if the
-  // gofer opened the file but donated no host FD.
+  // path or a "." or ".." component; an error (ELOOP on the fast path,
+  // ENOENT or EINVAL from the gofer) where a symlink would have to be
+  // followed; EIO if the gofer opened the file but donated no host FD.
+  //
+  // On the fast path the file is first opened O_PATH beneath the mount FD
+  // (no open of the file itself, so nothing that can block), its type is
+  // read with fstat, and only then is it opened through /proc/self/fd with
+  // the access mode, O_NOCTTY, and O_NONBLOCK for a FIFO: a FIFO never
+  // blocks the open (O_WRONLY without a reader is ENXIO, as on the RPC
+  // path, where the gofer opens everything O_NONBLOCK) and its FD stays
+  // non-blocking, while character devices are opened blocking, as their
+  // drivers expect. That costs three syscalls more than one openat (an
+  // openat2, an fstat, an open and a close in all). Without /proc it falls
+  // back to a second openat2 checked against the first by device and inode.
   absl::StatusOr<fd::OwnedFd> OpenAt(const context::Context& ctx,
                                      absl::string_view relpath,
                                      uint32_t flags);
 
-  // Close ends the connection (the gofer frees every FDID) and closes the
-  // host FD. Close is idempotent; methods called afterwards fail with EBADF.
+  // Close ends the connection (the gofer frees every FDID) and drops the
+  // client's reference to the host FD. It does not wait for calls in
+  // flight: an RPC fails with EIO at once, and a host call stuck in the
+  // kernel (the open of a tty waiting for carrier, a file on a dead NFS
+  // server) keeps the host FD open until it returns. Close is idempotent;
+  // methods called afterwards fail with EBADF.
   void Close();
 
  private:
   friend absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-      const context::Context& ctx, absl::string_view cont_name,
-      fd::OwnedFd fd);
-  GoferClient(lisafs::Mounted mounted, std::string cont_name);
+      const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
+      const GoferClientOptions& options);
+  GoferClient(lisafs::Mounted mounted, std::string cont_name,
+              const GoferClientOptions& options);
 
-  absl::StatusOr<std::vector<std::string>> HostDirentNames() const;
-  absl::StatusOr<fd::OwnedFd> HostOpenAt(const std::vector<std::string>& path,
+  // Call counts one method call in calls_ for the destructor.
+  class Call;
+
+  absl::StatusOr<std::vector<std::string>> HostDirentNames(int host_fd) const;
+  absl::StatusOr<fd::OwnedFd> HostOpenAt(int host_fd,
+                                         const std::vector<std::string>& path,
                                          int flags) const;
   absl::StatusOr<std::vector<std::string>> RpcDirentNames(
       const context::Context& ctx) const;
@@ -97,22 +145,34 @@ class GoferClient {
                                         const std::vector<std::string>& path,
                                         uint32_t flags) const;
 
-  std::shared_ptr<lisafs::Client> client_;
-  lisafs::ClientFD root_;
-  fd::OwnedFd host_fd_;
+  const std::shared_ptr<lisafs::Client> client_;
+  const lisafs::ClientFD root_;
   const std::string cont_name_;
-  // Held shared by DirentNames/OpenAt and exclusively by Close, so that the
-  // host FD is not closed under a running call.
-  mutable std::shared_mutex mu_;
-  bool closed_ = false;
+  const GoferClientOptions options_;
+  const bool has_host_fd_;
+  // mu_ is only ever held for a few instructions, never across a syscall
+  // that may block: a call copies host_fd_ under it and then works on its
+  // own reference, so that Close never waits for a call.
+  mutable std::mutex mu_;
+  std::shared_ptr<const fd::OwnedFd> host_fd_;  // guarded by mu_
+  bool closed_ = false;                         // guarded by mu_
+  int calls_ = 0;                               // guarded by mu_
+  std::condition_variable calls_done_;
 };
 
 // NewGoferClient takes ownership of fd, a connected SOCK_STREAM socket to a
 // dev gofer, and mounts over it (one Mount RPC). cont_name is the owning
 // container's name. The call is an uninterruptible sleep of ctx, and
 // failures are also reported through ctx's logger. On error fd is closed.
+//
+// A mount that could serve no call fails here rather than on every later
+// call: ENOTDIR if the donated mount FD (checked with fstat) or, without
+// one, the mount point the gofer describes is not a directory; EOPNOTSUPP
+// if, without a donated FD, the gofer does not support the RPCs the client
+// needs (Walk, OpenAt, Getdents64, Close).
 absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-    const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd);
+    const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
+    const GoferClientOptions& options = {});
 
 // GoferClientProvider hands out the GoferClient of a container.
 class GoferClientProvider {

@@ -47,6 +47,8 @@ constexpr Entry kNames[] = {
     {ETIMEDOUT, "ETIMEDOUT"}, {ECONNREFUSED, "ECONNREFUSED"},
     {ESTALE, "ESTALE"},       {ECANCELED, "ECANCELED"},
     {EPROTO, "EPROTO"},       {EDQUOT, "EDQUOT"},
+    {ENOBUFS, "ENOBUFS"},     {EBADMSG, "EBADMSG"},
+    {ETXTBSY, "ETXTBSY"},     {ESHUTDOWN, "ESHUTDOWN"},
 };
 
 }  // namespace

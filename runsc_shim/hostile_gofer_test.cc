@@ -1,0 +1,562 @@
+// The shim as a real process against hostile or broken gofers (the
+// scriptable fake of testing/hostile_gofer.h, on real sockets) and against
+// device opens that block in the kernel. For each attack the shim stays up,
+// other containers keep being served, its memory and FDs stay within their
+// bounds, and the caller gets a clear error.
+
+#include "testing/hostile_gofer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "pkg/fd/fd.h"
+#include "pkg/fd/limit.h"
+#include "pkg/lisafs/messages.h"
+#include "runsc_shim/shim.grpc.pb.h"
+#include "runsc_shim/testutil.h"
+#include "testing/gofer_fixture.h"
+#include "testing/leased_file.h"
+
+namespace gvisor::shim {
+namespace {
+
+namespace v1 = ::gvisor::devutil::shim::v1;
+using lisafs::MID;
+using ::testing::AnyOf;
+using testing::GoferAnswer;
+using testing::GoferRequest;
+using ::testing::HasSubstr;
+using testing::HostileGofer;
+using testutil::Child;
+using testutil::DevGofer;
+
+#define EXPECT_CODE(status, code)                          \
+  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) \
+      << (status).error_message()
+#define ASSERT_GRPC_OK(status) \
+  ASSERT_TRUE((status).ok()) << (status).error_message()
+
+// kMaxGrowthKiB bounds how much the shim's peak RSS may grow over one
+// attack: a bounded listing holds about 6 MiB (devutil.h), a bounded frame
+// a few (lisafs ClientOptions); ASan's quarantine keeps what is freed.
+#ifdef __SANITIZE_ADDRESS__
+constexpr int64_t kMaxGrowthKiB = 192 << 10;
+#else
+constexpr int64_t kMaxGrowthKiB = 64 << 10;
+#endif
+
+std::string Bin(const std::string& name) {
+  absl::StatusOr<std::string> p = testutil::Runfile("runsc_shim/" + name);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.value_or("/nonexistent");
+}
+
+class HostileShimTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { fd::RaiseFdLimit().IgnoreError(); }
+
+  void SetUp() override {
+    auto fx = gvisor::testing::GoferFixture::Create();
+    ASSERT_TRUE(fx.ok()) << fx.status();
+    fixture_ = std::move(*fx);
+    auto g = DevGofer::Start(fixture_->devices_dir(),
+                             {"--char_devices=passthrough"});
+    ASSERT_TRUE(g.ok()) << g.status();
+    good_ = std::move(*g);
+  }
+
+  void TearDown() override {
+    if (shim_ != nullptr) {
+      shim_->Signal(SIGTERM);
+      (void)shim_->Wait();
+    }
+    if (!socket_.empty()) unlink(socket_.c_str());
+  }
+
+  // StartShim starts the shim binary with flags, and attaches "good" to a
+  // real devgofer over the fixture's devices.
+  void StartShim(std::vector<std::string> flags = {}) {
+    socket_ = testutil::TempSocketPath("hshim");
+    flags.insert(flags.begin(), {Bin("shim"), "--listen=unix:" + socket_});
+    auto c = Child::StartServer(flags);
+    ASSERT_TRUE(c.ok()) << c.status();
+    shim_ = std::move(*c);
+    channel_ = grpc::CreateChannel("unix:" + socket_,
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::DevGoferShim::NewStub(channel_);
+    ASSERT_GRPC_OK(Attach("good", good_->socket()));
+  }
+
+  static void Deadline(grpc::ClientContext* ctx,
+                       absl::Duration d = absl::Seconds(20)) {
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
+  }
+
+  grpc::Status Attach(const std::string& name, const std::string& sock,
+                      v1::Container* out = nullptr) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::AttachContainerRequest req;
+    req.set_name(name);
+    req.set_gofer_socket(sock);
+    v1::Container c;
+    grpc::Status st = stub_->AttachContainer(&ctx, req, &c);
+    if (out != nullptr) *out = c;
+    return st;
+  }
+
+  grpc::Status Detach(const std::string& name) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::DetachContainerRequest req;
+    req.set_name(name);
+    v1::DetachContainerResponse resp;
+    return stub_->DetachContainer(&ctx, req, &resp);
+  }
+
+  grpc::Status Devices(const std::string& name,
+                       std::vector<std::string>* out = nullptr) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::ListDevicesRequest req;
+    req.set_name(name);
+    v1::ListDevicesResponse resp;
+    grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
+    if (out != nullptr) out->assign(resp.names().begin(), resp.names().end());
+    return st;
+  }
+
+  grpc::Status Probe(const std::string& name, const std::string& path,
+                     v1::AccessMode mode = v1::READ,
+                     v1::DeviceInfo* out = nullptr,
+                     absl::Duration timeout = absl::Seconds(20)) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx, timeout);
+    v1::ProbeDeviceRequest req;
+    req.set_name(name);
+    req.set_path(path);
+    req.set_mode(mode);
+    v1::DeviceInfo info;
+    grpc::Status st = stub_->ProbeDevice(&ctx, req, &info);
+    if (out != nullptr) *out = info;
+    return st;
+  }
+
+  size_t Attached() {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::ListContainersResponse resp;
+    grpc::Status st =
+        stub_->ListContainers(&ctx, v1::ListContainersRequest(), &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return static_cast<size_t>(resp.containers_size());
+  }
+
+  v1::Container::State StateOf(const std::string& name) {
+    grpc::ClientContext ctx;
+    Deadline(&ctx);
+    v1::GetContainerRequest req;
+    req.set_name(name);
+    v1::Container c;
+    grpc::Status st = stub_->GetContainer(&ctx, req, &c);
+    return st.ok() ? c.state() : v1::Container::STATE_UNSPECIFIED;
+  }
+
+  // ExpectGoodServed checks that the well-behaved container still works.
+  void ExpectGoodServed() {
+    std::vector<std::string> names;
+    grpc::Status st = Devices("good", &names);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_THAT(names, ::testing::Contains("null"));
+    v1::DeviceInfo info;
+    st = Probe("good", "null", v1::READ, &info);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(info.type(), v1::CHAR_DEVICE);
+    EXPECT_EQ(StateOf("good"), v1::Container::ATTACHED);
+  }
+
+  int64_t PeakRss() { return testutil::PeakRssKiB(shim_->pid()); }
+  int Fds() { return testutil::OpenFdCount(shim_->pid()); }
+
+  // Tree starts a devgofer over the fixture's tree, donating its mount FD.
+  std::unique_ptr<DevGofer> FastTree() {
+    auto g = DevGofer::Start(fixture_->root(), {"--donate_mount_fd"});
+    EXPECT_TRUE(g.ok()) << g.status();
+    return g.ok() ? std::move(*g) : nullptr;
+  }
+
+  std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
+  std::unique_ptr<DevGofer> good_;
+  std::string socket_;
+  std::unique_ptr<Child> shim_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::DevGoferShim::Stub> stub_;
+};
+
+// Attack 3: a gofer that answers Getdents64 forever.
+TEST_F(HostileShimTest, EndlessListingFailsAtTheBoundAndTheShimStaysSmall) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  // The safety stop lets a shim without bounds take 2,000,000 names
+  // (hundreds of MiB) rather than everything the machine has.
+  auto g = HostileGofer::Start(testing::EndlessListing(
+      1000, 2'000'000,
+      [](size_t i) { return absl::StrCat("endless-entry-", i); }));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("hostile", (*g)->socket()));
+  ExpectGoodServed();
+  const int64_t peak = PeakRss();
+  const int fds = Fds();
+
+  std::vector<std::string> names;
+  grpc::Status st = Devices("hostile", &names);
+  EXPECT_CODE(st, RESOURCE_EXHAUSTED);
+  EXPECT_THAT(st.error_message(), HasSubstr("passed 65536 entries"));
+  EXPECT_THAT(st.error_message(), HasSubstr("ENOBUFS"));
+  EXPECT_TRUE(names.empty());
+  // The shim stopped reading at its bound.
+  EXPECT_LE((*g)->requests(MID::kGetdents64), 65536 / 1000 + 1);
+
+  ExpectGoodServed();
+  EXPECT_LT(PeakRss() - peak, kMaxGrowthKiB)
+      << "peak RSS " << peak << " -> " << PeakRss() << " KiB";
+  EXPECT_LE(Fds(), fds);
+  // The connection is still in step: the container stays attached.
+  EXPECT_EQ(StateOf("hostile"), v1::Container::ATTACHED);
+  EXPECT_CODE(Devices("hostile"), RESOURCE_EXHAUSTED);
+}
+
+// Attack 2 through the shim: Mount announces 0xFFFFFFFF, then every answer
+// is a header claiming 0xFFFFFFFF bytes that never come.
+TEST_F(HostileShimTest, FrameClaimingFourGiBLeavesTheShimSmall) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  testing::MountOptions m;
+  m.max_message_size = 0xFFFFFFFF;
+  auto g = HostileGofer::Start([m](const GoferRequest& r) {
+    if (r.mid == MID::kMount) return testing::MountAnswer(m);
+    const uint16_t mid = static_cast<uint16_t>(r.mid);
+    return GoferAnswer::Raw({0xFF, 0xFF, 0xFF, 0xFF,
+                             static_cast<uint8_t>(mid & 0xFF),
+                             static_cast<uint8_t>(mid >> 8), 0, 0});
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("hostile-1", (*g)->socket()));
+  ASSERT_GRPC_OK(Attach("hostile-2", (*g)->socket()));
+  ExpectGoodServed();
+  const int64_t peak = PeakRss();
+
+  // Two calls, as in the report that took a shim to 8 GiB.
+  grpc::Status probe = Probe("hostile-1", "null");
+  grpc::Status list = Devices("hostile-2");
+  for (const grpc::Status& st : {probe, list}) {
+    EXPECT_FALSE(st.ok());
+    // The gofer's fault, said as such: never the caller's.
+    EXPECT_THAT(st.error_code(),
+                AnyOf(grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::INTERNAL,
+                      grpc::StatusCode::DEADLINE_EXCEEDED))
+        << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr("EIO"));
+  }
+  EXPECT_TRUE(shim_->Running());
+  ExpectGoodServed();
+  EXPECT_LT(PeakRss() - peak, kMaxGrowthKiB)
+      << "peak RSS " << peak << " -> " << PeakRss() << " KiB";
+}
+
+// Attack 8a, and Mount faults generally: refused at attach, as UNAVAILABLE.
+TEST_F(HostileShimTest, MountThatCanServeNothingIsRefusedAtAttach) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  std::string file = fixture_->root() + "/file";
+  fd::OwnedFd regular(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(regular.valid());
+  const int fds = Fds();
+  struct Case {
+    const char* what;
+    std::function<GoferAnswer()> mount;
+    const char* detail;
+  };
+  const std::vector<Case> cases = {
+      {"donated mount FD is a regular file",
+       [&] {
+         testing::MountOptions m;
+         m.donate = regular.get();
+         return testing::MountAnswer(m);
+       },
+       "ENOTDIR"},
+      {"mount point is a regular file",
+       [] {
+         testing::MountOptions m;
+         m.root_mode = S_IFREG | 0644;
+         return testing::MountAnswer(m);
+       },
+       "ENOTDIR"},
+      {"no Walk, OpenAt, Getdents64",
+       [] {
+         testing::MountOptions m;
+         m.mids = {1, 3, 9};
+         return testing::MountAnswer(m);
+       },
+       "EOPNOTSUPP"},
+      {"Error(EINVAL)", [] { return GoferAnswer::Error(EINVAL); }, "EINVAL"},
+      {"Error(ENOENT)", [] { return GoferAnswer::Error(ENOENT); }, "ENOENT"},
+      {"garbled MountResp",
+       [] {
+         return GoferAnswer::Frame(static_cast<uint16_t>(MID::kMount),
+                                   {1, 2, 3});
+       },
+       "EIO"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.what);
+    auto g = HostileGofer::Start([&k](const GoferRequest& r) {
+      return r.mid == MID::kMount ? k.mount() : GoferAnswer::Error(EIO);
+    });
+    ASSERT_TRUE(g.ok()) << g.status();
+    v1::Container c;
+    grpc::Status st = Attach("refused", (*g)->socket(), &c);
+    EXPECT_CODE(st, UNAVAILABLE);
+    EXPECT_THAT(st.error_message(), HasSubstr(k.detail));
+    EXPECT_THAT(st.error_message(), HasSubstr((*g)->socket()));
+    // Nothing was kept: the gofer sees its connection end.
+    EXPECT_TRUE((*g)->AwaitClosed(1));
+  }
+  EXPECT_EQ(Attached(), 1u);
+  EXPECT_LE(Fds(), fds);
+  ExpectGoodServed();
+}
+
+// Attack 8b: protocol faults are the gofer's, not the caller's.
+TEST_F(HostileShimTest, GoferFaultsAreNeverBlamedOnTheCaller) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  struct Case {
+    const char* path;  // the Walk this answer is for
+    GoferAnswer (*answer)();
+    grpc::StatusCode code;
+    const char* detail;
+  };
+  static const Case kCases[] = {
+      {"einval", [] { return GoferAnswer::Error(EINVAL); },
+       grpc::StatusCode::INTERNAL, "EINVAL"},
+      {"ebadf", [] { return GoferAnswer::Error(EBADF); },
+       grpc::StatusCode::INTERNAL, "EBADF"},
+      {"eio", [] { return GoferAnswer::Error(EIO); },
+       grpc::StatusCode::INTERNAL, "EIO"},
+      {"eproto", [] { return GoferAnswer::Error(EPROTO); },
+       grpc::StatusCode::INTERNAL, "EPROTO"},
+      {"ebadmsg", [] { return GoferAnswer::Error(EBADMSG); },
+       grpc::StatusCode::INTERNAL, "EBADMSG"},
+      {"etimedout", [] { return GoferAnswer::Error(ETIMEDOUT); },
+       grpc::StatusCode::INTERNAL, "ETIMEDOUT"},
+      {"eexist", [] { return GoferAnswer::Error(EEXIST); },
+       grpc::StatusCode::INTERNAL, "EEXIST"},
+      {"ecanceled", [] { return GoferAnswer::Error(ECANCELED); },
+       grpc::StatusCode::INTERNAL, "ECANCELED"},
+      {"eopnotsupp", [] { return GoferAnswer::Error(EOPNOTSUPP); },
+       grpc::StatusCode::INTERNAL, "EOPNOTSUPP"},
+      {"errno-zero", [] { return GoferAnswer::Error(0); },
+       grpc::StatusCode::INTERNAL, "EIO"},
+      {"garbled",
+       [] {
+         return GoferAnswer::Frame(static_cast<uint16_t>(MID::kWalk), {0, 5});
+       },
+       grpc::StatusCode::INTERNAL, "EIO"},
+      {"wrong-mid",
+       [] { return GoferAnswer::Message(MID::kOpenAt, lisafs::OpenAtResp{}); },
+       grpc::StatusCode::INTERNAL, "EINVAL"},
+      // What the gofer says of the device itself keeps its meaning.
+      {"enoent", [] { return GoferAnswer::Error(ENOENT); },
+       grpc::StatusCode::NOT_FOUND, "ENOENT"},
+      {"missing",
+       [] {
+         lisafs::WalkResp w;
+         w.status = lisafs::WalkStatus::kComponentDoesNotExist;
+         return GoferAnswer::Message(MID::kWalk, w);
+       },
+       grpc::StatusCode::NOT_FOUND, "ENOENT"},
+      {"eacces", [] { return GoferAnswer::Error(EACCES); },
+       grpc::StatusCode::PERMISSION_DENIED, "EACCES"},
+      {"ebusy", [] { return GoferAnswer::Error(EBUSY); },
+       grpc::StatusCode::FAILED_PRECONDITION, "EBUSY"},
+  };
+  auto g = HostileGofer::Start([](const GoferRequest& r) {
+    switch (r.mid) {
+      case MID::kMount:
+        return testing::MountAnswer({});
+      case MID::kWalk: {
+        absl::StatusOr<lisafs::WalkReq> w = r.As<lisafs::WalkReq>();
+        for (const Case& k : kCases) {
+          if (w.ok() && !w->path.empty() && w->path[0] == k.path) {
+            return k.answer();
+          }
+        }
+        return GoferAnswer::Error(ENOENT);
+      }
+      case MID::kOpenAt:  // only ListDevices opens the mount point
+        return GoferAnswer::Error(EINVAL);
+      case MID::kClose:
+        return GoferAnswer::Message(MID::kClose, lisafs::EmptyMessage{});
+      default:
+        return GoferAnswer::Error(EOPNOTSUPP);
+    }
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("hostile", (*g)->socket()));
+  for (const Case& k : kCases) {
+    SCOPED_TRACE(k.path);
+    grpc::Status st = Probe("hostile", k.path);
+    EXPECT_EQ(st.error_code(), k.code) << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr(k.detail));
+    if (k.code == grpc::StatusCode::INTERNAL) {
+      EXPECT_THAT(st.error_message(), HasSubstr("gofer fault"));
+    }
+    // A fault on a live connection leaves the container attached.
+    EXPECT_EQ(StateOf("hostile"), v1::Container::ATTACHED);
+  }
+  grpc::Status st = Devices("hostile");
+  EXPECT_CODE(st, INTERNAL);
+  EXPECT_THAT(st.error_message(), HasSubstr("EINVAL"));
+  ExpectGoodServed();
+}
+
+// Attack 7: a FIFO on the fast path.
+TEST_F(HostileShimTest, FifoOnTheFastPathAnswersAndDetachAndSigtermFinish) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  auto tree = FastTree();
+  ASSERT_NE(tree, nullptr);
+  v1::Container c;
+  ASSERT_GRPC_OK(Attach("tree", tree->socket(), &c));
+  ASSERT_TRUE(c.mount_fd_donated());
+  v1::DeviceInfo info;
+  grpc::Status st = Probe("tree", "fifo", v1::READ, &info);
+  ASSERT_GRPC_OK(st);
+  EXPECT_EQ(info.type(), v1::FIFO);
+  // Without a reader an open for writing fails at once.
+  st = Probe("tree", "fifo", v1::WRITE);
+  EXPECT_CODE(st, NOT_FOUND);
+  EXPECT_THAT(st.error_message(), HasSubstr("ENXIO"));
+  ASSERT_GRPC_OK(Detach("tree"));
+  ExpectGoodServed();
+  shim_->Signal(SIGTERM);
+  absl::StatusOr<int> status = shim_->Wait();
+  ASSERT_TRUE(status.ok()) << "SIGTERM did not stop the shim";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  shim_.reset();
+}
+
+// Attack 7, a call genuinely stuck in the kernel: an open that waits on a
+// lease. Detach does not wait for it, and the stuck call holds only its own
+// container's FDs, until it returns.
+TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  auto tree = FastTree();
+  ASSERT_NE(tree, nullptr);
+  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  const int fds = Fds();
+  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
+  grpc::Status stuck;
+  std::thread prober([&] {
+    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
+  });
+  // Whatever fails below, the open is let go and the thread joined.
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    prober.join();
+  };
+  // The shim's open is in the kernel, waiting on the lease.
+  ASSERT_TRUE((*lease)->AwaitBreak());
+
+  grpc::Status detach = Detach("stuck");
+  EXPECT_TRUE(detach.ok()) << detach.error_message();
+  EXPECT_EQ(Attached(), 1u);
+  ExpectGoodServed();
+  // The name is free again, on the same gofer.
+  EXPECT_TRUE(Attach("stuck", tree->socket()).ok());
+  EXPECT_TRUE(Probe("stuck", "file").ok());
+  EXPECT_TRUE(Detach("stuck").ok());
+
+  // Once the kernel lets the open go, its caller hears the container is
+  // gone and the old client closes: no FD of it is left.
+  std::move(finish).Invoke();
+  EXPECT_CODE(stuck, NOT_FOUND);
+  EXPECT_THAT(stuck.error_message(), HasSubstr("detached during the call"));
+  EXPECT_LE(Fds(), fds);
+}
+
+TEST_F(HostileShimTest, StuckOpensCannotTakeThreadsWithoutBound) {
+  ASSERT_NO_FATAL_FAILURE(StartShim({"--max_calls_per_container=1"}));
+  auto tree = FastTree();
+  ASSERT_NE(tree, nullptr);
+  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
+  grpc::Status stuck;
+  std::thread prober([&] {
+    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
+  });
+  // Whatever fails below, the open is let go and the thread joined.
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    prober.join();
+  };
+  ASSERT_TRUE((*lease)->AwaitBreak());
+  // The container's one call is taken: more are refused rather than given
+  // threads; other containers are not affected.
+  grpc::Status more = Probe("stuck", "file");
+  EXPECT_CODE(more, RESOURCE_EXHAUSTED);
+  EXPECT_THAT(more.error_message(), HasSubstr("max_calls_per_container"));
+  ExpectGoodServed();
+  std::move(finish).Invoke();
+  EXPECT_TRUE(stuck.ok()) << stuck.error_message();
+  EXPECT_TRUE(Probe("stuck", "file").ok());
+}
+
+TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
+  ASSERT_NO_FATAL_FAILURE(StartShim({"--shutdown_grace=0s"}));
+  auto tree = FastTree();
+  ASSERT_NE(tree, nullptr);
+  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
+  grpc::Status stuck;
+  std::thread prober([&] {
+    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
+  });
+  // Whatever fails below, the open is let go and the thread joined.
+  absl::Cleanup finish = [&] {
+    (*lease)->Release();
+    prober.join();
+  };
+  ASSERT_TRUE((*lease)->AwaitBreak());
+  shim_->Signal(SIGTERM);
+  // Within --shutdown_grace + 3 s (Server::Shutdown), far below the lease
+  // break time (45 s) that would end the open on its own.
+  absl::StatusOr<int> status = shim_->Wait();
+  ASSERT_TRUE(status.ok()) << "SIGTERM did not stop the shim";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_THAT(shim_->Stderr(), HasSubstr("stuck in the kernel"));
+  shim_.reset();
+  std::move(finish).Invoke();
+  EXPECT_FALSE(stuck.ok());
+  // The socket file is gone with it.
+  struct stat st;
+  EXPECT_NE(stat(socket_.c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace gvisor::shim
