@@ -6,10 +6,11 @@
 // ProbeDevice. At the end it detaches everything and stops the shim with
 // SIGTERM.
 //
-// One devgofer serves many connections, but each costs it three FDs (the
-// socket, the mount point's FD and its control FD); where RLIMIT_NOFILE
-// cannot hold them all, the bench starts as many devgofers as it needs and
-// spreads the containers over them. The shim needs one FD per container.
+// One devgofer serves many connections, each costing it one FD (its socket:
+// connections on one mount point share the mount point's FD) plus its
+// server-wide FD reserve; where RLIMIT_NOFILE cannot hold them all, the
+// bench starts as many devgofers as it needs and spreads the containers
+// over them. The shim needs one FD per container.
 // Not a test:
 //
 //   bazel run -c opt //runsc_shim:shim_scale_bench -- [--steps=1000,10000]
@@ -102,13 +103,18 @@ int Main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_donate_mount_fd)) {
     gofer_flags.push_back("--donate_mount_fd");
   }
-  // kGoferFdsPerConnection is a devgofer's FD cost per connection, with
-  // room to spare.
-  constexpr uint64_t kGoferFdsPerConnection = 4;
+  // kGoferFdsPerConnection is a devgofer's FD cost per connection (a
+  // donated mount FD is sent and closed); kGoferFdsSpare covers its own FDs
+  // and its FD reserve (256 by default).
+  constexpr uint64_t kGoferFdsPerConnection = 1;
+  constexpr uint64_t kGoferFdsSpare = 400;
   int ngofers = absl::GetFlag(FLAGS_gofers);
   if (ngofers <= 0) {
     uint64_t need = steps.back() * kGoferFdsPerConnection;
-    ngofers = static_cast<int>((need + *nofile - 101) / (*nofile - 100));
+    uint64_t per_gofer = *nofile > 2 * kGoferFdsSpare
+                             ? *nofile - kGoferFdsSpare
+                             : *nofile / 2;
+    ngofers = static_cast<int>((need + per_gofer - 1) / per_gofer);
   }
   std::vector<std::unique_ptr<testutil::DevGofer>> gofers;
   for (int i = 0; i < ngofers; ++i) {
