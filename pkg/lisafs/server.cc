@@ -474,6 +474,10 @@ absl::Status Connection::Turn() {
       return got.status();
     }
     if (!*got) break;
+    // The frame is whole and the reader holds nothing: say so before the
+    // answer goes out, so that a peer that has its answer sees the stats
+    // without the request's buffer.
+    UpdateBuffered();
     internal::Response resp = Dispatch(req);
     req = Frame();
     writer_.Start(static_cast<uint16_t>(resp.mid), std::move(resp.payload),
