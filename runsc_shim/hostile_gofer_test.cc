@@ -67,7 +67,8 @@ std::string Bin(const std::string& name) {
   return p.value_or("/nonexistent");
 }
 
-class HostileShimTest : public ::testing::Test {
+class HostileShimTest : public ::testing::Test,
+                        public testutil::ShimClient {
  protected:
   static void SetUpTestSuite() { fd::RaiseFdLimit().IgnoreError(); }
 
@@ -97,85 +98,15 @@ class HostileShimTest : public ::testing::Test {
     auto c = Child::StartServer(flags);
     ASSERT_TRUE(c.ok()) << c.status();
     shim_ = std::move(*c);
-    channel_ = grpc::CreateChannel("unix:" + socket_,
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::DevGoferShim::NewStub(channel_);
+    Connect("unix:" + socket_);
     ASSERT_GRPC_OK(Attach("good", good_->socket()));
   }
 
-  static void Deadline(grpc::ClientContext* ctx,
-                       absl::Duration d = absl::Seconds(20)) {
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
-  }
-
-  grpc::Status Attach(const std::string& name, const std::string& sock,
-                      v1::Container* out = nullptr) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::AttachContainerRequest req;
-    req.set_name(name);
-    req.set_gofer_socket(sock);
-    v1::Container c;
-    grpc::Status st = stub_->AttachContainer(&ctx, req, &c);
-    if (out != nullptr) *out = c;
-    return st;
-  }
-
-  grpc::Status Detach(const std::string& name) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::DetachContainerRequest req;
-    req.set_name(name);
-    v1::DetachContainerResponse resp;
-    return stub_->DetachContainer(&ctx, req, &resp);
-  }
-
-  grpc::Status Devices(const std::string& name,
-                       std::vector<std::string>* out = nullptr) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::ListDevicesRequest req;
-    req.set_name(name);
-    v1::ListDevicesResponse resp;
-    grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
-    if (out != nullptr) out->assign(resp.names().begin(), resp.names().end());
-    return st;
-  }
-
-  grpc::Status Probe(const std::string& name, const std::string& path,
-                     v1::AccessMode mode = v1::READ,
-                     v1::DeviceInfo* out = nullptr,
-                     absl::Duration timeout = absl::Seconds(20)) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx, timeout);
-    v1::ProbeDeviceRequest req;
-    req.set_name(name);
-    req.set_path(path);
-    req.set_mode(mode);
-    v1::DeviceInfo info;
-    grpc::Status st = stub_->ProbeDevice(&ctx, req, &info);
-    if (out != nullptr) *out = info;
-    return st;
-  }
-
   size_t Attached() {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
     v1::ListContainersResponse resp;
-    grpc::Status st =
-        stub_->ListContainers(&ctx, v1::ListContainersRequest(), &resp);
+    grpc::Status st = List(&resp);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return static_cast<size_t>(resp.containers_size());
-  }
-
-  v1::Container::State StateOf(const std::string& name) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::GetContainerRequest req;
-    req.set_name(name);
-    v1::Container c;
-    grpc::Status st = stub_->GetContainer(&ctx, req, &c);
-    return st.ok() ? c.state() : v1::Container::STATE_UNSPECIFIED;
   }
 
   // ExpectGoodServed checks that the well-behaved container still works.
@@ -205,8 +136,6 @@ class HostileShimTest : public ::testing::Test {
   std::unique_ptr<DevGofer> good_;
   std::string socket_;
   std::unique_ptr<Child> shim_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::DevGoferShim::Stub> stub_;
 };
 
 // Attack 3: a gofer that answers Getdents64 forever.
