@@ -19,7 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -130,6 +129,43 @@ class HostileShimTest : public ::testing::Test,
     auto g = DevGofer::Start(fixture_->root(), {"--donate_mount_fd"});
     EXPECT_TRUE(g.ok()) << g.status();
     return g.ok() ? std::move(*g) : nullptr;
+  }
+
+  // StuckOpen is a Probe of "leased" for writing, by container "stuck" on
+  // a devgofer over the fixture's tree (donating its mount FD), whose open
+  // waits in the kernel on a lease. Finish lets it go and joins the
+  // probing thread; the destructor does too, whatever failed before.
+  struct StuckOpen {
+    std::unique_ptr<DevGofer> tree;
+    std::unique_ptr<testing::LeasedFile> lease;
+    grpc::Status status;  // the Probe's, once Finish returned
+    std::thread prober;
+
+    void Finish() {
+      if (!prober.joinable()) return;
+      lease->Release();
+      prober.join();
+    }
+    ~StuckOpen() { Finish(); }
+  };
+
+  // StartStuckOpen attaches "stuck" and returns once its open waits on the
+  // lease. *fds, unless null, gets the shim's FD count from just before
+  // the attach.
+  void StartStuckOpen(StuckOpen* s, int* fds = nullptr) {
+    s->tree = FastTree();
+    ASSERT_NE(s->tree, nullptr);
+    auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    s->lease = std::move(*lease);
+    if (fds != nullptr) *fds = Fds();
+    ASSERT_GRPC_OK(Attach("stuck", s->tree->socket()));
+    s->prober = std::thread([this, s] {
+      s->status =
+          Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
+    });
+    // The shim's open is in the kernel, waiting on the lease.
+    ASSERT_TRUE(s->lease->AwaitBreak());
   }
 
   std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
@@ -392,86 +428,47 @@ TEST_F(HostileShimTest, FifoOnTheFastPathAnswersAndDetachAndSigtermFinish) {
 // container's FDs, until it returns.
 TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
   ASSERT_NO_FATAL_FAILURE(StartShim());
-  auto tree = FastTree();
-  ASSERT_NE(tree, nullptr);
-  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  const int fds = Fds();
-  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
-  grpc::Status stuck;
-  std::thread prober([&] {
-    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
-  });
-  // Whatever fails below, the open is let go and the thread joined.
-  absl::Cleanup finish = [&] {
-    (*lease)->Release();
-    prober.join();
-  };
-  // The shim's open is in the kernel, waiting on the lease.
-  ASSERT_TRUE((*lease)->AwaitBreak());
+  StuckOpen stuck;
+  int fds = 0;
+  ASSERT_NO_FATAL_FAILURE(StartStuckOpen(&stuck, &fds));
 
   grpc::Status detach = Detach("stuck");
   EXPECT_TRUE(detach.ok()) << detach.error_message();
   EXPECT_EQ(Attached(), 1u);
   ExpectGoodServed();
   // The name is free again, on the same gofer.
-  EXPECT_TRUE(Attach("stuck", tree->socket()).ok());
+  EXPECT_TRUE(Attach("stuck", stuck.tree->socket()).ok());
   EXPECT_TRUE(Probe("stuck", "file").ok());
   EXPECT_TRUE(Detach("stuck").ok());
 
   // Once the kernel lets the open go, its caller hears the container is
   // gone and the old client closes: no FD of it is left.
-  std::move(finish).Invoke();
-  EXPECT_CODE(stuck, NOT_FOUND);
-  EXPECT_THAT(stuck.error_message(), HasSubstr("detached during the call"));
+  stuck.Finish();
+  EXPECT_CODE(stuck.status, NOT_FOUND);
+  EXPECT_THAT(stuck.status.error_message(),
+              HasSubstr("detached during the call"));
   EXPECT_LE(Fds(), fds);
 }
 
 TEST_F(HostileShimTest, StuckOpensCannotTakeThreadsWithoutBound) {
   ASSERT_NO_FATAL_FAILURE(StartShim({"--max_calls_per_container=1"}));
-  auto tree = FastTree();
-  ASSERT_NE(tree, nullptr);
-  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
-  grpc::Status stuck;
-  std::thread prober([&] {
-    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
-  });
-  // Whatever fails below, the open is let go and the thread joined.
-  absl::Cleanup finish = [&] {
-    (*lease)->Release();
-    prober.join();
-  };
-  ASSERT_TRUE((*lease)->AwaitBreak());
+  StuckOpen stuck;
+  ASSERT_NO_FATAL_FAILURE(StartStuckOpen(&stuck));
   // The container's one call is taken: more are refused rather than given
   // threads; other containers are not affected.
   grpc::Status more = Probe("stuck", "file");
   EXPECT_CODE(more, RESOURCE_EXHAUSTED);
   EXPECT_THAT(more.error_message(), HasSubstr("max_calls_per_container"));
   ExpectGoodServed();
-  std::move(finish).Invoke();
-  EXPECT_TRUE(stuck.ok()) << stuck.error_message();
+  stuck.Finish();
+  EXPECT_TRUE(stuck.status.ok()) << stuck.status.error_message();
   EXPECT_TRUE(Probe("stuck", "file").ok());
 }
 
 TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
   ASSERT_NO_FATAL_FAILURE(StartShim({"--shutdown_grace=0s"}));
-  auto tree = FastTree();
-  ASSERT_NE(tree, nullptr);
-  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
-  grpc::Status stuck;
-  std::thread prober([&] {
-    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
-  });
-  // Whatever fails below, the open is let go and the thread joined.
-  absl::Cleanup finish = [&] {
-    (*lease)->Release();
-    prober.join();
-  };
-  ASSERT_TRUE((*lease)->AwaitBreak());
+  StuckOpen stuck;
+  ASSERT_NO_FATAL_FAILURE(StartStuckOpen(&stuck));
   shim_->Signal(SIGTERM);
   // Within --shutdown_grace + 3 s (Server::Shutdown), far below the lease
   // break time (45 s) that would end the open on its own.
@@ -480,8 +477,8 @@ TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   EXPECT_THAT(shim_->Stderr(), HasSubstr("stuck in the kernel"));
   shim_.reset();
-  std::move(finish).Invoke();
-  EXPECT_FALSE(stuck.ok());
+  stuck.Finish();
+  EXPECT_FALSE(stuck.status.ok());
   // The socket file is gone with it.
   struct stat st;
   EXPECT_NE(stat(socket_.c_str(), &st), 0);
