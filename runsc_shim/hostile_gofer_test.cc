@@ -19,7 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -67,7 +66,8 @@ std::string Bin(const std::string& name) {
   return p.value_or("/nonexistent");
 }
 
-class HostileShimTest : public ::testing::Test {
+class HostileShimTest : public ::testing::Test,
+                        public testutil::ShimClient {
  protected:
   static void SetUpTestSuite() { fd::RaiseFdLimit().IgnoreError(); }
 
@@ -97,85 +97,15 @@ class HostileShimTest : public ::testing::Test {
     auto c = Child::StartServer(flags);
     ASSERT_TRUE(c.ok()) << c.status();
     shim_ = std::move(*c);
-    channel_ = grpc::CreateChannel("unix:" + socket_,
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::DevGoferShim::NewStub(channel_);
+    Connect("unix:" + socket_);
     ASSERT_GRPC_OK(Attach("good", good_->socket()));
   }
 
-  static void Deadline(grpc::ClientContext* ctx,
-                       absl::Duration d = absl::Seconds(20)) {
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
-  }
-
-  grpc::Status Attach(const std::string& name, const std::string& sock,
-                      v1::Container* out = nullptr) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::AttachContainerRequest req;
-    req.set_name(name);
-    req.set_gofer_socket(sock);
-    v1::Container c;
-    grpc::Status st = stub_->AttachContainer(&ctx, req, &c);
-    if (out != nullptr) *out = c;
-    return st;
-  }
-
-  grpc::Status Detach(const std::string& name) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::DetachContainerRequest req;
-    req.set_name(name);
-    v1::DetachContainerResponse resp;
-    return stub_->DetachContainer(&ctx, req, &resp);
-  }
-
-  grpc::Status Devices(const std::string& name,
-                       std::vector<std::string>* out = nullptr) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::ListDevicesRequest req;
-    req.set_name(name);
-    v1::ListDevicesResponse resp;
-    grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
-    if (out != nullptr) out->assign(resp.names().begin(), resp.names().end());
-    return st;
-  }
-
-  grpc::Status Probe(const std::string& name, const std::string& path,
-                     v1::AccessMode mode = v1::READ,
-                     v1::DeviceInfo* out = nullptr,
-                     absl::Duration timeout = absl::Seconds(20)) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx, timeout);
-    v1::ProbeDeviceRequest req;
-    req.set_name(name);
-    req.set_path(path);
-    req.set_mode(mode);
-    v1::DeviceInfo info;
-    grpc::Status st = stub_->ProbeDevice(&ctx, req, &info);
-    if (out != nullptr) *out = info;
-    return st;
-  }
-
   size_t Attached() {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
     v1::ListContainersResponse resp;
-    grpc::Status st =
-        stub_->ListContainers(&ctx, v1::ListContainersRequest(), &resp);
+    grpc::Status st = List(&resp);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return static_cast<size_t>(resp.containers_size());
-  }
-
-  v1::Container::State StateOf(const std::string& name) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::GetContainerRequest req;
-    req.set_name(name);
-    v1::Container c;
-    grpc::Status st = stub_->GetContainer(&ctx, req, &c);
-    return st.ok() ? c.state() : v1::Container::STATE_UNSPECIFIED;
   }
 
   // ExpectGoodServed checks that the well-behaved container still works.
@@ -201,12 +131,47 @@ class HostileShimTest : public ::testing::Test {
     return g.ok() ? std::move(*g) : nullptr;
   }
 
+  // StuckOpen is a Probe of "leased" for writing, by container "stuck" on
+  // a devgofer over the fixture's tree (donating its mount FD), whose open
+  // waits in the kernel on a lease. Finish lets it go and joins the
+  // probing thread; the destructor does too, whatever failed before.
+  struct StuckOpen {
+    std::unique_ptr<DevGofer> tree;
+    std::unique_ptr<testing::LeasedFile> lease;
+    grpc::Status status;  // the Probe's, once Finish returned
+    std::thread prober;
+
+    void Finish() {
+      if (!prober.joinable()) return;
+      lease->Release();
+      prober.join();
+    }
+    ~StuckOpen() { Finish(); }
+  };
+
+  // StartStuckOpen attaches "stuck" and returns once its open waits on the
+  // lease. *fds, unless null, gets the shim's FD count from just before
+  // the attach.
+  void StartStuckOpen(StuckOpen* s, int* fds = nullptr) {
+    s->tree = FastTree();
+    ASSERT_NE(s->tree, nullptr);
+    auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    s->lease = std::move(*lease);
+    if (fds != nullptr) *fds = Fds();
+    ASSERT_GRPC_OK(Attach("stuck", s->tree->socket()));
+    s->prober = std::thread([this, s] {
+      s->status =
+          Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
+    });
+    // The shim's open is in the kernel, waiting on the lease.
+    ASSERT_TRUE(s->lease->AwaitBreak());
+  }
+
   std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
   std::unique_ptr<DevGofer> good_;
   std::string socket_;
   std::unique_ptr<Child> shim_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::DevGoferShim::Stub> stub_;
 };
 
 // Attack 3: a gofer that answers Getdents64 forever.
@@ -463,86 +428,47 @@ TEST_F(HostileShimTest, FifoOnTheFastPathAnswersAndDetachAndSigtermFinish) {
 // container's FDs, until it returns.
 TEST_F(HostileShimTest, DetachDoesNotWaitForAnOpenStuckInTheKernel) {
   ASSERT_NO_FATAL_FAILURE(StartShim());
-  auto tree = FastTree();
-  ASSERT_NE(tree, nullptr);
-  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  const int fds = Fds();
-  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
-  grpc::Status stuck;
-  std::thread prober([&] {
-    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
-  });
-  // Whatever fails below, the open is let go and the thread joined.
-  absl::Cleanup finish = [&] {
-    (*lease)->Release();
-    prober.join();
-  };
-  // The shim's open is in the kernel, waiting on the lease.
-  ASSERT_TRUE((*lease)->AwaitBreak());
+  StuckOpen stuck;
+  int fds = 0;
+  ASSERT_NO_FATAL_FAILURE(StartStuckOpen(&stuck, &fds));
 
   grpc::Status detach = Detach("stuck");
   EXPECT_TRUE(detach.ok()) << detach.error_message();
   EXPECT_EQ(Attached(), 1u);
   ExpectGoodServed();
   // The name is free again, on the same gofer.
-  EXPECT_TRUE(Attach("stuck", tree->socket()).ok());
+  EXPECT_TRUE(Attach("stuck", stuck.tree->socket()).ok());
   EXPECT_TRUE(Probe("stuck", "file").ok());
   EXPECT_TRUE(Detach("stuck").ok());
 
   // Once the kernel lets the open go, its caller hears the container is
   // gone and the old client closes: no FD of it is left.
-  std::move(finish).Invoke();
-  EXPECT_CODE(stuck, NOT_FOUND);
-  EXPECT_THAT(stuck.error_message(), HasSubstr("detached during the call"));
+  stuck.Finish();
+  EXPECT_CODE(stuck.status, NOT_FOUND);
+  EXPECT_THAT(stuck.status.error_message(),
+              HasSubstr("detached during the call"));
   EXPECT_LE(Fds(), fds);
 }
 
 TEST_F(HostileShimTest, StuckOpensCannotTakeThreadsWithoutBound) {
   ASSERT_NO_FATAL_FAILURE(StartShim({"--max_calls_per_container=1"}));
-  auto tree = FastTree();
-  ASSERT_NE(tree, nullptr);
-  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
-  grpc::Status stuck;
-  std::thread prober([&] {
-    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
-  });
-  // Whatever fails below, the open is let go and the thread joined.
-  absl::Cleanup finish = [&] {
-    (*lease)->Release();
-    prober.join();
-  };
-  ASSERT_TRUE((*lease)->AwaitBreak());
+  StuckOpen stuck;
+  ASSERT_NO_FATAL_FAILURE(StartStuckOpen(&stuck));
   // The container's one call is taken: more are refused rather than given
   // threads; other containers are not affected.
   grpc::Status more = Probe("stuck", "file");
   EXPECT_CODE(more, RESOURCE_EXHAUSTED);
   EXPECT_THAT(more.error_message(), HasSubstr("max_calls_per_container"));
   ExpectGoodServed();
-  std::move(finish).Invoke();
-  EXPECT_TRUE(stuck.ok()) << stuck.error_message();
+  stuck.Finish();
+  EXPECT_TRUE(stuck.status.ok()) << stuck.status.error_message();
   EXPECT_TRUE(Probe("stuck", "file").ok());
 }
 
 TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
   ASSERT_NO_FATAL_FAILURE(StartShim({"--shutdown_grace=0s"}));
-  auto tree = FastTree();
-  ASSERT_NE(tree, nullptr);
-  auto lease = testing::LeasedFile::Create(fixture_->root() + "/leased");
-  ASSERT_TRUE(lease.ok()) << lease.status();
-  ASSERT_GRPC_OK(Attach("stuck", tree->socket()));
-  grpc::Status stuck;
-  std::thread prober([&] {
-    stuck = Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
-  });
-  // Whatever fails below, the open is let go and the thread joined.
-  absl::Cleanup finish = [&] {
-    (*lease)->Release();
-    prober.join();
-  };
-  ASSERT_TRUE((*lease)->AwaitBreak());
+  StuckOpen stuck;
+  ASSERT_NO_FATAL_FAILURE(StartStuckOpen(&stuck));
   shim_->Signal(SIGTERM);
   // Within --shutdown_grace + 3 s (Server::Shutdown), far below the lease
   // break time (45 s) that would end the open on its own.
@@ -551,8 +477,8 @@ TEST_F(HostileShimTest, SigtermStopsTheShimWhileAnOpenIsStuckInTheKernel) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   EXPECT_THAT(shim_->Stderr(), HasSubstr("stuck in the kernel"));
   shim_.reset();
-  std::move(finish).Invoke();
-  EXPECT_FALSE(stuck.ok());
+  stuck.Finish();
+  EXPECT_FALSE(stuck.status.ok());
   // The socket file is gone with it.
   struct stat st;
   EXPECT_NE(stat(socket_.c_str(), &st), 0);

@@ -46,8 +46,10 @@ using ::testing::HasSubstr;
 using testutil::DevGofer;
 using testutil::WaitFor;
 
-class ShimTest : public ::testing::Test {
+class ShimTest : public ::testing::Test, public testutil::ShimClient {
  protected:
+  using ShimClient::Devices;
+
   static void SetUpTestSuite() { fd::RaiseFdLimit().IgnoreError(); }
 
   void SetUp() override {
@@ -65,9 +67,7 @@ class ShimTest : public ::testing::Test {
         Server::Start(address_, registry_.get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(address_.GrpcTarget(),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::DevGoferShim::NewStub(channel_);
+    Connect(address_.GrpcTarget());
   }
 
   void TearDown() override {
@@ -94,75 +94,6 @@ class ShimTest : public ::testing::Test {
     return g.ok() ? std::move(*g) : nullptr;
   }
 
-  static void Deadline(grpc::ClientContext* ctx,
-                       absl::Duration d = absl::Seconds(20)) {
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
-  }
-
-  grpc::Status Attach(const std::string& name, const std::string& sock,
-                      v1::Container* out = nullptr,
-                      absl::Duration timeout = absl::Seconds(20)) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx, timeout);
-    v1::AttachContainerRequest req;
-    req.set_name(name);
-    req.set_gofer_socket(sock);
-    v1::Container c;
-    grpc::Status st = stub_->AttachContainer(&ctx, req, &c);
-    if (out != nullptr) *out = c;
-    return st;
-  }
-
-  grpc::Status Detach(const std::string& name) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::DetachContainerRequest req;
-    req.set_name(name);
-    v1::DetachContainerResponse resp;
-    return stub_->DetachContainer(&ctx, req, &resp);
-  }
-
-  grpc::Status Get(const std::string& name, v1::Container* out) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::GetContainerRequest req;
-    req.set_name(name);
-    return stub_->GetContainer(&ctx, req, out);
-  }
-
-  grpc::Status List(v1::ListContainersResponse* out) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    return stub_->ListContainers(&ctx, v1::ListContainersRequest(), out);
-  }
-
-  grpc::Status Devices(const std::string& name, std::vector<std::string>* out,
-                       absl::Duration timeout = absl::Seconds(20)) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx, timeout);
-    v1::ListDevicesRequest req;
-    req.set_name(name);
-    v1::ListDevicesResponse resp;
-    grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
-    if (out != nullptr) out->assign(resp.names().begin(), resp.names().end());
-    return st;
-  }
-
-  grpc::Status Probe(const std::string& name, const std::string& path,
-                     v1::AccessMode mode = v1::READ,
-                     v1::DeviceInfo* out = nullptr) {
-    grpc::ClientContext ctx;
-    Deadline(&ctx);
-    v1::ProbeDeviceRequest req;
-    req.set_name(name);
-    req.set_path(path);
-    req.set_mode(mode);
-    v1::DeviceInfo info;
-    grpc::Status st = stub_->ProbeDevice(&ctx, req, &info);
-    if (out != nullptr) *out = info;
-    return st;
-  }
-
   // AwaitRegistry waits until cond() holds, woken by the registry's
   // change notifications rather than by polling (false after timeout).
   bool AwaitRegistry(const std::function<bool()>& cond,
@@ -176,18 +107,10 @@ class ShimTest : public ::testing::Test {
     return true;
   }
 
-  v1::Container::State StateOf(const std::string& name) {
-    v1::Container c;
-    grpc::Status st = Get(name, &c);
-    return st.ok() ? c.state() : v1::Container::STATE_UNSPECIFIED;
-  }
-
   std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
   std::unique_ptr<ContainerRegistry> registry_;
   Address address_;
   std::unique_ptr<Server> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::DevGoferShim::Stub> stub_;
 };
 
 #define EXPECT_CODE(status, code)                                  \
@@ -600,7 +523,7 @@ TEST_F(ShimTest, ExpiredDeadlineIsDeadlineExceeded) {
   req.set_name("demo");
   req.set_path("null");
   v1::DeviceInfo info;
-  EXPECT_CODE(stub_->ProbeDevice(&ctx, req, &info), DEADLINE_EXCEEDED);
+  EXPECT_CODE(stub()->ProbeDevice(&ctx, req, &info), DEADLINE_EXCEEDED);
   EXPECT_EQ(StateOf("demo"), v1::Container::ATTACHED);
 }
 
@@ -664,7 +587,7 @@ TEST_P(ShimModeTest, KilledGoferShowsAsDisconnected) {
 }
 
 TEST_F(ShimTest, HealthServiceIsServing) {
-  auto health = grpc::health::v1::Health::NewStub(channel_);
+  auto health = grpc::health::v1::Health::NewStub(channel());
   grpc::ClientContext ctx;
   Deadline(&ctx);
   grpc::health::v1::HealthCheckRequest req;
@@ -676,7 +599,7 @@ TEST_F(ShimTest, HealthServiceIsServing) {
 TEST_F(ShimTest, ReflectionListsTheServices) {
   // No reflection .proto ships with Debian; a generic bidi call with a
   // hand-encoded ServerReflectionRequest{list_services: ""} (field 7).
-  grpc::GenericStub generic(channel_);
+  grpc::GenericStub generic(channel());
   grpc::ClientContext ctx;
   Deadline(&ctx);
   grpc::CompletionQueue cq;
@@ -837,7 +760,7 @@ TEST_F(ShimTest, WatchReportsWhatExistsThenEveryChange) {
   ASSERT_GRPC_OK(Attach("b-before", g->socket()));
   grpc::ClientContext ctx;
   Deadline(&ctx);  // a missing event fails the test rather than hangs it
-  auto stream = stub_->WatchContainers(&ctx, v1::WatchContainersRequest());
+  auto stream = stub()->WatchContainers(&ctx, v1::WatchContainersRequest());
   v1::ContainerEvent ev;
   ASSERT_TRUE(stream->Read(&ev));
   EXPECT_EQ(ev.kind(), v1::ContainerEvent::EXISTING);
@@ -877,7 +800,7 @@ TEST_F(ShimTest, WatchReportsWhatExistsThenEveryChange) {
 TEST_F(ShimTest, ShutdownEndsAWatchWithUnavailable) {
   grpc::ClientContext ctx;
   Deadline(&ctx);
-  auto stream = stub_->WatchContainers(&ctx, v1::WatchContainersRequest());
+  auto stream = stub()->WatchContainers(&ctx, v1::WatchContainersRequest());
   v1::ContainerEvent ev;
   ASSERT_TRUE(stream->Read(&ev));
   EXPECT_EQ(ev.kind(), v1::ContainerEvent::SYNCED);
@@ -912,7 +835,7 @@ TEST_F(ShimTest, ShutdownLetsACallInFlightFinish) {
   const bool started = WaitFor([&] { return server_->calls_running() == 1; });
   std::thread stopper([&] { server_->Shutdown(absl::Seconds(20)); });
   // Health says NOT_SERVING while the call is still allowed to run...
-  auto health = grpc::health::v1::Health::NewStub(channel_);
+  auto health = grpc::health::v1::Health::NewStub(channel());
   const bool not_serving = WaitFor([&] {
     grpc::ClientContext ctx;
     Deadline(&ctx);

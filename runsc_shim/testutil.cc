@@ -353,4 +353,86 @@ int AcceptedConnections(const std::string& path) {
   return n;
 }
 
+namespace v1 = ::gvisor::devutil::shim::v1;
+
+void ShimClient::Connect(const std::string& target) {
+  channel_ = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  stub_ = v1::DevGoferShim::NewStub(channel_);
+}
+
+void ShimClient::Deadline(grpc::ClientContext* ctx, absl::Duration d) {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
+}
+
+grpc::Status ShimClient::Attach(const std::string& name,
+                                const std::string& sock, Container* out,
+                                absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx, timeout);
+  v1::AttachContainerRequest req;
+  req.set_name(name);
+  req.set_gofer_socket(sock);
+  v1::Container c;
+  grpc::Status st = stub_->AttachContainer(&ctx, req, &c);
+  if (out != nullptr) *out = c;
+  return st;
+}
+
+grpc::Status ShimClient::Detach(const std::string& name) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::DetachContainerRequest req;
+  req.set_name(name);
+  v1::DetachContainerResponse resp;
+  return stub_->DetachContainer(&ctx, req, &resp);
+}
+
+grpc::Status ShimClient::Get(const std::string& name, Container* out) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::GetContainerRequest req;
+  req.set_name(name);
+  return stub_->GetContainer(&ctx, req, out);
+}
+
+grpc::Status ShimClient::List(v1::ListContainersResponse* out) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  return stub_->ListContainers(&ctx, v1::ListContainersRequest(), out);
+}
+
+grpc::Status ShimClient::Devices(const std::string& name,
+                                 std::vector<std::string>* out,
+                                 absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx, timeout);
+  v1::ListDevicesRequest req;
+  req.set_name(name);
+  v1::ListDevicesResponse resp;
+  grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
+  if (out != nullptr) out->assign(resp.names().begin(), resp.names().end());
+  return st;
+}
+
+grpc::Status ShimClient::Probe(const std::string& name,
+                               const std::string& path, AccessMode mode,
+                               DeviceInfo* out, absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx, timeout);
+  v1::ProbeDeviceRequest req;
+  req.set_name(name);
+  req.set_path(path);
+  req.set_mode(mode);
+  v1::DeviceInfo info;
+  grpc::Status st = stub_->ProbeDevice(&ctx, req, &info);
+  if (out != nullptr) *out = info;
+  return st;
+}
+
+ShimClient::Container::State ShimClient::StateOf(const std::string& name) {
+  v1::Container c;
+  grpc::Status st = Get(name, &c);
+  return st.ok() ? c.state() : v1::Container::STATE_UNSPECIFIED;
+}
+
 }  // namespace gvisor::shim::testutil

@@ -1,6 +1,6 @@
 // Test helpers for runsc_shim: child processes (the real devgofer, shim and
-// devctl binaries, found through runfiles), readiness polling, and process
-// statistics read from /proc.
+// devctl binaries, found through runfiles), readiness polling, process
+// statistics read from /proc, and a client of the shim's gRPC API.
 
 #ifndef GVISOR_RUNSC_SHIM_TESTUTIL_H_
 #define GVISOR_RUNSC_SHIM_TESTUTIL_H_
@@ -16,6 +16,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "runsc_shim/shim.grpc.pb.h"
 #include "testing/fd_count.h"
 
 namespace gvisor::shim::testutil {
@@ -143,6 +145,51 @@ using ::gvisor::testing::OpenFdCount;
 // listening socket at path are open (in any process of this network
 // namespace), from /proc/net/unix: a gofer's live connections.
 int AcceptedConnections(const std::string& path);
+
+// ShimClient calls the shim's DevGoferShim service through the generated
+// stub, one wrapper per RPC; each call has a deadline (timeout, 20 s unless
+// given). Test fixtures inherit it so that their tests call Attach(...)
+// and the rest directly; Connect must come first.
+class ShimClient {
+ public:
+  using Container = ::gvisor::devutil::shim::v1::Container;
+  using DeviceInfo = ::gvisor::devutil::shim::v1::DeviceInfo;
+  using AccessMode = ::gvisor::devutil::shim::v1::AccessMode;
+  using Stub = ::gvisor::devutil::shim::v1::DevGoferShim::Stub;
+
+  // Connect makes a channel to target ("unix:/path") and a stub on it.
+  void Connect(const std::string& target);
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  Stub* stub() const { return stub_.get(); }
+
+  // Deadline sets ctx's deadline d from now.
+  static void Deadline(grpc::ClientContext* ctx,
+                       absl::Duration d = absl::Seconds(20));
+
+  // Each call copies the reply to *out unless out is null.
+  grpc::Status Attach(const std::string& name, const std::string& sock,
+                      Container* out = nullptr,
+                      absl::Duration timeout = absl::Seconds(20));
+  grpc::Status Detach(const std::string& name);
+  grpc::Status Get(const std::string& name, Container* out);
+  grpc::Status List(::gvisor::devutil::shim::v1::ListContainersResponse* out);
+  // Devices lists the container's device names.
+  grpc::Status Devices(const std::string& name,
+                       std::vector<std::string>* out = nullptr,
+                       absl::Duration timeout = absl::Seconds(20));
+  grpc::Status Probe(
+      const std::string& name, const std::string& path,
+      AccessMode mode = ::gvisor::devutil::shim::v1::READ,
+      DeviceInfo* out = nullptr, absl::Duration timeout = absl::Seconds(20));
+  // StateOf returns the container's state (STATE_UNSPECIFIED if Get
+  // fails).
+  Container::State StateOf(const std::string& name);
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<Stub> stub_;
+};
 
 }  // namespace gvisor::shim::testutil
 

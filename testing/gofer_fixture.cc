@@ -81,12 +81,12 @@ int RemoveOne(const char* path, const struct stat*, int type, struct FTW*) {
   return 0;
 }
 
+}  // namespace
+
 void RemoveTree(const std::string& path) {
   nftw(path.c_str(), MakeWritable, 16, FTW_PHYS);
   nftw(path.c_str(), RemoveOne, 16, FTW_PHYS | FTW_DEPTH);
 }
-
-}  // namespace
 
 fsgofer::Options FsgoferOptions(const GoferOptions& options) {
   fsgofer::Options o;

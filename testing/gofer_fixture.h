@@ -45,6 +45,10 @@
 
 namespace gvisor::testing {
 
+// RemoveTree removes path and everything under it (best effort), making
+// its directories writable first; symbolic links are not followed.
+void RemoveTree(const std::string& path);
+
 // GoferOptions choose how the fixture's connections are served.
 struct GoferOptions {
   // donate_mount_fd donates a host FD on the mount point with Mount.

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
@@ -314,6 +315,18 @@ GoferScript EndlessListing(size_t per_answer, size_t cap,
         return GoferAnswer::Error(EOPNOTSUPP);
     }
   };
+}
+
+fd::OwnedFd HostileGofer::Dial() const {
+  fd::OwnedFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path_.data(), path_.size());
+  EXPECT_EQ(
+      connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)),
+      0)
+      << strerror(errno);
+  return s;
 }
 
 }  // namespace gvisor::testing

@@ -116,6 +116,9 @@ class HostileGofer {
 
   // socket is the listening socket's path.
   const std::string& socket() const { return path_; }
+  // Dial connects to socket() (SOCK_STREAM, close-on-exec). A connect that
+  // fails is a test failure (EXPECT); the FD is then not connected.
+  fd::OwnedFd Dial() const;
 
   // requests returns how many requests of mid all connections received.
   size_t requests(lisafs::MID mid) const;

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "gtest/gtest.h"
@@ -20,18 +19,6 @@ namespace gvisor::testing {
 namespace {
 
 using lisafs::MID;
-
-fd::OwnedFd Dial(const std::string& path) {
-  fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path, path.data(), path.size());
-  EXPECT_EQ(
-      connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)),
-      0)
-      << strerror(errno);
-  return s;
-}
 
 TEST(HostileGoferTest, AnswersAsScripted) {
   fd::OwnedFd donated(open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -52,7 +39,7 @@ TEST(HostileGoferTest, AnswersAsScripted) {
     }
   });
   ASSERT_TRUE(g.ok()) << g.status();
-  RawClient c(Dial((*g)->socket()));
+  RawClient c((*g)->Dial());
   absl::StatusOr<Reply> r = c.Call(MID::kMount, lisafs::EmptyMessage{});
   ASSERT_TRUE(r.ok()) << r.status();
   absl::StatusOr<lisafs::MountResp> m = r->As<lisafs::MountResp>();
@@ -91,7 +78,7 @@ TEST(HostileGoferTest, RawBytesThenSilenceUntilThePeerCloses) {
   });
   ASSERT_TRUE(g.ok()) << g.status();
   {
-    fd::OwnedFd s = Dial((*g)->socket());
+    fd::OwnedFd s = (*g)->Dial();
     RawClient c(std::move(s));
     ASSERT_TRUE(c.WriteBytes({0, 0, 0, 0, 1, 0, 0, 0}).ok());
     uint8_t header[8];
@@ -111,7 +98,7 @@ TEST(HostileGoferTest, SilentConnectionsEndWithTheGofer) {
   auto g = HostileGofer::Start(
       [](const GoferRequest&) { return GoferAnswer::Silence(); });
   ASSERT_TRUE(g.ok()) << g.status();
-  RawClient c(Dial((*g)->socket()));
+  RawClient c((*g)->Dial());
   ASSERT_TRUE(c.WriteBytes({0, 0, 0, 0, 1, 0, 0, 0}).ok());
   ASSERT_TRUE((*g)->AwaitRequests(MID::kMount, 1));
   g->reset();

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -42,17 +41,6 @@ using testing::HostileGofer;
 
 const context::Context& Ctx() { return context::Background(); }
 
-fd::OwnedFd Dial(const std::string& path) {
-  fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path, path.data(), path.size());
-  EXPECT_EQ(
-      connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)),
-      0);
-  return s;
-}
-
 // kSafetyCap stops the endless gofers below once a client has taken four
 // times the default bound, so that a client without bounds fails the test
 // (it gets the whole listing) rather than exhausts the machine.
@@ -61,7 +49,7 @@ constexpr size_t kSafetyCap = 4 * GoferClientOptions::kDefaultMaxDirents;
 std::unique_ptr<GoferClient> Mount(const HostileGofer& g,
                                    const GoferClientOptions& o = {}) {
   absl::StatusOr<std::unique_ptr<GoferClient>> c =
-      NewGoferClient(Ctx(), "hostile", Dial(g.socket()), o);
+      NewGoferClient(Ctx(), "hostile", g.Dial(), o);
   EXPECT_TRUE(c.ok()) << c.status();
   return c.ok() ? std::move(*c) : nullptr;
 }
@@ -180,7 +168,7 @@ absl::Status MountWith(const testing::MountOptions& m) {
   EXPECT_TRUE(g.ok()) << g.status();
   if (!g.ok()) return g.status();
   const int before = testing::OpenFdCount();
-  absl::Status s = NewGoferClient(Ctx(), "c", Dial((*g)->socket())).status();
+  absl::Status s = NewGoferClient(Ctx(), "c", (*g)->Dial()).status();
   // A refused mount keeps nothing: the connection, and the donated FD,
   // went with the refusal (and a client that was made, with it).
   EXPECT_TRUE((*g)->AwaitClosed(1)) << "the connection was kept";

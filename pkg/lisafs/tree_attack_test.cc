@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,6 +34,7 @@
 #include "pkg/lisafs/wire.h"
 #include "pkg/unet/unet.h"
 #include "testing/fd_count.h"
+#include "testing/gofer_fixture.h"
 #include "testing/raw_client.h"
 
 namespace gvisor::lisafs {
@@ -46,15 +46,6 @@ using ::gvisor::testing::Reply;
 // kBatch is how many components one Walk of a deep chain takes; the client
 // then closes all but the last FDID, so it never holds more FDs than this.
 constexpr size_t kBatch = 200;
-
-int RemoveOne(const char* path, const struct stat*, int type, struct FTW*) {
-  if (type == FTW_DP) {
-    rmdir(path);
-  } else {
-    unlink(path);
-  }
-  return 0;
-}
 
 // RemoveChain removes dir/name/name/.../name (a chain of any depth, with
 // nothing else in it) with O(depth) syscalls and no long paths: it lifts
@@ -116,7 +107,7 @@ class TreeAttackTest : public ::testing::Test {
     server_.reset();
     for (const std::string& c : chains_) RemoveChain(base_fd_.get(), c);
     base_fd_.reset();
-    nftw(base_.c_str(), RemoveOne, 16, FTW_PHYS | FTW_DEPTH);
+    ::gvisor::testing::RemoveTree(base_);
     EXPECT_EQ(::gvisor::testing::OpenFdCount(), fds_before_) << "FD leak";
   }
 

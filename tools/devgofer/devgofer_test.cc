@@ -6,14 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -25,8 +23,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/messages.h"
 #include "testing/raw_client.h"
-
-extern char** environ;
+#include "tools/devgofer/gofer_process.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -37,61 +34,11 @@ using lisafs::MID;
 
 const char* g_binary = nullptr;
 
-// Proc is a running devgofer with its stderr readable through err.
-struct Proc {
-  pid_t pid = -1;
-  fd::OwnedFd err;
-  std::string log;
-
-  // ReadUntil reads the log until it holds needle (true) or ends (false).
-  bool ReadUntil(absl::string_view needle) {
-    char buf[4096];
-    while (!absl::StrContains(log, needle)) {
-      ssize_t n = read(err.get(), buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      log.append(buf, n);
-    }
-    return true;
-  }
-  // Wait reads the rest of the log and returns the exit code (128 + signal
-  // if killed).
-  int Wait() {
-    ReadUntil("\x01never\x01");
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid = -1;
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
-  }
-  ~Proc() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 // Spawn starts devgofer with args; if child_fd >= 0 it becomes the
 // child's FD 3.
-void Spawn(const std::vector<std::string>& args, int child_fd, Proc* p) {
-  int pipefd[2];
-  ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
-  fd::OwnedFd r(pipefd[0]), w(pipefd[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, w.get(), 2);
-  if (child_fd >= 0) posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
-  std::vector<std::string> argv_s = {g_binary};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ASSERT_EQ(posix_spawn(&p->pid, g_binary, &fa, nullptr, argv.data(), environ),
-            0);
-  posix_spawn_file_actions_destroy(&fa);
-  p->err = std::move(r);
+void Spawn(const std::vector<std::string>& args, int child_fd, GoferChild* p) {
+  absl::Status s = SpawnGofer(g_binary, args, child_fd, p);
+  ASSERT_TRUE(s.ok()) << s;
 }
 
 class DevgoferTest : public ::testing::Test {
@@ -150,7 +97,7 @@ TEST_F(DevgoferTest, BadFlagsExitTwoWithAMessage) {
            {{"--fd=97"}, "--fd=97 is not a unix socket"},
            {{"--listen=/tmp/x", "--ready_fd=97"}, "--ready_fd=97: EBADF"},
        }) {
-    Proc p;
+    GoferChild p;
     Spawn(args, -1, &p);
     EXPECT_EQ(p.Wait(), 2) << p.log;
     EXPECT_TRUE(absl::StrContains(p.log, message)) << p.log;
@@ -159,7 +106,7 @@ TEST_F(DevgoferTest, BadFlagsExitTwoWithAMessage) {
 }
 
 TEST_F(DevgoferTest, ListenServesEveryConnectionUntilSigterm) {
-  Proc p;
+  GoferChild p;
   Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
   ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
   struct stat st;
@@ -216,7 +163,7 @@ struct ReadyPipe {
 
 TEST_F(DevgoferTest, ReadyFdSaysReadyOnceItServes) {
   ReadyPipe ready;
-  Proc p;
+  GoferChild p;
   Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"},
         ready.w.get(), &p);
   // "ready\n" and end of file: the gofer closed it after writing.
@@ -234,7 +181,7 @@ TEST_F(DevgoferTest, ReadyFdIsClosedUnwrittenWhenItFails) {
   fd::OwnedFd f(open(sock_.c_str(), O_WRONLY | O_CREAT, 0644));
   ASSERT_TRUE(f.valid());
   ReadyPipe ready;
-  Proc p;
+  GoferChild p;
   Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"},
         ready.w.get(), &p);
   EXPECT_EQ(ready.Read(), "");
@@ -244,7 +191,7 @@ TEST_F(DevgoferTest, ReadyFdIsClosedUnwrittenWhenItFails) {
 TEST_F(DevgoferTest, AnExistingSocketPathIsNotReplaced) {
   fd::OwnedFd f(open(sock_.c_str(), O_WRONLY | O_CREAT, 0644));
   ASSERT_TRUE(f.valid());
-  Proc p;
+  GoferChild p;
   Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
   EXPECT_EQ(p.Wait(), 1) << p.log;
   struct stat st;
@@ -253,14 +200,10 @@ TEST_F(DevgoferTest, AnExistingSocketPathIsNotReplaced) {
 }
 
 TEST_F(DevgoferTest, FdServesDevAndExitsWhenTheConnectionEnds) {
-  int sv[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
-  Proc p;
-  Spawn({"--fd=3"}, theirs.get(), &p);  // --root defaults to /dev
-  theirs.reset();
+  GoferChild p;
+  ASSERT_TRUE(SpawnFdGofer(g_binary, {}, &p).ok());  // --root: /dev
   {
-    RawClient c(std::move(mine));
+    RawClient c(std::move(p.sock));
     absl::StatusOr<Reply> r = c.CallBytes(1, {});
     ASSERT_TRUE(r.ok()) << r.status() << p.log;
     ASSERT_EQ(r->mid, 1);
@@ -280,13 +223,9 @@ TEST_F(DevgoferTest, FdServesDevAndExitsWhenTheConnectionEnds) {
 }
 
 TEST_F(DevgoferTest, SigtermStopsAnFdGofer) {
-  int sv[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
-  Proc p;
-  Spawn({"--fd=3", "--root=" + dir_}, theirs.get(), &p);
-  theirs.reset();
-  RawClient c(std::move(mine));
+  GoferChild p;
+  ASSERT_TRUE(SpawnFdGofer(g_binary, {"--root=" + dir_}, &p).ok());
+  RawClient c(std::move(p.sock));
   ASSERT_EQ(c.CallBytes(1, {})->mid, 1);
   ASSERT_EQ(kill(p.pid, SIGTERM), 0);
   EXPECT_EQ(p.Wait(), 0) << p.log;
@@ -296,14 +235,9 @@ TEST_F(DevgoferTest, SigtermStopsAnFdGofer) {
 // RunWithFlags serves dir_ over --fd with extra flags and returns a mounted
 // client; the Mount reply goes to *mount.
 std::unique_ptr<RawClient> StartFd(const std::vector<std::string>& flags,
-                                   Proc* p, Reply* mount) {
-  int sv[2];
-  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
-  std::vector<std::string> args = {"--fd=3"};
-  args.insert(args.end(), flags.begin(), flags.end());
-  Spawn(args, theirs.get(), p);
-  auto c = std::make_unique<RawClient>(std::move(mine));
+                                   GoferChild* p, Reply* mount) {
+  EXPECT_TRUE(SpawnFdGofer(g_binary, flags, p).ok());
+  auto c = std::make_unique<RawClient>(std::move(p->sock));
   absl::StatusOr<Reply> r = c->CallBytes(1, {});
   EXPECT_TRUE(r.ok());
   if (r.ok()) *mount = *std::move(r);
@@ -311,9 +245,10 @@ std::unique_ptr<RawClient> StartFd(const std::vector<std::string>& flags,
 }
 
 TEST_F(DevgoferTest, ReadonlyFlag) {
-  Proc p;
+  GoferChild p;
   Reply m;
-  std::unique_ptr<RawClient> c = StartFd({"--root=" + dir_, "--readonly"}, &p, &m);
+  std::unique_ptr<RawClient> c =
+      StartFd({"--root=" + dir_, "--readonly"}, &p, &m);
   lisafs::MkdirAtReq req;
   req.common.dir_fd = 1;
   req.common.mode = 0755;
@@ -326,7 +261,7 @@ TEST_F(DevgoferTest, ReadonlyFlag) {
 }
 
 TEST_F(DevgoferTest, DonateMountFdFlag) {
-  Proc p;
+  GoferChild p;
   Reply m;
   std::unique_ptr<RawClient> c =
       StartFd({"--root=" + dir_, "--donate_mount_fd"}, &p, &m);
@@ -340,7 +275,7 @@ TEST_F(DevgoferTest, DonateMountFdFlag) {
 }
 
 TEST_F(DevgoferTest, CharDevicesDenyFlag) {
-  Proc p;
+  GoferChild p;
   Reply m;
   std::unique_ptr<RawClient> c = StartFd({"--char_devices=deny"}, &p, &m);
   lisafs::OpenAtReq o;
@@ -357,7 +292,7 @@ TEST_F(DevgoferTest, RunningOutOfFdsDoesNotStopTheListener) {
   // through a pipe) and misreport once the process has none.
   GTEST_SKIP() << "needs a build without sanitizers";
 #endif
-  Proc p;
+  GoferChild p;
   Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
   ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
   // Leave the gofer only a few FDs beyond those it holds now.

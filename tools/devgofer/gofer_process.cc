@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -24,6 +25,8 @@
 #include "absl/strings/str_cat.h"
 #include "pkg/syserr/syserr.h"
 #include "testing/fd_count.h"
+
+extern char** environ;
 
 namespace gvisor::devgofer {
 
@@ -57,6 +60,99 @@ absl::Status CopyExecutable(const std::string& from, const std::string& to) {
 }
 
 }  // namespace
+
+int ExitCode(int wait_status) {
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return WEXITSTATUS(wait_status);
+}
+
+std::string ProcStatus(pid_t pid, absl::string_view field) {
+  std::ifstream in(pid == 0 ? std::string("/proc/self/status")
+                            : absl::StrCat("/proc/", pid, "/status"));
+  const std::string prefix = absl::StrCat(field, ":");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, prefix)) {
+      std::string v = line.substr(prefix.size());
+      v.erase(0, v.find_first_not_of(" \t"));
+      return v;
+    }
+  }
+  return "";
+}
+
+GoferChild::~GoferChild() {
+  if (pid > 0) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+bool GoferChild::ReadUntil(absl::string_view needle) {
+  char buf[4096];
+  while (!absl::StrContains(log, needle)) {
+    ssize_t n = read(err.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    log.append(buf, n);
+  }
+  return true;
+}
+
+int GoferChild::Wait() {
+  sock.reset();
+  ReadUntil("\x01never\x01");
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid = -1;
+  return ExitCode(status);
+}
+
+absl::Status SpawnGofer(const std::string& binary,
+                        const std::vector<std::string>& args, int child_fd,
+                        GoferChild* child) {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return Errno("pipe2");
+  fd::OwnedFd r(pipefd[0]), w(pipefd[1]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, w.get(), 2);
+  if (child_fd >= 0) posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
+  std::vector<std::string> argv_s = {binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = posix_spawn(&child->pid, binary.c_str(), &fa, nullptr, argv.data(),
+                       environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    child->pid = -1;
+    return syserr::FromErrno(rc, absl::StrCat("posix_spawn ", binary));
+  }
+  child->err = std::move(r);
+  return absl::OkStatus();
+}
+
+absl::Status SpawnFdGofer(const std::string& binary,
+                          const std::vector<std::string>& args,
+                          GoferChild* child) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return Errno("socketpair");
+  }
+  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
+  std::vector<std::string> with_fd = {"--fd=3"};
+  with_fd.insert(with_fd.end(), args.begin(), args.end());
+  if (absl::Status s = SpawnGofer(binary, with_fd, theirs.get(), child);
+      !s.ok()) {
+    return s;
+  }
+  child->sock = std::move(mine);
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
     GoferSpawn spawn) {
@@ -194,8 +290,7 @@ int GoferProcess::Terminate() {
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   reaped_ = true;
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+  return ExitCode(status);
 }
 
 std::string GoferProcess::Log() const { return ReadFile(log_path_); }
@@ -205,10 +300,9 @@ int GoferProcess::Threads() const { return testing::ThreadCount(pid_); }
 int GoferProcess::OpenFds() const { return testing::OpenFdCount(pid_); }
 
 long GoferProcess::RssKiB() const {
-  std::string status = ReadFile(absl::StrCat("/proc/", pid_, "/status"));
-  size_t at = status.find("VmRSS:");
-  if (at == std::string::npos) return -1;
-  std::istringstream in(status.substr(at + 6));
+  std::string rss = ProcStatus(pid_, "VmRSS");  // "<n> kB"
+  if (rss.empty()) return -1;
+  std::istringstream in(rss);
   long kib = -1;
   in >> kib;
   return kib;

@@ -1,8 +1,14 @@
-// GoferProcess: a devgofer child process for tests and benchmarks that
-// need the real binary under real limits. It serves a directory on a fresh
-// socket, can be started with a lowered RLIMIT_NOFILE or as another user
-// (so that RLIMIT_NPROC applies to it), reports when it serves through
-// --ready_fd, and reads its threads, FDs and memory from /proc.
+// Devgofer child processes for tests and benchmarks that run the real
+// binary. Two ways to start one:
+//  - GoferChild (SpawnGofer, SpawnFdGofer): any flags, its stderr on a pipe
+//    that ReadUntil reads, Wait for the exit code. SpawnFdGofer serves one
+//    end of a new socket pair (--fd=3); SpawnGofer can hand it any FD as
+//    FD 3 (a --ready_fd pipe, say).
+//  - GoferProcess: serves a directory on a fresh --listen socket, can be
+//    started with a lowered RLIMIT_NOFILE or as another user (so that
+//    RLIMIT_NPROC applies to it), returns once --ready_fd says it serves,
+//    and reads its threads, FDs and memory from /proc.
+// Exit codes are 128 + signal for a gofer that was killed.
 
 #ifndef GVISOR_TOOLS_DEVGOFER_GOFER_PROCESS_H_
 #define GVISOR_TOOLS_DEVGOFER_GOFER_PROCESS_H_
@@ -14,10 +20,53 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "pkg/fd/fd.h"
 
 namespace gvisor::devgofer {
+
+// ExitCode turns a waitpid status into an exit code (128 + signal if the
+// process was killed).
+int ExitCode(int wait_status);
+
+// ProcStatus returns one field of /proc/<pid>/status (pid 0: this
+// process) without its leading blanks, "" if absent.
+std::string ProcStatus(pid_t pid, absl::string_view field);
+
+// GoferChild is a devgofer started by SpawnGofer or SpawnFdGofer, with its
+// stderr readable through err.
+struct GoferChild {
+  pid_t pid = -1;
+  fd::OwnedFd sock;  // our end of the socket pair (SpawnFdGofer only)
+  fd::OwnedFd err;   // the read end of its stderr
+  std::string log;   // what has been read from err so far
+
+  GoferChild() = default;
+  GoferChild(const GoferChild&) = delete;
+  GoferChild& operator=(const GoferChild&) = delete;
+  // The destructor kills (SIGKILL) and reaps a gofer not yet waited for.
+  ~GoferChild();
+
+  // ReadUntil reads the log until it holds needle (true) or ends (false).
+  bool ReadUntil(absl::string_view needle);
+  // Wait closes sock, reads the rest of the log, reaps the gofer and
+  // returns its exit code.
+  int Wait();
+};
+
+// SpawnGofer runs binary with args into *child (which must be fresh); if
+// child_fd >= 0 it becomes the gofer's FD 3.
+absl::Status SpawnGofer(const std::string& binary,
+                        const std::vector<std::string>& args, int child_fd,
+                        GoferChild* child);
+
+// SpawnFdGofer runs `binary --fd=3 args...` serving one end of a new socket
+// pair; the other end goes to child->sock.
+absl::Status SpawnFdGofer(const std::string& binary,
+                          const std::vector<std::string>& args,
+                          GoferChild* child);
 
 // GoferSpawn says how to start the gofer.
 struct GoferSpawn {

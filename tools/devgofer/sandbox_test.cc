@@ -8,17 +8,14 @@
 #include <fcntl.h>
 #include <linux/stat.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +30,7 @@
 #include "pkg/lisafs/client.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
-
-extern char** environ;
+#include "tools/devgofer/gofer_process.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -54,74 +50,17 @@ constexpr uint64_t kGoferCaps = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) |
 constexpr uint64_t kSetidCaps = (1 << 6) | (1 << 7);  // setgid, setuid
 constexpr uint64_t kSetpcap = 1 << 8;
 
-// Gofer is a running devgofer serving the other end of a socket pair, with
-// its stderr readable.
-struct Gofer {
-  pid_t pid = -1;
-  fd::OwnedFd sock;  // our end
-  fd::OwnedFd err;
-  std::string log;
-
-  // ReadUntil reads the log until it holds needle (true) or ends (false).
-  bool ReadUntil(absl::string_view needle) {
-    char buf[4096];
-    while (!absl::StrContains(log, needle)) {
-      ssize_t n = read(err.get(), buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      log.append(buf, n);
-    }
-    return true;
-  }
-  // Wait closes our socket end, reads the rest of the log and returns the
-  // exit code (128 + signal if killed).
-  int Wait() {
-    sock.reset();
-    ReadUntil("\x01never\x01");
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid = -1;
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
-  }
-  ~Gofer() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 // Start runs devgofer --fd=3 with args on a new socket pair.
-void Start(const std::vector<std::string>& args, Gofer* g) {
-  int sv[2];
-  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
-  int p[2];
-  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
-  fd::OwnedFd r(p[0]), w(p[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, w.get(), 2);
-  posix_spawn_file_actions_adddup2(&fa, theirs.get(), 3);
-  std::vector<std::string> argv_s = {g_binary, "--fd=3"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ASSERT_EQ(posix_spawn(&g->pid, g_binary, &fa, nullptr, argv.data(), environ),
-            0);
-  posix_spawn_file_actions_destroy(&fa);
-  g->sock = std::move(mine);
-  g->err = std::move(r);
+void Start(const std::vector<std::string>& args, GoferChild* g) {
+  absl::Status s = SpawnFdGofer(g_binary, args, g);
+  ASSERT_TRUE(s.ok()) << s;
 }
 
 // Probe runs --sandbox_selftest=probe with extra flags; returns the exit
 // code and sets *result to what it printed ("" if nothing).
 int Probe(const std::string& probe, const std::vector<std::string>& flags,
           std::string* result) {
-  Gofer g;
+  GoferChild g;
   std::vector<std::string> args = {"--root=/dev",
                                    "--sandbox_selftest=" + probe};
   args.insert(args.end(), flags.begin(), flags.end());
@@ -136,32 +75,17 @@ int Probe(const std::string& probe, const std::vector<std::string>& flags,
   return rc;
 }
 
-// Status reads one field of /proc/PID/status ("" if absent).
-std::string Status(pid_t pid, const std::string& field) {
-  std::ifstream in(pid == 0 ? std::string("/proc/self/status")
-                            : absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (absl::StartsWith(line, field + ":")) {
-      std::string v = line.substr(field.size() + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  }
-  return "";
-}
-
 uint64_t Caps(pid_t pid, const std::string& field) {
   uint64_t v = 0;
-  EXPECT_TRUE(absl::SimpleHexAtoi(Status(pid, field), &v)) << field;
+  EXPECT_TRUE(absl::SimpleHexAtoi(ProcStatus(pid, field), &v)) << field;
   return v;
 }
 
 // ExpectConfined checks /proc of a serving sandboxed gofer, whose kept
 // capabilities are want (of those this test holds).
 void ExpectConfined(pid_t pid, uint64_t want, const std::string& log) {
-  EXPECT_EQ(Status(pid, "Seccomp"), "2");
-  EXPECT_EQ(Status(pid, "NoNewPrivs"), "1");
+  EXPECT_EQ(ProcStatus(pid, "Seccomp"), "2");
+  EXPECT_EQ(ProcStatus(pid, "NoNewPrivs"), "1");
   const uint64_t held = Caps(0, "CapPrm");
   EXPECT_EQ(Caps(pid, "CapEff"), held & want);
   EXPECT_EQ(Caps(pid, "CapPrm"), held & want);
@@ -175,7 +99,7 @@ void ExpectConfined(pid_t pid, uint64_t want, const std::string& log) {
 }
 
 TEST(SandboxTest, OnByDefaultTheGoferIsConfined) {
-  Gofer g;
+  GoferChild g;
   Start({"--root=/dev"}, &g);
   ASSERT_TRUE(g.ReadUntil("serving")) << g.log;
   EXPECT_TRUE(absl::StrContains(g.log, "sandbox: seccomp ")) << g.log;
@@ -185,7 +109,7 @@ TEST(SandboxTest, OnByDefaultTheGoferIsConfined) {
 }
 
 TEST(SandboxTest, HostSocketsKeepSetuidAndSetgid) {
-  Gofer g;
+  GoferChild g;
   Start({"--root=/dev", "--host_uds=open"}, &g);
   ASSERT_TRUE(g.ReadUntil("serving")) << g.log;
   ExpectConfined(g.pid, kGoferCaps | kSetidCaps, g.log);
@@ -193,12 +117,12 @@ TEST(SandboxTest, HostSocketsKeepSetuidAndSetgid) {
 }
 
 TEST(SandboxTest, NosandboxLeavesTheGoferAsItStarted) {
-  Gofer g;
+  GoferChild g;
   Start({"--root=/dev", "--nosandbox"}, &g);
   ASSERT_TRUE(g.ReadUntil("serving")) << g.log;
   EXPECT_TRUE(absl::StrContains(g.log, "sandbox off")) << g.log;
-  EXPECT_EQ(Status(g.pid, "Seccomp"), Status(0, "Seccomp"));
-  EXPECT_EQ(Status(g.pid, "NoNewPrivs"), Status(0, "NoNewPrivs"));
+  EXPECT_EQ(ProcStatus(g.pid, "Seccomp"), ProcStatus(0, "Seccomp"));
+  EXPECT_EQ(ProcStatus(g.pid, "NoNewPrivs"), ProcStatus(0, "NoNewPrivs"));
   EXPECT_EQ(Caps(g.pid, "CapEff"), Caps(0, "CapEff"));
   EXPECT_EQ(Caps(g.pid, "CapBnd"), Caps(0, "CapBnd"));
   EXPECT_EQ(g.Wait(), 0) << g.log;
@@ -209,7 +133,7 @@ TEST(SandboxTest, NosandboxLeavesTheGoferAsItStarted) {
 TEST(SandboxTest, ServesDevOverRpcAndOverTheDonatedMountFd) {
   for (bool donate : {false, true}) {
     SCOPED_TRACE(donate ? "donated mount FD" : "RPCs");
-    Gofer g;
+    GoferChild g;
     std::vector<std::string> args = {"--root=/dev", "--seccomp_action=kill"};
     if (donate) args.push_back("--donate_mount_fd");
     Start(args, &g);
@@ -271,7 +195,7 @@ class TempDir {
 // makes a syscall outside the allowlist.
 TEST(SandboxTest, ServesEveryOperationOverChannels) {
   TempDir dir;
-  Gofer g;
+  GoferChild g;
   Start({"--root=" + dir.path(), "--seccomp_action=kill", "--host_uds=all",
          "--host_fifo=open"},
         &g);
@@ -428,7 +352,7 @@ TEST(SandboxTest, NosandboxAllowsThem) {
 TEST(SandboxTest, BadSandboxFlagsExitTwo) {
   for (const char* flag :
        {"--seccomp_action=trap", "--sandbox_selftest=reboot", "--sandbox=no"}) {
-    Gofer g;
+    GoferChild g;
     Start({flag}, &g);
     EXPECT_EQ(g.Wait(), 2) << flag << ": " << g.log;
     EXPECT_TRUE(absl::StrContains(g.log, "usage: devgofer")) << g.log;
