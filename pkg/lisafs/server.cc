@@ -452,7 +452,7 @@ void Connection::UpdateBuffered() {
 absl::Status Connection::Turn() {
   const ServerOptions& o = server_->options();
   const int fd = sock_.fd();
-  auto stopped = [this] {
+  auto stopped = [] {
     return syserr::FromErrno(ESHUTDOWN, "the server is shutting down");
   };
   if (shutdown_.load()) return stopped();
