@@ -123,6 +123,9 @@ run_goclient() {
 # Both servers are told to allow what the checks exercise: opening host
 # FIFOs, and connecting to and creating host sockets.
 policy=(--host_uds=all --host_fifo=open)
+# devgofer runs with its sandbox killing on a syscall outside its allowlist,
+# so a syscall the list misses fails the run instead of passing as EPERM.
+confine=(--seccomp_action=kill)
 
 # --- Self-check: gVisor client -> gVisor server ---------------------------
 say "self-check: gVisor's client against gVisor's server"
@@ -202,7 +205,7 @@ if [[ $have_devgofer == 1 ]]; then
       # connection, as runsc's gofer serves /dev.
       run_goclient "goclient-$v -> devgofer --fd (donate_mount_fd=$donate)" "$work/a-$n.log" \
         "$work/bin/goclient-$v" --root="$tree" --server=cpp "${devflag[@]}" "${cflags[@]}" "${trace[@]}" -- \
-        "$devgofer" --root="$tree" --fd=3 "${sflags[@]}"
+        "$devgofer" --root="$tree" --fd=3 "${sflags[@]}" "${confine[@]}"
     done
   done
   # One devgofer process serving every connection of a run on one tree.
@@ -211,7 +214,7 @@ if [[ $have_devgofer == 1 ]]; then
   sock="$work/dg-$n.sock"
   rc=0
   start_server "$work" "$work/devgofer.log" \
-    "$devgofer" --root="$tree" --listen="$sock" "${policy[@]}" || rc=$?
+    "$devgofer" --root="$tree" --listen="$sock" "${policy[@]}" "${confine[@]}" || rc=$?
   pids+=("$SERVER_PID")
   [[ $rc == 0 ]] || { tail -20 "$work/devgofer.log" >&2; die "devgofer did not start on $sock"; }
   run_goclient "goclient-$first -> devgofer --listen" "$work/a-$n.log" \
@@ -222,7 +225,7 @@ if [[ $have_devgofer == 1 ]]; then
   newtree "tree-a-$n"
   run_goclient "goclient-$first -> devgofer --fd (no host sockets, no FIFOs)" "$work/a-$n.log" \
     "$work/bin/goclient-$first" --root="$tree" --server=cpp --host_uds=none --host_fifo=none "${devflag[@]}" "${trace[@]}" -- \
-    "$devgofer" --root="$tree" --fd=3 --host_uds=none --host_fifo=none
+    "$devgofer" --root="$tree" --fd=3 --host_uds=none --host_fifo=none "${confine[@]}"
 fi
 
 # --- (b) our C++ client -> gVisor server ----------------------------------
