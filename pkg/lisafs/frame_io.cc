@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::lisafs::internal {
 
@@ -108,7 +109,7 @@ void FrameWriter::Start(uint16_t mid, std::vector<uint8_t> payload,
   pending_ = true;
 }
 
-absl::StatusOr<bool> FrameWriter::Flush(int fd) {
+absl::StatusOr<bool> FrameWriter::Flush(unet::Socket& sock) {
   const size_t total = header_.size() + payload_.size();
   while (pending_) {
     iovec iov[2];
@@ -120,35 +121,20 @@ absl::StatusOr<bool> FrameWriter::Flush(int fd) {
     if (off < payload_.size()) {
       iov[niov++] = {payload_.data() + off, payload_.size() - off};
     }
-    msghdr msg = {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = niov;
-    std::vector<uint8_t> control;
-    if (!fds_.empty()) {
-      // One SCM_RIGHTS message on the first sendmsg (WIRE.md §2.3); a
-      // sendmsg that fails with EAGAIN sent nothing, FDs included.
-      const size_t n = fds_.size();
-      control.resize(CMSG_SPACE(n * sizeof(int)));
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(n * sizeof(int));
-      for (size_t i = 0; i < n; ++i) {
-        int f = fds_[i].get();
-        memcpy(CMSG_DATA(c) + i * sizeof(int), &f, sizeof(int));
-      }
-    }
-    ssize_t r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-      return syserr::FromErrno(errno, "sendmsg");
+    // The FDs go with the first sendmsg that sends anything (WIRE.md §2.3);
+    // one that finds the socket full sent nothing, FDs included.
+    std::vector<int> fds;
+    fds.reserve(fds_.size());
+    for (const fd::OwnedFd& f : fds_) fds.push_back(f.get());
+    absl::StatusOr<size_t> r =
+        sock.TrySend(absl::MakeConstSpan(iov, niov), fds);
+    if (!r.ok()) {
+      if (syserr::ToErrno(r.status()) == EAGAIN) return false;
+      return r.status();
     }
     // The FDs went with these bytes; our copies close now.
     fds_.clear();
-    sent_ += static_cast<size_t>(r);
+    sent_ += *r;
     if (sent_ >= total) {
       pending_ = false;
       std::vector<uint8_t>().swap(payload_);

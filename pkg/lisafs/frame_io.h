@@ -20,6 +20,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/lisafs/wire.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::lisafs::internal {
 
@@ -76,11 +77,12 @@ class FrameWriter {
   void Start(uint16_t mid, std::vector<uint8_t> payload,
              std::vector<fd::OwnedFd> fds);
 
-  // Flush sends what the socket takes now (MSG_DONTWAIT | MSG_NOSIGNAL).
+  // Flush sends what sock takes now (unet::Socket::TrySend: non-blocking,
+  // MSG_NOSIGNAL).
   // true once the whole frame is out (the payload buffer is then freed),
   // false if the socket is full: wait for EPOLLOUT and call again. The
   // errno of sendmsg otherwise (EPIPE for a peer that went away).
-  absl::StatusOr<bool> Flush(int fd);
+  absl::StatusOr<bool> Flush(unet::Socket& sock);
 
   // pending reports whether a frame is not fully sent.
   bool pending() const { return pending_; }

@@ -459,7 +459,7 @@ absl::Status Connection::Turn() {
   // An answer the peer has not taken yet comes first: nothing more is read
   // until it is out, so a peer that does not read holds one answer.
   if (writer_.pending()) {
-    absl::StatusOr<bool> sent = writer_.Flush(fd);
+    absl::StatusOr<bool> sent = writer_.Flush(sock_);
     if (!sent.ok()) return sent.status();
     UpdateBuffered();
     if (!*sent) return Arm(EPOLLOUT);
@@ -482,7 +482,7 @@ absl::Status Connection::Turn() {
     req = Frame();
     writer_.Start(static_cast<uint16_t>(resp.mid), std::move(resp.payload),
                   std::move(resp.fds));
-    absl::StatusOr<bool> sent = writer_.Flush(fd);
+    absl::StatusOr<bool> sent = writer_.Flush(sock_);
     if (!sent.ok()) return sent.status();
     if (!*sent) {
       UpdateBuffered();

@@ -112,9 +112,10 @@ absl::Status WaitReady(int fd, short events, absl::string_view op) {
 // SendOnce performs one successful sendmsg(2) of iov[0..iovlen) with fds
 // (if any) as one SCM_RIGHTS message, and returns the bytes sent. EINTR and
 // EAGAIN mean nothing was sent, control data included, so retrying with the
-// same FDs cannot duplicate them.
+// same FDs cannot duplicate them. With wait, EAGAIN waits for the socket to
+// be writable; without, it is returned as an EAGAIN status.
 absl::StatusOr<size_t> SendOnce(int fd, const iovec* iov, size_t iovlen,
-                                absl::Span<const int> fds) {
+                                absl::Span<const int> fds, bool wait = true) {
   alignas(cmsghdr) unsigned char ctrl[kCtrlBufSize];
   msghdr msg = {};
   msg.msg_iov = const_cast<iovec*>(iov);
@@ -132,10 +133,11 @@ absl::StatusOr<size_t> SendOnce(int fd, const iovec* iov, size_t iovlen,
     memcpy(CMSG_DATA(cmsg), fds.data(), payload);
   }
   while (true) {
-    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!wait) return syserr::FromErrno(EAGAIN, "sendmsg");
       absl::Status s = WaitReady(fd, POLLOUT, "poll for sendmsg");
       if (!s.ok()) return s;
       continue;
@@ -328,6 +330,21 @@ absl::Status Socket::SendAll(absl::Span<const iovec> iov,
     cur.Advance(*n);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Socket::TrySend(absl::Span<const iovec> iov,
+                                       absl::Span<const int> fds) {
+  if (fds.size() > kMaxFds) {
+    return Fail(EINVAL, "sendmsg", fd(),
+                absl::StrCat(fds.size(), " FDs exceed the limit of ",
+                             kMaxFds));
+  }
+  if (TotalBytes(iov) == 0) {
+    if (fds.empty()) return 0;
+    return Fail(EINVAL, "sendmsg", fd(),
+                "FDs need at least one byte of data");
+  }
+  return SendOnce(fd(), iov.data(), iov.size(), fds, /*wait=*/false);
 }
 
 absl::StatusOr<size_t> Socket::RecvSome(absl::Span<const iovec> iov,

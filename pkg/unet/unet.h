@@ -91,6 +91,14 @@ class Socket {
   // bytes may have been sent, and the connection should be dropped.
   absl::Status SendAll(absl::Span<const iovec> iov, absl::Span<const int> fds);
 
+  // TrySend performs one non-blocking sendmsg(2) of iov with fds (borrowed)
+  // as one SCM_RIGHTS control message, and returns the bytes sent, which may
+  // be fewer than iov holds; the FDs went with them. EAGAIN (a status) means
+  // nothing was sent, FDs included. Same EINVAL rules as SendAll; uses
+  // MSG_NOSIGNAL.
+  absl::StatusOr<size_t> TrySend(absl::Span<const iovec> iov,
+                                 absl::Span<const int> fds);
+
   // RecvSome performs one recvmsg(2) (retrying EINTR and EAGAIN) into iov
   // and returns the number of bytes received; 0 means end of stream (the
   // peer closed, or this socket was shut down), or that iov holds no bytes.

@@ -381,6 +381,39 @@ TEST_F(UnetTest, PartialWritesCarryTheFdsOnlyOnce) {
   EXPECT_EQ(reads_with_fds, std::vector<size_t>{0});
 }
 
+TEST_F(UnetTest, TrySendStopsAtAFullSocketWithoutWaitingOrSendingFdsTwice) {
+  auto [a, b] = MustPair(SOCK_STREAM);
+  constexpr size_t kSize = 4 << 20;
+  const std::string data = Pattern(kSize);
+  std::vector<OwnedFd> nulls = OpenNulls(2);
+  iovec out[] = {Iov(const_cast<char*>(data.data()), kSize)};
+  // The socket is blocking, yet TrySend returns what fitted.
+  absl::StatusOr<size_t> first = a.TrySend(out, Raw(nulls));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_GT(*first, 0u);
+  ASSERT_LT(*first, kSize);
+  iovec rest[] = {Iov(const_cast<char*>(data.data()) + *first, kSize - *first)};
+  absl::StatusOr<size_t> full = a.TrySend(rest, {});
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(syserr::ToErrno(full.status()), EAGAIN);
+  // Nothing to send is not an error; FDs without bytes are.
+  EXPECT_EQ(*a.TrySend({}, {}), 0u);
+  EXPECT_EQ(syserr::ToErrno(a.TrySend({}, Raw(nulls)).status()), EINVAL);
+
+  std::vector<OwnedFd> got;
+  std::string back;
+  char buf[64 << 10];
+  while (back.size() < *first) {
+    iovec in[] = {Iov(buf, sizeof(buf))};
+    absl::StatusOr<size_t> n = b.RecvSome(in, kMaxFds, &got);
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_GT(*n, 0u);
+    back.append(buf, *n);
+  }
+  EXPECT_TRUE(back == data.substr(0, *first));
+  EXPECT_EQ(got.size(), 2u);
+}
+
 TEST_F(UnetTest, RecvExactOnNonblockingSocketWaits) {
   auto [a, b] = MustPair(SOCK_STREAM);
   SetNonblocking(b.fd());
