@@ -138,11 +138,7 @@ std::string Quoted(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 // payloads (the errno) kept.
 absl::Status Recode(absl::StatusCode code, const absl::Status& s,
                     absl::string_view what) {
-  absl::Status out(code, absl::StrCat(what, ": ", s.message()));
-  s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
-    out.SetPayload(url, payload);
-  });
-  return out;
+  return syserr::WithCode(code, syserr::WithContext(s, what));
 }
 
 absl::Status NotAttached(absl::string_view name) {

@@ -123,14 +123,8 @@ class DirentBudget {
 
  private:
   static absl::Status Exhausted(absl::string_view what) {
-    absl::Status errno_status = syserr::FromErrno(ENOBUFS, what);
-    absl::Status out(absl::StatusCode::kResourceExhausted,
-                     errno_status.message());
-    errno_status.ForEachPayload(
-        [&](absl::string_view url, const absl::Cord& payload) {
-          out.SetPayload(url, payload);
-        });
-    return out;
+    return syserr::WithCode(absl::StatusCode::kResourceExhausted,
+                            syserr::FromErrno(ENOBUFS, what));
   }
 
   const GoferClientOptions& o_;

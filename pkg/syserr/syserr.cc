@@ -166,13 +166,28 @@ int ToErrno(const absl::Status& s) {
   }
 }
 
-absl::Status WithContext(const absl::Status& s, absl::string_view what) {
-  if (s.ok()) return s;
-  absl::Status out(s.code(), absl::StrCat(what, ": ", s.message()));
+namespace {
+
+// Rebuilt returns a status of code and message with the payloads of s.
+absl::Status Rebuilt(absl::StatusCode code, absl::string_view message,
+                     const absl::Status& s) {
+  absl::Status out(code, message);
   s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
     out.SetPayload(url, payload);
   });
   return out;
+}
+
+}  // namespace
+
+absl::Status WithContext(const absl::Status& s, absl::string_view what) {
+  if (s.ok()) return s;
+  return Rebuilt(s.code(), absl::StrCat(what, ": ", s.message()), s);
+}
+
+absl::Status WithCode(absl::StatusCode code, const absl::Status& s) {
+  if (s.ok()) return s;
+  return Rebuilt(code, s.message(), s);
 }
 
 }  // namespace gvisor::syserr

@@ -27,6 +27,10 @@ int ToErrno(const absl::Status& s);
 // its code and errno. OK stays OK.
 absl::Status WithContext(const absl::Status& s, absl::string_view what);
 
+// WithCode returns s with code in place of its own, keeping its message and
+// errno. OK stays OK.
+absl::Status WithCode(absl::StatusCode code, const absl::Status& s);
+
 // ErrnoName returns the symbolic name of err ("ENOENT"), or "errno <n>".
 absl::string_view ErrnoName(int err);
 

@@ -43,6 +43,15 @@ TEST(SyserrTest, WithContextKeepsErrnoAndCode) {
   EXPECT_TRUE(WithContext(absl::OkStatus(), "x").ok());
 }
 
+TEST(SyserrTest, WithCodeKeepsErrnoAndMessage) {
+  absl::Status in = FromErrno(ENOBUFS, "DirentNames");
+  absl::Status s = WithCode(absl::StatusCode::kUnavailable, in);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ToErrno(s), ENOBUFS);
+  EXPECT_EQ(s.message(), in.message());
+  EXPECT_TRUE(WithCode(absl::StatusCode::kInternal, absl::OkStatus()).ok());
+}
+
 TEST(SyserrTest, ErrnoNames) {
   EXPECT_EQ(ErrnoName(ENOENT), "ENOENT");
   EXPECT_EQ(ErrnoName(EOPNOTSUPP), "EOPNOTSUPP");
