@@ -7,22 +7,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
-
-// File-local helpers for the Status-returning steps below; #undef'd at the
-// end of the file.
-#define LISAFS_CONCAT_INNER(a, b) a##b
-#define LISAFS_CONCAT(a, b) LISAFS_CONCAT_INNER(a, b)
-#define LISAFS_RETURN_IF_ERROR(expr)                   \
-  do {                                                 \
-    if (absl::Status _st = (expr); !_st.ok()) return _st; \
-  } while (0)
-#define LISAFS_ASSIGN_OR_RETURN(lhs, expr) \
-  LISAFS_ASSIGN_OR_RETURN_IMPL(LISAFS_CONCAT(_sor_, __LINE__), lhs, expr)
-#define LISAFS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                                 \
-  if (!tmp.ok()) return tmp.status();                \
-  lhs = std::move(*tmp)
 
 namespace gvisor::lisafs {
 
@@ -48,7 +34,7 @@ absl::StatusOr<std::vector<uint8_t>> FinishFrame(MID mid,
 absl::Status MountResp::Encode(Encoder& e) const {
   e.PutStruct(root);
   e.PutU32(max_message_size);
-  LISAFS_RETURN_IF_ERROR(
+  RETURN_IF_ERROR(
       e.PutCount(supported_mids.size(), "MountResp.supported_mids"));
   for (MID m : supported_mids) e.PutU16(static_cast<uint16_t>(m));
   return absl::OkStatus();
@@ -58,16 +44,16 @@ absl::StatusOr<MountResp> MountResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   MountResp m;
-  LISAFS_ASSIGN_OR_RETURN(m.root, d.ReadStruct<Inode>("MountResp.root"));
-  LISAFS_ASSIGN_OR_RETURN(m.max_message_size,
+  ASSIGN_OR_RETURN(m.root, d.ReadStruct<Inode>("MountResp.root"));
+  ASSIGN_OR_RETURN(m.max_message_size,
                           d.ReadU32("MountResp.max_message_size"));
-  LISAFS_ASSIGN_OR_RETURN(
+  ASSIGN_OR_RETURN(
       const uint16_t count,
       d.ReadCount(sizeof(uint16_t), "MountResp.supported_mids"));
   m.supported_mids.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     // ReadCount guaranteed the bytes.
-    LISAFS_ASSIGN_OR_RETURN(const uint16_t mid,
+    ASSIGN_OR_RETURN(const uint16_t mid,
                             d.ReadU16("MountResp.supported_mids"));
     m.supported_mids.push_back(static_cast<MID>(mid));
   }
@@ -83,15 +69,15 @@ absl::Status WalkReq::Encode(Encoder& e) const {
 absl::StatusOr<WalkReq> WalkReq::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   WalkReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("WalkReq.dir_fd"));
-  LISAFS_ASSIGN_OR_RETURN(m.path, d.ReadStringArray("WalkReq.path"));
+  ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("WalkReq.dir_fd"));
+  ASSIGN_OR_RETURN(m.path, d.ReadStringArray("WalkReq.path"));
   return m;
 }
 
 // WalkResp: status u8 @0, u16 count @1 (unaligned), Inodes @3.
 absl::Status WalkResp::Encode(Encoder& e) const {
   e.PutU8(static_cast<uint8_t>(status));
-  LISAFS_RETURN_IF_ERROR(e.PutCount(inodes.size(), "WalkResp.inodes"));
+  RETURN_IF_ERROR(e.PutCount(inodes.size(), "WalkResp.inodes"));
   for (const Inode& i : inodes) e.PutStruct(i);
   return absl::OkStatus();
 }
@@ -99,18 +85,18 @@ absl::Status WalkResp::Encode(Encoder& e) const {
 absl::StatusOr<WalkResp> WalkResp::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   WalkResp m;
-  LISAFS_ASSIGN_OR_RETURN(const uint8_t status, d.ReadU8("WalkResp.status"));
+  ASSIGN_OR_RETURN(const uint8_t status, d.ReadU8("WalkResp.status"));
   m.status = static_cast<WalkStatus>(status);
-  LISAFS_ASSIGN_OR_RETURN(const uint16_t count,
+  ASSIGN_OR_RETURN(const uint16_t count,
                           d.ReadU16("WalkResp.inodes count"));
-  LISAFS_ASSIGN_OR_RETURN(m.inodes,
+  ASSIGN_OR_RETURN(m.inodes,
                           d.ReadStructs<Inode>(count, "WalkResp.inodes"));
   return m;
 }
 
 // WalkStatResp: u16 count @0, Statx records @2.
 absl::Status WalkStatResp::Encode(Encoder& e) const {
-  LISAFS_RETURN_IF_ERROR(e.PutCount(stats.size(), "WalkStatResp.stats"));
+  RETURN_IF_ERROR(e.PutCount(stats.size(), "WalkStatResp.stats"));
   for (const Statx& s : stats) e.PutStruct(s);
   return absl::OkStatus();
 }
@@ -119,9 +105,9 @@ absl::StatusOr<WalkStatResp> WalkStatResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   WalkStatResp m;
-  LISAFS_ASSIGN_OR_RETURN(const uint16_t count,
+  ASSIGN_OR_RETURN(const uint16_t count,
                           d.ReadU16("WalkStatResp.stats count"));
-  LISAFS_ASSIGN_OR_RETURN(m.stats,
+  ASSIGN_OR_RETURN(m.stats,
                           d.ReadStructs<Statx>(count, "WalkStatResp.stats"));
   return m;
 }
@@ -137,10 +123,10 @@ absl::StatusOr<OpenCreateAtReq> OpenCreateAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   OpenCreateAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(
+  ASSIGN_OR_RETURN(
       m.common, d.ReadStruct<CreateCommon>("OpenCreateAtReq.common"));
-  LISAFS_ASSIGN_OR_RETURN(m.flags, d.ReadU32("OpenCreateAtReq.flags"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("OpenCreateAtReq.name"));
+  ASSIGN_OR_RETURN(m.flags, d.ReadU32("OpenCreateAtReq.flags"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("OpenCreateAtReq.name"));
   return m;
 }
 
@@ -152,7 +138,7 @@ absl::Status CloseReq::Encode(Encoder& e) const {
 absl::StatusOr<CloseReq> CloseReq::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   CloseReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.fds, d.ReadFdArray("CloseReq.fds"));
+  ASSIGN_OR_RETURN(m.fds, d.ReadFdArray("CloseReq.fds"));
   return m;
 }
 
@@ -163,7 +149,7 @@ absl::Status FsyncReq::Encode(Encoder& e) const {
 absl::StatusOr<FsyncReq> FsyncReq::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   FsyncReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.fds, d.ReadFdArray("FsyncReq.fds"));
+  ASSIGN_OR_RETURN(m.fds, d.ReadFdArray("FsyncReq.fds"));
   return m;
 }
 
@@ -185,10 +171,10 @@ absl::StatusOr<PWriteReq> PWriteReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   PWriteReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.offset, d.ReadU64("PWriteReq.offset"));
-  LISAFS_ASSIGN_OR_RETURN(m.fd, d.ReadU64("PWriteReq.fd"));
-  LISAFS_ASSIGN_OR_RETURN(const uint32_t count, d.ReadU32("PWriteReq.count"));
-  LISAFS_ASSIGN_OR_RETURN(m.data, d.ReadString(count, "PWriteReq.data"));
+  ASSIGN_OR_RETURN(m.offset, d.ReadU64("PWriteReq.offset"));
+  ASSIGN_OR_RETURN(m.fd, d.ReadU64("PWriteReq.fd"));
+  ASSIGN_OR_RETURN(const uint32_t count, d.ReadU32("PWriteReq.count"));
+  ASSIGN_OR_RETURN(m.data, d.ReadString(count, "PWriteReq.data"));
   return m;
 }
 
@@ -203,8 +189,8 @@ absl::StatusOr<PReadResp> PReadResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   PReadResp m;
-  LISAFS_ASSIGN_OR_RETURN(const uint64_t n, d.ReadU64("PReadResp.n"));
-  LISAFS_ASSIGN_OR_RETURN(m.data, d.ReadString(n, "PReadResp.data"));
+  ASSIGN_OR_RETURN(const uint64_t n, d.ReadU64("PReadResp.n"));
+  ASSIGN_OR_RETURN(m.data, d.ReadString(n, "PReadResp.data"));
   return m;
 }
 
@@ -218,9 +204,9 @@ absl::StatusOr<MkdirAtReq> MkdirAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   MkdirAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.common,
+  ASSIGN_OR_RETURN(m.common,
                           d.ReadStruct<CreateCommon>("MkdirAtReq.common"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("MkdirAtReq.name"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("MkdirAtReq.name"));
   return m;
 }
 
@@ -236,11 +222,11 @@ absl::StatusOr<MknodAtReq> MknodAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   MknodAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.common,
+  ASSIGN_OR_RETURN(m.common,
                           d.ReadStruct<CreateCommon>("MknodAtReq.common"));
-  LISAFS_ASSIGN_OR_RETURN(m.minor, d.ReadU32("MknodAtReq.minor"));
-  LISAFS_ASSIGN_OR_RETURN(m.major, d.ReadU32("MknodAtReq.major"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("MknodAtReq.name"));
+  ASSIGN_OR_RETURN(m.minor, d.ReadU32("MknodAtReq.minor"));
+  ASSIGN_OR_RETURN(m.major, d.ReadU32("MknodAtReq.major"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("MknodAtReq.name"));
   return m;
 }
 
@@ -249,7 +235,7 @@ absl::Status SymlinkAtReq::Encode(Encoder& e) const {
   e.PutU64(dir_fd);
   e.PutU32(uid);
   e.PutU32(gid);
-  LISAFS_RETURN_IF_ERROR(e.PutSizedString(name, "SymlinkAtReq.name"));
+  RETURN_IF_ERROR(e.PutSizedString(name, "SymlinkAtReq.name"));
   return e.PutSizedString(target, "SymlinkAtReq.target");
 }
 
@@ -257,11 +243,11 @@ absl::StatusOr<SymlinkAtReq> SymlinkAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   SymlinkAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("SymlinkAtReq.dir_fd"));
-  LISAFS_ASSIGN_OR_RETURN(m.uid, d.ReadU32("SymlinkAtReq.uid"));
-  LISAFS_ASSIGN_OR_RETURN(m.gid, d.ReadU32("SymlinkAtReq.gid"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("SymlinkAtReq.name"));
-  LISAFS_ASSIGN_OR_RETURN(m.target, d.ReadSizedString("SymlinkAtReq.target"));
+  ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("SymlinkAtReq.dir_fd"));
+  ASSIGN_OR_RETURN(m.uid, d.ReadU32("SymlinkAtReq.uid"));
+  ASSIGN_OR_RETURN(m.gid, d.ReadU32("SymlinkAtReq.gid"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("SymlinkAtReq.name"));
+  ASSIGN_OR_RETURN(m.target, d.ReadSizedString("SymlinkAtReq.target"));
   return m;
 }
 
@@ -276,9 +262,9 @@ absl::StatusOr<LinkAtReq> LinkAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   LinkAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("LinkAtReq.dir_fd"));
-  LISAFS_ASSIGN_OR_RETURN(m.target, d.ReadU64("LinkAtReq.target"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("LinkAtReq.name"));
+  ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("LinkAtReq.dir_fd"));
+  ASSIGN_OR_RETURN(m.target, d.ReadU64("LinkAtReq.target"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("LinkAtReq.name"));
   return m;
 }
 
@@ -293,9 +279,9 @@ absl::StatusOr<UnlinkAtReq> UnlinkAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   UnlinkAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("UnlinkAtReq.dir_fd"));
-  LISAFS_ASSIGN_OR_RETURN(m.flags, d.ReadU32("UnlinkAtReq.flags"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("UnlinkAtReq.name"));
+  ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("UnlinkAtReq.dir_fd"));
+  ASSIGN_OR_RETURN(m.flags, d.ReadU32("UnlinkAtReq.flags"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("UnlinkAtReq.name"));
   return m;
 }
 
@@ -303,7 +289,7 @@ absl::StatusOr<UnlinkAtReq> UnlinkAtReq::Decode(
 absl::Status RenameAtReq::Encode(Encoder& e) const {
   e.PutU64(old_dir);
   e.PutU64(new_dir);
-  LISAFS_RETURN_IF_ERROR(e.PutSizedString(old_name, "RenameAtReq.old_name"));
+  RETURN_IF_ERROR(e.PutSizedString(old_name, "RenameAtReq.old_name"));
   return e.PutSizedString(new_name, "RenameAtReq.new_name");
 }
 
@@ -311,11 +297,11 @@ absl::StatusOr<RenameAtReq> RenameAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   RenameAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.old_dir, d.ReadU64("RenameAtReq.old_dir"));
-  LISAFS_ASSIGN_OR_RETURN(m.new_dir, d.ReadU64("RenameAtReq.new_dir"));
-  LISAFS_ASSIGN_OR_RETURN(m.old_name,
+  ASSIGN_OR_RETURN(m.old_dir, d.ReadU64("RenameAtReq.old_dir"));
+  ASSIGN_OR_RETURN(m.new_dir, d.ReadU64("RenameAtReq.new_dir"));
+  ASSIGN_OR_RETURN(m.old_name,
                           d.ReadSizedString("RenameAtReq.old_name"));
-  LISAFS_ASSIGN_OR_RETURN(m.new_name,
+  ASSIGN_OR_RETURN(m.new_name,
                           d.ReadSizedString("RenameAtReq.new_name"));
   return m;
 }
@@ -324,8 +310,8 @@ absl::StatusOr<RenameAtReq> RenameAtReq::Decode(
 absl::Status RenameAt2Req::Encode(Encoder& e) const {
   e.PutU64(old_dir);
   e.PutU64(new_dir);
-  LISAFS_RETURN_IF_ERROR(e.PutSizedString(old_name, "RenameAt2Req.old_name"));
-  LISAFS_RETURN_IF_ERROR(e.PutSizedString(new_name, "RenameAt2Req.new_name"));
+  RETURN_IF_ERROR(e.PutSizedString(old_name, "RenameAt2Req.old_name"));
+  RETURN_IF_ERROR(e.PutSizedString(new_name, "RenameAt2Req.new_name"));
   e.PutU32(flags);
   return absl::OkStatus();
 }
@@ -334,13 +320,13 @@ absl::StatusOr<RenameAt2Req> RenameAt2Req::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   RenameAt2Req m;
-  LISAFS_ASSIGN_OR_RETURN(m.old_dir, d.ReadU64("RenameAt2Req.old_dir"));
-  LISAFS_ASSIGN_OR_RETURN(m.new_dir, d.ReadU64("RenameAt2Req.new_dir"));
-  LISAFS_ASSIGN_OR_RETURN(m.old_name,
+  ASSIGN_OR_RETURN(m.old_dir, d.ReadU64("RenameAt2Req.old_dir"));
+  ASSIGN_OR_RETURN(m.new_dir, d.ReadU64("RenameAt2Req.new_dir"));
+  ASSIGN_OR_RETURN(m.old_name,
                           d.ReadSizedString("RenameAt2Req.old_name"));
-  LISAFS_ASSIGN_OR_RETURN(m.new_name,
+  ASSIGN_OR_RETURN(m.new_name,
                           d.ReadSizedString("RenameAt2Req.new_name"));
-  LISAFS_ASSIGN_OR_RETURN(m.flags, d.ReadU32("RenameAt2Req.flags"));
+  ASSIGN_OR_RETURN(m.flags, d.ReadU32("RenameAt2Req.flags"));
   return m;
 }
 
@@ -361,19 +347,19 @@ absl::Status Dirent64::Encode(Encoder& e) const {
 
 absl::StatusOr<Dirent64> Dirent64::Decode(Decoder& d) {
   Dirent64 m;
-  LISAFS_ASSIGN_OR_RETURN(m.ino, d.ReadU64("Dirent64.ino"));
-  LISAFS_ASSIGN_OR_RETURN(m.dev_minor, d.ReadU32("Dirent64.dev_minor"));
-  LISAFS_ASSIGN_OR_RETURN(m.dev_major, d.ReadU32("Dirent64.dev_major"));
-  LISAFS_ASSIGN_OR_RETURN(m.off, d.ReadU64("Dirent64.off"));
-  LISAFS_ASSIGN_OR_RETURN(m.type, d.ReadU8("Dirent64.type"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("Dirent64.name"));
+  ASSIGN_OR_RETURN(m.ino, d.ReadU64("Dirent64.ino"));
+  ASSIGN_OR_RETURN(m.dev_minor, d.ReadU32("Dirent64.dev_minor"));
+  ASSIGN_OR_RETURN(m.dev_major, d.ReadU32("Dirent64.dev_major"));
+  ASSIGN_OR_RETURN(m.off, d.ReadU64("Dirent64.off"));
+  ASSIGN_OR_RETURN(m.type, d.ReadU8("Dirent64.type"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("Dirent64.name"));
   return m;
 }
 
 // Getdents64Resp: u16 count @0, Dirent64 entries back to back @2.
 absl::Status Getdents64Resp::Encode(Encoder& e) const {
-  LISAFS_RETURN_IF_ERROR(e.PutCount(dirents.size(), "Getdents64Resp.dirents"));
-  for (const Dirent64& de : dirents) LISAFS_RETURN_IF_ERROR(de.Encode(e));
+  RETURN_IF_ERROR(e.PutCount(dirents.size(), "Getdents64Resp.dirents"));
+  for (const Dirent64& de : dirents) RETURN_IF_ERROR(de.Encode(e));
   return absl::OkStatus();
 }
 
@@ -381,7 +367,7 @@ absl::StatusOr<Getdents64Resp> Getdents64Resp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   Getdents64Resp m;
-  LISAFS_ASSIGN_OR_RETURN(
+  ASSIGN_OR_RETURN(
       const uint16_t count,
       d.ReadCount(Dirent64::kFixedSize, "Getdents64Resp.dirents"));
   m.dirents.reserve(count);
@@ -407,9 +393,9 @@ absl::StatusOr<FGetXattrReq> FGetXattrReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   FGetXattrReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.fd, d.ReadU64("FGetXattrReq.fd"));
-  LISAFS_ASSIGN_OR_RETURN(m.buf_size, d.ReadU32("FGetXattrReq.buf_size"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("FGetXattrReq.name"));
+  ASSIGN_OR_RETURN(m.fd, d.ReadU64("FGetXattrReq.fd"));
+  ASSIGN_OR_RETURN(m.buf_size, d.ReadU32("FGetXattrReq.buf_size"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("FGetXattrReq.name"));
   return m;
 }
 
@@ -422,7 +408,7 @@ absl::StatusOr<FGetXattrResp> FGetXattrResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   FGetXattrResp m;
-  LISAFS_ASSIGN_OR_RETURN(m.value, d.ReadSizedString("FGetXattrResp.value"));
+  ASSIGN_OR_RETURN(m.value, d.ReadSizedString("FGetXattrResp.value"));
   return m;
 }
 
@@ -430,7 +416,7 @@ absl::StatusOr<FGetXattrResp> FGetXattrResp::Decode(
 absl::Status FSetXattrReq::Encode(Encoder& e) const {
   e.PutU64(fd);
   e.PutU32(flags);
-  LISAFS_RETURN_IF_ERROR(e.PutSizedString(name, "FSetXattrReq.name"));
+  RETURN_IF_ERROR(e.PutSizedString(name, "FSetXattrReq.name"));
   return e.PutSizedString(value, "FSetXattrReq.value");
 }
 
@@ -438,10 +424,10 @@ absl::StatusOr<FSetXattrReq> FSetXattrReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   FSetXattrReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.fd, d.ReadU64("FSetXattrReq.fd"));
-  LISAFS_ASSIGN_OR_RETURN(m.flags, d.ReadU32("FSetXattrReq.flags"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("FSetXattrReq.name"));
-  LISAFS_ASSIGN_OR_RETURN(m.value, d.ReadSizedString("FSetXattrReq.value"));
+  ASSIGN_OR_RETURN(m.fd, d.ReadU64("FSetXattrReq.fd"));
+  ASSIGN_OR_RETURN(m.flags, d.ReadU32("FSetXattrReq.flags"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("FSetXattrReq.name"));
+  ASSIGN_OR_RETURN(m.value, d.ReadSizedString("FSetXattrReq.value"));
   return m;
 }
 
@@ -454,7 +440,7 @@ absl::StatusOr<FListXattrResp> FListXattrResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   FListXattrResp m;
-  LISAFS_ASSIGN_OR_RETURN(m.names, d.ReadStringArray("FListXattrResp.names"));
+  ASSIGN_OR_RETURN(m.names, d.ReadStringArray("FListXattrResp.names"));
   return m;
 }
 
@@ -468,8 +454,8 @@ absl::StatusOr<FRemoveXattrReq> FRemoveXattrReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   FRemoveXattrReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.fd, d.ReadU64("FRemoveXattrReq.fd"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("FRemoveXattrReq.name"));
+  ASSIGN_OR_RETURN(m.fd, d.ReadU64("FRemoveXattrReq.fd"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("FRemoveXattrReq.name"));
   return m;
 }
 
@@ -484,10 +470,10 @@ absl::StatusOr<BindAtReq> BindAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   BindAtReq m;
-  LISAFS_ASSIGN_OR_RETURN(m.common,
+  ASSIGN_OR_RETURN(m.common,
                           d.ReadStruct<CreateCommon>("BindAtReq.common"));
-  LISAFS_ASSIGN_OR_RETURN(m.sock_type, d.ReadU32("BindAtReq.sock_type"));
-  LISAFS_ASSIGN_OR_RETURN(m.name, d.ReadSizedString("BindAtReq.name"));
+  ASSIGN_OR_RETURN(m.sock_type, d.ReadU32("BindAtReq.sock_type"));
+  ASSIGN_OR_RETURN(m.name, d.ReadSizedString("BindAtReq.name"));
   return m;
 }
 
@@ -500,7 +486,7 @@ absl::StatusOr<ReadLinkAtResp> ReadLinkAtResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   ReadLinkAtResp m;
-  LISAFS_ASSIGN_OR_RETURN(m.target,
+  ASSIGN_OR_RETURN(m.target,
                           d.ReadSizedString("ReadLinkAtResp.target"));
   return m;
 }
@@ -514,15 +500,10 @@ absl::StatusOr<AcceptResp> AcceptResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   AcceptResp m;
-  LISAFS_ASSIGN_OR_RETURN(m.peer_addr,
+  ASSIGN_OR_RETURN(m.peer_addr,
                           d.ReadSizedString("AcceptResp.peer_addr"));
   return m;
 }
 
 }  // namespace gvisor::lisafs
 
-#undef LISAFS_ASSIGN_OR_RETURN_IMPL
-#undef LISAFS_ASSIGN_OR_RETURN
-#undef LISAFS_RETURN_IF_ERROR
-#undef LISAFS_CONCAT
-#undef LISAFS_CONCAT_INNER

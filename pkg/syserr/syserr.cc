@@ -134,6 +134,10 @@ absl::Status FromErrno(int err, absl::string_view what) {
   return s;
 }
 
+absl::Status FromLastErrno(absl::string_view what) {
+  return FromErrno(errno, what);
+}
+
 int ToErrno(const absl::Status& s) {
   if (s.ok()) return 0;
   if (auto p = s.GetPayload(kErrnoPayload)) {

@@ -17,6 +17,10 @@ namespace gvisor::syserr {
 // "<what>: <ENAME> (<strerror>)". err <= 0 is treated as EIO.
 absl::Status FromErrno(int err, absl::string_view what);
 
+// FromLastErrno is FromErrno(errno, what): call it right after the failed
+// syscall, before anything else can change errno.
+absl::Status FromLastErrno(absl::string_view what);
+
 // ToErrno returns the errno carried by s: 0 if s is OK; the exact errno if s
 // came from FromErrno (or WithContext of one); otherwise an errno derived from
 // the status code (EINVAL for INVALID_ARGUMENT, ENOENT for NOT_FOUND, ...,
