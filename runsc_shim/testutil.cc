@@ -24,7 +24,7 @@
 #include "absl/strings/strip.h"
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/syserr.h"
-#include "tools/readyfd/readyfd.h"
+#include "pkg/readyfd/readyfd.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
 extern char** environ;
