@@ -31,10 +31,10 @@
 #include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
+#include "pkg/readyfd/readyfd.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
-#include "pkg/readyfd/readyfd.h"
 
 ABSL_FLAG(std::string, listen, "",
           "where to serve: unix:PATH (default: unix:$XDG_RUNTIME_DIR/"

@@ -40,11 +40,11 @@
 #include "pkg/fd/limit.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/lisafs/server.h"
+#include "pkg/readyfd/readyfd.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
 #include "tools/devgofer/sandbox.h"
-#include "pkg/readyfd/readyfd.h"
 
 namespace gvisor::devgofer {
 namespace {
