@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "pkg/syserr/syserr.h"
+#include "runsc_shim/container_events.h"
 #include "runsc_shim/validate.h"
-#include "runsc_shim/watch.h"
 
 namespace gvisor::shim {
 namespace {

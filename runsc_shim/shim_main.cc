@@ -13,7 +13,7 @@
 // for that call.
 //
 // With --ready_fd=N it writes "ready\n" to the inherited FD N and closes
-// it once it serves (tools/readyfd), so that its starter need not poll.
+// it once it serves (pkg/readyfd), so that its starter need not poll.
 
 #include <signal.h>
 #include <stdio.h>
@@ -31,10 +31,10 @@
 #include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
+#include "pkg/readyfd/readyfd.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
-#include "tools/readyfd/readyfd.h"
 
 ABSL_FLAG(std::string, listen, "",
           "where to serve: unix:PATH (default: unix:$XDG_RUNTIME_DIR/"

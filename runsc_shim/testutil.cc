@@ -23,8 +23,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "pkg/fd/fd.h"
+#include "pkg/readyfd/readyfd.h"
 #include "pkg/syserr/syserr.h"
-#include "tools/readyfd/readyfd.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
 extern char** environ;

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages this project builds and tests with.
+# Installs the Debian 12 packages this project builds and tests with, and
+# the pinned buildifier that tools/format.sh runs (tools/buildifier.sh).
 # Idempotent: apt-get update, then apt-get install of the whole list (a no-op
-# for what is already installed). Runs apt as root, or through sudo.
+# for what is already installed); buildifier is built with Go
+# (tools/setup_go.sh) only when its pinned version is not installed yet.
+# Runs apt as root, or through sudo.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   bazel-bootstrap          # Bazel 4.2.3; pulls in OpenJDK 17 and build-essential
@@ -15,6 +19,7 @@ PACKAGES=(
   libbenchmark-dev
   libseccomp-dev libcap-dev # devgofer's sandbox
   clang libclang-rt-14-dev # libFuzzer builds (--config=fuzz)
+  clang-format-14          # tools/format.sh
   ca-certificates
 )
 
@@ -45,3 +50,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 echo "tools/setup.sh: all packages present"
+
+# shellcheck source=tools/buildifier.sh
+source tools/buildifier.sh
+if [[ ! -x "$BUILDIFIER" ]]; then
+  # shellcheck source=tools/setup_go.sh
+  source tools/setup_go.sh
+  echo "tools/setup.sh: installing buildifier $BUILDIFIER_VERSION into $BUILDIFIER_DIR"
+  mkdir -p "$BUILDIFIER_DIR"
+  # Built outside this repository, so that no go.mod here applies.
+  (cd / && GOBIN="$BUILDIFIER_DIR" \
+    go install "$BUILDIFIER_MODULE@$BUILDIFIER_VERSION")
+fi
+echo "tools/setup.sh: buildifier present ($BUILDIFIER)"

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The test command: installs what it needs, then runs every test, plain,
-# under ASan+UBSan and under ThreadSanitizer, checks that a separate workspace can consume this one, and
-# runs the interop harness against gVisor's own Go client and server (needs
-# Go; fails if it is missing). Exits non-zero on any failure.
+# The test command: installs what it needs, checks that every C++ and Bazel
+# file is formatted (tools/format.sh --check), then runs every test, plain,
+# under ASan+UBSan and under ThreadSanitizer, checks that a separate
+# workspace can consume this one, and runs the interop harness against
+# gVisor's own Go client and server (needs Go; fails if it is missing).
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh
 
 step() { printf '\n=== %s\n' "$*"; }
+
+step "tools/format.sh --check  (clang-format, buildifier)"
+tools/format.sh --check
 
 step "bazel test //..."
 bazel test //...

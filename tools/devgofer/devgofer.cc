@@ -6,7 +6,7 @@
 // PATH (created 0600, removed on exit); with --fd=N it serves the one
 // connected socket N it inherited (runsc's --dev-io-fd) and exits when that
 // connection ends. With --ready_fd=M it writes "ready\n" to the inherited
-// FD M and closes it once it serves (tools/readyfd). SIGTERM or SIGINT
+// FD M and closes it once it serves (pkg/readyfd). SIGTERM or SIGINT
 // shut it down cleanly (exit 0). Bad flags print a message and the usage
 // and exit 2; other failures exit 1. See options.h for the flags.
 //
@@ -40,11 +40,11 @@
 #include "pkg/fd/limit.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/lisafs/server.h"
+#include "pkg/readyfd/readyfd.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
 #include "tools/devgofer/sandbox.h"
-#include "tools/readyfd/readyfd.h"
 
 namespace gvisor::devgofer {
 namespace {

@@ -38,7 +38,7 @@ struct Options {
   // fd, if >= 0, is an inherited connected socket to serve instead.
   int fd = -1;
   // ready_fd, if >= 0, is an inherited FD (a pipe's write end) that gets
-  // "ready\n" and is closed once the gofer serves (see tools/readyfd).
+  // "ready\n" and is closed once the gofer serves (see pkg/readyfd).
   int ready_fd = -1;
   // readonly makes every connection read-only.
   bool readonly = false;

@@ -1,4 +1,4 @@
-#include "runsc_shim/watch.h"
+#include "runsc_shim/container_events.h"
 
 #include <string>
 #include <vector>

@@ -11,8 +11,8 @@
 //   devgofer --listen="$sock" --ready_fd=3 3>"$dir/ready" &
 //   read -r line <"$dir/ready" && [ "$line" = ready ]
 
-#ifndef GVISOR_TOOLS_READYFD_READYFD_H_
-#define GVISOR_TOOLS_READYFD_READYFD_H_
+#ifndef GVISOR_PKG_READYFD_READYFD_H_
+#define GVISOR_PKG_READYFD_READYFD_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,4 +38,4 @@ void Notify(fd::OwnedFd fd);
 
 }  // namespace gvisor::readyfd
 
-#endif  // GVISOR_TOOLS_READYFD_READYFD_H_
+#endif  // GVISOR_PKG_READYFD_READYFD_H_

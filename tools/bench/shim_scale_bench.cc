@@ -13,7 +13,7 @@
 // over them. The shim needs one FD per container.
 // Not a test:
 //
-//   bazel run -c opt //runsc_shim:shim_scale_bench -- [--steps=1000,10000]
+//   bazel run -c opt //tools/bench:shim_scale_bench -- [--steps=1000,10000]
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
-// watch: the container events of WatchContainers, computed from two
-// snapshots of the registry (ContainerRegistry::List, sorted by name).
+// container_events: the container events of WatchContainers, computed from
+// two snapshots of the registry (ContainerRegistry::List, sorted by name).
 
-#ifndef GVISOR_RUNSC_SHIM_WATCH_H_
-#define GVISOR_RUNSC_SHIM_WATCH_H_
+#ifndef GVISOR_RUNSC_SHIM_CONTAINER_EVENTS_H_
+#define GVISOR_RUNSC_SHIM_CONTAINER_EVENTS_H_
 
 #include <vector>
 
@@ -28,4 +28,4 @@ std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
 
 }  // namespace gvisor::shim
 
-#endif  // GVISOR_RUNSC_SHIM_WATCH_H_
+#endif  // GVISOR_RUNSC_SHIM_CONTAINER_EVENTS_H_

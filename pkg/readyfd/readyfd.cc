@@ -1,4 +1,4 @@
-#include "tools/readyfd/readyfd.h"
+#include "pkg/readyfd/readyfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
