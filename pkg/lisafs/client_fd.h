@@ -1,7 +1,7 @@
 // ClientFD is the LISAFS client's handle on one server-side FDID (WIRE.md
 // §6), with a method per RPC on that FDID; ClientBoundSocketFD is the handle
 // on a bound socket. Both are made by a Client (client.h, which includes
-// this header; include client.h, not this one) and share it.
+// this header) and share it.
 //
 // Every method runs its RPCs through Client::Rpc, so all of them share its
 // errors (see Client::SndRcvMessage): EOPNOTSUPP (nothing sent) if the
