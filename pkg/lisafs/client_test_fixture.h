@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <utility>
@@ -53,7 +54,8 @@ inline std::vector<MID> HeadMids() {
   return mids;
 }
 
-inline std::vector<uint8_t> Frame(MID mid, const std::vector<uint8_t>& payload) {
+inline std::vector<uint8_t> Frame(MID mid,
+                                  const std::vector<uint8_t>& payload) {
   std::vector<uint8_t> out(kMessageHeaderSize);
   auto h = EncodeMessageHeader(static_cast<uint32_t>(payload.size()), mid);
   std::copy(h.begin(), h.end(), out.begin());
