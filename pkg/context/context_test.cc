@@ -13,12 +13,14 @@
 #include "glog/logging.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pkg/context/testutil.h"
 
 namespace gvisor::context {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::Pair;
+using testutil::CountingContext;
 
 // Two packages that each declare their own private key type, with the same
 // numeric ids, as devutil does in Go.
@@ -379,19 +381,6 @@ TEST(LogTest, BackgroundWritesDebugToVlogWhenVerbose) {
 }
 
 TEST(ConcurrencyTest, ReadsFromManyThreadsAgree) {
-  // CountingContext counts hook calls without locks.
-  class CountingContext : public Context {
-   public:
-    void UninterruptibleSleepStart() const override { ++starts; }
-    void UninterruptibleSleepFinish() const override { ++finishes; }
-    void Log(LogLevel, absl::string_view msg) const override {
-      bytes += msg.size();
-    }
-    mutable std::atomic<int64_t> starts{0};
-    mutable std::atomic<int64_t> finishes{0};
-    mutable std::atomic<int64_t> bytes{0};
-  };
-
   CountingContext root;
   ValueContext a = WithValue(root, first::CtxA, 1);
   ValueContext b = WithValue(a, first::CtxB, std::string("value"));
@@ -421,7 +410,9 @@ TEST(ConcurrencyTest, ReadsFromManyThreadsAgree) {
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_EQ(root.starts.load(), kThreads * kIterations);
   EXPECT_EQ(root.finishes.load(), kThreads * kIterations);
-  EXPECT_EQ(root.bytes.load(), kThreads * kIterations);
+  EXPECT_EQ(root.messages.load(), kThreads * kIterations);
+  EXPECT_EQ(root.warnings.load(), 0);
+  EXPECT_EQ(root.log_bytes.load(), kThreads * kIterations);
 }
 
 }  // namespace

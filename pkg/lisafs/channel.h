@@ -27,6 +27,8 @@ namespace gvisor::lisafs {
 // side: the host's hardware threads clamped to 2..4 (WIRE.md §6.7, §7.9).
 size_t MaxChannels();
 
+// Channel is one channel's two endpoints. One thread at a time uses it,
+// except for data().Shutdown(), which any thread may call.
 class Channel {
  public:
   // kHeaderSize is the channel header before each payload: MID (u16),
@@ -40,8 +42,8 @@ class Channel {
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
+  // data is the flipcall endpoint over the packet window (borrowed).
   flipcall::Endpoint& data() { return *data_; }
-  fdchannel::Endpoint& fds() { return fds_; }
 
   // max_payload is the largest payload one message may hold.
   uint32_t max_payload() const { return data_->data_cap() - kHeaderSize; }

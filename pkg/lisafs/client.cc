@@ -1,3 +1,13 @@
+// Client: NewClient and the Mount negotiation, the RPC path over the socket
+// or a channel, close batching, and the channels' life cycle. The ClientFD
+// methods are in client_fd.cc.
+//
+// Limits: until Mount's answer, RPCs are bounded by
+// kProvisionalMaxMessageSize (and ClientOptions::max_message_size); from
+// then on by Client::max_message_size(), the smaller of the client's option
+// and the server's value. Library messages go to the Context of the call
+// that logs them.
+
 #include "pkg/lisafs/client.h"
 
 #include <errno.h>
@@ -8,11 +18,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "glog/logging.h"
 #include "pkg/fdchannel/fdchannel.h"
 #include "pkg/flipcall/flipcall.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/hangup_watcher.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs {
@@ -21,10 +31,6 @@ namespace {
 // kProvisionalMaxMessageSize bounds the Mount exchange, before the server
 // has said what its limit is (WIRE.md §6.1).
 constexpr uint32_t kProvisionalMaxMessageSize = 1 << 20;
-
-// kMaxChunkOverheadRead/Write are the fixed parts of PReadResp and PWriteReq.
-constexpr uint32_t kPReadRespOverhead = 8;
-constexpr uint32_t kPWriteReqOverhead = 20;
 
 absl::Status RpcError(MID mid, int err, absl::string_view detail) {
   return syserr::FromErrno(err, absl::StrCat(MIDName(mid), " RPC", detail));
@@ -148,7 +154,8 @@ absl::Status Client::StartChannels(const context::Context& ctx) {
                    slot.status().ToString());
         break;
       }
-      LOG(WARNING) << "lisafs: channel creation failed: " << slot.status();
+      ctx.Warningf("lisafs: channel creation failed: %s",
+                   slot.status().ToString());
       continue;
     }
     std::unique_lock<std::mutex> l(channels_mu_);
@@ -168,7 +175,7 @@ absl::Status Client::StartChannels(const context::Context& ctx) {
     channels_.push_back(*std::move(slot));
   }
   if (channels() == 0) {
-    LOG(WARNING) << "lisafs: every Channel RPC failed; using the socket only";
+    ctx.Warningf("lisafs: every Channel RPC failed; using the socket only");
     return syserr::FromErrno(ENOMEM, "StartChannels: no channel was created");
   }
   return absl::OkStatus();
@@ -177,27 +184,27 @@ absl::Status Client::StartChannels(const context::Context& ctx) {
 absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
     const context::Context& ctx) {
   std::vector<fd::OwnedFd> fds;
-  absl::StatusOr<ChannelResp> resp =
-      Rpc<ChannelResp>(ctx, MID::kChannel, EmptyMessage{}, 2, &fds);
-  if (!resp.ok()) return resp.status();
+  ASSIGN_OR_RETURN(
+      ChannelResp resp,
+      Rpc<ChannelResp>(ctx, MID::kChannel, EmptyMessage{}, 2, &fds));
   if (fds.size() < 2) {
     return syserr::FromErrno(
         EIO, absl::StrCat("Channel RPC: server donated ", fds.size(),
                           " FDs, want 2"));
   }
-  if (resp->data_offset < 0) {
+  if (resp.data_offset < 0) {
     return syserr::FromErrno(EIO, "Channel RPC: negative window offset");
   }
-  if (resp->data_length > opts_.max_channel_window) {
+  if (resp.data_length > opts_.max_channel_window) {
     return syserr::FromErrno(
-        EIO, absl::StrCat("Channel RPC: window of ", resp->data_length,
+        EIO, absl::StrCat("Channel RPC: window of ", resp.data_length,
                           " bytes exceeds the client's limit of ",
                           opts_.max_channel_window));
   }
   flipcall::PacketWindowDescriptor desc;
   desc.fd = fds[0].get();
-  desc.offset = resp->data_offset;
-  desc.length = resp->data_length;
+  desc.offset = resp.data_offset;
+  desc.length = resp.data_length;
   absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> data =
       flipcall::Endpoint::Create(flipcall::Side::kClient, desc);
   // The memfd is not needed once mapped (fds[0] closes with fds). A window
@@ -216,7 +223,7 @@ absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
       std::make_unique<Channel>(*std::move(data), *std::move(fd_channel));
   if (slot->channel->max_payload() < max_message_size_) {
     return syserr::FromErrno(
-        EIO, absl::StrCat("Channel RPC: window of ", resp->data_length,
+        EIO, absl::StrCat("Channel RPC: window of ", resp.data_length,
                           " bytes cannot hold a message of ",
                           max_message_size_));
   }
@@ -321,7 +328,8 @@ absl::Status Client::SocketExchange(MID mid, absl::Span<const uint8_t> req,
   return absl::OkStatus();
 }
 
-absl::Status Client::ChannelExchange(ChannelSlot* slot, MID mid,
+absl::Status Client::ChannelExchange(const context::Context& ctx,
+                                     ChannelSlot* slot, MID mid,
                                      absl::Span<const uint8_t> req,
                                      Frame* frame) {
   Channel& ch = *slot->channel;
@@ -336,8 +344,8 @@ absl::Status Client::ChannelExchange(ChannelSlot* slot, MID mid,
     std::unique_lock<std::mutex> l(channels_mu_);
     slot->dead = true;
     if (!flipcall::IsShutdown(n.status())) {
-      LOG(WARNING) << "lisafs: " << MIDName(mid)
-                   << " RPC: channel transfer failed: " << n.status();
+      ctx.Warningf("lisafs: %s RPC: channel transfer failed: %s",
+                   MIDName(mid), n.status().ToString());
     }
     return RpcError(mid, EIO,
                     absl::StrCat(": channel: ", n.status().message()));
@@ -356,12 +364,11 @@ absl::Status Client::DoRpc(const context::Context& ctx, MID mid,
                            std::vector<fd::OwnedFd>* fds) {
   Frame frame;
   if (ChannelSlot* slot = AcquireChannel(); slot != nullptr) {
-    absl::Status s = ChannelExchange(slot, mid, req, &frame);
+    absl::Status s = ChannelExchange(ctx, slot, mid, req, &frame);
     ReleaseChannel(slot);
     if (!s.ok()) return s;
-  } else if (absl::Status s = SocketExchange(mid, req, want_fds, &frame);
-             !s.ok()) {
-    return s;
+  } else {
+    RETURN_IF_ERROR(SocketExchange(mid, req, want_fds, &frame));
   }
   // From here on, returning early drops frame.fds, closing them.
   if (frame.oversized) {
@@ -385,9 +392,8 @@ absl::Status Client::DoRpc(const context::Context& ctx, MID mid,
                     absl::StrCat(": response has MID ", frame.mid));
   }
   if (frame.fds.size() > want_fds) {
-    LOG(WARNING) << MIDName(mid) << " RPC: server donated "
-                 << frame.fds.size() << " FDs, " << want_fds
-                 << " wanted; closing the rest";
+    ctx.Warningf("%s RPC: server donated %d FDs, %d wanted; closing the rest",
+                 MIDName(mid), frame.fds.size(), want_fds);
     frame.fds.resize(want_fds);
   }
   *resp = std::move(frame.payload);
@@ -411,8 +417,8 @@ void Client::SendCloses(const context::Context& ctx, std::vector<FDID> fds) {
   CloseReq req{std::move(fds)};
   absl::StatusOr<EmptyMessage> r = Rpc<EmptyMessage>(ctx, MID::kClose, req);
   if (!r.ok()) {
-    LOG(WARNING) << "lisafs: closing " << req.fds.size()
-                 << " FDIDs failed: " << r.status();
+    ctx.Warningf("lisafs: closing %d FDIDs failed: %s", req.fds.size(),
+                 r.status().ToString());
   }
 }
 
@@ -420,399 +426,6 @@ absl::Status Client::SyncFDs(const context::Context& ctx,
                              absl::Span<const FDID> fds) {
   FsyncReq req{std::vector<FDID>(fds.begin(), fds.end())};
   return Rpc<EmptyMessage>(ctx, MID::kFSync, req).status();
-}
-
-// ---------------------------------------------------------------------------
-// ClientFD
-
-void ClientFD::Close(const context::Context& ctx, bool flush) {
-  if (!ok()) return;
-  client_->CloseFD(ctx, fd_, flush);
-  fd_ = kInvalidFDID;
-  client_.reset();
-}
-
-absl::StatusOr<Statx> ClientFD::FStat(const context::Context& ctx) const {
-  return client_->Rpc<Statx>(ctx, MID::kFStat, StatReq{.fd = fd_});
-}
-
-absl::StatusOr<SetStatResult> ClientFD::SetStat(const context::Context& ctx,
-                                                SetStatReq req) const {
-  req.fd = fd_;
-  absl::StatusOr<SetStatResp> r =
-      client_->Rpc<SetStatResp>(ctx, MID::kSetStat, req);
-  if (!r.ok()) return r.status();
-  SetStatResult out;
-  out.failure_mask = r->failure_mask;
-  if (out.failure_mask != 0) {
-    out.failure_errno = r->failure_errno != 0 ? r->failure_errno : EIO;
-  }
-  return out;
-}
-
-absl::StatusOr<WalkResult> ClientFD::WalkMultiple(
-    const context::Context& ctx, absl::Span<const std::string> names) const {
-  WalkReq req{.dir_fd = fd_, .path = {names.begin(), names.end()}};
-  absl::StatusOr<WalkResp> r = client_->Rpc<WalkResp>(ctx, MID::kWalk, req);
-  if (!r.ok()) return r.status();
-  if (r->inodes.size() > names.size()) {
-    for (const Inode& i : r->inodes) {
-      client_->CloseFD(ctx, i.control_fd, false);
-    }
-    return syserr::FromErrno(
-        EIO, absl::StrCat("Walk RPC: server returned ", r->inodes.size(),
-                          " inodes for ", names.size(), " components"));
-  }
-  return WalkResult{r->status, std::move(r->inodes)};
-}
-
-absl::StatusOr<Inode> ClientFD::Walk(const context::Context& ctx,
-                                     absl::string_view name) const {
-  std::string component(name);
-  absl::StatusOr<WalkResult> r =
-      WalkMultiple(ctx, absl::MakeConstSpan(&component, 1));
-  if (!r.ok()) return r.status();
-  auto fail = [&](int err, absl::string_view why) {
-    for (const Inode& i : r->inodes) {
-      client_->CloseFD(ctx, i.control_fd, false);
-    }
-    return syserr::FromErrno(err, absl::StrCat("Walk of \"", name,
-                                               "\" from FDID ", fd_, why));
-  };
-  switch (r->status) {
-    case WalkStatus::kSuccess:
-      break;
-    case WalkStatus::kComponentDoesNotExist:
-      return fail(ENOENT, "");
-    case WalkStatus::kComponentSymlink:
-      return fail(ENOTDIR, ": symlink in the way");
-    default:
-      return fail(EIO, ": unknown walk status");
-  }
-  if (r->inodes.size() != 1) {
-    return fail(r->inodes.empty() ? ENOENT : EIO,
-                absl::StrCat(": ", r->inodes.size(), " inodes returned"));
-  }
-  return r->inodes[0];
-}
-
-absl::StatusOr<std::vector<Statx>> ClientFD::WalkStat(
-    const context::Context& ctx, absl::Span<const std::string> names) const {
-  WalkReq req{.dir_fd = fd_, .path = {names.begin(), names.end()}};
-  absl::StatusOr<WalkStatResp> r =
-      client_->Rpc<WalkStatResp>(ctx, MID::kWalkStat, req);
-  if (!r.ok()) return r.status();
-  if (r->stats.size() > names.size()) {
-    return syserr::FromErrno(
-        EIO, absl::StrCat("WalkStat RPC: server returned ", r->stats.size(),
-                          " records for ", names.size(), " components"));
-  }
-  return std::move(r->stats);
-}
-
-absl::StatusOr<OpenResult> ClientFD::OpenAt(const context::Context& ctx,
-                                            uint32_t flags) const {
-  std::vector<fd::OwnedFd> fds;
-  absl::StatusOr<OpenAtResp> r = client_->Rpc<OpenAtResp>(
-      ctx, MID::kOpenAt, OpenAtReq{.fd = fd_, .flags = flags}, 1, &fds);
-  if (!r.ok()) return r.status();
-  OpenResult out;
-  out.open_fd = r->open_fd;
-  if (!fds.empty()) out.host_fd = std::move(fds[0]);
-  return out;
-}
-
-absl::StatusOr<CreateResult> ClientFD::OpenCreateAt(
-    const context::Context& ctx, absl::string_view name, uint32_t flags,
-    uint16_t mode, uint32_t uid, uint32_t gid) const {
-  OpenCreateAtReq req;
-  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
-  req.flags = flags;
-  req.name = std::string(name);
-  std::vector<fd::OwnedFd> fds;
-  absl::StatusOr<OpenCreateAtResp> r =
-      client_->Rpc<OpenCreateAtResp>(ctx, MID::kOpenCreateAt, req, 1, &fds);
-  if (!r.ok()) return r.status();
-  CreateResult out;
-  out.child = r->child;
-  out.open_fd = r->new_fd;
-  if (!fds.empty()) out.host_fd = std::move(fds[0]);
-  return out;
-}
-
-absl::Status ClientFD::Sync(const context::Context& ctx) const {
-  return client_->SyncFDs(ctx, absl::MakeConstSpan(&fd_, 1));
-}
-
-absl::StatusOr<size_t> ClientFD::Read(const context::Context& ctx,
-                                      absl::Span<uint8_t> dst,
-                                      uint64_t offset) const {
-  const size_t chunk = client_->max_message_size() - kPReadRespOverhead;
-  size_t done = 0;
-  while (done < dst.size()) {
-    uint32_t want = static_cast<uint32_t>(std::min(chunk, dst.size() - done));
-    absl::StatusOr<PReadResp> r = client_->Rpc<PReadResp>(
-        ctx, MID::kPRead,
-        PReadReq{.offset = offset + done, .fd = fd_, .count = want});
-    if (!r.ok()) return r.status();
-    if (r->data.size() > want) {
-      return syserr::FromErrno(
-          EIO, absl::StrCat("PRead RPC: server returned ", r->data.size(),
-                            " bytes for a ", want, "-byte request"));
-    }
-    memcpy(dst.data() + done, r->data.data(), r->data.size());
-    done += r->data.size();
-    if (r->data.size() < want) break;
-  }
-  return done;
-}
-
-absl::StatusOr<size_t> ClientFD::Write(const context::Context& ctx,
-                                       absl::Span<const uint8_t> src,
-                                       uint64_t offset) const {
-  const size_t chunk = client_->max_message_size() - kPWriteReqOverhead;
-  size_t done = 0;
-  while (done < src.size()) {
-    size_t n = std::min(chunk, src.size() - done);
-    PWriteReq req;
-    req.offset = offset + done;
-    req.fd = fd_;
-    req.data.assign(reinterpret_cast<const char*>(src.data()) + done, n);
-    absl::StatusOr<PWriteResp> r =
-        client_->Rpc<PWriteResp>(ctx, MID::kPWrite, req);
-    if (!r.ok()) return r.status();
-    if (r->count > n) {
-      return syserr::FromErrno(
-          EIO, absl::StrCat("PWrite RPC: server wrote ", r->count,
-                            " bytes of ", n));
-    }
-    done += r->count;
-    if (r->count < n) break;
-  }
-  return done;
-}
-
-absl::StatusOr<Inode> ClientFD::MkdirAt(const context::Context& ctx,
-                                        absl::string_view name, uint16_t mode,
-                                        uint32_t uid, uint32_t gid) const {
-  MkdirAtReq req;
-  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
-  req.name = std::string(name);
-  return client_->Rpc<Inode>(ctx, MID::kMkdirAt, req);
-}
-
-absl::StatusOr<Inode> ClientFD::MknodAt(const context::Context& ctx,
-                                        absl::string_view name, uint16_t mode,
-                                        uint32_t uid, uint32_t gid,
-                                        uint32_t minor, uint32_t major) const {
-  MknodAtReq req;
-  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
-  req.minor = minor;
-  req.major = major;
-  req.name = std::string(name);
-  return client_->Rpc<Inode>(ctx, MID::kMknodAt, req);
-}
-
-absl::StatusOr<Inode> ClientFD::SymlinkAt(const context::Context& ctx,
-                                          absl::string_view name,
-                                          absl::string_view target,
-                                          uint32_t uid, uint32_t gid) const {
-  SymlinkAtReq req{.dir_fd = fd_,
-                   .uid = uid,
-                   .gid = gid,
-                   .name = std::string(name),
-                   .target = std::string(target)};
-  return client_->Rpc<Inode>(ctx, MID::kSymlinkAt, req);
-}
-
-absl::StatusOr<Inode> ClientFD::LinkAt(const context::Context& ctx,
-                                       FDID target,
-                                       absl::string_view name) const {
-  LinkAtReq req{.dir_fd = fd_, .target = target, .name = std::string(name)};
-  return client_->Rpc<Inode>(ctx, MID::kLinkAt, req);
-}
-
-absl::StatusOr<StatFS> ClientFD::StatFSTo(const context::Context& ctx) const {
-  return client_->Rpc<StatFS>(ctx, MID::kFStatFS, FStatFSReq{.fd = fd_});
-}
-
-absl::Status ClientFD::Allocate(const context::Context& ctx, uint64_t mode,
-                                uint64_t offset, uint64_t length) const {
-  return client_
-      ->Rpc<EmptyMessage>(ctx, MID::kFAllocate,
-                          FAllocateReq{.fd = fd_,
-                                       .mode = mode,
-                                       .offset = offset,
-                                       .length = length})
-      .status();
-}
-
-absl::StatusOr<std::string> ClientFD::ReadLinkAt(
-    const context::Context& ctx) const {
-  absl::StatusOr<ReadLinkAtResp> r = client_->Rpc<ReadLinkAtResp>(
-      ctx, MID::kReadLinkAt, ReadLinkAtReq{.fd = fd_});
-  if (!r.ok()) return r.status();
-  return std::move(r->target);
-}
-
-absl::Status ClientFD::Flush(const context::Context& ctx) const {
-  if (!client_->IsSupported(MID::kFlush)) return absl::OkStatus();
-  return client_->Rpc<EmptyMessage>(ctx, MID::kFlush, FlushReq{.fd = fd_})
-      .status();
-}
-
-absl::StatusOr<fd::OwnedFd> ClientFD::Connect(const context::Context& ctx,
-                                              int sock_type, uint32_t euid,
-                                              uint32_t egid) const {
-  std::vector<fd::OwnedFd> fds;
-  absl::Status s;
-  if (euid != kNoUID && egid != kNoGID &&
-      client_->IsSupported(MID::kConnectWithCreds)) {
-    ConnectWithCredsReq req{.fd = fd_,
-                            .sock_type = static_cast<uint32_t>(sock_type),
-                            .uid = euid,
-                            .gid = egid};
-    s = client_->Rpc<EmptyMessage>(ctx, MID::kConnectWithCreds, req, 1, &fds)
-            .status();
-  } else {
-    ConnectReq req{.fd = fd_, .sock_type = static_cast<uint32_t>(sock_type)};
-    s = client_->Rpc<EmptyMessage>(ctx, MID::kConnect, req, 1, &fds).status();
-  }
-  if (!s.ok()) return s;
-  if (fds.empty()) {
-    return syserr::FromErrno(EBADF, "Connect RPC: server donated no socket");
-  }
-  return std::move(fds[0]);
-}
-
-absl::Status ClientFD::UnlinkAt(const context::Context& ctx,
-                                absl::string_view name, uint32_t flags) const {
-  UnlinkAtReq req{.dir_fd = fd_, .flags = flags, .name = std::string(name)};
-  return client_->Rpc<EmptyMessage>(ctx, MID::kUnlinkAt, req).status();
-}
-
-absl::Status ClientFD::RenameAt(const context::Context& ctx,
-                                absl::string_view old_name, FDID new_dir,
-                                absl::string_view new_name,
-                                uint32_t flags) const {
-  if (flags == 0) {
-    RenameAtReq req{.old_dir = fd_,
-                    .new_dir = new_dir,
-                    .old_name = std::string(old_name),
-                    .new_name = std::string(new_name)};
-    return client_->Rpc<EmptyMessage>(ctx, MID::kRenameAt, req).status();
-  }
-  if (!client_->IsSupported(MID::kRenameAt2)) {
-    return syserr::FromErrno(
-        EINVAL, "RenameAt with flags: server does not support RenameAt2");
-  }
-  RenameAt2Req req{.old_dir = fd_,
-                   .new_dir = new_dir,
-                   .old_name = std::string(old_name),
-                   .new_name = std::string(new_name),
-                   .flags = flags};
-  return client_->Rpc<EmptyMessage>(ctx, MID::kRenameAt2, req).status();
-}
-
-absl::StatusOr<std::vector<Dirent64>> ClientFD::Getdents64(
-    const context::Context& ctx, int32_t count) const {
-  // A byte budget the client could not accept is pointless; INT32_MIN
-  // cannot be negated (WIRE.md §12 Q10), and is clamped too.
-  const int64_t limit = client_->max_message_size();
-  count = static_cast<int32_t>(
-      std::clamp<int64_t>(count, -std::min<int64_t>(limit, INT32_MAX),
-                          std::min<int64_t>(limit, INT32_MAX)));
-  absl::StatusOr<Getdents64Resp> r = client_->Rpc<Getdents64Resp>(
-      ctx, MID::kGetdents64, Getdents64Req{.dir_fd = fd_, .count = count});
-  if (!r.ok()) return r.status();
-  return std::move(r->dirents);
-}
-
-absl::StatusOr<std::string> ClientFD::GetXattr(const context::Context& ctx,
-                                               absl::string_view name,
-                                               uint32_t size) const {
-  FGetXattrReq req{.fd = fd_, .buf_size = size, .name = std::string(name)};
-  absl::StatusOr<FGetXattrResp> r =
-      client_->Rpc<FGetXattrResp>(ctx, MID::kFGetXattr, req);
-  if (!r.ok()) return r.status();
-  return std::move(r->value);
-}
-
-absl::Status ClientFD::SetXattr(const context::Context& ctx,
-                                absl::string_view name,
-                                absl::string_view value,
-                                uint32_t flags) const {
-  FSetXattrReq req{.fd = fd_,
-                   .flags = flags,
-                   .name = std::string(name),
-                   .value = std::string(value)};
-  return client_->Rpc<EmptyMessage>(ctx, MID::kFSetXattr, req).status();
-}
-
-absl::StatusOr<std::vector<std::string>> ClientFD::ListXattr(
-    const context::Context& ctx, uint64_t size) const {
-  absl::StatusOr<FListXattrResp> r = client_->Rpc<FListXattrResp>(
-      ctx, MID::kFListXattr, FListXattrReq{.fd = fd_, .size = size});
-  if (!r.ok()) return r.status();
-  return std::move(r->names);
-}
-
-absl::Status ClientFD::RemoveXattr(const context::Context& ctx,
-                                   absl::string_view name) const {
-  FRemoveXattrReq req{.fd = fd_, .name = std::string(name)};
-  return client_->Rpc<EmptyMessage>(ctx, MID::kFRemoveXattr, req).status();
-}
-
-absl::StatusOr<std::pair<Inode, ClientBoundSocketFD>> ClientFD::BindAt(
-    const context::Context& ctx, int sock_type, absl::string_view name,
-    uint16_t mode, uint32_t uid, uint32_t gid) const {
-  BindAtReq req;
-  req.common = CreateCommon{.dir_fd = fd_, .uid = uid, .gid = gid, .mode = mode};
-  req.sock_type = static_cast<uint32_t>(sock_type);
-  req.name = std::string(name);
-  std::vector<fd::OwnedFd> fds;
-  absl::StatusOr<BindAtResp> r =
-      client_->Rpc<BindAtResp>(ctx, MID::kBindAt, req, 1, &fds);
-  if (!r.ok()) return r.status();
-  if (fds.empty()) {
-    client_->CloseFD(ctx, r->child.control_fd, false);
-    client_->CloseFD(ctx, r->bound_socket_fd, false);
-    return syserr::FromErrno(EBADF, "BindAt RPC: server donated no socket");
-  }
-  return std::make_pair(
-      r->child,
-      ClientBoundSocketFD(client_, r->bound_socket_fd, std::move(fds[0])));
-}
-
-// ---------------------------------------------------------------------------
-// ClientBoundSocketFD
-
-absl::Status ClientBoundSocketFD::Listen(const context::Context& ctx,
-                                         int32_t backlog) const {
-  return client_
-      ->Rpc<EmptyMessage>(ctx, MID::kListen,
-                          ListenReq{.fd = fd_, .backlog = backlog})
-      .status();
-}
-
-absl::StatusOr<AcceptResult> ClientBoundSocketFD::Accept(
-    const context::Context& ctx) const {
-  std::vector<fd::OwnedFd> fds;
-  absl::StatusOr<AcceptResp> r =
-      client_->Rpc<AcceptResp>(ctx, MID::kAccept, AcceptReq{.fd = fd_}, 1, &fds);
-  if (!r.ok()) return r.status();
-  if (fds.empty()) {
-    return syserr::FromErrno(EBADF, "Accept RPC: server donated no socket");
-  }
-  return AcceptResult{std::move(fds[0]), std::move(r->peer_addr)};
-}
-
-void ClientBoundSocketFD::Close(const context::Context& ctx) {
-  if (client_ == nullptr || fd_ == kInvalidFDID) return;
-  client_->CloseFD(ctx, fd_, true);
-  fd_ = kInvalidFDID;
-  notification_fd_.reset();
-  client_.reset();
 }
 
 }  // namespace gvisor::lisafs

@@ -1,6 +1,7 @@
 // Client is the LISAFS client side of one connection (WIRE.md §6): it mounts,
 // runs RPCs over the connection's socket, and batches FDID closes. ClientFD
-// is a handle on one server-side FDID with a method per RPC.
+// (client_fd.h, included here) is a handle on one server-side FDID with a
+// method per RPC.
 //
 // RPCs go over the connection's socket until StartChannels adds flipcall
 // channels (WIRE.md §6.7, §8); then each RPC takes an idle channel if there
@@ -33,16 +34,17 @@
 #include "absl/types/span.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
+#include "pkg/lisafs/client_fd.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/lisafs/wire.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 
 namespace gvisor::lisafs {
 
 class Client;
-class ClientFD;
 
 // Mounted is what NewClient returns.
 struct Mounted {
@@ -103,6 +105,9 @@ absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
 absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
                                   unet::Socket sock);
 
+// Client is one mounted LISAFS connection, made by NewClient and shared (a
+// shared_ptr) by the ClientFDs made from it. Every method is safe to call
+// from any thread.
 class Client : public std::enable_shared_from_this<Client> {
  public:
   // kCloseBatchSize is how many FDIDs a non-flushing close may queue before
@@ -113,6 +118,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
+  // The destructor runs Close.
   ~Client();
 
   // Close shuts the connection down: blocked RPCs fail with EIO, later RPCs
@@ -125,11 +131,12 @@ class Client : public std::enable_shared_from_this<Client> {
   // StartChannels asks the server for up to MaxChannels() channels, one
   // Channel RPC after another (so later ones may travel over the first), and
   // from then on RPCs prefer an idle channel to the socket. It stops at the
-  // server's ENOMEM (its limit); other failures are logged and the next
-  // channel is tried. Returns OK if at least one channel works, ENOMEM if
-  // none does (the client goes on over the socket), EIO after Close. The
-  // client's socket is then watched for a hang-up by the process-wide
-  // watcher. Calling it again tops the channels up to MaxChannels().
+  // server's ENOMEM (its limit); other failures are logged through ctx at
+  // kWarning and the next channel is tried. Returns OK if at least one
+  // channel works, ENOMEM if none does (the client goes on over the socket),
+  // EIO after Close. The client's socket is then watched for a hang-up by
+  // the process-wide watcher. Calling it again tops the channels up to
+  // MaxChannels().
   absl::Status StartChannels(const context::Context& ctx);
 
   // channels returns how many channels can still carry RPCs.
@@ -142,6 +149,7 @@ class Client : public std::enable_shared_from_this<Client> {
     // busiest_channels is the most channels ever in use at once.
     size_t busiest_channels = 0;
   };
+  // stats returns the counts so far.
   Stats stats() const;
 
   // IsSupported reports whether the server advertised mid at Mount.
@@ -152,14 +160,19 @@ class Client : public std::enable_shared_from_this<Client> {
   // options are the limits the client was created with.
   const ClientOptions& options() const { return opts_; }
 
-  // NewFD returns a handle on fd, an FDID this client owns.
+  // NewFD returns a handle on fd, an FDID of this connection (for example
+  // Mounted::root.control_fd). Nothing is sent; the handle does not close
+  // fd by itself (see ClientFD::Close).
   ClientFD NewFD(FDID fd);
 
-  // CloseFD queues fd for a Close RPC, sending the batch now if flush is set
-  // or the batch is full. Errors are logged, not returned.
+  // CloseFD takes ownership of fd and queues it for a Close RPC (WIRE.md
+  // §6.3), sending the batch now if flush is set or kCloseBatchSize FDIDs
+  // are queued. kInvalidFDID queues nothing (with flush, it sends what is
+  // queued). A failed Close RPC is logged through ctx at kWarning, not
+  // returned.
   void CloseFD(const context::Context& ctx, FDID fd, bool flush);
 
-  // SyncFDs fsyncs open FDs in one FSync RPC.
+  // SyncFDs fsyncs open FDs (borrowed) in one FSync RPC.
   absl::Status SyncFDs(const context::Context& ctx, absl::Span<const FDID> fds);
 
   // SndRcvMessage runs one RPC: req is the request payload; on success
@@ -175,7 +188,9 @@ class Client : public std::enable_shared_from_this<Client> {
                              std::vector<fd::OwnedFd>* fds);
 
   // Rpc marshals req, runs SndRcvMessage and unmarshals the response as
-  // Resp (EIO if it does not decode).
+  // Resp (EIO if it does not decode). If fds is not null, it receives the
+  // donated FDs (owned by the caller) on success; otherwise they are
+  // closed.
   template <WireMessage Resp, WireMessage Req>
   absl::StatusOr<Resp> Rpc(const context::Context& ctx, MID mid,
                            const Req& req, size_t want_fds = 0,
@@ -194,11 +209,13 @@ class Client : public std::enable_shared_from_this<Client> {
                      std::vector<uint8_t>* resp,
                      std::vector<fd::OwnedFd>* fds);
   // SocketExchange and ChannelExchange send a request and read the
-  // response frame; a failure is a transport error (EIO).
+  // response frame; a failure is a transport error (EIO). ChannelExchange
+  // logs a failed transfer through ctx.
   absl::Status SocketExchange(MID mid, absl::Span<const uint8_t> req,
                               size_t want_fds, Frame* frame);
-  absl::Status ChannelExchange(ChannelSlot* slot, MID mid,
-                               absl::Span<const uint8_t> req, Frame* frame);
+  absl::Status ChannelExchange(const context::Context& ctx, ChannelSlot* slot,
+                               MID mid, absl::Span<const uint8_t> req,
+                               Frame* frame);
   // AcquireChannel pops an idle channel (null if none); ReleaseChannel puts
   // it back unless it died or the channels are being shut down.
   ChannelSlot* AcquireChannel();
@@ -244,200 +261,16 @@ class Client : public std::enable_shared_from_this<Client> {
   std::atomic<uint64_t> socket_rpcs_{0};
 };
 
-// WalkResult is the raw outcome of a Walk RPC; the caller owns every control
-// FD in inodes, whatever the status.
-struct WalkResult {
-  WalkStatus status = WalkStatus::kSuccess;
-  std::vector<Inode> inodes;
-};
-
-// OpenResult is an open FDID and the host FD the server donated, if any.
-struct OpenResult {
-  FDID open_fd = kInvalidFDID;
-  fd::OwnedFd host_fd;
-};
-
-// CreateResult is OpenCreateAt's outcome: the new file's Inode (a control
-// FD the caller owns), its open FDID, and the donated host FD if any.
-struct CreateResult {
-  Inode child;
-  FDID open_fd = kInvalidFDID;
-  fd::OwnedFd host_fd;
-};
-
-// SetStatResult reports the attributes a SetStat could not change.
-struct SetStatResult {
-  uint32_t failure_mask = 0;
-  int failure_errno = 0;
-};
-
-// AcceptResult is an accepted connection and the peer's address.
-struct AcceptResult {
-  fd::OwnedFd fd;
-  std::string peer_addr;
-};
-
-class ClientBoundSocketFD;
-
-// ClientFD is a handle on one FDID of a Client (control, open or bound
-// socket; the server checks the kind). It is a cheap value: copies refer to
-// the same FDID, and nothing is closed implicitly: call Close once.
-class ClientFD {
- public:
-  ClientFD() = default;
-  ClientFD(std::shared_ptr<Client> client, FDID fd)
-      : client_(std::move(client)), fd_(fd) {}
-
-  FDID id() const { return fd_; }
-  bool ok() const { return client_ != nullptr && fd_ != kInvalidFDID; }
-  Client* client() const { return client_.get(); }
-
-  // Close queues the FDID for closing (WIRE.md §6.3) and invalidates this
-  // handle. Closing an invalid handle does nothing.
-  void Close(const context::Context& ctx, bool flush);
-
-  // FStat stats a control or open FD.
-  absl::StatusOr<Statx> FStat(const context::Context& ctx) const;
-  // SetStat changes the attributes in req.mask (req.fd is overwritten).
-  // Partial failures are reported in the result, not as an error.
-  absl::StatusOr<SetStatResult> SetStat(const context::Context& ctx,
-                                        SetStatReq req) const;
-  // WalkMultiple walks names from this directory in one RPC. EIO (with
-  // every returned FDID closed) if the server returns more inodes than
-  // names.
-  absl::StatusOr<WalkResult> WalkMultiple(
-      const context::Context& ctx, absl::Span<const std::string> names) const;
-  // Walk walks one component: ENOENT if it does not exist, ENOTDIR for a
-  // symlink in the way, EIO for a malformed answer.
-  absl::StatusOr<Inode> Walk(const context::Context& ctx,
-                             absl::string_view name) const;
-  // WalkStat stats each component of names (the first may be "" for this
-  // directory itself); no FDIDs are created. EIO if the server returns more
-  // Statx records than names.
-  absl::StatusOr<std::vector<Statx>> WalkStat(
-      const context::Context& ctx, absl::Span<const std::string> names) const;
-  // OpenAt opens this control FD with flags; the host FD is invalid if the
-  // server donated none.
-  absl::StatusOr<OpenResult> OpenAt(const context::Context& ctx,
-                                    uint32_t flags) const;
-  // OpenCreateAt creates and opens name in this directory.
-  absl::StatusOr<CreateResult> OpenCreateAt(const context::Context& ctx,
-                                            absl::string_view name,
-                                            uint32_t flags, uint16_t mode,
-                                            uint32_t uid, uint32_t gid) const;
-  // Sync fsyncs this open FD.
-  absl::Status Sync(const context::Context& ctx) const;
-  // Read reads into dst from offset with PRead RPCs of at most
-  // max_message_size - 8 bytes each, stopping at a short chunk. Returns the
-  // bytes read; fewer than dst.size() means end of file.
-  absl::StatusOr<size_t> Read(const context::Context& ctx,
-                              absl::Span<uint8_t> dst, uint64_t offset) const;
-  // Write writes src at offset with PWrite RPCs of at most
-  // max_message_size - 20 bytes each, stopping at a short write.
-  absl::StatusOr<size_t> Write(const context::Context& ctx,
-                               absl::Span<const uint8_t> src,
-                               uint64_t offset) const;
-  absl::StatusOr<Inode> MkdirAt(const context::Context& ctx,
-                                absl::string_view name, uint16_t mode,
-                                uint32_t uid, uint32_t gid) const;
-  absl::StatusOr<Inode> MknodAt(const context::Context& ctx,
-                                absl::string_view name, uint16_t mode,
-                                uint32_t uid, uint32_t gid, uint32_t minor,
-                                uint32_t major) const;
-  absl::StatusOr<Inode> SymlinkAt(const context::Context& ctx,
-                                  absl::string_view name,
-                                  absl::string_view target, uint32_t uid,
-                                  uint32_t gid) const;
-  // LinkAt makes name in this directory a hard link to target's file.
-  absl::StatusOr<Inode> LinkAt(const context::Context& ctx, FDID target,
-                               absl::string_view name) const;
-  absl::StatusOr<StatFS> StatFSTo(const context::Context& ctx) const;
-  absl::Status Allocate(const context::Context& ctx, uint64_t mode,
-                        uint64_t offset, uint64_t length) const;
-  absl::StatusOr<std::string> ReadLinkAt(const context::Context& ctx) const;
-  // Flush sends Flush if the server supports it; otherwise it succeeds with
-  // nothing sent (WIRE.md §6.6).
-  absl::Status Flush(const context::Context& ctx) const;
-  // Connect connects to the socket file of this control FD and returns the
-  // connected host socket. With a valid euid and egid and server support it
-  // uses ConnectWithCreds. EBADF if the server donated no FD.
-  absl::StatusOr<fd::OwnedFd> Connect(const context::Context& ctx,
-                                      int sock_type, uint32_t euid = kNoUID,
-                                      uint32_t egid = kNoGID) const;
-  absl::Status UnlinkAt(const context::Context& ctx, absl::string_view name,
-                        uint32_t flags) const;
-  // RenameAt renames old_name in this directory to new_name in new_dir.
-  // flags != 0 needs RenameAt2 on the server (else EINVAL, nothing sent).
-  absl::Status RenameAt(const context::Context& ctx, absl::string_view old_name,
-                        FDID new_dir, absl::string_view new_name,
-                        uint32_t flags = 0) const;
-  // Getdents64 reads entries of this open directory FD; count < 0 seeks to
-  // the start first. |count| is clamped to max_message_size(), so that a
-  // well-behaved server never answers more than the client accepts. An
-  // empty result means end of directory.
-  absl::StatusOr<std::vector<Dirent64>> Getdents64(const context::Context& ctx,
-                                                   int32_t count) const;
-  absl::StatusOr<std::string> GetXattr(const context::Context& ctx,
-                                       absl::string_view name,
-                                       uint32_t size) const;
-  absl::Status SetXattr(const context::Context& ctx, absl::string_view name,
-                        absl::string_view value, uint32_t flags) const;
-  absl::StatusOr<std::vector<std::string>> ListXattr(
-      const context::Context& ctx, uint64_t size) const;
-  absl::Status RemoveXattr(const context::Context& ctx,
-                           absl::string_view name) const;
-  // BindAt creates socket file name in this directory and binds it. Returns
-  // the new file's Inode and the bound socket; EBADF (with both FDIDs
-  // closed) if the server donated no FD.
-  absl::StatusOr<std::pair<Inode, ClientBoundSocketFD>> BindAt(
-      const context::Context& ctx, int sock_type, absl::string_view name,
-      uint16_t mode, uint32_t uid, uint32_t gid) const;
-
- private:
-  std::shared_ptr<Client> client_;
-  FDID fd_ = kInvalidFDID;
-};
-
-// ClientBoundSocketFD is a bound-socket FDID plus the host socket the server
-// donated for readiness notification.
-class ClientBoundSocketFD {
- public:
-  ClientBoundSocketFD() = default;
-  ClientBoundSocketFD(std::shared_ptr<Client> client, FDID fd,
-                      fd::OwnedFd notification_fd)
-      : client_(std::move(client)),
-        fd_(fd),
-        notification_fd_(std::move(notification_fd)) {}
-
-  FDID id() const { return fd_; }
-  int notification_fd() const { return notification_fd_.get(); }
-
-  absl::Status Listen(const context::Context& ctx, int32_t backlog) const;
-  // Accept returns a pending connection; EAGAIN when none is pending.
-  absl::StatusOr<AcceptResult> Accept(const context::Context& ctx) const;
-  // Close closes the FDID (always flushed) and the notification FD.
-  void Close(const context::Context& ctx);
-
- private:
-  std::shared_ptr<Client> client_;
-  FDID fd_ = kInvalidFDID;
-  fd::OwnedFd notification_fd_;
-};
-
 // ---------------------------------------------------------------------------
 
 template <WireMessage Resp, WireMessage Req>
 absl::StatusOr<Resp> Client::Rpc(const context::Context& ctx, MID mid,
                                  const Req& req, size_t want_fds,
                                  std::vector<fd::OwnedFd>* fds) {
-  absl::StatusOr<std::vector<uint8_t>> payload = Marshal(req);
-  if (!payload.ok()) return payload.status();
+  ASSIGN_OR_RETURN(std::vector<uint8_t> payload, Marshal(req));
   std::vector<uint8_t> resp;
   std::vector<fd::OwnedFd> got;
-  if (absl::Status s = SndRcvMessage(ctx, mid, *payload, want_fds, &resp, &got);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(SndRcvMessage(ctx, mid, payload, want_fds, &resp, &got));
   absl::StatusOr<Resp> out = Unmarshal<Resp>(resp);
   if (!out.ok()) {
     return syserr::FromErrno(
