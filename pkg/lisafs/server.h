@@ -441,6 +441,7 @@ class Server {
   // is stuck in the kernel when the server is destroyed, the process).
   explicit Server(const context::Context& ctx = context::Background(),
                   ServerOptions options = {});
+  // This one logs through context::Background().
   explicit Server(ServerOptions options)
       : Server(context::Background(), options) {}
   // The destructor shuts down every connection and waits for them to end
