@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/stat.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -182,7 +183,8 @@ std::vector<std::string> Scenario(const std::shared_ptr<Client>& c,
   add("Flush", open.Flush(ctx));
   add("Allocate", open.Allocate(ctx, 0, 0, 1 << 20));
   SetStatReq ss;
-  ss.mask = 0x1;  // STATX_TYPE is not settable: a failure mask comes back
+  static_assert(STATX_TYPE == 0x1);
+  ss.mask = STATX_TYPE;  // not settable: a failure mask comes back
   absl::StatusOr<SetStatResult> ssr = file.SetStat(ctx, ss);
   add("SetStat", ssr.status());
   absl::StatusOr<StatFS> fs = d.StatFSTo(ctx);

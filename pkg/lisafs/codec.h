@@ -87,8 +87,6 @@ class Encoder {
   size_t size() const { return buf_.size(); }
   // bytes returns a view of the bytes held; it is invalidated by any put.
   absl::Span<const uint8_t> bytes() const { return buf_; }
-  // mutable_bytes returns a writable view, e.g. to patch a reserved header.
-  absl::Span<uint8_t> mutable_bytes() { return absl::MakeSpan(buf_); }
   // Take moves the bytes out, leaving the Encoder empty.
   std::vector<uint8_t> Take() && { return std::move(buf_); }
 

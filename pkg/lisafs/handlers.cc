@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/stat.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -41,20 +42,44 @@
 #include "pkg/lisafs/node.h"
 #include "pkg/lisafs/server.h"
 #include "pkg/lisafs/server_fd.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs::internal {
 
+// ---------------------------------------------------------------------------
+// Request: the handlers' way to the connection's private parts.
+
+absl::Status Request::Fail(int err, absl::string_view what) const {
+  return syserr::FromErrno(err, absl::StrCat(MIDName(mid), ": ", what));
+}
+
+FDID Request::Insert(std::shared_ptr<FD> fd) const {
+  return conn.Insert(std::move(fd));
+}
+
+std::shared_ptr<FD> Request::Lookup(FDID id) const { return conn.Lookup(id); }
+
+std::shared_ptr<FD> Request::Remove(FDID id) const { return conn.Remove(id); }
+
+absl::Status Request::ChargeFdids(size_t n) const {
+  return conn.ChargeFdids(n, mid);
+}
+
+void Request::SetMountNode(std::shared_ptr<Node> node) const {
+  conn.set_mount_node(std::move(node));
+}
+
+absl::Status Request::NewChannel() const { return conn.NewChannel(resp); }
+
 namespace {
 
 // kSetStatMask is the union of the STATX bits SetStat may change.
-constexpr uint32_t kSetStatMask = 0x27A;
+constexpr uint32_t kSetStatMask = STATX_MODE | STATX_UID | STATX_GID |
+                                  STATX_ATIME | STATX_MTIME | STATX_SIZE;
+static_assert(kSetStatMask == 0x27A);
 // kOpenFlagsMask is what the server keeps of OpenAt/OpenCreateAt flags.
 constexpr uint32_t kOpenFlagsMask = O_ACCMODE | O_TRUNC;
-
-absl::Status Errno(int err, absl::string_view what) {
-  return syserr::FromErrno(err, what);
-}
 
 // ValidName implements WIRE.md §7.5 (with NUL refused too).
 bool ValidName(absl::string_view name) {
@@ -63,52 +88,45 @@ bool ValidName(absl::string_view name) {
          name.find('\0') == absl::string_view::npos;
 }
 
-absl::Status CheckName(absl::string_view name, MID mid) {
+absl::Status CheckName(const Request& r, absl::string_view name) {
   if (ValidName(name)) return absl::OkStatus();
-  return Errno(EINVAL, absl::StrCat(MIDName(mid), ": invalid name \"",
-                                    absl::CHexEscape(name), "\""));
+  return r.Fail(EINVAL,
+                absl::StrCat("invalid name \"", absl::CHexEscape(name), "\""));
 }
 
-absl::Status ReadOnly(const Connection& c, MID mid) {
-  if (!c.options().readonly) return absl::OkStatus();
-  return Errno(EROFS, absl::StrCat(MIDName(mid), " on a read-only connection"));
+absl::Status ReadOnly(const Request& r) {
+  if (!r.conn.options().readonly) return absl::OkStatus();
+  return syserr::FromErrno(
+      EROFS, absl::StrCat(MIDName(r.mid), " on a read-only connection"));
 }
 
-absl::StatusOr<std::shared_ptr<ControlFD>> LookupControl(Connection& c,
-                                                         FDID id, MID mid) {
-  std::shared_ptr<FD> fd = c.Lookup(id);
-  if (fd == nullptr) {
-    return Errno(EBADF, absl::StrCat(MIDName(mid), ": no FDID ", id));
-  }
+absl::StatusOr<std::shared_ptr<ControlFD>> LookupControl(const Request& r,
+                                                         FDID id) {
+  std::shared_ptr<FD> fd = r.Lookup(id);
+  if (fd == nullptr) return r.Fail(EBADF, absl::StrCat("no FDID ", id));
   if (fd->kind() != FD::Kind::kControl) {
-    return Errno(EINVAL,
-                 absl::StrCat(MIDName(mid), ": FDID ", id, " is not a control FD"));
+    return r.Fail(EINVAL, absl::StrCat("FDID ", id, " is not a control FD"));
   }
   return std::static_pointer_cast<ControlFD>(std::move(fd));
 }
 
-absl::StatusOr<std::shared_ptr<OpenFD>> LookupOpen(Connection& c, FDID id,
-                                                   MID mid) {
-  std::shared_ptr<FD> fd = c.Lookup(id);
-  if (fd == nullptr) {
-    return Errno(EBADF, absl::StrCat(MIDName(mid), ": no FDID ", id));
-  }
+absl::StatusOr<std::shared_ptr<OpenFD>> LookupOpen(const Request& r,
+                                                   FDID id) {
+  std::shared_ptr<FD> fd = r.Lookup(id);
+  if (fd == nullptr) return r.Fail(EBADF, absl::StrCat("no FDID ", id));
   if (fd->kind() != FD::Kind::kOpen) {
-    return Errno(EINVAL,
-                 absl::StrCat(MIDName(mid), ": FDID ", id, " is not an open FD"));
+    return r.Fail(EINVAL, absl::StrCat("FDID ", id, " is not an open FD"));
   }
   return std::static_pointer_cast<OpenFD>(std::move(fd));
 }
 
-absl::StatusOr<std::shared_ptr<BoundSocketFD>> LookupBound(Connection& c,
-                                                           FDID id, MID mid) {
-  std::shared_ptr<FD> fd = c.Lookup(id);
-  if (fd == nullptr) {
-    return Errno(EBADF, absl::StrCat(MIDName(mid), ": no FDID ", id));
-  }
+absl::StatusOr<std::shared_ptr<BoundSocketFD>> LookupBound(const Request& r,
+                                                           FDID id) {
+  std::shared_ptr<FD> fd = r.Lookup(id);
+  if (fd == nullptr) return r.Fail(EBADF, absl::StrCat("no FDID ", id));
   if (fd->kind() != FD::Kind::kBoundSocket) {
-    return Errno(EINVAL, absl::StrCat(MIDName(mid), ": FDID ", id,
-                                      " is not a bound-socket FD"));
+    return r.Fail(EINVAL,
+                  absl::StrCat("FDID ", id, " is not a bound-socket FD"));
   }
   return std::static_pointer_cast<BoundSocketFD>(std::move(fd));
 }
@@ -118,8 +136,8 @@ absl::StatusOr<std::shared_ptr<BoundSocketFD>> LookupBound(Connection& c,
 // ReadGuard is the read guarantee: rename lock shared, op lock shared.
 class ReadGuard {
  public:
-  ReadGuard(Connection& c, std::shared_ptr<Node> node)
-      : rename_(&c.server().rename_mu()), node_(std::move(node)) {
+  ReadGuard(const Request& r, std::shared_ptr<Node> node)
+      : rename_(&r.conn.server().rename_mu()), node_(std::move(node)) {
     rename_->lock_shared();
     node_->op_mu().lock_shared();
   }
@@ -138,8 +156,8 @@ class ReadGuard {
 // WriteGuard is the write guarantee: rename lock shared, op lock exclusive.
 class WriteGuard {
  public:
-  WriteGuard(Connection& c, std::shared_ptr<Node> node)
-      : rename_(&c.server().rename_mu()), node_(std::move(node)) {
+  WriteGuard(const Request& r, std::shared_ptr<Node> node)
+      : rename_(&r.conn.server().rename_mu()), node_(std::move(node)) {
     rename_->lock_shared();
     node_->op_mu().lock();
   }
@@ -184,157 +202,163 @@ class NodeLock {
   bool exclusive_;
 };
 
-absl::Status CheckNotDeleted(const ControlFD& fd, MID mid) {
+absl::Status CheckNotDeleted(const Request& r, const ControlFD& fd) {
   if (!fd.node()->deleted()) return absl::OkStatus();
-  return Errno(EINVAL, absl::StrCat(MIDName(mid), ": file was deleted"));
+  return r.Fail(EINVAL, "file was deleted");
 }
 
 // TooDeep is the error for a Node that would lie deeper than the
 // connection's max_tree_depth.
-absl::Status TooDeep(const Connection& c, MID mid) {
-  return Errno(ENAMETOOLONG,
-               absl::StrCat(MIDName(mid), ": the tree may not grow deeper than ",
-                            c.options().max_tree_depth,
-                            " names (max_tree_depth)"));
+absl::Status TooDeep(const Request& r) {
+  return r.Fail(ENAMETOOLONG,
+                absl::StrCat("the tree may not grow deeper than ",
+                             r.conn.options().max_tree_depth,
+                             " names (max_tree_depth)"));
 }
 
 // CheckChildDepth fails with ENAMETOOLONG if a child of node would lie
 // deeper than the connection's max_tree_depth. Requires the rename lock.
-absl::Status CheckChildDepth(const Connection& c, const Node& node, MID mid) {
-  if (node.depth() < c.options().max_tree_depth) return absl::OkStatus();
-  return TooDeep(c, mid);
+absl::Status CheckChildDepth(const Request& r, const Node& node) {
+  if (node.depth() < r.conn.options().max_tree_depth) {
+    return absl::OkStatus();
+  }
+  return TooDeep(r);
 }
 
-absl::Status CheckDir(const ControlFD& fd, MID mid) {
+absl::Status CheckDir(const Request& r, const ControlFD& fd) {
   if (fd.IsDir()) return absl::OkStatus();
-  return Errno(ENOTDIR, absl::StrCat(MIDName(mid), ": not a directory"));
+  return r.Fail(ENOTDIR, "not a directory");
 }
 
 template <WireMessage T>
-absl::StatusOr<T> Decode(absl::Span<const uint8_t> payload) {
-  return Unmarshal<T>(payload);
+absl::StatusOr<T> Decode(const Request& r) {
+  return Unmarshal<T>(r.payload);
 }
 
 template <WireMessage T>
-absl::Status Reply(Response* resp, const T& msg) {
-  absl::StatusOr<std::vector<uint8_t>> b = Marshal(msg);
-  if (!b.ok()) return b.status();
-  resp->payload = *std::move(b);
+absl::Status Reply(const Request& r, const T& msg) {
+  ASSIGN_OR_RETURN(r.resp->payload, Marshal(msg));
   return absl::OkStatus();
 }
 
-void Donate(Response* resp, fd::OwnedFd fd) {
-  if (fd.valid()) resp->fds.push_back(std::move(fd));
+void Donate(const Request& r, fd::OwnedFd fd) {
+  if (fd.valid()) r.resp->fds.push_back(std::move(fd));
 }
 
 // AddControl wraps a backend's new control FD for node and puts it in the
 // table. The caller holds the write (or read, for Walk) guarantee on the
 // parent, so the Node and the file agree.
 std::pair<Inode, std::shared_ptr<ControlFD>> AddControl(
-    Connection& c, std::shared_ptr<Node> node, NewControlFD n) {
+    const Request& r, std::shared_ptr<Node> node, NewControlFD n) {
   const uint32_t mode = n.stat.mode;
-  auto fd = std::make_shared<ControlFD>(&c, std::move(node), mode,
+  auto fd = std::make_shared<ControlFD>(&r.conn, std::move(node), mode,
                                         std::move(n.impl));
   Inode inode;
-  inode.control_fd = c.Insert(fd);
+  inode.control_fd = r.Insert(fd);
   inode.stat = n.stat;
   return {inode, std::move(fd)};
 }
 
 // ---------------------------------------------------------------------------
+// The handlers. Handler<M> answers requests of MID M; every MID but Error
+// has an explicit specialisation below, and the table at the end is built
+// from them by MID (see kHandlers).
 
-absl::Status MountHandler(Connection& c, absl::Span<const uint8_t>,
-                          Response* resp) {
+template <MID M>
+inline constexpr bool kHandlerMissing = true;
+
+// The primary template is instantiated only for a MID that has no
+// specialisation, which is then a compile error.
+template <MID M>
+absl::Status Handler(const Request&) {
+  static_assert(!kHandlerMissing<M>,
+                "every MID except Error needs a Handler<MID> specialisation");
+  return absl::OkStatus();
+}
+
+template <>
+absl::Status Handler<MID::kMount>(const Request& r) {
+  Connection& c = r.conn;
   std::vector<std::string> names =
       absl::StrSplit(c.mount_path(), '/', absl::SkipEmpty());
-  if (names.size() > c.options().max_tree_depth) {
-    return TooDeep(c, MID::kMount);
-  }
+  if (names.size() > c.options().max_tree_depth) return TooDeep(r);
   std::shared_lock<std::shared_mutex> rl(c.server().rename_mu());
   std::shared_ptr<Node> node = c.server().root();
   for (const std::string& name : names) {
     if (!ValidName(name)) {
-      return Errno(EINVAL, absl::StrCat("Mount: bad component \"",
-                                        absl::CHexEscape(name), "\""));
+      return r.Fail(EINVAL, absl::StrCat("bad component \"",
+                                         absl::CHexEscape(name), "\""));
     }
     node = node->LookupOrCreateChild(name);
-    if (node->deleted()) return Errno(ENOENT, "Mount: mount point deleted");
+    if (node->deleted()) return r.Fail(ENOENT, "mount point deleted");
   }
   std::shared_lock<std::shared_mutex> ol(node->op_mu());
-  absl::StatusOr<MountResult> m = c.impl().Mount(c.mount_path());
-  if (!m.ok()) return m.status();
-  c.set_mount_node(node);
+  ASSIGN_OR_RETURN(MountResult m, c.impl().Mount(c.mount_path()));
+  r.SetMountNode(node);
   MountResp out;
-  out.root = AddControl(c, node, std::move(m->root)).first;
+  out.root = AddControl(r, node, std::move(m.root)).first;
   out.max_message_size = c.max_message_size();
   out.supported_mids = c.supported();
-  Donate(resp, std::move(m->donated));
-  return Reply(resp, out);
+  Donate(r, std::move(m.donated));
+  return Reply(r, out);
 }
 
 // The payload (empty) is ignored; the connection makes the channel.
-absl::Status ChannelHandler(Connection& c, absl::Span<const uint8_t>,
-                            Response* resp) {
-  return c.NewChannel(resp);
+template <>
+absl::Status Handler<MID::kChannel>(const Request& r) {
+  return r.NewChannel();
 }
 
-absl::Status FStatHandler(Connection& c, absl::Span<const uint8_t> payload,
-                          Response* resp) {
-  absl::StatusOr<StatReq> req = Decode<StatReq>(payload);
-  if (!req.ok()) return req.status();
-  std::shared_ptr<FD> fd = c.Lookup(req->fd);
-  if (fd == nullptr) {
-    return Errno(EBADF, absl::StrCat("FStat: no FDID ", req->fd));
-  }
+template <>
+absl::Status Handler<MID::kFStat>(const Request& r) {
+  ASSIGN_OR_RETURN(StatReq req, Decode<StatReq>(r));
+  std::shared_ptr<FD> fd = r.Lookup(req.fd);
+  if (fd == nullptr) return r.Fail(EBADF, absl::StrCat("no FDID ", req.fd));
   absl::StatusOr<Statx> st;
   switch (fd->kind()) {
     case FD::Kind::kControl: {
       auto* cfd = static_cast<ControlFD*>(fd.get());
-      ReadGuard g(c, cfd->node());
+      ReadGuard g(r, cfd->node());
       st = cfd->impl().Stat();
       break;
     }
     case FD::Kind::kOpen: {
       auto* ofd = static_cast<OpenFD*>(fd.get());
-      ReadGuard g(c, ofd->control()->node());
+      ReadGuard g(r, ofd->control()->node());
       st = ofd->impl().Stat();
       break;
     }
     case FD::Kind::kBoundSocket:
       // Go's server fails an internal type assertion here (WIRE.md §12 Q5).
-      return Errno(EREMOTEIO, "FStat on a bound-socket FD");
+      return syserr::FromErrno(EREMOTEIO, "FStat on a bound-socket FD");
   }
-  if (!st.ok()) return st.status();
-  return Reply(resp, *st);
+  RETURN_IF_ERROR(st.status());
+  return Reply(r, *st);
 }
 
-absl::Status SetStatHandler(Connection& c, absl::Span<const uint8_t> payload,
-                            Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kSetStat); !s.ok()) return s;
-  absl::StatusOr<SetStatReq> req = Decode<SetStatReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kSetStat);
-  if (!fd.ok()) return fd.status();
-  if ((req->mask & ~kSetStatMask) != 0) {
-    return Errno(EPERM, absl::StrCat("SetStat: mask 0x", absl::Hex(req->mask),
-                                     " has unsupported bits"));
+template <>
+absl::Status Handler<MID::kSetStat>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(SetStatReq req, Decode<SetStatReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  if ((req.mask & ~kSetStatMask) != 0) {
+    return r.Fail(EPERM, absl::StrCat("mask 0x", absl::Hex(req.mask),
+                                      " has unsupported bits"));
   }
-  WriteGuard g(c, (*fd)->node());
+  WriteGuard g(r, fd->node());
   // Deleted files may still have their attributes changed (WIRE.md §7.4).
-  return Reply(resp, (*fd)->impl().SetStat(*req));
+  return Reply(r, fd->impl().SetStat(req));
 }
 
-absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
-                         Response* resp) {
-  absl::StatusOr<WalkReq> req = Decode<WalkReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> dir =
-      LookupControl(c, req->dir_fd, MID::kWalk);
-  if (!dir.ok()) return dir.status();
-  if (absl::Status s = CheckDir(**dir, MID::kWalk); !s.ok()) return s;
-  if (3 + uint64_t{Inode::kSize} * req->path.size() > c.max_message_size()) {
-    return Errno(EIO, "Walk: response would exceed the message size limit");
+template <>
+absl::Status Handler<MID::kWalk>(const Request& r) {
+  Connection& c = r.conn;
+  ASSIGN_OR_RETURN(WalkReq req, Decode<WalkReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir,
+                   LookupControl(r, req.dir_fd));
+  RETURN_IF_ERROR(CheckDir(r, *dir));
+  if (3 + uint64_t{Inode::kSize} * req.path.size() > c.max_message_size()) {
+    return r.Fail(EIO, "response would exceed the message size limit");
   }
   // FDs made by a failed walk are dropped after the locks are released.
   std::vector<std::shared_ptr<FD>> undo;
@@ -342,10 +366,10 @@ absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
   absl::Status err;
   {
     std::shared_lock<std::shared_mutex> rl(c.server().rename_mu());
-    std::shared_ptr<ControlFD> cur = *dir;
-    for (const std::string& name : req->path) {
+    std::shared_ptr<ControlFD> cur = dir;
+    for (const std::string& name : req.path) {
       if (!ValidName(name)) {
-        err = CheckName(name, MID::kWalk);
+        err = CheckName(r, name);
         break;
       }
       if (cur->IsSymlink()) {
@@ -353,17 +377,14 @@ absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
         break;
       }
       // Each component's FDID counts against the server's FD bounds.
-      if (absl::Status s = c.ChargeFdids(1, MID::kWalk); !s.ok()) {
-        err = s;
-        break;
-      }
+      if (err = r.ChargeFdids(1); !err.ok()) break;
       std::shared_ptr<Node> node = cur->node();
       std::shared_lock<std::shared_mutex> ol(node->op_mu());
       if (node->deleted()) {
         out.status = WalkStatus::kComponentDoesNotExist;
         break;
       }
-      if (err = CheckChildDepth(c, *node, MID::kWalk); !err.ok()) break;
+      if (err = CheckChildDepth(r, *node); !err.ok()) break;
       absl::StatusOr<NewControlFD> child = cur->impl().Walk(name);
       if (!child.ok()) {
         if (syserr::ToErrno(child.status()) == ENOENT) {
@@ -374,182 +395,151 @@ absl::Status WalkHandler(Connection& c, absl::Span<const uint8_t> payload,
         break;
       }
       auto [inode, fd] =
-          AddControl(c, node->LookupOrCreateChild(name), *std::move(child));
+          AddControl(r, node->LookupOrCreateChild(name), *std::move(child));
       out.inodes.push_back(inode);
       cur = std::move(fd);
     }
     if (!err.ok()) {
-      for (const Inode& i : out.inodes) undo.push_back(c.Remove(i.control_fd));
+      for (const Inode& i : out.inodes) undo.push_back(r.Remove(i.control_fd));
     }
   }
-  if (!err.ok()) return err;
-  return Reply(resp, out);
+  RETURN_IF_ERROR(err);
+  return Reply(r, out);
 }
 
-absl::Status WalkStatHandler(Connection& c, absl::Span<const uint8_t> payload,
-                             Response* resp) {
-  absl::StatusOr<WalkReq> req = Decode<WalkReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->dir_fd, MID::kWalkStat);
-  if (!fd.ok()) return fd.status();
-  const std::vector<std::string>& path = req->path;
+template <>
+absl::Status Handler<MID::kWalkStat>(const Request& r) {
+  Connection& c = r.conn;
+  ASSIGN_OR_RETURN(WalkReq req, Decode<WalkReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd,
+                   LookupControl(r, req.dir_fd));
+  const std::vector<std::string>& path = req.path;
   bool self_only = path.empty() || (path.size() == 1 && path[0].empty());
-  if (!(*fd)->IsDir() && !self_only) {
-    return Errno(ENOTDIR, "WalkStat: not a directory");
-  }
+  if (!fd->IsDir() && !self_only) return r.Fail(ENOTDIR, "not a directory");
   for (size_t i = 0; i < path.size(); ++i) {
     if (i == 0 && path[i].empty()) continue;
-    if (absl::Status s = CheckName(path[i], MID::kWalkStat); !s.ok()) return s;
+    RETURN_IF_ERROR(CheckName(r, path[i]));
   }
   if (2 + uint64_t{Statx::kSize} * path.size() > c.max_message_size()) {
-    return Errno(EIO, "WalkStat: response would exceed the message size limit");
+    return r.Fail(EIO, "response would exceed the message size limit");
   }
-  ReadGuard g(c, (*fd)->node());
+  ReadGuard g(r, fd->node());
   // WalkStat makes no Nodes, but stays within the same bound.
   const uint64_t steps = path.size() - (!path.empty() && path[0].empty());
-  if ((*fd)->node()->depth() + steps > c.options().max_tree_depth) {
-    return TooDeep(c, MID::kWalkStat);
+  if (fd->node()->depth() + steps > c.options().max_tree_depth) {
+    return TooDeep(r);
   }
   WalkStatResp out;
-  if (absl::Status s = (*fd)->impl().WalkStat(path, &out.stats); !s.ok()) {
-    return s;
-  }
-  return Reply(resp, out);
+  RETURN_IF_ERROR(fd->impl().WalkStat(path, &out.stats));
+  return Reply(r, out);
 }
 
-absl::Status OpenAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                           Response* resp) {
-  absl::StatusOr<OpenAtReq> req = Decode<OpenAtReq>(payload);
-  if (!req.ok()) return req.status();
-  uint32_t flags = req->flags & kOpenFlagsMask;
+template <>
+absl::Status Handler<MID::kOpenAt>(const Request& r) {
+  ASSIGN_OR_RETURN(OpenAtReq req, Decode<OpenAtReq>(r));
+  uint32_t flags = req.flags & kOpenFlagsMask;
   bool mutating = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0;
-  if (mutating) {
-    if (absl::Status s = ReadOnly(c, MID::kOpenAt); !s.ok()) return s;
+  if (mutating) RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  if (fd->IsDir() && mutating) {
+    return r.Fail(EISDIR, "directory opened for writing");
   }
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kOpenAt);
-  if (!fd.ok()) return fd.status();
-  if ((*fd)->IsDir() && mutating) {
-    return Errno(EISDIR, "OpenAt: directory opened for writing");
-  }
-  ReadGuard g(c, (*fd)->node());
+  ReadGuard g(r, fd->node());
   // Deleted files may still be opened (WIRE.md §7.4).
-  if ((*fd)->IsSymlink()) return Errno(EINVAL, "OpenAt: file is a symlink");
-  absl::StatusOr<NewOpenFD> open = (*fd)->impl().Open(flags);
-  if (!open.ok()) return open.status();
+  if (fd->IsSymlink()) return r.Fail(EINVAL, "file is a symlink");
+  ASSIGN_OR_RETURN(NewOpenFD open, fd->impl().Open(flags));
   OpenAtResp out;
-  out.open_fd = c.Insert(
-      std::make_shared<OpenFD>(*fd, flags, std::move(open->impl)));
-  Donate(resp, std::move(open->donated));
-  return Reply(resp, out);
+  out.open_fd =
+      r.Insert(std::make_shared<OpenFD>(fd, flags, std::move(open.impl)));
+  Donate(r, std::move(open.donated));
+  return Reply(r, out);
 }
 
-absl::Status OpenCreateAtHandler(Connection& c,
-                                 absl::Span<const uint8_t> payload,
-                                 Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kOpenCreateAt); !s.ok()) return s;
-  absl::StatusOr<OpenCreateAtReq> req = Decode<OpenCreateAtReq>(payload);
-  if (!req.ok()) return req.status();
-  uint32_t flags = req->flags & kOpenFlagsMask;
-  if (absl::Status s = CheckName(req->name, MID::kOpenCreateAt); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<std::shared_ptr<ControlFD>> dir =
-      LookupControl(c, req->common.dir_fd, MID::kOpenCreateAt);
-  if (!dir.ok()) return dir.status();
-  if (absl::Status s = CheckDir(**dir, MID::kOpenCreateAt); !s.ok()) return s;
-  WriteGuard g(c, (*dir)->node());
-  if (absl::Status s = CheckNotDeleted(**dir, MID::kOpenCreateAt); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), MID::kOpenCreateAt);
-      !s.ok()) {
-    return s;
-  }
-  CreateArgs args{req->name, req->common.mode, req->common.uid,
-                  req->common.gid};
-  absl::StatusOr<NewFile> file = (*dir)->impl().OpenCreate(args, flags);
-  if (!file.ok()) return file.status();
+template <>
+absl::Status Handler<MID::kOpenCreateAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(OpenCreateAtReq req, Decode<OpenCreateAtReq>(r));
+  uint32_t flags = req.flags & kOpenFlagsMask;
+  RETURN_IF_ERROR(CheckName(r, req.name));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir,
+                   LookupControl(r, req.common.dir_fd));
+  RETURN_IF_ERROR(CheckDir(r, *dir));
+  WriteGuard g(r, dir->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *dir));
+  RETURN_IF_ERROR(CheckChildDepth(r, *dir->node()));
+  CreateArgs args{req.name, req.common.mode, req.common.uid, req.common.gid};
+  ASSIGN_OR_RETURN(NewFile file, dir->impl().OpenCreate(args, flags));
   OpenCreateAtResp out;
-  auto [inode, cfd] = AddControl(c, (*dir)->node()->LookupOrCreateChild(req->name),
-                                 std::move(file->control));
+  auto [inode, cfd] = AddControl(r, dir->node()->LookupOrCreateChild(req.name),
+                                 std::move(file.control));
   out.child = inode;
-  out.new_fd =
-      c.Insert(std::make_shared<OpenFD>(cfd, flags, std::move(file->open.impl)));
-  Donate(resp, std::move(file->open.donated));
-  return Reply(resp, out);
+  out.new_fd = r.Insert(
+      std::make_shared<OpenFD>(cfd, flags, std::move(file.open.impl)));
+  Donate(r, std::move(file.open.donated));
+  return Reply(r, out);
 }
 
-absl::Status CloseHandler(Connection& c, absl::Span<const uint8_t> payload,
-                          Response* resp) {
-  absl::StatusOr<CloseReq> req = Decode<CloseReq>(payload);
-  if (!req.ok()) return req.status();
+template <>
+absl::Status Handler<MID::kClose>(const Request& r) {
+  ASSIGN_OR_RETURN(CloseReq req, Decode<CloseReq>(r));
   std::vector<std::shared_ptr<FD>> dropped;
-  for (FDID id : req->fds) dropped.push_back(c.Remove(id));
+  for (FDID id : req.fds) dropped.push_back(r.Remove(id));
   dropped.clear();
-  return Reply(resp, EmptyMessage{});
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status FSyncHandler(Connection& c, absl::Span<const uint8_t> payload,
-                          Response* resp) {
-  absl::StatusOr<FsyncReq> req = Decode<FsyncReq>(payload);
-  if (!req.ok()) return req.status();
+template <>
+absl::Status Handler<MID::kFSync>(const Request& r) {
+  ASSIGN_OR_RETURN(FsyncReq req, Decode<FsyncReq>(r));
   absl::Status first;
-  for (FDID id : req->fds) {
-    absl::StatusOr<std::shared_ptr<OpenFD>> fd = LookupOpen(c, id, MID::kFSync);
+  for (FDID id : req.fds) {
+    absl::StatusOr<std::shared_ptr<OpenFD>> fd = LookupOpen(r, id);
     absl::Status s = fd.status();
     if (s.ok()) {
-      ReadGuard g(c, (*fd)->control()->node());
+      ReadGuard g(r, (*fd)->control()->node());
       s = (*fd)->impl().Sync();
     }
     if (!s.ok() && first.ok()) first = s;
   }
-  if (!first.ok()) return first;
-  return Reply(resp, EmptyMessage{});
+  RETURN_IF_ERROR(first);
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status PWriteHandler(Connection& c, absl::Span<const uint8_t> payload,
-                           Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kPWrite); !s.ok()) return s;
-  absl::StatusOr<PWriteReq> req = Decode<PWriteReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<OpenFD>> fd =
-      LookupOpen(c, req->fd, MID::kPWrite);
-  if (!fd.ok()) return fd.status();
-  if (!(*fd)->writable()) return Errno(EBADF, "PWrite: FD not open for writing");
-  WriteGuard g(c, (*fd)->control()->node());
-  absl::StatusOr<size_t> n = (*fd)->impl().Write(
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(req->data.data()),
-                          req->data.size()),
-      req->offset);
-  if (!n.ok()) return n.status();
+template <>
+absl::Status Handler<MID::kPWrite>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(PWriteReq req, Decode<PWriteReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<OpenFD> fd, LookupOpen(r, req.fd));
+  if (!fd->writable()) return r.Fail(EBADF, "FD not open for writing");
+  WriteGuard g(r, fd->control()->node());
+  ASSIGN_OR_RETURN(
+      const size_t n,
+      fd->impl().Write(
+          absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(req.data.data()),
+                              req.data.size()),
+          req.offset));
   PWriteResp out;
-  out.count = *n;
-  return Reply(resp, out);
+  out.count = n;
+  return Reply(r, out);
 }
 
-absl::Status PReadHandler(Connection& c, absl::Span<const uint8_t> payload,
-                          Response* resp) {
-  absl::StatusOr<PReadReq> req = Decode<PReadReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<OpenFD>> fd =
-      LookupOpen(c, req->fd, MID::kPRead);
-  if (!fd.ok()) return fd.status();
-  if (!(*fd)->readable()) return Errno(EBADF, "PRead: FD not open for reading");
-  if (8 + uint64_t{req->count} > c.max_message_size()) {
-    return Errno(ENOBUFS, "PRead: count exceeds the message size limit");
+template <>
+absl::Status Handler<MID::kPRead>(const Request& r) {
+  ASSIGN_OR_RETURN(PReadReq req, Decode<PReadReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<OpenFD> fd, LookupOpen(r, req.fd));
+  if (!fd->readable()) return r.Fail(EBADF, "FD not open for reading");
+  if (8 + uint64_t{req.count} > r.conn.max_message_size()) {
+    return r.Fail(ENOBUFS, "count exceeds the message size limit");
   }
-  ReadGuard g(c, (*fd)->control()->node());
+  ReadGuard g(r, fd->control()->node());
   // The payload is a u64 length and the bytes: read straight into it.
-  std::vector<uint8_t> buf(8 + req->count);
-  absl::StatusOr<size_t> n = (*fd)->impl().Read(
-      absl::MakeSpan(buf.data() + 8, req->count), req->offset);
-  if (!n.ok()) return n.status();
-  uint64_t len = *n;
+  std::vector<uint8_t> buf(8 + req.count);
+  ASSIGN_OR_RETURN(
+      const uint64_t len,
+      fd->impl().Read(absl::MakeSpan(buf.data() + 8, req.count), req.offset));
   memcpy(buf.data(), &len, 8);
   buf.resize(8 + len);
-  resp->payload = std::move(buf);
+  r.resp->payload = std::move(buf);
   return absl::OkStatus();
 }
 
@@ -557,221 +547,159 @@ absl::Status PReadHandler(Connection& c, absl::Span<const uint8_t> payload,
 // read-only check (done by the caller before decoding), name, lookup,
 // directory, write guarantee, deleted, then create.
 template <typename CreateFn>
-absl::Status CreateInDir(Connection& c, MID mid, FDID dir_id,
-                         const std::string& name, Response* resp,
-                         CreateFn create) {
-  if (absl::Status s = CheckName(name, mid); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<ControlFD>> dir = LookupControl(c, dir_id, mid);
-  if (!dir.ok()) return dir.status();
-  if (absl::Status s = CheckDir(**dir, mid); !s.ok()) return s;
-  WriteGuard g(c, (*dir)->node());
-  if (absl::Status s = CheckNotDeleted(**dir, mid); !s.ok()) return s;
-  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), mid); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<NewControlFD> child = create((*dir)->impl());
-  if (!child.ok()) return child.status();
-  Inode inode = AddControl(c, (*dir)->node()->LookupOrCreateChild(name),
-                           *std::move(child))
+absl::Status CreateInDir(const Request& r, FDID dir_id,
+                         const std::string& name, CreateFn create) {
+  RETURN_IF_ERROR(CheckName(r, name));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir, LookupControl(r, dir_id));
+  RETURN_IF_ERROR(CheckDir(r, *dir));
+  WriteGuard g(r, dir->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *dir));
+  RETURN_IF_ERROR(CheckChildDepth(r, *dir->node()));
+  ASSIGN_OR_RETURN(NewControlFD child, create(dir->impl()));
+  Inode inode =
+      AddControl(r, dir->node()->LookupOrCreateChild(name), std::move(child))
+          .first;
+  return Reply(r, inode);
+}
+
+template <>
+absl::Status Handler<MID::kMkdirAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(MkdirAtReq req, Decode<MkdirAtReq>(r));
+  return CreateInDir(r, req.common.dir_fd, req.name, [&](ControlFDImpl& dir) {
+    return dir.Mkdir(
+        CreateArgs{req.name, req.common.mode, req.common.uid, req.common.gid});
+  });
+}
+
+template <>
+absl::Status Handler<MID::kMknodAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(MknodAtReq req, Decode<MknodAtReq>(r));
+  return CreateInDir(r, req.common.dir_fd, req.name, [&](ControlFDImpl& dir) {
+    return dir.Mknod(
+        CreateArgs{req.name, req.common.mode, req.common.uid, req.common.gid},
+        req.minor, req.major);
+  });
+}
+
+template <>
+absl::Status Handler<MID::kSymlinkAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(SymlinkAtReq req, Decode<SymlinkAtReq>(r));
+  return CreateInDir(r, req.dir_fd, req.name, [&](ControlFDImpl& dir) {
+    return dir.Symlink(req.name, req.target, req.uid, req.gid);
+  });
+}
+
+template <>
+absl::Status Handler<MID::kLinkAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(LinkAtReq req, Decode<LinkAtReq>(r));
+  RETURN_IF_ERROR(CheckName(r, req.name));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir,
+                   LookupControl(r, req.dir_fd));
+  RETURN_IF_ERROR(CheckDir(r, *dir));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> target,
+                   LookupControl(r, req.target));
+  if (target->IsDir()) return r.Fail(EPERM, "target is a directory");
+  WriteGuard g(r, dir->node());
+  NodeLock tl(target->node(), /*exclusive=*/false);
+  RETURN_IF_ERROR(CheckNotDeleted(r, *dir));
+  RETURN_IF_ERROR(CheckNotDeleted(r, *target));
+  RETURN_IF_ERROR(CheckChildDepth(r, *dir->node()));
+  ASSIGN_OR_RETURN(NewControlFD child, dir->impl().Link(*target, req.name));
+  Inode inode = AddControl(r, dir->node()->LookupOrCreateChild(req.name),
+                           std::move(child))
                     .first;
-  return Reply(resp, inode);
+  return Reply(r, inode);
 }
 
-absl::Status MkdirAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                            Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kMkdirAt); !s.ok()) return s;
-  absl::StatusOr<MkdirAtReq> req = Decode<MkdirAtReq>(payload);
-  if (!req.ok()) return req.status();
-  return CreateInDir(c, MID::kMkdirAt, req->common.dir_fd, req->name, resp,
-                     [&](ControlFDImpl& dir) {
-                       return dir.Mkdir(CreateArgs{req->name, req->common.mode,
-                                                   req->common.uid,
-                                                   req->common.gid});
-                     });
+template <>
+absl::Status Handler<MID::kFStatFS>(const Request& r) {
+  ASSIGN_OR_RETURN(FStatFSReq req, Decode<FStatFSReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  ReadGuard g(r, fd->node());
+  ASSIGN_OR_RETURN(StatFS st, fd->impl().StatFs());
+  return Reply(r, st);
 }
 
-absl::Status MknodAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                            Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kMknodAt); !s.ok()) return s;
-  absl::StatusOr<MknodAtReq> req = Decode<MknodAtReq>(payload);
-  if (!req.ok()) return req.status();
-  return CreateInDir(c, MID::kMknodAt, req->common.dir_fd, req->name, resp,
-                     [&](ControlFDImpl& dir) {
-                       return dir.Mknod(
-                           CreateArgs{req->name, req->common.mode,
-                                      req->common.uid, req->common.gid},
-                           req->minor, req->major);
-                     });
+template <>
+absl::Status Handler<MID::kFAllocate>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(FAllocateReq req, Decode<FAllocateReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<OpenFD> fd, LookupOpen(r, req.fd));
+  if (!fd->writable()) return r.Fail(EBADF, "FD not open for writing");
+  WriteGuard g(r, fd->control()->node());
+  RETURN_IF_ERROR(fd->impl().Allocate(req.mode, req.offset, req.length));
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status SymlinkAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                              Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kSymlinkAt); !s.ok()) return s;
-  absl::StatusOr<SymlinkAtReq> req = Decode<SymlinkAtReq>(payload);
-  if (!req.ok()) return req.status();
-  return CreateInDir(c, MID::kSymlinkAt, req->dir_fd, req->name, resp,
-                     [&](ControlFDImpl& dir) {
-                       return dir.Symlink(req->name, req->target, req->uid,
-                                          req->gid);
-                     });
-}
-
-absl::Status LinkAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                           Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kLinkAt); !s.ok()) return s;
-  absl::StatusOr<LinkAtReq> req = Decode<LinkAtReq>(payload);
-  if (!req.ok()) return req.status();
-  if (absl::Status s = CheckName(req->name, MID::kLinkAt); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<ControlFD>> dir =
-      LookupControl(c, req->dir_fd, MID::kLinkAt);
-  if (!dir.ok()) return dir.status();
-  if (absl::Status s = CheckDir(**dir, MID::kLinkAt); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<ControlFD>> target =
-      LookupControl(c, req->target, MID::kLinkAt);
-  if (!target.ok()) return target.status();
-  if ((*target)->IsDir()) return Errno(EPERM, "LinkAt: target is a directory");
-  WriteGuard g(c, (*dir)->node());
-  NodeLock tl((*target)->node(), /*exclusive=*/false);
-  if (absl::Status s = CheckNotDeleted(**dir, MID::kLinkAt); !s.ok()) return s;
-  if (absl::Status s = CheckNotDeleted(**target, MID::kLinkAt); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), MID::kLinkAt);
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<NewControlFD> child =
-      (*dir)->impl().Link(**target, req->name);
-  if (!child.ok()) return child.status();
-  Inode inode = AddControl(c, (*dir)->node()->LookupOrCreateChild(req->name),
-                           *std::move(child))
-                    .first;
-  return Reply(resp, inode);
-}
-
-absl::Status FStatFSHandler(Connection& c, absl::Span<const uint8_t> payload,
-                            Response* resp) {
-  absl::StatusOr<FStatFSReq> req = Decode<FStatFSReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kFStatFS);
-  if (!fd.ok()) return fd.status();
-  ReadGuard g(c, (*fd)->node());
-  absl::StatusOr<StatFS> st = (*fd)->impl().StatFs();
-  if (!st.ok()) return st.status();
-  return Reply(resp, *st);
-}
-
-absl::Status FAllocateHandler(Connection& c, absl::Span<const uint8_t> payload,
-                              Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kFAllocate); !s.ok()) return s;
-  absl::StatusOr<FAllocateReq> req = Decode<FAllocateReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<OpenFD>> fd =
-      LookupOpen(c, req->fd, MID::kFAllocate);
-  if (!fd.ok()) return fd.status();
-  if (!(*fd)->writable()) {
-    return Errno(EBADF, "FAllocate: FD not open for writing");
-  }
-  WriteGuard g(c, (*fd)->control()->node());
-  if (absl::Status s =
-          (*fd)->impl().Allocate(req->mode, req->offset, req->length);
-      !s.ok()) {
-    return s;
-  }
-  return Reply(resp, EmptyMessage{});
-}
-
-absl::Status ReadLinkAtHandler(Connection& c,
-                               absl::Span<const uint8_t> payload,
-                               Response* resp) {
-  absl::StatusOr<ReadLinkAtReq> req = Decode<ReadLinkAtReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kReadLinkAt);
-  if (!fd.ok()) return fd.status();
-  if (!(*fd)->IsSymlink()) return Errno(EINVAL, "ReadLinkAt: not a symlink");
-  ReadGuard g(c, (*fd)->node());
-  if (absl::Status s = CheckNotDeleted(**fd, MID::kReadLinkAt); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<std::string> target = (*fd)->impl().ReadLink();
-  if (!target.ok()) return target.status();
+template <>
+absl::Status Handler<MID::kReadLinkAt>(const Request& r) {
+  ASSIGN_OR_RETURN(ReadLinkAtReq req, Decode<ReadLinkAtReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  if (!fd->IsSymlink()) return r.Fail(EINVAL, "not a symlink");
+  ReadGuard g(r, fd->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd));
   ReadLinkAtResp out;
-  out.target = *std::move(target);
-  return Reply(resp, out);
+  ASSIGN_OR_RETURN(out.target, fd->impl().ReadLink());
+  return Reply(r, out);
 }
 
-absl::Status FlushHandler(Connection& c, absl::Span<const uint8_t> payload,
-                          Response* resp) {
-  absl::StatusOr<FlushReq> req = Decode<FlushReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<OpenFD>> fd =
-      LookupOpen(c, req->fd, MID::kFlush);
-  if (!fd.ok()) return fd.status();
-  ReadGuard g(c, (*fd)->control()->node());
-  if (absl::Status s = (*fd)->impl().Flush(); !s.ok()) return s;
-  return Reply(resp, EmptyMessage{});
+template <>
+absl::Status Handler<MID::kFlush>(const Request& r) {
+  ASSIGN_OR_RETURN(FlushReq req, Decode<FlushReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<OpenFD> fd, LookupOpen(r, req.fd));
+  ReadGuard g(r, fd->control()->node());
+  RETURN_IF_ERROR(fd->impl().Flush());
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status ConnectCommon(Connection& c, MID mid, FDID id, uint32_t sock_type,
-                           const uint32_t* creds, Response* resp) {
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd = LookupControl(c, id, mid);
-  if (!fd.ok()) return fd.status();
-  if (!(*fd)->IsSocket()) {
-    return Errno(ENOTSOCK, absl::StrCat(MIDName(mid), ": not a socket"));
-  }
-  ReadGuard g(c, (*fd)->node());
-  if (absl::Status s = CheckNotDeleted(**fd, mid); !s.ok()) return s;
-  absl::StatusOr<fd::OwnedFd> sock =
+absl::Status ConnectCommon(const Request& r, FDID id, uint32_t sock_type,
+                           const uint32_t* creds) {
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, id));
+  if (!fd->IsSocket()) return r.Fail(ENOTSOCK, "not a socket");
+  ReadGuard g(r, fd->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd));
+  ASSIGN_OR_RETURN(
+      fd::OwnedFd sock,
       creds == nullptr
-          ? (*fd)->impl().Connect(sock_type)
-          : (*fd)->impl().ConnectWithCreds(sock_type, creds[0], creds[1]);
-  if (!sock.ok()) return sock.status();
-  Donate(resp, *std::move(sock));
-  return Reply(resp, EmptyMessage{});
+          ? fd->impl().Connect(sock_type)
+          : fd->impl().ConnectWithCreds(sock_type, creds[0], creds[1]));
+  Donate(r, std::move(sock));
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status ConnectHandler(Connection& c, absl::Span<const uint8_t> payload,
-                            Response* resp) {
-  absl::StatusOr<ConnectReq> req = Decode<ConnectReq>(payload);
-  if (!req.ok()) return req.status();
-  return ConnectCommon(c, MID::kConnect, req->fd, req->sock_type, nullptr,
-                       resp);
+template <>
+absl::Status Handler<MID::kConnect>(const Request& r) {
+  ASSIGN_OR_RETURN(ConnectReq req, Decode<ConnectReq>(r));
+  return ConnectCommon(r, req.fd, req.sock_type, nullptr);
 }
 
-absl::Status ConnectWithCredsHandler(Connection& c,
-                                     absl::Span<const uint8_t> payload,
-                                     Response* resp) {
-  absl::StatusOr<ConnectWithCredsReq> req = Decode<ConnectWithCredsReq>(payload);
-  if (!req.ok()) return req.status();
-  const uint32_t creds[2] = {req->uid, req->gid};
-  return ConnectCommon(c, MID::kConnectWithCreds, req->fd, req->sock_type,
-                       creds, resp);
+template <>
+absl::Status Handler<MID::kConnectWithCreds>(const Request& r) {
+  ASSIGN_OR_RETURN(ConnectWithCredsReq req, Decode<ConnectWithCredsReq>(r));
+  const uint32_t creds[2] = {req.uid, req.gid};
+  return ConnectCommon(r, req.fd, req.sock_type, creds);
 }
 
-absl::Status UnlinkAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                             Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kUnlinkAt); !s.ok()) return s;
-  absl::StatusOr<UnlinkAtReq> req = Decode<UnlinkAtReq>(payload);
-  if (!req.ok()) return req.status();
-  if (absl::Status s = CheckName(req->name, MID::kUnlinkAt); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<ControlFD>> dir =
-      LookupControl(c, req->dir_fd, MID::kUnlinkAt);
-  if (!dir.ok()) return dir.status();
-  if (absl::Status s = CheckDir(**dir, MID::kUnlinkAt); !s.ok()) return s;
-  WriteGuard g(c, (*dir)->node());
-  NodeLock cl((*dir)->node()->LookupChild(req->name), /*exclusive=*/true);
-  if (absl::Status s = CheckNotDeleted(**dir, MID::kUnlinkAt); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = (*dir)->impl().Unlink(req->name, req->flags); !s.ok()) {
-    return s;
-  }
-  if (std::shared_ptr<Node> child = (*dir)->node()->LookupChild(req->name)) {
+template <>
+absl::Status Handler<MID::kUnlinkAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(UnlinkAtReq req, Decode<UnlinkAtReq>(r));
+  RETURN_IF_ERROR(CheckName(r, req.name));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir,
+                   LookupControl(r, req.dir_fd));
+  RETURN_IF_ERROR(CheckDir(r, *dir));
+  WriteGuard g(r, dir->node());
+  NodeLock cl(dir->node()->LookupChild(req.name), /*exclusive=*/true);
+  RETURN_IF_ERROR(CheckNotDeleted(r, *dir));
+  RETURN_IF_ERROR(dir->impl().Unlink(req.name, req.flags));
+  if (std::shared_ptr<Node> child = dir->node()->LookupChild(req.name)) {
     child->MarkDeleted();
   }
-  return Reply(resp, EmptyMessage{});
+  return Reply(r, EmptyMessage{});
 }
 
 // CheckMove checks that node (null: nothing to move) may become a child of
@@ -780,62 +708,48 @@ absl::Status UnlinkAtHandler(Connection& c, absl::Span<const uint8_t> payload,
 // renames behind our back, but the tree must stay a tree), ENAMETOOLONG if
 // a Node of its subtree would lie deeper than max_tree_depth. Requires the
 // rename lock held exclusive.
-absl::Status CheckMove(const Connection& c, MID mid, Node* node,
-                       const Node& new_parent) {
+absl::Status CheckMove(const Request& r, Node* node, const Node& new_parent) {
   if (node == nullptr) return absl::OkStatus();
   if (node->IsSelfOrAncestorOf(new_parent)) {
-    return Errno(EINVAL, absl::StrCat(MIDName(mid),
-                                      ": directory moved below itself"));
+    return r.Fail(EINVAL, "directory moved below itself");
   }
   const uint64_t deepest =
       uint64_t{new_parent.depth()} + 1 + node->SubtreeHeight();
-  if (deepest > c.options().max_tree_depth) return TooDeep(c, mid);
+  if (deepest > r.conn.options().max_tree_depth) return TooDeep(r);
   return absl::OkStatus();
 }
 
-absl::Status RenameCommon(Connection& c, MID mid, const std::string& old_name,
+absl::Status RenameCommon(const Request& r, const std::string& old_name,
                           const std::string& new_name, FDID old_id,
-                          FDID new_id, uint32_t flags, Response* resp) {
-  if (absl::Status s = CheckName(old_name, mid); !s.ok()) return s;
-  if (absl::Status s = CheckName(new_name, mid); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<ControlFD>> old_dir =
-      LookupControl(c, old_id, mid);
-  if (!old_dir.ok()) return old_dir.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> new_dir =
-      LookupControl(c, new_id, mid);
-  if (!new_dir.ok()) return new_dir.status();
-  if (absl::Status s = CheckDir(**old_dir, mid); !s.ok()) return s;
-  if (absl::Status s = CheckDir(**new_dir, mid); !s.ok()) return s;
+                          FDID new_id, uint32_t flags) {
+  RETURN_IF_ERROR(CheckName(r, old_name));
+  RETURN_IF_ERROR(CheckName(r, new_name));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> old_dir,
+                   LookupControl(r, old_id));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> new_dir,
+                   LookupControl(r, new_id));
+  RETURN_IF_ERROR(CheckDir(r, *old_dir));
+  RETURN_IF_ERROR(CheckDir(r, *new_dir));
   // The global guarantee: no other RPC of any connection runs meanwhile.
   // Nodes that a rename replaces are dropped after the lock.
   std::shared_ptr<Node> renamed, replaced;
-  std::unique_lock<std::shared_mutex> g(c.server().rename_mu());
-  const std::shared_ptr<Node>& old_node = (*old_dir)->node();
-  const std::shared_ptr<Node>& new_node = (*new_dir)->node();
-  if (absl::Status s = CheckNotDeleted(**old_dir, mid); !s.ok()) return s;
-  if (absl::Status s = CheckNotDeleted(**new_dir, mid); !s.ok()) return s;
+  std::unique_lock<std::shared_mutex> g(r.conn.server().rename_mu());
+  const std::shared_ptr<Node>& old_node = old_dir->node();
+  const std::shared_ptr<Node>& new_node = new_dir->node();
+  RETURN_IF_ERROR(CheckNotDeleted(r, *old_dir));
+  RETURN_IF_ERROR(CheckNotDeleted(r, *new_dir));
   if (old_node == new_node && old_name == new_name) {
-    return Reply(resp, EmptyMessage{});
+    return Reply(r, EmptyMessage{});
   }
   // The Nodes the rename moves. Nothing adds a child while the lock is held
   // exclusive, so these are the ones to move after the host rename too.
   const bool exchange = (flags & RENAME_EXCHANGE) != 0;
   renamed = old_node->LookupChild(old_name);
   replaced = new_node->LookupChild(new_name);
-  if (absl::Status s = CheckMove(c, mid, renamed.get(), *new_node); !s.ok()) {
-    return s;
-  }
-  if (exchange) {
-    if (absl::Status s = CheckMove(c, mid, replaced.get(), *old_node);
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (absl::Status s =
-          (*old_dir)->impl().RenameAt(old_name, **new_dir, new_name, flags);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(CheckMove(r, renamed.get(), *new_node));
+  if (exchange) RETURN_IF_ERROR(CheckMove(r, replaced.get(), *old_node));
+  RETURN_IF_ERROR(
+      old_dir->impl().RenameAt(old_name, *new_dir, new_name, flags));
   if (exchange) {
     if (renamed != nullptr) renamed->Move(new_node, new_name);
     if (replaced != nullptr) replaced->Move(old_node, old_name);
@@ -843,235 +757,169 @@ absl::Status RenameCommon(Connection& c, MID mid, const std::string& old_name,
     if (replaced != nullptr) replaced->MarkDeleted();
     if (renamed != nullptr) renamed->Move(new_node, new_name);
   }
-  return Reply(resp, EmptyMessage{});
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status RenameAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                             Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kRenameAt); !s.ok()) return s;
-  absl::StatusOr<RenameAtReq> req = Decode<RenameAtReq>(payload);
-  if (!req.ok()) return req.status();
-  return RenameCommon(c, MID::kRenameAt, req->old_name, req->new_name,
-                      req->old_dir, req->new_dir, 0, resp);
+template <>
+absl::Status Handler<MID::kRenameAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(RenameAtReq req, Decode<RenameAtReq>(r));
+  return RenameCommon(r, req.old_name, req.new_name, req.old_dir, req.new_dir,
+                      0);
 }
 
-absl::Status RenameAt2Handler(Connection& c, absl::Span<const uint8_t> payload,
-                              Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kRenameAt2); !s.ok()) return s;
-  absl::StatusOr<RenameAt2Req> req = Decode<RenameAt2Req>(payload);
-  if (!req.ok()) return req.status();
-  return RenameCommon(c, MID::kRenameAt2, req->old_name, req->new_name,
-                      req->old_dir, req->new_dir, req->flags, resp);
+template <>
+absl::Status Handler<MID::kRenameAt2>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(RenameAt2Req req, Decode<RenameAt2Req>(r));
+  return RenameCommon(r, req.old_name, req.new_name, req.old_dir, req.new_dir,
+                      req.flags);
 }
 
-absl::Status Getdents64Handler(Connection& c,
-                               absl::Span<const uint8_t> payload,
-                               Response* resp) {
-  absl::StatusOr<Getdents64Req> req = Decode<Getdents64Req>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<OpenFD>> fd =
-      LookupOpen(c, req->dir_fd, MID::kGetdents64);
-  if (!fd.ok()) return fd.status();
-  const ControlFD& control = *(*fd)->control();
-  if (absl::Status s = CheckDir(control, MID::kGetdents64); !s.ok()) return s;
-  bool seek0 = req->count < 0;
+template <>
+absl::Status Handler<MID::kGetdents64>(const Request& r) {
+  ASSIGN_OR_RETURN(Getdents64Req req, Decode<Getdents64Req>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<OpenFD> fd, LookupOpen(r, req.dir_fd));
+  const ControlFD& control = *fd->control();
+  RETURN_IF_ERROR(CheckDir(r, control));
+  bool seek0 = req.count < 0;
   // -INT32_MIN does not fit an int32; as in Go it becomes 2^31 (WIRE.md §12
   // Q10), and the oversized answer is then refused with EIO.
-  uint32_t count = seek0 ? static_cast<uint32_t>(-int64_t{req->count})
-                         : static_cast<uint32_t>(req->count);
-  ReadGuard g(c, control.node());
-  if (absl::Status s = CheckNotDeleted(control, MID::kGetdents64); !s.ok()) {
-    return s;
-  }
+  uint32_t count = seek0 ? static_cast<uint32_t>(-int64_t{req.count})
+                         : static_cast<uint32_t>(req.count);
+  ReadGuard g(r, control.node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, control));
   Getdents64Resp out;
-  if (absl::Status s = (*fd)->impl().Getdents(count, seek0, &out.dirents);
-      !s.ok()) {
-    return s;
-  }
-  return Reply(resp, out);
+  RETURN_IF_ERROR(fd->impl().Getdents(count, seek0, &out.dirents));
+  return Reply(r, out);
 }
 
-absl::Status FGetXattrHandler(Connection& c, absl::Span<const uint8_t> payload,
-                              Response* resp) {
-  absl::StatusOr<FGetXattrReq> req = Decode<FGetXattrReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kFGetXattr);
-  if (!fd.ok()) return fd.status();
-  ReadGuard g(c, (*fd)->node());
-  if (absl::Status s = CheckNotDeleted(**fd, MID::kFGetXattr); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<std::string> v = (*fd)->impl().GetXattr(req->name, req->buf_size);
-  if (!v.ok()) return v.status();
+template <>
+absl::Status Handler<MID::kFGetXattr>(const Request& r) {
+  ASSIGN_OR_RETURN(FGetXattrReq req, Decode<FGetXattrReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  ReadGuard g(r, fd->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd));
   FGetXattrResp out;
-  out.value = *std::move(v);
-  return Reply(resp, out);
+  ASSIGN_OR_RETURN(out.value, fd->impl().GetXattr(req.name, req.buf_size));
+  return Reply(r, out);
 }
 
-absl::Status FSetXattrHandler(Connection& c, absl::Span<const uint8_t> payload,
-                              Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kFSetXattr); !s.ok()) return s;
-  absl::StatusOr<FSetXattrReq> req = Decode<FSetXattrReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kFSetXattr);
-  if (!fd.ok()) return fd.status();
-  WriteGuard g(c, (*fd)->node());
-  if (absl::Status s = CheckNotDeleted(**fd, MID::kFSetXattr); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          (*fd)->impl().SetXattr(req->name, req->value, req->flags);
-      !s.ok()) {
-    return s;
-  }
-  return Reply(resp, EmptyMessage{});
+template <>
+absl::Status Handler<MID::kFSetXattr>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(FSetXattrReq req, Decode<FSetXattrReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  WriteGuard g(r, fd->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd));
+  RETURN_IF_ERROR(fd->impl().SetXattr(req.name, req.value, req.flags));
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status FListXattrHandler(Connection& c,
-                               absl::Span<const uint8_t> payload,
-                               Response* resp) {
-  absl::StatusOr<FListXattrReq> req = Decode<FListXattrReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kFListXattr);
-  if (!fd.ok()) return fd.status();
-  ReadGuard g(c, (*fd)->node());
-  if (absl::Status s = CheckNotDeleted(**fd, MID::kFListXattr); !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<std::vector<std::string>> names =
-      (*fd)->impl().ListXattr(req->size);
-  if (!names.ok()) return names.status();
+template <>
+absl::Status Handler<MID::kFListXattr>(const Request& r) {
+  ASSIGN_OR_RETURN(FListXattrReq req, Decode<FListXattrReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  ReadGuard g(r, fd->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd));
   FListXattrResp out;
-  out.names = *std::move(names);
-  return Reply(resp, out);
+  ASSIGN_OR_RETURN(out.names, fd->impl().ListXattr(req.size));
+  return Reply(r, out);
 }
 
-absl::Status FRemoveXattrHandler(Connection& c,
-                                 absl::Span<const uint8_t> payload,
-                                 Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kFRemoveXattr); !s.ok()) return s;
-  absl::StatusOr<FRemoveXattrReq> req = Decode<FRemoveXattrReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<ControlFD>> fd =
-      LookupControl(c, req->fd, MID::kFRemoveXattr);
-  if (!fd.ok()) return fd.status();
-  WriteGuard g(c, (*fd)->node());
-  if (absl::Status s = CheckNotDeleted(**fd, MID::kFRemoveXattr); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = (*fd)->impl().RemoveXattr(req->name); !s.ok()) return s;
-  return Reply(resp, EmptyMessage{});
+template <>
+absl::Status Handler<MID::kFRemoveXattr>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(FRemoveXattrReq req, Decode<FRemoveXattrReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.fd));
+  WriteGuard g(r, fd->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd));
+  RETURN_IF_ERROR(fd->impl().RemoveXattr(req.name));
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status BindAtHandler(Connection& c, absl::Span<const uint8_t> payload,
-                           Response* resp) {
-  if (absl::Status s = ReadOnly(c, MID::kBindAt); !s.ok()) return s;
-  absl::StatusOr<BindAtReq> req = Decode<BindAtReq>(payload);
-  if (!req.ok()) return req.status();
-  if (absl::Status s = CheckName(req->name, MID::kBindAt); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<ControlFD>> dir =
-      LookupControl(c, req->common.dir_fd, MID::kBindAt);
-  if (!dir.ok()) return dir.status();
-  if (absl::Status s = CheckDir(**dir, MID::kBindAt); !s.ok()) return s;
-  WriteGuard g(c, (*dir)->node());
-  if (absl::Status s = CheckNotDeleted(**dir, MID::kBindAt); !s.ok()) return s;
-  if (absl::Status s = CheckChildDepth(c, *(*dir)->node(), MID::kBindAt);
-      !s.ok()) {
-    return s;
-  }
-  CreateArgs args{req->name, req->common.mode, req->common.uid,
-                  req->common.gid};
-  absl::StatusOr<NewBoundSocket> b = (*dir)->impl().BindAt(args, req->sock_type);
-  if (!b.ok()) return b.status();
+template <>
+absl::Status Handler<MID::kBindAt>(const Request& r) {
+  RETURN_IF_ERROR(ReadOnly(r));
+  ASSIGN_OR_RETURN(BindAtReq req, Decode<BindAtReq>(r));
+  RETURN_IF_ERROR(CheckName(r, req.name));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir,
+                   LookupControl(r, req.common.dir_fd));
+  RETURN_IF_ERROR(CheckDir(r, *dir));
+  WriteGuard g(r, dir->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *dir));
+  RETURN_IF_ERROR(CheckChildDepth(r, *dir->node()));
+  CreateArgs args{req.name, req.common.mode, req.common.uid, req.common.gid};
+  ASSIGN_OR_RETURN(NewBoundSocket b, dir->impl().BindAt(args, req.sock_type));
   BindAtResp out;
-  auto [inode, cfd] = AddControl(c, (*dir)->node()->LookupOrCreateChild(req->name),
-                                 std::move(b->control));
+  auto [inode, cfd] = AddControl(r, dir->node()->LookupOrCreateChild(req.name),
+                                 std::move(b.control));
   out.child = inode;
   out.bound_socket_fd =
-      c.Insert(std::make_shared<BoundSocketFD>(cfd, std::move(b->impl)));
-  Donate(resp, std::move(b->donated));
-  return Reply(resp, out);
+      r.Insert(std::make_shared<BoundSocketFD>(cfd, std::move(b.impl)));
+  Donate(r, std::move(b.donated));
+  return Reply(r, out);
 }
 
-absl::Status ListenHandler(Connection& c, absl::Span<const uint8_t> payload,
-                           Response* resp) {
-  absl::StatusOr<ListenReq> req = Decode<ListenReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<BoundSocketFD>> fd =
-      LookupBound(c, req->fd, MID::kListen);
-  if (!fd.ok()) return fd.status();
-  ReadGuard g(c, (*fd)->control()->node());
-  if (absl::Status s = CheckNotDeleted(*(*fd)->control(), MID::kListen);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = (*fd)->impl().Listen(req->backlog); !s.ok()) return s;
-  return Reply(resp, EmptyMessage{});
+template <>
+absl::Status Handler<MID::kListen>(const Request& r) {
+  ASSIGN_OR_RETURN(ListenReq req, Decode<ListenReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<BoundSocketFD> fd, LookupBound(r, req.fd));
+  ReadGuard g(r, fd->control()->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd->control()));
+  RETURN_IF_ERROR(fd->impl().Listen(req.backlog));
+  return Reply(r, EmptyMessage{});
 }
 
-absl::Status AcceptHandler(Connection& c, absl::Span<const uint8_t> payload,
-                           Response* resp) {
-  absl::StatusOr<AcceptReq> req = Decode<AcceptReq>(payload);
-  if (!req.ok()) return req.status();
-  absl::StatusOr<std::shared_ptr<BoundSocketFD>> fd =
-      LookupBound(c, req->fd, MID::kAccept);
-  if (!fd.ok()) return fd.status();
-  ReadGuard g(c, (*fd)->control()->node());
-  if (absl::Status s = CheckNotDeleted(*(*fd)->control(), MID::kAccept);
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<AcceptedSocket> a = (*fd)->impl().Accept();
-  if (!a.ok()) return a.status();
-  Donate(resp, std::move(a->fd));
+template <>
+absl::Status Handler<MID::kAccept>(const Request& r) {
+  ASSIGN_OR_RETURN(AcceptReq req, Decode<AcceptReq>(r));
+  ASSIGN_OR_RETURN(std::shared_ptr<BoundSocketFD> fd, LookupBound(r, req.fd));
+  ReadGuard g(r, fd->control()->node());
+  RETURN_IF_ERROR(CheckNotDeleted(r, *fd->control()));
+  ASSIGN_OR_RETURN(AcceptedSocket a, fd->impl().Accept());
+  Donate(r, std::move(a.fd));
   AcceptResp out;
-  out.peer_addr = std::move(a->peer_addr);
-  return Reply(resp, out);
+  out.peer_addr = std::move(a.peer_addr);
+  return Reply(r, out);
 }
 
-using Handler = absl::Status (*)(Connection&, absl::Span<const uint8_t>,
-                                 Response*);
+// ---------------------------------------------------------------------------
+// The table.
 
-// kHandlers is indexed by MID. Error (0) has none.
-constexpr std::array<Handler, kNumMIDs> kHandlers = {
-    nullptr,                  // 0 Error
-    MountHandler,             // 1
-    ChannelHandler,           // 2
-    FStatHandler,             // 3
-    SetStatHandler,           // 4
-    WalkHandler,              // 5
-    WalkStatHandler,          // 6
-    OpenAtHandler,            // 7
-    OpenCreateAtHandler,      // 8
-    CloseHandler,             // 9
-    FSyncHandler,             // 10
-    PWriteHandler,            // 11
-    PReadHandler,             // 12
-    MkdirAtHandler,           // 13
-    MknodAtHandler,           // 14
-    SymlinkAtHandler,         // 15
-    LinkAtHandler,            // 16
-    FStatFSHandler,           // 17
-    FAllocateHandler,         // 18
-    ReadLinkAtHandler,        // 19
-    FlushHandler,             // 20
-    ConnectHandler,           // 21
-    UnlinkAtHandler,          // 22
-    RenameAtHandler,          // 23
-    Getdents64Handler,        // 24
-    FGetXattrHandler,         // 25
-    FSetXattrHandler,         // 26
-    FListXattrHandler,        // 27
-    FRemoveXattrHandler,      // 28
-    BindAtHandler,            // 29
-    ListenHandler,            // 30
-    AcceptHandler,            // 31
-    ConnectWithCredsHandler,  // 32
-    RenameAt2Handler,         // 33
-};
+using HandlerFn = absl::Status (*)(const Request&);
+
+// HandlerFor is the table's entry for MID I: Handler<I>, or none for
+// Error.
+template <uint16_t I>
+constexpr HandlerFn HandlerFor() {
+  if constexpr (I == static_cast<uint16_t>(MID::kError)) {
+    return nullptr;
+  } else {
+    return &Handler<static_cast<MID>(I)>;
+  }
+}
+
+template <uint16_t... I>
+constexpr std::array<HandlerFn, kNumMIDs> MakeHandlers(
+    std::integer_sequence<uint16_t, I...>) {
+  return {HandlerFor<I>()...};
+}
+
+// kHandlers is indexed by MID, and built from it: entry i is
+// Handler<MID(i)>. No list of handlers is written by hand, so none can be
+// out of place; a MID without a Handler specialisation fails the primary
+// template's static_assert, and two for one MID are a redefinition.
+constexpr std::array<HandlerFn, kNumMIDs> kHandlers =
+    MakeHandlers(std::make_integer_sequence<uint16_t, kNumMIDs>());
+
+constexpr bool EveryMIDButErrorHasAHandler() {
+  for (size_t i = 0; i < kHandlers.size(); ++i) {
+    if ((kHandlers[i] == nullptr) != (i == 0)) return false;
+  }
+  return true;
+}
+static_assert(EveryMIDButErrorHasAHandler());
 
 }  // namespace
 
@@ -1079,9 +927,8 @@ bool HasHandler(uint16_t mid) {
   return mid < kHandlers.size() && kHandlers[mid] != nullptr;
 }
 
-absl::Status Handle(Connection& conn, MID mid,
-                    absl::Span<const uint8_t> payload, Response* resp) {
-  return kHandlers[static_cast<uint16_t>(mid)](conn, payload, resp);
+absl::Status Handle(const Request& req) {
+  return kHandlers[static_cast<uint16_t>(req.mid)](req);
 }
 
 }  // namespace gvisor::lisafs::internal

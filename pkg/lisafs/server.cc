@@ -17,6 +17,7 @@
 #include "pkg/lisafs/event_pool.h"
 #include "pkg/lisafs/handlers.h"
 #include "pkg/lisafs/messages.h"
+#include "pkg/lisafs/response.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs {
@@ -139,7 +140,8 @@ absl::Status ServerCore::StartConnection(unet::Socket sock,
     return syserr::FromErrno(
         EAGAIN, "StartConnection: no worker thread runs and none can start");
   }
-  auto conn = std::make_unique<Connection>(this, std::move(sock), mount_path,
+  auto conn = std::make_unique<Connection>(Connection::Passkey(), this,
+                                           std::move(sock), mount_path,
                                            std::move(impl), options);
   const uint64_t id = next_id_++;
   conn->id_ = id;
@@ -149,7 +151,7 @@ absl::Status ServerCore::StartConnection(unet::Socket sock,
                   s.ToString());
     return syserr::WithContext(s, "StartConnection");
   }
-  active_.emplace(id, conn.release());
+  active_.emplace(id, std::move(conn));
   fd_budget_.Track(1);
   ctx_.Debugf("lisafs: connection %d serves %s%s", id, mount_path,
               options.readonly ? " (read-only)" : "");
@@ -230,10 +232,15 @@ bool ServerCore::Stop(bool connections_ended) {
          connections_ended;
 }
 
-void ServerCore::Detach(Connection* conn) {
+std::unique_ptr<Connection> ServerCore::Detach(Connection* conn) {
   std::unique_lock<std::mutex> l(mu_);
-  active_.erase(conn->id_);
+  std::unique_ptr<Connection> owned;
+  if (auto it = active_.find(conn->id_); it != active_.end()) {
+    owned = std::move(it->second);
+    active_.erase(it);
+  }
   ++finishing_;
+  return owned;
 }
 
 void ServerCore::Ended() {
@@ -254,7 +261,7 @@ struct Connection::ServerChannel {
   bool abandoned = false;
 };
 
-Connection::Connection(ServerCore* server, unet::Socket sock,
+Connection::Connection(Passkey, ServerCore* server, unet::Socket sock,
                        std::string mount_path,
                        std::unique_ptr<ConnectionImpl> impl,
                        ConnectionOptions options)
@@ -395,7 +402,8 @@ internal::Response Connection::Dispatch(const Frame& req) {
   internal::Response resp;
   resp.mid = mid;
   void* const outer = std::exchange(t_charge, &charge);
-  absl::Status hs = internal::Handle(*this, resp.mid, req.payload, &resp);
+  absl::Status hs = internal::Handle(internal::Request{
+      .conn = *this, .mid = mid, .payload = req.payload, .resp = &resp});
   t_charge = outer;
   Uncharge(charge);
   if (!hs.ok()) {
@@ -538,8 +546,8 @@ void Connection::ChannelThreadReturned() {
 void Connection::Finish() {
   ServerCore* const server = server_;
   // Shutdown no longer reaches this connection; it still counts until it
-  // has dropped everything.
-  server->Detach(this);
+  // has dropped everything. self owns this connection from here on.
+  std::unique_ptr<Connection> self = server->Detach(this);
   server->pool().Remove(sock_.fd());
   std::vector<std::unique_ptr<ServerChannel>> channels;
   std::unique_ptr<flipcall::PacketWindowAllocator> windows;
@@ -570,7 +578,8 @@ void Connection::Finish() {
   writer_ = internal::FrameWriter();
   UpdateBuffered();
   const uint64_t id = id_;
-  delete this;
+  // The connection is destroyed here; only locals are used below.
+  self.reset();
   server->fd_budget().Track(-host_fds);
   server->ctx().Debugf("lisafs: connection %d ended", id);
   server->Ended();
@@ -741,7 +750,7 @@ void Connection::ServeChannel(ServerChannel* sc) {
 // Server
 
 Server::Server(const context::Context& ctx, ServerOptions options)
-    : core_(new ServerCore(ctx, options)) {}
+    : core_(std::make_unique<ServerCore>(ctx, options)) {}
 
 Server::~Server() {
   core_->Shutdown();
@@ -750,9 +759,11 @@ Server::~Server() {
     core_->ctx().Warningf(
         "lisafs: a request is stuck in the kernel; the server's state is "
         "left to it");
+    // Deliberately leaked: the stuck request still uses it.
+    (void)core_.release();
     return;
   }
-  delete core_;
+  core_.reset();
 }
 
 absl::Status Server::StartConnection(unet::Socket sock,

@@ -68,7 +68,6 @@
 #include "pkg/flipcall/packet_window.h"
 #include "pkg/lisafs/fd_budget.h"
 #include "pkg/lisafs/frame_io.h"
-#include "pkg/lisafs/handlers.h"
 #include "pkg/lisafs/node.h"
 #include "pkg/lisafs/server_fd.h"
 #include "pkg/lisafs/server_impl.h"
@@ -80,6 +79,8 @@ namespace gvisor::lisafs {
 
 namespace internal {
 class EventPool;
+struct Request;
+struct Response;
 }  // namespace internal
 
 // ConnectionOptions are a connection's own settings.
@@ -176,7 +177,9 @@ class Connection;
 // server; embedders use Server.
 class ServerCore {
  public:
+  // The core logs through ctx, which must outlive it; see Server.
   ServerCore(const context::Context& ctx, ServerOptions options);
+  // The destructor requires every connection to have ended.
   ~ServerCore();
 
   ServerCore(const ServerCore&) = delete;
@@ -188,7 +191,9 @@ class ServerCore {
   // root returns the tree's root Node (the host's "/").
   const std::shared_ptr<Node>& root() const { return root_; }
 
+  // ctx returns the context the server logs through.
   const context::Context& ctx() const { return ctx_; }
+  // options returns the server's bounds.
   const ServerOptions& options() const { return options_; }
 
  private:
@@ -210,9 +215,10 @@ class ServerCore {
 
   // HandleEvent is the pool's handler: a turn of the connection tag.
   static void HandleEvent(void* tag, uint32_t events);
-  // Detach takes conn out of the set Shutdown reaches; Ended then counts it
-  // as gone once it has dropped everything.
-  void Detach(Connection* conn);
+  // Detach takes conn out of the set Shutdown reaches and hands its
+  // ownership to the caller; Ended then counts it as gone once it has
+  // dropped everything.
+  std::unique_ptr<Connection> Detach(Connection* conn);
   void Ended();
 
   internal::EventPool& pool() const { return *pool_; }
@@ -241,7 +247,7 @@ class ServerCore {
   bool shutdown_ = false;
   absl::Time shutdown_at_;
   uint64_t next_id_ = 0;
-  std::map<uint64_t, Connection*> active_;
+  std::map<uint64_t, std::unique_ptr<Connection>> active_;
   // finishing_ counts connections out of active_ still dropping their FDs.
   size_t finishing_ = 0;
 };
@@ -250,19 +256,36 @@ class ServerCore {
 // options. It is created by Server::StartConnection and served by the
 // server's workers; handlers and backends reach it through their FDs.
 class Connection {
+  // Passkey lets only the server make connections, while std::make_unique
+  // can still reach the constructor.
+  class Passkey {
+    explicit Passkey() = default;
+    friend class ServerCore;
+  };
+
  public:
-  Connection(ServerCore* server, unet::Socket sock, std::string mount_path,
-             std::unique_ptr<ConnectionImpl> impl, ConnectionOptions options);
+  // The constructor is the server's (ServerCore::StartConnection).
+  Connection(Passkey, ServerCore* server, unet::Socket sock,
+             std::string mount_path, std::unique_ptr<ConnectionImpl> impl,
+             ConnectionOptions options);
+  // The destructor is run by Finish, once everything is dropped.
   ~Connection();
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // server returns what the server's connections share.
   ServerCore& server() const { return *server_; }
+  // impl returns the connection's backend.
   ConnectionImpl& impl() const { return *impl_; }
+  // options returns the connection's own settings.
   const ConnectionOptions& options() const { return options_; }
+  // mount_path returns the cleaned absolute host path the connection
+  // serves.
   const std::string& mount_path() const { return mount_path_; }
+  // max_message_size returns the backend's payload limit (WIRE.md §2.3).
   uint32_t max_message_size() const { return max_message_size_; }
+  // supported returns the MIDs the backend advertises, in its order.
   const std::vector<MID>& supported() const { return supported_list_; }
 
   // Supports reports whether mid was advertised.
@@ -273,6 +296,15 @@ class Connection {
   // mount_node returns the mount point's Node (null before the first
   // Mount).
   std::shared_ptr<Node> mount_node() const;
+
+ private:
+  friend class ServerCore;
+  // Request is the handlers' way to the FD table, the mount node and
+  // NewChannel (handlers.h).
+  friend struct internal::Request;
+  struct ServerChannel;
+
+  // set_mount_node records the mount point's Node (Mount).
   void set_mount_node(std::shared_ptr<Node> node);
 
   // Insert adds fd to the table under a new FDID and returns it. FDIDs
@@ -316,10 +348,6 @@ class Connection {
   // thread can start.
   absl::Status NewChannel(internal::Response* resp);
 
- private:
-  friend class ServerCore;
-  struct ServerChannel;
-
   // Serve is one turn on a worker: flush what is left of the last answer,
   // then read and answer requests, and re-arm; or close.
   void Serve();
@@ -334,7 +362,7 @@ class Connection {
   // ReadyToFinish reports whether every channel thread has returned; if
   // not, the last one to return re-arms the socket for a final turn.
   bool ReadyToFinish();
-  // Finish drops everything (WIRE.md §7.1) and deletes the connection.
+  // Finish drops everything (WIRE.md §7.1) and destroys the connection.
   void Finish();
 
   // FdCharge is what one request has been charged so far.
@@ -413,6 +441,7 @@ class Server {
   // is stuck in the kernel when the server is destroyed, the process).
   explicit Server(const context::Context& ctx = context::Background(),
                   ServerOptions options = {});
+  // This one logs through context::Background().
   explicit Server(ServerOptions options)
       : Server(context::Background(), options) {}
   // The destructor shuts down every connection and waits for them to end
@@ -466,13 +495,15 @@ class Server {
   // root returns the tree's root Node (the host's "/").
   const std::shared_ptr<Node>& root() const { return core_->root(); }
 
+  // ctx returns the context the server logs through.
   const context::Context& ctx() const { return core_->ctx(); }
+  // options returns the server's bounds.
   const ServerOptions& options() const { return core_->options(); }
 
  private:
   // core_ is owned, unless the destructor had to leave it to a stuck
-  // request.
-  ServerCore* const core_;
+  // request (then it is released, never freed).
+  std::unique_ptr<ServerCore> core_;
 };
 
 }  // namespace gvisor::lisafs

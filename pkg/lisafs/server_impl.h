@@ -141,7 +141,8 @@ class ControlFDImpl {
   // Stat returns the file's Statx.
   virtual absl::StatusOr<Statx> Stat() = 0;
 
-  // SetStat applies the attributes in req.mask (only bits of 0x27A) and
+  // SetStat applies the attributes in req.mask (only the bits STATX_MODE,
+  // STATX_UID, STATX_GID, STATX_ATIME, STATX_MTIME and STATX_SIZE) and
   // reports what failed; it cannot fail as a whole (WIRE.md §4.2, MID 4).
   virtual SetStatResp SetStat(const SetStatReq& req);
 

@@ -1,0 +1,26 @@
+// Package lisafs, server side, internal: Response, what the server sends
+// back for one request. Connection::Dispatch makes one per request; the
+// handlers (handlers.h) fill it in.
+
+#ifndef GVISOR_PKG_LISAFS_RESPONSE_H_
+#define GVISOR_PKG_LISAFS_RESPONSE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "pkg/fd/fd.h"
+#include "pkg/lisafs/wire.h"
+
+namespace gvisor::lisafs::internal {
+
+// Response is a handler's answer: the payload and the host FDs to donate
+// (the server's copies, closed after sending).
+struct Response {
+  MID mid = MID::kError;
+  std::vector<uint8_t> payload;
+  std::vector<fd::OwnedFd> fds;
+};
+
+}  // namespace gvisor::lisafs::internal
+
+#endif  // GVISOR_PKG_LISAFS_RESPONSE_H_
