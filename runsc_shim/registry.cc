@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 
 #include <algorithm>
 #include <utility>
@@ -225,44 +224,6 @@ bool HungUp(int fd) {
   return n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-// ConnectBounded connects a SOCK_STREAM socket to path ('@' for an abstract
-// name). A listener whose backlog is full makes connect(2) wait; SO_SNDTIMEO
-// bounds that wait by deadline (the kernel then returns EAGAIN).
-absl::StatusOr<unet::Socket> ConnectBounded(absl::string_view path,
-                                            absl::Time deadline) {
-  std::string what = absl::StrCat("connect to gofer at ", Quoted(path));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  // ValidateSocketPath has checked that the name fits.
-  socklen_t len;
-  if (path[0] == '@') {
-    memcpy(addr.sun_path + 1, path.data() + 1, path.size() - 1);
-    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
-  } else {
-    memcpy(addr.sun_path, path.data(), path.size());
-    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
-                                 path.size() + 1);
-  }
-  fd::OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return syserr::FromErrno(errno, what);
-  absl::Duration left =
-      std::max(deadline - absl::Now(), absl::Microseconds(1));
-  timeval tv = absl::ToTimeval(left);
-  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
-    return syserr::FromErrno(errno, absl::StrCat(what, ": SO_SNDTIMEO"));
-  }
-  int r;
-  do {
-    r = connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return syserr::FromErrno(errno, what);
-  tv = timeval{};
-  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
-    return syserr::FromErrno(errno, absl::StrCat(what, ": SO_SNDTIMEO"));
-  }
-  return unet::Socket::FromFd(std::move(fd));
-}
-
 // StallDeadline is when an RPC started now with the caller's deadline is
 // cut off (see ContainerRegistry::OpenAt).
 absl::Time StallDeadline(absl::Time deadline) {
@@ -314,7 +275,8 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
         absl::StrCat(what, ": deadline passed before connecting"));
   }
 
-  absl::StatusOr<unet::Socket> sock = ConnectBounded(gofer_socket, deadline);
+  absl::StatusOr<unet::Socket> sock =
+      unet::Socket::Connect(gofer_socket, SOCK_STREAM, deadline);
   if (!sock.ok()) {
     if (syserr::ToErrno(sock.status()) == EAGAIN) {
       return Recode(absl::StatusCode::kDeadlineExceeded, sock.status(),
@@ -334,7 +296,7 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
   }
   StallGuard guard = watcher_->Guard(guard_fd.get(), deadline);
   absl::StatusOr<std::unique_ptr<devutil::GoferClient>> client =
-      devutil::NewGoferClient(ctx_, name, sock->Release(), options_.client);
+      devutil::NewGoferClient(ctx_, name, std::move(*sock), options_.client);
   const bool cut_off = guard.Disarm();
   guard_fd.reset();
   if (cut_off) {

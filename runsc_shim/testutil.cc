@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 #include "tools/readyfd/readyfd.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
@@ -115,13 +115,7 @@ bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
 }
 
 bool CanConnect(const std::string& path) {
-  fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return false;
-  memcpy(addr.sun_path, path.data(), path.size());
-  return connect(s.get(), reinterpret_cast<const sockaddr*>(&addr),
-                 sizeof(addr)) == 0;
+  return unet::Socket::Connect(path, SOCK_STREAM).ok();
 }
 
 absl::StatusOr<std::unique_ptr<Child>> Child::Start(
@@ -134,7 +128,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
     std::vector<std::string> argv, const std::vector<std::string>& env,
     absl::Duration timeout) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return syserr::FromErrno(errno, "pipe2");
+  if (pipe2(p, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
   fd::OwnedFd r(p[0]), w(p[1]);
   argv.push_back(absl::StrCat("--ready_fd=", kReadyFd));
   absl::StatusOr<std::unique_ptr<Child>> c = Spawn(argv, env, w.get());
@@ -176,7 +170,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
   fd::OwnedFd out(open(c->out_path_.c_str(), kFlags, 0600));
   fd::OwnedFd err(open(c->err_path_.c_str(), kFlags, 0600));
   if (!out.valid() || !err.valid()) {
-    return syserr::FromErrno(errno, "creating the child's output files");
+    return syserr::FromLastErrno("creating the child's output files");
   }
   // Everything the child needs is built before fork: after it, only
   // async-signal-safe calls.
@@ -210,7 +204,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
   cenv.push_back(nullptr);
 
   pid_t pid = fork();
-  if (pid < 0) return syserr::FromErrno(errno, "fork");
+  if (pid < 0) return syserr::FromLastErrno("fork");
   if (pid == 0) {
     dup2(out.get(), 1);
     dup2(err.get(), 2);

@@ -26,6 +26,7 @@
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/client.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::devutil {
 
@@ -127,8 +128,8 @@ class GoferClient {
 
  private:
   friend absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-      const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
-      const GoferClientOptions& options);
+      const context::Context& ctx, absl::string_view cont_name,
+      unet::Socket sock, const GoferClientOptions& options);
   GoferClient(lisafs::Mounted mounted, std::string cont_name,
               const GoferClientOptions& options);
 
@@ -160,10 +161,11 @@ class GoferClient {
   std::condition_variable calls_done_;
 };
 
-// NewGoferClient takes ownership of fd, a connected SOCK_STREAM socket to a
-// dev gofer, and mounts over it (one Mount RPC). cont_name is the owning
-// container's name. The call is an uninterruptible sleep of ctx, and
-// failures are also reported through ctx's logger. On error fd is closed.
+// NewGoferClient takes ownership of sock, a connected SOCK_STREAM socket to
+// a dev gofer (unet::Socket::Connect, or FromFd of an inherited FD), and
+// mounts over it (one Mount RPC). cont_name is the owning container's name.
+// The call is an uninterruptible sleep of ctx, and failures are also
+// reported through ctx's logger. On error sock is closed.
 //
 // A mount that could serve no call fails here rather than on every later
 // call: ENOTDIR if the donated mount FD (checked with fstat) or, without
@@ -171,8 +173,8 @@ class GoferClient {
 // if, without a donated FD, the gofer does not support the RPCs the client
 // needs (Walk, OpenAt, Getdents64, Close).
 absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-    const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
-    const GoferClientOptions& options = {});
+    const context::Context& ctx, absl::string_view cont_name,
+    unet::Socket sock, const GoferClientOptions& options = {});
 
 // GoferClientProvider hands out the GoferClient of a container.
 class GoferClientProvider {
