@@ -15,17 +15,21 @@
 #include <stdint.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/client.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
 
 namespace gvisor::devutil {
@@ -125,6 +129,39 @@ class GoferClient {
   // server) keeps the host FD open until it returns. Close is idempotent;
   // methods called afterwards fail with EBADF.
   void Close();
+
+  // Shutdown, HungUp, WatchHangup, UnwatchHangup and GuardStall act on the
+  // gofer connection for an owner that keeps many clients and one watcher
+  // (a registry of containers) and must not hold the socket's FD number
+  // itself. They are those of lisafs::Client: the socket stays open until
+  // Close, so call none of them during or after Close, and unwatch and
+  // disarm before it. On the host fast path there are no RPCs to cut off,
+  // but the connection is still there to watch.
+
+  // Shutdown shuts the connection down without closing it: RPCs in flight
+  // fail with EIO at once, and the gofer sees the end of the connection.
+  // Close must still follow. Idempotent.
+  void Shutdown() { client_->Shutdown(); }
+  // HungUp reports, without blocking, whether the gofer closed the
+  // connection (or it was shut down).
+  bool HungUp() const { return client_->HungUp(); }
+  // WatchHangup runs on_hangup once, on watcher's thread, when the gofer
+  // closes the connection. Returns the ID for UnwatchHangup.
+  absl::StatusOr<uint64_t> WatchHangup(unet::HangupWatcher& watcher,
+                                       std::function<void()> on_hangup) {
+    return client_->WatchHangup(watcher, std::move(on_hangup));
+  }
+  // UnwatchHangup drops registration id of WatchHangup.
+  void UnwatchHangup(unet::HangupWatcher& watcher, uint64_t id) {
+    client_->UnwatchHangup(watcher, id);
+  }
+  // GuardStall shuts the connection down at deadline unless the returned
+  // guard is disarmed first, calling on_fire (if set) just before.
+  unet::StallGuard GuardStall(unet::HangupWatcher& watcher,
+                              absl::Time deadline,
+                              std::function<void()> on_fire = nullptr) {
+    return client_->GuardStall(watcher, deadline, std::move(on_fire));
+  }
 
  private:
   friend absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(

@@ -1,6 +1,7 @@
 #include "pkg/unet/unet.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stddef.h>
@@ -280,6 +281,12 @@ absl::StatusOr<Socket> Socket::Connect(absl::string_view path, int type,
   }
   if (bounded) RETURN_IF_ERROR(set_timeout(absl::InfiniteFuture()));
   return Socket(std::move(sock));
+}
+
+absl::StatusOr<Socket> Socket::Dup() const {
+  fd::OwnedFd dup(::fcntl(fd(), F_DUPFD_CLOEXEC, 0));
+  if (!dup.valid()) return Fail(errno, "dup", fd());
+  return Socket(std::move(dup));
 }
 
 absl::Status Socket::SendAll(absl::Span<const iovec> iov,

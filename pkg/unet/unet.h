@@ -84,6 +84,11 @@ class Socket {
   // fd returns the socket's FD (or -1) without giving up ownership.
   int fd() const { return fd_.get(); }
 
+  // Dup returns a second close-on-exec Socket on the same connection
+  // (F_DUPFD_CLOEXEC): shutting either down shuts the connection down, and
+  // the connection lasts until both are closed. EBADF on an empty Socket.
+  absl::StatusOr<Socket> Dup() const;
+
   // Release gives up ownership of the FD and returns it; the Socket then
   // holds nothing.
   fd::OwnedFd Release() { return std::move(fd_); }
