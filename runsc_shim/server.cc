@@ -17,6 +17,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "pkg/fd/fd.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 
@@ -58,7 +59,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const Address& address, ContainerRegistry* registry) {
   const bool unix_file = address.kind == Address::Kind::kUnix;
   if (unix_file) {
-    if (absl::Status s = ClearStaleSocket(address.target); !s.ok()) return s;
+    RETURN_IF_ERROR(ClearStaleSocket(address.target));
   }
   std::unique_ptr<Server> server(new Server(address, registry));
   grpc::EnableDefaultHealthCheckService(true);

@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "pkg/fd/fd.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/readyfd/readyfd.h"
@@ -131,8 +132,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
   if (pipe2(p, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
   fd::OwnedFd r(p[0]), w(p[1]);
   argv.push_back(absl::StrCat("--ready_fd=", kReadyFd));
-  absl::StatusOr<std::unique_ptr<Child>> c = Spawn(argv, env, w.get());
-  if (!c.ok()) return c.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<Child> c, Spawn(argv, env, w.get()));
   w.reset();  // the child holds the only write end now
   std::string got;
   const absl::Time deadline = absl::Now() + timeout;
@@ -143,7 +143,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
     if (n <= 0) {
       return absl::DeadlineExceededError(absl::StrCat(
           argv[0], " did not say it was ready within ", absl::FormatDuration(
-              timeout), ": ", (*c)->Stderr()));
+              timeout), ": ", c->Stderr()));
     }
     char buf[64];
     ssize_t k = read(r.get(), buf, sizeof(buf));
@@ -154,7 +154,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
   if (got != readyfd::kMessage) {
     return absl::UnavailableError(absl::StrCat(
         argv[0], " ended before it served (wrote \"", absl::CEscape(got),
-        "\"): ", (*c)->Stderr()));
+        "\"): ", c->Stderr()));
   }
   return c;
 }
@@ -297,30 +297,25 @@ std::string Child::Stderr() const { return ReadFile(err_path_); }
 absl::StatusOr<Result> Run(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env,
                            absl::Duration timeout, const std::string& cwd) {
-  absl::StatusOr<std::unique_ptr<Child>> c = Child::Start(argv, env, cwd);
-  if (!c.ok()) return c.status();
-  absl::StatusOr<int> status = (*c)->Wait(timeout);
-  if (!status.ok()) return status.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<Child> c, Child::Start(argv, env, cwd));
+  ASSIGN_OR_RETURN(const int status, c->Wait(timeout));
   Result r;
-  r.exit_code = WIFEXITED(*status) ? WEXITSTATUS(*status)
-                                   : 128 + WTERMSIG(*status);
-  r.out = (*c)->Stdout();
-  r.err = (*c)->Stderr();
+  r.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = c->Stdout();
+  r.err = c->Stderr();
   return r;
 }
 
 absl::StatusOr<std::unique_ptr<DevGofer>> DevGofer::Start(
     const std::string& root, const std::vector<std::string>& flags) {
-  absl::StatusOr<std::string> bin = Runfile("tools/devgofer/devgofer");
-  if (!bin.ok()) return bin.status();
+  ASSIGN_OR_RETURN(const std::string bin, Runfile("tools/devgofer/devgofer"));
   std::unique_ptr<DevGofer> g(new DevGofer());
   g->socket_ = TempSocketPath("dg");
-  std::vector<std::string> argv = {*bin, "--root=" + root,
+  std::vector<std::string> argv = {bin, "--root=" + root,
                                    "--listen=" + g->socket_};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  absl::StatusOr<std::unique_ptr<Child>> c = Child::StartServer(argv);
-  if (!c.ok()) return c.status();
-  g->child_ = std::move(*c);
+  ASSIGN_OR_RETURN(g->child_, Child::StartServer(argv));
   return g;
 }
 

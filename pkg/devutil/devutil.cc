@@ -137,7 +137,7 @@ absl::Status CheckMount(const lisafs::Mounted& m) {
   if (m.host_fd.valid()) {
     struct stat st;
     if (fstat(m.host_fd.get(), &st) != 0) {
-      return syserr::FromErrno(errno, "fstat of the donated mount FD");
+      return syserr::FromLastErrno("fstat of the donated mount FD");
     }
     if (!S_ISDIR(st.st_mode)) {
       return syserr::FromErrno(
@@ -277,7 +277,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
   fd::OwnedFd dir(
       openat(host_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) {
-    return syserr::FromErrno(errno, "DirentNames: opening the mount point");
+    return syserr::FromLastErrno("DirentNames: opening the mount point");
   }
   DirentBudget budget(options_);
   std::vector<std::string> names;
@@ -286,14 +286,14 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
     long n = syscall(SYS_getdents64, dir.get(), buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return syserr::FromErrno(errno, "DirentNames: getdents64");
+      return syserr::FromLastErrno("DirentNames: getdents64");
     }
     if (n == 0) break;
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<struct dirent64*>(buf + off);
       if (d->d_reclen == 0) break;  // never from a kernel; no endless loop
       absl::string_view name(d->d_name);
-      if (absl::Status s = budget.Take(name.size()); !s.ok()) return s;
+      RETURN_IF_ERROR(budget.Take(name.size()));
       if (name != "." && name != "..") names.emplace_back(name);
       off += d->d_reclen;
     }
@@ -376,7 +376,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
     }
   }
   dir.Close(ctx, /*flush=*/true);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(status);
   return names;
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "glog/logging.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::unet {
@@ -63,10 +64,9 @@ HangupWatcher& HangupWatcher::Default() {
 }
 
 absl::StatusOr<std::unique_ptr<HangupWatcher>> HangupWatcher::Create() {
-  absl::StatusOr<std::pair<fd::OwnedFd, fd::OwnedFd>> fds = MakeFds();
-  if (!fds.ok()) return fds.status();
+  ASSIGN_OR_RETURN(auto fds, MakeFds());
   std::unique_ptr<HangupWatcher> w(
-      new HangupWatcher(std::move(fds->first), std::move(fds->second)));
+      new HangupWatcher(std::move(fds.first), std::move(fds.second)));
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
   return w;
 }

@@ -472,15 +472,14 @@ absl::StatusOr<Socket> ServerSocket::Accept() {
       RETURN_IF_ERROR(WaitReady(fd(), POLLIN, "poll for accept"));
       continue;
     }
-    return syserr::FromErrno(errno,
-                             absl::StrCat("accept on \"", path_, "\""));
+    return syserr::FromLastErrno(absl::StrCat("accept on \"", path_, "\""));
   }
 }
 
 absl::Status ServerSocket::Shutdown() {
   if (::shutdown(fd(), SHUT_RDWR) != 0 && errno != ENOTCONN) {
-    return syserr::FromErrno(errno,
-                             absl::StrCat("shutdown of \"", path_, "\""));
+    return syserr::FromLastErrno(
+        absl::StrCat("shutdown of \"", path_, "\""));
   }
   return absl::OkStatus();
 }
