@@ -185,8 +185,8 @@ class ServerSocket {
   // UnixAddress::FromPath ('@' for an abstract name). A filesystem socket
   // file is created with exactly the permission bits in mode, whatever the
   // umask; its permissions are never looser than mode, not even briefly.
-  // mode is ignored for abstract names. An existing file at path is not replaced
-  // (EADDRINUSE).
+  // mode is ignored for abstract names. An existing file at path is not
+  // replaced (EADDRINUSE).
   static absl::StatusOr<ServerSocket> Bind(absl::string_view path, int type,
                                            mode_t mode = 0600);
 
