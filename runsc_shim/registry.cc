@@ -1,20 +1,17 @@
 #include "runsc_shim/registry.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <stddef.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
 #include "runsc_shim/validate.h"
 
@@ -22,13 +19,12 @@ namespace gvisor::shim {
 
 struct ContainerRegistry::Container {
   Container(uint64_t id, std::string name, std::string gofer_socket,
-            std::unique_ptr<devutil::GoferClient> client, int sock_fd)
+            std::unique_ptr<devutil::GoferClient> client)
       : id(id),
         name(std::move(name)),
         gofer_socket(std::move(gofer_socket)),
         attach_time(absl::Now()),
         mount_fd_donated(client->HasHostFD()),
-        sock_fd(sock_fd),
         client(std::move(client)) {}
 
   // MarkDisconnected moves an attached container to kDisconnected with
@@ -41,7 +37,7 @@ struct ContainerRegistry::Container {
     return true;
   }
 
-  // Enter counts a call that uses client or sock_fd: NOT_FOUND once Close
+  // Enter counts a call that uses client: NOT_FOUND once Close
   // has begun, RESOURCE_EXHAUSTED with max calls in flight already.
   absl::Status Enter(size_t max) {
     std::lock_guard<std::mutex> l(use_mu);
@@ -90,13 +86,14 @@ struct ContainerRegistry::Container {
   const std::string gofer_socket;
   const absl::Time attach_time;
   const bool mount_fd_donated;
-  // sock_fd is the gofer socket. client owns it and keeps it open until
-  // client->Close(), which runs once Close has begun and no call uses the
-  // container (BeginClose, Leave); so the number is ours to poll, shut
-  // down and watch until then. Borrowing the number rather than holding a
-  // dup keeps a container at one FD.
-  const int sock_fd;
+  // client owns the gofer socket. client->Close() runs once Close has
+  // begun and no call uses the container (BeginClose, Leave), so until then
+  // the client's Shutdown, HungUp, hang-up watch and stall guards may be
+  // used; the registry never holds the socket's FD number.
   const std::unique_ptr<devutil::GoferClient> client;
+  // watch_id is the client's hang-up registration with the registry's
+  // watcher; set under the registry's mu_ before the container is found.
+  uint64_t watch_id = 0;
 
   // use_mu is never held across a call into the client.
   std::mutex use_mu;  // guards users, closing and client_closed
@@ -214,55 +211,6 @@ bool IsTransportErrno(int err) {
          err == ESHUTDOWN;
 }
 
-// HungUp reports whether socket fd's peer has gone (or the socket was shut
-// down), without blocking.
-bool HungUp(int fd) {
-  pollfd p{fd, POLLRDHUP, 0};
-  int n;
-  do {
-    n = poll(&p, 1, 0);
-  } while (n < 0 && errno == EINTR);
-  return n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
-// ConnectBounded connects a SOCK_STREAM socket to path ('@' for an abstract
-// name). A listener whose backlog is full makes connect(2) wait; SO_SNDTIMEO
-// bounds that wait by deadline (the kernel then returns EAGAIN).
-absl::StatusOr<unet::Socket> ConnectBounded(absl::string_view path,
-                                            absl::Time deadline) {
-  std::string what = absl::StrCat("connect to gofer at ", Quoted(path));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  // ValidateSocketPath has checked that the name fits.
-  socklen_t len;
-  if (path[0] == '@') {
-    memcpy(addr.sun_path + 1, path.data() + 1, path.size() - 1);
-    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
-  } else {
-    memcpy(addr.sun_path, path.data(), path.size());
-    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
-                                 path.size() + 1);
-  }
-  fd::OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return syserr::FromErrno(errno, what);
-  absl::Duration left =
-      std::max(deadline - absl::Now(), absl::Microseconds(1));
-  timeval tv = absl::ToTimeval(left);
-  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
-    return syserr::FromErrno(errno, absl::StrCat(what, ": SO_SNDTIMEO"));
-  }
-  int r;
-  do {
-    r = connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return syserr::FromErrno(errno, what);
-  tv = timeval{};
-  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
-    return syserr::FromErrno(errno, absl::StrCat(what, ": SO_SNDTIMEO"));
-  }
-  return unet::Socket::FromFd(std::move(fd));
-}
-
 // StallDeadline is when an RPC started now with the caller's deadline is
 // cut off (see ContainerRegistry::OpenAt).
 absl::Time StallDeadline(absl::Time deadline) {
@@ -277,10 +225,7 @@ absl::Time StallDeadline(absl::Time deadline) {
 absl::StatusOr<std::unique_ptr<ContainerRegistry>> ContainerRegistry::Create(
     const context::Context& ctx, const RegistryOptions& options) {
   std::unique_ptr<ContainerRegistry> r(new ContainerRegistry(ctx, options));
-  absl::StatusOr<std::unique_ptr<SocketWatcher>> w = SocketWatcher::Create(
-      [p = r.get()](uint64_t id) { p->OnHangup(id); });
-  if (!w.ok()) return w.status();
-  r->watcher_ = std::move(*w);
+  ASSIGN_OR_RETURN(r->watcher_, unet::HangupWatcher::Create());
   return r;
 }
 
@@ -298,8 +243,8 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
     absl::string_view name, absl::string_view gofer_socket,
     absl::Time deadline) {
   InCall in_call(this);
-  if (absl::Status s = ValidateContainerName(name); !s.ok()) return s;
-  if (absl::Status s = ValidateSocketPath(gofer_socket); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateContainerName(name));
+  RETURN_IF_ERROR(ValidateSocketPath(gofer_socket));
   const std::string what = absl::StrCat("attach of container ", Quoted(name));
   if (Find(name) != nullptr) {
     return absl::AlreadyExistsError(
@@ -314,7 +259,8 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
         absl::StrCat(what, ": deadline passed before connecting"));
   }
 
-  absl::StatusOr<unet::Socket> sock = ConnectBounded(gofer_socket, deadline);
+  absl::StatusOr<unet::Socket> sock =
+      unet::Socket::Connect(gofer_socket, SOCK_STREAM, deadline);
   if (!sock.ok()) {
     if (syserr::ToErrno(sock.status()) == EAGAIN) {
       return Recode(absl::StatusCode::kDeadlineExceeded, sock.status(),
@@ -323,20 +269,16 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
     }
     return Recode(absl::StatusCode::kUnavailable, sock.status(), what);
   }
-  const int sock_fd = sock->fd();
 
   // The Mount RPC is bounded by shutting the socket down at the deadline.
-  // The guard works on a dup: NewGoferClient closes the socket on error,
-  // and the guard must never touch a number that may be reused.
-  fd::OwnedFd guard_fd(fcntl(sock_fd, F_DUPFD_CLOEXEC, 0));
-  if (!guard_fd.valid()) {
-    return syserr::WithContext(syserr::FromErrno(errno, "dup"), what);
-  }
-  StallGuard guard = watcher_->Guard(guard_fd.get(), deadline);
+  // The guard owns a second Socket on the connection: NewGoferClient closes
+  // its own on error, before the guard is disarmed.
+  absl::StatusOr<unet::Socket> guard_sock = sock->Dup();
+  if (!guard_sock.ok()) return syserr::WithContext(guard_sock.status(), what);
+  unet::StallGuard guard = watcher_->Guard(*std::move(guard_sock), deadline);
   absl::StatusOr<std::unique_ptr<devutil::GoferClient>> client =
-      devutil::NewGoferClient(ctx_, name, sock->Release(), options_.client);
+      devutil::NewGoferClient(ctx_, name, *std::move(sock), options_.client);
   const bool cut_off = guard.Disarm();
-  guard_fd.reset();
   if (cut_off) {
     return absl::DeadlineExceededError(absl::StrCat(
         what, ": gofer at ", Quoted(gofer_socket),
@@ -357,7 +299,7 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
 
   auto c = std::make_shared<Container>(next_id_++, std::string(name),
                                        std::string(gofer_socket),
-                                       std::move(*client), sock_fd);
+                                       std::move(*client));
   absl::Status inserted;
   {
     std::unique_lock<std::shared_mutex> l(mu_);
@@ -368,11 +310,14 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
       by_name_.emplace(c->name, c);
       by_id_.emplace(c->id, c);
       // Under mu_, so that a hangup reported at once finds the container.
-      inserted = watcher_->Watch(sock_fd, c->id);
-      if (!inserted.ok()) {
+      absl::StatusOr<uint64_t> watch = c->client->WatchHangup(
+          *watcher_, [this, id = c->id] { OnHangup(id); });
+      if (watch.ok()) {
+        c->watch_id = *watch;
+      } else {
         by_name_.erase(c->name);
         by_id_.erase(c->id);
-        inserted = syserr::WithContext(inserted, what);
+        inserted = syserr::WithContext(watch.status(), what);
       }
     }
   }
@@ -417,12 +362,12 @@ void ContainerRegistry::CloseAll() {
 
 void ContainerRegistry::Close(std::shared_ptr<Container> c) {
   c->detached = true;
-  // sock_fd is still open: the client is closed only after BeginClose
-  // below, and this runs once per container (it has left the maps).
-  watcher_->Unwatch(c->sock_fd);
+  // The client is closed only after BeginClose below, and this runs once
+  // per container (it has left the maps).
+  c->client->UnwatchHangup(*watcher_, c->watch_id);
   // Wake calls blocked on the gofer so that they end promptly, and tell
   // the gofer...
-  ::shutdown(c->sock_fd, SHUT_RDWR);
+  c->client->Shutdown();
   // ...then close the client now, or when the last call lets go of it: a
   // call stuck in the kernel must not hold Detach (or shutdown) up.
   c->BeginClose();
@@ -495,7 +440,7 @@ absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
                   absl::StrCat(what, ": detached during the call"));
   }
   const int err = syserr::ToErrno(s);
-  if (IsTransportErrno(err) && HungUp(c.sock_fd)) {
+  if (IsTransportErrno(err) && c.client->HungUp()) {
     Disconnect(c, absl::StrCat("connection lost: ", s.message()));
     return Recode(absl::StatusCode::kUnavailable, s,
                   absl::StrCat(what, ": gofer disconnected"));
@@ -508,83 +453,69 @@ absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
   return Recode(code, s, what);
 }
 
-StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
-                                    absl::Time deadline) const {
+unet::StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
+                                          absl::Time deadline) const {
   // With the mount point's host FD, calls take the host fast path and make
   // no RPC: there is nothing to cut off.
-  if (c.mount_fd_donated) return StallGuard();
+  if (c.mount_fd_donated) return unet::StallGuard();
   absl::Time now = absl::Now();
   absl::Time at = StallDeadline(deadline);
   std::string reason = absl::StrCat("gofer did not answer ", op, " within ",
                                     absl::FormatDuration(at - now),
                                     "; connection cut off");
-  return watcher_->Guard(c.sock_fd, at,
-                         [&c, reason, this] { Disconnect(c, reason); });
+  return c.client->GuardStall(*watcher_, at,
+                              [&c, reason, this] { Disconnect(c, reason); });
+}
+
+template <typename T>
+absl::StatusOr<T> ContainerRegistry::RunCall(
+    absl::string_view name, absl::string_view op, Table table,
+    absl::Time deadline,
+    absl::FunctionRef<absl::StatusOr<T>(devutil::GoferClient&)> call) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Acquire(name, deadline));
+  Container& cont = *c;
+  RETURN_IF_ERROR(cont.Enter(options_.max_calls_per_container));
+  absl::Cleanup leave = [&cont] { cont.Leave(); };
+  const std::string what = absl::StrCat("container ", Quoted(name), ": ", op);
+  unet::StallGuard guard = Guard(cont, op, deadline);
+  absl::StatusOr<T> result = call(*cont.client);
+  if (guard.Disarm()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": gofer did not answer; connection cut off"));
+  }
+  if (!result.ok()) return Classify(cont, result.status(), op, table);
+  if (cont.detached) {
+    // The caller is told the container is gone: what the call returned
+    // (an opened FD) is dropped here.
+    return Recode(absl::StatusCode::kNotFound, NotAttached(name),
+                  absl::StrCat(what, ": detached during the call"));
+  }
+  if (absl::Now() > deadline) {
+    return absl::DeadlineExceededError(absl::StrCat(what, ": deadline passed"));
+  }
+  return result;
 }
 
 absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
     absl::string_view name, absl::Time deadline) {
   InCall in_call(this);
-  absl::StatusOr<std::shared_ptr<Container>> c = Acquire(name, deadline);
-  if (!c.ok()) return c.status();
-  Container& cont = **c;
-  if (absl::Status s = cont.Enter(options_.max_calls_per_container); !s.ok()) {
-    return s;
-  }
-  absl::Cleanup leave = [&cont] { cont.Leave(); };
-  StallGuard guard = Guard(cont, "list devices", deadline);
-  absl::StatusOr<std::vector<std::string>> names =
-      cont.client->DirentNames(ctx_);
-  if (guard.Disarm()) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "container ", Quoted(name),
-        ": list devices: gofer did not answer; connection cut off"));
-  }
-  if (!names.ok()) {
-    return Classify(cont, names.status(), "list devices", Table::kListing);
-  }
-  if (cont.detached) {
-    return NotAttached(name);
-  }
-  if (absl::Now() > deadline) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "container ", Quoted(name), ": list devices: deadline passed"));
-  }
-  return names;
+  return RunCall<std::vector<std::string>>(
+      name, "list devices", Table::kListing, deadline,
+      [this](devutil::GoferClient& client) {
+        return client.DirentNames(ctx_);
+      });
 }
 
 absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(
     absl::string_view name, absl::string_view relpath, uint32_t flags,
     absl::Time deadline) {
   InCall in_call(this);
-  if (absl::Status s = ValidateDevicePath(relpath); !s.ok()) return s;
-  absl::StatusOr<std::shared_ptr<Container>> c = Acquire(name, deadline);
-  if (!c.ok()) return c.status();
-  Container& cont = **c;
-  std::string op = absl::StrCat("open ", Quoted(relpath));
-  if (absl::Status s = cont.Enter(options_.max_calls_per_container); !s.ok()) {
-    return s;
-  }
-  absl::Cleanup leave = [&cont] { cont.Leave(); };
-  StallGuard guard = Guard(cont, op, deadline);
-  absl::StatusOr<fd::OwnedFd> fd = cont.client->OpenAt(ctx_, relpath, flags);
-  if (guard.Disarm()) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("container ", Quoted(name), ": ", op,
-                     ": gofer did not answer; connection cut off"));
-  }
-  if (!fd.ok()) return Classify(cont, fd.status(), op, Table::kDevice);
-  if (cont.detached) {
-    // The caller was told the container is gone: the FD closes here.
-    return Recode(absl::StatusCode::kNotFound, NotAttached(name),
-                  absl::StrCat("container ", Quoted(name), ": ", op,
-                               ": detached during the call"));
-  }
-  if (absl::Now() > deadline) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "container ", Quoted(name), ": ", op, ": deadline passed"));
-  }
-  return fd;
+  RETURN_IF_ERROR(ValidateDevicePath(relpath));
+  return RunCall<fd::OwnedFd>(
+      name, absl::StrCat("open ", Quoted(relpath)), Table::kDevice, deadline,
+      [&](devutil::GoferClient& client) {
+        return client.OpenAt(ctx_, relpath, flags);
+      });
 }
 
 void ContainerRegistry::OnHangup(uint64_t id) {

@@ -4,8 +4,9 @@
 // nothing here depends on gRPC.
 //
 // Each container costs one FD (its gofer socket) and no thread: a single
-// SocketWatcher notices every gofer that goes away and cuts off every gofer
-// that stops answering (watcher.h).
+// unet::HangupWatcher notices every gofer that goes away and cuts off every
+// gofer that stops answering (pkg/unet/hangup_watcher.h), through each
+// GoferClient's hooks: the registry never holds a socket's FD number.
 
 #ifndef GVISOR_RUNSC_SHIM_REGISTRY_H_
 #define GVISOR_RUNSC_SHIM_REGISTRY_H_
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -29,7 +31,7 @@
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
-#include "runsc_shim/watcher.h"
+#include "pkg/unet/hangup_watcher.h"
 
 namespace gvisor::shim {
 
@@ -230,8 +232,18 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   absl::Status Classify(Container& c, const absl::Status& s,
                         absl::string_view op, Table table) const;
   // Guard arms the stall guard of a call (op) on c; see OpenAt.
-  StallGuard Guard(Container& c, absl::string_view op,
-                   absl::Time deadline) const;
+  unet::StallGuard Guard(Container& c, absl::string_view op,
+                         absl::Time deadline) const;
+  // RunCall runs call on name's client as DirentNames and OpenAt describe:
+  // refused if the container is disconnected, past its deadline or at its
+  // bound of calls; cut off by a stall guard; a failure classified by
+  // table, as a disconnect if the gofer went away; NOT_FOUND if the
+  // container was detached meanwhile, DEADLINE_EXCEEDED past deadline.
+  template <typename T>
+  absl::StatusOr<T> RunCall(
+      absl::string_view name, absl::string_view op, Table table,
+      absl::Time deadline,
+      absl::FunctionRef<absl::StatusOr<T>(devutil::GoferClient&)> call);
   void OnHangup(uint64_t id);
   void Close(std::shared_ptr<Container> c);
   // Changed adds one to the generation and wakes AwaitChange.
@@ -243,7 +255,7 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
 
   const context::Context& ctx_;
   const RegistryOptions options_;
-  std::unique_ptr<SocketWatcher> watcher_;
+  std::unique_ptr<unet::HangupWatcher> watcher_;
 
   mutable std::mutex calls_mu_;  // guards calls_
   mutable std::condition_variable calls_done_;

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,7 +17,9 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "pkg/fd/fd.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::shim {
 namespace {
@@ -29,29 +30,25 @@ absl::Status ClearStaleSocket(const std::string& path) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return absl::OkStatus();
-    return syserr::FromErrno(errno, absl::StrCat("lstat of \"", path, "\""));
+    return syserr::FromLastErrno(absl::StrCat("lstat of \"", path, "\""));
   }
   if (!S_ISSOCK(st.st_mode)) {
     return absl::FailedPreconditionError(
         absl::StrCat("\"", path, "\" exists and is not a socket"));
   }
-  fd::OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!probe.valid()) return syserr::FromErrno(errno, "socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path, path.data(), path.size());
-  if (connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr),
-              sizeof(addr)) == 0) {
+  absl::StatusOr<unet::Socket> probe =
+      unet::Socket::Connect(path, SOCK_STREAM);
+  if (probe.ok()) {
     return absl::AlreadyExistsError(
         absl::StrCat("another server is listening on \"", path, "\""));
   }
-  if (errno != ECONNREFUSED) {
-    return syserr::FromErrno(
-        errno, absl::StrCat("probing the socket file \"", path, "\""));
+  if (syserr::ToErrno(probe.status()) != ECONNREFUSED) {
+    return syserr::WithContext(
+        probe.status(), absl::StrCat("probing the socket file \"", path, "\""));
   }
   LOG(INFO) << "removing stale socket file " << path;
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return syserr::FromErrno(errno, absl::StrCat("unlink of \"", path, "\""));
+    return syserr::FromLastErrno(absl::StrCat("unlink of \"", path, "\""));
   }
   return absl::OkStatus();
 }
@@ -62,7 +59,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const Address& address, ContainerRegistry* registry) {
   const bool unix_file = address.kind == Address::Kind::kUnix;
   if (unix_file) {
-    if (absl::Status s = ClearStaleSocket(address.target); !s.ok()) return s;
+    RETURN_IF_ERROR(ClearStaleSocket(address.target));
   }
   std::unique_ptr<Server> server(new Server(address, registry));
   grpc::EnableDefaultHealthCheckService(true);

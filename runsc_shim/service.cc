@@ -138,12 +138,7 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
                                       v1::Container* resp) {
   Admission admission(this);
   if (!admission.status().ok()) return admission.status();
-  if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s = ValidateSocketPath(req->gofer_socket()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
+  // The registry validates the name and the socket path.
   if (absl::Status s = Gone(ctx, "AttachContainer"); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -225,9 +220,7 @@ grpc::Status Service::ProbeDevice(grpc::ServerContext* ctx,
   if (absl::Status s = ValidateContainerName(req->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  if (absl::Status s = ValidateDevicePath(req->path()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
+  // The registry validates the device path.
   absl::StatusOr<uint32_t> flags = OpenFlags(req->mode());
   if (!flags.ok()) return ToGrpcStatus(flags.status());
   if (absl::Status s = Gone(ctx, "ProbeDevice"); !s.ok()) {

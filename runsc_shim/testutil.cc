@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,7 +23,9 @@
 #include "absl/strings/strip.h"
 #include "pkg/fd/fd.h"
 #include "pkg/readyfd/readyfd.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 #include "tools/cpp/runfiles/runfiles.h"
 
 extern char** environ;
@@ -115,13 +116,7 @@ bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
 }
 
 bool CanConnect(const std::string& path) {
-  fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return false;
-  memcpy(addr.sun_path, path.data(), path.size());
-  return connect(s.get(), reinterpret_cast<const sockaddr*>(&addr),
-                 sizeof(addr)) == 0;
+  return unet::Socket::Connect(path, SOCK_STREAM).ok();
 }
 
 absl::StatusOr<std::unique_ptr<Child>> Child::Start(
@@ -134,11 +129,10 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
     std::vector<std::string> argv, const std::vector<std::string>& env,
     absl::Duration timeout) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return syserr::FromErrno(errno, "pipe2");
+  if (pipe2(p, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
   fd::OwnedFd r(p[0]), w(p[1]);
   argv.push_back(absl::StrCat("--ready_fd=", kReadyFd));
-  absl::StatusOr<std::unique_ptr<Child>> c = Spawn(argv, env, w.get());
-  if (!c.ok()) return c.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<Child> c, Spawn(argv, env, w.get()));
   w.reset();  // the child holds the only write end now
   std::string got;
   const absl::Time deadline = absl::Now() + timeout;
@@ -149,7 +143,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
     if (n <= 0) {
       return absl::DeadlineExceededError(absl::StrCat(
           argv[0], " did not say it was ready within ", absl::FormatDuration(
-              timeout), ": ", (*c)->Stderr()));
+              timeout), ": ", c->Stderr()));
     }
     char buf[64];
     ssize_t k = read(r.get(), buf, sizeof(buf));
@@ -160,7 +154,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
   if (got != readyfd::kMessage) {
     return absl::UnavailableError(absl::StrCat(
         argv[0], " ended before it served (wrote \"", absl::CEscape(got),
-        "\"): ", (*c)->Stderr()));
+        "\"): ", c->Stderr()));
   }
   return c;
 }
@@ -176,7 +170,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
   fd::OwnedFd out(open(c->out_path_.c_str(), kFlags, 0600));
   fd::OwnedFd err(open(c->err_path_.c_str(), kFlags, 0600));
   if (!out.valid() || !err.valid()) {
-    return syserr::FromErrno(errno, "creating the child's output files");
+    return syserr::FromLastErrno("creating the child's output files");
   }
   // Everything the child needs is built before fork: after it, only
   // async-signal-safe calls.
@@ -210,7 +204,7 @@ absl::StatusOr<std::unique_ptr<Child>> Child::Spawn(
   cenv.push_back(nullptr);
 
   pid_t pid = fork();
-  if (pid < 0) return syserr::FromErrno(errno, "fork");
+  if (pid < 0) return syserr::FromLastErrno("fork");
   if (pid == 0) {
     dup2(out.get(), 1);
     dup2(err.get(), 2);
@@ -303,30 +297,25 @@ std::string Child::Stderr() const { return ReadFile(err_path_); }
 absl::StatusOr<Result> Run(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env,
                            absl::Duration timeout, const std::string& cwd) {
-  absl::StatusOr<std::unique_ptr<Child>> c = Child::Start(argv, env, cwd);
-  if (!c.ok()) return c.status();
-  absl::StatusOr<int> status = (*c)->Wait(timeout);
-  if (!status.ok()) return status.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<Child> c, Child::Start(argv, env, cwd));
+  ASSIGN_OR_RETURN(const int status, c->Wait(timeout));
   Result r;
-  r.exit_code = WIFEXITED(*status) ? WEXITSTATUS(*status)
-                                   : 128 + WTERMSIG(*status);
-  r.out = (*c)->Stdout();
-  r.err = (*c)->Stderr();
+  r.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = c->Stdout();
+  r.err = c->Stderr();
   return r;
 }
 
 absl::StatusOr<std::unique_ptr<DevGofer>> DevGofer::Start(
     const std::string& root, const std::vector<std::string>& flags) {
-  absl::StatusOr<std::string> bin = Runfile("tools/devgofer/devgofer");
-  if (!bin.ok()) return bin.status();
+  ASSIGN_OR_RETURN(const std::string bin, Runfile("tools/devgofer/devgofer"));
   std::unique_ptr<DevGofer> g(new DevGofer());
   g->socket_ = TempSocketPath("dg");
-  std::vector<std::string> argv = {*bin, "--root=" + root,
+  std::vector<std::string> argv = {bin, "--root=" + root,
                                    "--listen=" + g->socket_};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  absl::StatusOr<std::unique_ptr<Child>> c = Child::StartServer(argv);
-  if (!c.ok()) return c.status();
-  g->child_ = std::move(*c);
+  ASSIGN_OR_RETURN(g->child_, Child::StartServer(argv));
   return g;
 }
 

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   const auto& ctx = gvisor::context::Background();
   auto sock = gvisor::unet::Socket::Connect(argv[1], SOCK_STREAM);
   if (!sock.ok()) { fprintf(stderr, "%s\n", sock.status().ToString().c_str()); return 1; }
-  auto client = gvisor::devutil::NewGoferClient(ctx, "consumer", sock->Release());
+  auto client = gvisor::devutil::NewGoferClient(ctx, "consumer", std::move(*sock));
   if (!client.ok()) { fprintf(stderr, "%s\n", client.status().ToString().c_str()); return 1; }
   auto names = (*client)->DirentNames(ctx);
   if (!names.ok() || names->empty()) return 1;

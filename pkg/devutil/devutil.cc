@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "glog/logging.h"
 #include "pkg/fspath/fspath.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 
@@ -137,7 +137,7 @@ absl::Status CheckMount(const lisafs::Mounted& m) {
   if (m.host_fd.valid()) {
     struct stat st;
     if (fstat(m.host_fd.get(), &st) != 0) {
-      return syserr::FromErrno(errno, "fstat of the donated mount FD");
+      return syserr::FromLastErrno("fstat of the donated mount FD");
     }
     if (!S_ISDIR(st.st_mode)) {
       return syserr::FromErrno(
@@ -214,17 +214,11 @@ GoferClient::~GoferClient() {
 }
 
 absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-    const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
-    const GoferClientOptions& options) {
+    const context::Context& ctx, absl::string_view cont_name,
+    unet::Socket sock, const GoferClientOptions& options) {
   context::UninterruptibleSleep sleep(ctx);
-  absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(std::move(fd));
-  if (!sock.ok()) {
-    ctx.Warningf("devutil: gofer socket of container %s: %s", cont_name,
-                 sock.status().ToString());
-    return sock.status();
-  }
   absl::StatusOr<lisafs::Mounted> mounted =
-      lisafs::NewClient(ctx, std::move(*sock));
+      lisafs::NewClient(ctx, std::move(sock));
   if (!mounted.ok()) {
     ctx.Warningf("devutil: mounting the dev gofer of container %s: %s",
                  cont_name, mounted.status().ToString());
@@ -266,15 +260,14 @@ absl::StatusOr<std::vector<std::string>> GoferClient::DirentNames(
 absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
                                                  absl::string_view relpath,
                                                  uint32_t flags) {
-  absl::StatusOr<std::vector<std::string>> path = ValidatePath(relpath);
-  if (!path.ok()) return path.status();
+  ASSIGN_OR_RETURN(const std::vector<std::string> path, ValidatePath(relpath));
   flags &= O_ACCMODE;
   Call call(this);
   if (call.closed()) return syserr::FromErrno(EBADF, "OpenAt: client closed");
   if (call.host_fd() != nullptr) {
-    return HostOpenAt(call.host_fd()->get(), *path, static_cast<int>(flags));
+    return HostOpenAt(call.host_fd()->get(), path, static_cast<int>(flags));
   }
-  return RpcOpenAt(ctx, *path, flags);
+  return RpcOpenAt(ctx, path, flags);
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
@@ -284,7 +277,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
   fd::OwnedFd dir(
       openat(host_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) {
-    return syserr::FromErrno(errno, "DirentNames: opening the mount point");
+    return syserr::FromLastErrno("DirentNames: opening the mount point");
   }
   DirentBudget budget(options_);
   std::vector<std::string> names;
@@ -293,14 +286,14 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
     long n = syscall(SYS_getdents64, dir.get(), buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return syserr::FromErrno(errno, "DirentNames: getdents64");
+      return syserr::FromLastErrno("DirentNames: getdents64");
     }
     if (n == 0) break;
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<struct dirent64*>(buf + off);
       if (d->d_reclen == 0) break;  // never from a kernel; no endless loop
       absl::string_view name(d->d_name);
-      if (absl::Status s = budget.Take(name.size()); !s.ok()) return s;
+      RETURN_IF_ERROR(budget.Take(name.size()));
       if (name != "." && name != "..") names.emplace_back(name);
       off += d->d_reclen;
     }
@@ -383,7 +376,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
     }
   }
   dir.Close(ctx, /*flush=*/true);
-  if (!status.ok()) return status;
+  RETURN_IF_ERROR(status);
   return names;
 }
 
@@ -393,8 +386,8 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
   const std::string joined = absl::StrJoin(path, "/");
   absl::StatusOr<lisafs::WalkResult> walk = root_.WalkMultiple(ctx, path);
   if (!walk.ok()) {
-    LOG(INFO) << "devutil: walk of \"" << joined << "\" failed: "
-              << walk.status();
+    ctx.Infof("devutil: walk of \"%s\" failed: %s", joined,
+              walk.status().ToString());
     return walk.status();
   }
   std::vector<lisafs::Inode>& inodes = walk->inodes;
@@ -413,8 +406,8 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
   absl::StatusOr<lisafs::OpenResult> open = child.OpenAt(ctx, flags);
   if (!open.ok()) {
     child.Close(ctx, /*flush=*/true);
-    LOG(INFO) << "devutil: OpenAt of \"" << joined << "\" failed: "
-              << open.status();
+    ctx.Infof("devutil: OpenAt of \"%s\" failed: %s", joined,
+              open.status().ToString());
     return syserr::WithContext(open.status(),
                                absl::StrCat("OpenAt of \"", joined, "\""));
   }

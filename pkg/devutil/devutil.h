@@ -15,17 +15,22 @@
 #include <stdint.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/client.h"
+#include "pkg/unet/hangup_watcher.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::devutil {
 
@@ -125,10 +130,43 @@ class GoferClient {
   // methods called afterwards fail with EBADF.
   void Close();
 
+  // Shutdown, HungUp, WatchHangup, UnwatchHangup and GuardStall act on the
+  // gofer connection for an owner that keeps many clients and one watcher
+  // (a registry of containers) and must not hold the socket's FD number
+  // itself. They are those of lisafs::Client: the socket stays open until
+  // Close, so call none of them during or after Close, and unwatch and
+  // disarm before it. On the host fast path there are no RPCs to cut off,
+  // but the connection is still there to watch.
+
+  // Shutdown shuts the connection down without closing it: RPCs in flight
+  // fail with EIO at once, and the gofer sees the end of the connection.
+  // Close must still follow. Idempotent.
+  void Shutdown() { client_->Shutdown(); }
+  // HungUp reports, without blocking, whether the gofer closed the
+  // connection (or it was shut down).
+  bool HungUp() const { return client_->HungUp(); }
+  // WatchHangup runs on_hangup once, on watcher's thread, when the gofer
+  // closes the connection. Returns the ID for UnwatchHangup.
+  absl::StatusOr<uint64_t> WatchHangup(unet::HangupWatcher& watcher,
+                                       std::function<void()> on_hangup) {
+    return client_->WatchHangup(watcher, std::move(on_hangup));
+  }
+  // UnwatchHangup drops registration id of WatchHangup.
+  void UnwatchHangup(unet::HangupWatcher& watcher, uint64_t id) {
+    client_->UnwatchHangup(watcher, id);
+  }
+  // GuardStall shuts the connection down at deadline unless the returned
+  // guard is disarmed first, calling on_fire (if set) just before.
+  unet::StallGuard GuardStall(unet::HangupWatcher& watcher,
+                              absl::Time deadline,
+                              std::function<void()> on_fire = nullptr) {
+    return client_->GuardStall(watcher, deadline, std::move(on_fire));
+  }
+
  private:
   friend absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-      const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
-      const GoferClientOptions& options);
+      const context::Context& ctx, absl::string_view cont_name,
+      unet::Socket sock, const GoferClientOptions& options);
   GoferClient(lisafs::Mounted mounted, std::string cont_name,
               const GoferClientOptions& options);
 
@@ -160,10 +198,11 @@ class GoferClient {
   std::condition_variable calls_done_;
 };
 
-// NewGoferClient takes ownership of fd, a connected SOCK_STREAM socket to a
-// dev gofer, and mounts over it (one Mount RPC). cont_name is the owning
-// container's name. The call is an uninterruptible sleep of ctx, and
-// failures are also reported through ctx's logger. On error fd is closed.
+// NewGoferClient takes ownership of sock, a connected SOCK_STREAM socket to
+// a dev gofer (unet::Socket::Connect, or FromFd of an inherited FD), and
+// mounts over it (one Mount RPC). cont_name is the owning container's name.
+// The call is an uninterruptible sleep of ctx, and failures are also
+// reported through ctx's logger. On error sock is closed.
 //
 // A mount that could serve no call fails here rather than on every later
 // call: ENOTDIR if the donated mount FD (checked with fstat) or, without
@@ -171,8 +210,8 @@ class GoferClient {
 // if, without a donated FD, the gofer does not support the RPCs the client
 // needs (Walk, OpenAt, Getdents64, Close).
 absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-    const context::Context& ctx, absl::string_view cont_name, fd::OwnedFd fd,
-    const GoferClientOptions& options = {});
+    const context::Context& ctx, absl::string_view cont_name,
+    unet::Socket sock, const GoferClientOptions& options = {});
 
 // GoferClientProvider hands out the GoferClient of a container.
 class GoferClientProvider {

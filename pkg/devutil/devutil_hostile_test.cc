@@ -24,6 +24,7 @@
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
 #include "pkg/syserr/syserr.h"
+#include "testing/as_socket.h"
 #include "testing/fd_count.h"
 #include "testing/gofer_fixture.h"
 #include "testing/hostile_gofer.h"
@@ -49,7 +50,7 @@ constexpr size_t kSafetyCap = 4 * GoferClientOptions::kDefaultMaxDirents;
 std::unique_ptr<GoferClient> Mount(const HostileGofer& g,
                                    const GoferClientOptions& o = {}) {
   absl::StatusOr<std::unique_ptr<GoferClient>> c =
-      NewGoferClient(Ctx(), "hostile", g.Dial(), o);
+      NewGoferClient(Ctx(), "hostile", testing::AsSocket(g.Dial()), o);
   EXPECT_TRUE(c.ok()) << c.status();
   return c.ok() ? std::move(*c) : nullptr;
 }
@@ -131,7 +132,7 @@ TEST_P(ListingBoundTest, RealDirectoryAtAndPastTheBound) {
     GoferClientOptions o;
     o.max_dirents = bound;
     absl::StatusOr<std::unique_ptr<GoferClient>> c =
-        NewGoferClient(Ctx(), "c", *(*f)->Connect(), o);
+        NewGoferClient(Ctx(), "c", testing::AsSocket((*f)->Connect()), o);
     ASSERT_TRUE(c.ok()) << c.status();
     ASSERT_EQ((*c)->HasHostFD(), GetParam());
     absl::StatusOr<std::vector<std::string>> names = (*c)->DirentNames(Ctx());
@@ -146,7 +147,7 @@ TEST_P(ListingBoundTest, RealDirectoryAtAndPastTheBound) {
   GoferClientOptions o;
   o.max_dirent_bytes = 64;
   absl::StatusOr<std::unique_ptr<GoferClient>> c =
-      NewGoferClient(Ctx(), "c", *(*f)->Connect(), o);
+      NewGoferClient(Ctx(), "c", testing::AsSocket((*f)->Connect()), o);
   ASSERT_TRUE(c.ok()) << c.status();
   ExpectBoundError((*c)->DirentNames(Ctx()).status(), "64 bytes of names");
 }
@@ -168,7 +169,7 @@ absl::Status MountWith(const testing::MountOptions& m) {
   EXPECT_TRUE(g.ok()) << g.status();
   if (!g.ok()) return g.status();
   const int before = testing::OpenFdCount();
-  absl::Status s = NewGoferClient(Ctx(), "c", (*g)->Dial()).status();
+  absl::Status s = NewGoferClient(Ctx(), "c", testing::AsSocket((*g)->Dial())).status();
   // A refused mount keeps nothing: the connection, and the donated FD,
   // went with the refusal (and a client that was made, with it).
   EXPECT_TRUE((*g)->AwaitClosed(1)) << "the connection was kept";
@@ -227,7 +228,7 @@ class FastPathTest : public ::testing::Test {
     auto f = testing::GoferFixture::Create(go);
     ASSERT_TRUE(f.ok()) << f.status();
     fixture_ = std::move(*f);
-    auto c = NewGoferClient(Ctx(), "c", *fixture_->Connect());
+    auto c = NewGoferClient(Ctx(), "c", testing::AsSocket(fixture_->Connect()));
     ASSERT_TRUE(c.ok()) << c.status();
     client_ = std::move(*c);
     ASSERT_TRUE(client_->HasHostFD());
@@ -271,7 +272,7 @@ TEST(FastPathDevicesTest, CharacterDevicesAreOpenedBlocking) {
   go.donate_mount_fd = true;
   auto f = testing::GoferFixture::Create(go);
   ASSERT_TRUE(f.ok()) << f.status();
-  auto c = NewGoferClient(Ctx(), "c", *(*f)->ConnectDevices());
+  auto c = NewGoferClient(Ctx(), "c", testing::AsSocket((*f)->ConnectDevices()));
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_TRUE((*c)->HasHostFD());
   absl::StatusOr<fd::OwnedFd> null = (*c)->OpenAt(Ctx(), "null", O_RDWR);

@@ -4,7 +4,6 @@
 
 #include "pkg/devutil/devutil.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,8 +24,11 @@
 #include "gtest/gtest.h"
 #include "pkg/context/context.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
+#include "testing/as_socket.h"
 #include "testing/fd_count.h"
 #include "testing/gofer_fixture.h"
+#include "testing/host_names.h"
 
 namespace gvisor::devutil {
 namespace {
@@ -35,16 +37,7 @@ using ::testing::UnorderedElementsAreArray;
 
 const context::Context& Ctx() { return context::Background(); }
 
-std::vector<std::string> HostNames(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  return names;
-}
+using ::gvisor::testing::HostNames;
 
 std::string ReadAll(int fd) {
   std::string out;
@@ -75,7 +68,7 @@ class DevutilTest : public ::testing::TestWithParam<bool> {
         devices ? fixture_->ConnectDevices() : fixture_->Connect();
     EXPECT_TRUE(sock.ok()) << sock.status();
     absl::StatusOr<std::unique_ptr<GoferClient>> c =
-        NewGoferClient(Ctx(), "cont", std::move(*sock));
+        NewGoferClient(Ctx(), "cont", testing::AsSocket(std::move(sock)));
     EXPECT_TRUE(c.ok()) << c.status();
     if (!c.ok()) return nullptr;
     EXPECT_EQ((*c)->HasHostFD(), GetParam());
@@ -274,13 +267,19 @@ INSTANTIATE_TEST_SUITE_P(HostPathAndRpcPath, DevutilTest, ::testing::Bool(),
 
 // ---------------------------------------------------------------------------
 
+// NewGoferClient takes a unet::Socket: an FD that is not a socket is
+// refused on the way there, and closed.
 TEST(NewGoferClientTest, NonSocketFdFailsAndIsClosed) {
   int before = testing::OpenFdCount();
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
   close(p[1]);
+  absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(p[0]));
+  EXPECT_FALSE(sock.ok());
+  EXPECT_EQ(testing::OpenFdCount(), before);
+  // A Socket that holds nothing fails the Mount and leaks nothing either.
   absl::StatusOr<std::unique_ptr<GoferClient>> c =
-      NewGoferClient(Ctx(), "x", fd::OwnedFd(p[0]));
+      NewGoferClient(Ctx(), "x", unet::Socket());
   EXPECT_FALSE(c.ok());
   EXPECT_EQ(testing::OpenFdCount(), before);
 }
@@ -303,7 +302,7 @@ TEST(NewGoferClientTest, PeerThatHangsUpFailsWithAWarning) {
   close(sv[1]);
   RecordingContext ctx;
   absl::StatusOr<std::unique_ptr<GoferClient>> c =
-      NewGoferClient(ctx, "x", fd::OwnedFd(sv[0]));
+      NewGoferClient(ctx, "x", testing::AsSocket(fd::OwnedFd(sv[0])));
   EXPECT_EQ(syserr::ToErrno(c.status()), EIO);
   ASSERT_FALSE(ctx.warnings.empty());
   EXPECT_THAT(ctx.warnings[0], ::testing::HasSubstr("x"));
@@ -317,7 +316,7 @@ TEST(NewGoferClientTest, MountIsAnUninterruptibleSleep) {
   auto f = testing::GoferFixture::Create();
   ASSERT_TRUE(f.ok());
   RecordingContext ctx;
-  auto c = NewGoferClient(ctx, "c", *(*f)->Connect());
+  auto c = NewGoferClient(ctx, "c", testing::AsSocket((*f)->Connect()));
   ASSERT_TRUE(c.ok()) << c.status();
   // The outer bracket around NewGoferClient, and one around the Mount RPC.
   EXPECT_THAT(ctx.events,
@@ -343,7 +342,7 @@ TEST(ContextTest, HelpersReturnWhatWasStored) {
 
   auto f = testing::GoferFixture::Create();
   ASSERT_TRUE(f.ok());
-  auto c = NewGoferClient(Ctx(), "c1", *(*f)->Connect());
+  auto c = NewGoferClient(Ctx(), "c1", testing::AsSocket((*f)->Connect()));
   ASSERT_TRUE(c.ok());
   MapProvider provider;
   provider.clients["c1"] = c->get();

@@ -23,6 +23,7 @@
 #include "pkg/fsgofer/fds.h"
 #include "pkg/lisafs/server_fd.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/address.h"
 
 namespace gvisor::fsgofer {
 
@@ -77,18 +78,6 @@ absl::Status Fchown(int fd, uint32_t uid, uint32_t gid) {
     return Err("fchownat");
   }
   return absl::OkStatus();
-}
-
-// AddressOf fills a sockaddr_un with path.
-absl::StatusOr<socklen_t> AddressOf(const std::string& path, sockaddr_un* sa) {
-  if (path.size() >= sizeof(sa->sun_path)) {
-    return syserr::FromErrno(EINVAL, "socket path too long");
-  }
-  memset(sa, 0, sizeof(*sa));
-  sa->sun_family = AF_UNIX;
-  memcpy(sa->sun_path, path.data(), path.size());
-  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() +
-                                1);
 }
 
 // ThreadCreds switches the calling thread's effective gid and uid (only
@@ -474,9 +463,9 @@ absl::StatusOr<fd::OwnedFd> ControlFD::ConnectTo(uint32_t sock_type) {
     return syserr::FromErrno(ENXIO, absl::StrCat("socket type ", sock_type));
   }
   // The socket file's own O_PATH FD names exactly the file we hold.
-  sockaddr_un sa;
-  absl::StatusOr<socklen_t> len = AddressOf(host::ProcFdPath(host_.get()), &sa);
-  if (!len.ok()) return len.status();
+  absl::StatusOr<unet::UnixAddress> sa =
+      unet::UnixAddress::FromPath(host::ProcFdPath(host_.get()));
+  if (!sa.ok()) return syserr::FromErrno(EINVAL, "socket path too long");
   // Non-blocking from the start: a unix stream connect to a listener whose
   // backlog is full would otherwise wait until it accepts, with the
   // handler's locks held. It fails with EAGAIN instead (unix sockets never
@@ -486,7 +475,7 @@ absl::StatusOr<fd::OwnedFd> ControlFD::ConnectTo(uint32_t sock_type) {
                  static_cast<int>(sock_type) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s < 0) return Err("socket");
   fd::OwnedFd sock(s);
-  if (connect(s, reinterpret_cast<const sockaddr*>(&sa), *len) != 0) {
+  if (connect(s, sa->addr(), sa->len()) != 0) {
     return Err("connect");
   }
   return sock;
@@ -527,11 +516,10 @@ absl::StatusOr<lisafs::NewBoundSocket> ControlFD::BindAt(
   fd::OwnedFd sock(s);
   // The socket inode's mode becomes the file's mode at bind time.
   if (fchmod(s, args.mode & 07777) != 0) return Err("fchmod of socket");
-  sockaddr_un sa;
-  absl::StatusOr<socklen_t> len =
-      AddressOf(host::ProcFdPath(host_.get(), name), &sa);
-  if (!len.ok()) return len.status();
-  if (bind(s, reinterpret_cast<const sockaddr*>(&sa), *len) != 0) {
+  absl::StatusOr<unet::UnixAddress> sa =
+      unet::UnixAddress::FromPath(host::ProcFdPath(host_.get(), name));
+  if (!sa.ok()) return syserr::FromErrno(EINVAL, "socket path too long");
+  if (bind(s, sa->addr(), sa->len()) != 0) {
     return ErrName("bind of", name);
   }
   absl::Cleanup undo = [&] { unlinkat(host_.get(), name.c_str(), 0); };

@@ -23,7 +23,7 @@
 #include "pkg/flipcall/packet_window.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/client.h"
-#include "pkg/lisafs/hangup_watcher.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/lisafs/hostile_gofer_testutil.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/syserr/syserr.h"
@@ -102,12 +102,12 @@ class HostileGofer {
 class ChannelMutationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    internal::HangupWatcher::Get();
+    unet::HangupWatcher::Default();
     fds_before_ = testing::OpenFdCount();
   }
   void TearDown() override {
     EXPECT_TRUE(
-        internal::HangupWatcher::Get().AwaitWatched(0, absl::Seconds(10)));
+        unet::HangupWatcher::Default().AwaitWatched(0, absl::Seconds(10)));
     EXPECT_EQ(testing::OpenFdCount(), fds_before_) << "FD leak";
     EXPECT_EQ(testing::WindowMappingCount(), 0) << "window mapping leak";
   }

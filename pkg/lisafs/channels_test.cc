@@ -34,7 +34,7 @@
 #include "pkg/flipcall/flipcall.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/client.h"
-#include "pkg/lisafs/hangup_watcher.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/syserr/syserr.h"
@@ -62,8 +62,8 @@ unet::Socket Wrap(fd::OwnedFd fd) {
 // client whose socket hung up may be destroyed on the watcher's thread,
 // just after the test dropped its last reference.
 void AwaitUnwatched() {
-  EXPECT_TRUE(internal::HangupWatcher::Get().AwaitWatched(0, absl::Seconds(10)))
-      << internal::HangupWatcher::Get().watched() << " still watched";
+  EXPECT_TRUE(unet::HangupWatcher::Default().AwaitWatched(0, absl::Seconds(10)))
+      << unet::HangupWatcher::Default().watched() << " still watched";
 }
 
 std::string ErrName(const absl::Status& s) {
@@ -76,7 +76,7 @@ class ChannelsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The watcher's epoll FD lives as long as the process.
-    internal::HangupWatcher::Get();
+    unet::HangupWatcher::Default();
     fds_before_ = OpenFdCount();
     absl::StatusOr<std::unique_ptr<testing::GoferFixture>> f =
         testing::GoferFixture::Create();
@@ -115,7 +115,7 @@ TEST_F(ChannelsTest, StartChannelsStartsMaxChannels) {
   EXPECT_EQ(m.client->channels(), 0u);
   ASSERT_TRUE(m.client->StartChannels(Ctx()).ok());
   EXPECT_EQ(m.client->channels(), MaxChannels());
-  EXPECT_EQ(internal::HangupWatcher::Get().watched(), 1u);
+  EXPECT_EQ(unet::HangupWatcher::Default().watched(), 1u);
   // The first Channel RPC went over the socket, the later ones over the
   // first channel.
   Client::Stats st = m.client->stats();
@@ -351,7 +351,7 @@ TEST_F(ChannelsTest, CloseWithChannelsFailsLaterRpcsAndReleasesEverything) {
   m.client->Close();
   EXPECT_EQ(syserr::ToErrno(root.FStat(Ctx()).status()), EIO);
   EXPECT_EQ(syserr::ToErrno(m.client->StartChannels(Ctx())), EIO);
-  EXPECT_EQ(internal::HangupWatcher::Get().watched(), 0u);
+  EXPECT_EQ(unet::HangupWatcher::Default().watched(), 0u);
   // The server notices, and drops its side of every channel.
   fixture_->server().AwaitConnections(0);
   EXPECT_EQ(WindowMappingCount(), 0);
@@ -416,7 +416,7 @@ TEST_F(ChannelsTest, ClientsThatNeverStartChannelsAreNotWatched) {
     ASSERT_TRUE(root.FStat(Ctx()).ok());
     EXPECT_EQ(m.client->stats().channel_rpcs, 0u);
   }
-  EXPECT_EQ(internal::HangupWatcher::Get().watched(), 0u);
+  EXPECT_EQ(unet::HangupWatcher::Default().watched(), 0u);
   EXPECT_EQ(WindowMappingCount(), 0);
 }
 
@@ -426,12 +426,12 @@ TEST_F(ChannelsTest, ManyClientsWithChannelsShareOneWatcher) {
     clients.push_back(Mount());
     ASSERT_TRUE(clients.back().client->StartChannels(Ctx()).ok());
   }
-  EXPECT_EQ(internal::HangupWatcher::Get().watched(), 12u);
+  EXPECT_EQ(unet::HangupWatcher::Default().watched(), 12u);
   for (Mounted& m : clients) {
     EXPECT_TRUE(m.client->NewFD(m.root.control_fd).FStat(Ctx()).ok());
   }
   clients.clear();
-  EXPECT_EQ(internal::HangupWatcher::Get().watched(), 0u);
+  EXPECT_EQ(unet::HangupWatcher::Default().watched(), 0u);
 }
 
 // --- Against a scripted server -----------------------------------------------
@@ -495,7 +495,7 @@ int ServeScripted(unet::Socket sock, const Answer& answer) {
 class ScriptedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    internal::HangupWatcher::Get();
+    unet::HangupWatcher::Default();
     fds_before_ = OpenFdCount();
   }
   void TearDown() override {
@@ -693,7 +693,7 @@ TEST_F(ScriptedTest, AChannelWithoutItsFdsIsNotStarted) {
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(syserr::ToErrno(m->client->StartChannels(Ctx())), ENOMEM);
   EXPECT_EQ(m->client->channels(), 0u);
-  EXPECT_EQ(internal::HangupWatcher::Get().watched(), 0u);
+  EXPECT_EQ(unet::HangupWatcher::Default().watched(), 0u);
   m->client->Close();
   server.join();
 }

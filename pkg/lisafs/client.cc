@@ -11,6 +11,7 @@
 #include "pkg/lisafs/client.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -21,7 +22,6 @@
 #include "pkg/fdchannel/fdchannel.h"
 #include "pkg/flipcall/flipcall.h"
 #include "pkg/lisafs/channel.h"
-#include "pkg/lisafs/hangup_watcher.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 
@@ -125,13 +125,41 @@ void Client::Close() {
     channels.swap(channels_);
     watch_id = std::exchange(watch_id_, 0);
   }
-  if (watch_id != 0) internal::HangupWatcher::Get().Unwatch(watch_id, sock_fd_);
+  if (watch_id != 0) {
+    unet::HangupWatcher::Default().Unwatch(watch_id, sock_fd_);
+  }
   // The windows are unmapped and the FD sockets closed here.
   channels.clear();
   // Then wait for a socket RPC to let go.
   std::lock_guard<std::mutex> l(mu_);
   dead_ = true;
   comm_ = SockCommunicator(unet::Socket());
+}
+
+void Client::Shutdown() { ::shutdown(sock_fd_, SHUT_RDWR); }
+
+bool Client::HungUp() const {
+  pollfd p{sock_fd_, POLLRDHUP, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+absl::StatusOr<uint64_t> Client::WatchHangup(unet::HangupWatcher& watcher,
+                                             std::function<void()> on_hangup) {
+  return watcher.Watch(sock_fd_, std::move(on_hangup));
+}
+
+void Client::UnwatchHangup(unet::HangupWatcher& watcher, uint64_t id) {
+  watcher.Unwatch(id, sock_fd_);
+}
+
+unet::StallGuard Client::GuardStall(unet::HangupWatcher& watcher,
+                                    absl::Time deadline,
+                                    std::function<void()> on_fire) {
+  return watcher.Guard(sock_fd_, deadline, std::move(on_fire));
 }
 
 absl::Status Client::StartChannels(const context::Context& ctx) {
@@ -164,7 +192,7 @@ absl::Status Client::StartChannels(const context::Context& ctx) {
     // caller ever waits on a channel of a server that died unnoticed.
     if (watch_id_ == 0) {
       std::weak_ptr<Client> weak = weak_from_this();
-      absl::StatusOr<uint64_t> id = internal::HangupWatcher::Get().Watch(
+      absl::StatusOr<uint64_t> id = unet::HangupWatcher::Default().Watch(
           sock_fd_, [weak] {
             if (std::shared_ptr<Client> c = weak.lock()) c->ShutdownChannels();
           });

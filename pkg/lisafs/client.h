@@ -7,7 +7,7 @@
 // channels (WIRE.md §6.7, §8); then each RPC takes an idle channel if there
 // is one and the socket otherwise. A dead server is noticed on the RPC path
 // for the socket; for channels, whose callers sleep on a futex that a dead
-// server never wakes, one process-wide thread (hangup_watcher.h) epolls the
+// server never wakes, one process-wide thread (unet/hangup_watcher.h) epolls the
 // socket of every client that started channels and shuts those channels
 // down when it hangs up (§6.8). There is no thread per client, so one
 // process can hold thousands of clients. A client that never starts
@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
@@ -40,6 +42,7 @@
 #include "pkg/lisafs/wire.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
 
 namespace gvisor::lisafs {
@@ -127,6 +130,33 @@ class Client : public std::enable_shared_from_this<Client> {
   // connection). Close is idempotent and may race with RPCs on other
   // threads.
   void Close();
+
+  // Shutdown, HungUp, WatchHangup, UnwatchHangup and GuardStall let the
+  // client's owner act on the connection's socket without holding its FD
+  // number. The socket stays open until Close: call none of them during or
+  // after Close, and unwatch and disarm before it.
+
+  // Shutdown shuts the socket down (shutdown(2)) without closing anything:
+  // RPCs in flight and later ones fail with EIO, and the server sees the
+  // end of the connection. Close must still follow. Idempotent.
+  void Shutdown();
+  // HungUp reports, without blocking, whether the server closed the
+  // connection (or the socket was shut down).
+  bool HungUp() const;
+  // WatchHangup runs on_hangup once, on watcher's thread, when the server
+  // closes the connection (unet::HangupWatcher::Watch); the watcher must not
+  // be the process-wide one, which the client uses itself once it started
+  // channels. Returns the ID for UnwatchHangup.
+  absl::StatusOr<uint64_t> WatchHangup(unet::HangupWatcher& watcher,
+                                       std::function<void()> on_hangup);
+  // UnwatchHangup drops registration id of WatchHangup.
+  void UnwatchHangup(unet::HangupWatcher& watcher, uint64_t id);
+  // GuardStall shuts the socket down at deadline unless the returned guard
+  // is disarmed first, calling on_fire (if set) just before
+  // (unet::HangupWatcher::Guard).
+  unet::StallGuard GuardStall(unet::HangupWatcher& watcher,
+                              absl::Time deadline,
+                              std::function<void()> on_fire = nullptr);
 
   // StartChannels asks the server for up to MaxChannels() channels, one
   // Channel RPC after another (so later ones may travel over the first), and

@@ -1,13 +1,14 @@
 #include "pkg/unet/unet.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +17,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/address.h"
 
 namespace gvisor::unet {
 namespace {
@@ -51,50 +55,6 @@ absl::Status CheckType(int type, absl::string_view op) {
   return syserr::FromErrno(
       EINVAL, absl::StrCat(op, ": socket type ", type,
                            " is neither SOCK_STREAM nor SOCK_SEQPACKET"));
-}
-
-bool IsAbstract(absl::string_view path) {
-  return !path.empty() && path[0] == '@';
-}
-
-// MakeAddress fills *addr for path ('@' for an abstract name) and returns
-// the address length to pass to bind/connect.
-absl::StatusOr<socklen_t> MakeAddress(absl::string_view path,
-                                      sockaddr_un* addr) {
-  *addr = {};
-  addr->sun_family = AF_UNIX;
-  if (path.empty()) {
-    return syserr::FromErrno(EINVAL, "unix socket address: empty path");
-  }
-  if (IsAbstract(path)) {
-    // The name may hold any bytes; its length comes from the address length.
-    absl::string_view name = path.substr(1);
-    if (name.size() > sizeof(addr->sun_path) - 1) {
-      return syserr::FromErrno(
-          ENAMETOOLONG,
-          absl::StrCat("unix socket address \"", path, "\": name of ",
-                       name.size(), " bytes exceeds ",
-                       sizeof(addr->sun_path) - 1));
-    }
-    memcpy(addr->sun_path + 1, name.data(), name.size());
-    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 +
-                                  name.size());
-  }
-  if (path.find('\0') != absl::string_view::npos) {
-    return syserr::FromErrno(EINVAL,
-                             "unix socket address: path holds a NUL byte");
-  }
-  // A filesystem path needs room for its terminating NUL.
-  if (path.size() >= sizeof(addr->sun_path)) {
-    return syserr::FromErrno(
-        ENAMETOOLONG,
-        absl::StrCat("unix socket address \"", path, "\": path of ",
-                     path.size(), " bytes exceeds ",
-                     sizeof(addr->sun_path) - 1));
-  }
-  memcpy(addr->sun_path, path.data(), path.size());
-  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
-                                path.size() + 1);
 }
 
 // WaitReady blocks in poll(2) until fd reports one of events (or an error
@@ -138,8 +98,7 @@ absl::StatusOr<size_t> SendOnce(int fd, const iovec* iov, size_t iovlen,
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (!wait) return syserr::FromErrno(EAGAIN, "sendmsg");
-      absl::Status s = WaitReady(fd, POLLOUT, "poll for sendmsg");
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(WaitReady(fd, POLLOUT, "poll for sendmsg"));
       continue;
     }
     return Fail(errno, "sendmsg", fd);
@@ -173,8 +132,7 @@ absl::StatusOr<Received> RecvOnce(int fd, const iovec* iov, size_t iovlen,
     if (n >= 0) break;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      absl::Status s = WaitReady(fd, POLLIN, "poll for recvmsg");
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(WaitReady(fd, POLLIN, "poll for recvmsg"));
       continue;
     }
     return Fail(errno, "recvmsg", fd);
@@ -274,35 +232,61 @@ absl::StatusOr<Socket> Socket::FromFd(fd::OwnedFd fd) {
 }
 
 absl::StatusOr<std::pair<Socket, Socket>> Socket::SocketPair(int type) {
-  if (absl::Status s = CheckType(type, "socketpair"); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckType(type, "socketpair"));
   int sv[2];
   if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0) {
-    return syserr::FromErrno(errno, "socketpair(AF_UNIX)");
+    return syserr::FromLastErrno("socketpair(AF_UNIX)");
   }
   return std::make_pair(Socket(fd::OwnedFd(sv[0])),
                         Socket(fd::OwnedFd(sv[1])));
 }
 
 absl::StatusOr<Socket> Socket::Connect(absl::string_view path, int type) {
-  if (absl::Status s = CheckType(type, "connect"); !s.ok()) return s;
-  sockaddr_un addr;
-  absl::StatusOr<socklen_t> len = MakeAddress(path, &addr);
-  if (!len.ok()) return len.status();
+  return Connect(path, type, absl::InfiniteFuture());
+}
+
+absl::StatusOr<Socket> Socket::Connect(absl::string_view path, int type,
+                                       absl::Time deadline) {
+  RETURN_IF_ERROR(CheckType(type, "connect"));
+  ASSIGN_OR_RETURN(const UnixAddress addr, UnixAddress::FromPath(path));
   fd::OwnedFd sock(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
-  if (!sock.valid()) return syserr::FromErrno(errno, "socket(AF_UNIX)");
+  if (!sock.valid()) return syserr::FromLastErrno("socket(AF_UNIX)");
+  const bool bounded = deadline != absl::InfiniteFuture();
+  // SetTimeout bounds a connect(2) that waits for room in the listener's
+  // backlog by what is left of deadline (the kernel then says EAGAIN), or
+  // lifts the bound (an infinite deadline) once connected.
+  auto set_timeout = [&](absl::Time until) -> absl::Status {
+    timeval tv = {};
+    if (until != absl::InfiniteFuture()) {
+      tv = absl::ToTimeval(
+          std::max(until - absl::Now(), absl::Microseconds(1)));
+    }
+    if (::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) !=
+        0) {
+      return Fail(errno, "setsockopt(SO_SNDTIMEO)", sock.get());
+    }
+    return absl::OkStatus();
+  };
+  if (bounded) RETURN_IF_ERROR(set_timeout(deadline));
   bool retried = false;
-  while (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&addr),
-                   *len) != 0) {
+  while (::connect(sock.get(), addr.addr(), addr.len()) != 0) {
     if (errno == EINTR) {
       retried = true;
+      if (bounded) RETURN_IF_ERROR(set_timeout(deadline));
       continue;
     }
     // A connection completed by an interrupted attempt counts.
     if (errno == EISCONN && retried) break;
-    return syserr::FromErrno(errno,
-                             absl::StrCat("connect to \"", path, "\""));
+    return syserr::FromLastErrno(absl::StrCat("connect to \"", path, "\""));
   }
+  if (bounded) RETURN_IF_ERROR(set_timeout(absl::InfiniteFuture()));
   return Socket(std::move(sock));
+}
+
+absl::StatusOr<Socket> Socket::Dup() const {
+  fd::OwnedFd dup(::fcntl(fd(), F_DUPFD_CLOEXEC, 0));
+  if (!dup.valid()) return Fail(errno, "dup", fd());
+  return Socket(std::move(dup));
 }
 
 absl::Status Socket::SendAll(absl::Span<const iovec> iov,
@@ -321,13 +305,13 @@ absl::Status Socket::SendAll(absl::Span<const iovec> iov,
   // The FDs go with the first sendmsg that sends anything (WIRE.md §2.3).
   absl::Span<const int> pending = fds;
   while (!cur.done()) {
-    absl::StatusOr<size_t> n = SendOnce(fd(), cur.data(), cur.count(), pending);
-    if (!n.ok()) return n.status();
-    if (*n == 0) {
+    ASSIGN_OR_RETURN(const size_t n,
+                     SendOnce(fd(), cur.data(), cur.count(), pending));
+    if (n == 0) {
       return Fail(EIO, "sendmsg", fd(), "no progress");
     }
     pending = {};
-    cur.Advance(*n);
+    cur.Advance(n);
   }
   return absl::OkStatus();
 }
@@ -353,11 +337,11 @@ absl::StatusOr<size_t> Socket::RecvSome(absl::Span<const iovec> iov,
   if (max_fds > 0 && fds == nullptr) {
     return Fail(EINVAL, "recvmsg", fd(), "FDs wanted but no vector for them");
   }
-  absl::StatusOr<Received> r = RecvOnce(
-      fd(), iov.data(), std::min(iov.size(), kIovMax), max_fds, 0);
-  if (!r.ok()) return r.status();
-  for (fd::OwnedFd& f : r->fds) fds->push_back(std::move(f));
-  return r->bytes;
+  ASSIGN_OR_RETURN(Received r, RecvOnce(fd(), iov.data(),
+                                        std::min(iov.size(), kIovMax),
+                                        max_fds, 0));
+  for (fd::OwnedFd& f : r.fds) fds->push_back(std::move(f));
+  return r.bytes;
 }
 
 absl::Status Socket::RecvExact(absl::Span<const iovec> iov, size_t max_fds,
@@ -373,20 +357,19 @@ absl::Status Socket::RecvExact(absl::Span<const iovec> iov, size_t max_fds,
   while (!cur.done()) {
     // Only the first read that returns data may carry this message's FDs
     // (WIRE.md §2.4).
-    absl::StatusOr<Received> r =
-        RecvOnce(fd(), cur.data(), cur.count(), fds_taken ? 0 : max_fds, 0);
-    if (!r.ok()) return r.status();
-    if (r->bytes == 0) {
+    ASSIGN_OR_RETURN(Received r, RecvOnce(fd(), cur.data(), cur.count(),
+                                          fds_taken ? 0 : max_fds, 0));
+    if (r.bytes == 0) {
       return Fail(ECONNRESET, "recvmsg", fd(),
                   absl::StrCat("peer closed the connection after ", got,
                                " of ", total, " bytes"));
     }
     if (!fds_taken) {
-      received = std::move(r->fds);
+      received = std::move(r.fds);
       fds_taken = true;
     }
-    got += r->bytes;
-    cur.Advance(r->bytes);
+    got += r.bytes;
+    cur.Advance(r.bytes);
   }
   for (fd::OwnedFd& f : received) fds->push_back(std::move(f));
   return absl::OkStatus();
@@ -404,11 +387,10 @@ absl::Status Socket::SendPacket(absl::Span<const uint8_t> buf,
                 "an empty packet without FDs reads as end of stream");
   }
   iovec v = {const_cast<uint8_t*>(buf.data()), buf.size()};
-  absl::StatusOr<size_t> n = SendOnce(fd(), &v, 1, fds);
-  if (!n.ok()) return n.status();
-  if (*n != buf.size()) {
+  ASSIGN_OR_RETURN(const size_t n, SendOnce(fd(), &v, 1, fds));
+  if (n != buf.size()) {
     return Fail(EMSGSIZE, "sendmsg", fd(),
-                absl::StrCat("sent ", *n, " of ", buf.size(),
+                absl::StrCat("sent ", n, " of ", buf.size(),
                              " bytes of a packet"));
   }
   return absl::OkStatus();
@@ -422,20 +404,19 @@ absl::StatusOr<size_t> Socket::RecvPacket(absl::Span<uint8_t> buf,
   }
   iovec v = {buf.data(), buf.size()};
   // MSG_TRUNC makes recvmsg return the record's real length.
-  absl::StatusOr<Received> r = RecvOnce(fd(), &v, 1, max_fds, MSG_TRUNC);
-  if (!r.ok()) return r.status();
-  if ((r->flags & MSG_TRUNC) != 0 || r->bytes > buf.size()) {
+  ASSIGN_OR_RETURN(Received r, RecvOnce(fd(), &v, 1, max_fds, MSG_TRUNC));
+  if ((r.flags & MSG_TRUNC) != 0 || r.bytes > buf.size()) {
     return Fail(EMSGSIZE, "recvmsg", fd(),
-                absl::StrCat("packet of ", r->bytes,
+                absl::StrCat("packet of ", r.bytes,
                              " bytes does not fit in ", buf.size()));
   }
-  if (r->bytes == 0 && r->fds.empty() && (r->flags & MSG_CTRUNC) == 0) {
+  if (r.bytes == 0 && r.fds.empty() && (r.flags & MSG_CTRUNC) == 0) {
     return Fail(ECONNRESET, "recvmsg", fd(),
                 "peer closed the connection (or sent an empty packet "
                 "without FDs)");
   }
-  for (fd::OwnedFd& f : r->fds) fds->push_back(std::move(f));
-  return r->bytes;
+  for (fd::OwnedFd& f : r.fds) fds->push_back(std::move(f));
+  return r.bytes;
 }
 
 absl::Status Socket::Shutdown() {
@@ -449,13 +430,11 @@ absl::Status Socket::Shutdown() {
 
 absl::StatusOr<ServerSocket> ServerSocket::Bind(absl::string_view path,
                                                 int type, mode_t mode) {
-  if (absl::Status s = CheckType(type, "bind"); !s.ok()) return s;
-  sockaddr_un addr;
-  absl::StatusOr<socklen_t> len = MakeAddress(path, &addr);
-  if (!len.ok()) return len.status();
+  RETURN_IF_ERROR(CheckType(type, "bind"));
+  ASSIGN_OR_RETURN(const UnixAddress addr, UnixAddress::FromPath(path));
   fd::OwnedFd sock(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
-  if (!sock.valid()) return syserr::FromErrno(errno, "socket(AF_UNIX)");
-  const bool abstract = IsAbstract(path);
+  if (!sock.valid()) return syserr::FromLastErrno("socket(AF_UNIX)");
+  const bool abstract = addr.abstract();
   const mode_t perm = mode & 07777;
   if (!abstract) {
     // bind(2) creates the file with the socket inode's mode less the umask,
@@ -465,9 +444,8 @@ absl::StatusOr<ServerSocket> ServerSocket::Bind(absl::string_view path,
       return Fail(errno, "fchmod", sock.get());
     }
   }
-  if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&addr), *len) !=
-      0) {
-    return syserr::FromErrno(errno, absl::StrCat("bind to \"", path, "\""));
+  if (::bind(sock.get(), addr.addr(), addr.len()) != 0) {
+    return syserr::FromLastErrno(absl::StrCat("bind to \"", path, "\""));
   }
   std::string name(path);
   if (!abstract && ::chmod(name.c_str(), perm) != 0) {
@@ -480,7 +458,7 @@ absl::StatusOr<ServerSocket> ServerSocket::Bind(absl::string_view path,
 
 absl::Status ServerSocket::Listen(int backlog) {
   if (::listen(fd(), backlog) != 0) {
-    return syserr::FromErrno(errno, absl::StrCat("listen on \"", path_, "\""));
+    return syserr::FromLastErrno(absl::StrCat("listen on \"", path_, "\""));
   }
   return absl::OkStatus();
 }
@@ -491,27 +469,27 @@ absl::StatusOr<Socket> ServerSocket::Accept() {
     if (conn >= 0) return Socket(fd::OwnedFd(conn));
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      absl::Status s = WaitReady(fd(), POLLIN, "poll for accept");
-      if (!s.ok()) return s;
+      RETURN_IF_ERROR(WaitReady(fd(), POLLIN, "poll for accept"));
       continue;
     }
-    return syserr::FromErrno(errno,
-                             absl::StrCat("accept on \"", path_, "\""));
+    return syserr::FromLastErrno(absl::StrCat("accept on \"", path_, "\""));
   }
 }
 
 absl::Status ServerSocket::Shutdown() {
   if (::shutdown(fd(), SHUT_RDWR) != 0 && errno != ENOTCONN) {
-    return syserr::FromErrno(errno,
-                             absl::StrCat("shutdown of \"", path_, "\""));
+    return syserr::FromLastErrno(
+        absl::StrCat("shutdown of \"", path_, "\""));
   }
   return absl::OkStatus();
 }
 
 absl::Status ServerSocket::Unlink() {
-  if (unlinked_ || path_.empty() || IsAbstract(path_)) return absl::OkStatus();
+  if (unlinked_ || path_.empty() || UnixAddress::IsAbstract(path_)) {
+    return absl::OkStatus();
+  }
   if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
-    return syserr::FromErrno(errno, absl::StrCat("unlink of \"", path_, "\""));
+    return syserr::FromLastErrno(absl::StrCat("unlink of \"", path_, "\""));
   }
   unlinked_ = true;
   return absl::OkStatus();

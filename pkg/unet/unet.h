@@ -4,7 +4,8 @@
 // frames through Socket, and passes FDs as SCM_RIGHTS control data exactly as
 // WIRE.md §2.3 and §2.4 describe (one control message, attached to the first
 // sendmsg of a frame; FDs taken only from the first recvmsg that returns
-// data). ServerSocket listens on a filesystem path or an abstract name.
+// data). ServerSocket listens on a filesystem path or an abstract name
+// (address.h builds every sockaddr_un).
 //
 // All I/O is blocking. A socket that happens to be in O_NONBLOCK mode (for
 // example one handed over with FromFd) still works: EAGAIN is answered by
@@ -27,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "pkg/fd/fd.h"
 
@@ -56,12 +58,20 @@ class Socket {
   static absl::StatusOr<std::pair<Socket, Socket>> SocketPair(int type);
 
   // Connect returns a close-on-exec socket of the given type (SOCK_STREAM or
-  // SOCK_SEQPACKET) connected to path. A path starting with '@' names an
-  // abstract socket: the '@' stands for the leading NUL byte and the rest
-  // of the string is the name. Returns ENAMETOOLONG if the name does not
-  // fit in sockaddr_un.sun_path, EINVAL for an empty path or a bad type, and
-  // the errno of connect(2) otherwise.
+  // SOCK_SEQPACKET) connected to path. path is a filesystem path or '@' and
+  // an abstract name (UnixAddress, address.h). Returns the errors of
+  // UnixAddress::FromPath (ENAMETOOLONG if the name does not fit in
+  // sockaddr_un.sun_path, EINVAL for an empty path), EINVAL for a bad type,
+  // and the errno of connect(2) otherwise. EINTR is retried.
   static absl::StatusOr<Socket> Connect(absl::string_view path, int type);
+
+  // Connect as above, bounded by deadline: a listener whose backlog is full
+  // makes connect(2) wait for room, and that wait ends at deadline with
+  // EAGAIN (SO_SNDTIMEO; a deadline already past still gets one attempt).
+  // The returned socket has no send timeout left. An infinite deadline is
+  // the unbounded Connect.
+  static absl::StatusOr<Socket> Connect(absl::string_view path, int type,
+                                        absl::Time deadline);
 
   // A default-constructed Socket holds no FD; every operation on it fails
   // with EBADF.
@@ -73,6 +83,11 @@ class Socket {
 
   // fd returns the socket's FD (or -1) without giving up ownership.
   int fd() const { return fd_.get(); }
+
+  // Dup returns a second close-on-exec Socket on the same connection
+  // (F_DUPFD_CLOEXEC): shutting either down shuts the connection down, and
+  // the connection lasts until both are closed. EBADF on an empty Socket.
+  absl::StatusOr<Socket> Dup() const;
 
   // Release gives up ownership of the FD and returns it; the Socket then
   // holds nothing.
@@ -167,11 +182,11 @@ class ServerSocket {
  public:
   // Bind creates a close-on-exec socket of the given type (SOCK_STREAM or
   // SOCK_SEQPACKET) and binds it to path, which follows the rules of
-  // Socket::Connect ('@' for an abstract name). A filesystem socket file is
-  // created with exactly the permission bits in mode, whatever the umask;
-  // its permissions are never looser than mode, not even briefly. mode is
-  // ignored for abstract names. An existing file at path is not replaced
-  // (EADDRINUSE).
+  // UnixAddress::FromPath ('@' for an abstract name). A filesystem socket
+  // file is created with exactly the permission bits in mode, whatever the
+  // umask; its permissions are never looser than mode, not even briefly.
+  // mode is ignored for abstract names. An existing file at path is not
+  // replaced (EADDRINUSE).
   static absl::StatusOr<ServerSocket> Bind(absl::string_view path, int type,
                                            mode_t mode = 0600);
 

@@ -44,6 +44,7 @@
 #include "pkg/lisafs/client.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
+#include "testing/host_names.h"
 
 extern char** environ;
 
@@ -59,17 +60,7 @@ std::string Env(const char* name) {
   return v == nullptr ? "" : v;
 }
 
-std::vector<std::string> HostNames(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(d);
-  return names;
-}
+using ::gvisor::testing::HostNames;
 
 class InteropTest : public ::testing::Test {
  protected:
@@ -83,10 +74,10 @@ class InteropTest : public ::testing::Test {
     old_ = Env("INTEROP_GOSERVER_VERSION") == "old";
   }
 
-  fd::OwnedFd Dial() {
+  unet::Socket Dial() {
     absl::StatusOr<unet::Socket> s = unet::Socket::Connect(socket_, SOCK_STREAM);
     EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? s->Release() : fd::OwnedFd();
+    return s.ok() ? std::move(*s) : unet::Socket();
   }
 
   // Mount connects a new lisafs client; in InteropChannelsTest it also

@@ -139,7 +139,8 @@ TEST(SandboxTest, ServesDevOverRpcAndOverTheDonatedMountFd) {
     Start(args, &g);
     {
       absl::StatusOr<std::unique_ptr<devutil::GoferClient>> c =
-          devutil::NewGoferClient(Ctx(), "sandboxed", std::move(g.sock));
+          devutil::NewGoferClient(Ctx(), "sandboxed",
+                                  *unet::Socket::FromFd(std::move(g.sock)));
       ASSERT_TRUE(c.ok()) << c.status() << g.log;
       EXPECT_EQ((*c)->HasHostFD(), donate);
       absl::StatusOr<std::vector<std::string>> names = (*c)->DirentNames(Ctx());

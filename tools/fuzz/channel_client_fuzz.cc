@@ -36,7 +36,7 @@
 #include "pkg/flipcall/packet_window.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/client.h"
-#include "pkg/lisafs/hangup_watcher.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/lisafs/hostile_gofer_testutil.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/unet/unet.h"
@@ -114,7 +114,7 @@ void Gofer(RawServerWindow& w, fdchannel::Endpoint& fds, bool enomem_channels,
 void Run(const uint8_t* data, size_t size) {
   if (size == 0) return;
   // The process-wide hang-up watcher holds an epoll FD from its first use.
-  internal::HangupWatcher::Get();
+  unet::HangupWatcher::Default();
   const int fds_before = testing::OpenFdCount();
   {
     const size_t len =

@@ -1,18 +1,20 @@
-#include "runsc_shim/watcher.h"
+#include "pkg/unet/hangup_watcher.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
+#include <functional>
 #include <set>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "pkg/fd/fd.h"
 
-namespace gvisor::shim {
+namespace gvisor::unet {
 namespace {
 
 struct Pair {
@@ -25,11 +27,11 @@ Pair SocketPair() {
   return Pair{fd::OwnedFd(fds[0]), fd::OwnedFd(fds[1])};
 }
 
-// Hangups records the ids the watcher reports.
+// Hangups records which of its callbacks the watcher ran.
 class Hangups {
  public:
-  SocketWatcher::HangupFn Fn() {
-    return [this](uint64_t id) {
+  std::function<void()> Fn(uint64_t id) {
+    return [this, id] {
       std::lock_guard<std::mutex> l(mu_);
       ids_.insert(id);
       cv_.notify_all();
@@ -58,43 +60,77 @@ bool ShutDown(int fd, int timeout_ms) {
   return poll(&p, 1, timeout_ms) == 1 && (p.revents & (POLLRDHUP | POLLHUP));
 }
 
-TEST(SocketWatcherTest, ReportsAPeerThatCloses) {
+TEST(HangupWatcherTest, ReportsAPeerThatCloses) {
   Hangups h;
-  auto w = SocketWatcher::Create(h.Fn());
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair p = SocketPair(), q = SocketPair();
-  ASSERT_TRUE((*w)->Watch(p.a.get(), 1).ok());
-  ASSERT_TRUE((*w)->Watch(q.a.get(), 2).ok());
+  absl::StatusOr<uint64_t> pid = (*w)->Watch(p.a.get(), h.Fn(1));
+  absl::StatusOr<uint64_t> qid = (*w)->Watch(q.a.get(), h.Fn(2));
+  ASSERT_TRUE(pid.ok());
+  ASSERT_TRUE(qid.ok());
+  EXPECT_NE(*pid, *qid);
+  EXPECT_EQ((*w)->watched(), 2u);
   p.b.reset();
   EXPECT_TRUE(h.WaitFor(1));
   EXPECT_FALSE(h.Seen(2));
   q.b.reset();
   EXPECT_TRUE(h.WaitFor(2));
-  (*w)->Unwatch(p.a.get());
-  (*w)->Unwatch(q.a.get());
+  (*w)->Unwatch(*pid, p.a.get());
+  (*w)->Unwatch(*qid, q.a.get());
+  EXPECT_TRUE((*w)->AwaitWatched(0, absl::Seconds(20)));
 }
 
-TEST(SocketWatcherTest, ReportsASocketThatHungUpBeforeWatch) {
+TEST(HangupWatcherTest, ReportsASocketThatHungUpBeforeWatch) {
   Hangups h;
-  auto w = SocketWatcher::Create(h.Fn());
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair p = SocketPair();
   p.b.reset();
-  ASSERT_TRUE((*w)->Watch(p.a.get(), 7).ok());
+  absl::StatusOr<uint64_t> id = (*w)->Watch(p.a.get(), h.Fn(7));
+  ASSERT_TRUE(id.ok());
   EXPECT_TRUE(h.WaitFor(7));
-  (*w)->Unwatch(p.a.get());
+  (*w)->Unwatch(*id, p.a.get());
 }
 
-TEST(SocketWatcherTest, RefusesIdZeroAndBadFds) {
-  auto w = SocketWatcher::Create(nullptr);
+TEST(HangupWatcherTest, RefusesNoCallbackAndBadFds) {
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair p = SocketPair();
-  EXPECT_FALSE((*w)->Watch(p.a.get(), 0).ok());
-  EXPECT_FALSE((*w)->Watch(-1, 3).ok());
+  EXPECT_FALSE((*w)->Watch(p.a.get(), nullptr).ok());
+  EXPECT_FALSE((*w)->Watch(-1, [] {}).ok());
+  EXPECT_EQ((*w)->watched(), 0u);
+}
+
+TEST(HangupWatcherTest, DefaultIsOneWatcher) {
+  EXPECT_EQ(&HangupWatcher::Default(), &HangupWatcher::Default());
+  Pair p = SocketPair();
+  Hangups h;
+  absl::StatusOr<uint64_t> id =
+      HangupWatcher::Default().Watch(p.a.get(), h.Fn(3));
+  ASSERT_TRUE(id.ok()) << id.status();
+  p.b.reset();
+  EXPECT_TRUE(h.WaitFor(3));
+  HangupWatcher::Default().Unwatch(*id, p.a.get());
+}
+
+TEST(StallGuardTest, OwnedSocketIsClosedOnDisarm) {
+  auto w = HangupWatcher::Create();
+  ASSERT_TRUE(w.ok()) << w.status();
+  auto pair = Socket::SocketPair(SOCK_STREAM);
+  ASSERT_TRUE(pair.ok());
+  absl::StatusOr<Socket> dup = pair->first.Dup();
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  const int dup_fd = dup->fd();
+  StallGuard g = (*w)->Guard(*std::move(dup), absl::Now() - absl::Seconds(1));
+  // The dup is shut down, and with it the connection.
+  EXPECT_TRUE(ShutDown(pair->first.fd(), 20000));
+  EXPECT_TRUE(g.Disarm());
+  EXPECT_EQ(fcntl(dup_fd, F_GETFD), -1);
 }
 
 TEST(StallGuardTest, ShutsTheSocketDownAtTheDeadline) {
-  auto w = SocketWatcher::Create(nullptr);
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair p = SocketPair();
   bool fired_callback = false;
@@ -114,7 +150,7 @@ constexpr absl::Duration kFirst = absl::Milliseconds(500);
 constexpr absl::Duration kLater = absl::Milliseconds(600);
 
 TEST(StallGuardTest, DisarmedGuardNeverFires) {
-  auto w = SocketWatcher::Create(nullptr);
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair kept = SocketPair(), probe = SocketPair();
   // The first deadline leaves ample time to disarm before it, however
@@ -130,7 +166,7 @@ TEST(StallGuardTest, DisarmedGuardNeverFires) {
 }
 
 TEST(StallGuardTest, DestructorDisarms) {
-  auto w = SocketWatcher::Create(nullptr);
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair kept = SocketPair(), probe = SocketPair();
   absl::Time now = absl::Now();
@@ -141,7 +177,7 @@ TEST(StallGuardTest, DestructorDisarms) {
 }
 
 TEST(StallGuardTest, EarlierGuardWakesTheWatcher) {
-  auto w = SocketWatcher::Create(nullptr);
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair far = SocketPair(), near = SocketPair();
   absl::Time now = absl::Now();
@@ -153,7 +189,7 @@ TEST(StallGuardTest, EarlierGuardWakesTheWatcher) {
 }
 
 TEST(StallGuardTest, PastDeadlineFiresAtOnce) {
-  auto w = SocketWatcher::Create(nullptr);
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair p = SocketPair();
   StallGuard g = (*w)->Guard(p.a.get(), absl::Now() - absl::Seconds(1));
@@ -162,7 +198,7 @@ TEST(StallGuardTest, PastDeadlineFiresAtOnce) {
 }
 
 TEST(StallGuardTest, MoveKeepsOneGuard) {
-  auto w = SocketWatcher::Create(nullptr);
+  auto w = HangupWatcher::Create();
   ASSERT_TRUE(w.ok()) << w.status();
   Pair p = SocketPair();
   StallGuard a = (*w)->Guard(p.a.get(), absl::Now() + absl::Hours(1));
@@ -172,4 +208,4 @@ TEST(StallGuardTest, MoveKeepsOneGuard) {
 }
 
 }  // namespace
-}  // namespace gvisor::shim
+}  // namespace gvisor::unet
