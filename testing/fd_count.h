@@ -20,7 +20,7 @@ int OpenFdCount(pid_t pid = 0);
 int ThreadCount(pid_t pid = 0);
 
 // WindowMappingCount returns how many mappings of a packet-window memfd
-// ("flipcall_packet_windows", WIRE.md §8.1) this process holds.
+// ("flipcall_packet_windows", pkg/lisafs/README.md §8.1) this process holds.
 int WindowMappingCount();
 
 }  // namespace gvisor::testing

@@ -1,7 +1,7 @@
 // Package context: the calling context threaded through lisafs and devutil.
 //
 // A Context gives the code it is passed to three things: hooks to call
-// around blocking work (UninterruptibleSleepStart/Finish, see WIRE.md §9.9),
+// around blocking work (UninterruptibleSleepStart/Finish, see pkg/lisafs/README.md §9.9),
 // a logger, and values looked up by typed keys. Hosts subclass Context to
 // plug in their own scheduler and logger; libraries derive children with
 // WithValue to carry values (for example devutil's gofer client) down a call

@@ -21,7 +21,7 @@
 namespace gvisor::devutil {
 namespace {
 
-// kGetdentsCount is the byte budget of each Getdents64 RPC (WIRE.md §9.5).
+// kGetdentsCount is the byte budget of each Getdents64 RPC (pkg/lisafs/README.md §9.5).
 constexpr int32_t kGetdentsCount = 65536;
 
 // ValidatePath splits relpath into components and refuses what would leave

@@ -1,5 +1,5 @@
 // Package devutil: the client a sandbox uses to reach its /dev gofer
-// (WIRE.md §9). A GoferClient mounts a LISAFS connection to a dev gofer,
+// (pkg/lisafs/README.md §9). A GoferClient mounts a LISAFS connection to a dev gofer,
 // lists the served /dev directory and opens device files by relative path,
 // returning host FDs.
 //

@@ -1,6 +1,6 @@
 // Package fdchannel: passing host FDs one at a time over a SOCK_SEQPACKET
 // socket pair, the side channel that carries the FDs of a LISAFS channel's
-// responses (WIRE.md §8.6). Each FD travels alone in a datagram with no data
+// responses (pkg/lisafs/README.md §8.6). Each FD travels alone in a datagram with no data
 // bytes and one SCM_RIGHTS control message.
 
 #ifndef GVISOR_PKG_FDCHANNEL_FDCHANNEL_H_

@@ -24,7 +24,7 @@ namespace {
 constexpr char kHandshake[] = "{}\n";
 constexpr uint32_t kHandshakeLen = sizeof(kHandshake) - 1;
 
-// Byte offsets of the header fields in the window (WIRE.md §8.2).
+// Byte offsets of the header fields in the window (pkg/lisafs/README.md §8.2).
 constexpr size_t kStateOffset = 0;
 constexpr size_t kDataLenOffset = 4;
 
@@ -161,7 +161,7 @@ Endpoint::Endpoint(Side side, uint8_t* packet, size_t length)
 
 Endpoint::~Endpoint() { munmap(packet_, length_); }
 
-// --- Blocking steps and shutdown (WIRE.md §8.7) -----------------------------
+// --- Blocking steps and shutdown (pkg/lisafs/README.md §8.7) -----------------------------
 
 absl::Status Endpoint::EnterBlocking() {
   uint32_t prev = ctrl_.fetch_or(kCtrlBlocked, std::memory_order_acq_rel);
@@ -212,7 +212,7 @@ void Endpoint::ShutdownConn() {
   }
 }
 
-// --- The futex protocol (WIRE.md §8.3) --------------------------------------
+// --- The futex protocol (pkg/lisafs/README.md §8.3) --------------------------------------
 
 absl::Status Endpoint::HandOver() {
   uint32_t expected = mine_;

@@ -1,5 +1,5 @@
 // Package flipcall: a shared-memory mailbox with a futex hand-over, the data
-// path of a LISAFS channel (WIRE.md §8). Two endpoints, a client and a
+// path of a LISAFS channel (pkg/lisafs/README.md §8). Two endpoints, a client and a
 // server, map the same packet window (packet_window.h); at any time exactly
 // one of them is active and owns the window's data. Sending a datagram
 // writes its length, hands the window over to the peer and wakes it; the
@@ -57,7 +57,7 @@ bool IsShutdown(const absl::Status& s);
 class Endpoint {
  public:
   // kStateClientActive, kStateServerActive and kStateShutdown are the values
-  // of the futex word (WIRE.md §8.3).
+  // of the futex word (pkg/lisafs/README.md §8.3).
   static constexpr uint32_t kStateClientActive = 0;
   static constexpr uint32_t kStateServerActive = 1;
   static constexpr uint32_t kStateShutdown = 2;
@@ -90,7 +90,7 @@ class Endpoint {
   // data_cap is how many data bytes a datagram may hold.
   uint32_t data_cap() const { return data_cap_; }
 
-  // Connect is the client's handshake (WIRE.md §8.4): it sends "{}\n",
+  // Connect is the client's handshake (pkg/lisafs/README.md §8.4): it sends "{}\n",
   // waits for the server's answer and checks that it is a JSON object.
   absl::Status Connect();
 

@@ -1,6 +1,6 @@
 // Flipcall tests: the packet-window allocator, the handshake and hand-over
 // between two threads and between two processes, shutdown, hostile peers,
-// and the window bytes of WIRE.md V15.
+// and the window bytes of pkg/lisafs/README.md V15.
 
 #include "pkg/flipcall/flipcall.h"
 
@@ -470,7 +470,7 @@ TEST(EndpointTest, HandshakeAcceptsAnyObjectWithLeadingSpace) {
   EXPECT_EQ(*n, 5u);
 }
 
-// --- WIRE.md V15: window bytes -----------------------------------------------
+// --- pkg/lisafs/README.md V15: window bytes -----------------------------------------------
 
 TEST(VectorTest, V15aClientHandshake) {
   Pair p = NewPair();

@@ -1,5 +1,5 @@
 // Packet windows: the shared memory that flipcall endpoints exchange data
-// through (WIRE.md §8.1, §8.2). One PacketWindowAllocator hands out windows
+// through (pkg/lisafs/README.md §8.1, §8.2). One PacketWindowAllocator hands out windows
 // from one sealed memfd; each window is later mapped by both sides of a
 // channel (flipcall::Endpoint, flipcall.h).
 
@@ -18,7 +18,7 @@ namespace gvisor::flipcall {
 
 // kPacketHeaderBytes is the window's header: the connection-state futex word
 // (offset 0), the datagram length (offset 4) and 8 reserved bytes. Data
-// starts right after it (WIRE.md §8.2).
+// starts right after it (pkg/lisafs/README.md §8.2).
 inline constexpr size_t kPacketHeaderBytes = 16;
 
 // PageSize returns the system page size.

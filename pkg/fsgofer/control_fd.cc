@@ -31,7 +31,7 @@ namespace {
 
 using lisafs::NewControlFD;
 
-// STATX bits of SetStatReq.mask (WIRE.md §4.2, MID 4).
+// STATX bits of SetStatReq.mask (pkg/lisafs/README.md §4.2, MID 4).
 constexpr uint32_t kStatxMode = 0x2;
 constexpr uint32_t kStatxUid = 0x8;
 constexpr uint32_t kStatxGid = 0x10;
@@ -297,7 +297,7 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
       break;
   }
   // O_NONBLOCK keeps an open of a FIFO or device from hanging the handler
-  // (WIRE.md §7.4), which holds the rename lock shared meanwhile: a FIFO
+  // (pkg/lisafs/README.md §7.4), which holds the rename lock shared meanwhile: a FIFO
   // without a writer opens at once for reading, and for writing either
   // finds a reader or fails with ENXIO. Donated FDs are non-blocking anyway.
   absl::StatusOr<fd::OwnedFd> f =

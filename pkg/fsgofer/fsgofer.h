@@ -1,5 +1,5 @@
 // Package fsgofer: a LISAFS backend that serves a host directory with the
-// semantics of gVisor's reference gofer (WIRE.md §7.7).
+// semantics of gVisor's reference gofer (pkg/lisafs/README.md §7.7).
 //
 // One Connection object is the backend of one lisafs connection
 // (lisafs::Server::StartConnection). Every file is reached through a host FD
@@ -10,7 +10,7 @@
 // path from the mount point, again with O_NOFOLLOW at every step. Symlinks
 // are never followed, so a client cannot leave the mount point.
 //
-// Host FDs are donated (WIRE.md §5.2, §7.7): on OpenAt and OpenCreateAt for
+// Host FDs are donated (pkg/lisafs/README.md §5.2, §7.7): on OpenAt and OpenCreateAt for
 // regular files (best effort), FIFOs and character devices; for the mount
 // point itself when Options::donate_mount_fd is set (on Mount, and on OpenAt
 // of the mount point); the connected socket on Connect, the accepted one on
@@ -84,7 +84,7 @@ struct Options {
 };
 
 // kMaxMessageSize is the payload limit advertised in Mount: a huge page
-// less a page, as fsgofer on 4 KiB-page hosts (WIRE.md §5.1).
+// less a page, as fsgofer on 4 KiB-page hosts (pkg/lisafs/README.md §5.1).
 inline constexpr uint32_t kMaxMessageSize = 2093056;
 
 // SupportedMessages returns the MIDs the backend advertises, those of

@@ -1,5 +1,5 @@
 // Package fsgofer, host side: the host syscalls the backend is built from,
-// each with the exact flags of the reference fsgofer (WIRE.md §7.7).
+// each with the exact flags of the reference fsgofer (pkg/lisafs/README.md §7.7).
 //
 // Nothing here follows a symlink: every open adds O_NOFOLLOW, every stat
 // uses AT_SYMLINK_NOFOLLOW, and names are looked up one at a time relative
@@ -54,7 +54,7 @@ absl::StatusOr<OpenedFile> OpenMountPoint(const std::string& path);
 // Stat returns statx(fd, "", AT_EMPTY_PATH|AT_SYMLINK_NOFOLLOW) of an FD
 // (O_PATH FDs included), in the wire layout: mask, mode, nlink, uid, gid,
 // ino, size, blocks, blksize, the four times, rdev and dev are copied;
-// attributes and attributes_mask stay 0 (WIRE.md §3.4).
+// attributes and attributes_mask stay 0 (pkg/lisafs/README.md §3.4).
 absl::StatusOr<lisafs::Statx> Stat(int fd);
 
 // SupportedFileType reports whether the backend serves files of mode's

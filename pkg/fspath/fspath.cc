@@ -19,7 +19,7 @@ Path Parse(absl::string_view path) {
 
 std::vector<std::string> Components(absl::string_view path) {
   // Skipping empty pieces drops leading and trailing slashes and merges runs
-  // of slashes, which is exactly the splitting of WIRE.md §9.8.
+  // of slashes, which is exactly the splitting of pkg/lisafs/README.md §9.8.
   return absl::StrSplit(path, '/', absl::SkipEmpty());
 }
 

@@ -1,7 +1,7 @@
 // Package fspath: splitting slash-separated paths into components.
 //
 // devutil's OpenAt walks a path one component at a time; this package does
-// the splitting, with the rules of WIRE.md §9.8. Nothing is resolved: "." and
+// the splitting, with the rules of pkg/lisafs/README.md §9.8. Nothing is resolved: "." and
 // ".." stay literal components, and it is up to the caller (or the server) to
 // reject them.
 
@@ -27,7 +27,7 @@ struct Path {
   bool operator==(const Path&) const = default;
 };
 
-// Parse splits path per WIRE.md §9.8 and records whether it was absolute and
+// Parse splits path per pkg/lisafs/README.md §9.8 and records whether it was absolute and
 // whether it ended with a slash. The empty path parses to Path{} (neither
 // absolute nor dir); "/" is both absolute and dir, with no components. Bytes
 // other than '/', NUL included, are kept as they are.

@@ -25,11 +25,11 @@ struct Case {
   bool dir;
 };
 
-// The examples of WIRE.md §9.8 first, then further edge cases.
+// The examples of pkg/lisafs/README.md §9.8 first, then further edge cases.
 std::vector<Case> Cases() {
   using namespace std::string_literals;
   return {
-      // WIRE.md §9.8.
+      // pkg/lisafs/README.md §9.8.
       {"nvidia0", {"nvidia0"}, false, false},
       {"nvidia-caps/nvidia-cap1", {"nvidia-caps", "nvidia-cap1"}, false, false},
       {"/nvidia0", {"nvidia0"}, true, false},

@@ -1,4 +1,4 @@
-// Channel is a LISAFS channel communicator (WIRE.md §8), shared by the
+// Channel is a LISAFS channel communicator (pkg/lisafs/README.md §8), shared by the
 // client and the server: a flipcall endpoint over a packet window carries
 // each message as a 4-byte channel header (MID, FD count) and the payload,
 // and an FD channel carries the FDs of a response, one per datagram, sent
@@ -24,7 +24,7 @@
 namespace gvisor::lisafs {
 
 // MaxChannels is how many channels one connection has at most, on either
-// side: the host's hardware threads clamped to 2..4 (WIRE.md §6.7, §7.9).
+// side: the host's hardware threads clamped to 2..4 (pkg/lisafs/README.md §6.7, §7.9).
 size_t MaxChannels();
 
 // Channel is one channel's two endpoints. One thread at a time uses it,
@@ -32,7 +32,7 @@ size_t MaxChannels();
 class Channel {
  public:
   // kHeaderSize is the channel header before each payload: MID (u16),
-  // FD count (u8), one padding byte (WIRE.md §8.2).
+  // FD count (u8), one padding byte (pkg/lisafs/README.md §8.2).
   static constexpr uint32_t kHeaderSize = 4;
 
   // Takes ownership of both endpoints.

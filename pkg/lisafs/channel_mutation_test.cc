@@ -1,4 +1,4 @@
-// Shared memory is hostile and mutable (WIRE.md §8.2): a channel's peer maps
+// Shared memory is hostile and mutable (pkg/lisafs/README.md §8.2): a channel's peer maps
 // the same packet window and may rewrite it at any time, or hand over a
 // window that faults. These tests play that peer against our client (a
 // hostile gofer) and against our server (a hostile sandbox), and check that
@@ -379,7 +379,7 @@ TEST_F(ChannelMutationTest, ServerDecodesAPrivateCopyWhileTheClientRewritesIt) {
     std::atomic<uint64_t> mutations{0};
     // The sandbox rewrites its requests while the server holds the window:
     // lengths from 4 (a bare header: never shorter, which would end the
-    // server's loop, WIRE.md §8.5) to the whole window, and the requests'
+    // server's loop, pkg/lisafs/README.md §8.5) to the whole window, and the requests'
     // counts, string lengths and FDIDs.
     std::thread mutator([&] {
       static const uint32_t kLens[] = {4, 5, 12, 30, 200};

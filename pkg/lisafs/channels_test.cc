@@ -1,4 +1,4 @@
-// Channels end to end (WIRE.md §6.7, §6.8, §8): our client against our
+// Channels end to end (pkg/lisafs/README.md §6.7, §6.8, §8): our client against our
 // server through the hermetic fixture (every RPC, FD donation, concurrency,
 // the channel limit, Close, leaks), and against a scripted server, in this
 // process or in a child process, for what a real server never does: stop
@@ -378,7 +378,7 @@ TEST_F(ChannelsTest, CloseRacesWithRpcsOnChannels) {
           }
           if (!s.ok()) {
             // EIO once the client is closed; ECONNRESET from a server
-            // that is closing the connection (WIRE.md §7.2).
+            // that is closing the connection (pkg/lisafs/README.md §7.2).
             int err = syserr::ToErrno(s);
             EXPECT_TRUE(err == EIO || err == ECONNRESET) << s;
             break;

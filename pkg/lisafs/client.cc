@@ -29,7 +29,7 @@ namespace gvisor::lisafs {
 namespace {
 
 // kProvisionalMaxMessageSize bounds the Mount exchange, before the server
-// has said what its limit is (WIRE.md §6.1).
+// has said what its limit is (pkg/lisafs/README.md §6.1).
 constexpr uint32_t kProvisionalMaxMessageSize = 1 << 20;
 
 absl::Status RpcError(MID mid, int err, absl::string_view detail) {
@@ -361,7 +361,7 @@ absl::Status Client::ChannelExchange(const context::Context& ctx,
                                      absl::Span<const uint8_t> req,
                                      Frame* frame) {
   Channel& ch = *slot->channel;
-  // A request always announces no FDs (WIRE.md §8.5).
+  // A request always announces no FDs (pkg/lisafs/README.md §8.5).
   absl::StatusOr<uint32_t> len =
       ch.WriteMessage(static_cast<uint16_t>(mid), 0, req);
   if (!len.ok()) {

@@ -1,10 +1,10 @@
-// Client is the LISAFS client side of one connection (WIRE.md §6): it mounts,
+// Client is the LISAFS client side of one connection (pkg/lisafs/README.md §6): it mounts,
 // runs RPCs over the connection's socket, and batches FDID closes. ClientFD
 // (client_fd.h, included here) is a handle on one server-side FDID with a
 // method per RPC.
 //
 // RPCs go over the connection's socket until StartChannels adds flipcall
-// channels (WIRE.md §6.7, §8); then each RPC takes an idle channel if there
+// channels (pkg/lisafs/README.md §6.7, §8); then each RPC takes an idle channel if there
 // is one and the socket otherwise. A dead server is noticed on the RPC path
 // for the socket; for channels, whose callers sleep on a futex that a dead
 // server never wakes, one process-wide thread (unet/hangup_watcher.h) epolls the
@@ -55,7 +55,7 @@ struct Mounted {
   // root is the mount point's Inode; the caller owns root.control_fd.
   Inode root;
   // host_fd is the mount point's host FD when the server donated one
-  // (WIRE.md §5.2), else invalid.
+  // (pkg/lisafs/README.md §5.2), else invalid.
   fd::OwnedFd host_fd;
 };
 
@@ -64,7 +64,7 @@ struct Mounted {
 // is taken from what it announces: the limit in force is always the
 // stricter of ours and the server's.
 struct ClientOptions {
-  // kDefaultMaxMessageSize is twice fsgofer's limit (2093056, WIRE.md §5.1),
+  // kDefaultMaxMessageSize is twice fsgofer's limit (2093056, pkg/lisafs/README.md §5.1),
   // so that against gVisor's gofers and ours the server's value applies.
   static constexpr uint32_t kDefaultMaxMessageSize = 4 << 20;
   // kMinMaxMessageSize: below a page, Mount's answer and Read/Write chunks
@@ -88,7 +88,7 @@ struct ClientOptions {
   uint32_t max_message_size = kDefaultMaxMessageSize;
   // max_oversize_drain: a socket response claiming more than the limit but
   // at most this many bytes is read and discarded, so the connection lives
-  // on (WIRE.md §2.6); one claiming more fails the connection at once,
+  // on (pkg/lisafs/README.md §2.6); one claiming more fails the connection at once,
   // without reading it: that RPC and every later one fail with EIO.
   uint32_t max_oversize_drain = kDefaultMaxOversizeDrain;
   // max_channel_window: StartChannels refuses (EIO) a packet window longer
@@ -114,7 +114,7 @@ absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
 class Client : public std::enable_shared_from_this<Client> {
  public:
   // kCloseBatchSize is how many FDIDs a non-flushing close may queue before
-  // a Close RPC goes out (WIRE.md §6.3).
+  // a Close RPC goes out (pkg/lisafs/README.md §6.3).
   static constexpr size_t kCloseBatchSize = 100;
   // kMaxWantFds is the most FDs one RPC may ask for (a u8 in gVisor).
   static constexpr size_t kMaxWantFds = 255;
@@ -195,7 +195,7 @@ class Client : public std::enable_shared_from_this<Client> {
   // fd by itself (see ClientFD::Close).
   ClientFD NewFD(FDID fd);
 
-  // CloseFD takes ownership of fd and queues it for a Close RPC (WIRE.md
+  // CloseFD takes ownership of fd and queues it for a Close RPC (pkg/lisafs/README.md
   // §6.3), sending the batch now if flush is set or kCloseBatchSize FDIDs
   // are queued. kInvalidFDID queues nothing (with flush, it sends what is
   // queued). A failed Close RPC is logged through ctx at kWarning, not

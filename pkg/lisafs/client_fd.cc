@@ -318,7 +318,7 @@ absl::Status ClientFD::RenameAt(const context::Context& ctx,
 absl::StatusOr<std::vector<Dirent64>> ClientFD::Getdents64(
     const context::Context& ctx, int32_t count) const {
   // A byte budget the client could not accept is pointless; INT32_MIN
-  // cannot be negated (WIRE.md §12 Q10), and is clamped too.
+  // cannot be negated (pkg/lisafs/README.md §11 Q10), and is clamped too.
   const int64_t limit = client_->max_message_size();
   count = static_cast<int32_t>(
       std::clamp<int64_t>(count, -std::min<int64_t>(limit, INT32_MAX),

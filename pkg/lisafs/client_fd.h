@@ -1,4 +1,4 @@
-// ClientFD is the LISAFS client's handle on one server-side FDID (WIRE.md
+// ClientFD is the LISAFS client's handle on one server-side FDID (pkg/lisafs/README.md
 // §6), with a method per RPC on that FDID; ClientBoundSocketFD is the handle
 // on a bound socket. Both are made by a Client (client.h, which includes
 // this header) and share it.
@@ -93,7 +93,7 @@ class ClientFD {
   // client is the Client this handle belongs to (borrowed; null if invalid).
   Client* client() const { return client_.get(); }
 
-  // Close queues the FDID for closing (WIRE.md §6.3) and invalidates this
+  // Close queues the FDID for closing (pkg/lisafs/README.md §6.3) and invalidates this
   // handle. Closing an invalid handle does nothing.
   void Close(const context::Context& ctx, bool flush);
 
@@ -173,7 +173,7 @@ class ClientFD {
   // (one ReadLinkAt RPC).
   absl::StatusOr<std::string> ReadLinkAt(const context::Context& ctx) const;
   // Flush sends Flush if the server supports it; otherwise it succeeds with
-  // nothing sent (WIRE.md §6.6).
+  // nothing sent (pkg/lisafs/README.md §6.6).
   absl::Status Flush(const context::Context& ctx) const;
   // Connect connects to the socket file of this control FD and returns the
   // connected host socket, which the caller owns. With a valid euid and

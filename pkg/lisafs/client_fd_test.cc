@@ -1,5 +1,5 @@
 // ClientFD tests against a scripted fake server (client_test_fixture.h):
-// the request bytes of every RPC, byte for byte (WIRE.md §10 vectors where
+// the request bytes of every RPC, byte for byte (pkg/lisafs/README.md §10 vectors where
 // they exist), and how each response is parsed.
 
 #include "pkg/lisafs/client_fd.h"
@@ -43,7 +43,7 @@ using testutil::BytesToHex;
 using testutil::HexToBytes;
 
 // ---------------------------------------------------------------------------
-// The devutil sequence of WIRE.md §9.6, byte for byte (V3, V4, V5, V6).
+// The devutil sequence of pkg/lisafs/README.md §9.6, byte for byte (V3, V4, V5, V6).
 
 TEST_F(ClientTest, WalkOpenCloseMatchVectors) {
   Mount();

@@ -294,7 +294,7 @@ TEST_F(ClientTest, CloseWakesABlockedRpc) {
 }
 
 // ---------------------------------------------------------------------------
-// Close batching (WIRE.md §6.3).
+// Close batching (pkg/lisafs/README.md §6.3).
 
 TEST_F(ClientTest, CloseBatchesUpToOneHundred) {
   Mount();

@@ -1,7 +1,7 @@
 // ClientTest, the fixture of the client's tests against a scripted fake
 // server: the test thread plays the server (FakeServer) on the other end of
 // a real socketpair, asserts the exact request bytes, and answers with
-// crafted bytes (WIRE.md §10 vectors where they exist), while the RPC runs
+// crafted bytes (pkg/lisafs/README.md §10 vectors where they exist), while the RPC runs
 // on another thread (ClientTest::Run). Used by client_test.cc (the Client)
 // and client_fd_test.cc (the ClientFD RPCs).
 

@@ -1,5 +1,5 @@
 // Package lisafs, codec: the building blocks that every LISAFS message is
-// encoded from and decoded into (WIRE.md §0, §3.2).
+// encoded from and decoded into (pkg/lisafs/README.md §0, §3.2).
 //
 // Encoder appends little-endian scalars, raw bytes, the variable-length
 // blocks (SizedString, StringArray, FdArray) and fixed-size structs to a byte
@@ -103,7 +103,7 @@ class Encoder {
 // not own (the span must outlive it). Every read checks its bounds first; on
 // failure it returns EIO with a message "decoding <what> at offset <n>: ..."
 // and leaves the cursor where it was. Bytes after the last read are never
-// looked at, so trailing bytes are ignored (WIRE.md §2.6).
+// looked at, so trailing bytes are ignored (pkg/lisafs/README.md §2.6).
 class Decoder {
  public:
   explicit Decoder(absl::Span<const uint8_t> buf) : buf_(buf) {}

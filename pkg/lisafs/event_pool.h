@@ -8,7 +8,7 @@
 // the FD reports nothing more until someone arms it again. A tag whose
 // handler re-arms only at the end of its turn is therefore never served by
 // two workers at once, which is how requests on one connection keep their
-// order (WIRE.md §2.7).
+// order (pkg/lisafs/README.md §2.7).
 
 #ifndef GVISOR_PKG_LISAFS_EVENT_POOL_H_
 #define GVISOR_PKG_LISAFS_EVENT_POOL_H_

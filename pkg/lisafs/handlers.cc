@@ -1,4 +1,4 @@
-// The request handlers. Each one follows its row of WIRE.md §7.6; comments
+// The request handlers. Each one follows its row of pkg/lisafs/README.md §7.6; comments
 // only note where the order or the errno is easy to get wrong.
 //
 // Two checks go beyond §7.6, against hostile clients (node.h):
@@ -13,7 +13,7 @@
 // global guarantee, i.e. with the server-wide rename lock held: a call that
 // never returns would stall every RenameAt of every connection, and the
 // connection's own teardown waits for its handler. So backends must not
-// block indefinitely (WIRE.md §7.4): fsgofer opens FIFOs, devices and
+// block indefinitely (pkg/lisafs/README.md §7.4): fsgofer opens FIFOs, devices and
 // everything it walks with O_NONBLOCK, connects sockets and accepts without
 // blocking (EAGAIN). Close (and dropping FDs when a connection ends) takes
 // only the connection's FD table lock and the child-map locks, which no
@@ -81,7 +81,7 @@ static_assert(kSetStatMask == 0x27A);
 // kOpenFlagsMask is what the server keeps of OpenAt/OpenCreateAt flags.
 constexpr uint32_t kOpenFlagsMask = O_ACCMODE | O_TRUNC;
 
-// ValidName implements WIRE.md §7.5 (with NUL refused too).
+// ValidName implements pkg/lisafs/README.md §7.5 (with NUL refused too).
 bool ValidName(absl::string_view name) {
   return !name.empty() && name != "." && name != ".." &&
          name.find('/') == absl::string_view::npos &&
@@ -131,7 +131,7 @@ absl::StatusOr<std::shared_ptr<BoundSocketFD>> LookupBound(const Request& r,
   return std::static_pointer_cast<BoundSocketFD>(std::move(fd));
 }
 
-// The lock levels of WIRE.md §7.4. Each guard keeps the locked Node alive.
+// The lock levels of pkg/lisafs/README.md §7.4. Each guard keeps the locked Node alive.
 
 // ReadGuard is the read guarantee: rename lock shared, op lock shared.
 class ReadGuard {
@@ -329,7 +329,7 @@ absl::Status Handler<MID::kFStat>(const Request& r) {
       break;
     }
     case FD::Kind::kBoundSocket:
-      // Go's server fails an internal type assertion here (WIRE.md §12 Q5).
+      // Go's server fails an internal type assertion here (pkg/lisafs/README.md §11 Q5).
       return syserr::FromErrno(EREMOTEIO, "FStat on a bound-socket FD");
   }
   RETURN_IF_ERROR(st.status());
@@ -346,7 +346,7 @@ absl::Status Handler<MID::kSetStat>(const Request& r) {
                                       " has unsupported bits"));
   }
   WriteGuard g(r, fd->node());
-  // Deleted files may still have their attributes changed (WIRE.md §7.4).
+  // Deleted files may still have their attributes changed (pkg/lisafs/README.md §7.4).
   return Reply(r, fd->impl().SetStat(req));
 }
 
@@ -445,7 +445,7 @@ absl::Status Handler<MID::kOpenAt>(const Request& r) {
     return r.Fail(EISDIR, "directory opened for writing");
   }
   ReadGuard g(r, fd->node());
-  // Deleted files may still be opened (WIRE.md §7.4).
+  // Deleted files may still be opened (pkg/lisafs/README.md §7.4).
   if (fd->IsSymlink()) return r.Fail(EINVAL, "file is a symlink");
   ASSIGN_OR_RETURN(NewOpenFD open, fd->impl().Open(flags));
   OpenAtResp out;
@@ -783,7 +783,7 @@ absl::Status Handler<MID::kGetdents64>(const Request& r) {
   const ControlFD& control = *fd->control();
   RETURN_IF_ERROR(CheckDir(r, control));
   bool seek0 = req.count < 0;
-  // -INT32_MIN does not fit an int32; as in Go it becomes 2^31 (WIRE.md §12
+  // -INT32_MIN does not fit an int32; as in Go it becomes 2^31 (pkg/lisafs/README.md §11
   // Q10), and the oversized answer is then refused with EIO.
   uint32_t count = seek0 ? static_cast<uint32_t>(-int64_t{req.count})
                          : static_cast<uint32_t>(req.count);

@@ -1,5 +1,5 @@
 // Package lisafs, server side, internal: the per-MID request handlers that
-// Connection::Dispatch calls. Each handler follows its row of WIRE.md
+// Connection::Dispatch calls. Each handler follows its row of pkg/lisafs/README.md
 // §7.6 step by step; the first failing step's errno is the answer.
 
 #ifndef GVISOR_PKG_LISAFS_HANDLERS_H_
@@ -37,7 +37,7 @@ struct Request {
   absl::Status Fail(int err, absl::string_view what) const;
 
   // Insert adds fd to the connection's table under a new FDID and returns
-  // it (Connection's FD table, WIRE.md §7.3).
+  // it (Connection's FD table, pkg/lisafs/README.md §7.3).
   FDID Insert(std::shared_ptr<FD> fd) const;
   // Lookup returns the FD named id, or null.
   std::shared_ptr<FD> Lookup(FDID id) const;
@@ -49,7 +49,7 @@ struct Request {
   absl::Status ChargeFdids(size_t n) const;
   // SetMountNode records node as the connection's mount point.
   void SetMountNode(std::shared_ptr<Node> node) const;
-  // NewChannel starts a channel and fills resp (WIRE.md §7.6, §8.1).
+  // NewChannel starts a channel and fills resp (pkg/lisafs/README.md §7.6, §8.1).
   absl::Status NewChannel() const;
 };
 

@@ -1,7 +1,7 @@
 // Test-only pieces of a hostile LISAFS server, for tests and fuzzers of the
 // client: a socket loop that answers each request with whatever a script
 // returns, and the server side of a channel's packet window, mapped from a
-// file the test made and driven by hand over the futex protocol (WIRE.md
+// file the test made and driven by hand over the futex protocol (pkg/lisafs/README.md
 // §8.3). Unlike flipcall::Endpoint, RawServerWindow checks nothing and
 // writes what it is told (any data_len, any state, any bytes), as a
 // compromised gofer would.
@@ -68,7 +68,7 @@ class RawServerWindow {
              uint32_t state = kClientActive);
 
   // Handshake waits for the client's handshake and answers "{}\n"
-  // (WIRE.md §8.4). False if the client never handed over.
+  // (pkg/lisafs/README.md §8.4). False if the client never handed over.
   bool Handshake();
 
   // Shutdown stores the shut-down state and wakes the client.

@@ -1,8 +1,8 @@
 // Package lisafs, messages: one C++ type per variable-size LISAFS message,
-// and the uniform Marshal/Unmarshal entry points for every message (WIRE.md
+// and the uniform Marshal/Unmarshal entry points for every message (pkg/lisafs/README.md
 // §4).
 //
-// A variable-size message is a plain struct whose fields follow WIRE.md's
+// A variable-size message is a plain struct whose fields follow pkg/lisafs/README.md's
 // order, with
 //   absl::Status Encode(Encoder& e) const;
 //   static absl::StatusOr<T> Decode(absl::Span<const uint8_t> payload);
@@ -48,7 +48,7 @@
 // Encoding fails with EINVAL only where a string, count or data length does
 // not fit its wire field. Decoding fails with EIO when the payload is too
 // short for what its own lengths and counts announce; trailing bytes after a
-// well-formed payload are ignored (WIRE.md §2.6). Decoders do not validate
+// well-formed payload are ignored (pkg/lisafs/README.md §2.6). Decoders do not validate
 // values (names, enum values, flags): that is the caller's job.
 
 #ifndef GVISOR_PKG_LISAFS_MESSAGES_H_
@@ -264,7 +264,7 @@ struct RenameAt2Req {
   bool operator==(const RenameAt2Req&) const = default;
 };
 
-// Dirent64 is one directory entry of a Getdents64Resp (WIRE.md §3.8). On the
+// Dirent64 is one directory entry of a Getdents64Resp (pkg/lisafs/README.md §3.8). On the
 // wire dev_minor comes before dev_major, and the name length is a u16 at the
 // unaligned offset 25. It is not a message on its own.
 struct Dirent64 {
@@ -436,7 +436,7 @@ absl::StatusOr<std::vector<uint8_t>> FinishFrame(MID mid,
 }  // namespace internal
 
 // MarshalFrame returns a whole socket frame: the 8-byte header for mid and
-// the payload length, then msg's payload (WIRE.md §2.2). Returns EINVAL if
+// the payload length, then msg's payload (pkg/lisafs/README.md §2.2). Returns EINVAL if
 // the payload does not fit the u32 length.
 template <WireMessage T>
 absl::StatusOr<std::vector<uint8_t>> MarshalFrame(MID mid, const T& msg) {

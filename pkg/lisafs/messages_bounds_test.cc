@@ -343,7 +343,7 @@ std::vector<OversizeCase> AllOversizeCases() {
         e.PutU64(std::numeric_limits<uint64_t>::max());
         e.PutBytes(absl::string_view("xyz"));
       }));
-  // Only the low 32 bits of n match the data length (WIRE.md §12 Q8).
+  // Only the low 32 bits of n match the data length (pkg/lisafs/README.md §11 Q8).
   c.push_back(Oversize<PReadResp>(
       "PReadRespNHighBitsSet", "PReadResp.data", [](Encoder& e) {
         e.PutU64(uint64_t{1} << 32 | 3);

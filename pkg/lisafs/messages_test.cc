@@ -1,5 +1,5 @@
-// The messages' exact bytes: the WIRE.md §10 vectors as whole frames, and
-// the payload layouts of the messages without a vector (WIRE.md §4.2).
+// The messages' exact bytes: the pkg/lisafs/README.md §10 vectors as whole frames, and
+// the payload layouts of the messages without a vector (pkg/lisafs/README.md §4.2).
 
 #include "pkg/lisafs/messages.h"
 
@@ -28,12 +28,12 @@ using ::gvisor::lisafs::testutil::StatCaps;
 using ::gvisor::lisafs::testutil::StatDev;
 
 // The STATX bits the vectors spell by name hold the values written in
-// WIRE.md.
+// pkg/lisafs/README.md.
 static_assert((STATX_MODE | STATX_SIZE) == 0x202);
 static_assert(STATX_SIZE == 0x200);
 
 // ---------------------------------------------------------------------------
-// WIRE.md §10 vectors, whole frames: encode must give the bytes exactly, and
+// pkg/lisafs/README.md §10 vectors, whole frames: encode must give the bytes exactly, and
 // decoding the bytes must give back the header and the message.
 
 template <WireMessage T>
@@ -258,7 +258,7 @@ TEST(VectorTest, V14bSetStatResponse) {
 }
 
 // ---------------------------------------------------------------------------
-// Messages without a §10 vector: payloads written out from the WIRE.md §4.2
+// Messages without a §10 vector: payloads written out from the pkg/lisafs/README.md §4.2
 // tables.
 
 TEST(LayoutTest, OpenCreateAtRequest) {

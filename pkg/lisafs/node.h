@@ -1,4 +1,4 @@
-// Package lisafs, server side: the in-memory file tree (WIRE.md §7.4).
+// Package lisafs, server side: the in-memory file tree (pkg/lisafs/README.md §7.4).
 //
 // The server keeps one tree of Nodes for all its connections. A Node stands
 // for one name in one directory; every control FD points at one Node, and
@@ -75,7 +75,7 @@ class Node : public std::enable_shared_from_this<Node> {
   uint32_t depth() const { return depth_; }
 
   // op_mu is the Node's op lock: shared for the read guarantee, exclusive
-  // for the write guarantee (WIRE.md §7.4).
+  // for the write guarantee (pkg/lisafs/README.md §7.4).
   std::shared_mutex& op_mu() const { return op_mu_; }
 
   // deleted reports whether the Node, or one of its ancestors, was unlinked
@@ -88,7 +88,7 @@ class Node : public std::enable_shared_from_this<Node> {
 
   // LookupOrCreateChild returns the child named name, creating it if the
   // tree has none (at depth() + 1). The caller must hold the rename lock
-  // (shared) and have checked name (WIRE.md §7.5) and the depth bound.
+  // (shared) and have checked name (pkg/lisafs/README.md §7.5) and the depth bound.
   std::shared_ptr<Node> LookupOrCreateChild(absl::string_view name);
 
   // MarkDeleted marks this Node and every Node below it deleted, and takes

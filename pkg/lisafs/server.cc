@@ -62,7 +62,7 @@ size_t WorkerCount(size_t asked) {
 
 // FdidsMade returns how many FDIDs a request makes if it succeeds:
 // OpenCreateAt and BindAt two, the other creates, Mount and OpenAt one
-// (WIRE.md §7.3). A Walk is charged by its handler, one component at a
+// (pkg/lisafs/README.md §7.3). A Walk is charged by its handler, one component at a
 // time (Connection::ChargeFdids), since it may stop early.
 size_t FdidsMade(uint16_t mid) {
   switch (static_cast<MID>(mid)) {
@@ -668,7 +668,7 @@ absl::Status Connection::SetUpChannelLocked(ServerChannel* sc,
         *std::move(a));
   }
   // The window holds the flipcall header, the channel header and the
-  // largest payload (WIRE.md §8.1).
+  // largest payload (pkg/lisafs/README.md §8.1).
   absl::StatusOr<flipcall::PacketWindowDescriptor> desc = windows_->Allocate(
       flipcall::kPacketHeaderBytes + Channel::kHeaderSize + max_message_size_);
   if (!desc.ok()) return syserr::WithContext(desc.status(), "Channel");
@@ -712,7 +712,7 @@ void Connection::ServeChannel(ServerChannel* sc) {
   Channel& ch = *sc->channel;
   absl::StatusOr<uint32_t> n = ch.data().RecvFirst();
   // A zero-length datagram ends the loop quietly; the channel is not shut
-  // down (WIRE.md §8.5, §12 Q11).
+  // down (pkg/lisafs/README.md §8.5, §11 Q11).
   while (n.ok() && *n > 0) {
     Frame req;
     if (absl::Status s = ch.ReadMessage(*n, max_message_size_, &req);

@@ -1,9 +1,9 @@
-// Package lisafs, server side: Server and Connection (WIRE.md §7).
+// Package lisafs, server side: Server and Connection (pkg/lisafs/README.md §7).
 //
 // A Server serves any number of connections at once over one shared file
 // tree and one rename lock. Each connection has its own backend
 // (ConnectionImpl, see server_impl.h), mount path, options and FD table. The
-// framework decodes every request, runs the generic checks of WIRE.md §7.2
+// framework decodes every request, runs the generic checks of pkg/lisafs/README.md §7.2
 // in order (payload size, MID, FDID lookup and kind, names, read-only, file
 // types, deleted nodes), takes the locks of §7.4, calls the backend, and
 // encodes the response with the FDs the backend donates.
@@ -15,13 +15,13 @@
 // not read its answers, cost an epoll entry and the bytes they made the
 // server keep (at most one request and one response, each bounded by the
 // max message size). Requests on one socket are still answered strictly in
-// order (WIRE.md §2.7): at most one worker serves a given connection at a
+// order (pkg/lisafs/README.md §2.7): at most one worker serves a given connection at a
 // time (EPOLLONESHOT, re-armed at the end of each turn), and a turn answers
 // at most ServerOptions::frames_per_turn requests before the connection goes
 // to the back of the queue.
 //
 // A backend that advertises Channel (MID 2) also gets flipcall channels
-// (WIRE.md §8): each Channel request, on the socket or on a channel, starts
+// (pkg/lisafs/README.md §8): each Channel request, on the socket or on a channel, starts
 // one more channel with a service thread of its own, at most MaxChannels()
 // per connection (ENOMEM beyond; EAGAIN past ServerOptions::
 // max_channel_threads for the whole server, or if no thread can start). Every
@@ -30,7 +30,7 @@
 // created with the first channel, so a connection that never asks for one
 // costs no extra FD. When the socket ends, the connection stops taking
 // requests, shuts every channel down, and once every channel thread has
-// returned (without holding a worker meanwhile) drops its FDs (WIRE.md
+// returned (without holding a worker meanwhile) drops its FDs (pkg/lisafs/README.md
 // §7.1).
 //
 // FDs are bounded twice (ServerOptions): each connection holds at most
@@ -41,7 +41,7 @@
 //
 // One deliberate difference from gVisor's Go server: ReadLinkAt and
 // FListXattr on a deleted node answer EINVAL, like every other RPC that
-// checks deletion, rather than an empty success (WIRE.md §12 Q4). FStat on
+// checks deletion, rather than an empty success (pkg/lisafs/README.md §11 Q4). FStat on
 // a bound-socket FDID answers EREMOTEIO, as Go's does (Q5).
 
 #ifndef GVISOR_PKG_LISAFS_SERVER_H_
@@ -85,7 +85,7 @@ struct Response;
 
 // ConnectionOptions are a connection's own settings.
 struct ConnectionOptions {
-  // readonly refuses every mutating RPC with EROFS (WIRE.md §7.8).
+  // readonly refuses every mutating RPC with EROFS (pkg/lisafs/README.md §7.8).
   bool readonly = false;
   // max_tree_depth bounds how deep the connection may grow the server's
   // file tree, in names below the host's "/" (a Node's depth, node.h). A
@@ -111,7 +111,7 @@ struct ServerOptions {
   // workers is how many threads serve the connections' sockets; they start
   // with the first connection. A request blocked in the kernel (a backend
   // call that does not return) holds one worker; one connection never holds
-  // more than one. Channels have a thread each on top (WIRE.md §7.9).
+  // more than one. Channels have a thread each on top (pkg/lisafs/README.md §7.9).
   size_t workers = kDefaultWorkers;
 
   // max_fdids_per_connection caps the FDIDs one connection holds. An RPC
@@ -185,7 +185,7 @@ class ServerCore {
   ServerCore(const ServerCore&) = delete;
   ServerCore& operator=(const ServerCore&) = delete;
 
-  // rename_mu is the server-wide rename lock (WIRE.md §7.4).
+  // rename_mu is the server-wide rename lock (pkg/lisafs/README.md §7.4).
   std::shared_mutex& rename_mu() const { return rename_mu_; }
 
   // root returns the tree's root Node (the host's "/").
@@ -283,7 +283,7 @@ class Connection {
   // mount_path returns the cleaned absolute host path the connection
   // serves.
   const std::string& mount_path() const { return mount_path_; }
-  // max_message_size returns the backend's payload limit (WIRE.md §2.3).
+  // max_message_size returns the backend's payload limit (pkg/lisafs/README.md §2.3).
   uint32_t max_message_size() const { return max_message_size_; }
   // supported returns the MIDs the backend advertises, in its order.
   const std::vector<MID>& supported() const { return supported_list_; }
@@ -308,7 +308,7 @@ class Connection {
   void set_mount_node(std::shared_ptr<Node> node);
 
   // Insert adds fd to the table under a new FDID and returns it. FDIDs
-  // start at 1 and are never reused (WIRE.md §7.3). Dispatch has checked
+  // start at 1 and are never reused (pkg/lisafs/README.md §7.3). Dispatch has checked
   // the FDID bounds before the handler ran.
   FDID Insert(std::shared_ptr<FD> fd);
 
@@ -327,7 +327,7 @@ class Connection {
   void Shutdown();
 
   // Dispatch answers one request (req.mid, req.payload; FDs in req are
-  // ignored) in the order of WIRE.md §7.2: oversized payload EIO, closing
+  // ignored) in the order of pkg/lisafs/README.md §7.2: oversized payload EIO, closing
   // connection ECONNRESET, unknown or unadvertised MID EOPNOTSUPP, the FD
   // bounds of ServerOptions EMFILE, then the handler (its error's errno, or
   // EIO for a response over the size limit).
@@ -340,7 +340,7 @@ class Connection {
   // the FD reserve (ServerOptions); EINVAL outside Dispatch.
   absl::Status ChargeFdids(size_t n, MID mid);
 
-  // NewChannel serves a Channel request (WIRE.md §7.6, §8.1): it starts the
+  // NewChannel serves a Channel request (pkg/lisafs/README.md §7.6, §8.1): it starts the
   // channel's service thread, creates the channel, and puts ChannelResp
   // and the two FDs to donate (the memfd, the client's FD socket) in
   // *resp. ENOSYS once the connection is closing, ENOMEM at MaxChannels()
@@ -362,7 +362,7 @@ class Connection {
   // ReadyToFinish reports whether every channel thread has returned; if
   // not, the last one to return re-arms the socket for a final turn.
   bool ReadyToFinish();
-  // Finish drops everything (WIRE.md §7.1) and destroys the connection.
+  // Finish drops everything (pkg/lisafs/README.md §7.1) and destroys the connection.
   void Finish();
 
   // FdCharge is what one request has been charged so far.
@@ -380,7 +380,7 @@ class Connection {
   // ChannelMain is a channel thread: it waits until NewChannel has made the
   // channel (or given up), serves it, and reports its return.
   void ChannelMain(ServerChannel* ch);
-  // ServeChannel is a channel's service loop (WIRE.md §8.5).
+  // ServeChannel is a channel's service loop (pkg/lisafs/README.md §8.5).
   void ServeChannel(ServerChannel* ch);
   // SetUpChannelLocked makes ch's channel and fills *resp (channels_mu_
   // held).
@@ -489,7 +489,7 @@ class Server {
   // stats returns a snapshot of what the server holds.
   ServerStats stats() const;
 
-  // rename_mu is the server-wide rename lock (WIRE.md §7.4).
+  // rename_mu is the server-wide rename lock (pkg/lisafs/README.md §7.4).
   std::shared_mutex& rename_mu() const { return core_->rename_mu(); }
 
   // root returns the tree's root Node (the host's "/").

@@ -1,4 +1,4 @@
-// The server's channels (WIRE.md §7.9, §8), driven by a raw client against
+// The server's channels (pkg/lisafs/README.md §7.9, §8), driven by a raw client against
 // the fsgofer backend: the Channel answer, requests over a channel, FDs
 // sent through a channel, the per-connection limit, short datagrams,
 // shutdown and close with channels, concurrency and leaks.
@@ -73,7 +73,7 @@ TEST_F(ServerTest, ChannelRepliesWithAWindowAMemfdAndAnFdSocket) {
     ASSERT_EQ(r->mid, 2) << r->err();
     absl::StatusOr<ChannelResp> resp = r->As<ChannelResp>();
     ASSERT_TRUE(resp.ok());
-    // Windows of 2 MiB, one after another in one memfd (WIRE.md §8.1).
+    // Windows of 2 MiB, one after another in one memfd (pkg/lisafs/README.md §8.1).
     EXPECT_EQ(resp->data_offset, i * 0x200000);
     EXPECT_EQ(resp->data_length, 0x200000u);
     ASSERT_EQ(r->fds.size(), 2u);
@@ -203,7 +203,7 @@ TEST_F(ServerTest, AShortDatagramEndsTheChannelButNotTheConnection) {
   std::unique_ptr<RawChannel> ch = OpenChannel(client_.get());
   ASSERT_NE(ch, nullptr);
   // 2 bytes cannot hold the channel header: the service loop ends without
-  // answering (WIRE.md §8.5) and its thread returns, while the client would
+  // answering (pkg/lisafs/README.md §8.5) and its thread returns, while the client would
   // wait for good. Once that thread is gone, the waker shuts the wait down.
   const int threads = ThreadCount();
   std::atomic<bool> loop_ended{false};

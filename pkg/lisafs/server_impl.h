@@ -1,14 +1,14 @@
 // Package lisafs, server side: the interfaces a backend implements.
 //
 // The server framework (server.h) owns connections, the FD table, the file
-// tree and its locks, and runs every generic check of WIRE.md §7.2-§7.6
+// tree and its locks, and runs every generic check of pkg/lisafs/README.md §7.2-§7.6
 // before it calls a backend. A backend supplies one ConnectionImpl per
 // connection, and for each FD the framework hands out, an implementation
 // object: ControlFDImpl (a position in the tree), OpenFDImpl (an open file)
 // or BoundSocketFDImpl (a bound unix socket). pkg/fsgofer is the backend
 // over a host directory.
 //
-// Calls into a backend come with the lock level of WIRE.md §4.1 already
+// Calls into a backend come with the lock level of pkg/lisafs/README.md §4.1 already
 // held, so a backend never takes the framework's locks itself. Returned
 // statuses carry an errno (pkg/syserr); the framework sends it as the Error
 // response. Every default implementation below fails with EOPNOTSUPP.
@@ -67,8 +67,8 @@ struct NewBoundSocket {
   fd::OwnedFd donated;
 };
 
-// CreateArgs are the common arguments of the create RPCs (WIRE.md §3.6).
-// The framework has validated name (WIRE.md §7.5). uid/gid may be
+// CreateArgs are the common arguments of the create RPCs (pkg/lisafs/README.md §3.6).
+// The framework has validated name (pkg/lisafs/README.md §7.5). uid/gid may be
 // kNoUID/kNoGID: keep the server's.
 struct CreateArgs {
   absl::string_view name;
@@ -81,7 +81,7 @@ struct CreateArgs {
 struct MountResult {
   NewControlFD root;
   // donated, if valid, is a host FD on the mount point sent with the Mount
-  // response (WIRE.md §5.2).
+  // response (pkg/lisafs/README.md §5.2).
   fd::OwnedFd donated;
 };
 
@@ -143,7 +143,7 @@ class ControlFDImpl {
 
   // SetStat applies the attributes in req.mask (only the bits STATX_MODE,
   // STATX_UID, STATX_GID, STATX_ATIME, STATX_MTIME and STATX_SIZE) and
-  // reports what failed; it cannot fail as a whole (WIRE.md §4.2, MID 4).
+  // reports what failed; it cannot fail as a whole (pkg/lisafs/README.md §4.2, MID 4).
   virtual SetStatResp SetStat(const SetStatReq& req);
 
   // Walk steps from this directory to its child name without following a
@@ -153,7 +153,7 @@ class ControlFDImpl {
 
   // WalkStat appends the Statx of each component of path walked from this
   // file, stopping quietly at a missing component and after a symlink. A
-  // first component "" means this file itself (WIRE.md §7.6).
+  // first component "" means this file itself (pkg/lisafs/README.md §7.6).
   virtual absl::Status WalkStat(absl::Span<const std::string> path,
                                 std::vector<Statx>* out);
 
@@ -207,7 +207,7 @@ class ControlFDImpl {
   virtual absl::Status RenameAt(absl::string_view old_name, ControlFD& new_dir,
                                 absl::string_view new_name, uint32_t flags);
 
-  // Extended attributes (WIRE.md §4.2, MIDs 25-28). size is the client's
+  // Extended attributes (pkg/lisafs/README.md §4.2, MIDs 25-28). size is the client's
   // buffer size; how it is applied is the backend's business.
   virtual absl::StatusOr<std::string> GetXattr(absl::string_view name,
                                                uint32_t size);
@@ -232,7 +232,7 @@ class ConnectionImpl {
   virtual ~ConnectionImpl() = default;
 
   // Mount opens the connection's mount point, the absolute host path
-  // mount_path (WIRE.md §5.3). Called on each Mount RPC.
+  // mount_path (pkg/lisafs/README.md §5.3). Called on each Mount RPC.
   virtual absl::StatusOr<MountResult> Mount(absl::string_view mount_path) = 0;
 
   // SupportedMessages lists the MIDs advertised in the Mount response, in

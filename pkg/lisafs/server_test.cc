@@ -1,4 +1,4 @@
-// The server framework's generic behaviour (WIRE.md §7): dispatch order and
+// The server framework's generic behaviour (pkg/lisafs/README.md §7): dispatch order and
 // generic errors, the FD table, name validation, path escapes, read-only
 // connections, deleted nodes, concurrency, vanishing clients and FD leaks.
 // A raw client talks to the fsgofer backend over real socket pairs.
@@ -52,7 +52,7 @@ using ::gvisor::lisafs::servertest::ServerTest;
 
 static_assert((STATX_MODE | STATX_SIZE | STATX_MTIME) == (0x2 | 0x200 | 0x40));
 
-// --- Dispatch and generic errors (WIRE.md §7.2) ------------------------------
+// --- Dispatch and generic errors (pkg/lisafs/README.md §7.2) ------------------------------
 
 TEST_F(ServerTest, UnadvertisedAndUnknownMidsAreEOPNOTSUPP) {
   for (uint16_t mid : {0, 20, 34, 255, 256, 65535}) {
@@ -124,7 +124,7 @@ TEST_F(ServerTest, ErrorFrameBytes) {
   EXPECT_EQ(r.mid, 0);
   EXPECT_EQ(r.payload, (std::vector<uint8_t>{2, 0, 0, 0}));  // ENOENT
   EXPECT_TRUE(r.fds.empty());
-  // Walk whose first component is missing: 01 00 00 (WIRE.md V4b).
+  // Walk whose first component is missing: 01 00 00 (pkg/lisafs/README.md V4b).
   WalkReq w;
   w.dir_fd = root_;
   w.path = {"missing"};
@@ -143,7 +143,7 @@ TEST_F(ServerTest, WalkThatCannotFitTheLimitIsEIO) {
   EXPECT_EQ(Errno(MID::kWalk, w), 0);
 }
 
-// --- FD table (WIRE.md §7.3) --------------------------------------------------
+// --- FD table (pkg/lisafs/README.md §7.3) --------------------------------------------------
 
 TEST_F(ServerTest, FdidsStartAtOneGrowByOneAndAreNeverReused) {
   EXPECT_EQ(root_, 1u);
@@ -180,7 +180,7 @@ TEST_F(ServerTest, FailedCreateConsumesNoId) {
   EXPECT_EQ(Walk(root_, {"dir"}).inodes.at(0).control_fd, 2u);
 }
 
-// --- Names (WIRE.md §7.5) -----------------------------------------------------
+// --- Names (pkg/lisafs/README.md §7.5) -----------------------------------------------------
 
 const std::vector<std::string>& BadNames() {
   static const auto* names = new std::vector<std::string>{
@@ -261,7 +261,7 @@ TEST_F(ServerTest, CreatesRefuseBadNamesAndCreateNothing) {
   EXPECT_EQ(Walk(root_, {"dir"}).inodes.size(), 1u);
 }
 
-// --- Symlinks and escapes (WIRE.md §7.4, §7.7) ---------------------------------
+// --- Symlinks and escapes (pkg/lisafs/README.md §7.4, §7.7) ---------------------------------
 
 TEST_F(ServerTest, AFinalSymlinkIsReturnedItself) {
   WalkResp w = Walk(root_, {"escape"});
@@ -422,7 +422,7 @@ TEST_F(ServerTest, ConcurrentClientRenamesAndWalksStayConsistent) {
   t.join();
 }
 
-// --- Read-only connections (WIRE.md §7.8) ----------------------------------------
+// --- Read-only connections (pkg/lisafs/README.md §7.8) ----------------------------------------
 
 class ReadOnlyTest : public ServerTest {
   GoferOptions Options() const override { return {.readonly = true}; }
@@ -534,7 +534,7 @@ TEST_F(ReadOnlyTest, WellFormedMutationsAreEROFSAndChangeNothing) {
   EXPECT_FALSE(HostExists(HostPath("dir/n")));
 }
 
-// --- Deleted nodes (WIRE.md §7.4) ----------------------------------------------
+// --- Deleted nodes (pkg/lisafs/README.md §7.4) ----------------------------------------------
 
 TEST_F(ServerTest, UnlinkedDirectoryRefusesPathOperations) {
   FDID nested = WalkTo({"dir", "nested"});

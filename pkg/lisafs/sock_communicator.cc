@@ -81,7 +81,7 @@ absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
                                " bytes and the drain limit of ", max_drain));
   }
   // Oversized: drain it in bounded chunks so the stream stays in sync
-  // without allocating what the peer announced (WIRE.md §12 Q12).
+  // without allocating what the peer announced (pkg/lisafs/README.md §11 Q12).
   uint8_t scratch[64 * 1024];
   uint32_t left = out->payload_len;
   while (left > 0) {

@@ -10,7 +10,7 @@
 namespace gvisor::lisafs {
 namespace {
 
-// Names indexed by MID, as WIRE.md §4.1 spells them.
+// Names indexed by MID, as pkg/lisafs/README.md §4.1 spells them.
 constexpr const char* kMIDNames[kNumMIDs] = {
     "Error",  // 0
     "Mount",  // 1

@@ -1,9 +1,9 @@
 // Package lisafs, wire types: message IDs, the socket frame header, and every
-// fixed-size LISAFS struct, laid out exactly as on the wire (WIRE.md §0, §3,
+// fixed-size LISAFS struct, laid out exactly as on the wire (pkg/lisafs/README.md §0, §3,
 // §4).
 //
 // Each fixed-size struct is packed, has explicit zeroed padding fields, and is
-// checked below with static_asserts against the sizes and offsets in WIRE.md.
+// checked below with static_asserts against the sizes and offsets in pkg/lisafs/README.md.
 // On the supported hosts (x86-64, arm64) host byte order is little-endian, so
 // a struct's bytes are its wire encoding; codec.h copies them with memcpy.
 // Variable-size messages live in messages.h.
@@ -25,9 +25,9 @@ namespace gvisor::lisafs {
 
 static_assert(std::endian::native == std::endian::little,
               "LISAFS structs are copied as raw memory; only little-endian "
-              "hosts are supported (WIRE.md §0)");
+              "hosts are supported (pkg/lisafs/README.md §0)");
 
-// MID is a LISAFS message ID (WIRE.md §4.1). 0..255 are reserved for
+// MID is a LISAFS message ID (pkg/lisafs/README.md §4.1). 0..255 are reserved for
 // standard LISAFS; a MID received from a peer may hold any u16 value, so code
 // must not assume it names one of the enumerators.
 enum class MID : uint16_t {
@@ -68,14 +68,14 @@ enum class MID : uint16_t {
 };
 
 // kNumMIDs is the number of standard MIDs (0..33). A request whose MID is
-// >= kNumMIDs is answered with EOPNOTSUPP (WIRE.md §4.1).
+// >= kNumMIDs is answered with EOPNOTSUPP (pkg/lisafs/README.md §4.1).
 constexpr int kNumMIDs = 34;
 
-// MIDName returns the message's name as WIRE.md spells it ("Walk",
+// MIDName returns the message's name as pkg/lisafs/README.md spells it ("Walk",
 // "RenameAt2"), or "Unknown" for a MID >= kNumMIDs. The string is static.
 const char* MIDName(MID mid);
 
-// FDID is the protocol's handle on a server-side object (WIRE.md §3.1). It is
+// FDID is the protocol's handle on a server-side object (pkg/lisafs/README.md §3.1). It is
 // never a host FD number.
 using FDID = uint64_t;
 
@@ -86,7 +86,7 @@ constexpr FDID kInvalidFDID = 0;
 constexpr uint32_t kNoUID = 0xFFFFFFFF;
 constexpr uint32_t kNoGID = 0xFFFFFFFF;
 
-// WalkStatus says how a Walk ended (WIRE.md §4.2, MID 5). Decoding does not
+// WalkStatus says how a Walk ended (pkg/lisafs/README.md §4.2, MID 5). Decoding does not
 // validate it: a peer may send any u8.
 enum class WalkStatus : uint8_t {
   kSuccess = 0,
@@ -105,7 +105,7 @@ concept FixedWireStruct =
     } && sizeof(T) == T::kSize;
 
 // ---------------------------------------------------------------------------
-// Frame header (WIRE.md §2.2).
+// Frame header (pkg/lisafs/README.md §2.2).
 
 // MessageHeader precedes every payload on the socket communicator. size
 // counts the payload only, not the header. mid is kept raw because a peer
@@ -138,9 +138,9 @@ absl::StatusOr<MessageHeader> DecodeMessageHeader(
     absl::Span<const uint8_t> buf);
 
 // ---------------------------------------------------------------------------
-// Common building blocks (WIRE.md §3).
+// Common building blocks (pkg/lisafs/README.md §3).
 
-// StatxTimestamp is struct statx_timestamp (WIRE.md §3.3).
+// StatxTimestamp is struct statx_timestamp (pkg/lisafs/README.md §3.3).
 struct __attribute__((packed)) StatxTimestamp {
   static constexpr size_t kSize = 16;
   static constexpr const char* kName = "StatxTimestamp";
@@ -155,7 +155,7 @@ static_assert(offsetof(StatxTimestamp, sec) == 0);
 static_assert(offsetof(StatxTimestamp, nsec) == 8);
 static_assert(offsetof(StatxTimestamp, pad) == 12);
 
-// Statx is the first 144 bytes of Linux struct statx (WIRE.md §3.4). Note
+// Statx is the first 144 bytes of Linux struct statx (pkg/lisafs/README.md §3.4). Note
 // rdev and dev are major before minor here, unlike Dirent64 and MknodAtReq.
 struct __attribute__((packed)) Statx {
   static constexpr size_t kSize = 144;
@@ -205,7 +205,7 @@ static_assert(offsetof(Statx, rdev_minor) == 132);
 static_assert(offsetof(Statx, dev_major) == 136);
 static_assert(offsetof(Statx, dev_minor) == 140);
 
-// Inode is a control FDID with its Statx (WIRE.md §3.5).
+// Inode is a control FDID with its Statx (pkg/lisafs/README.md §3.5).
 struct __attribute__((packed)) Inode {
   static constexpr size_t kSize = 152;
   static constexpr const char* kName = "Inode";
@@ -219,7 +219,7 @@ static_assert(offsetof(Inode, control_fd) == 0);
 static_assert(offsetof(Inode, stat) == 8);
 
 // CreateCommon is the prefix of OpenCreateAt, MkdirAt, MknodAt and BindAt
-// requests (WIRE.md §3.6).
+// requests (pkg/lisafs/README.md §3.6).
 struct __attribute__((packed)) CreateCommon {
   static constexpr size_t kSize = 24;
   static constexpr const char* kName = "CreateCommon";
@@ -240,7 +240,7 @@ static_assert(offsetof(CreateCommon, mode) == 16);
 static_assert(offsetof(CreateCommon, pad0) == 18);
 static_assert(offsetof(CreateCommon, pad1) == 20);
 
-// Timespec is struct timespec with a 64-bit nsec (WIRE.md §3.7). UTIME_NOW
+// Timespec is struct timespec with a 64-bit nsec (pkg/lisafs/README.md §3.7). UTIME_NOW
 // and UTIME_OMIT pass through unchanged.
 struct __attribute__((packed)) Timespec {
   static constexpr size_t kSize = 16;
@@ -254,7 +254,7 @@ static_assert(sizeof(Timespec) == 16);
 static_assert(offsetof(Timespec, sec) == 0);
 static_assert(offsetof(Timespec, nsec) == 8);
 
-// StatFS is the FStatFS response (WIRE.md §3.9).
+// StatFS is the FStatFS response (pkg/lisafs/README.md §3.9).
 struct __attribute__((packed)) StatFS {
   static constexpr size_t kSize = 64;
   static constexpr const char* kName = "StatFS";
@@ -280,7 +280,7 @@ static_assert(offsetof(StatFS, files_free) == 48);
 static_assert(offsetof(StatFS, name_length) == 56);
 
 // ---------------------------------------------------------------------------
-// Fixed-size messages (WIRE.md §4.2), in MID order.
+// Fixed-size messages (pkg/lisafs/README.md §4.2), in MID order.
 
 // ErrorResp is the payload of an Error (MID 0) response. err is the Linux
 // errno; a well-behaved server never sends 0.

@@ -1,4 +1,4 @@
-// Test helpers for the LISAFS wire code: hex dumps in WIRE.md §10's format
+// Test helpers for the LISAFS wire code: hex dumps in pkg/lisafs/README.md §10's format
 // to bytes and back, and the Statx records the vectors use.
 
 #ifndef GVISOR_PKG_LISAFS_WIRE_TESTUTIL_H_
@@ -24,7 +24,7 @@ std::vector<uint8_t> HexToBytes(absl::string_view hex);
 std::string BytesToHex(absl::Span<const uint8_t> bytes);
 
 // StatDev, StatCaps and StatCap1 are the Statx records S_DEV, S_CAPS and
-// S_CAP1 of WIRE.md §10 V0.
+// S_CAP1 of pkg/lisafs/README.md §10 V0.
 Statx StatDev();
 Statx StatCaps();
 Statx StatCap1();

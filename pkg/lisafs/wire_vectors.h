@@ -1,4 +1,4 @@
-// The test vectors of WIRE.md §10, as hex dumps in its format (offsets
+// The test vectors of pkg/lisafs/README.md §10, as hex dumps in its format (offsets
 // included; parse them with testutil::HexToBytes). Tests that need a
 // vector take it from here, so each is written down once.
 

@@ -29,7 +29,7 @@ namespace {
 constexpr size_t kCtrlBufSize = CMSG_SPACE(sizeof(int) * kMaxFds);
 
 // kNoFdsCtrlSize is the control buffer used when no FD is wanted: room for a
-// header only, so the kernel installs nothing (WIRE.md §2.4).
+// header only, so the kernel installs nothing (pkg/lisafs/README.md §2.4).
 constexpr size_t kNoFdsCtrlSize = CMSG_SPACE(0);
 
 // kIovMax caps the iovecs handed to one sendmsg/recvmsg (the kernel refuses
@@ -81,7 +81,7 @@ absl::StatusOr<size_t> SendOnce(int fd, const iovec* iov, size_t iovlen,
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = iovlen;
   if (!fds.empty()) {
-    // Layout as in WIRE.md V16: CMSG_SPACE(4n) bytes, zero padding.
+    // Layout as in pkg/lisafs/README.md V16: CMSG_SPACE(4n) bytes, zero padding.
     const size_t payload = sizeof(int) * fds.size();
     memset(ctrl, 0, CMSG_SPACE(payload));
     msg.msg_control = ctrl;
@@ -160,7 +160,7 @@ absl::StatusOr<Received> RecvOnce(int fd, const iovec* iov, size_t iovlen,
     }
   }
   if (max_fds == 0) {
-    // Nothing wanted: whatever arrived is dropped (WIRE.md §2.4).
+    // Nothing wanted: whatever arrived is dropped (pkg/lisafs/README.md §2.4).
     r.fds.clear();
     return r;
   }
@@ -302,7 +302,7 @@ absl::Status Socket::SendAll(absl::Span<const iovec> iov,
                 "FDs need at least one byte of data");
   }
   IovCursor cur(iov);
-  // The FDs go with the first sendmsg that sends anything (WIRE.md §2.3).
+  // The FDs go with the first sendmsg that sends anything (pkg/lisafs/README.md §2.3).
   absl::Span<const int> pending = fds;
   while (!cur.done()) {
     ASSIGN_OR_RETURN(const size_t n,
@@ -356,7 +356,7 @@ absl::Status Socket::RecvExact(absl::Span<const iovec> iov, size_t max_fds,
   bool fds_taken = false;
   while (!cur.done()) {
     // Only the first read that returns data may carry this message's FDs
-    // (WIRE.md §2.4).
+    // (pkg/lisafs/README.md §2.4).
     ASSIGN_OR_RETURN(Received r, RecvOnce(fd(), cur.data(), cur.count(),
                                           fds_taken ? 0 : max_fds, 0));
     if (r.bytes == 0) {

@@ -2,7 +2,7 @@
 //
 // The LISAFS socket communicator (client and server) sends and receives its
 // frames through Socket, and passes FDs as SCM_RIGHTS control data exactly as
-// WIRE.md §2.3 and §2.4 describe (one control message, attached to the first
+// pkg/lisafs/README.md §2.3 and §2.4 describe (one control message, attached to the first
 // sendmsg of a frame; FDs taken only from the first recvmsg that returns
 // data). ServerSocket listens on a filesystem path or an abstract name
 // (address.h builds every sockaddr_un).
@@ -121,7 +121,7 @@ class Socket {
   // FDs that arrive with those bytes are made close-on-exec and, on
   // success, appended to *fds. With max_fds == 0 no FD is wanted: the kernel
   // drops whatever was sent (fds may then be null), and this is not an
-  // error (WIRE.md §2.4, server side). With max_fds > 0, fds must not be null
+  // error (pkg/lisafs/README.md §2.4, server side). With max_fds > 0, fds must not be null
   // (EINVAL), and if more than max_fds FDs were sent (the kernel reports
   // MSG_CTRUNC, or more arrive than asked for) the result is EMSGSIZE with
   // every received FD closed; the bytes are consumed all the same.

@@ -120,7 +120,7 @@ class InteropTest : public ::testing::Test {
 };
 
 // InteropChannelsTest runs lisafs checks over gVisor's flipcall channels
-// (WIRE.md §8): the server's windows, futex hand-over and FD sockets.
+// (pkg/lisafs/README.md §8): the server's windows, futex hand-over and FD sockets.
 class InteropChannelsTest : public InteropTest {
  protected:
   void SetUp() override {

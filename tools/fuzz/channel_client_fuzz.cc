@@ -1,5 +1,5 @@
 // Fuzzes the lisafs client reading hostile bytes from a flipcall channel's
-// shared memory (WIRE.md §8), not from the socket: a real Client mounts,
+// shared memory (pkg/lisafs/README.md §8), not from the socket: a real Client mounts,
 // starts a channel whose window a hostile gofer maps and drives by hand,
 // and runs a fixed script of RPCs over it. The gofer answers each request
 // with the next record of the input, written raw into the window: any

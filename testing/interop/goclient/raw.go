@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawConn speaks LISAFS frames directly (WIRE.md §2), for checks of exact
+// rawConn speaks LISAFS frames directly (pkg/lisafs/README.md §2), for checks of exact
 // bytes that gVisor's client would hide.
 type rawConn struct {
 	fd int
@@ -91,7 +91,7 @@ func dump(b []byte) string {
 }
 
 // expectedMIDs is the Mount response's list of supported messages from
-// fsgofer (WIRE.md §5.1).
+// fsgofer (pkg/lisafs/README.md §5.1).
 func (h *harness) expectedMIDs() []uint16 {
 	var mids []uint16
 	for m := uint16(1); m <= 33; m++ {
@@ -290,7 +290,7 @@ func (h *harness) rawChecks() {
 	errorFrame("raw/Walk with overrunning name length -> Error(EIO)", 5, walkBad, unix.EIO)
 }
 
-// rawStatxDiff compares a wire Statx (WIRE.md §3.4) with the host's view of
+// rawStatxDiff compares a wire Statx (pkg/lisafs/README.md §3.4) with the host's view of
 // path; it returns "" when they agree.
 func rawStatxDiff(b []byte, path string) string {
 	want, err := hostStatx(path)

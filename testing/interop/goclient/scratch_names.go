@@ -167,7 +167,7 @@ func (d *scratchDir) unlinkChecks() {
 			return wantErrno("FListXattr", lxErr, unix.EINVAL)
 		}
 		// gVisor's server loses the deletion check on these two and
-		// answers an empty success (WIRE.md §12 Q4).
+		// answers an empty success (pkg/lisafs/README.md §11 Q4).
 		if rlErr != nil || target != "" {
 			return fmt.Errorf("ReadLinkAt: %q, %v; gVisor answers \"\" with no error", target, rlErr)
 		}

@@ -86,7 +86,7 @@ func (r *lisafsRun) socketChecks(s *lisafs.ClientFD, sp func(...string) string) 
 		}
 		// The bound-socket FD is allocated right after the socket's control
 		// FD; FStat on it hits an internal error in gVisor's server
-		// (WIRE.md §12 Q5).
+		// (pkg/lisafs/README.md §11 Q5).
 		if err := wantErrno("FStat of the bound-socket FDID (control FDID + 1)", errOf(r.statOf(r.fd(in.ControlFD+1))), unix.EREMOTEIO); err != nil {
 			return err
 		}
