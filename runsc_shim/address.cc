@@ -44,9 +44,9 @@ absl::StatusOr<Address> ParseAddress(absl::string_view s) {
   } else if (absl::ConsumePrefix(&rest, "tcp:")) {
     a.kind = Address::Kind::kTcp;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "address \"", s,
-        "\": use unix:PATH, unix-abstract:NAME or tcp:HOST:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", s,
+                     "\": use unix:PATH, unix-abstract:NAME or tcp:HOST:PORT"));
   }
   if (rest.empty()) {
     return absl::InvalidArgumentError(
@@ -63,9 +63,9 @@ absl::StatusOr<Address> ParseAddress(absl::string_view s) {
           absl::StrCat("address \"", s, "\": holds a NUL byte"));
     }
     if (rest.size() > kMaxSocketPath) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "address \"", s, "\": longer than ", kMaxSocketPath,
-          " bytes (sockaddr_un.sun_path)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("address \"", s, "\": longer than ", kMaxSocketPath,
+                       " bytes (sockaddr_un.sun_path)"));
     }
   }
   a.target = std::string(rest);

@@ -14,8 +14,8 @@ class CallCounter::Tracker final : public grpc::experimental::Interceptor {
   }
   ~Tracker() override { counter_->Add(-1); }
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods)
-      override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     methods->Proceed();
   }
 

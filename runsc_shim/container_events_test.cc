@@ -61,9 +61,9 @@ TEST(DiffTest, Disconnects) {
 }
 
 TEST(DiffTest, ReattachedIsDetachedThenAttached) {
-  EXPECT_EQ(Events(Diff({C("a", 1, ContainerState::kDisconnected)},
-                        {C("a", 5)})),
-            (V{"detached:a@1", "attached:a@5"}));
+  EXPECT_EQ(
+      Events(Diff({C("a", 1, ContainerState::kDisconnected)}, {C("a", 5)})),
+      (V{"detached:a@1", "attached:a@5"}));
 }
 
 }  // namespace

@@ -108,8 +108,8 @@ std::string StateName(v1::Container::State s) {
 }
 
 std::string TimeOf(const google::protobuf::Timestamp& t) {
-  absl::Time at = absl::FromUnixSeconds(t.seconds()) +
-                  absl::Nanoseconds(t.nanos());
+  absl::Time at =
+      absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", at, absl::UTCTimeZone());
 }
 
@@ -160,9 +160,9 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
       if (i + 1 == row.size()) {
         absl::StrAppend(&line, row[i]);
       } else {
-        absl::StrAppend(&line, absl::StrFormat("%-*s  ",
-                                               static_cast<int>(width[i]),
-                                               row[i]));
+        absl::StrAppend(
+            &line,
+            absl::StrFormat("%-*s  ", static_cast<int>(width[i]), row[i]));
       }
     }
     printf("%s\n", line.c_str());
@@ -184,10 +184,10 @@ void PrintColumns(const std::vector<std::string>& names) {
       size_t i = c * rows + r;
       if (i >= names.size()) break;
       bool last = c + 1 == cols || (c + 1) * rows + r >= names.size();
-      absl::StrAppend(&line, last ? names[i]
-                                  : absl::StrFormat("%-*s",
-                                                    static_cast<int>(width),
-                                                    names[i]));
+      absl::StrAppend(
+          &line,
+          last ? names[i]
+               : absl::StrFormat("%-*s", static_cast<int>(width), names[i]));
     }
     printf("%s\n", line.c_str());
   }
@@ -305,8 +305,8 @@ class Devctl {
     if (absl::GetFlag(FLAGS_json)) {
       printf("%s\n", ToJson(c).c_str());
     } else {
-      printf("attached %s to the gofer at %s (mount FD %s)\n",
-             c.name().c_str(), c.gofer_socket().c_str(),
+      printf("attached %s to the gofer at %s (mount FD %s)\n", c.name().c_str(),
+             c.gofer_socket().c_str(),
              c.mount_fd_donated() ? "donated" : "not donated");
     }
     return 0;
@@ -411,11 +411,10 @@ class Devctl {
       printf("%s\n", ToJson(info).c_str());
       return 0;
     }
-    std::string rdev = info.type() == v1::CHAR_DEVICE ||
-                               info.type() == v1::BLOCK_DEVICE
-                           ? absl::StrCat(info.rdev_major(), ":",
-                                          info.rdev_minor())
-                           : "-";
+    std::string rdev =
+        info.type() == v1::CHAR_DEVICE || info.type() == v1::BLOCK_DEVICE
+            ? absl::StrCat(info.rdev_major(), ":", info.rdev_minor())
+            : "-";
     PrintTable({{"PATH", "TYPE", "MODE", "RDEV", "OPENED"},
                 {info.path(), TypeName(info.type()),
                  absl::StrFormat("%04o", info.mode()), rdev,
@@ -433,8 +432,9 @@ class Devctl {
     if (absl::GetFlag(FLAGS_json)) {
       printf("%s\n", ToJson(resp).c_str());
     } else {
-      printf("%s\n", health::HealthCheckResponse::ServingStatus_Name(
-                         resp.status()).c_str());
+      printf("%s\n",
+             health::HealthCheckResponse::ServingStatus_Name(resp.status())
+                 .c_str());
     }
     return resp.status() == health::HealthCheckResponse::SERVING ? 0
                                                                  : kExitError;
@@ -475,9 +475,8 @@ class Devctl {
         return absl::StrCat(
             ev.kind() == v1::ContainerEvent::EXISTING ? "existing "
                                                       : "attached ",
-            c.name(), ": ", StateName(c.state()), ", gofer ",
-            c.gofer_socket(), ", mount FD ",
-            c.mount_fd_donated() ? "donated" : "not donated");
+            c.name(), ": ", StateName(c.state()), ", gofer ", c.gofer_socket(),
+            ", mount FD ", c.mount_fd_donated() ? "donated" : "not donated");
     }
   }
 

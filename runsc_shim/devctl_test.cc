@@ -98,14 +98,14 @@ class DevctlTest : public ::testing::Test {
 TEST_F(DevctlTest, WholeSessionReadsWell) {
   Result r = Devctl({"attach", "demo", gofer_->socket()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("attached demo to the gofer at " +
-                               gofer_->socket()));
+  EXPECT_THAT(r.out,
+              HasSubstr("attached demo to the gofer at " + gofer_->socket()));
 
   r = Devctl({"ls"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("NAME"), HasSubstr("STATE"),
-                           HasSubstr("demo"), HasSubstr("attached"),
-                           HasSubstr(gofer_->socket())));
+  EXPECT_THAT(r.out,
+              AllOf(HasSubstr("NAME"), HasSubstr("STATE"), HasSubstr("demo"),
+                    HasSubstr("attached"), HasSubstr(gofer_->socket())));
 
   r = Devctl({"get", "demo"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -178,10 +178,10 @@ TEST_F(DevctlTest, JsonOutput) {
   EXPECT_THAT(r.out, AllOf(HasSubstr("\"names\":["), HasSubstr("\"null\"")));
   r = Devctl({"--json", "probe", "demo", "null", "--mode=w"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("\"type\":\"CHAR_DEVICE\""),
-                           HasSubstr("\"rdev_major\":1"),
-                           HasSubstr("\"rdev_minor\":3"),
-                           HasSubstr("\"access_mode\":\"WRITE\"")));
+  EXPECT_THAT(
+      r.out, AllOf(HasSubstr("\"type\":\"CHAR_DEVICE\""),
+                   HasSubstr("\"rdev_major\":1"), HasSubstr("\"rdev_minor\":3"),
+                   HasSubstr("\"access_mode\":\"WRITE\"")));
   r = Devctl({"--json", "health"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"status\":\"SERVING\""));
@@ -255,8 +255,8 @@ TEST_F(DevctlTest, UnreachableServerSaysWhere) {
 }
 
 TEST_F(DevctlTest, DisconnectedContainerShowsInLs) {
-  auto g = DevGofer::Start(fixture_->devices_dir(),
-                           {"--char_devices=passthrough"});
+  auto g =
+      DevGofer::Start(fixture_->devices_dir(), {"--char_devices=passthrough"});
   ASSERT_TRUE(g.ok()) << g.status();
   ASSERT_EQ(Devctl({"attach", "doomed", (*g)->socket()}).exit_code, 0);
   (*g)->child().Signal(SIGKILL);
@@ -284,8 +284,7 @@ class LineReader {
     std::vector<char*> cargv;
     for (std::string& a : args) cargv.push_back(a.data());
     cargv.push_back(nullptr);
-    EXPECT_EQ(posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(),
-                          environ),
+    EXPECT_EQ(posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), environ),
               0);
     posix_spawn_file_actions_destroy(&fa);
     out_ = std::move(r);
@@ -330,15 +329,15 @@ class LineReader {
 
 TEST_F(DevctlTest, WatchPrintsEventsAsTheyHappen) {
   ASSERT_EQ(Devctl({"attach", "before", gofer_->socket()}).exit_code, 0);
-  LineReader watch({Bin("devctl"), "--server=unix:" + socket_, "watch",
-                    "--count=5"});
+  LineReader watch(
+      {Bin("devctl"), "--server=unix:" + socket_, "watch", "--count=5"});
   EXPECT_EQ(watch.Next(), "existing before: attached, gofer " +
                               gofer_->socket() + ", mount FD not donated");
   EXPECT_EQ(watch.Next(), "synced (changes follow)");
   // Each change is made once the one before has been printed.
   ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
-  EXPECT_EQ(watch.Next(), "attached demo: attached, gofer " +
-                              gofer_->socket() + ", mount FD not donated");
+  EXPECT_EQ(watch.Next(), "attached demo: attached, gofer " + gofer_->socket() +
+                              ", mount FD not donated");
   gofer_->child().Signal(SIGKILL);
   // Both containers lose the gofer, in either order.
   std::vector<std::string> lost = {watch.Next(), watch.Next()};

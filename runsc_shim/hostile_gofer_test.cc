@@ -66,8 +66,7 @@ std::string Bin(const std::string& name) {
   return p.value_or("/nonexistent");
 }
 
-class HostileShimTest : public ::testing::Test,
-                        public testutil::ShimClient {
+class HostileShimTest : public ::testing::Test, public testutil::ShimClient {
  protected:
   static void SetUpTestSuite() { fd::RaiseFdLimit().IgnoreError(); }
 

@@ -215,9 +215,8 @@ bool IsTransportErrno(int err) {
 // cut off (see ContainerRegistry::OpenAt).
 absl::Time StallDeadline(absl::Time deadline) {
   absl::Time now = absl::Now();
-  return std::min(
-      std::max(deadline, now + ContainerRegistry::kMinStallTimeout),
-      now + ContainerRegistry::kMaxStallTimeout);
+  return std::min(std::max(deadline, now + ContainerRegistry::kMinStallTimeout),
+                  now + ContainerRegistry::kMaxStallTimeout);
 }
 
 }  // namespace
@@ -247,8 +246,7 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
   RETURN_IF_ERROR(ValidateSocketPath(gofer_socket));
   const std::string what = absl::StrCat("attach of container ", Quoted(name));
   if (Find(name) != nullptr) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(what, ": already attached"));
+    return absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
   }
   absl::Time now = absl::Now();
   if (deadline == absl::InfiniteFuture()) {
@@ -264,8 +262,9 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
   if (!sock.ok()) {
     if (syserr::ToErrno(sock.status()) == EAGAIN) {
       return Recode(absl::StatusCode::kDeadlineExceeded, sock.status(),
-                    absl::StrCat(what, ": gofer's listen backlog stayed "
-                                       "full until the deadline"));
+                    absl::StrCat(what,
+                                 ": gofer's listen backlog stayed "
+                                 "full until the deadline"));
     }
     return Recode(absl::StatusCode::kUnavailable, sock.status(), what);
   }
@@ -280,9 +279,9 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
       devutil::NewGoferClient(ctx_, name, *std::move(sock), options_.client);
   const bool cut_off = guard.Disarm();
   if (cut_off) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        what, ": gofer at ", Quoted(gofer_socket),
-        " did not answer Mount before the deadline"));
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": gofer at ", Quoted(gofer_socket),
+                     " did not answer Mount before the deadline"));
   }
   if (!client.ok()) {
     return Recode(
@@ -304,8 +303,8 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
   {
     std::unique_lock<std::shared_mutex> l(mu_);
     if (by_name_.contains(name)) {
-      inserted = absl::AlreadyExistsError(
-          absl::StrCat(what, ": already attached"));
+      inserted =
+          absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
     } else {
       by_name_.emplace(c->name, c);
       by_id_.emplace(c->id, c);
@@ -433,8 +432,7 @@ ContainerRegistry::Acquire(absl::string_view name, absl::Time deadline) const {
 absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
                                          absl::string_view op,
                                          Table table) const {
-  std::string what =
-      absl::StrCat("container ", Quoted(c.name), ": ", op);
+  std::string what = absl::StrCat("container ", Quoted(c.name), ": ", op);
   if (c.detached) {
     return Recode(absl::StatusCode::kNotFound, s,
                   absl::StrCat(what, ": detached during the call"));
@@ -460,9 +458,9 @@ unet::StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
   if (c.mount_fd_donated) return unet::StallGuard();
   absl::Time now = absl::Now();
   absl::Time at = StallDeadline(deadline);
-  std::string reason = absl::StrCat("gofer did not answer ", op, " within ",
-                                    absl::FormatDuration(at - now),
-                                    "; connection cut off");
+  std::string reason =
+      absl::StrCat("gofer did not answer ", op, " within ",
+                   absl::FormatDuration(at - now), "; connection cut off");
   return c.client->GuardStall(*watcher_, at,
                               [&c, reason, this] { Disconnect(c, reason); });
 }
@@ -506,16 +504,17 @@ absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
       });
 }
 
-absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(
-    absl::string_view name, absl::string_view relpath, uint32_t flags,
-    absl::Time deadline) {
+absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(absl::string_view name,
+                                                      absl::string_view relpath,
+                                                      uint32_t flags,
+                                                      absl::Time deadline) {
   InCall in_call(this);
   RETURN_IF_ERROR(ValidateDevicePath(relpath));
-  return RunCall<fd::OwnedFd>(
-      name, absl::StrCat("open ", Quoted(relpath)), Table::kDevice, deadline,
-      [&](devutil::GoferClient& client) {
-        return client.OpenAt(ctx_, relpath, flags);
-      });
+  return RunCall<fd::OwnedFd>(name, absl::StrCat("open ", Quoted(relpath)),
+                              Table::kDevice, deadline,
+                              [&](devutil::GoferClient& client) {
+                                return client.OpenAt(ctx_, relpath, flags);
+                              });
 }
 
 void ContainerRegistry::OnHangup(uint64_t id) {
@@ -526,8 +525,8 @@ void ContainerRegistry::OnHangup(uint64_t id) {
     if (it == by_id_.end()) return;
     c = it->second;
   }
-  Disconnect(*c, absl::StrCat("gofer at ", c->gofer_socket,
-                              " closed the connection"));
+  Disconnect(
+      *c, absl::StrCat("gofer at ", c->gofer_socket, " closed the connection"));
 }
 
 bool ContainerRegistry::Disconnect(Container& c,

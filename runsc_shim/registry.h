@@ -190,8 +190,8 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // FD is closed). A container with max_calls_per_container calls in
   // flight refuses more with RESOURCE_EXHAUSTED.
   absl::StatusOr<fd::OwnedFd> OpenAt(absl::string_view name,
-                                     absl::string_view relpath,
-                                     uint32_t flags, absl::Time deadline);
+                                     absl::string_view relpath, uint32_t flags,
+                                     absl::Time deadline);
 
   // generation counts the registry's changes so far: each attach, detach
   // and container turning disconnected adds one.

@@ -118,8 +118,8 @@ TEST_F(RegistryTest, CloseAllDetachesEveryContainer) {
   auto g = Gofer();
   ASSERT_NE(g, nullptr);
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(registry_->Attach(absl::StrCat("c", i), g->socket(), Soon())
-                    .ok());
+    ASSERT_TRUE(
+        registry_->Attach(absl::StrCat("c", i), g->socket(), Soon()).ok());
   }
   EXPECT_TRUE(testutil::WaitFor(
       [&] { return testutil::AcceptedConnections(g->socket()) == 5; }));

@@ -36,8 +36,7 @@ absl::Status ClearStaleSocket(const std::string& path) {
     return absl::FailedPreconditionError(
         absl::StrCat("\"", path, "\" exists and is not a socket"));
   }
-  absl::StatusOr<unet::Socket> probe =
-      unet::Socket::Connect(path, SOCK_STREAM);
+  absl::StatusOr<unet::Socket> probe = unet::Socket::Connect(path, SOCK_STREAM);
   if (probe.ok()) {
     return absl::AlreadyExistsError(
         absl::StrCat("another server is listening on \"", path, "\""));
@@ -79,9 +78,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->server_ = builder.BuildAndStart();
   if (unix_file) umask(old_umask);
   if (server->server_ == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve on ", address.ToString(),
-                     " (see the gRPC log above)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve on ", address.ToString(), " (see the gRPC log above)"));
   }
   if (unix_file && chmod(address.target.c_str(), 0600) != 0) {
     return syserr::FromErrno(

@@ -241,9 +241,8 @@ grpc::Status Service::ProbeDevice(grpc::ServerContext* ctx,
   resp->set_mode(st.st_mode & 07777);
   resp->set_rdev_major(major(st.st_rdev));
   resp->set_rdev_minor(minor(st.st_rdev));
-  resp->set_access_mode(req->mode() == v1::ACCESS_MODE_UNSPECIFIED
-                            ? v1::READ
-                            : req->mode());
+  resp->set_access_mode(
+      req->mode() == v1::ACCESS_MODE_UNSPECIFIED ? v1::READ : req->mode());
   return grpc::Status::OK;
 }
 

@@ -113,8 +113,8 @@ class ShimTest : public ::testing::Test, public testutil::ShimClient {
   std::unique_ptr<Server> server_;
 };
 
-#define EXPECT_CODE(status, code)                                  \
-  EXPECT_EQ((status).error_code(), grpc::StatusCode::code)         \
+#define EXPECT_CODE(status, code)                          \
+  EXPECT_EQ((status).error_code(), grpc::StatusCode::code) \
       << (status).error_message()
 #define ASSERT_GRPC_OK(status) \
   ASSERT_TRUE((status).ok()) << (status).error_message()
@@ -125,9 +125,9 @@ class ShimModeTest : public ShimTest,
                      public ::testing::WithParamInterface<bool> {
  protected:
   std::unique_ptr<DevGofer> Gofer() {
-    return ShimTest::Devices(
-        GetParam() ? std::vector<std::string>{"--donate_mount_fd"}
-                   : std::vector<std::string>{});
+    return ShimTest::Devices(GetParam()
+                                 ? std::vector<std::string>{"--donate_mount_fd"}
+                                 : std::vector<std::string>{});
   }
 };
 
@@ -304,12 +304,12 @@ TEST_F(ShimTest, DetachClosesTheGoferConnection) {
   auto g = Devices();
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
-  EXPECT_TRUE(WaitFor(
-      [&] { return testutil::AcceptedConnections(g->socket()) == 1; }));
+  EXPECT_TRUE(
+      WaitFor([&] { return testutil::AcceptedConnections(g->socket()) == 1; }));
   ASSERT_GRPC_OK(Detach("demo"));
   // The gofer saw the end of the connection and closed its side.
-  EXPECT_TRUE(WaitFor(
-      [&] { return testutil::AcceptedConnections(g->socket()) == 0; }));
+  EXPECT_TRUE(
+      WaitFor([&] { return testutil::AcceptedConnections(g->socket()) == 0; }));
 }
 
 TEST_F(ShimTest, UnknownContainerIsNotFound) {
@@ -501,8 +501,8 @@ TEST_F(ShimTest, AttachToAStoppedGoferHonoursTheDeadline) {
   ASSERT_GRPC_OK(List(&list));  // the channel is connected
   const int fds = testutil::OpenFdCount();
   ASSERT_TRUE(g->child().Stop());
-  grpc::Status st = Attach("demo", g->socket(), nullptr,
-                           absl::Milliseconds(300));
+  grpc::Status st =
+      Attach("demo", g->socket(), nullptr, absl::Milliseconds(300));
   EXPECT_CODE(st, DEADLINE_EXCEEDED);
   // The shim's own attempt ends at the deadline too, closing its socket,
   // while the gofer is still stopped.
@@ -535,9 +535,8 @@ TEST_F(ShimTest, GoferThatStopsAnsweringIsCutOff) {
   EXPECT_CODE(Devices("demo", nullptr, absl::Milliseconds(200)),
               DEADLINE_EXCEEDED);
   // The shim cuts the connection off kMinStallTimeout after the call.
-  ASSERT_TRUE(AwaitRegistry([&] {
-    return StateOf("demo") == v1::Container::DISCONNECTED;
-  }));
+  ASSERT_TRUE(AwaitRegistry(
+      [&] { return StateOf("demo") == v1::Container::DISCONNECTED; }));
   v1::Container c;
   ASSERT_GRPC_OK(Get("demo", &c));
   EXPECT_THAT(c.disconnect_reason(), HasSubstr("did not answer"));
@@ -707,8 +706,7 @@ TEST_F(ShimTest, ThousandContainersNeedNoThreadEach) {
       threads.emplace_back([&, t] {
         for (int i = first + t; i < first + count; i += kClients) {
           std::string name = absl::StrCat("c", i);
-          grpc::Status st =
-              attach ? Attach(name, g->socket()) : Detach(name);
+          grpc::Status st = attach ? Attach(name, g->socket()) : Detach(name);
           if (!st.ok()) {
             ADD_FAILURE() << name << ": " << st.error_message();
             ++failures;

@@ -141,9 +141,9 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
     int n = poll(&pfd, 1, PollTimeoutMs(deadline));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          argv[0], " did not say it was ready within ", absl::FormatDuration(
-              timeout), ": ", c->Stderr()));
+      return absl::DeadlineExceededError(
+          absl::StrCat(argv[0], " did not say it was ready within ",
+                       absl::FormatDuration(timeout), ": ", c->Stderr()));
     }
     char buf[64];
     ssize_t k = read(r.get(), buf, sizeof(buf));
@@ -152,9 +152,9 @@ absl::StatusOr<std::unique_ptr<Child>> Child::StartServer(
     got.append(buf, static_cast<size_t>(k));
   }
   if (got != readyfd::kMessage) {
-    return absl::UnavailableError(absl::StrCat(
-        argv[0], " ended before it served (wrote \"", absl::CEscape(got),
-        "\"): ", c->Stderr()));
+    return absl::UnavailableError(
+        absl::StrCat(argv[0], " ended before it served (wrote \"",
+                     absl::CEscape(got), "\"): ", c->Stderr()));
   }
   return c;
 }
@@ -403,9 +403,9 @@ grpc::Status ShimClient::Devices(const std::string& name,
   return st;
 }
 
-grpc::Status ShimClient::Probe(const std::string& name,
-                               const std::string& path, AccessMode mode,
-                               DeviceInfo* out, absl::Duration timeout) {
+grpc::Status ShimClient::Probe(const std::string& name, const std::string& path,
+                               AccessMode mode, DeviceInfo* out,
+                               absl::Duration timeout) {
   grpc::ClientContext ctx;
   Deadline(&ctx, timeout);
   v1::ProbeDeviceRequest req;

@@ -69,8 +69,7 @@ absl::Status ValidateDevicePath(absl::string_view path) {
       return Invalid(EINVAL, kWhat, path, "has an empty component");
     }
     if (c == "." || c == "..") {
-      return Invalid(EINVAL, kWhat, path,
-                     "has a \".\" or \"..\" component");
+      return Invalid(EINVAL, kWhat, path, "has a \".\" or \"..\" component");
     }
   }
   return absl::OkStatus();

@@ -44,9 +44,8 @@ TEST(ValidateContainerNameTest, MessageNamesTheValueEscaped) {
 }
 
 TEST(ValidateDevicePathTest, AcceptsRelativePaths) {
-  for (const char* path :
-       {"null", "nvidia0", "nvidia-caps/nvidia-cap1", "dri/card0", "a/b/c",
-        "..hidden", "a./b.."}) {
+  for (const char* path : {"null", "nvidia0", "nvidia-caps/nvidia-cap1",
+                           "dri/card0", "a/b/c", "..hidden", "a./b.."}) {
     EXPECT_TRUE(ValidateDevicePath(path).ok()) << path;
   }
   EXPECT_TRUE(ValidateDevicePath(std::string(kMaxDevicePath, 'p')).ok());
@@ -62,9 +61,9 @@ TEST(ValidateDevicePathTest, RefusesOtherPaths) {
               absl::StatusCode::kInvalidArgument)
         << path;
   }
-  EXPECT_EQ(syserr::ToErrno(
-                ValidateDevicePath(std::string(kMaxDevicePath + 1, 'p'))),
-            ENAMETOOLONG);
+  EXPECT_EQ(
+      syserr::ToErrno(ValidateDevicePath(std::string(kMaxDevicePath + 1, 'p'))),
+      ENAMETOOLONG);
 }
 
 TEST(ValidateSocketPathTest, AcceptsAbsolutePathsAndAbstractNames) {
@@ -91,8 +90,7 @@ TEST(ValidateSocketPathTest, RefusesRelativePathsNamingTheFix) {
 
 TEST(ValidateSocketPathTest, RefusesEmptyNulAndTooLong) {
   EXPECT_EQ(ValidateSocketPath("").code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ValidateSocketPath("@").code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateSocketPath("@").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateSocketPath(std::string("/a\0b", 4)).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(

@@ -12,9 +12,9 @@ namespace {
 // CountEntries returns the number of entries of /proc/<pid>/<sub> (pid 0:
 // self), not counting "." and ".."; -1 if unreadable.
 int CountEntries(pid_t pid, const char* sub) {
-  std::string dir = (pid == 0 ? std::string("/proc/self")
-                              : "/proc/" + std::to_string(pid)) +
-                    "/" + sub;
+  std::string dir =
+      (pid == 0 ? std::string("/proc/self") : "/proc/" + std::to_string(pid)) +
+      "/" + sub;
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return -1;
   int n = 0;

@@ -28,8 +28,8 @@ absl::Status Errno(absl::string_view what, absl::string_view path) {
 
 absl::Status WriteFile(const std::string& path, absl::string_view data,
                        mode_t mode) {
-  fd::OwnedFd f(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                     mode));
+  fd::OwnedFd f(
+      open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!f.valid()) return Errno("create", path);
   if (fchmod(f.get(), mode) != 0) return Errno("chmod", path);
   if (write(f.get(), data.data(), data.size()) !=
@@ -120,8 +120,8 @@ absl::Status GoferFixture::Build() {
   if (absl::Status s = WriteFile(outside_, "secret\n", 0644); !s.ok()) return s;
 
   const std::string& r = root_;
-  for (const auto& [path, data, mode] :
-       std::initializer_list<std::tuple<std::string, absl::string_view, mode_t>>{
+  for (const auto& [path, data, mode] : std::initializer_list<
+           std::tuple<std::string, absl::string_view, mode_t>>{
            {r + "/file", "hello\n", 0644},
            {r + "/empty", "", 0600},
        }) {

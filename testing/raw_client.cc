@@ -72,10 +72,8 @@ absl::StatusOr<Reply> RawClient::ReadReply() {
   return ToReply(std::move(f));
 }
 
-absl::StatusOr<std::unique_ptr<RawChannel>> RawChannel::Connect(
-    Reply channel) {
-  absl::StatusOr<lisafs::ChannelResp> resp =
-      channel.As<lisafs::ChannelResp>();
+absl::StatusOr<std::unique_ptr<RawChannel>> RawChannel::Connect(Reply channel) {
+  absl::StatusOr<lisafs::ChannelResp> resp = channel.As<lisafs::ChannelResp>();
   if (channel.mid != static_cast<uint16_t>(lisafs::MID::kChannel) ||
       !resp.ok() || channel.fds.size() != 2) {
     return syserr::FromErrno(

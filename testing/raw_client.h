@@ -72,9 +72,10 @@ class RawClient {
   lisafs::SockCommunicator comm_;
 };
 
-// RawChannel is the client end of one LISAFS channel (pkg/lisafs/README.md §8), made
-// from a raw Channel reply, that sends exactly the messages it is given and
-// returns exactly what came back, FDs from the channel's FD socket included.
+// RawChannel is the client end of one LISAFS channel (pkg/lisafs/README.md §8),
+// made from a raw Channel reply, that sends exactly the messages it is given
+// and returns exactly what came back, FDs from the channel's FD socket
+// included.
 class RawChannel {
  public:
   // Connect maps the window of a successful Channel reply (which it takes

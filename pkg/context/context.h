@@ -1,11 +1,11 @@
 // Package context: the calling context threaded through lisafs and devutil.
 //
 // A Context gives the code it is passed to three things: hooks to call
-// around blocking work (UninterruptibleSleepStart/Finish, see pkg/lisafs/README.md §9.9),
-// a logger, and values looked up by typed keys. Hosts subclass Context to
-// plug in their own scheduler and logger; libraries derive children with
-// WithValue to carry values (for example devutil's gofer client) down a call
-// chain.
+// around blocking work (UninterruptibleSleepStart/Finish, see
+// pkg/lisafs/README.md §9.9), a logger, and values looked up by typed keys.
+// Hosts subclass Context to plug in their own scheduler and logger; libraries
+// derive children with WithValue to carry values (for example devutil's gofer
+// client) down a call chain.
 //
 // Contexts are read-only once built: every method is const, and a Context
 // that may be shared between threads must be safe to call from any of them.
@@ -153,8 +153,8 @@ const Context& Background();
 // the context that holds the value.
 template <typename K, typename V>
 const V* Value(const Context& ctx, const Key<K, V>& key) {
-  const std::any* value = ctx.RawValue(std::type_index(typeid(K)),
-                                       static_cast<int64_t>(key.id()));
+  const std::any* value =
+      ctx.RawValue(std::type_index(typeid(K)), static_cast<int64_t>(key.id()));
   return value == nullptr ? nullptr : std::any_cast<V>(value);
 }
 

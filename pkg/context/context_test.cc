@@ -293,8 +293,7 @@ TEST(SleepTest, ValueContextDelegatesToParent) {
   { UninterruptibleSleep sleep(b); }
   a.UninterruptibleSleepStart();
   a.UninterruptibleSleepFinish();
-  EXPECT_THAT(root.events(),
-              ElementsAre("start", "finish", "start", "finish"));
+  EXPECT_THAT(root.events(), ElementsAre("start", "finish", "start", "finish"));
 }
 
 TEST(LogTest, InfofFormatsAndLogsAtInfo) {

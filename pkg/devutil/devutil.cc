@@ -21,7 +21,8 @@
 namespace gvisor::devutil {
 namespace {
 
-// kGetdentsCount is the byte budget of each Getdents64 RPC (pkg/lisafs/README.md §9.5).
+// kGetdentsCount is the byte budget of each Getdents64 RPC
+// (pkg/lisafs/README.md §9.5).
 constexpr int32_t kGetdentsCount = 65536;
 
 // ValidatePath splits relpath into components and refuses what would leave
@@ -214,8 +215,8 @@ GoferClient::~GoferClient() {
 }
 
 absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-    const context::Context& ctx, absl::string_view cont_name,
-    unet::Socket sock, const GoferClientOptions& options) {
+    const context::Context& ctx, absl::string_view cont_name, unet::Socket sock,
+    const GoferClientOptions& options) {
   context::UninterruptibleSleep sleep(ctx);
   absl::StatusOr<lisafs::Mounted> mounted =
       lisafs::NewClient(ctx, std::move(sock));
@@ -258,8 +259,8 @@ absl::StatusOr<std::vector<std::string>> GoferClient::DirentNames(
 }
 
 absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
-                                                 absl::string_view relpath,
-                                                 uint32_t flags) {
+                                                absl::string_view relpath,
+                                                uint32_t flags) {
   ASSIGN_OR_RETURN(const std::vector<std::string> path, ValidatePath(relpath));
   flags &= O_ACCMODE;
   Call call(this);
@@ -414,9 +415,9 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
   child.Close(ctx, /*flush=*/false);
   client_->CloseFD(ctx, open->open_fd, /*flush=*/true);
   if (!open->host_fd.valid()) {
-    return syserr::FromErrno(
-        EIO, absl::StrCat("OpenAt of \"", joined,
-                          "\": the gofer donated no host FD"));
+    return syserr::FromErrno(EIO,
+                             absl::StrCat("OpenAt of \"", joined,
+                                          "\": the gofer donated no host FD"));
   }
   return std::move(open->host_fd);
 }
@@ -428,7 +429,8 @@ GoferClient* GoferClientFromContext(const context::Context& ctx) {
 
 GoferClientProvider* GoferClientProviderFromContext(
     const context::Context& ctx) {
-  GoferClientProvider* const* v = context::Value(ctx, CtxDevGoferClientProvider);
+  GoferClientProvider* const* v =
+      context::Value(ctx, CtxDevGoferClientProvider);
   return v != nullptr ? *v : nullptr;
 }
 

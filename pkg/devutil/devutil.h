@@ -1,7 +1,7 @@
 // Package devutil: the client a sandbox uses to reach its /dev gofer
-// (pkg/lisafs/README.md §9). A GoferClient mounts a LISAFS connection to a dev gofer,
-// lists the served /dev directory and opens device files by relative path,
-// returning host FDs.
+// (pkg/lisafs/README.md §9). A GoferClient mounts a LISAFS connection to a dev
+// gofer, lists the served /dev directory and opens device files by relative
+// path, returning host FDs.
 //
 // When the gofer donated the mount point's host FD at Mount, both operations
 // take a host fast path and make no RPC; otherwise they use LISAFS RPCs. Both
@@ -119,8 +119,7 @@ class GoferClient {
   // openat2, an fstat, an open and a close in all). Without /proc it falls
   // back to a second openat2 checked against the first by device and inode.
   absl::StatusOr<fd::OwnedFd> OpenAt(const context::Context& ctx,
-                                     absl::string_view relpath,
-                                     uint32_t flags);
+                                     absl::string_view relpath, uint32_t flags);
 
   // Close ends the connection (the gofer frees every FDID) and drops the
   // client's reference to the host FD. It does not wait for calls in
@@ -157,8 +156,7 @@ class GoferClient {
   }
   // GuardStall shuts the connection down at deadline unless the returned
   // guard is disarmed first, calling on_fire (if set) just before.
-  unet::StallGuard GuardStall(unet::HangupWatcher& watcher,
-                              absl::Time deadline,
+  unet::StallGuard GuardStall(unet::HangupWatcher& watcher, absl::Time deadline,
                               std::function<void()> on_fire = nullptr) {
     return client_->GuardStall(watcher, deadline, std::move(on_fire));
   }
@@ -210,8 +208,8 @@ class GoferClient {
 // if, without a donated FD, the gofer does not support the RPCs the client
 // needs (Walk, OpenAt, Getdents64, Close).
 absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
-    const context::Context& ctx, absl::string_view cont_name,
-    unet::Socket sock, const GoferClientOptions& options = {});
+    const context::Context& ctx, absl::string_view cont_name, unet::Socket sock,
+    const GoferClientOptions& options = {});
 
 // GoferClientProvider hands out the GoferClient of a container.
 class GoferClientProvider {

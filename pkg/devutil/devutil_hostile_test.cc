@@ -169,7 +169,8 @@ absl::Status MountWith(const testing::MountOptions& m) {
   EXPECT_TRUE(g.ok()) << g.status();
   if (!g.ok()) return g.status();
   const int before = testing::OpenFdCount();
-  absl::Status s = NewGoferClient(Ctx(), "c", testing::AsSocket((*g)->Dial())).status();
+  absl::Status s =
+      NewGoferClient(Ctx(), "c", testing::AsSocket((*g)->Dial())).status();
   // A refused mount keeps nothing: the connection, and the donated FD,
   // went with the refusal (and a client that was made, with it).
   EXPECT_TRUE((*g)->AwaitClosed(1)) << "the connection was kept";
@@ -272,7 +273,8 @@ TEST(FastPathDevicesTest, CharacterDevicesAreOpenedBlocking) {
   go.donate_mount_fd = true;
   auto f = testing::GoferFixture::Create(go);
   ASSERT_TRUE(f.ok()) << f.status();
-  auto c = NewGoferClient(Ctx(), "c", testing::AsSocket((*f)->ConnectDevices()));
+  auto c =
+      NewGoferClient(Ctx(), "c", testing::AsSocket((*f)->ConnectDevices()));
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_TRUE((*c)->HasHostFD());
   absl::StatusOr<fd::OwnedFd> null = (*c)->OpenAt(Ctx(), "null", O_RDWR);

@@ -100,8 +100,8 @@ TEST_P(DevutilTest, DirentNamesListsTheServedDirectory) {
 TEST_P(DevutilTest, DirentNamesOfLargeDirectoryNeedsSeveralBatches) {
   // ~3000 entries of ~40 bytes: more than one 64 KiB Getdents64 budget.
   for (int i = 0; i < 3000; ++i) {
-    std::ofstream(absl::StrCat(fixture_->root(), "/entry-with-a-longish-name-",
-                               i))
+    std::ofstream(
+        absl::StrCat(fixture_->root(), "/entry-with-a-longish-name-", i))
         .put('x');
   }
   auto c = Client();
@@ -165,8 +165,8 @@ TEST_P(DevutilTest, MissingPathsAreEnoent) {
 
 TEST_P(DevutilTest, EscapesAreRefused) {
   auto c = Client();
-  for (const char* p : {"..", "../x", "dir/../file", "./file", "dir/.",
-                        "/file", "//dir/file2"}) {
+  for (const char* p : {"..", "../x", "dir/../file", "./file", "dir/.", "/file",
+                        "//dir/file2"}) {
     absl::StatusOr<fd::OwnedFd> f = c->OpenAt(Ctx(), p, O_RDONLY);
     EXPECT_EQ(syserr::ToErrno(f.status()), EINVAL) << p << ": " << f.status();
   }
@@ -176,8 +176,8 @@ TEST_P(DevutilTest, SymlinksAreNeverFollowed) {
   auto c = Client();
   // Final symlinks (inside and outside the tree), symlinks in the middle,
   // and a symlink whose target is back inside the tree.
-  for (const char* p : {"symlink", "escape", "dir/up",
-                        "escape_dir/anything", "escape_dir"}) {
+  for (const char* p :
+       {"symlink", "escape", "dir/up", "escape_dir/anything", "escape_dir"}) {
     absl::StatusOr<fd::OwnedFd> f = c->OpenAt(Ctx(), p, O_RDONLY);
     EXPECT_FALSE(f.ok()) << p << " was opened";
   }
@@ -187,8 +187,8 @@ TEST_P(DevutilTest, SymlinksAreNeverFollowed) {
 
 TEST_P(DevutilTest, OnlyTheAccessModeIsKept) {
   auto c = Client();
-  absl::StatusOr<fd::OwnedFd> f = c->OpenAt(
-      Ctx(), "file", O_RDWR | O_TRUNC | O_APPEND | O_CREAT | O_EXCL);
+  absl::StatusOr<fd::OwnedFd> f =
+      c->OpenAt(Ctx(), "file", O_RDWR | O_TRUNC | O_APPEND | O_CREAT | O_EXCL);
   ASSERT_TRUE(f.ok()) << f.status();
   int fl = fcntl(f->get(), F_GETFL);
   EXPECT_EQ(fl & O_ACCMODE, O_RDWR);
@@ -287,7 +287,9 @@ TEST(NewGoferClientTest, NonSocketFdFailsAndIsClosed) {
 class RecordingContext : public context::Context {
  public:
   void UninterruptibleSleepStart() const override { events.push_back("start"); }
-  void UninterruptibleSleepFinish() const override { events.push_back("finish"); }
+  void UninterruptibleSleepFinish() const override {
+    events.push_back("finish");
+  }
   void Log(context::LogLevel level, absl::string_view msg) const override {
     if (level == context::LogLevel::kWarning) warnings.emplace_back(msg);
   }
@@ -351,8 +353,9 @@ TEST(ContextTest, HelpersReturnWhatWasStored) {
   EXPECT_EQ(GoferClientFromContext(with_client), c->get());
   EXPECT_EQ(GoferClientProviderFromContext(with_client), nullptr);
 
-  auto with_both = context::WithValue(with_client, CtxDevGoferClientProvider,
-                                      static_cast<GoferClientProvider*>(&provider));
+  auto with_both =
+      context::WithValue(with_client, CtxDevGoferClientProvider,
+                         static_cast<GoferClientProvider*>(&provider));
   EXPECT_EQ(GoferClientFromContext(with_both), c->get());
   GoferClientProvider* p = GoferClientProviderFromContext(with_both);
   ASSERT_EQ(p, &provider);

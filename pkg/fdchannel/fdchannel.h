@@ -1,7 +1,7 @@
 // Package fdchannel: passing host FDs one at a time over a SOCK_SEQPACKET
 // socket pair, the side channel that carries the FDs of a LISAFS channel's
-// responses (pkg/lisafs/README.md §8.6). Each FD travels alone in a datagram with no data
-// bytes and one SCM_RIGHTS control message.
+// responses (pkg/lisafs/README.md §8.6). Each FD travels alone in a datagram
+// with no data bytes and one SCM_RIGHTS control message.
 
 #ifndef GVISOR_PKG_FDCHANNEL_FDCHANNEL_H_
 #define GVISOR_PKG_FDCHANNEL_FDCHANNEL_H_

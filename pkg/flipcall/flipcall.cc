@@ -52,8 +52,8 @@ absl::Status ShutdownError() {
 
 absl::Status StateError(absl::string_view when, uint32_t state) {
   return syserr::FromErrno(
-      EPROTO, absl::StrCat("flipcall: unexpected connection state ", state,
-                           " ", when));
+      EPROTO,
+      absl::StrCat("flipcall: unexpected connection state ", state, " ", when));
 }
 
 // Aligned reports whether p is aligned for a T.
@@ -156,12 +156,13 @@ Endpoint::Endpoint(Side side, uint8_t* packet, size_t length)
       length_(length),
       data_cap_(static_cast<uint32_t>(length - kPacketHeaderBytes)),
       mine_(side == Side::kClient ? kStateClientActive : kStateServerActive),
-      theirs_(side == Side::kClient ? kStateServerActive
-                                    : kStateClientActive) {}
+      theirs_(side == Side::kClient ? kStateServerActive : kStateClientActive) {
+}
 
 Endpoint::~Endpoint() { munmap(packet_, length_); }
 
-// --- Blocking steps and shutdown (pkg/lisafs/README.md §8.7) -----------------------------
+// --- Blocking steps and shutdown (pkg/lisafs/README.md §8.7)
+// -----------------------------
 
 absl::Status Endpoint::EnterBlocking() {
   uint32_t prev = ctrl_.fetch_or(kCtrlBlocked, std::memory_order_acq_rel);
@@ -212,7 +213,8 @@ void Endpoint::ShutdownConn() {
   }
 }
 
-// --- The futex protocol (pkg/lisafs/README.md §8.3) --------------------------------------
+// --- The futex protocol (pkg/lisafs/README.md §8.3)
+// --------------------------------------
 
 absl::Status Endpoint::HandOver() {
   uint32_t expected = mine_;
@@ -270,8 +272,8 @@ absl::Status Endpoint::CheckHandshake(uint32_t n) const {
   }
   if (i < len && buf[i] == '{') return absl::OkStatus();
   if (len - i >= 4 && memcmp(buf + i, "null", 4) == 0) return absl::OkStatus();
-  return syserr::FromErrno(
-      EPROTO, "flipcall: handshake datagram is not a JSON object");
+  return syserr::FromErrno(EPROTO,
+                           "flipcall: handshake datagram is not a JSON object");
 }
 
 // --- Operations --------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Package flipcall: a shared-memory mailbox with a futex hand-over, the data
-// path of a LISAFS channel (pkg/lisafs/README.md §8). Two endpoints, a client and a
-// server, map the same packet window (packet_window.h); at any time exactly
-// one of them is active and owns the window's data. Sending a datagram
+// path of a LISAFS channel (pkg/lisafs/README.md §8). Two endpoints, a client
+// and a server, map the same packet window (packet_window.h); at any time
+// exactly one of them is active and owns the window's data. Sending a datagram
 // writes its length, hands the window over to the peer and wakes it; the
 // sender then sleeps until the window comes back.
 //
@@ -90,8 +90,8 @@ class Endpoint {
   // data_cap is how many data bytes a datagram may hold.
   uint32_t data_cap() const { return data_cap_; }
 
-  // Connect is the client's handshake (pkg/lisafs/README.md §8.4): it sends "{}\n",
-  // waits for the server's answer and checks that it is a JSON object.
+  // Connect is the client's handshake (pkg/lisafs/README.md §8.4): it sends
+  // "{}\n", waits for the server's answer and checks that it is a JSON object.
   absl::Status Connect();
 
   // RecvFirst is the server's side of the handshake: it waits for the

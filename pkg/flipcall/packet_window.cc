@@ -56,8 +56,8 @@ absl::StatusOr<PacketWindowDescriptor> PacketWindowAllocator::Allocate(
   }
   const int64_t end = next_ + static_cast<int64_t>(size);
   if (file_size_ < end) {
-    int64_t new_size = file_size_ == 0 ? static_cast<int64_t>(PageSize())
-                                       : 2 * file_size_;
+    int64_t new_size =
+        file_size_ == 0 ? static_cast<int64_t>(PageSize()) : 2 * file_size_;
     while (new_size < end) {
       if (new_size > INT64_MAX / 2) {
         return syserr::FromErrno(EOVERFLOW,

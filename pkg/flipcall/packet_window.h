@@ -1,7 +1,7 @@
 // Packet windows: the shared memory that flipcall endpoints exchange data
-// through (pkg/lisafs/README.md §8.1, §8.2). One PacketWindowAllocator hands out windows
-// from one sealed memfd; each window is later mapped by both sides of a
-// channel (flipcall::Endpoint, flipcall.h).
+// through (pkg/lisafs/README.md §8.1, §8.2). One PacketWindowAllocator hands
+// out windows from one sealed memfd; each window is later mapped by both sides
+// of a channel (flipcall::Endpoint, flipcall.h).
 
 #ifndef GVISOR_PKG_FLIPCALL_PACKET_WINDOW_H_
 #define GVISOR_PKG_FLIPCALL_PACKET_WINDOW_H_

@@ -134,7 +134,8 @@ absl::StatusOr<NewControlFD> ControlFD::NewChild(host::OpenedFile file) {
   if (!st.ok()) return st.status();
   NewControlFD out;
   out.stat = *st;
-  out.impl = std::make_unique<ControlFD>(state_, std::move(file), uint32_t{st->mode});
+  out.impl =
+      std::make_unique<ControlFD>(state_, std::move(file), uint32_t{st->mode});
   return out;
 }
 
@@ -150,8 +151,8 @@ absl::StatusOr<fd::OwnedFd> ControlFD::OpenParent(std::string* name) const {
   int mount = state_->MountDirFd();
   if (mount < 0) return syserr::FromErrno(EBADF, "no mount point");
   *name = path->back();
-  return host::OpenDirAt(
-      mount, absl::MakeConstSpan(path->data(), path->size() - 1));
+  return host::OpenDirAt(mount,
+                         absl::MakeConstSpan(path->data(), path->size() - 1));
 }
 
 absl::StatusOr<int> ControlFD::WriteFd() {
@@ -289,16 +290,16 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
       break;
     case S_IFCHR:
       if (o.char_devices == CharDevicePolicy::kDeny) {
-        return syserr::FromErrno(
-            EPERM, "OpenAt: character devices may not be opened");
+        return syserr::FromErrno(EPERM,
+                                 "OpenAt: character devices may not be opened");
       }
       break;
     default:
       break;
   }
   // O_NONBLOCK keeps an open of a FIFO or device from hanging the handler
-  // (pkg/lisafs/README.md §7.4), which holds the rename lock shared meanwhile: a FIFO
-  // without a writer opens at once for reading, and for writing either
+  // (pkg/lisafs/README.md §7.4), which holds the rename lock shared meanwhile:
+  // a FIFO without a writer opens at once for reading, and for writing either
   // finds a reader or fails with ENXIO. Donated FDs are non-blocking anyway.
   absl::StatusOr<fd::OwnedFd> f =
       host::Reopen(host_.get(), static_cast<int>(flags) | O_NONBLOCK);
@@ -552,11 +553,13 @@ absl::Status ControlFD::RenameAt(absl::string_view old_name,
                                  lisafs::ControlFD& new_dir,
                                  absl::string_view new_name, uint32_t flags) {
   auto* nd = dynamic_cast<ControlFD*>(&new_dir.impl());
-  if (nd == nullptr) return syserr::FromErrno(EXDEV, "RenameAt across backends");
+  if (nd == nullptr)
+    return syserr::FromErrno(EXDEV, "RenameAt across backends");
   std::string o(old_name), n(new_name);
-  int r = flags == 0 ? renameat(host_.get(), o.c_str(), nd->host_fd(), n.c_str())
-                     : renameat2(host_.get(), o.c_str(), nd->host_fd(),
-                                 n.c_str(), flags);
+  int r =
+      flags == 0
+          ? renameat(host_.get(), o.c_str(), nd->host_fd(), n.c_str())
+          : renameat2(host_.get(), o.c_str(), nd->host_fd(), n.c_str(), flags);
   if (r != 0) return ErrName("RenameAt of", old_name);
   return absl::OkStatus();
 }
@@ -632,8 +635,7 @@ absl::StatusOr<std::vector<std::string>> ControlFD::ListXattr(uint64_t size) {
   }
   if (n < 0) return Err("listxattr");
   buf.resize(static_cast<size_t>(n));
-  std::vector<std::string> names =
-      absl::StrSplit(buf, '\0', absl::SkipEmpty());
+  std::vector<std::string> names = absl::StrSplit(buf, '\0', absl::SkipEmpty());
   return names;
 }
 

@@ -58,8 +58,7 @@ class HostFd {
 // sockets and files the server cannot read).
 class ControlFD final : public lisafs::ControlFDImpl {
  public:
-  ControlFD(std::shared_ptr<State> state, host::OpenedFile file,
-            uint32_t mode)
+  ControlFD(std::shared_ptr<State> state, host::OpenedFile file, uint32_t mode)
       : state_(std::move(state)),
         host_(std::move(file.fd)),
         opath_(file.opath),
@@ -97,8 +96,7 @@ class ControlFD final : public lisafs::ControlFDImpl {
   absl::StatusOr<lisafs::StatFS> StatFs() override;
   absl::StatusOr<std::string> ReadLink() override;
   absl::StatusOr<fd::OwnedFd> Connect(uint32_t sock_type) override;
-  absl::StatusOr<fd::OwnedFd> ConnectWithCreds(uint32_t sock_type,
-                                               uint32_t uid,
+  absl::StatusOr<fd::OwnedFd> ConnectWithCreds(uint32_t sock_type, uint32_t uid,
                                                uint32_t gid) override;
   absl::StatusOr<lisafs::NewBoundSocket> BindAt(const lisafs::CreateArgs& args,
                                                 uint32_t sock_type) override;

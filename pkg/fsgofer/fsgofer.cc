@@ -55,8 +55,7 @@ class MountPoints {
  public:
   // Find returns the shared FD for path if it still names st's file.
   std::shared_ptr<const fd::OwnedFd> Find(const std::string& path,
-                                          const lisafs::Statx& st,
-                                          bool opath) {
+                                          const lisafs::Statx& st, bool opath) {
     std::lock_guard<std::mutex> l(mu_);
     auto it = entries_.find(path);
     if (it == entries_.end()) return nullptr;
@@ -70,8 +69,8 @@ class MountPoints {
 
   // Insert makes fd the shared FD for path and returns it.
   std::shared_ptr<const fd::OwnedFd> Insert(const std::string& path,
-                                            const lisafs::Statx& st,
-                                            bool opath, fd::OwnedFd fd) {
+                                            const lisafs::Statx& st, bool opath,
+                                            fd::OwnedFd fd) {
     auto shared = std::make_shared<const fd::OwnedFd>(std::move(fd));
     std::lock_guard<std::mutex> l(mu_);
     // Forget mount points no connection holds any more.
@@ -128,8 +127,8 @@ absl::StatusOr<lisafs::MountResult> Connection::Mount(
       if (absl::Status s = host::SetNonBlocking(d->get()); !s.ok()) return s;
       out.donated = *std::move(d);
     }
-    shared = SharedMountPoints().Insert(path, *st, file->opath,
-                                        std::move(file->fd));
+    shared =
+        SharedMountPoints().Insert(path, *st, file->opath, std::move(file->fd));
   }
   state_->SetMountDirFd(shared);
   out.root.stat = *st;

@@ -307,8 +307,8 @@ TEST_F(FsgoferTest, OpenAtOfARegularFileDonatesANonBlockingFd) {
 
 TEST_F(FsgoferTest, OpenAtDropsFlagsOtherThanAccessModeAndTrunc) {
   fd::OwnedFd donated;
-  FDID o = Open(WalkTo({"file"}), O_RDWR | O_APPEND | O_TRUNC | O_CREAT,
-                &donated);
+  FDID o =
+      Open(WalkTo({"file"}), O_RDWR | O_APPEND | O_TRUNC | O_CREAT, &donated);
   ASSERT_NE(o, 0u);
   EXPECT_EQ(FdFlags(donated.get()) & O_APPEND, 0);
   EXPECT_EQ(FdFlags(donated.get()) & O_ACCMODE, O_RDWR);
@@ -498,9 +498,9 @@ TEST_F(FsgoferTest, Getdents64ListsWithoutDotsAndSeeks) {
   req.count = 65536;
   Reply r = Call(MID::kGetdents64, req);
   ASSERT_EQ(r.mid, 24) << r.err();
-  std::set<std::string> want = {"file",   "empty", "dir",    "symlink",
-                                "escape", "escape_dir", "fifo", "socket",
-                                "dev"};
+  std::set<std::string> want = {"file",    "empty",  "dir",
+                                "symlink", "escape", "escape_dir",
+                                "fifo",    "socket", "dev"};
   EXPECT_EQ(Names(*r.As<lisafs::Getdents64Resp>()), want);
   r = Call(MID::kGetdents64, req);
   EXPECT_EQ(r.payload, (std::vector<uint8_t>{0, 0})) << "end of directory";

@@ -103,8 +103,8 @@ absl::StatusOr<lisafs::Statx> StatSupported(int fd) {
   absl::StatusOr<lisafs::Statx> st = Stat(fd);
   if (!st.ok()) return st;
   if (!SupportedFileType(st->mode)) {
-    return syserr::FromErrno(
-        EPERM, absl::StrCat("unsupported file type 0", absl::Hex(st->mode & S_IFMT)));
+    return syserr::FromErrno(EPERM, absl::StrCat("unsupported file type 0",
+                                                 absl::Hex(st->mode & S_IFMT)));
   }
   return st;
 }

@@ -1,5 +1,6 @@
 // Package fsgofer, host side: the host syscalls the backend is built from,
-// each with the exact flags of the reference fsgofer (pkg/lisafs/README.md §7.7).
+// each with the exact flags of the reference fsgofer (pkg/lisafs/README.md
+// §7.7).
 //
 // Nothing here follows a symlink: every open adds O_NOFOLLOW, every stat
 // uses AT_SYMLINK_NOFOLLOW, and names are looked up one at a time relative
@@ -83,8 +84,7 @@ absl::Status SetNonBlocking(int fd);
 
 // ReadAt fills buf from offset with pread(2), looping over short reads,
 // and stops early only at EOF. An error drops what was read.
-absl::StatusOr<size_t> ReadAt(int fd, absl::Span<uint8_t> buf,
-                              uint64_t offset);
+absl::StatusOr<size_t> ReadAt(int fd, absl::Span<uint8_t> buf, uint64_t offset);
 
 // WriteAt writes all of data at offset with pwrite(2), looping over short
 // writes.

@@ -26,10 +26,9 @@ absl::StatusOr<size_t> OpenFD::Read(absl::Span<uint8_t> buf, uint64_t offset) {
   return host::ReadAt(host_.get(), buf, offset);
 }
 
-absl::Status OpenFD::Allocate(uint64_t mode, uint64_t offset,
-                              uint64_t length) {
-  if (fallocate(host_.get(), static_cast<int>(mode),
-                static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
+absl::Status OpenFD::Allocate(uint64_t mode, uint64_t offset, uint64_t length) {
+  if (fallocate(host_.get(), static_cast<int>(mode), static_cast<off_t>(offset),
+                static_cast<off_t>(length)) != 0) {
     return syserr::FromErrno(errno, "fallocate");
   }
   return absl::OkStatus();

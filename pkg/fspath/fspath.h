@@ -1,7 +1,8 @@
 // Package fspath: splitting slash-separated paths into components.
 //
 // devutil's OpenAt walks a path one component at a time; this package does
-// the splitting, with the rules of pkg/lisafs/README.md §9.8. Nothing is resolved: "." and
+// the splitting, with the rules of pkg/lisafs/README.md §9.8. Nothing is
+// resolved: "." and
 // ".." stay literal components, and it is up to the caller (or the server) to
 // reject them.
 
@@ -27,10 +28,10 @@ struct Path {
   bool operator==(const Path&) const = default;
 };
 
-// Parse splits path per pkg/lisafs/README.md §9.8 and records whether it was absolute and
-// whether it ended with a slash. The empty path parses to Path{} (neither
-// absolute nor dir); "/" is both absolute and dir, with no components. Bytes
-// other than '/', NUL included, are kept as they are.
+// Parse splits path per pkg/lisafs/README.md §9.8 and records whether it was
+// absolute and whether it ended with a slash. The empty path parses to Path{}
+// (neither absolute nor dir); "/" is both absolute and dir, with no components.
+// Bytes other than '/', NUL included, are kept as they are.
 Path Parse(absl::string_view path);
 
 // Components returns Parse(path).components: the names between runs of '/',

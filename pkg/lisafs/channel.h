@@ -1,5 +1,5 @@
-// Channel is a LISAFS channel communicator (pkg/lisafs/README.md §8), shared by the
-// client and the server: a flipcall endpoint over a packet window carries
+// Channel is a LISAFS channel communicator (pkg/lisafs/README.md §8), shared by
+// the client and the server: a flipcall endpoint over a packet window carries
 // each message as a 4-byte channel header (MID, FD count) and the payload,
 // and an FD channel carries the FDs of a response, one per datagram, sent
 // before the window is handed over.
@@ -24,7 +24,8 @@
 namespace gvisor::lisafs {
 
 // MaxChannels is how many channels one connection has at most, on either
-// side: the host's hardware threads clamped to 2..4 (pkg/lisafs/README.md §6.7, §7.9).
+// side: the host's hardware threads clamped to 2..4 (pkg/lisafs/README.md §6.7,
+// §7.9).
 size_t MaxChannels();
 
 // Channel is one channel's two endpoints. One thread at a time uses it,

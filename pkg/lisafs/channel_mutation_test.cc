@@ -1,6 +1,6 @@
-// Shared memory is hostile and mutable (pkg/lisafs/README.md §8.2): a channel's peer maps
-// the same packet window and may rewrite it at any time, or hand over a
-// window that faults. These tests play that peer against our client (a
+// Shared memory is hostile and mutable (pkg/lisafs/README.md §8.2): a channel's
+// peer maps the same packet window and may rewrite it at any time, or hand over
+// a window that faults. These tests play that peer against our client (a
 // hostile gofer) and against our server (a hostile sandbox), and check that
 // each side decodes a private copy, within bounds, and survives.
 
@@ -23,10 +23,10 @@
 #include "pkg/flipcall/packet_window.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/client.h"
-#include "pkg/unet/hangup_watcher.h"
 #include "pkg/lisafs/hostile_gofer_testutil.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
 #include "testing/fd_count.h"
 #include "testing/gofer_fixture.h"
@@ -379,8 +379,8 @@ TEST_F(ChannelMutationTest, ServerDecodesAPrivateCopyWhileTheClientRewritesIt) {
     std::atomic<uint64_t> mutations{0};
     // The sandbox rewrites its requests while the server holds the window:
     // lengths from 4 (a bare header: never shorter, which would end the
-    // server's loop, pkg/lisafs/README.md §8.5) to the whole window, and the requests'
-    // counts, string lengths and FDIDs.
+    // server's loop, pkg/lisafs/README.md §8.5) to the whole window, and the
+    // requests' counts, string lengths and FDIDs.
     std::thread mutator([&] {
       static const uint32_t kLens[] = {4, 5, 12, 30, 200};
       static const uint32_t kWords[] = {0xFFFFFFFF, 1, 0xFFFF0003, 0};

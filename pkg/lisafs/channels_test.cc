@@ -1,5 +1,5 @@
-// Channels end to end (pkg/lisafs/README.md §6.7, §6.8, §8): our client against our
-// server through the hermetic fixture (every RPC, FD donation, concurrency,
+// Channels end to end (pkg/lisafs/README.md §6.7, §6.8, §8): our client against
+// our server through the hermetic fixture (every RPC, FD donation, concurrency,
 // the channel limit, Close, leaks), and against a scripted server, in this
 // process or in a child process, for what a real server never does: stop
 // answering, or die, in the middle of an RPC on a channel.
@@ -34,10 +34,10 @@
 #include "pkg/flipcall/flipcall.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/client.h"
-#include "pkg/unet/hangup_watcher.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
 #include "testing/fd_count.h"
 #include "testing/gofer_fixture.h"
@@ -45,10 +45,10 @@
 namespace gvisor::lisafs {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 using ::gvisor::testing::OpenFdCount;
 using ::gvisor::testing::WindowMappingCount;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 
 const context::Context& Ctx() { return context::Background(); }
 
@@ -176,9 +176,10 @@ std::vector<std::string> Scenario(const std::shared_ptr<Client>& c,
   std::vector<uint8_t> back(big.size() + 10);
   absl::StatusOr<size_t> r = open.Read(ctx, absl::MakeSpan(back), 0);
   add("Read", r.status(),
-      r.ok() ? absl::StrCat(*r, " same=",
-                            std::equal(big.begin(), big.end(), back.begin()))
-             : "");
+      r.ok()
+          ? absl::StrCat(
+                *r, " same=", std::equal(big.begin(), big.end(), back.begin()))
+          : "");
   add("Sync", open.Sync(ctx));
   add("Flush", open.Flush(ctx));
   add("Allocate", open.Allocate(ctx, 0, 0, 1 << 20));
@@ -211,9 +212,9 @@ std::vector<std::string> Scenario(const std::shared_ptr<Client>& c,
   std::vector<std::string> multi = {"sub", "missing"};
   absl::StatusOr<WalkResult> wm = d.WalkMultiple(ctx, multi);
   add("WalkMultiple", wm.status(),
-      wm.ok() ? absl::StrCat(static_cast<int>(wm->status), "/",
-                             wm->inodes.size())
-              : "");
+      wm.ok()
+          ? absl::StrCat(static_cast<int>(wm->status), "/", wm->inodes.size())
+          : "");
   add("RenameAt", d.RenameAt(ctx, "hard", d.id(), "hard2"));
   add("RenameAt2 noreplace",
       d.RenameAt(ctx, "hard2", d.id(), "f", RENAME_NOREPLACE));
@@ -589,9 +590,8 @@ TEST_F(ScriptedTest, CloseWakesAnRpcBlockedOnAChannel) {
     });
   });
   ASSERT_NE(c, nullptr);
-  std::future<absl::Status> rpc = std::async(std::launch::async, [&] {
-    return c->NewFD(1).FStat(Ctx()).status();
-  });
+  std::future<absl::Status> rpc = std::async(
+      std::launch::async, [&] { return c->NewFD(1).FStat(Ctx()).status(); });
   request_arrived.get_future().wait();
   EXPECT_EQ(rpc.wait_for(milliseconds(100)), std::future_status::timeout);
   c->Close();
@@ -615,9 +615,8 @@ TEST_F(ScriptedTest, AServerClosingItsSocketMidRpcWakesTheChannel) {
     });
   });
   ASSERT_NE(c, nullptr);
-  std::future<absl::Status> rpc = std::async(std::launch::async, [&] {
-    return c->NewFD(1).FStat(Ctx()).status();
-  });
+  std::future<absl::Status> rpc = std::async(
+      std::launch::async, [&] { return c->NewFD(1).FStat(Ctx()).status(); });
   ASSERT_EQ(rpc.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(syserr::ToErrno(rpc.get()), EIO);
   server.join();
@@ -650,9 +649,8 @@ TEST_F(ScriptedTest, AServerProcessKilledMidRpcFailsItWithEIO) {
   ASSERT_GT(pid, 0);
   ready_w.reset();
   ASSERT_NE(c, nullptr);
-  std::future<absl::Status> rpc = std::async(std::launch::async, [&] {
-    return c->NewFD(1).FStat(Ctx()).status();
-  });
+  std::future<absl::Status> rpc = std::async(
+      std::launch::async, [&] { return c->NewFD(1).FStat(Ctx()).status(); });
   char x;
   ASSERT_EQ(read(ready_r.get(), &x, 1), 1);
   EXPECT_EQ(rpc.wait_for(milliseconds(100)), std::future_status::timeout);

@@ -192,8 +192,8 @@ absl::Status Client::StartChannels(const context::Context& ctx) {
     // caller ever waits on a channel of a server that died unnoticed.
     if (watch_id_ == 0) {
       std::weak_ptr<Client> weak = weak_from_this();
-      absl::StatusOr<uint64_t> id = unet::HangupWatcher::Default().Watch(
-          sock_fd_, [weak] {
+      absl::StatusOr<uint64_t> id =
+          unet::HangupWatcher::Default().Watch(sock_fd_, [weak] {
             if (std::shared_ptr<Client> c = weak.lock()) c->ShutdownChannels();
           });
       if (!id.ok()) return syserr::WithContext(id.status(), "StartChannels");
@@ -212,13 +212,11 @@ absl::Status Client::StartChannels(const context::Context& ctx) {
 absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
     const context::Context& ctx) {
   std::vector<fd::OwnedFd> fds;
-  ASSIGN_OR_RETURN(
-      ChannelResp resp,
-      Rpc<ChannelResp>(ctx, MID::kChannel, EmptyMessage{}, 2, &fds));
+  ASSIGN_OR_RETURN(ChannelResp resp, Rpc<ChannelResp>(ctx, MID::kChannel,
+                                                      EmptyMessage{}, 2, &fds));
   if (fds.size() < 2) {
-    return syserr::FromErrno(
-        EIO, absl::StrCat("Channel RPC: server donated ", fds.size(),
-                          " FDs, want 2"));
+    return syserr::FromErrno(EIO, absl::StrCat("Channel RPC: server donated ",
+                                               fds.size(), " FDs, want 2"));
   }
   if (resp.data_offset < 0) {
     return syserr::FromErrno(EIO, "Channel RPC: negative window offset");
@@ -251,9 +249,9 @@ absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
       std::make_unique<Channel>(*std::move(data), *std::move(fd_channel));
   if (slot->channel->max_payload() < max_message_size_) {
     return syserr::FromErrno(
-        EIO, absl::StrCat("Channel RPC: window of ", resp.data_length,
-                          " bytes cannot hold a message of ",
-                          max_message_size_));
+        EIO,
+        absl::StrCat("Channel RPC: window of ", resp.data_length,
+                     " bytes cannot hold a message of ", max_message_size_));
   }
   if (absl::Status s = slot->channel->data().Connect(); !s.ok()) {
     return syserr::WithContext(s, "channel handshake");
@@ -324,10 +322,10 @@ absl::Status Client::SndRcvMessage(const context::Context& ctx, MID mid,
     return RpcError(mid, EOPNOTSUPP, ": not supported by the server");
   }
   if (req.size() > max_message_size_) {
-    return RpcError(mid, EIO,
-                    absl::StrCat(": request of ", req.size(),
-                                 " bytes exceeds the limit of ",
-                                 max_message_size_));
+    return RpcError(
+        mid, EIO,
+        absl::StrCat(": request of ", req.size(),
+                     " bytes exceeds the limit of ", max_message_size_));
   }
   if (want_fds > kMaxWantFds) {
     return RpcError(mid, EINVAL, ": too many FDs wanted");
@@ -372,8 +370,8 @@ absl::Status Client::ChannelExchange(const context::Context& ctx,
     std::unique_lock<std::mutex> l(channels_mu_);
     slot->dead = true;
     if (!flipcall::IsShutdown(n.status())) {
-      ctx.Warningf("lisafs: %s RPC: channel transfer failed: %s",
-                   MIDName(mid), n.status().ToString());
+      ctx.Warningf("lisafs: %s RPC: channel transfer failed: %s", MIDName(mid),
+                   n.status().ToString());
     }
     return RpcError(mid, EIO,
                     absl::StrCat(": channel: ", n.status().message()));

@@ -1,14 +1,14 @@
-// Client is the LISAFS client side of one connection (pkg/lisafs/README.md §6): it mounts,
-// runs RPCs over the connection's socket, and batches FDID closes. ClientFD
-// (client_fd.h, included here) is a handle on one server-side FDID with a
-// method per RPC.
+// Client is the LISAFS client side of one connection (pkg/lisafs/README.md §6):
+// it mounts, runs RPCs over the connection's socket, and batches FDID closes.
+// ClientFD (client_fd.h, included here) is a handle on one server-side FDID
+// with a method per RPC.
 //
 // RPCs go over the connection's socket until StartChannels adds flipcall
-// channels (pkg/lisafs/README.md §6.7, §8); then each RPC takes an idle channel if there
-// is one and the socket otherwise. A dead server is noticed on the RPC path
-// for the socket; for channels, whose callers sleep on a futex that a dead
-// server never wakes, one process-wide thread (unet/hangup_watcher.h) epolls the
-// socket of every client that started channels and shuts those channels
+// channels (pkg/lisafs/README.md §6.7, §8); then each RPC takes an idle channel
+// if there is one and the socket otherwise. A dead server is noticed on the RPC
+// path for the socket; for channels, whose callers sleep on a futex that a dead
+// server never wakes, one process-wide thread (unet/hangup_watcher.h) epolls
+// the socket of every client that started channels and shuts those channels
 // down when it hangs up (§6.8). There is no thread per client, so one
 // process can hold thousands of clients. A client that never starts
 // channels behaves, and speaks, exactly as a socket-only client.
@@ -64,8 +64,9 @@ struct Mounted {
 // is taken from what it announces: the limit in force is always the
 // stricter of ours and the server's.
 struct ClientOptions {
-  // kDefaultMaxMessageSize is twice fsgofer's limit (2093056, pkg/lisafs/README.md §5.1),
-  // so that against gVisor's gofers and ours the server's value applies.
+  // kDefaultMaxMessageSize is twice fsgofer's limit (2093056,
+  // pkg/lisafs/README.md §5.1), so that against gVisor's gofers and ours the
+  // server's value applies.
   static constexpr uint32_t kDefaultMaxMessageSize = 4 << 20;
   // kMinMaxMessageSize: below a page, Mount's answer and Read/Write chunks
   // would not fit.
@@ -88,8 +89,8 @@ struct ClientOptions {
   uint32_t max_message_size = kDefaultMaxMessageSize;
   // max_oversize_drain: a socket response claiming more than the limit but
   // at most this many bytes is read and discarded, so the connection lives
-  // on (pkg/lisafs/README.md §2.6); one claiming more fails the connection at once,
-  // without reading it: that RPC and every later one fail with EIO.
+  // on (pkg/lisafs/README.md §2.6); one claiming more fails the connection at
+  // once, without reading it: that RPC and every later one fail with EIO.
   uint32_t max_oversize_drain = kDefaultMaxOversizeDrain;
   // max_channel_window: StartChannels refuses (EIO) a packet window longer
   // than this. Mapping costs address space only: the client touches at
@@ -154,8 +155,7 @@ class Client : public std::enable_shared_from_this<Client> {
   // GuardStall shuts the socket down at deadline unless the returned guard
   // is disarmed first, calling on_fire (if set) just before
   // (unet::HangupWatcher::Guard).
-  unet::StallGuard GuardStall(unet::HangupWatcher& watcher,
-                              absl::Time deadline,
+  unet::StallGuard GuardStall(unet::HangupWatcher& watcher, absl::Time deadline,
                               std::function<void()> on_fire = nullptr);
 
   // StartChannels asks the server for up to MaxChannels() channels, one
@@ -195,11 +195,11 @@ class Client : public std::enable_shared_from_this<Client> {
   // fd by itself (see ClientFD::Close).
   ClientFD NewFD(FDID fd);
 
-  // CloseFD takes ownership of fd and queues it for a Close RPC (pkg/lisafs/README.md
-  // §6.3), sending the batch now if flush is set or kCloseBatchSize FDIDs
-  // are queued. kInvalidFDID queues nothing (with flush, it sends what is
-  // queued). A failed Close RPC is logged through ctx at kWarning, not
-  // returned.
+  // CloseFD takes ownership of fd and queues it for a Close RPC
+  // (pkg/lisafs/README.md §6.3), sending the batch now if flush is set or
+  // kCloseBatchSize FDIDs are queued. kInvalidFDID queues nothing (with flush,
+  // it sends what is queued). A failed Close RPC is logged through ctx at
+  // kWarning, not returned.
   void CloseFD(const context::Context& ctx, FDID fd, bool flush);
 
   // SyncFDs fsyncs open FDs (borrowed) in one FSync RPC.
@@ -222,8 +222,8 @@ class Client : public std::enable_shared_from_this<Client> {
   // donated FDs (owned by the caller) on success; otherwise they are
   // closed.
   template <WireMessage Resp, WireMessage Req>
-  absl::StatusOr<Resp> Rpc(const context::Context& ctx, MID mid,
-                           const Req& req, size_t want_fds = 0,
+  absl::StatusOr<Resp> Rpc(const context::Context& ctx, MID mid, const Req& req,
+                           size_t want_fds = 0,
                            std::vector<fd::OwnedFd>* fds = nullptr);
 
  private:
@@ -236,8 +236,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   absl::Status DoRpc(const context::Context& ctx, MID mid,
                      absl::Span<const uint8_t> req, size_t want_fds,
-                     std::vector<uint8_t>* resp,
-                     std::vector<fd::OwnedFd>* fds);
+                     std::vector<uint8_t>* resp, std::vector<fd::OwnedFd>* fds);
   // SocketExchange and ChannelExchange send a request and read the
   // response frame; a failure is a transport error (EIO). ChannelExchange
   // logs a failed transfer through ctx.

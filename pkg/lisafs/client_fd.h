@@ -1,7 +1,7 @@
-// ClientFD is the LISAFS client's handle on one server-side FDID (pkg/lisafs/README.md
-// §6), with a method per RPC on that FDID; ClientBoundSocketFD is the handle
-// on a bound socket. Both are made by a Client (client.h, which includes
-// this header) and share it.
+// ClientFD is the LISAFS client's handle on one server-side FDID
+// (pkg/lisafs/README.md §6), with a method per RPC on that FDID;
+// ClientBoundSocketFD is the handle on a bound socket. Both are made by a
+// Client (client.h, which includes this header) and share it.
 //
 // Every method runs its RPCs through Client::Rpc, so all of them share its
 // errors (see Client::SndRcvMessage): EOPNOTSUPP (nothing sent) if the
@@ -93,8 +93,8 @@ class ClientFD {
   // client is the Client this handle belongs to (borrowed; null if invalid).
   Client* client() const { return client_.get(); }
 
-  // Close queues the FDID for closing (pkg/lisafs/README.md §6.3) and invalidates this
-  // handle. Closing an invalid handle does nothing.
+  // Close queues the FDID for closing (pkg/lisafs/README.md §6.3) and
+  // invalidates this handle. Closing an invalid handle does nothing.
   void Close(const context::Context& ctx, bool flush);
 
   // FStat stats a control or open FD (one FStat RPC).

@@ -1,6 +1,6 @@
 // ClientFD tests against a scripted fake server (client_test_fixture.h):
-// the request bytes of every RPC, byte for byte (pkg/lisafs/README.md §10 vectors where
-// they exist), and how each response is parsed.
+// the request bytes of every RPC, byte for byte (pkg/lisafs/README.md §10
+// vectors where they exist), and how each response is parsed.
 
 #include "pkg/lisafs/client_fd.h"
 
@@ -43,7 +43,8 @@ using testutil::BytesToHex;
 using testutil::HexToBytes;
 
 // ---------------------------------------------------------------------------
-// The devutil sequence of pkg/lisafs/README.md §9.6, byte for byte (V3, V4, V5, V6).
+// The devutil sequence of pkg/lisafs/README.md §9.6, byte for byte (V3, V4, V5,
+// V6).
 
 TEST_F(ClientTest, WalkOpenCloseMatchVectors) {
   Mount();
@@ -66,8 +67,7 @@ TEST_F(ClientTest, WalkOpenCloseMatchVectors) {
   auto open = Run([&] { return child.OpenAt(Ctx(), O_RDWR); });
   server_->Expect(HexToBytes(vectors::kV5a));
   int zero = ::open("/dev/zero", O_RDONLY | O_CLOEXEC);
-  server_->Send(HexToBytes(vectors::kV5b),
-                {zero});
+  server_->Send(HexToBytes(vectors::kV5b), {zero});
   close(zero);
   absl::StatusOr<OpenResult> o = open.get();
   ASSERT_TRUE(o.ok()) << o.status();
@@ -125,7 +125,8 @@ TEST_F(ClientTest, SingleWalkMapsStatuses) {
                {Inode{8, testutil::StatDev()}, Inode{9, testutil::StatDev()}}};
   server_->Send(*MarshalFrame(MID::kWalk, wr2));
   EXPECT_EQ(syserr::ToErrno(two.get().status()), EIO);
-  auto flush = Run([&] { mounted_.client->CloseFD(Ctx(), kInvalidFDID, true); });
+  auto flush =
+      Run([&] { mounted_.client->CloseFD(Ctx(), kInvalidFDID, true); });
   CloseReq want{{7, 8, 9}};
   server_->Expect(*MarshalFrame(MID::kClose, want));
   server_->Send(HexToBytes(vectors::kV6b));
@@ -134,7 +135,8 @@ TEST_F(ClientTest, SingleWalkMapsStatuses) {
   auto ok = Run([&] { return root_.Walk(Ctx(), "nvidia0"); });
   server_->Expect(*MarshalFrame(MID::kWalk, WalkReq{1, {"nvidia0"}}));
   server_->Send(*MarshalFrame(
-      MID::kWalk, WalkResp{WalkStatus::kSuccess, {Inode{10, testutil::StatCap1()}}}));
+      MID::kWalk,
+      WalkResp{WalkStatus::kSuccess, {Inode{10, testutil::StatCap1()}}}));
   absl::StatusOr<Inode> in = ok.get();
   ASSERT_TRUE(in.ok());
   EXPECT_EQ(in->control_fd, 10u);
@@ -146,7 +148,8 @@ TEST_F(ClientTest, SingleWalkMapsStatuses) {
 TEST_F(ClientTest, ErrorResponseCarriesErrno) {
   Mount();
   auto st = Run([&] { return root_.FStat(Ctx()); });
-  server_->Expect(HexToBytes("08 00 00 00 03 00 00 00 01 00 00 00 00 00 00 00"));
+  server_->Expect(
+      HexToBytes("08 00 00 00 03 00 00 00 01 00 00 00 00 00 00 00"));
   server_->Send(HexToBytes(vectors::kV7));  // V7
   absl::StatusOr<Statx> s = st.get();
   EXPECT_EQ(syserr::ToErrno(s.status()), ENOENT);
@@ -262,11 +265,11 @@ TEST_F(ClientTest, ReadAndWriteAreChunkedAtTheMessageLimit) {
   std::vector<uint8_t> buf(200);
   auto r = Run([&] { return f.Read(Ctx(), absl::MakeSpan(buf), 0); });
   // Chunks of 100 - 8 = 92; the second comes back short (EOF).
-  server_->Expect(*MarshalFrame(
-      MID::kPRead, PReadReq{.offset = 0, .fd = 4, .count = 92}));
+  server_->Expect(
+      *MarshalFrame(MID::kPRead, PReadReq{.offset = 0, .fd = 4, .count = 92}));
   server_->Send(*MarshalFrame(MID::kPRead, PReadResp{std::string(92, 'a')}));
-  server_->Expect(*MarshalFrame(
-      MID::kPRead, PReadReq{.offset = 92, .fd = 4, .count = 92}));
+  server_->Expect(
+      *MarshalFrame(MID::kPRead, PReadReq{.offset = 92, .fd = 4, .count = 92}));
   server_->Send(*MarshalFrame(MID::kPRead, PReadResp{std::string(5, 'b')}));
   ASSERT_EQ(*r.get(), 97u);
   EXPECT_EQ(buf[91], 'a');
@@ -311,25 +314,30 @@ TEST_F(ClientTest, RemainingRpcsEncodeAndDecode) {
   const std::vector<uint8_t> kEmpty;
 
   {
-    auto r = Run([&] { return f.WalkStat(Ctx(), std::vector<std::string>{"", "a"}); });
+    auto r = Run([&] {
+      return f.WalkStat(Ctx(), std::vector<std::string>{"", "a"});
+    });
     server_->Expect(*MarshalFrame(MID::kWalkStat, WalkReq{3, {"", "a"}}));
     server_->Send(*MarshalFrame(
-        MID::kWalkStat, WalkStatResp{{testutil::StatDev(), testutil::StatCap1()}}));
+        MID::kWalkStat,
+        WalkStatResp{{testutil::StatDev(), testutil::StatCap1()}}));
     auto v = r.get();
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(v->size(), 2u);
   }
   {
     int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    auto r = Run([&] { return f.OpenCreateAt(Ctx(), "new", O_RDWR, 0640, 1, 2); });
+    auto r =
+        Run([&] { return f.OpenCreateAt(Ctx(), "new", O_RDWR, 0640, 1, 2); });
     OpenCreateAtReq want;
     want.common = CreateCommon{.dir_fd = 3, .uid = 1, .gid = 2, .mode = 0640};
     want.flags = O_RDWR;
     want.name = "new";
     server_->Expect(*MarshalFrame(MID::kOpenCreateAt, want));
-    server_->Send(*MarshalFrame(MID::kOpenCreateAt,
-                                OpenCreateAtResp{Inode{11, testutil::StatDev()}, 12}),
-                  {null_fd});
+    server_->Send(
+        *MarshalFrame(MID::kOpenCreateAt,
+                      OpenCreateAtResp{Inode{11, testutil::StatDev()}, 12}),
+        {null_fd});
     close(null_fd);
     auto v = r.get();
     ASSERT_TRUE(v.ok());
@@ -344,9 +352,11 @@ TEST_F(ClientTest, RemainingRpcsEncodeAndDecode) {
     EXPECT_TRUE(r.get().ok());
   }
   {
-    auto r = Run([&] { return f.MknodAt(Ctx(), "n", S_IFREG | 0600, 5, 6, 7, 8); });
+    auto r =
+        Run([&] { return f.MknodAt(Ctx(), "n", S_IFREG | 0600, 5, 6, 7, 8); });
     MknodAtReq want;
-    want.common = CreateCommon{.dir_fd = 3, .uid = 5, .gid = 6, .mode = S_IFREG | 0600};
+    want.common =
+        CreateCommon{.dir_fd = 3, .uid = 5, .gid = 6, .mode = S_IFREG | 0600};
     want.minor = 7;
     want.major = 8;
     want.name = "n";
@@ -356,9 +366,10 @@ TEST_F(ClientTest, RemainingRpcsEncodeAndDecode) {
   }
   {
     auto r = Run([&] { return f.SymlinkAt(Ctx(), "l", "/target", 0, 0); });
-    server_->Expect(*MarshalFrame(MID::kSymlinkAt,
-                                  SymlinkAtReq{3, 0, 0, "l", "/target"}));
-    server_->Send(*MarshalFrame(MID::kSymlinkAt, Inode{14, testutil::StatDev()}));
+    server_->Expect(
+        *MarshalFrame(MID::kSymlinkAt, SymlinkAtReq{3, 0, 0, "l", "/target"}));
+    server_->Send(
+        *MarshalFrame(MID::kSymlinkAt, Inode{14, testutil::StatDev()}));
     EXPECT_EQ(r.get()->control_fd, 14u);
   }
   {
@@ -393,32 +404,36 @@ TEST_F(ClientTest, RemainingRpcsEncodeAndDecode) {
   }
   {
     auto r = Run([&] { return f.UnlinkAt(Ctx(), "gone", AT_REMOVEDIR); });
-    server_->Expect(*MarshalFrame(MID::kUnlinkAt,
-                                  UnlinkAtReq{3, AT_REMOVEDIR, "gone"}));
+    server_->Expect(
+        *MarshalFrame(MID::kUnlinkAt, UnlinkAtReq{3, AT_REMOVEDIR, "gone"}));
     server_->Send(Frame(MID::kUnlinkAt, kEmpty));
     EXPECT_TRUE(r.get().ok());
   }
   {
     auto r = Run([&] { return f.GetXattr(Ctx(), "user.k", 64); });
-    server_->Expect(*MarshalFrame(MID::kFGetXattr, FGetXattrReq{3, 64, "user.k"}));
+    server_->Expect(
+        *MarshalFrame(MID::kFGetXattr, FGetXattrReq{3, 64, "user.k"}));
     server_->Send(*MarshalFrame(MID::kFGetXattr, FGetXattrResp{"v"}));
     EXPECT_EQ(*r.get(), "v");
   }
   {
     auto r = Run([&] { return f.SetXattr(Ctx(), "user.k", "v", 1); });
-    server_->Expect(*MarshalFrame(MID::kFSetXattr, FSetXattrReq{3, 1, "user.k", "v"}));
+    server_->Expect(
+        *MarshalFrame(MID::kFSetXattr, FSetXattrReq{3, 1, "user.k", "v"}));
     server_->Send(Frame(MID::kFSetXattr, kEmpty));
     EXPECT_TRUE(r.get().ok());
   }
   {
     auto r = Run([&] { return f.ListXattr(Ctx(), 0); });
     server_->Expect(*MarshalFrame(MID::kFListXattr, FListXattrReq{3, 0}));
-    server_->Send(*MarshalFrame(MID::kFListXattr, FListXattrResp{{"user.a", "user.b"}}));
+    server_->Send(
+        *MarshalFrame(MID::kFListXattr, FListXattrResp{{"user.a", "user.b"}}));
     EXPECT_THAT(*r.get(), ::testing::ElementsAre("user.a", "user.b"));
   }
   {
     auto r = Run([&] { return f.RemoveXattr(Ctx(), "user.a"); });
-    server_->Expect(*MarshalFrame(MID::kFRemoveXattr, FRemoveXattrReq{3, "user.a"}));
+    server_->Expect(
+        *MarshalFrame(MID::kFRemoveXattr, FRemoveXattrReq{3, "user.a"}));
     server_->Send(Frame(MID::kFRemoveXattr, kEmpty));
     EXPECT_TRUE(r.get().ok());
   }
@@ -447,13 +462,15 @@ TEST_F(ClientTest, SocketRpcs) {
     auto r = Run([&] { return f.Connect(Ctx(), SOCK_DGRAM, 1000, 1001); });
     server_->Expect(*MarshalFrame(
         MID::kConnectWithCreds,
-        ConnectWithCredsReq{.fd = 3, .sock_type = SOCK_DGRAM, .uid = 1000, .gid = 1001}));
+        ConnectWithCredsReq{
+            .fd = 3, .sock_type = SOCK_DGRAM, .uid = 1000, .gid = 1001}));
     server_->Send(Frame(MID::kConnectWithCreds, kEmpty));
     EXPECT_EQ(syserr::ToErrno(r.get().status()), EBADF);
   }
   ClientBoundSocketFD bound;
   {
-    auto r = Run([&] { return f.BindAt(Ctx(), SOCK_STREAM, "sock", 0600, 1, 1); });
+    auto r =
+        Run([&] { return f.BindAt(Ctx(), SOCK_STREAM, "sock", 0600, 1, 1); });
     BindAtReq want;
     want.common = CreateCommon{.dir_fd = 3, .uid = 1, .gid = 1, .mode = 0600};
     want.sock_type = SOCK_STREAM;
@@ -471,14 +488,16 @@ TEST_F(ClientTest, SocketRpcs) {
   }
   {
     auto r = Run([&] { return bound.Listen(Ctx(), 16); });
-    server_->Expect(*MarshalFrame(MID::kListen, ListenReq{.fd = 21, .backlog = 16}));
+    server_->Expect(
+        *MarshalFrame(MID::kListen, ListenReq{.fd = 21, .backlog = 16}));
     server_->Send(Frame(MID::kListen, kEmpty));
     EXPECT_TRUE(r.get().ok());
   }
   {
     auto r = Run([&] { return bound.Accept(Ctx()); });
     server_->Expect(*MarshalFrame(MID::kAccept, AcceptReq{21}));
-    server_->Send(*MarshalFrame(MID::kAccept, AcceptResp{""}), {pair->first.fd()});
+    server_->Send(*MarshalFrame(MID::kAccept, AcceptResp{""}),
+                  {pair->first.fd()});
     auto v = r.get();
     ASSERT_TRUE(v.ok());
     EXPECT_TRUE(v->fd.valid());
@@ -492,10 +511,11 @@ TEST_F(ClientTest, SocketRpcs) {
   }
   {
     // BindAt with no FD: EBADF, and both FDIDs are queued for closing.
-    auto r = Run([&] { return f.BindAt(Ctx(), SOCK_STREAM, "s2", 0600, 1, 1); });
+    auto r =
+        Run([&] { return f.BindAt(Ctx(), SOCK_STREAM, "s2", 0600, 1, 1); });
     server_->ReadFrame();
-    server_->Send(*MarshalFrame(MID::kBindAt,
-                                BindAtResp{Inode{30, testutil::StatDev()}, 31}));
+    server_->Send(*MarshalFrame(
+        MID::kBindAt, BindAtResp{Inode{30, testutil::StatDev()}, 31}));
     EXPECT_EQ(syserr::ToErrno(r.get().status()), EBADF);
   }
   // Closing the bound socket flushes: one Close with everything queued.

@@ -111,7 +111,6 @@ TEST_F(ClientTest, MountTruncatedResponseIsEio) {
   EXPECT_EQ(syserr::ToErrno(fut.get().status()), EIO);
 }
 
-
 // ---------------------------------------------------------------------------
 // Local checks: nothing is sent.
 
@@ -139,8 +138,7 @@ TEST_F(ClientTest, FlushIsSentWhenSupported) {
 
 TEST_F(ClientTest, OversizedRequestFailsLocally) {
   Mount(/*max_size=*/64);
-  absl::Status s =
-      root_.SetXattr(Ctx(), "user.k", std::string(100, 'v'), 0);
+  absl::Status s = root_.SetXattr(Ctx(), "user.k", std::string(100, 'v'), 0);
   EXPECT_EQ(syserr::ToErrno(s), EIO);
   EXPECT_TRUE(server_->Quiet());
 }
@@ -200,8 +198,8 @@ TEST_F(ClientTest, TruncatedResponsesAreEio) {
   for (size_t n : {size_t{0}, size_t{7}, size_t{8}, size_t{151}}) {
     auto r = Run([&] { return root_.MkdirAt(Ctx(), "d", 0755, 0, 0); });
     server_->ReadFrame();
-    server_->Send(Frame(MID::kMkdirAt,
-                        std::vector<uint8_t>(inode.begin(), inode.begin() + n)));
+    server_->Send(Frame(
+        MID::kMkdirAt, std::vector<uint8_t>(inode.begin(), inode.begin() + n)));
     EXPECT_EQ(syserr::ToErrno(r.get().status()), EIO) << n;
   }
   // A Walk response whose count points past the end.
@@ -220,8 +218,8 @@ TEST_F(ClientTest, OversizedResponseIsEioAndStreamStaysInSync) {
   Mount(/*max_size=*/4096);
   auto r = Run([&] { return root_.ReadLinkAt(Ctx()); });
   server_->ReadFrame();
-  server_->Send(*MarshalFrame(MID::kReadLinkAt,
-                              ReadLinkAtResp{std::string(10000, 'x')}));
+  server_->Send(
+      *MarshalFrame(MID::kReadLinkAt, ReadLinkAtResp{std::string(10000, 'x')}));
   EXPECT_EQ(syserr::ToErrno(r.get().status()), EIO);
   auto ok = Run([&] { return root_.ReadLinkAt(Ctx()); });
   server_->ReadFrame();

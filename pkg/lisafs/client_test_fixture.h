@@ -1,9 +1,9 @@
 // ClientTest, the fixture of the client's tests against a scripted fake
 // server: the test thread plays the server (FakeServer) on the other end of
 // a real socketpair, asserts the exact request bytes, and answers with
-// crafted bytes (pkg/lisafs/README.md §10 vectors where they exist), while the RPC runs
-// on another thread (ClientTest::Run). Used by client_test.cc (the Client)
-// and client_fd_test.cc (the ClientFD RPCs).
+// crafted bytes (pkg/lisafs/README.md §10 vectors where they exist), while the
+// RPC runs on another thread (ClientTest::Run). Used by client_test.cc (the
+// Client) and client_fd_test.cc (the ClientFD RPCs).
 
 #ifndef GVISOR_PKG_LISAFS_CLIENT_TEST_FIXTURE_H_
 #define GVISOR_PKG_LISAFS_CLIENT_TEST_FIXTURE_H_
@@ -37,7 +37,7 @@ inline const context::Context& Ctx() { return context::Background(); }
 
 // V2's payload with a configurable limit and MID list.
 inline std::vector<uint8_t> MountFrame(uint32_t max_size,
-                                const std::vector<MID>& mids) {
+                                       const std::vector<MID>& mids) {
   MountResp resp;
   resp.root.control_fd = 1;
   resp.root.stat = testutil::StatDev();
@@ -137,8 +137,8 @@ class ClientTest : public ::testing::Test {
   }
 
   // Mount runs NewClient against the fake server's answer.
-  void Mount(uint32_t max_size = 0x1ff000,
-             std::vector<MID> mids = HeadMids(), int donate = -1) {
+  void Mount(uint32_t max_size = 0x1ff000, std::vector<MID> mids = HeadMids(),
+             int donate = -1) {
     auto fut = std::async(std::launch::async, [&] {
       return NewClient(Ctx(), std::move(client_sock_));
     });

@@ -15,9 +15,9 @@ std::string ElementName(absl::string_view what, size_t i) {
 
 absl::Status TooLongToEncode(absl::string_view what, absl::string_view kind,
                              size_t n) {
-  return syserr::FromErrno(
-      EINVAL, absl::StrCat("encoding ", what, ": ", kind, " ", n,
-                           " does not fit in a u16 (max 65535)"));
+  return syserr::FromErrno(EINVAL,
+                           absl::StrCat("encoding ", what, ": ", kind, " ", n,
+                                        " does not fit in a u16 (max 65535)"));
 }
 
 }  // namespace
@@ -71,8 +71,8 @@ absl::Status Encoder::PutFdArray(absl::Span<const FDID> fds,
 
 absl::Status Decoder::ShortRead(absl::string_view what, uint64_t need) const {
   return syserr::FromErrno(
-      EIO, absl::StrCat("decoding ", what, " at offset ", off_, ": need ",
-                        need, " bytes, ", remaining(), " left"));
+      EIO, absl::StrCat("decoding ", what, " at offset ", off_, ": need ", need,
+                        " bytes, ", remaining(), " left"));
 }
 
 absl::Status Decoder::CountTooLarge(absl::string_view what, uint64_t count,
@@ -150,8 +150,7 @@ absl::StatusOr<std::vector<std::string>> Decoder::ReadStringArray(
   return out;
 }
 
-absl::StatusOr<std::vector<FDID>> Decoder::ReadFdArray(
-    absl::string_view what) {
+absl::StatusOr<std::vector<FDID>> Decoder::ReadFdArray(absl::string_view what) {
   absl::StatusOr<uint16_t> count = ReadCount(sizeof(FDID), what);
   if (!count.ok()) return count.status();
   std::vector<FDID> out(*count);

@@ -80,8 +80,8 @@ TEST(EncoderTest, SizedStringOver65535IsRefusedAndAppendsNothing) {
 TEST(EncoderTest, StringArray) {
   Encoder e;
   ASSERT_TRUE(e.PutStringArray({"ab", "", "c"}).ok());
-  EXPECT_THAT(e.bytes(), ElementsAreArray(
-                             HexToBytes("03 00 02 00 61 62 00 00 01 00 63")));
+  EXPECT_THAT(e.bytes(),
+              ElementsAreArray(HexToBytes("03 00 02 00 61 62 00 00 01 00 63")));
 }
 
 TEST(EncoderTest, StringArrayWithLongElementIsRefusedAndAppendsNothing) {
@@ -105,9 +105,9 @@ TEST(EncoderTest, StringArrayWithTooManyElementsIsRefused) {
 TEST(EncoderTest, FdArray) {
   Encoder e;
   ASSERT_TRUE(e.PutFdArray({2, 0x0102030405060708}).ok());
-  EXPECT_THAT(e.bytes(), ElementsAreArray(HexToBytes(
-                             "02 00 02 00 00 00 00 00 00 00 "
-                             "08 07 06 05 04 03 02 01")));
+  EXPECT_THAT(e.bytes(),
+              ElementsAreArray(HexToBytes("02 00 02 00 00 00 00 00 00 00 "
+                                          "08 07 06 05 04 03 02 01")));
 }
 
 TEST(EncoderTest, FdArrayWithTooManyElementsIsRefused) {
@@ -240,8 +240,8 @@ TEST(DecoderTest, StringArrayElementPastEndNamesIndex) {
 }
 
 TEST(DecoderTest, FdArray) {
-  const std::vector<uint8_t> b = HexToBytes(
-      "02 00 02 00 00 00 00 00 00 00 08 07 06 05 04 03 02 01 ee");
+  const std::vector<uint8_t> b =
+      HexToBytes("02 00 02 00 00 00 00 00 00 00 08 07 06 05 04 03 02 01 ee");
   Decoder d(b);
   absl::StatusOr<std::vector<FDID>> v = d.ReadFdArray("f");
   ASSERT_TRUE(v.ok());
@@ -275,9 +275,9 @@ TEST(DecoderTest, ReadStructsRejectsCountsThatCannotFit) {
   Decoder d(b);
   ExpectEio(d.ReadStructs<Inode>(3, "WalkResp.inodes").status(),
             "WalkResp.inodes");
-  ExpectEio(d.ReadStructs<Inode>(std::numeric_limits<uint64_t>::max(), "i")
-                .status(),
-            "i");
+  ExpectEio(
+      d.ReadStructs<Inode>(std::numeric_limits<uint64_t>::max(), "i").status(),
+      "i");
   absl::StatusOr<std::vector<Inode>> v = d.ReadStructs<Inode>(2, "i");
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->size(), 2u);

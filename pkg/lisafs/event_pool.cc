@@ -123,10 +123,10 @@ bool EventPool::Join(absl::Duration grace) {
     }
   }
   if (!all) {
-    ctx_.Warningf("lisafs: %d worker threads still busy after %s; left behind",
-                  threads.size() - std::count(exited.begin(), exited.end(),
-                                              true),
-                  absl::FormatDuration(grace));
+    ctx_.Warningf(
+        "lisafs: %d worker threads still busy after %s; left behind",
+        threads.size() - std::count(exited.begin(), exited.end(), true),
+        absl::FormatDuration(grace));
   }
   return all;
 }

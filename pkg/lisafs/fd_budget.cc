@@ -71,11 +71,10 @@ absl::Status FdBudget::Charge(size_t n, size_t after) {
   }
   if (!ok) {
     return syserr::FromErrno(
-        EMFILE,
-        absl::StrCat("the server holds about ", EstimateLocked(), " of its ",
-                     limit_, " FDs, and keeps the last ",
-                     std::min<uint64_t>(reserve_, limit_ / 4),
-                     " for new connections"));
+        EMFILE, absl::StrCat("the server holds about ", EstimateLocked(),
+                             " of its ", limit_, " FDs, and keeps the last ",
+                             std::min<uint64_t>(reserve_, limit_ / 4),
+                             " for new connections"));
   }
   charged_ += static_cast<int64_t>(n);
   return absl::OkStatus();

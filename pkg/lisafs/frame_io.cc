@@ -121,8 +121,9 @@ absl::StatusOr<bool> FrameWriter::Flush(unet::Socket& sock) {
     if (off < payload_.size()) {
       iov[niov++] = {payload_.data() + off, payload_.size() - off};
     }
-    // The FDs go with the first sendmsg that sends anything (pkg/lisafs/README.md §2.3);
-    // one that finds the socket full sent nothing, FDs included.
+    // The FDs go with the first sendmsg that sends anything
+    // (pkg/lisafs/README.md §2.3); one that finds the socket full sent nothing,
+    // FDs included.
     std::vector<int> fds;
     fds.reserve(fds_.size());
     for (const fd::OwnedFd& f : fds_) fds.push_back(f.get());

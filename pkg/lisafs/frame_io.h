@@ -1,5 +1,6 @@
 // Package lisafs, server side, internal: non-blocking framing on a
-// connection's main socket (pkg/lisafs/README.md §2) for the event-driven server.
+// connection's main socket (pkg/lisafs/README.md §2) for the event-driven
+// server.
 //
 // A FrameReader takes whatever bytes have arrived and says when a whole
 // request frame is in; a FrameWriter sends as much of a response frame as the
@@ -31,8 +32,9 @@ namespace gvisor::lisafs::internal {
 // when the bytes received so far fill it, so it never holds more than twice
 // the bytes actually received plus kInitialChunk, and never more than the
 // caller's max_payload. A payload over max_payload is read and thrown away in
-// bounded chunks (Frame::oversized), so the stream stays in sync (pkg/lisafs/README.md
-// §2.4, §11 Q12) without allocating what the peer announced.
+// bounded chunks (Frame::oversized), so the stream stays in sync
+// (pkg/lisafs/README.md §2.4, §11 Q12) without allocating what the peer
+// announced.
 class FrameReader {
  public:
   // kInitialChunk is the first payload allocation.
@@ -41,9 +43,10 @@ class FrameReader {
   // Read reads from fd with MSG_DONTWAIT, taking at most *budget bytes
   // (decremented by what it reads). It returns true once a whole frame is
   // in, which it moves to *out (mid, payload_len, oversized, payload; no
-  // FDs: the kernel drops any the peer attached, pkg/lisafs/README.md §2.4 server side),
-  // and false when the socket has nothing more for now or the budget is
-  // spent. End of stream is ECONNRESET; any other recv error its errno.
+  // FDs: the kernel drops any the peer attached, pkg/lisafs/README.md §2.4
+  // server side), and false when the socket has nothing more for now or the
+  // budget is spent. End of stream is ECONNRESET; any other recv error its
+  // errno.
   absl::StatusOr<bool> Read(int fd, uint32_t max_payload, size_t* budget,
                             Frame* out);
 
@@ -72,8 +75,8 @@ class FrameWriter {
  public:
   // Start sets the frame to send: a header for mid and payload, then the
   // payload, with fds in one SCM_RIGHTS message on the first sendmsg that
-  // carries bytes (pkg/lisafs/README.md §2.3). Takes ownership of everything; the FDs
-  // are closed once sent, or with the writer. Requires !pending().
+  // carries bytes (pkg/lisafs/README.md §2.3). Takes ownership of everything;
+  // the FDs are closed once sent, or with the writer. Requires !pending().
   void Start(uint16_t mid, std::vector<uint8_t> payload,
              std::vector<fd::OwnedFd> fds);
 

@@ -1,5 +1,5 @@
-// The request handlers. Each one follows its row of pkg/lisafs/README.md §7.6; comments
-// only note where the order or the errno is easy to get wrong.
+// The request handlers. Each one follows its row of pkg/lisafs/README.md §7.6;
+// comments only note where the order or the errno is easy to get wrong.
 //
 // Two checks go beyond §7.6, against hostile clients (node.h):
 //  * the depth bound, ConnectionOptions::max_tree_depth: Mount, every Walk
@@ -13,8 +13,8 @@
 // global guarantee, i.e. with the server-wide rename lock held: a call that
 // never returns would stall every RenameAt of every connection, and the
 // connection's own teardown waits for its handler. So backends must not
-// block indefinitely (pkg/lisafs/README.md §7.4): fsgofer opens FIFOs, devices and
-// everything it walks with O_NONBLOCK, connects sockets and accepts without
+// block indefinitely (pkg/lisafs/README.md §7.4): fsgofer opens FIFOs, devices
+// and everything it walks with O_NONBLOCK, connects sockets and accepts without
 // blocking (EAGAIN). Close (and dropping FDs when a connection ends) takes
 // only the connection's FD table lock and the child-map locks, which no
 // handler holds across a host call.
@@ -75,8 +75,8 @@ absl::Status Request::NewChannel() const { return conn.NewChannel(resp); }
 namespace {
 
 // kSetStatMask is the union of the STATX bits SetStat may change.
-constexpr uint32_t kSetStatMask = STATX_MODE | STATX_UID | STATX_GID |
-                                  STATX_ATIME | STATX_MTIME | STATX_SIZE;
+constexpr uint32_t kSetStatMask =
+    STATX_MODE | STATX_UID | STATX_GID | STATX_ATIME | STATX_MTIME | STATX_SIZE;
 static_assert(kSetStatMask == 0x27A);
 // kOpenFlagsMask is what the server keeps of OpenAt/OpenCreateAt flags.
 constexpr uint32_t kOpenFlagsMask = O_ACCMODE | O_TRUNC;
@@ -110,8 +110,7 @@ absl::StatusOr<std::shared_ptr<ControlFD>> LookupControl(const Request& r,
   return std::static_pointer_cast<ControlFD>(std::move(fd));
 }
 
-absl::StatusOr<std::shared_ptr<OpenFD>> LookupOpen(const Request& r,
-                                                   FDID id) {
+absl::StatusOr<std::shared_ptr<OpenFD>> LookupOpen(const Request& r, FDID id) {
   std::shared_ptr<FD> fd = r.Lookup(id);
   if (fd == nullptr) return r.Fail(EBADF, absl::StrCat("no FDID ", id));
   if (fd->kind() != FD::Kind::kOpen) {
@@ -131,7 +130,8 @@ absl::StatusOr<std::shared_ptr<BoundSocketFD>> LookupBound(const Request& r,
   return std::static_pointer_cast<BoundSocketFD>(std::move(fd));
 }
 
-// The lock levels of pkg/lisafs/README.md §7.4. Each guard keeps the locked Node alive.
+// The lock levels of pkg/lisafs/README.md §7.4. Each guard keeps the locked
+// Node alive.
 
 // ReadGuard is the read guarantee: rename lock shared, op lock shared.
 class ReadGuard {
@@ -210,10 +210,9 @@ absl::Status CheckNotDeleted(const Request& r, const ControlFD& fd) {
 // TooDeep is the error for a Node that would lie deeper than the
 // connection's max_tree_depth.
 absl::Status TooDeep(const Request& r) {
-  return r.Fail(ENAMETOOLONG,
-                absl::StrCat("the tree may not grow deeper than ",
-                             r.conn.options().max_tree_depth,
-                             " names (max_tree_depth)"));
+  return r.Fail(ENAMETOOLONG, absl::StrCat("the tree may not grow deeper than ",
+                                           r.conn.options().max_tree_depth,
+                                           " names (max_tree_depth)"));
 }
 
 // CheckChildDepth fails with ENAMETOOLONG if a child of node would lie
@@ -329,7 +328,8 @@ absl::Status Handler<MID::kFStat>(const Request& r) {
       break;
     }
     case FD::Kind::kBoundSocket:
-      // Go's server fails an internal type assertion here (pkg/lisafs/README.md §11 Q5).
+      // Go's server fails an internal type assertion here (pkg/lisafs/README.md
+      // §11 Q5).
       return syserr::FromErrno(EREMOTEIO, "FStat on a bound-socket FD");
   }
   RETURN_IF_ERROR(st.status());
@@ -346,7 +346,8 @@ absl::Status Handler<MID::kSetStat>(const Request& r) {
                                       " has unsupported bits"));
   }
   WriteGuard g(r, fd->node());
-  // Deleted files may still have their attributes changed (pkg/lisafs/README.md §7.4).
+  // Deleted files may still have their attributes changed (pkg/lisafs/README.md
+  // §7.4).
   return Reply(r, fd->impl().SetStat(req));
 }
 
@@ -411,8 +412,7 @@ template <>
 absl::Status Handler<MID::kWalkStat>(const Request& r) {
   Connection& c = r.conn;
   ASSIGN_OR_RETURN(WalkReq req, Decode<WalkReq>(r));
-  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd,
-                   LookupControl(r, req.dir_fd));
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> fd, LookupControl(r, req.dir_fd));
   const std::vector<std::string>& path = req.path;
   bool self_only = path.empty() || (path.size() == 1 && path[0].empty());
   if (!fd->IsDir() && !self_only) return r.Fail(ENOTDIR, "not a directory");
@@ -473,8 +473,8 @@ absl::Status Handler<MID::kOpenCreateAt>(const Request& r) {
   auto [inode, cfd] = AddControl(r, dir->node()->LookupOrCreateChild(req.name),
                                  std::move(file.control));
   out.child = inode;
-  out.new_fd = r.Insert(
-      std::make_shared<OpenFD>(cfd, flags, std::move(file.open.impl)));
+  out.new_fd =
+      r.Insert(std::make_shared<OpenFD>(cfd, flags, std::move(file.open.impl)));
   Donate(r, std::move(file.open.donated));
   return Reply(r, out);
 }
@@ -547,8 +547,8 @@ absl::Status Handler<MID::kPRead>(const Request& r) {
 // read-only check (done by the caller before decoding), name, lookup,
 // directory, write guarantee, deleted, then create.
 template <typename CreateFn>
-absl::Status CreateInDir(const Request& r, FDID dir_id,
-                         const std::string& name, CreateFn create) {
+absl::Status CreateInDir(const Request& r, FDID dir_id, const std::string& name,
+                         CreateFn create) {
   RETURN_IF_ERROR(CheckName(r, name));
   ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir, LookupControl(r, dir_id));
   RETURN_IF_ERROR(CheckDir(r, *dir));
@@ -662,11 +662,10 @@ absl::Status ConnectCommon(const Request& r, FDID id, uint32_t sock_type,
   if (!fd->IsSocket()) return r.Fail(ENOTSOCK, "not a socket");
   ReadGuard g(r, fd->node());
   RETURN_IF_ERROR(CheckNotDeleted(r, *fd));
-  ASSIGN_OR_RETURN(
-      fd::OwnedFd sock,
-      creds == nullptr
-          ? fd->impl().Connect(sock_type)
-          : fd->impl().ConnectWithCreds(sock_type, creds[0], creds[1]));
+  ASSIGN_OR_RETURN(fd::OwnedFd sock, creds == nullptr
+                                         ? fd->impl().Connect(sock_type)
+                                         : fd->impl().ConnectWithCreds(
+                                               sock_type, creds[0], creds[1]));
   Donate(r, std::move(sock));
   return Reply(r, EmptyMessage{});
 }
@@ -720,8 +719,8 @@ absl::Status CheckMove(const Request& r, Node* node, const Node& new_parent) {
 }
 
 absl::Status RenameCommon(const Request& r, const std::string& old_name,
-                          const std::string& new_name, FDID old_id,
-                          FDID new_id, uint32_t flags) {
+                          const std::string& new_name, FDID old_id, FDID new_id,
+                          uint32_t flags) {
   RETURN_IF_ERROR(CheckName(r, old_name));
   RETURN_IF_ERROR(CheckName(r, new_name));
   ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> old_dir,
@@ -783,8 +782,9 @@ absl::Status Handler<MID::kGetdents64>(const Request& r) {
   const ControlFD& control = *fd->control();
   RETURN_IF_ERROR(CheckDir(r, control));
   bool seek0 = req.count < 0;
-  // -INT32_MIN does not fit an int32; as in Go it becomes 2^31 (pkg/lisafs/README.md §11
-  // Q10), and the oversized answer is then refused with EIO.
+  // -INT32_MIN does not fit an int32; as in Go it becomes 2^31
+  // (pkg/lisafs/README.md §11 Q10), and the oversized answer is then refused
+  // with EIO.
   uint32_t count = seek0 ? static_cast<uint32_t>(-int64_t{req.count})
                          : static_cast<uint32_t>(req.count);
   ReadGuard g(r, control.node());

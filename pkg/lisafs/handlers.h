@@ -1,6 +1,7 @@
 // Package lisafs, server side, internal: the per-MID request handlers that
-// Connection::Dispatch calls. Each handler follows its row of pkg/lisafs/README.md
-// §7.6 step by step; the first failing step's errno is the answer.
+// Connection::Dispatch calls. Each handler follows its row of
+// pkg/lisafs/README.md §7.6 step by step; the first failing step's errno is the
+// answer.
 
 #ifndef GVISOR_PKG_LISAFS_HANDLERS_H_
 #define GVISOR_PKG_LISAFS_HANDLERS_H_
@@ -49,7 +50,8 @@ struct Request {
   absl::Status ChargeFdids(size_t n) const;
   // SetMountNode records node as the connection's mount point.
   void SetMountNode(std::shared_ptr<Node> node) const;
-  // NewChannel starts a channel and fills resp (pkg/lisafs/README.md §7.6, §8.1).
+  // NewChannel starts a channel and fills resp (pkg/lisafs/README.md §7.6,
+  // §8.1).
   absl::Status NewChannel() const;
 };
 

@@ -1,10 +1,10 @@
 // Test-only pieces of a hostile LISAFS server, for tests and fuzzers of the
 // client: a socket loop that answers each request with whatever a script
 // returns, and the server side of a channel's packet window, mapped from a
-// file the test made and driven by hand over the futex protocol (pkg/lisafs/README.md
-// §8.3). Unlike flipcall::Endpoint, RawServerWindow checks nothing and
-// writes what it is told (any data_len, any state, any bytes), as a
-// compromised gofer would.
+// file the test made and driven by hand over the futex protocol
+// (pkg/lisafs/README.md §8.3). Unlike flipcall::Endpoint, RawServerWindow
+// checks nothing and writes what it is told (any data_len, any state, any
+// bytes), as a compromised gofer would.
 
 #ifndef GVISOR_PKG_LISAFS_HOSTILE_GOFER_TESTUTIL_H_
 #define GVISOR_PKG_LISAFS_HOSTILE_GOFER_TESTUTIL_H_

@@ -22,8 +22,7 @@ absl::StatusOr<std::vector<uint8_t>> FinishFrame(MID mid,
         EINVAL, absl::StrCat("encoding ", MIDName(mid), " frame: payload of ",
                              payload, " bytes does not fit in a u32"));
   }
-  const auto header =
-      EncodeMessageHeader(static_cast<uint32_t>(payload), mid);
+  const auto header = EncodeMessageHeader(static_cast<uint32_t>(payload), mid);
   std::copy(header.begin(), header.end(), frame.begin());
   return frame;
 }
@@ -40,21 +39,17 @@ absl::Status MountResp::Encode(Encoder& e) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<MountResp> MountResp::Decode(
-    absl::Span<const uint8_t> payload) {
+absl::StatusOr<MountResp> MountResp::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   MountResp m;
   ASSIGN_OR_RETURN(m.root, d.ReadStruct<Inode>("MountResp.root"));
-  ASSIGN_OR_RETURN(m.max_message_size,
-                          d.ReadU32("MountResp.max_message_size"));
-  ASSIGN_OR_RETURN(
-      const uint16_t count,
-      d.ReadCount(sizeof(uint16_t), "MountResp.supported_mids"));
+  ASSIGN_OR_RETURN(m.max_message_size, d.ReadU32("MountResp.max_message_size"));
+  ASSIGN_OR_RETURN(const uint16_t count,
+                   d.ReadCount(sizeof(uint16_t), "MountResp.supported_mids"));
   m.supported_mids.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     // ReadCount guaranteed the bytes.
-    ASSIGN_OR_RETURN(const uint16_t mid,
-                            d.ReadU16("MountResp.supported_mids"));
+    ASSIGN_OR_RETURN(const uint16_t mid, d.ReadU16("MountResp.supported_mids"));
     m.supported_mids.push_back(static_cast<MID>(mid));
   }
   return m;
@@ -87,10 +82,8 @@ absl::StatusOr<WalkResp> WalkResp::Decode(absl::Span<const uint8_t> payload) {
   WalkResp m;
   ASSIGN_OR_RETURN(const uint8_t status, d.ReadU8("WalkResp.status"));
   m.status = static_cast<WalkStatus>(status);
-  ASSIGN_OR_RETURN(const uint16_t count,
-                          d.ReadU16("WalkResp.inodes count"));
-  ASSIGN_OR_RETURN(m.inodes,
-                          d.ReadStructs<Inode>(count, "WalkResp.inodes"));
+  ASSIGN_OR_RETURN(const uint16_t count, d.ReadU16("WalkResp.inodes count"));
+  ASSIGN_OR_RETURN(m.inodes, d.ReadStructs<Inode>(count, "WalkResp.inodes"));
   return m;
 }
 
@@ -105,10 +98,8 @@ absl::StatusOr<WalkStatResp> WalkStatResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   WalkStatResp m;
-  ASSIGN_OR_RETURN(const uint16_t count,
-                          d.ReadU16("WalkStatResp.stats count"));
-  ASSIGN_OR_RETURN(m.stats,
-                          d.ReadStructs<Statx>(count, "WalkStatResp.stats"));
+  ASSIGN_OR_RETURN(const uint16_t count, d.ReadU16("WalkStatResp.stats count"));
+  ASSIGN_OR_RETURN(m.stats, d.ReadStructs<Statx>(count, "WalkStatResp.stats"));
   return m;
 }
 
@@ -123,8 +114,8 @@ absl::StatusOr<OpenCreateAtReq> OpenCreateAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   OpenCreateAtReq m;
-  ASSIGN_OR_RETURN(
-      m.common, d.ReadStruct<CreateCommon>("OpenCreateAtReq.common"));
+  ASSIGN_OR_RETURN(m.common,
+                   d.ReadStruct<CreateCommon>("OpenCreateAtReq.common"));
   ASSIGN_OR_RETURN(m.flags, d.ReadU32("OpenCreateAtReq.flags"));
   ASSIGN_OR_RETURN(m.name, d.ReadSizedString("OpenCreateAtReq.name"));
   return m;
@@ -167,8 +158,7 @@ absl::Status PWriteReq::Encode(Encoder& e) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<PWriteReq> PWriteReq::Decode(
-    absl::Span<const uint8_t> payload) {
+absl::StatusOr<PWriteReq> PWriteReq::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   PWriteReq m;
   ASSIGN_OR_RETURN(m.offset, d.ReadU64("PWriteReq.offset"));
@@ -185,8 +175,7 @@ absl::Status PReadResp::Encode(Encoder& e) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<PReadResp> PReadResp::Decode(
-    absl::Span<const uint8_t> payload) {
+absl::StatusOr<PReadResp> PReadResp::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   PReadResp m;
   ASSIGN_OR_RETURN(const uint64_t n, d.ReadU64("PReadResp.n"));
@@ -204,8 +193,7 @@ absl::StatusOr<MkdirAtReq> MkdirAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   MkdirAtReq m;
-  ASSIGN_OR_RETURN(m.common,
-                          d.ReadStruct<CreateCommon>("MkdirAtReq.common"));
+  ASSIGN_OR_RETURN(m.common, d.ReadStruct<CreateCommon>("MkdirAtReq.common"));
   ASSIGN_OR_RETURN(m.name, d.ReadSizedString("MkdirAtReq.name"));
   return m;
 }
@@ -222,8 +210,7 @@ absl::StatusOr<MknodAtReq> MknodAtReq::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   MknodAtReq m;
-  ASSIGN_OR_RETURN(m.common,
-                          d.ReadStruct<CreateCommon>("MknodAtReq.common"));
+  ASSIGN_OR_RETURN(m.common, d.ReadStruct<CreateCommon>("MknodAtReq.common"));
   ASSIGN_OR_RETURN(m.minor, d.ReadU32("MknodAtReq.minor"));
   ASSIGN_OR_RETURN(m.major, d.ReadU32("MknodAtReq.major"));
   ASSIGN_OR_RETURN(m.name, d.ReadSizedString("MknodAtReq.name"));
@@ -258,8 +245,7 @@ absl::Status LinkAtReq::Encode(Encoder& e) const {
   return e.PutSizedString(name, "LinkAtReq.name");
 }
 
-absl::StatusOr<LinkAtReq> LinkAtReq::Decode(
-    absl::Span<const uint8_t> payload) {
+absl::StatusOr<LinkAtReq> LinkAtReq::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   LinkAtReq m;
   ASSIGN_OR_RETURN(m.dir_fd, d.ReadU64("LinkAtReq.dir_fd"));
@@ -299,10 +285,8 @@ absl::StatusOr<RenameAtReq> RenameAtReq::Decode(
   RenameAtReq m;
   ASSIGN_OR_RETURN(m.old_dir, d.ReadU64("RenameAtReq.old_dir"));
   ASSIGN_OR_RETURN(m.new_dir, d.ReadU64("RenameAtReq.new_dir"));
-  ASSIGN_OR_RETURN(m.old_name,
-                          d.ReadSizedString("RenameAtReq.old_name"));
-  ASSIGN_OR_RETURN(m.new_name,
-                          d.ReadSizedString("RenameAtReq.new_name"));
+  ASSIGN_OR_RETURN(m.old_name, d.ReadSizedString("RenameAtReq.old_name"));
+  ASSIGN_OR_RETURN(m.new_name, d.ReadSizedString("RenameAtReq.new_name"));
   return m;
 }
 
@@ -322,10 +306,8 @@ absl::StatusOr<RenameAt2Req> RenameAt2Req::Decode(
   RenameAt2Req m;
   ASSIGN_OR_RETURN(m.old_dir, d.ReadU64("RenameAt2Req.old_dir"));
   ASSIGN_OR_RETURN(m.new_dir, d.ReadU64("RenameAt2Req.new_dir"));
-  ASSIGN_OR_RETURN(m.old_name,
-                          d.ReadSizedString("RenameAt2Req.old_name"));
-  ASSIGN_OR_RETURN(m.new_name,
-                          d.ReadSizedString("RenameAt2Req.new_name"));
+  ASSIGN_OR_RETURN(m.old_name, d.ReadSizedString("RenameAt2Req.old_name"));
+  ASSIGN_OR_RETURN(m.new_name, d.ReadSizedString("RenameAt2Req.new_name"));
   ASSIGN_OR_RETURN(m.flags, d.ReadU32("RenameAt2Req.flags"));
   return m;
 }
@@ -367,9 +349,8 @@ absl::StatusOr<Getdents64Resp> Getdents64Resp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   Getdents64Resp m;
-  ASSIGN_OR_RETURN(
-      const uint16_t count,
-      d.ReadCount(Dirent64::kFixedSize, "Getdents64Resp.dirents"));
+  ASSIGN_OR_RETURN(const uint16_t count,
+                   d.ReadCount(Dirent64::kFixedSize, "Getdents64Resp.dirents"));
   m.dirents.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     absl::StatusOr<Dirent64> de = Dirent64::Decode(d);
@@ -466,12 +447,10 @@ absl::Status BindAtReq::Encode(Encoder& e) const {
   return e.PutSizedString(name, "BindAtReq.name");
 }
 
-absl::StatusOr<BindAtReq> BindAtReq::Decode(
-    absl::Span<const uint8_t> payload) {
+absl::StatusOr<BindAtReq> BindAtReq::Decode(absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   BindAtReq m;
-  ASSIGN_OR_RETURN(m.common,
-                          d.ReadStruct<CreateCommon>("BindAtReq.common"));
+  ASSIGN_OR_RETURN(m.common, d.ReadStruct<CreateCommon>("BindAtReq.common"));
   ASSIGN_OR_RETURN(m.sock_type, d.ReadU32("BindAtReq.sock_type"));
   ASSIGN_OR_RETURN(m.name, d.ReadSizedString("BindAtReq.name"));
   return m;
@@ -486,8 +465,7 @@ absl::StatusOr<ReadLinkAtResp> ReadLinkAtResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   ReadLinkAtResp m;
-  ASSIGN_OR_RETURN(m.target,
-                          d.ReadSizedString("ReadLinkAtResp.target"));
+  ASSIGN_OR_RETURN(m.target, d.ReadSizedString("ReadLinkAtResp.target"));
   return m;
 }
 
@@ -500,10 +478,8 @@ absl::StatusOr<AcceptResp> AcceptResp::Decode(
     absl::Span<const uint8_t> payload) {
   Decoder d(payload);
   AcceptResp m;
-  ASSIGN_OR_RETURN(m.peer_addr,
-                          d.ReadSizedString("AcceptResp.peer_addr"));
+  ASSIGN_OR_RETURN(m.peer_addr, d.ReadSizedString("AcceptResp.peer_addr"));
   return m;
 }
 
 }  // namespace gvisor::lisafs
-

@@ -1,9 +1,9 @@
 // Package lisafs, messages: one C++ type per variable-size LISAFS message,
-// and the uniform Marshal/Unmarshal entry points for every message (pkg/lisafs/README.md
-// §4).
+// and the uniform Marshal/Unmarshal entry points for every message
+// (pkg/lisafs/README.md §4).
 //
-// A variable-size message is a plain struct whose fields follow pkg/lisafs/README.md's
-// order, with
+// A variable-size message is a plain struct whose fields follow
+// pkg/lisafs/README.md's order, with
 //   absl::Status Encode(Encoder& e) const;
 //   static absl::StatusOr<T> Decode(absl::Span<const uint8_t> payload);
 // Fixed-size messages are the packed structs of wire.h. Marshal, Unmarshal,
@@ -48,8 +48,8 @@
 // Encoding fails with EINVAL only where a string, count or data length does
 // not fit its wire field. Decoding fails with EIO when the payload is too
 // short for what its own lengths and counts announce; trailing bytes after a
-// well-formed payload are ignored (pkg/lisafs/README.md §2.6). Decoders do not validate
-// values (names, enum values, flags): that is the caller's job.
+// well-formed payload are ignored (pkg/lisafs/README.md §2.6). Decoders do not
+// validate values (names, enum values, flags): that is the caller's job.
 
 #ifndef GVISOR_PKG_LISAFS_MESSAGES_H_
 #define GVISOR_PKG_LISAFS_MESSAGES_H_
@@ -119,8 +119,7 @@ struct WalkStatResp {
   std::vector<Statx> stats;
 
   absl::Status Encode(Encoder& e) const;
-  static absl::StatusOr<WalkStatResp> Decode(
-      absl::Span<const uint8_t> payload);
+  static absl::StatusOr<WalkStatResp> Decode(absl::Span<const uint8_t> payload);
   bool operator==(const WalkStatResp&) const = default;
 };
 
@@ -207,8 +206,7 @@ struct SymlinkAtReq {
   std::string target;
 
   absl::Status Encode(Encoder& e) const;
-  static absl::StatusOr<SymlinkAtReq> Decode(
-      absl::Span<const uint8_t> payload);
+  static absl::StatusOr<SymlinkAtReq> Decode(absl::Span<const uint8_t> payload);
   bool operator==(const SymlinkAtReq&) const = default;
 };
 
@@ -231,8 +229,7 @@ struct UnlinkAtReq {
   std::string name;
 
   absl::Status Encode(Encoder& e) const;
-  static absl::StatusOr<UnlinkAtReq> Decode(
-      absl::Span<const uint8_t> payload);
+  static absl::StatusOr<UnlinkAtReq> Decode(absl::Span<const uint8_t> payload);
   bool operator==(const UnlinkAtReq&) const = default;
 };
 
@@ -244,8 +241,7 @@ struct RenameAtReq {
   std::string new_name;
 
   absl::Status Encode(Encoder& e) const;
-  static absl::StatusOr<RenameAtReq> Decode(
-      absl::Span<const uint8_t> payload);
+  static absl::StatusOr<RenameAtReq> Decode(absl::Span<const uint8_t> payload);
   bool operator==(const RenameAtReq&) const = default;
 };
 
@@ -259,14 +255,13 @@ struct RenameAt2Req {
   uint32_t flags = 0;
 
   absl::Status Encode(Encoder& e) const;
-  static absl::StatusOr<RenameAt2Req> Decode(
-      absl::Span<const uint8_t> payload);
+  static absl::StatusOr<RenameAt2Req> Decode(absl::Span<const uint8_t> payload);
   bool operator==(const RenameAt2Req&) const = default;
 };
 
-// Dirent64 is one directory entry of a Getdents64Resp (pkg/lisafs/README.md §3.8). On the
-// wire dev_minor comes before dev_major, and the name length is a u16 at the
-// unaligned offset 25. It is not a message on its own.
+// Dirent64 is one directory entry of a Getdents64Resp (pkg/lisafs/README.md
+// §3.8). On the wire dev_minor comes before dev_major, and the name length is a
+// u16 at the unaligned offset 25. It is not a message on its own.
 struct Dirent64 {
   // kFixedSize is the size of an entry with an empty name.
   static constexpr size_t kFixedSize = 27;
@@ -304,8 +299,7 @@ struct FGetXattrReq {
   std::string name;
 
   absl::Status Encode(Encoder& e) const;
-  static absl::StatusOr<FGetXattrReq> Decode(
-      absl::Span<const uint8_t> payload);
+  static absl::StatusOr<FGetXattrReq> Decode(absl::Span<const uint8_t> payload);
   bool operator==(const FGetXattrReq&) const = default;
 };
 
@@ -327,8 +321,7 @@ struct FSetXattrReq {
   std::string value;
 
   absl::Status Encode(Encoder& e) const;
-  static absl::StatusOr<FSetXattrReq> Decode(
-      absl::Span<const uint8_t> payload);
+  static absl::StatusOr<FSetXattrReq> Decode(absl::Span<const uint8_t> payload);
   bool operator==(const FSetXattrReq&) const = default;
 };
 
@@ -386,11 +379,11 @@ struct AcceptResp {
 
 // VariableWireMessage is satisfied by the message types of this file.
 template <typename T>
-concept VariableWireMessage =
-    requires(const T& m, Encoder& e, absl::Span<const uint8_t> payload) {
-      { m.Encode(e) } -> std::same_as<absl::Status>;
-      { T::Decode(payload) } -> std::same_as<absl::StatusOr<T>>;
-    };
+concept VariableWireMessage = requires(const T& m, Encoder& e,
+                                       absl::Span<const uint8_t> payload) {
+  { m.Encode(e) } -> std::same_as<absl::Status>;
+  { T::Decode(payload) } -> std::same_as<absl::StatusOr<T>>;
+};
 
 // WireMessage is any LISAFS payload type: fixed-size or variable-size.
 template <typename T>
@@ -436,8 +429,8 @@ absl::StatusOr<std::vector<uint8_t>> FinishFrame(MID mid,
 }  // namespace internal
 
 // MarshalFrame returns a whole socket frame: the 8-byte header for mid and
-// the payload length, then msg's payload (pkg/lisafs/README.md §2.2). Returns EINVAL if
-// the payload does not fit the u32 length.
+// the payload length, then msg's payload (pkg/lisafs/README.md §2.2). Returns
+// EINVAL if the payload does not fit the u32 length.
 template <WireMessage T>
 absl::StatusOr<std::vector<uint8_t>> MarshalFrame(MID mid, const T& msg) {
   Encoder e{std::vector<uint8_t>(kMessageHeaderSize)};

@@ -2,8 +2,6 @@
 // truncation, lengths and counts past the end of the payload, encoders
 // refusing what does not fit a wire field, odd but legal values.
 
-#include "pkg/lisafs/messages.h"
-
 #include <errno.h>
 #include <linux/stat.h>
 
@@ -15,6 +13,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/wire_testutil.h"
 #include "pkg/syserr/syserr.h"
 
@@ -26,8 +25,8 @@ using ::gvisor::lisafs::testutil::StatCap1;
 using ::gvisor::lisafs::testutil::StatDev;
 using ::testing::HasSubstr;
 
-static_assert((STATX_MODE | STATX_UID | STATX_GID | STATX_ATIME |
-               STATX_MTIME | STATX_SIZE) == 0x27a);
+static_assert((STATX_MODE | STATX_UID | STATX_GID | STATX_ATIME | STATX_MTIME |
+               STATX_SIZE) == 0x27a);
 static_assert(STATX_UID == 8);
 
 // ---------------------------------------------------------------------------
@@ -104,8 +103,8 @@ std::vector<MessageCase> AllCases() {
                    ConnectWithCredsReq{.fd = 3, .sock_type = 2, .uid = 7}));
   c.push_back(Case("Getdents64Req", Getdents64Req{.dir_fd = 4, .count = -1}));
   c.push_back(Case("FListXattrReq", FListXattrReq{.fd = 3, .size = 100}));
-  c.push_back(Case("BindAtResp", BindAtResp{.child = SampleInode(7),
-                                            .bound_socket_fd = 8}));
+  c.push_back(Case("BindAtResp",
+                   BindAtResp{.child = SampleInode(7), .bound_socket_fd = 8}));
   c.push_back(Case("ListenReq", ListenReq{.fd = 8, .backlog = -1}));
   c.push_back(Case("AcceptReq", AcceptReq{.fd = 8}));
 
@@ -119,16 +118,16 @@ std::vector<MessageCase> AllCases() {
   c.push_back(Case("MountRespNoMids", MountResp{.root = SampleInode(1)}));
   c.push_back(Case("WalkReq", WalkReq{.dir_fd = 1, .path = {"a", "", "bc"}}));
   c.push_back(Case("WalkReqEmptyPath", WalkReq{.dir_fd = 1}));
-  c.push_back(Case("WalkResp",
-                   WalkResp{.status = WalkStatus::kComponentSymlink,
-                            .inodes = {SampleInode(2), SampleInode(3)}}));
+  c.push_back(
+      Case("WalkResp", WalkResp{.status = WalkStatus::kComponentSymlink,
+                                .inodes = {SampleInode(2), SampleInode(3)}}));
   c.push_back(Case("WalkRespEmpty", WalkResp{}));
-  c.push_back(Case("WalkStatResp",
-                   WalkStatResp{.stats = {StatDev(), StatCap1()}}));
+  c.push_back(
+      Case("WalkStatResp", WalkStatResp{.stats = {StatDev(), StatCap1()}}));
   c.push_back(Case("WalkStatRespEmpty", WalkStatResp{}));
-  c.push_back(Case("OpenCreateAtReq", OpenCreateAtReq{.common = SampleCommon(),
-                                                      .flags = 0101,
-                                                      .name = "new"}));
+  c.push_back(Case(
+      "OpenCreateAtReq",
+      OpenCreateAtReq{.common = SampleCommon(), .flags = 0101, .name = "new"}));
   c.push_back(Case("CloseReq", CloseReq{.fds = {2, 3, 4}}));
   c.push_back(Case("CloseReqEmpty", CloseReq{}));
   c.push_back(Case("FsyncReq", FsyncReq{.fds = {4, 0xffffffffffffffff}}));
@@ -150,10 +149,10 @@ std::vector<MessageCase> AllCases() {
       Case("LinkAtReq", LinkAtReq{.dir_fd = 1, .target = 2, .name = "x"}));
   c.push_back(Case("UnlinkAtReq",
                    UnlinkAtReq{.dir_fd = 1, .flags = 0x200, .name = "x"}));
-  c.push_back(Case("RenameAtReq", RenameAtReq{.old_dir = 1,
-                                              .new_dir = 2,
-                                              .old_name = "a",
-                                              .new_name = "bb"}));
+  c.push_back(
+      Case("RenameAtReq",
+           RenameAtReq{
+               .old_dir = 1, .new_dir = 2, .old_name = "a", .new_name = "bb"}));
   c.push_back(Case("RenameAt2Req", RenameAt2Req{.old_dir = 1,
                                                 .new_dir = 2,
                                                 .old_name = "a",
@@ -175,18 +174,17 @@ std::vector<MessageCase> AllCases() {
   c.push_back(Case("FGetXattrReq",
                    FGetXattrReq{.fd = 3, .buf_size = 64, .name = "user.x"}));
   c.push_back(Case("FGetXattrResp", FGetXattrResp{.value = "val"}));
-  c.push_back(Case("FSetXattrReq", FSetXattrReq{.fd = 3,
-                                                .flags = 1,
-                                                .name = "user.x",
-                                                .value = "v"}));
+  c.push_back(
+      Case("FSetXattrReq",
+           FSetXattrReq{.fd = 3, .flags = 1, .name = "user.x", .value = "v"}));
   c.push_back(
       Case("FListXattrResp", FListXattrResp{.names = {"user.a", "user.b"}}));
   c.push_back(Case("FListXattrRespEmpty", FListXattrResp{}));
   c.push_back(
       Case("FRemoveXattrReq", FRemoveXattrReq{.fd = 3, .name = "user.x"}));
-  c.push_back(Case("BindAtReq", BindAtReq{.common = SampleCommon(),
-                                          .sock_type = 1,
-                                          .name = "sock"}));
+  c.push_back(Case(
+      "BindAtReq",
+      BindAtReq{.common = SampleCommon(), .sock_type = 1, .name = "sock"}));
   c.push_back(Case("ReadLinkAtResp", ReadLinkAtResp{.target = "../t"}));
   c.push_back(Case("AcceptResp", AcceptResp{.peer_addr = "@abstract"}));
   c.push_back(Case("AcceptRespEmpty", AcceptResp{}));
@@ -215,8 +213,7 @@ TEST_P(EveryMessageTest, EveryShorterPrefixFailsWithEio) {
   for (size_t n = 0; n < c.encoded.size(); ++n) {
     // A fresh buffer of exactly n bytes, so that AddressSanitizer catches
     // any read past its end.
-    const std::vector<uint8_t> prefix(c.encoded.begin(),
-                                      c.encoded.begin() + n);
+    const std::vector<uint8_t> prefix(c.encoded.begin(), c.encoded.begin() + n);
     absl::Status s = c.decode(prefix);
     ASSERT_FALSE(s.ok()) << "prefix of " << n << " bytes decoded";
     EXPECT_EQ(syserr::ToErrno(s), EIO) << s;
@@ -224,11 +221,11 @@ TEST_P(EveryMessageTest, EveryShorterPrefixFailsWithEio) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Messages, EveryMessageTest, ::testing::ValuesIn(AllCases()),
-    [](const ::testing::TestParamInfo<MessageCase>& info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Messages, EveryMessageTest,
+                         ::testing::ValuesIn(AllCases()),
+                         [](const ::testing::TestParamInfo<MessageCase>& info) {
+                           return info.param.name;
+                         });
 
 // ---------------------------------------------------------------------------
 // Table-driven: lengths and counts that point past the end of the payload.
@@ -254,23 +251,22 @@ OversizeCase Oversize(std::string name, std::string field,
 
 std::vector<OversizeCase> AllOversizeCases() {
   std::vector<OversizeCase> c;
-  c.push_back(Oversize<MountResp>(
-      "MountRespMidCount65535", "MountResp.supported_mids", [](Encoder& e) {
-        e.PutStruct(Inode{});
-        e.PutU32(0x1ff000);
-        e.PutU16(0xffff);
-        e.PutU16(1);
-      }));
-  c.push_back(Oversize<MountResp>(
-      "MountRespMidCountOneTooMany", "MountResp.supported_mids",
-      [](Encoder& e) {
-        e.PutStruct(Inode{});
-        e.PutU32(0x1ff000);
-        e.PutU16(3);
-        e.PutU16(1);
-        e.PutU16(2);
-        e.PutU8(3);
-      }));
+  c.push_back(Oversize<MountResp>("MountRespMidCount65535",
+                                  "MountResp.supported_mids", [](Encoder& e) {
+                                    e.PutStruct(Inode{});
+                                    e.PutU32(0x1ff000);
+                                    e.PutU16(0xffff);
+                                    e.PutU16(1);
+                                  }));
+  c.push_back(Oversize<MountResp>("MountRespMidCountOneTooMany",
+                                  "MountResp.supported_mids", [](Encoder& e) {
+                                    e.PutStruct(Inode{});
+                                    e.PutU32(0x1ff000);
+                                    e.PutU16(3);
+                                    e.PutU16(1);
+                                    e.PutU16(2);
+                                    e.PutU8(3);
+                                  }));
   c.push_back(
       Oversize<WalkReq>("WalkReqCount65535", "WalkReq.path", [](Encoder& e) {
         e.PutU64(1);
@@ -278,168 +274,169 @@ std::vector<OversizeCase> AllOversizeCases() {
         e.PutU16(1);
         e.PutU8('a');
       }));
-  c.push_back(Oversize<WalkReq>(
-      "WalkReqSecondStringPastEnd", "WalkReq.path[1]", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU16(2);
-        e.PutU16(1);
-        e.PutU8('a');
-        e.PutU16(0xffff);
-        e.PutBytes(absl::string_view("bcd"));
-      }));
-  c.push_back(Oversize<WalkResp>(
-      "WalkRespCount65535", "WalkResp.inodes", [](Encoder& e) {
-        e.PutU8(0);
-        e.PutU16(0xffff);
-        e.PutStruct(Inode{});
-      }));
-  c.push_back(Oversize<WalkResp>(
-      "WalkRespOneByteShort", "WalkResp.inodes", [](Encoder& e) {
-        e.PutU8(0);
-        e.PutU16(2);
-        e.PutStruct(Inode{});
-        e.PutBytes(std::string(151, '\0'));
-      }));
-  c.push_back(Oversize<WalkStatResp>(
-      "WalkStatRespCount65535", "WalkStatResp.stats", [](Encoder& e) {
-        e.PutU16(0xffff);
-        e.PutStruct(Statx{});
-      }));
-  c.push_back(Oversize<OpenCreateAtReq>(
-      "OpenCreateAtReqNamePastEnd", "OpenCreateAtReq.name", [](Encoder& e) {
-        e.PutStruct(CreateCommon{});
-        e.PutU32(0);
-        e.PutU16(4);
-        e.PutBytes(absl::string_view("abc"));
-      }));
+  c.push_back(Oversize<WalkReq>("WalkReqSecondStringPastEnd", "WalkReq.path[1]",
+                                [](Encoder& e) {
+                                  e.PutU64(1);
+                                  e.PutU16(2);
+                                  e.PutU16(1);
+                                  e.PutU8('a');
+                                  e.PutU16(0xffff);
+                                  e.PutBytes(absl::string_view("bcd"));
+                                }));
+  c.push_back(Oversize<WalkResp>("WalkRespCount65535", "WalkResp.inodes",
+                                 [](Encoder& e) {
+                                   e.PutU8(0);
+                                   e.PutU16(0xffff);
+                                   e.PutStruct(Inode{});
+                                 }));
+  c.push_back(Oversize<WalkResp>("WalkRespOneByteShort", "WalkResp.inodes",
+                                 [](Encoder& e) {
+                                   e.PutU8(0);
+                                   e.PutU16(2);
+                                   e.PutStruct(Inode{});
+                                   e.PutBytes(std::string(151, '\0'));
+                                 }));
+  c.push_back(Oversize<WalkStatResp>("WalkStatRespCount65535",
+                                     "WalkStatResp.stats", [](Encoder& e) {
+                                       e.PutU16(0xffff);
+                                       e.PutStruct(Statx{});
+                                     }));
+  c.push_back(Oversize<OpenCreateAtReq>("OpenCreateAtReqNamePastEnd",
+                                        "OpenCreateAtReq.name", [](Encoder& e) {
+                                          e.PutStruct(CreateCommon{});
+                                          e.PutU32(0);
+                                          e.PutU16(4);
+                                          e.PutBytes(absl::string_view("abc"));
+                                        }));
   c.push_back(
       Oversize<CloseReq>("CloseReqCount65535", "CloseReq.fds", [](Encoder& e) {
         e.PutU16(0xffff);
         e.PutU64(2);
       }));
-  c.push_back(Oversize<FsyncReq>(
-      "FsyncReqCountOneTooMany", "FsyncReq.fds", [](Encoder& e) {
-        e.PutU16(3);
-        e.PutU64(2);
-        e.PutU64(3);
-        e.PutBytes(std::string(7, '\0'));
-      }));
-  c.push_back(Oversize<PWriteReq>(
-      "PWriteReqCountMax", "PWriteReq.data", [](Encoder& e) {
-        e.PutU64(0);
-        e.PutU64(4);
-        e.PutU32(0xffffffff);
-        e.PutBytes(absl::string_view("abc"));
-      }));
-  c.push_back(Oversize<PWriteReq>(
-      "PWriteReqCountOneTooMany", "PWriteReq.data", [](Encoder& e) {
-        e.PutU64(0);
-        e.PutU64(4);
-        e.PutU32(4);
-        e.PutBytes(absl::string_view("abc"));
-      }));
+  c.push_back(Oversize<FsyncReq>("FsyncReqCountOneTooMany", "FsyncReq.fds",
+                                 [](Encoder& e) {
+                                   e.PutU16(3);
+                                   e.PutU64(2);
+                                   e.PutU64(3);
+                                   e.PutBytes(std::string(7, '\0'));
+                                 }));
+  c.push_back(Oversize<PWriteReq>("PWriteReqCountMax", "PWriteReq.data",
+                                  [](Encoder& e) {
+                                    e.PutU64(0);
+                                    e.PutU64(4);
+                                    e.PutU32(0xffffffff);
+                                    e.PutBytes(absl::string_view("abc"));
+                                  }));
+  c.push_back(Oversize<PWriteReq>("PWriteReqCountOneTooMany", "PWriteReq.data",
+                                  [](Encoder& e) {
+                                    e.PutU64(0);
+                                    e.PutU64(4);
+                                    e.PutU32(4);
+                                    e.PutBytes(absl::string_view("abc"));
+                                  }));
   c.push_back(
       Oversize<PReadResp>("PReadRespNMax", "PReadResp.data", [](Encoder& e) {
         e.PutU64(std::numeric_limits<uint64_t>::max());
         e.PutBytes(absl::string_view("xyz"));
       }));
-  // Only the low 32 bits of n match the data length (pkg/lisafs/README.md §11 Q8).
-  c.push_back(Oversize<PReadResp>(
-      "PReadRespNHighBitsSet", "PReadResp.data", [](Encoder& e) {
-        e.PutU64(uint64_t{1} << 32 | 3);
-        e.PutBytes(absl::string_view("xyz"));
-      }));
-  c.push_back(Oversize<MkdirAtReq>(
-      "MkdirAtReqNamePastEnd", "MkdirAtReq.name", [](Encoder& e) {
-        e.PutStruct(CreateCommon{});
-        e.PutU16(0xffff);
-        e.PutU8('d');
-      }));
-  c.push_back(Oversize<MknodAtReq>(
-      "MknodAtReqNamePastEnd", "MknodAtReq.name", [](Encoder& e) {
-        e.PutStruct(CreateCommon{});
-        e.PutU32(1);
-        e.PutU32(195);
-        e.PutU16(2);
-        e.PutU8('n');
-      }));
-  c.push_back(Oversize<SymlinkAtReq>(
-      "SymlinkAtReqNamePastEnd", "SymlinkAtReq.name", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU32(0);
-        e.PutU32(0);
-        e.PutU16(0x8000);
-      }));
-  c.push_back(Oversize<SymlinkAtReq>(
-      "SymlinkAtReqTargetPastEnd", "SymlinkAtReq.target", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU32(0);
-        e.PutU32(0);
-        e.PutU16(1);
-        e.PutU8('l');
-        e.PutU16(5);
-        e.PutBytes(absl::string_view("/tmp"));
-      }));
-  c.push_back(Oversize<LinkAtReq>(
-      "LinkAtReqNamePastEnd", "LinkAtReq.name", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU64(2);
-        e.PutU16(2);
-        e.PutU8('x');
-      }));
-  c.push_back(Oversize<UnlinkAtReq>(
-      "UnlinkAtReqNamePastEnd", "UnlinkAtReq.name", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU32(0);
-        e.PutU16(0xffff);
-      }));
-  c.push_back(Oversize<RenameAtReq>(
-      "RenameAtReqOldNamePastEnd", "RenameAtReq.old_name", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU64(2);
-        e.PutU16(9);
-        e.PutU8('a');
-        e.PutU16(1);
-        e.PutU8('b');
-      }));
-  c.push_back(Oversize<RenameAtReq>(
-      "RenameAtReqNewNamePastEnd", "RenameAtReq.new_name", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU64(2);
-        e.PutU16(1);
-        e.PutU8('a');
-        e.PutU16(2);
-        e.PutU8('b');
-      }));
+  // Only the low 32 bits of n match the data length (pkg/lisafs/README.md §11
+  // Q8).
+  c.push_back(Oversize<PReadResp>("PReadRespNHighBitsSet", "PReadResp.data",
+                                  [](Encoder& e) {
+                                    e.PutU64(uint64_t{1} << 32 | 3);
+                                    e.PutBytes(absl::string_view("xyz"));
+                                  }));
+  c.push_back(Oversize<MkdirAtReq>("MkdirAtReqNamePastEnd", "MkdirAtReq.name",
+                                   [](Encoder& e) {
+                                     e.PutStruct(CreateCommon{});
+                                     e.PutU16(0xffff);
+                                     e.PutU8('d');
+                                   }));
+  c.push_back(Oversize<MknodAtReq>("MknodAtReqNamePastEnd", "MknodAtReq.name",
+                                   [](Encoder& e) {
+                                     e.PutStruct(CreateCommon{});
+                                     e.PutU32(1);
+                                     e.PutU32(195);
+                                     e.PutU16(2);
+                                     e.PutU8('n');
+                                   }));
+  c.push_back(Oversize<SymlinkAtReq>("SymlinkAtReqNamePastEnd",
+                                     "SymlinkAtReq.name", [](Encoder& e) {
+                                       e.PutU64(1);
+                                       e.PutU32(0);
+                                       e.PutU32(0);
+                                       e.PutU16(0x8000);
+                                     }));
+  c.push_back(Oversize<SymlinkAtReq>("SymlinkAtReqTargetPastEnd",
+                                     "SymlinkAtReq.target", [](Encoder& e) {
+                                       e.PutU64(1);
+                                       e.PutU32(0);
+                                       e.PutU32(0);
+                                       e.PutU16(1);
+                                       e.PutU8('l');
+                                       e.PutU16(5);
+                                       e.PutBytes(absl::string_view("/tmp"));
+                                     }));
+  c.push_back(Oversize<LinkAtReq>("LinkAtReqNamePastEnd", "LinkAtReq.name",
+                                  [](Encoder& e) {
+                                    e.PutU64(1);
+                                    e.PutU64(2);
+                                    e.PutU16(2);
+                                    e.PutU8('x');
+                                  }));
+  c.push_back(Oversize<UnlinkAtReq>("UnlinkAtReqNamePastEnd",
+                                    "UnlinkAtReq.name", [](Encoder& e) {
+                                      e.PutU64(1);
+                                      e.PutU32(0);
+                                      e.PutU16(0xffff);
+                                    }));
+  c.push_back(Oversize<RenameAtReq>("RenameAtReqOldNamePastEnd",
+                                    "RenameAtReq.old_name", [](Encoder& e) {
+                                      e.PutU64(1);
+                                      e.PutU64(2);
+                                      e.PutU16(9);
+                                      e.PutU8('a');
+                                      e.PutU16(1);
+                                      e.PutU8('b');
+                                    }));
+  c.push_back(Oversize<RenameAtReq>("RenameAtReqNewNamePastEnd",
+                                    "RenameAtReq.new_name", [](Encoder& e) {
+                                      e.PutU64(1);
+                                      e.PutU64(2);
+                                      e.PutU16(1);
+                                      e.PutU8('a');
+                                      e.PutU16(2);
+                                      e.PutU8('b');
+                                    }));
   // The new_name length swallows the flags: then the flags are missing.
-  c.push_back(Oversize<RenameAt2Req>(
-      "RenameAt2ReqNameSwallowsFlags", "RenameAt2Req.flags", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU64(2);
-        e.PutU16(1);
-        e.PutU8('a');
-        e.PutU16(5);
-        e.PutU8('b');
-        e.PutU32(1);
-      }));
-  c.push_back(Oversize<RenameAt2Req>(
-      "RenameAt2ReqNewNamePastEnd", "RenameAt2Req.new_name", [](Encoder& e) {
-        e.PutU64(1);
-        e.PutU64(2);
-        e.PutU16(1);
-        e.PutU8('a');
-        e.PutU16(6);
-        e.PutU8('b');
-        e.PutU32(1);
-      }));
+  c.push_back(Oversize<RenameAt2Req>("RenameAt2ReqNameSwallowsFlags",
+                                     "RenameAt2Req.flags", [](Encoder& e) {
+                                       e.PutU64(1);
+                                       e.PutU64(2);
+                                       e.PutU16(1);
+                                       e.PutU8('a');
+                                       e.PutU16(5);
+                                       e.PutU8('b');
+                                       e.PutU32(1);
+                                     }));
+  c.push_back(Oversize<RenameAt2Req>("RenameAt2ReqNewNamePastEnd",
+                                     "RenameAt2Req.new_name", [](Encoder& e) {
+                                       e.PutU64(1);
+                                       e.PutU64(2);
+                                       e.PutU16(1);
+                                       e.PutU8('a');
+                                       e.PutU16(6);
+                                       e.PutU8('b');
+                                       e.PutU32(1);
+                                     }));
   c.push_back(Oversize<Getdents64Resp>(
       "Getdents64RespCount65535", "Getdents64Resp.dirents", [](Encoder& e) {
         e.PutU16(0xffff);
         (void)Dirent64{.ino = 1, .name = "a"}.Encode(e);
       }));
   c.push_back(Oversize<Getdents64Resp>(
-      "Getdents64RespNamePastEnd", "Getdents64Resp.dirents[1]: ",
-      [](Encoder& e) {
+      "Getdents64RespNamePastEnd",
+      "Getdents64Resp.dirents[1]: ", [](Encoder& e) {
         e.PutU16(2);
         (void)Dirent64{.ino = 1, .name = "a"}.Encode(e);
         e.PutU64(2);
@@ -450,60 +447,59 @@ std::vector<OversizeCase> AllOversizeCases() {
         e.PutU16(0x100);
         e.PutBytes(std::string(30, 'n'));
       }));
-  c.push_back(Oversize<FGetXattrReq>(
-      "FGetXattrReqNamePastEnd", "FGetXattrReq.name", [](Encoder& e) {
-        e.PutU64(3);
-        e.PutU32(64);
-        e.PutU16(7);
-        e.PutBytes(absl::string_view("user.x"));
-      }));
-  c.push_back(Oversize<FGetXattrResp>(
-      "FGetXattrRespValuePastEnd", "FGetXattrResp.value", [](Encoder& e) {
-        e.PutU16(0xffff);
-        e.PutBytes(absl::string_view("v"));
-      }));
-  c.push_back(Oversize<FSetXattrReq>(
-      "FSetXattrReqValuePastEnd", "FSetXattrReq.value", [](Encoder& e) {
-        e.PutU64(3);
-        e.PutU32(0);
-        e.PutU16(1);
-        e.PutU8('a');
-        e.PutU16(0xffff);
-        e.PutBytes(absl::string_view("v"));
-      }));
-  c.push_back(Oversize<FListXattrResp>(
-      "FListXattrRespCount65535", "FListXattrResp.names", [](Encoder& e) {
-        e.PutU16(0xffff);
-        e.PutU16(0);
-      }));
+  c.push_back(Oversize<FGetXattrReq>("FGetXattrReqNamePastEnd",
+                                     "FGetXattrReq.name", [](Encoder& e) {
+                                       e.PutU64(3);
+                                       e.PutU32(64);
+                                       e.PutU16(7);
+                                       e.PutBytes(absl::string_view("user.x"));
+                                     }));
+  c.push_back(Oversize<FGetXattrResp>("FGetXattrRespValuePastEnd",
+                                      "FGetXattrResp.value", [](Encoder& e) {
+                                        e.PutU16(0xffff);
+                                        e.PutBytes(absl::string_view("v"));
+                                      }));
+  c.push_back(Oversize<FSetXattrReq>("FSetXattrReqValuePastEnd",
+                                     "FSetXattrReq.value", [](Encoder& e) {
+                                       e.PutU64(3);
+                                       e.PutU32(0);
+                                       e.PutU16(1);
+                                       e.PutU8('a');
+                                       e.PutU16(0xffff);
+                                       e.PutBytes(absl::string_view("v"));
+                                     }));
+  c.push_back(Oversize<FListXattrResp>("FListXattrRespCount65535",
+                                       "FListXattrResp.names", [](Encoder& e) {
+                                         e.PutU16(0xffff);
+                                         e.PutU16(0);
+                                       }));
   c.push_back(Oversize<FListXattrResp>(
       "FListXattrRespNamePastEnd", "FListXattrResp.names[0]", [](Encoder& e) {
         e.PutU16(1);
         e.PutU16(7);
         e.PutBytes(absl::string_view("user.a"));
       }));
-  c.push_back(Oversize<FRemoveXattrReq>(
-      "FRemoveXattrReqNamePastEnd", "FRemoveXattrReq.name", [](Encoder& e) {
-        e.PutU64(3);
-        e.PutU16(2);
-        e.PutU8('a');
-      }));
-  c.push_back(Oversize<BindAtReq>(
-      "BindAtReqNamePastEnd", "BindAtReq.name", [](Encoder& e) {
-        e.PutStruct(CreateCommon{});
-        e.PutU32(1);
-        e.PutU16(0xffff);
-        e.PutBytes(absl::string_view("sock"));
-      }));
-  c.push_back(Oversize<ReadLinkAtResp>(
-      "ReadLinkAtRespTargetPastEnd", "ReadLinkAtResp.target", [](Encoder& e) {
-        e.PutU16(3);
-        e.PutBytes(absl::string_view("/x"));
-      }));
-  c.push_back(Oversize<AcceptResp>(
-      "AcceptRespAddrPastEnd", "AcceptResp.peer_addr", [](Encoder& e) {
-        e.PutU16(1);
-      }));
+  c.push_back(Oversize<FRemoveXattrReq>("FRemoveXattrReqNamePastEnd",
+                                        "FRemoveXattrReq.name", [](Encoder& e) {
+                                          e.PutU64(3);
+                                          e.PutU16(2);
+                                          e.PutU8('a');
+                                        }));
+  c.push_back(Oversize<BindAtReq>("BindAtReqNamePastEnd", "BindAtReq.name",
+                                  [](Encoder& e) {
+                                    e.PutStruct(CreateCommon{});
+                                    e.PutU32(1);
+                                    e.PutU16(0xffff);
+                                    e.PutBytes(absl::string_view("sock"));
+                                  }));
+  c.push_back(Oversize<ReadLinkAtResp>("ReadLinkAtRespTargetPastEnd",
+                                       "ReadLinkAtResp.target", [](Encoder& e) {
+                                         e.PutU16(3);
+                                         e.PutBytes(absl::string_view("/x"));
+                                       }));
+  c.push_back(Oversize<AcceptResp>("AcceptRespAddrPastEnd",
+                                   "AcceptResp.peer_addr",
+                                   [](Encoder& e) { e.PutU16(1); }));
   return c;
 }
 
@@ -544,8 +540,7 @@ TEST(EncodeLimitsTest, SizedStringOf65536BytesIsRefusedEverywhere) {
   ExpectEinval(Marshal(SymlinkAtReq{.name = "l", .target = big}).status(),
                "SymlinkAtReq.target");
   ExpectEinval(Marshal(LinkAtReq{.name = big}).status(), "LinkAtReq.name");
-  ExpectEinval(Marshal(UnlinkAtReq{.name = big}).status(),
-               "UnlinkAtReq.name");
+  ExpectEinval(Marshal(UnlinkAtReq{.name = big}).status(), "UnlinkAtReq.name");
   ExpectEinval(Marshal(RenameAtReq{.old_name = big}).status(),
                "RenameAtReq.old_name");
   ExpectEinval(Marshal(RenameAtReq{.new_name = big}).status(),
@@ -591,13 +586,12 @@ TEST(EncodeLimitsTest, SizedStringOf65535BytesIsAccepted) {
 }
 
 TEST(EncodeLimitsTest, CountsOver65535AreRefused) {
-  ExpectEinval(Marshal(WalkReq{.path = std::vector<std::string>(65536)})
-                   .status(),
-               "WalkReq.path");
   ExpectEinval(
-      Marshal(FListXattrResp{.names = std::vector<std::string>(65536)})
-          .status(),
-      "FListXattrResp.names");
+      Marshal(WalkReq{.path = std::vector<std::string>(65536)}).status(),
+      "WalkReq.path");
+  ExpectEinval(Marshal(FListXattrResp{.names = std::vector<std::string>(65536)})
+                   .status(),
+               "FListXattrResp.names");
   ExpectEinval(Marshal(CloseReq{.fds = std::vector<FDID>(65536)}).status(),
                "CloseReq.fds");
   ExpectEinval(Marshal(FsyncReq{.fds = std::vector<FDID>(65536)}).status(),
@@ -605,15 +599,13 @@ TEST(EncodeLimitsTest, CountsOver65535AreRefused) {
   ExpectEinval(
       Marshal(MountResp{.supported_mids = std::vector<MID>(65536)}).status(),
       "MountResp.supported_mids");
-  ExpectEinval(
-      Marshal(WalkResp{.inodes = std::vector<Inode>(65536)}).status(),
-      "WalkResp.inodes");
+  ExpectEinval(Marshal(WalkResp{.inodes = std::vector<Inode>(65536)}).status(),
+               "WalkResp.inodes");
   ExpectEinval(
       Marshal(WalkStatResp{.stats = std::vector<Statx>(65536)}).status(),
       "WalkStatResp.stats");
   ExpectEinval(
-      Marshal(Getdents64Resp{.dirents = std::vector<Dirent64>(65536)})
-          .status(),
+      Marshal(Getdents64Resp{.dirents = std::vector<Dirent64>(65536)}).status(),
       "Getdents64Resp.dirents");
 }
 

@@ -1,5 +1,6 @@
-// The messages' exact bytes: the pkg/lisafs/README.md §10 vectors as whole frames, and
-// the payload layouts of the messages without a vector (pkg/lisafs/README.md §4.2).
+// The messages' exact bytes: the pkg/lisafs/README.md §10 vectors as whole
+// frames, and the payload layouts of the messages without a vector
+// (pkg/lisafs/README.md §4.2).
 
 #include "pkg/lisafs/messages.h"
 
@@ -33,8 +34,8 @@ static_assert((STATX_MODE | STATX_SIZE) == 0x202);
 static_assert(STATX_SIZE == 0x200);
 
 // ---------------------------------------------------------------------------
-// pkg/lisafs/README.md §10 vectors, whole frames: encode must give the bytes exactly, and
-// decoding the bytes must give back the header and the message.
+// pkg/lisafs/README.md §10 vectors, whole frames: encode must give the bytes
+// exactly, and decoding the bytes must give back the header and the message.
 
 template <WireMessage T>
 void CheckFrameVector(absl::string_view hex, MID mid, const T& msg) {
@@ -70,14 +71,10 @@ void CheckPayload(absl::string_view hex, const T& msg) {
   EXPECT_TRUE(*decoded == msg);
 }
 
-TEST(VectorTest, V0Statx) {
-  CheckPayload(vectors::kV0,
-               StatDev());
-}
+TEST(VectorTest, V0Statx) { CheckPayload(vectors::kV0, StatDev()); }
 
 TEST(VectorTest, V1MountRequest) {
-  CheckFrameVector(vectors::kV1, MID::kMount,
-                   EmptyMessage{});
+  CheckFrameVector(vectors::kV1, MID::kMount, EmptyMessage{});
 }
 
 TEST(VectorTest, V2MountResponse) {
@@ -86,20 +83,17 @@ TEST(VectorTest, V2MountResponse) {
   for (int i = 1; i <= 33; ++i) {
     if (i != 20) m.supported_mids.push_back(static_cast<MID>(i));
   }
-  CheckFrameVector(vectors::kV2,
-                   MID::kMount, m);
+  CheckFrameVector(vectors::kV2, MID::kMount, m);
 }
 
 TEST(VectorTest, V3WalkRequest) {
-  CheckFrameVector(vectors::kV3,
-                   MID::kWalk,
-                   WalkReq{.dir_fd = 1,
-                           .path = {"nvidia-caps", "nvidia-cap1"}});
+  CheckFrameVector(
+      vectors::kV3, MID::kWalk,
+      WalkReq{.dir_fd = 1, .path = {"nvidia-caps", "nvidia-cap1"}});
 }
 
 TEST(VectorTest, V4WalkResponseTwoInodes) {
-  CheckFrameVector(vectors::kV4,
-                   MID::kWalk,
+  CheckFrameVector(vectors::kV4, MID::kWalk,
                    WalkResp{.status = WalkStatus::kSuccess,
                             .inodes = {{.control_fd = 2, .stat = StatCaps()},
                                        {.control_fd = 3, .stat = StatCap1()}}});
@@ -111,52 +105,43 @@ TEST(VectorTest, V4bWalkResponseFirstComponentMissing) {
 }
 
 TEST(VectorTest, V4cWalkResponseSecondComponentMissing) {
-  CheckFrameVector(vectors::kV4c,
-                   MID::kWalk,
+  CheckFrameVector(vectors::kV4c, MID::kWalk,
                    WalkResp{.status = WalkStatus::kComponentDoesNotExist,
                             .inodes = {{.control_fd = 2, .stat = StatCaps()}}});
 }
 
 TEST(VectorTest, V5aOpenAtRequest) {
-  CheckFrameVector(vectors::kV5a,
-                   MID::kOpenAt, OpenAtReq{.fd = 3, .flags = 2});
+  CheckFrameVector(vectors::kV5a, MID::kOpenAt, OpenAtReq{.fd = 3, .flags = 2});
 }
 
 TEST(VectorTest, V5bOpenAtResponse) {
-  CheckFrameVector(vectors::kV5b,
-                   MID::kOpenAt, OpenAtResp{.open_fd = 4});
+  CheckFrameVector(vectors::kV5b, MID::kOpenAt, OpenAtResp{.open_fd = 4});
 }
 
 TEST(VectorTest, V6aCloseRequest) {
-  CheckFrameVector(vectors::kV6a,
-                   MID::kClose, CloseReq{.fds = {2, 3, 4}});
+  CheckFrameVector(vectors::kV6a, MID::kClose, CloseReq{.fds = {2, 3, 4}});
 }
 
 TEST(VectorTest, V6bCloseResponse) {
-  CheckFrameVector(vectors::kV6b, MID::kClose,
-                   EmptyMessage{});
+  CheckFrameVector(vectors::kV6b, MID::kClose, EmptyMessage{});
 }
 
 TEST(VectorTest, V7ErrorResponse) {
-  CheckFrameVector(vectors::kV7, MID::kError,
-                   ErrorResp{.err = ENOENT});
+  CheckFrameVector(vectors::kV7, MID::kError, ErrorResp{.err = ENOENT});
 }
 
 TEST(VectorTest, V8aGetdents64Request) {
-  CheckFrameVector(vectors::kV8a,
-                   MID::kGetdents64,
+  CheckFrameVector(vectors::kV8a, MID::kGetdents64,
                    Getdents64Req{.dir_fd = 4, .count = 65536});
 }
 
 TEST(VectorTest, V8bGetdents64RequestSeekToZero) {
-  CheckFrameVector(vectors::kV8b,
-                   MID::kGetdents64,
+  CheckFrameVector(vectors::kV8b, MID::kGetdents64,
                    Getdents64Req{.dir_fd = 4, .count = -65536});
 }
 
 TEST(VectorTest, V8cGetdents64ResponseTwoEntries) {
-  CheckFrameVector(vectors::kV8c,
-                   MID::kGetdents64,
+  CheckFrameVector(vectors::kV8c, MID::kGetdents64,
                    Getdents64Resp{.dirents = {
                                       {.ino = 0x1e,
                                        .dev_minor = 5,
@@ -174,44 +159,36 @@ TEST(VectorTest, V8cGetdents64ResponseTwoEntries) {
 }
 
 TEST(VectorTest, V8dGetdents64ResponseEndOfDirectory) {
-  CheckFrameVector(vectors::kV8d, MID::kGetdents64,
-                   Getdents64Resp{});
+  CheckFrameVector(vectors::kV8d, MID::kGetdents64, Getdents64Resp{});
 }
 
 TEST(VectorTest, V9aFStatRequest) {
-  CheckFrameVector(vectors::kV9a,
-                   MID::kFStat, StatReq{.fd = 3});
+  CheckFrameVector(vectors::kV9a, MID::kFStat, StatReq{.fd = 3});
 }
 
 TEST(VectorTest, V9bFStatResponse) {
-  CheckFrameVector(vectors::kV9b,
-                   MID::kFStat, StatCap1());
+  CheckFrameVector(vectors::kV9b, MID::kFStat, StatCap1());
 }
 
 TEST(VectorTest, V10aChannelRequest) {
-  CheckFrameVector(vectors::kV10a, MID::kChannel,
-                   EmptyMessage{});
+  CheckFrameVector(vectors::kV10a, MID::kChannel, EmptyMessage{});
 }
 
 TEST(VectorTest, V10bChannelResponse) {
-  CheckFrameVector(vectors::kV10b,
-                   MID::kChannel,
+  CheckFrameVector(vectors::kV10b, MID::kChannel,
                    ChannelResp{.data_offset = 0, .data_length = 2 << 20});
 }
 
 TEST(VectorTest, V11MkdirAtRequest) {
-  CheckFrameVector(vectors::kV11,
-                   MID::kMkdirAt,
-                   MkdirAtReq{.common = {.dir_fd = 1,
-                                         .uid = 1000,
-                                         .gid = 1000,
-                                         .mode = 0755},
-                              .name = "d"});
+  CheckFrameVector(
+      vectors::kV11, MID::kMkdirAt,
+      MkdirAtReq{
+          .common = {.dir_fd = 1, .uid = 1000, .gid = 1000, .mode = 0755},
+          .name = "d"});
 }
 
 TEST(VectorTest, V12RenameAt2Request) {
-  CheckFrameVector(vectors::kV12,
-                   MID::kRenameAt2,
+  CheckFrameVector(vectors::kV12, MID::kRenameAt2,
                    RenameAt2Req{.old_dir = 1,
                                 .new_dir = 2,
                                 .old_name = "a",
@@ -220,29 +197,25 @@ TEST(VectorTest, V12RenameAt2Request) {
 }
 
 TEST(VectorTest, V13aPWriteRequest) {
-  CheckFrameVector(vectors::kV13a,
-                   MID::kPWrite,
+  CheckFrameVector(vectors::kV13a, MID::kPWrite,
                    PWriteReq{.offset = 0x10, .fd = 4, .data = "abc"});
 }
 
 TEST(VectorTest, V13bPWriteResponse) {
-  CheckFrameVector(vectors::kV13b,
-                   MID::kPWrite, PWriteResp{.count = 3});
+  CheckFrameVector(vectors::kV13b, MID::kPWrite, PWriteResp{.count = 3});
 }
 
 TEST(VectorTest, V13cPReadRequest) {
-  CheckFrameVector(vectors::kV13c,
-                   MID::kPRead, PReadReq{.offset = 0, .fd = 4, .count = 4096});
+  CheckFrameVector(vectors::kV13c, MID::kPRead,
+                   PReadReq{.offset = 0, .fd = 4, .count = 4096});
 }
 
 TEST(VectorTest, V13dPReadResponse) {
-  CheckFrameVector(vectors::kV13d,
-                   MID::kPRead, PReadResp{.data = "xyz"});
+  CheckFrameVector(vectors::kV13d, MID::kPRead, PReadResp{.data = "xyz"});
 }
 
 TEST(VectorTest, V14aSetStatRequest) {
-  CheckFrameVector(vectors::kV14a,
-                   MID::kSetStat,
+  CheckFrameVector(vectors::kV14a, MID::kSetStat,
                    SetStatReq{.fd = 3,
                               .mask = STATX_MODE | STATX_SIZE,
                               .mode = 0644,
@@ -252,33 +225,32 @@ TEST(VectorTest, V14aSetStatRequest) {
 }
 
 TEST(VectorTest, V14bSetStatResponse) {
-  CheckFrameVector(vectors::kV14b,
-                   MID::kSetStat,
-                   SetStatResp{.failure_mask = STATX_SIZE, .failure_errno = EPERM});
+  CheckFrameVector(
+      vectors::kV14b, MID::kSetStat,
+      SetStatResp{.failure_mask = STATX_SIZE, .failure_errno = EPERM});
 }
 
 // ---------------------------------------------------------------------------
-// Messages without a §10 vector: payloads written out from the pkg/lisafs/README.md §4.2
-// tables.
+// Messages without a §10 vector: payloads written out from the
+// pkg/lisafs/README.md §4.2 tables.
 
 TEST(LayoutTest, OpenCreateAtRequest) {
   // createCommon @0, flags @24, name @28.
-  CheckPayload(R"(
+  CheckPayload(
+      R"(
 0000: 01 00 00 00 00 00 00 00 ff ff ff ff ff ff ff ff
 0010: a4 01 00 00 00 00 00 00 42 00 00 00 02 00 66 6f
 )",
-               OpenCreateAtReq{.common = {.dir_fd = 1, .mode = 0644},
-                               .flags = 0x42,
-                               .name = "fo"});
+      OpenCreateAtReq{
+          .common = {.dir_fd = 1, .mode = 0644}, .flags = 0x42, .name = "fo"});
 }
 
 TEST(LayoutTest, OpenCreateAtResponse) {
   Encoder want;
   want.PutStruct(Inode{.control_fd = 5, .stat = StatCap1()});
   want.PutU64(6);
-  absl::StatusOr<std::vector<uint8_t>> got =
-      Marshal(OpenCreateAtResp{.child = {.control_fd = 5, .stat = StatCap1()},
-                               .new_fd = 6});
+  absl::StatusOr<std::vector<uint8_t>> got = Marshal(OpenCreateAtResp{
+      .child = {.control_fd = 5, .stat = StatCap1()}, .new_fd = 6});
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(BytesToHex(*got), BytesToHex(want.bytes()));
   EXPECT_EQ(got->size(), 160u);
@@ -290,29 +262,27 @@ TEST(LayoutTest, FsyncRequest) {
 
 TEST(LayoutTest, MknodAtRequestPutsMinorFirst) {
   // createCommon @0, minor @24, major @28, name @32.
-  CheckPayload(R"(
+  CheckPayload(
+      R"(
 0000: 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
 0010: b6 21 00 00 00 00 00 00 01 00 00 00 c3 00 00 00
 0020: 01 00 6e
 )",
-               MknodAtReq{.common = {.dir_fd = 1, .uid = 0, .gid = 0,
-                                     .mode = 020666},
-                          .minor = 1,
-                          .major = 195,
-                          .name = "n"});
+      MknodAtReq{.common = {.dir_fd = 1, .uid = 0, .gid = 0, .mode = 020666},
+                 .minor = 1,
+                 .major = 195,
+                 .name = "n"});
 }
 
 TEST(LayoutTest, SymlinkAtRequest) {
   // dir_fd @0, uid @8, gid @12, name @16, target right after.
-  CheckPayload(R"(
+  CheckPayload(
+      R"(
 0000: 01 00 00 00 00 00 00 00 e8 03 00 00 e9 03 00 00
 0010: 01 00 6c 03 00 2f 74 6d
 )",
-               SymlinkAtReq{.dir_fd = 1,
-                            .uid = 1000,
-                            .gid = 1001,
-                            .name = "l",
-                            .target = "/tm"});
+      SymlinkAtReq{
+          .dir_fd = 1, .uid = 1000, .gid = 1001, .name = "l", .target = "/tm"});
 }
 
 TEST(LayoutTest, LinkAtRequest) {
@@ -329,14 +299,13 @@ TEST(LayoutTest, UnlinkAtRequest) {
 }
 
 TEST(LayoutTest, RenameAtRequest) {
-  CheckPayload(R"(
+  CheckPayload(
+      R"(
 0000: 01 00 00 00 00 00 00 00 02 00 00 00 00 00 00 00
 0010: 01 00 61 02 00 62 63
 )",
-               RenameAtReq{.old_dir = 1,
-                           .new_dir = 2,
-                           .old_name = "a",
-                           .new_name = "bc"});
+      RenameAtReq{
+          .old_dir = 1, .new_dir = 2, .old_name = "a", .new_name = "bc"});
 }
 
 TEST(LayoutTest, Dirent64PutsMinorBeforeMajor) {
@@ -381,13 +350,13 @@ TEST(LayoutTest, FRemoveXattrRequest) {
 }
 
 TEST(LayoutTest, BindAtRequest) {
-  CheckPayload(R"(
+  CheckPayload(
+      R"(
 0000: 01 00 00 00 00 00 00 00 ff ff ff ff ff ff ff ff
 0010: ed 01 00 00 00 00 00 00 01 00 00 00 01 00 73
 )",
-               BindAtReq{.common = {.dir_fd = 1, .mode = 0755},
-                         .sock_type = 1,
-                         .name = "s"});
+      BindAtReq{
+          .common = {.dir_fd = 1, .mode = 0755}, .sock_type = 1, .name = "s"});
 }
 
 TEST(LayoutTest, SizedStringResponses) {
@@ -436,9 +405,8 @@ TEST(LayoutTest, BindAtResponse) {
   Encoder want;
   want.PutStruct(Inode{.control_fd = 8, .stat = StatCaps()});
   want.PutU64(9);
-  absl::StatusOr<std::vector<uint8_t>> got = Marshal(
-      BindAtResp{.child = {.control_fd = 8, .stat = StatCaps()},
-                 .bound_socket_fd = 9});
+  absl::StatusOr<std::vector<uint8_t>> got = Marshal(BindAtResp{
+      .child = {.control_fd = 8, .stat = StatCaps()}, .bound_socket_fd = 9});
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(BytesToHex(*got), BytesToHex(want.bytes()));
 }

@@ -1,4 +1,5 @@
-// Package lisafs, server side: the in-memory file tree (pkg/lisafs/README.md §7.4).
+// Package lisafs, server side: the in-memory file tree (pkg/lisafs/README.md
+// §7.4).
 //
 // The server keeps one tree of Nodes for all its connections. A Node stands
 // for one name in one directory; every control FD points at one Node, and
@@ -88,7 +89,8 @@ class Node : public std::enable_shared_from_this<Node> {
 
   // LookupOrCreateChild returns the child named name, creating it if the
   // tree has none (at depth() + 1). The caller must hold the rename lock
-  // (shared) and have checked name (pkg/lisafs/README.md §7.5) and the depth bound.
+  // (shared) and have checked name (pkg/lisafs/README.md §7.5) and the depth
+  // bound.
   std::shared_ptr<Node> LookupOrCreateChild(absl::string_view name);
 
   // MarkDeleted marks this Node and every Node below it deleted, and takes

@@ -132,7 +132,7 @@ TEST(NodeTest, PathWalksOfACycleFailInsteadOfLooping) {
   std::shared_ptr<Node> a = root->LookupOrCreateChild("a");
   std::shared_ptr<Node> b = a->LookupOrCreateChild("b");
   ASSERT_TRUE(a->IsSelfOrAncestorOf(*b));  // what the server checks first
-  a->Move(b, "c");                          // a's parent b, b's parent a
+  a->Move(b, "c");                         // a's parent b, b's parent a
   absl::StatusOr<std::string> path = b->FilePath();
   EXPECT_FALSE(path.ok());
   EXPECT_FALSE(a->FilePath().ok());

@@ -62,8 +62,8 @@ size_t WorkerCount(size_t asked) {
 
 // FdidsMade returns how many FDIDs a request makes if it succeeds:
 // OpenCreateAt and BindAt two, the other creates, Mount and OpenAt one
-// (pkg/lisafs/README.md §7.3). A Walk is charged by its handler, one component at a
-// time (Connection::ChargeFdids), since it may stop early.
+// (pkg/lisafs/README.md §7.3). A Walk is charged by its handler, one component
+// at a time (Connection::ChargeFdids), since it may stop early.
 size_t FdidsMade(uint16_t mid) {
   switch (static_cast<MID>(mid)) {
     case MID::kMount:
@@ -140,9 +140,9 @@ absl::Status ServerCore::StartConnection(unet::Socket sock,
     return syserr::FromErrno(
         EAGAIN, "StartConnection: no worker thread runs and none can start");
   }
-  auto conn = std::make_unique<Connection>(Connection::Passkey(), this,
-                                           std::move(sock), mount_path,
-                                           std::move(impl), options);
+  auto conn =
+      std::make_unique<Connection>(Connection::Passkey(), this, std::move(sock),
+                                   mount_path, std::move(impl), options);
   const uint64_t id = next_id_++;
   conn->id_ = id;
   Connection* raw = conn.get();
@@ -340,9 +340,9 @@ absl::Status Connection::Charge(size_t fdids, size_t host_fds, MID mid,
     after = fds_.size() + fdids_charged_ + fdids;
     if (after > o.max_fdids_per_connection) {
       absl::Status s = syserr::FromErrno(
-          EMFILE, absl::StrCat(MIDName(mid), ": the connection holds ",
-                               fds_.size(), " FDIDs and may hold ",
-                               o.max_fdids_per_connection));
+          EMFILE,
+          absl::StrCat(MIDName(mid), ": the connection holds ", fds_.size(),
+                       " FDIDs and may hold ", o.max_fdids_per_connection));
       if (!std::exchange(warned_fdid_cap_, true)) {
         ctx.Warningf("lisafs connection %d on %s: %s", id_, mount_path_,
                      s.message());
@@ -475,8 +475,8 @@ absl::Status Connection::Turn() {
   size_t budget = o.bytes_per_turn;
   for (size_t i = 0; i < o.frames_per_turn; ++i) {
     Frame req;
-    absl::StatusOr<bool> got = reader_.Read(fd, max_message_size_, &budget,
-                                            &req);
+    absl::StatusOr<bool> got =
+        reader_.Read(fd, max_message_size_, &budget, &req);
     if (!got.ok()) {
       UpdateBuffered();
       return got.status();
@@ -537,8 +537,8 @@ void Connection::ChannelThreadReturned() {
   server_->channel_threads_.fetch_sub(1, std::memory_order_relaxed);
   if (rearm) {
     if (absl::Status s = Arm(EPOLLIN); !s.ok()) {
-      server_->ctx().Warningf("lisafs connection %d on %s: cannot end: %s",
-                              id_, mount_path_, s.ToString());
+      server_->ctx().Warningf("lisafs connection %d on %s: cannot end: %s", id_,
+                              mount_path_, s.ToString());
     }
   }
 }
@@ -558,8 +558,8 @@ void Connection::Finish() {
   }
   // Every channel thread has returned or is returning.
   for (const std::unique_ptr<ServerChannel>& ch : channels) ch->thread.join();
-  int64_t host_fds = 1 + static_cast<int64_t>(channels.size()) +
-                     (windows != nullptr ? 1 : 0);
+  int64_t host_fds =
+      1 + static_cast<int64_t>(channels.size()) + (windows != nullptr ? 1 : 0);
   // The channels (windows unmapped, FD sockets closed) and then the memfd
   // go away here.
   channels.clear();
@@ -598,9 +598,9 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
       return syserr::FromErrno(ENOSYS, "Channel: connection is closing");
     }
     if (channels_.size() + pending_channels_ >= MaxChannels()) {
-      return syserr::FromErrno(
-          ENOMEM, absl::StrCat("Channel: connection already has ",
-                               channels_.size(), " channels"));
+      return syserr::FromErrno(ENOMEM,
+                               absl::StrCat("Channel: connection already has ",
+                                            channels_.size(), " channels"));
     }
     ++pending_channels_;
     ++live_channel_threads_;
@@ -613,9 +613,10 @@ absl::Status Connection::NewChannel(internal::Response* resp) {
       --pending_channels_;
       --live_channel_threads_;
     }
-    ctx.Warningf("lisafs connection %d on %s: Channel refused: the server "
-                 "runs %d channel threads already",
-                 id_, mount_path_, max_threads);
+    ctx.Warningf(
+        "lisafs connection %d on %s: Channel refused: the server "
+        "runs %d channel threads already",
+        id_, mount_path_, max_threads);
     return syserr::FromErrno(
         EAGAIN, absl::StrCat("Channel: the server runs ", max_threads,
                              " channel threads already"));
@@ -664,8 +665,7 @@ absl::Status Connection::SetUpChannelLocked(ServerChannel* sc,
     absl::StatusOr<flipcall::PacketWindowAllocator> a =
         flipcall::PacketWindowAllocator::Create();
     if (!a.ok()) return syserr::WithContext(a.status(), "Channel");
-    windows_ = std::make_unique<flipcall::PacketWindowAllocator>(
-        *std::move(a));
+    windows_ = std::make_unique<flipcall::PacketWindowAllocator>(*std::move(a));
   }
   // The window holds the flipcall header, the channel header and the
   // largest payload (pkg/lisafs/README.md §8.1).
@@ -715,8 +715,7 @@ void Connection::ServeChannel(ServerChannel* sc) {
   // down (pkg/lisafs/README.md §8.5, §11 Q11).
   while (n.ok() && *n > 0) {
     Frame req;
-    if (absl::Status s = ch.ReadMessage(*n, max_message_size_, &req);
-        !s.ok()) {
+    if (absl::Status s = ch.ReadMessage(*n, max_message_size_, &req); !s.ok()) {
       n = s;
       break;
     }
@@ -728,12 +727,12 @@ void Connection::ServeChannel(ServerChannel* sc) {
     // The FDs are queued on the FD socket before the hand-over.
     const uint8_t sent = ch.SendFDs(fds);
     if (sent != fds.size()) {
-      ctx.Debugf("lisafs channel on %s: sent %d of %d FDs", mount_path_,
-                 sent, fds.size());
+      ctx.Debugf("lisafs channel on %s: sent %d of %d FDs", mount_path_, sent,
+                 fds.size());
     }
     resp.fds.clear();
-    absl::StatusOr<uint32_t> len = ch.WriteMessage(
-        static_cast<uint16_t>(resp.mid), sent, resp.payload);
+    absl::StatusOr<uint32_t> len =
+        ch.WriteMessage(static_cast<uint16_t>(resp.mid), sent, resp.payload);
     if (!len.ok()) {
       n = len.status();
       break;
@@ -741,8 +740,7 @@ void Connection::ServeChannel(ServerChannel* sc) {
     n = ch.data().SendRecv(*len);
   }
   if (!n.ok() && !flipcall::IsShutdown(n.status())) {
-    ctx.Debugf("lisafs channel on %s: %s", mount_path_,
-               n.status().ToString());
+    ctx.Debugf("lisafs channel on %s: %s", mount_path_, n.status().ToString());
   }
 }
 

@@ -3,10 +3,10 @@
 // A Server serves any number of connections at once over one shared file
 // tree and one rename lock. Each connection has its own backend
 // (ConnectionImpl, see server_impl.h), mount path, options and FD table. The
-// framework decodes every request, runs the generic checks of pkg/lisafs/README.md §7.2
-// in order (payload size, MID, FDID lookup and kind, names, read-only, file
-// types, deleted nodes), takes the locks of §7.4, calls the backend, and
-// encodes the response with the FDs the backend donates.
+// framework decodes every request, runs the generic checks of
+// pkg/lisafs/README.md §7.2 in order (payload size, MID, FDID lookup and kind,
+// names, read-only, file types, deleted nodes), takes the locks of §7.4, calls
+// the backend, and encodes the response with the FDs the backend donates.
 //
 // Event-driven: the connections' sockets sit in one epoll set served by a
 // bounded pool of worker threads (ServerOptions::workers). A connection
@@ -15,23 +15,23 @@
 // not read its answers, cost an epoll entry and the bytes they made the
 // server keep (at most one request and one response, each bounded by the
 // max message size). Requests on one socket are still answered strictly in
-// order (pkg/lisafs/README.md §2.7): at most one worker serves a given connection at a
-// time (EPOLLONESHOT, re-armed at the end of each turn), and a turn answers
-// at most ServerOptions::frames_per_turn requests before the connection goes
-// to the back of the queue.
+// order (pkg/lisafs/README.md §2.7): at most one worker serves a given
+// connection at a time (EPOLLONESHOT, re-armed at the end of each turn), and a
+// turn answers at most ServerOptions::frames_per_turn requests before the
+// connection goes to the back of the queue.
 //
 // A backend that advertises Channel (MID 2) also gets flipcall channels
-// (pkg/lisafs/README.md §8): each Channel request, on the socket or on a channel, starts
-// one more channel with a service thread of its own, at most MaxChannels()
-// per connection (ENOMEM beyond; EAGAIN past ServerOptions::
+// (pkg/lisafs/README.md §8): each Channel request, on the socket or on a
+// channel, starts one more channel with a service thread of its own, at most
+// MaxChannels() per connection (ENOMEM beyond; EAGAIN past ServerOptions::
 // max_channel_threads for the whole server, or if no thread can start). Every
 // request, whichever communicator brought it, goes through
 // Connection::Dispatch. The memfd that holds the channels' packet windows is
 // created with the first channel, so a connection that never asks for one
 // costs no extra FD. When the socket ends, the connection stops taking
 // requests, shuts every channel down, and once every channel thread has
-// returned (without holding a worker meanwhile) drops its FDs (pkg/lisafs/README.md
-// §7.1).
+// returned (without holding a worker meanwhile) drops its FDs
+// (pkg/lisafs/README.md §7.1).
 //
 // FDs are bounded twice (ServerOptions): each connection holds at most
 // max_fdids_per_connection FDIDs, and the server keeps fd_reserve host FDs
@@ -41,8 +41,8 @@
 //
 // One deliberate difference from gVisor's Go server: ReadLinkAt and
 // FListXattr on a deleted node answer EINVAL, like every other RPC that
-// checks deletion, rather than an empty success (pkg/lisafs/README.md §11 Q4). FStat on
-// a bound-socket FDID answers EREMOTEIO, as Go's does (Q5).
+// checks deletion, rather than an empty success (pkg/lisafs/README.md §11 Q4).
+// FStat on a bound-socket FDID answers EREMOTEIO, as Go's does (Q5).
 
 #ifndef GVISOR_PKG_LISAFS_SERVER_H_
 #define GVISOR_PKG_LISAFS_SERVER_H_
@@ -111,7 +111,8 @@ struct ServerOptions {
   // workers is how many threads serve the connections' sockets; they start
   // with the first connection. A request blocked in the kernel (a backend
   // call that does not return) holds one worker; one connection never holds
-  // more than one. Channels have a thread each on top (pkg/lisafs/README.md §7.9).
+  // more than one. Channels have a thread each on top (pkg/lisafs/README.md
+  // §7.9).
   size_t workers = kDefaultWorkers;
 
   // max_fdids_per_connection caps the FDIDs one connection holds. An RPC
@@ -283,7 +284,8 @@ class Connection {
   // mount_path returns the cleaned absolute host path the connection
   // serves.
   const std::string& mount_path() const { return mount_path_; }
-  // max_message_size returns the backend's payload limit (pkg/lisafs/README.md §2.3).
+  // max_message_size returns the backend's payload limit (pkg/lisafs/README.md
+  // §2.3).
   uint32_t max_message_size() const { return max_message_size_; }
   // supported returns the MIDs the backend advertises, in its order.
   const std::vector<MID>& supported() const { return supported_list_; }
@@ -308,8 +310,8 @@ class Connection {
   void set_mount_node(std::shared_ptr<Node> node);
 
   // Insert adds fd to the table under a new FDID and returns it. FDIDs
-  // start at 1 and are never reused (pkg/lisafs/README.md §7.3). Dispatch has checked
-  // the FDID bounds before the handler ran.
+  // start at 1 and are never reused (pkg/lisafs/README.md §7.3). Dispatch has
+  // checked the FDID bounds before the handler ran.
   FDID Insert(std::shared_ptr<FD> fd);
 
   // Lookup returns the FD named id, or null.
@@ -327,9 +329,9 @@ class Connection {
   void Shutdown();
 
   // Dispatch answers one request (req.mid, req.payload; FDs in req are
-  // ignored) in the order of pkg/lisafs/README.md §7.2: oversized payload EIO, closing
-  // connection ECONNRESET, unknown or unadvertised MID EOPNOTSUPP, the FD
-  // bounds of ServerOptions EMFILE, then the handler (its error's errno, or
+  // ignored) in the order of pkg/lisafs/README.md §7.2: oversized payload EIO,
+  // closing connection ECONNRESET, unknown or unadvertised MID EOPNOTSUPP, the
+  // FD bounds of ServerOptions EMFILE, then the handler (its error's errno, or
   // EIO for a response over the size limit).
   internal::Response Dispatch(const Frame& req);
 
@@ -340,10 +342,10 @@ class Connection {
   // the FD reserve (ServerOptions); EINVAL outside Dispatch.
   absl::Status ChargeFdids(size_t n, MID mid);
 
-  // NewChannel serves a Channel request (pkg/lisafs/README.md §7.6, §8.1): it starts the
-  // channel's service thread, creates the channel, and puts ChannelResp
-  // and the two FDs to donate (the memfd, the client's FD socket) in
-  // *resp. ENOSYS once the connection is closing, ENOMEM at MaxChannels()
+  // NewChannel serves a Channel request (pkg/lisafs/README.md §7.6, §8.1): it
+  // starts the channel's service thread, creates the channel, and puts
+  // ChannelResp and the two FDs to donate (the memfd, the client's FD socket)
+  // in *resp. ENOSYS once the connection is closing, ENOMEM at MaxChannels()
   // channels, EAGAIN (logged) at the server's max_channel_threads or if no
   // thread can start.
   absl::Status NewChannel(internal::Response* resp);
@@ -362,7 +364,8 @@ class Connection {
   // ReadyToFinish reports whether every channel thread has returned; if
   // not, the last one to return re-arms the socket for a final turn.
   bool ReadyToFinish();
-  // Finish drops everything (pkg/lisafs/README.md §7.1) and destroys the connection.
+  // Finish drops everything (pkg/lisafs/README.md §7.1) and destroys the
+  // connection.
   void Finish();
 
   // FdCharge is what one request has been charged so far.
@@ -373,8 +376,7 @@ class Connection {
   // Charge checks fdids more FDIDs and host_fds more host FDs against the
   // bounds and adds them to *charge (EMFILE, logged once per connection
   // and bound, past them); Uncharge gives a request's charge back.
-  absl::Status Charge(size_t fdids, size_t host_fds, MID mid,
-                      FdCharge* charge);
+  absl::Status Charge(size_t fdids, size_t host_fds, MID mid, FdCharge* charge);
   void Uncharge(const FdCharge& charge);
 
   // ChannelMain is a channel thread: it waits until NewChannel has made the

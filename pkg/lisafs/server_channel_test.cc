@@ -1,5 +1,5 @@
-// The server's channels (pkg/lisafs/README.md §7.9, §8), driven by a raw client against
-// the fsgofer backend: the Channel answer, requests over a channel, FDs
+// The server's channels (pkg/lisafs/README.md §7.9, §8), driven by a raw client
+// against the fsgofer backend: the Channel answer, requests over a channel, FDs
 // sent through a channel, the per-connection limit, short datagrams,
 // shutdown and close with channels, concurrency and leaks.
 
@@ -61,8 +61,8 @@ std::unique_ptr<RawChannel> OpenChannel(RawClient* c) {
 // FdTarget returns what /proc says FD fd is ("socket:[...]", a path...).
 std::string FdTarget(int fd) {
   char buf[256];
-  ssize_t n = readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), buf,
-                       sizeof(buf));
+  ssize_t n =
+      readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), buf, sizeof(buf));
   return n < 0 ? "" : std::string(buf, n);
 }
 
@@ -73,7 +73,8 @@ TEST_F(ServerTest, ChannelRepliesWithAWindowAMemfdAndAnFdSocket) {
     ASSERT_EQ(r->mid, 2) << r->err();
     absl::StatusOr<ChannelResp> resp = r->As<ChannelResp>();
     ASSERT_TRUE(resp.ok());
-    // Windows of 2 MiB, one after another in one memfd (pkg/lisafs/README.md §8.1).
+    // Windows of 2 MiB, one after another in one memfd (pkg/lisafs/README.md
+    // §8.1).
     EXPECT_EQ(resp->data_offset, i * 0x200000);
     EXPECT_EQ(resp->data_length, 0x200000u);
     ASSERT_EQ(r->fds.size(), 2u);
@@ -96,12 +97,12 @@ TEST_F(ServerTest, AChannelAnswersLikeTheSocket) {
   WalkReq walk{.dir_fd = root_, .path = {"dir", "missing"}};
   std::vector<std::pair<uint16_t, std::vector<uint8_t>>> reqs = {
       {3, *Marshal(stat)},
-      {3, *Marshal(StatReq{.fd = 999})},          // EBADF
-      {5, *Marshal(walk)},                        // status 1
-      {3, {}},                                    // EIO: malformed
-      {20, *Marshal(FlushReq{.fd = root_})},      // EOPNOTSUPP
-      {34, {}},                                   // EOPNOTSUPP
-      {3, std::vector<uint8_t>(kMax + 1)},        // EIO: oversized
+      {3, *Marshal(StatReq{.fd = 999})},      // EBADF
+      {5, *Marshal(walk)},                    // status 1
+      {3, {}},                                // EIO: malformed
+      {20, *Marshal(FlushReq{.fd = root_})},  // EOPNOTSUPP
+      {34, {}},                               // EOPNOTSUPP
+      {3, std::vector<uint8_t>(kMax + 1)},    // EIO: oversized
   };
   for (const auto& [mid, payload] : reqs) {
     absl::StatusOr<Reply> a = client_->CallBytes(mid, payload);
@@ -132,9 +133,9 @@ TEST_F(ServerTest, V15OpenAtOverAChannel) {
       ch->Call(MID::kOpenAt, OpenAtReq{.fd = 3, .flags = O_RDWR});
   ASSERT_TRUE(r.ok()) << r.status();
   // The response overwrote the request; V15(c): MID 7, one FD, FDID 4.
-  EXPECT_EQ(ch->Window(28),
-            (std::vector<uint8_t>{0, 0, 0, 0, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                  0, 0, 7, 0, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(ch->Window(28), (std::vector<uint8_t>{
+                                0, 0, 0, 0, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                0, 0, 7, 0, 1,    0, 4, 0, 0, 0, 0, 0, 0, 0}));
   ASSERT_EQ(r->fds.size(), 1u);
   EXPECT_NE(fcntl(r->fds[0].get(), F_GETFL) & O_NONBLOCK, 0);
   char buf[8] = {};
@@ -147,8 +148,8 @@ TEST_F(ServerTest, V15OpenAtOverAChannel) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->err(), ENOENT);
   EXPECT_EQ(ch->Window(24),
-            (std::vector<uint8_t>{0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                  0, 0, 0, 0, 0, 2, 0, 0, 0}));
+            (std::vector<uint8_t>{0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0,
+                                  0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0}));
 }
 
 TEST_F(ServerTest, AChannelRequestOnAChannelSendsItsFdsThroughThatChannel) {
@@ -203,8 +204,9 @@ TEST_F(ServerTest, AShortDatagramEndsTheChannelButNotTheConnection) {
   std::unique_ptr<RawChannel> ch = OpenChannel(client_.get());
   ASSERT_NE(ch, nullptr);
   // 2 bytes cannot hold the channel header: the service loop ends without
-  // answering (pkg/lisafs/README.md §8.5) and its thread returns, while the client would
-  // wait for good. Once that thread is gone, the waker shuts the wait down.
+  // answering (pkg/lisafs/README.md §8.5) and its thread returns, while the
+  // client would wait for good. Once that thread is gone, the waker shuts the
+  // wait down.
   const int threads = ThreadCount();
   std::atomic<bool> loop_ended{false};
   std::thread waker([&] {
@@ -294,10 +296,10 @@ TEST_F(ServerTest, ChannelsLeakNothing) {
     absl::StatusOr<Reply> w =
         ch->Call(MID::kWalk, WalkReq{.dir_fd = 1, .path = {"file"}});
     ASSERT_TRUE(w.ok());
-    absl::StatusOr<Reply> o = ch->Call(
-        MID::kOpenAt,
-        OpenAtReq{.fd = w->As<WalkResp>()->inodes.at(0).control_fd,
-                  .flags = O_RDONLY});
+    absl::StatusOr<Reply> o =
+        ch->Call(MID::kOpenAt,
+                 OpenAtReq{.fd = w->As<WalkResp>()->inodes.at(0).control_fd,
+                           .flags = O_RDONLY});
     ASSERT_TRUE(o.ok());
     EXPECT_EQ(o->fds.size(), 1u);
   }

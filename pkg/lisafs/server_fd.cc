@@ -19,9 +19,7 @@ ControlFD::ControlFD(Connection* conn, std::shared_ptr<Node> node,
 // impl_ (and its host FDs) goes first, then the Node reference.
 ControlFD::~ControlFD() = default;
 
-bool ControlFD::IsMountPoint() const {
-  return node_ == conn_->mount_node();
-}
+bool ControlFD::IsMountPoint() const { return node_ == conn_->mount_node(); }
 
 absl::StatusOr<std::vector<std::string>> ControlFD::PathFromMount() const {
   std::shared_ptr<Node> mount = conn_->mount_node();

@@ -1,4 +1,5 @@
-// Package lisafs, server side: the objects an FDID names (pkg/lisafs/README.md §7.3).
+// Package lisafs, server side: the objects an FDID names (pkg/lisafs/README.md
+// §7.3).
 //
 // A connection's FD table maps FDIDs to FD objects of three kinds. A
 // ControlFD is a position in the file tree (it holds a Node); an OpenFD is an

@@ -50,8 +50,7 @@ absl::Status ControlFDImpl::WalkStat(absl::Span<const std::string>,
 absl::StatusOr<NewOpenFD> ControlFDImpl::Open(uint32_t) {
   return NotSupported("OpenAt");
 }
-absl::StatusOr<NewFile> ControlFDImpl::OpenCreate(const CreateArgs&,
-                                                  uint32_t) {
+absl::StatusOr<NewFile> ControlFDImpl::OpenCreate(const CreateArgs&, uint32_t) {
   return NotSupported("OpenCreateAt");
 }
 absl::StatusOr<NewControlFD> ControlFDImpl::Mkdir(const CreateArgs&) {
@@ -62,8 +61,8 @@ absl::StatusOr<NewControlFD> ControlFDImpl::Mknod(const CreateArgs&, uint32_t,
   return NotSupported("MknodAt");
 }
 absl::StatusOr<NewControlFD> ControlFDImpl::Symlink(absl::string_view,
-                                                    absl::string_view,
-                                                    uint32_t, uint32_t) {
+                                                    absl::string_view, uint32_t,
+                                                    uint32_t) {
   return NotSupported("SymlinkAt");
 }
 absl::StatusOr<NewControlFD> ControlFDImpl::Link(ControlFD&,
@@ -79,8 +78,7 @@ absl::StatusOr<std::string> ControlFDImpl::ReadLink() {
 absl::StatusOr<fd::OwnedFd> ControlFDImpl::Connect(uint32_t) {
   return NotSupported("Connect");
 }
-absl::StatusOr<fd::OwnedFd> ControlFDImpl::ConnectWithCreds(uint32_t,
-                                                            uint32_t,
+absl::StatusOr<fd::OwnedFd> ControlFDImpl::ConnectWithCreds(uint32_t, uint32_t,
                                                             uint32_t) {
   return NotSupported("ConnectWithCreds");
 }

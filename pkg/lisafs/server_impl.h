@@ -1,15 +1,15 @@
 // Package lisafs, server side: the interfaces a backend implements.
 //
 // The server framework (server.h) owns connections, the FD table, the file
-// tree and its locks, and runs every generic check of pkg/lisafs/README.md §7.2-§7.6
-// before it calls a backend. A backend supplies one ConnectionImpl per
-// connection, and for each FD the framework hands out, an implementation
+// tree and its locks, and runs every generic check of pkg/lisafs/README.md
+// §7.2-§7.6 before it calls a backend. A backend supplies one ConnectionImpl
+// per connection, and for each FD the framework hands out, an implementation
 // object: ControlFDImpl (a position in the tree), OpenFDImpl (an open file)
 // or BoundSocketFDImpl (a bound unix socket). pkg/fsgofer is the backend
 // over a host directory.
 //
-// Calls into a backend come with the lock level of pkg/lisafs/README.md §4.1 already
-// held, so a backend never takes the framework's locks itself. Returned
+// Calls into a backend come with the lock level of pkg/lisafs/README.md §4.1
+// already held, so a backend never takes the framework's locks itself. Returned
 // statuses carry an errno (pkg/syserr); the framework sends it as the Error
 // response. Every default implementation below fails with EOPNOTSUPP.
 
@@ -67,9 +67,9 @@ struct NewBoundSocket {
   fd::OwnedFd donated;
 };
 
-// CreateArgs are the common arguments of the create RPCs (pkg/lisafs/README.md §3.6).
-// The framework has validated name (pkg/lisafs/README.md §7.5). uid/gid may be
-// kNoUID/kNoGID: keep the server's.
+// CreateArgs are the common arguments of the create RPCs (pkg/lisafs/README.md
+// §3.6). The framework has validated name (pkg/lisafs/README.md §7.5). uid/gid
+// may be kNoUID/kNoGID: keep the server's.
 struct CreateArgs {
   absl::string_view name;
   uint32_t mode = 0;
@@ -105,8 +105,7 @@ class OpenFDImpl {
   virtual absl::StatusOr<size_t> Write(absl::Span<const uint8_t> data,
                                        uint64_t offset);
   // Read fills buf from offset and returns the bytes read (0 at EOF).
-  virtual absl::StatusOr<size_t> Read(absl::Span<uint8_t> buf,
-                                      uint64_t offset);
+  virtual absl::StatusOr<size_t> Read(absl::Span<uint8_t> buf, uint64_t offset);
   // Allocate is fallocate(2).
   virtual absl::Status Allocate(uint64_t mode, uint64_t offset,
                                 uint64_t length);
@@ -143,7 +142,8 @@ class ControlFDImpl {
 
   // SetStat applies the attributes in req.mask (only the bits STATX_MODE,
   // STATX_UID, STATX_GID, STATX_ATIME, STATX_MTIME and STATX_SIZE) and
-  // reports what failed; it cannot fail as a whole (pkg/lisafs/README.md §4.2, MID 4).
+  // reports what failed; it cannot fail as a whole (pkg/lisafs/README.md §4.2,
+  // MID 4).
   virtual SetStatResp SetStat(const SetStatReq& req);
 
   // Walk steps from this directory to its child name without following a
@@ -207,12 +207,12 @@ class ControlFDImpl {
   virtual absl::Status RenameAt(absl::string_view old_name, ControlFD& new_dir,
                                 absl::string_view new_name, uint32_t flags);
 
-  // Extended attributes (pkg/lisafs/README.md §4.2, MIDs 25-28). size is the client's
-  // buffer size; how it is applied is the backend's business.
+  // Extended attributes (pkg/lisafs/README.md §4.2, MIDs 25-28). size is the
+  // client's buffer size; how it is applied is the backend's business.
   virtual absl::StatusOr<std::string> GetXattr(absl::string_view name,
                                                uint32_t size);
-  virtual absl::Status SetXattr(absl::string_view name,
-                                absl::string_view value, uint32_t flags);
+  virtual absl::Status SetXattr(absl::string_view name, absl::string_view value,
+                                uint32_t flags);
   virtual absl::StatusOr<std::vector<std::string>> ListXattr(uint64_t size);
   virtual absl::Status RemoveXattr(absl::string_view name);
 

@@ -106,10 +106,10 @@ class ServerLimitsTest : public ::testing::Test {
     absl::StatusOr<std::pair<unet::Socket, unet::Socket>> pair =
         unet::Socket::SocketPair(SOCK_STREAM);
     EXPECT_TRUE(pair.ok());
-    EXPECT_TRUE(server_
-                    ->StartConnection(std::move(pair->second), path,
-                                      std::move(backend))
-                    .ok());
+    EXPECT_TRUE(
+        server_
+            ->StartConnection(std::move(pair->second), path, std::move(backend))
+            .ok());
     return std::make_unique<RawClient>(pair->first.Release());
   }
 
@@ -201,8 +201,8 @@ TEST_F(ServerLimitsTest, APeerThatDoesNotReadHoldsNoWorker) {
   ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
   const std::string dir = tmpl;
   {
-    fd::OwnedFd f(open((dir + "/big").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
-                       0644));
+    fd::OwnedFd f(
+        open((dir + "/big").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     ASSERT_EQ(ftruncate(f.get(), 1 << 20), 0);
   }
   Start(ServerOptions{.workers = 1});
@@ -339,8 +339,8 @@ TEST_F(ServerLimitsTest, DonatedMountFdsAreNotShared) {
   a.reset();
   server_->AwaitConnections(1);
   EXPECT_EQ(b->Call(MID::kFStat, StatReq{.fd = 1})->mid, 3);
-  absl::StatusOr<Reply> w = b->Call(
-      MID::kWalk, WalkReq{.dir_fd = 1, .path = {"no such name here"}});
+  absl::StatusOr<Reply> w =
+      b->Call(MID::kWalk, WalkReq{.dir_fd = 1, .path = {"no such name here"}});
   EXPECT_EQ(w->mid, 5);
   EXPECT_EQ(w->As<WalkResp>()->status, WalkStatus::kComponentDoesNotExist);
 }

@@ -1,7 +1,7 @@
-// The server framework's generic behaviour (pkg/lisafs/README.md §7): dispatch order and
-// generic errors, the FD table, name validation, path escapes, read-only
-// connections, deleted nodes, concurrency, vanishing clients and FD leaks.
-// A raw client talks to the fsgofer backend over real socket pairs.
+// The server framework's generic behaviour (pkg/lisafs/README.md §7): dispatch
+// order and generic errors, the FD table, name validation, path escapes,
+// read-only connections, deleted nodes, concurrency, vanishing clients and FD
+// leaks. A raw client talks to the fsgofer backend over real socket pairs.
 
 #include "pkg/lisafs/server.h"
 
@@ -32,10 +32,10 @@
 #include "pkg/flipcall/flipcall.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/messages.h"
+#include "pkg/lisafs/server_test_base.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "testing/fd_count.h"
-#include "pkg/lisafs/server_test_base.h"
 #include "testing/gofer_test_base.h"
 
 namespace gvisor::lisafs {
@@ -52,7 +52,8 @@ using ::gvisor::lisafs::servertest::ServerTest;
 
 static_assert((STATX_MODE | STATX_SIZE | STATX_MTIME) == (0x2 | 0x200 | 0x40));
 
-// --- Dispatch and generic errors (pkg/lisafs/README.md §7.2) ------------------------------
+// --- Dispatch and generic errors (pkg/lisafs/README.md §7.2)
+// ------------------------------
 
 TEST_F(ServerTest, UnadvertisedAndUnknownMidsAreEOPNOTSUPP) {
   for (uint16_t mid : {0, 20, 34, 255, 256, 65535}) {
@@ -143,7 +144,8 @@ TEST_F(ServerTest, WalkThatCannotFitTheLimitIsEIO) {
   EXPECT_EQ(Errno(MID::kWalk, w), 0);
 }
 
-// --- FD table (pkg/lisafs/README.md §7.3) --------------------------------------------------
+// --- FD table (pkg/lisafs/README.md §7.3)
+// --------------------------------------------------
 
 TEST_F(ServerTest, FdidsStartAtOneGrowByOneAndAreNeverReused) {
   EXPECT_EQ(root_, 1u);
@@ -180,12 +182,19 @@ TEST_F(ServerTest, FailedCreateConsumesNoId) {
   EXPECT_EQ(Walk(root_, {"dir"}).inodes.at(0).control_fd, 2u);
 }
 
-// --- Names (pkg/lisafs/README.md §7.5) -----------------------------------------------------
+// --- Names (pkg/lisafs/README.md §7.5)
+// -----------------------------------------------------
 
 const std::vector<std::string>& BadNames() {
-  static const auto* names = new std::vector<std::string>{
-      "", ".", "..", "a/b", "/", "/etc", std::string("file\0x", 6),
-      std::string("\0", 1)};
+  static const auto* names =
+      new std::vector<std::string>{"",
+                                   ".",
+                                   "..",
+                                   "a/b",
+                                   "/",
+                                   "/etc",
+                                   std::string("file\0x", 6),
+                                   std::string("\0", 1)};
   return *names;
 }
 
@@ -261,7 +270,8 @@ TEST_F(ServerTest, CreatesRefuseBadNamesAndCreateNothing) {
   EXPECT_EQ(Walk(root_, {"dir"}).inodes.size(), 1u);
 }
 
-// --- Symlinks and escapes (pkg/lisafs/README.md §7.4, §7.7) ---------------------------------
+// --- Symlinks and escapes (pkg/lisafs/README.md §7.4, §7.7)
+// ---------------------------------
 
 TEST_F(ServerTest, AFinalSymlinkIsReturnedItself) {
   WalkResp w = Walk(root_, {"escape"});
@@ -422,7 +432,8 @@ TEST_F(ServerTest, ConcurrentClientRenamesAndWalksStayConsistent) {
   t.join();
 }
 
-// --- Read-only connections (pkg/lisafs/README.md §7.8) ----------------------------------------
+// --- Read-only connections (pkg/lisafs/README.md §7.8)
+// ----------------------------------------
 
 class ReadOnlyTest : public ServerTest {
   GoferOptions Options() const override { return {.readonly = true}; }
@@ -534,7 +545,8 @@ TEST_F(ReadOnlyTest, WellFormedMutationsAreEROFSAndChangeNothing) {
   EXPECT_FALSE(HostExists(HostPath("dir/n")));
 }
 
-// --- Deleted nodes (pkg/lisafs/README.md §7.4) ----------------------------------------------
+// --- Deleted nodes (pkg/lisafs/README.md §7.4)
+// ----------------------------------------------
 
 TEST_F(ServerTest, UnlinkedDirectoryRefusesPathOperations) {
   FDID nested = WalkTo({"dir", "nested"});
@@ -582,7 +594,8 @@ TEST_F(ServerTest, DeletedSymlinkReadLinkIsEINVAL) {
   EXPECT_EQ(Errno(MID::kReadLinkAt, rl), EINVAL);
 }
 
-// --- Connections -------------------------------------------------------------------
+// --- Connections
+// -------------------------------------------------------------------
 
 TEST_F(ServerTest, ManyConnectionsAtOnce) {
   constexpr int kConns = 8;
@@ -596,53 +609,53 @@ TEST_F(ServerTest, ManyConnectionsAtOnce) {
   }
   EXPECT_EQ(fixture_->server().connections(), kConns + 1u);
   for (int t = 0; t < kConns; ++t) {
-    threads.emplace_back([this, t, &failures,
-                          sock = std::move(socks[t])]() mutable {
-      RawClient c(std::move(sock));
-      FDID root = Mount(&c);
-      std::string name = absl::StrCat("conn", t);
-      OpenCreateAtReq oc;
-      oc.common.dir_fd = root;
-      oc.common.mode = 0644;
-      oc.flags = O_RDWR;
-      oc.name = name;
-      absl::StatusOr<Reply> r = c.Call(MID::kOpenCreateAt, oc);
-      if (!r.ok() || r->mid != 8) {
-        failures++;
-        return;
-      }
-      FDID open = r->As<OpenCreateAtResp>()->new_fd;
-      for (int i = 0; i < 200; ++i) {
-        PWriteReq w;
-        w.fd = open;
-        w.offset = 0;
-        w.data = absl::StrCat(t, ":", i);
-        r = c.Call(MID::kPWrite, w);
-        PReadReq pr;
-        pr.fd = open;
-        pr.count = 64;
-        absl::StatusOr<Reply> rr = c.Call(MID::kPRead, pr);
-        if (!r.ok() || !rr.ok() || rr->mid != 12 ||
-            rr->As<PReadResp>()->data.substr(0, w.data.size()) != w.data) {
-          failures++;
-          return;
-        }
-        WalkReq wr;
-        wr.dir_fd = root;
-        wr.path = {"dir", "nested", "deep"};
-        absl::StatusOr<Reply> wk = c.Call(MID::kWalk, wr);
-        if (!wk.ok() || wk->mid != 5) {
-          failures++;
-          return;
-        }
-        CloseReq cl;
-        absl::StatusOr<WalkResp> walked = wk->As<WalkResp>();
-        for (const Inode& in : walked->inodes) {
-          cl.fds.push_back(in.control_fd);
-        }
-        c.Call(MID::kClose, cl).IgnoreError();
-      }
-    });
+    threads.emplace_back(
+        [this, t, &failures, sock = std::move(socks[t])]() mutable {
+          RawClient c(std::move(sock));
+          FDID root = Mount(&c);
+          std::string name = absl::StrCat("conn", t);
+          OpenCreateAtReq oc;
+          oc.common.dir_fd = root;
+          oc.common.mode = 0644;
+          oc.flags = O_RDWR;
+          oc.name = name;
+          absl::StatusOr<Reply> r = c.Call(MID::kOpenCreateAt, oc);
+          if (!r.ok() || r->mid != 8) {
+            failures++;
+            return;
+          }
+          FDID open = r->As<OpenCreateAtResp>()->new_fd;
+          for (int i = 0; i < 200; ++i) {
+            PWriteReq w;
+            w.fd = open;
+            w.offset = 0;
+            w.data = absl::StrCat(t, ":", i);
+            r = c.Call(MID::kPWrite, w);
+            PReadReq pr;
+            pr.fd = open;
+            pr.count = 64;
+            absl::StatusOr<Reply> rr = c.Call(MID::kPRead, pr);
+            if (!r.ok() || !rr.ok() || rr->mid != 12 ||
+                rr->As<PReadResp>()->data.substr(0, w.data.size()) != w.data) {
+              failures++;
+              return;
+            }
+            WalkReq wr;
+            wr.dir_fd = root;
+            wr.path = {"dir", "nested", "deep"};
+            absl::StatusOr<Reply> wk = c.Call(MID::kWalk, wr);
+            if (!wk.ok() || wk->mid != 5) {
+              failures++;
+              return;
+            }
+            CloseReq cl;
+            absl::StatusOr<WalkResp> walked = wk->As<WalkResp>();
+            for (const Inode& in : walked->inodes) {
+              cl.fds.push_back(in.control_fd);
+            }
+            c.Call(MID::kClose, cl).IgnoreError();
+          }
+        });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
@@ -703,7 +716,8 @@ TEST_F(ServerTest, ClientVanishingMidRequestLeavesTheServerHealthy) {
       }
     }  // the client's socket closes here
     fixture_->server().AwaitConnections(1);
-    EXPECT_EQ(OpenFdCount(), fds_with_one) << "server kept FDs of a dead client";
+    EXPECT_EQ(OpenFdCount(), fds_with_one)
+        << "server kept FDs of a dead client";
     // The server still serves the first connection.
     EXPECT_TRUE(S_ISDIR(FStat(root_).mode));
   }
@@ -734,7 +748,8 @@ TEST_F(ServerTest, RepeatedOpenAndCloseLeaksNothing) {
   EXPECT_EQ(OpenFdCount(), before);
 }
 
-// --- StartConnection arguments ----------------------------------------------------
+// --- StartConnection arguments
+// ----------------------------------------------------
 
 class TinyImpl : public ConnectionImpl {
  public:

@@ -36,8 +36,7 @@ class ServerTest : public ::gvisor::testing::GoferTest {
       return data == o.data && st.st_mode == o.st.st_mode &&
              st.st_uid == o.st.st_uid && st.st_size == o.st.st_size &&
              st.st_mtim.tv_sec == o.st.st_mtim.tv_sec &&
-             st.st_mtim.tv_nsec == o.st.st_mtim.tv_nsec &&
-             xattrs == o.xattrs &&
+             st.st_mtim.tv_nsec == o.st.st_mtim.tv_nsec && xattrs == o.xattrs &&
              names == o.names;
     }
   };

@@ -24,8 +24,7 @@ absl::Status SockCommunicator::SendFrame(uint16_t mid,
       {header.data(), header.size()},
       {const_cast<uint8_t*>(payload.data()), payload.size()},
   };
-  return sock_.SendAll(absl::MakeConstSpan(iov, payload.empty() ? 1 : 2),
-                       fds);
+  return sock_.SendAll(absl::MakeConstSpan(iov, payload.empty() ? 1 : 2), fds);
 }
 
 absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
@@ -39,8 +38,8 @@ absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
   // handled by the caller's keep-and-close policy rather than as a transport
   // failure.
   size_t max_fds = want_fds == 0 ? 0 : std::max(want_fds, kMaxRecvFds);
-  if (absl::Status s = sock_.RecvExact(absl::MakeConstSpan(&hiov, 1), max_fds,
-                                       &out->fds);
+  if (absl::Status s =
+          sock_.RecvExact(absl::MakeConstSpan(&hiov, 1), max_fds, &out->fds);
       !s.ok()) {
     return s;
   }

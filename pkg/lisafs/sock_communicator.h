@@ -1,7 +1,7 @@
 // SockCommunicator frames LISAFS messages over the connection's main socket
-// (pkg/lisafs/README.md §2): an 8-byte header (payload length, MID), the payload, and
-// donated host FDs as SCM_RIGHTS on the frame's first bytes. Both the client
-// and the server use it; each side applies its own policy on top
+// (pkg/lisafs/README.md §2): an 8-byte header (payload length, MID), the
+// payload, and donated host FDs as SCM_RIGHTS on the frame's first bytes. Both
+// the client and the server use it; each side applies its own policy on top
 // (pkg/lisafs/README.md §2.5, §2.6).
 
 #ifndef GVISOR_PKG_LISAFS_SOCK_COMMUNICATOR_H_
@@ -57,8 +57,9 @@ class SockCommunicator {
   static constexpr size_t kRecvChunk = 64 * 1024;
 
   // RecvFrame reads one frame. FDs are taken from the header's first read
-  // only (pkg/lisafs/README.md §2.4); with want_fds == 0 any FDs sent are dropped. The
-  // header's length is checked before anything is allocated from it:
+  // only (pkg/lisafs/README.md §2.4); with want_fds == 0 any FDs sent are
+  // dropped. The header's length is checked before anything is allocated from
+  // it:
   //  - up to max_payload bytes, the payload is read into out->payload,
   //    growing it only as bytes arrive (kRecvChunk);
   //  - over max_payload but at most max_drain bytes, it is read in bounded

@@ -91,7 +91,8 @@ class TreeAttackTest : public ::testing::Test {
     // On a tmpfs if there is one (deep chains are much faster to make and
     // remove there than on a journalling filesystem); a short path either
     // way, so that socket paths fit in sun_path.
-    const char* dir = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
+    const char* dir =
+        access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : "/tmp";
     std::string tmpl = absl::StrCat(dir, "/tree.", getpid(), ".XXXXXX");
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << errno;
     base_ = tmpl;
@@ -136,8 +137,8 @@ class TreeAttackTest : public ::testing::Test {
     if (!s.ok()) return nullptr;
     clients_.push_back(std::make_unique<RawClient>(pair->first.Release()));
     RawClient* c = clients_.back().get();
-    absl::StatusOr<Reply> r = c->CallBytes(static_cast<uint16_t>(MID::kMount),
-                                           {});
+    absl::StatusOr<Reply> r =
+        c->CallBytes(static_cast<uint16_t>(MID::kMount), {});
     EXPECT_TRUE(r.ok() && r->mid == 1);
     absl::StatusOr<MountResp> m = r->As<MountResp>();
     EXPECT_TRUE(m.ok());

@@ -1,12 +1,12 @@
 // Package lisafs, wire types: message IDs, the socket frame header, and every
-// fixed-size LISAFS struct, laid out exactly as on the wire (pkg/lisafs/README.md §0, §3,
-// §4).
+// fixed-size LISAFS struct, laid out exactly as on the wire
+// (pkg/lisafs/README.md §0, §3, §4).
 //
 // Each fixed-size struct is packed, has explicit zeroed padding fields, and is
-// checked below with static_asserts against the sizes and offsets in pkg/lisafs/README.md.
-// On the supported hosts (x86-64, arm64) host byte order is little-endian, so
-// a struct's bytes are its wire encoding; codec.h copies them with memcpy.
-// Variable-size messages live in messages.h.
+// checked below with static_asserts against the sizes and offsets in
+// pkg/lisafs/README.md. On the supported hosts (x86-64, arm64) host byte order
+// is little-endian, so a struct's bytes are its wire encoding; codec.h copies
+// them with memcpy. Variable-size messages live in messages.h.
 
 #ifndef GVISOR_PKG_LISAFS_WIRE_H_
 #define GVISOR_PKG_LISAFS_WIRE_H_
@@ -27,9 +27,9 @@ static_assert(std::endian::native == std::endian::little,
               "LISAFS structs are copied as raw memory; only little-endian "
               "hosts are supported (pkg/lisafs/README.md §0)");
 
-// MID is a LISAFS message ID (pkg/lisafs/README.md §4.1). 0..255 are reserved for
-// standard LISAFS; a MID received from a peer may hold any u16 value, so code
-// must not assume it names one of the enumerators.
+// MID is a LISAFS message ID (pkg/lisafs/README.md §4.1). 0..255 are reserved
+// for standard LISAFS; a MID received from a peer may hold any u16 value, so
+// code must not assume it names one of the enumerators.
 enum class MID : uint16_t {
   kError = 0,
   kMount = 1,
@@ -75,8 +75,8 @@ constexpr int kNumMIDs = 34;
 // "RenameAt2"), or "Unknown" for a MID >= kNumMIDs. The string is static.
 const char* MIDName(MID mid);
 
-// FDID is the protocol's handle on a server-side object (pkg/lisafs/README.md §3.1). It is
-// never a host FD number.
+// FDID is the protocol's handle on a server-side object (pkg/lisafs/README.md
+// §3.1). It is never a host FD number.
 using FDID = uint64_t;
 
 // kInvalidFDID is never handed out; FDIDs start at 1.
@@ -86,8 +86,8 @@ constexpr FDID kInvalidFDID = 0;
 constexpr uint32_t kNoUID = 0xFFFFFFFF;
 constexpr uint32_t kNoGID = 0xFFFFFFFF;
 
-// WalkStatus says how a Walk ended (pkg/lisafs/README.md §4.2, MID 5). Decoding does not
-// validate it: a peer may send any u8.
+// WalkStatus says how a Walk ended (pkg/lisafs/README.md §4.2, MID 5). Decoding
+// does not validate it: a peer may send any u8.
 enum class WalkStatus : uint8_t {
   kSuccess = 0,
   kComponentDoesNotExist = 1,
@@ -97,12 +97,11 @@ enum class WalkStatus : uint8_t {
 // FixedWireStruct is satisfied by the packed structs below: their bytes are
 // their wire encoding, kSize is that size, and kName names them in errors.
 template <typename T>
-concept FixedWireStruct =
-    std::is_trivially_copyable_v<T> && std::is_standard_layout_v<T> &&
-    requires {
-      { T::kSize } -> std::convertible_to<size_t>;
-      { T::kName } -> std::convertible_to<const char*>;
-    } && sizeof(T) == T::kSize;
+concept FixedWireStruct = std::is_trivially_copyable_v<T> &&
+    std::is_standard_layout_v<T> && requires {
+  { T::kSize } -> std::convertible_to<size_t>;
+  { T::kName } -> std::convertible_to<const char*>;
+} && sizeof(T) == T::kSize;
 
 // ---------------------------------------------------------------------------
 // Frame header (pkg/lisafs/README.md §2.2).
@@ -155,8 +154,9 @@ static_assert(offsetof(StatxTimestamp, sec) == 0);
 static_assert(offsetof(StatxTimestamp, nsec) == 8);
 static_assert(offsetof(StatxTimestamp, pad) == 12);
 
-// Statx is the first 144 bytes of Linux struct statx (pkg/lisafs/README.md §3.4). Note
-// rdev and dev are major before minor here, unlike Dirent64 and MknodAtReq.
+// Statx is the first 144 bytes of Linux struct statx (pkg/lisafs/README.md
+// §3.4). Note rdev and dev are major before minor here, unlike Dirent64 and
+// MknodAtReq.
 struct __attribute__((packed)) Statx {
   static constexpr size_t kSize = 144;
   static constexpr const char* kName = "Statx";
@@ -240,8 +240,8 @@ static_assert(offsetof(CreateCommon, mode) == 16);
 static_assert(offsetof(CreateCommon, pad0) == 18);
 static_assert(offsetof(CreateCommon, pad1) == 20);
 
-// Timespec is struct timespec with a 64-bit nsec (pkg/lisafs/README.md §3.7). UTIME_NOW
-// and UTIME_OMIT pass through unchanged.
+// Timespec is struct timespec with a 64-bit nsec (pkg/lisafs/README.md §3.7).
+// UTIME_NOW and UTIME_OMIT pass through unchanged.
 struct __attribute__((packed)) Timespec {
   static constexpr size_t kSize = 16;
   static constexpr const char* kName = "Timespec";

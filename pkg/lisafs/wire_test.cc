@@ -75,8 +75,7 @@ TEST(MessageHeaderTest, EncodesSizeAndMidLittleEndian) {
 }
 
 TEST(MessageHeaderTest, DecodesAndIgnoresPaddingAndTrailingBytes) {
-  const std::vector<uint8_t> b =
-      HexToBytes("33 01 00 00 05 00 ab cd 00 02 00");
+  const std::vector<uint8_t> b = HexToBytes("33 01 00 00 05 00 ab cd 00 02 00");
   absl::StatusOr<MessageHeader> h = DecodeMessageHeader(b);
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->size, 0x133u);

@@ -1,5 +1,5 @@
-// Test helpers for the LISAFS wire code: hex dumps in pkg/lisafs/README.md §10's format
-// to bytes and back, and the Statx records the vectors use.
+// Test helpers for the LISAFS wire code: hex dumps in pkg/lisafs/README.md
+// §10's format to bytes and back, and the Statx records the vectors use.
 
 #ifndef GVISOR_PKG_LISAFS_WIRE_TESTUTIL_H_
 #define GVISOR_PKG_LISAFS_WIRE_TESTUTIL_H_

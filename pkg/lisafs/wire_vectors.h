@@ -1,5 +1,5 @@
-// The test vectors of pkg/lisafs/README.md §10, as hex dumps in its format (offsets
-// included; parse them with testutil::HexToBytes). Tests that need a
+// The test vectors of pkg/lisafs/README.md §10, as hex dumps in its format
+// (offsets included; parse them with testutil::HexToBytes). Tests that need a
 // vector take it from here, so each is written down once.
 
 #ifndef GVISOR_PKG_LISAFS_WIRE_VECTORS_H_
@@ -41,13 +41,15 @@ inline constexpr char kV2[] = R"(
 00d0: 17 00 18 00 19 00 1a 00 1b 00 1c 00 1d 00 1e 00
 00e0: 1f 00 20 00 21 00)";
 
-// V3. Walk request: dir FDID 1, path ["nvidia-caps", "nvidia-cap1"] — 44 bytes total
+// V3. Walk request: dir FDID 1, path ["nvidia-caps", "nvidia-cap1"] — 44 bytes
+// total
 inline constexpr char kV3[] = R"(
 0000: 24 00 00 00 05 00 00 00 01 00 00 00 00 00 00 00
 0010: 02 00 0b 00 6e 76 69 64 69 61 2d 63 61 70 73 0b
 0020: 00 6e 76 69 64 69 61 2d 63 61 70 31)";
 
-// V4. Walk response: Success, 2 inodes (FDID 2 = nvidia-caps dir, FDID 3 = nvidia-cap1 char dev) — 315 bytes total
+// V4. Walk response: Success, 2 inodes (FDID 2 = nvidia-caps dir, FDID 3 =
+// nvidia-cap1 char dev) — 315 bytes total
 inline constexpr char kV4[] = R"(
 0000: 33 01 00 00 05 00 00 00 00 02 00 02 00 00 00 00
 0010: 00 00 00 ff 0f 00 00 00 10 00 00 00 00 00 00 00
@@ -74,7 +76,8 @@ inline constexpr char kV4[] = R"(
 inline constexpr char kV4b[] = R"(
 0000: 03 00 00 00 05 00 00 00 01 00 00)";
 
-// V4c. Walk response: second component does not exist (1 inode) — 163 bytes total
+// V4c. Walk response: second component does not exist (1 inode) — 163 bytes
+// total
 inline constexpr char kV4c[] = R"(
 0000: 9b 00 00 00 05 00 00 00 01 01 00 02 00 00 00 00
 0010: 00 00 00 ff 0f 00 00 00 10 00 00 00 00 00 00 00
@@ -160,19 +163,22 @@ inline constexpr char kV10b[] = R"(
 0000: 10 00 00 00 02 00 00 00 00 00 00 00 00 00 00 00
 0010: 00 00 20 00 00 00 00 00)";
 
-// V11. MkdirAt request: dir FDID 1, uid 1000, gid 1000, mode 0o755, name "d" — 35 bytes total
+// V11. MkdirAt request: dir FDID 1, uid 1000, gid 1000, mode 0o755, name "d" —
+// 35 bytes total
 inline constexpr char kV11[] = R"(
 0000: 1b 00 00 00 0d 00 00 00 01 00 00 00 00 00 00 00
 0010: e8 03 00 00 e8 03 00 00 ed 01 00 00 00 00 00 00
 0020: 01 00 64)";
 
-// V12. RenameAt2 request: old_dir 1, new_dir 2, "a" → "b", flags RENAME_NOREPLACE (1) — 34 bytes total
+// V12. RenameAt2 request: old_dir 1, new_dir 2, "a" → "b", flags
+// RENAME_NOREPLACE (1) — 34 bytes total
 inline constexpr char kV12[] = R"(
 0000: 1a 00 00 00 21 00 00 00 01 00 00 00 00 00 00 00
 0010: 02 00 00 00 00 00 00 00 01 00 61 01 00 62 01 00
 0020: 00 00)";
 
-// V13a. PWrite request: offset 0x10, open FDID 4, 3 bytes "abc" — 31 bytes total
+// V13a. PWrite request: offset 0x10, open FDID 4, 3 bytes "abc" — 31 bytes
+// total
 inline constexpr char kV13a[] = R"(
 0000: 17 00 00 00 0b 00 00 00 10 00 00 00 00 00 00 00
 0010: 04 00 00 00 00 00 00 00 03 00 00 00 61 62 63)";
@@ -191,7 +197,8 @@ inline constexpr char kV13d[] = R"(
 0000: 0b 00 00 00 0c 00 00 00 03 00 00 00 00 00 00 00
 0010: 78 79 7a)";
 
-// V14a. SetStat request: FDID 3, mask MODE|SIZE (0x202), mode 0o644, uid/gid none, size 4096 — 72 bytes total
+// V14a. SetStat request: FDID 3, mask MODE|SIZE (0x202), mode 0o644, uid/gid
+// none, size 4096 — 72 bytes total
 inline constexpr char kV14a[] = R"(
 0000: 40 00 00 00 04 00 00 00 03 00 00 00 00 00 00 00
 0010: 02 02 00 00 a4 01 00 00 ff ff ff ff ff ff ff ff

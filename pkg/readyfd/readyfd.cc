@@ -14,8 +14,8 @@ absl::StatusOr<fd::OwnedFd> Claim(int fd) {
   if (fd < 0) return fd::OwnedFd();
   const int fl = fcntl(fd, F_GETFL);
   if (fl < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--ready_fd=", fd, ": ", syserr::ErrnoName(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ready_fd=", fd, ": ", syserr::ErrnoName(errno)));
   }
   if ((fl & O_ACCMODE) == O_RDONLY) {
     return absl::InvalidArgumentError(

@@ -19,15 +19,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define RETURN_IF_ERROR(expr)                                  \
-  do {                                                         \
+#define RETURN_IF_ERROR(expr)                                         \
+  do {                                                                \
     if (::absl::Status syserr_status_ = (expr); !syserr_status_.ok()) \
-      return syserr_status_;                                   \
+      return syserr_status_;                                          \
   } while (0)
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  SYSERR_ASSIGN_OR_RETURN_IMPL_(    \
-      SYSERR_CONCAT_(syserr_statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr)                                         \
+  SYSERR_ASSIGN_OR_RETURN_IMPL_(SYSERR_CONCAT_(syserr_statusor_, __LINE__), \
+                                lhs, expr)
 
 #define SYSERR_CONCAT_INNER_(a, b) a##b
 #define SYSERR_CONCAT_(a, b) SYSERR_CONCAT_INNER_(a, b)

@@ -3,7 +3,8 @@
 // Every fallible API in this project returns absl::Status(Or). Where the
 // failure has a Linux errno (a syscall, or an errno sent by a LISAFS peer),
 // the status carries it exactly, and ToErrno reads it back. Messages name the
-// operation and the object, e.g. "Walk of \"nvidia-caps/x\" from FDID 1: ENOENT".
+// operation and the object, e.g. "Walk of \"nvidia-caps/x\" from FDID 1:
+// ENOENT".
 
 #ifndef GVISOR_PKG_SYSERR_SYSERR_H_
 #define GVISOR_PKG_SYSERR_SYSERR_H_

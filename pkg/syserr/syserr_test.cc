@@ -6,9 +6,8 @@
 #include <memory>
 #include <utility>
 
-#include "pkg/syserr/status_macros.h"
-
 #include "gtest/gtest.h"
+#include "pkg/syserr/status_macros.h"
 
 namespace gvisor::syserr {
 namespace {

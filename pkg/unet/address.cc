@@ -41,8 +41,8 @@ absl::StatusOr<UnixAddress> UnixAddress::FromPath(absl::string_view path) {
                      path.size(), " bytes exceeds ", kMaxPathLength));
   }
   memcpy(a.addr_.sun_path, path.data(), path.size());
-  a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
-                                  path.size() + 1);
+  a.len_ =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
   return a;
 }
 

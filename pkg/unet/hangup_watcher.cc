@@ -83,8 +83,8 @@ HangupWatcher::~HangupWatcher() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::StatusOr<uint64_t> HangupWatcher::Watch(
-    int fd, std::function<void()> on_hangup) {
+absl::StatusOr<uint64_t> HangupWatcher::Watch(int fd,
+                                              std::function<void()> on_hangup) {
   if (on_hangup == nullptr) {
     return syserr::FromErrno(EINVAL, "Watch without a callback");
   }
@@ -122,9 +122,9 @@ size_t HangupWatcher::watched() const {
 
 bool HangupWatcher::AwaitWatched(size_t count, absl::Duration timeout) const {
   std::unique_lock<std::mutex> l(mu_);
-  return dropped_.wait_until(
-      l, absl::ToChronoTime(absl::Now() + timeout),
-      [&] { return callbacks_.size() <= count && running_ == 0; });
+  return dropped_.wait_until(l, absl::ToChronoTime(absl::Now() + timeout), [&] {
+    return callbacks_.size() <= count && running_ == 0;
+  });
 }
 
 StallGuard HangupWatcher::Guard(int fd, absl::Time deadline,

@@ -5,8 +5,8 @@
 //    down) is reported once (EPOLLRDHUP, EPOLLHUP, EPOLLERR; one-shot),
 //    through the callback given to Watch, on the watcher's thread. The
 //    LISAFS client watches the socket of every client that started channels
-//    (a dead server must wake the threads asleep on them, pkg/lisafs/README.md §6.8);
-//    the shim's registry watches every container's gofer socket;
+//    (a dead server must wake the threads asleep on them, pkg/lisafs/README.md
+//    §6.8); the shim's registry watches every container's gofer socket;
 //  * stall guards: a socket is shut down (shutdown(2), SHUT_RDWR) at a
 //    deadline unless the caller is done with it first (StallGuard). LISAFS
 //    cannot cancel a request in flight, so a peer that does not answer is

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <condition_variable>
-#include <mutex>
 #include <functional>
+#include <mutex>
 #include <set>
 
 #include "absl/time/time.h"

@@ -1,19 +1,17 @@
 // Named sockets: ServerSocket, Socket::Connect, and the addresses
 // UnixAddress builds for both.
 
-#include "pkg/unet/unet.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <stddef.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -39,6 +37,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/address.h"
+#include "pkg/unet/unet.h"
 #include "pkg/unet/unet_testutil.h"
 
 namespace gvisor::unet {
@@ -99,8 +98,7 @@ TEST_F(UnetTest, BindSetsExactModeWhateverTheUmask) {
 TEST_F(UnetTest, DestructorLeavesTheSocketFile) {
   const std::string path = UniquePath("keep");
   {
-    absl::StatusOr<ServerSocket> server =
-        ServerSocket::Bind(path, SOCK_STREAM);
+    absl::StatusOr<ServerSocket> server = ServerSocket::Bind(path, SOCK_STREAM);
     ASSERT_TRUE(server.ok()) << server.status();
   }
   EXPECT_EQ(access(path.c_str(), F_OK), 0);
@@ -191,14 +189,13 @@ TEST_F(UnetTest, PathLengthIsChecked) {
 
 TEST_F(UnetTest, BadAddressesAndTypesAreEinval) {
   EXPECT_EQ(Errno(Socket::Connect("", SOCK_STREAM).status()), EINVAL);
-  EXPECT_EQ(Errno(Socket::Connect(std::string("/tmp/a\0b", 8), SOCK_STREAM)
-                      .status()),
-            EINVAL);
+  EXPECT_EQ(
+      Errno(Socket::Connect(std::string("/tmp/a\0b", 8), SOCK_STREAM).status()),
+      EINVAL);
   EXPECT_EQ(Errno(Socket::SocketPair(SOCK_DGRAM).status()), EINVAL);
   EXPECT_EQ(Errno(Socket::Connect("/tmp/x", SOCK_DGRAM).status()), EINVAL);
   EXPECT_EQ(Errno(ServerSocket::Bind("@x", SOCK_RAW).status()), EINVAL);
 }
-
 
 TEST_F(UnetTest, UnixAddressOfAPathAndOfAnAbstractName) {
   absl::StatusOr<UnixAddress> a = UnixAddress::FromPath("/tmp/x.sock");
@@ -219,9 +216,10 @@ TEST_F(UnetTest, UnixAddressOfAPathAndOfAnAbstractName) {
   EXPECT_EQ(std::string(un->sun_path + 1, 4), "name");
 
   EXPECT_EQ(Errno(UnixAddress::FromPath("").status()), EINVAL);
-  EXPECT_EQ(Errno(UnixAddress::FromPath(std::string(kMaxPathLength + 1, 'a'))
-                      .status()),
-            ENAMETOOLONG);
+  EXPECT_EQ(
+      Errno(
+          UnixAddress::FromPath(std::string(kMaxPathLength + 1, 'a')).status()),
+      ENAMETOOLONG);
   EXPECT_TRUE(UnixAddress::FromPath(std::string(kMaxPathLength, 'a')).ok());
 }
 

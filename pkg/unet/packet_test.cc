@@ -1,7 +1,5 @@
 // unet::Socket on SOCK_SEQPACKET sockets: records and their FDs.
 
-#include "pkg/unet/unet.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -35,6 +33,7 @@
 #include "gtest/gtest.h"
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 #include "pkg/unet/unet_testutil.h"
 
 namespace gvisor::unet {

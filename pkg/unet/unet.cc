@@ -81,7 +81,8 @@ absl::StatusOr<size_t> SendOnce(int fd, const iovec* iov, size_t iovlen,
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = iovlen;
   if (!fds.empty()) {
-    // Layout as in pkg/lisafs/README.md V16: CMSG_SPACE(4n) bytes, zero padding.
+    // Layout as in pkg/lisafs/README.md V16: CMSG_SPACE(4n) bytes, zero
+    // padding.
     const size_t payload = sizeof(int) * fds.size();
     memset(ctrl, 0, CMSG_SPACE(payload));
     msg.msg_control = ctrl;
@@ -165,13 +166,13 @@ absl::StatusOr<Received> RecvOnce(int fd, const iovec* iov, size_t iovlen,
     return r;
   }
   if ((r.flags & MSG_CTRUNC) != 0 || r.fds.size() > max_fds) {
-    return Fail(EMSGSIZE, "recvmsg", fd,
-                absl::StrCat("peer sent more FDs than the ", max_fds,
-                             " expected (", r.fds.size(), " received",
-                             (r.flags & MSG_CTRUNC) != 0
-                                 ? ", control data truncated"
-                                 : "",
-                             "; all closed)"));
+    return Fail(
+        EMSGSIZE, "recvmsg", fd,
+        absl::StrCat(
+            "peer sent more FDs than the ", max_fds, " expected (",
+            r.fds.size(), " received",
+            (r.flags & MSG_CTRUNC) != 0 ? ", control data truncated" : "",
+            "; all closed)"));
   }
   return r;
 }
@@ -237,8 +238,7 @@ absl::StatusOr<std::pair<Socket, Socket>> Socket::SocketPair(int type) {
   if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0) {
     return syserr::FromLastErrno("socketpair(AF_UNIX)");
   }
-  return std::make_pair(Socket(fd::OwnedFd(sv[0])),
-                        Socket(fd::OwnedFd(sv[1])));
+  return std::make_pair(Socket(fd::OwnedFd(sv[0])), Socket(fd::OwnedFd(sv[1])));
 }
 
 absl::StatusOr<Socket> Socket::Connect(absl::string_view path, int type) {
@@ -258,8 +258,8 @@ absl::StatusOr<Socket> Socket::Connect(absl::string_view path, int type,
   auto set_timeout = [&](absl::Time until) -> absl::Status {
     timeval tv = {};
     if (until != absl::InfiniteFuture()) {
-      tv = absl::ToTimeval(
-          std::max(until - absl::Now(), absl::Microseconds(1)));
+      tv =
+          absl::ToTimeval(std::max(until - absl::Now(), absl::Microseconds(1)));
     }
     if (::setsockopt(sock.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) !=
         0) {
@@ -293,16 +293,15 @@ absl::Status Socket::SendAll(absl::Span<const iovec> iov,
                              absl::Span<const int> fds) {
   if (fds.size() > kMaxFds) {
     return Fail(EINVAL, "sendmsg", fd(),
-                absl::StrCat(fds.size(), " FDs exceed the limit of ",
-                             kMaxFds));
+                absl::StrCat(fds.size(), " FDs exceed the limit of ", kMaxFds));
   }
   if (TotalBytes(iov) == 0) {
     if (fds.empty()) return absl::OkStatus();
-    return Fail(EINVAL, "sendmsg", fd(),
-                "FDs need at least one byte of data");
+    return Fail(EINVAL, "sendmsg", fd(), "FDs need at least one byte of data");
   }
   IovCursor cur(iov);
-  // The FDs go with the first sendmsg that sends anything (pkg/lisafs/README.md §2.3).
+  // The FDs go with the first sendmsg that sends anything (pkg/lisafs/README.md
+  // §2.3).
   absl::Span<const int> pending = fds;
   while (!cur.done()) {
     ASSIGN_OR_RETURN(const size_t n,
@@ -320,13 +319,11 @@ absl::StatusOr<size_t> Socket::TrySend(absl::Span<const iovec> iov,
                                        absl::Span<const int> fds) {
   if (fds.size() > kMaxFds) {
     return Fail(EINVAL, "sendmsg", fd(),
-                absl::StrCat(fds.size(), " FDs exceed the limit of ",
-                             kMaxFds));
+                absl::StrCat(fds.size(), " FDs exceed the limit of ", kMaxFds));
   }
   if (TotalBytes(iov) == 0) {
     if (fds.empty()) return 0;
-    return Fail(EINVAL, "sendmsg", fd(),
-                "FDs need at least one byte of data");
+    return Fail(EINVAL, "sendmsg", fd(), "FDs need at least one byte of data");
   }
   return SendOnce(fd(), iov.data(), iov.size(), fds, /*wait=*/false);
 }
@@ -337,9 +334,9 @@ absl::StatusOr<size_t> Socket::RecvSome(absl::Span<const iovec> iov,
   if (max_fds > 0 && fds == nullptr) {
     return Fail(EINVAL, "recvmsg", fd(), "FDs wanted but no vector for them");
   }
-  ASSIGN_OR_RETURN(Received r, RecvOnce(fd(), iov.data(),
-                                        std::min(iov.size(), kIovMax),
-                                        max_fds, 0));
+  ASSIGN_OR_RETURN(
+      Received r,
+      RecvOnce(fd(), iov.data(), std::min(iov.size(), kIovMax), max_fds, 0));
   for (fd::OwnedFd& f : r.fds) fds->push_back(std::move(f));
   return r.bytes;
 }
@@ -361,8 +358,8 @@ absl::Status Socket::RecvExact(absl::Span<const iovec> iov, size_t max_fds,
                                           fds_taken ? 0 : max_fds, 0));
     if (r.bytes == 0) {
       return Fail(ECONNRESET, "recvmsg", fd(),
-                  absl::StrCat("peer closed the connection after ", got,
-                               " of ", total, " bytes"));
+                  absl::StrCat("peer closed the connection after ", got, " of ",
+                               total, " bytes"));
     }
     if (!fds_taken) {
       received = std::move(r.fds);
@@ -379,8 +376,7 @@ absl::Status Socket::SendPacket(absl::Span<const uint8_t> buf,
                                 absl::Span<const int> fds) {
   if (fds.size() > kMaxFds) {
     return Fail(EINVAL, "sendmsg", fd(),
-                absl::StrCat(fds.size(), " FDs exceed the limit of ",
-                             kMaxFds));
+                absl::StrCat(fds.size(), " FDs exceed the limit of ", kMaxFds));
   }
   if (buf.empty() && fds.empty()) {
     return Fail(EINVAL, "sendmsg", fd(),
@@ -389,9 +385,9 @@ absl::Status Socket::SendPacket(absl::Span<const uint8_t> buf,
   iovec v = {const_cast<uint8_t*>(buf.data()), buf.size()};
   ASSIGN_OR_RETURN(const size_t n, SendOnce(fd(), &v, 1, fds));
   if (n != buf.size()) {
-    return Fail(EMSGSIZE, "sendmsg", fd(),
-                absl::StrCat("sent ", n, " of ", buf.size(),
-                             " bytes of a packet"));
+    return Fail(
+        EMSGSIZE, "sendmsg", fd(),
+        absl::StrCat("sent ", n, " of ", buf.size(), " bytes of a packet"));
   }
   return absl::OkStatus();
 }
@@ -407,8 +403,8 @@ absl::StatusOr<size_t> Socket::RecvPacket(absl::Span<uint8_t> buf,
   ASSIGN_OR_RETURN(Received r, RecvOnce(fd(), &v, 1, max_fds, MSG_TRUNC));
   if ((r.flags & MSG_TRUNC) != 0 || r.bytes > buf.size()) {
     return Fail(EMSGSIZE, "recvmsg", fd(),
-                absl::StrCat("packet of ", r.bytes,
-                             " bytes does not fit in ", buf.size()));
+                absl::StrCat("packet of ", r.bytes, " bytes does not fit in ",
+                             buf.size()));
   }
   if (r.bytes == 0 && r.fds.empty() && (r.flags & MSG_CTRUNC) == 0) {
     return Fail(ECONNRESET, "recvmsg", fd(),
@@ -478,8 +474,7 @@ absl::StatusOr<Socket> ServerSocket::Accept() {
 
 absl::Status ServerSocket::Shutdown() {
   if (::shutdown(fd(), SHUT_RDWR) != 0 && errno != ENOTCONN) {
-    return syserr::FromLastErrno(
-        absl::StrCat("shutdown of \"", path_, "\""));
+    return syserr::FromLastErrno(absl::StrCat("shutdown of \"", path_, "\""));
   }
   return absl::OkStatus();
 }

@@ -2,9 +2,9 @@
 //
 // The LISAFS socket communicator (client and server) sends and receives its
 // frames through Socket, and passes FDs as SCM_RIGHTS control data exactly as
-// pkg/lisafs/README.md §2.3 and §2.4 describe (one control message, attached to the first
-// sendmsg of a frame; FDs taken only from the first recvmsg that returns
-// data). ServerSocket listens on a filesystem path or an abstract name
+// pkg/lisafs/README.md §2.3 and §2.4 describe (one control message, attached to
+// the first sendmsg of a frame; FDs taken only from the first recvmsg that
+// returns data). ServerSocket listens on a filesystem path or an abstract name
 // (address.h builds every sockaddr_un).
 //
 // All I/O is blocking. A socket that happens to be in O_NONBLOCK mode (for
@@ -121,10 +121,10 @@ class Socket {
   // FDs that arrive with those bytes are made close-on-exec and, on
   // success, appended to *fds. With max_fds == 0 no FD is wanted: the kernel
   // drops whatever was sent (fds may then be null), and this is not an
-  // error (pkg/lisafs/README.md §2.4, server side). With max_fds > 0, fds must not be null
-  // (EINVAL), and if more than max_fds FDs were sent (the kernel reports
-  // MSG_CTRUNC, or more arrive than asked for) the result is EMSGSIZE with
-  // every received FD closed; the bytes are consumed all the same.
+  // error (pkg/lisafs/README.md §2.4, server side). With max_fds > 0, fds must
+  // not be null (EINVAL), and if more than max_fds FDs were sent (the kernel
+  // reports MSG_CTRUNC, or more arrive than asked for) the result is EMSGSIZE
+  // with every received FD closed; the bytes are consumed all the same.
   absl::StatusOr<size_t> RecvSome(absl::Span<const iovec> iov, size_t max_fds,
                                   std::vector<fd::OwnedFd>* fds);
 

@@ -75,7 +75,8 @@ class InteropTest : public ::testing::Test {
   }
 
   unet::Socket Dial() {
-    absl::StatusOr<unet::Socket> s = unet::Socket::Connect(socket_, SOCK_STREAM);
+    absl::StatusOr<unet::Socket> s =
+        unet::Socket::Connect(socket_, SOCK_STREAM);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? std::move(*s) : unet::Socket();
   }
@@ -83,7 +84,8 @@ class InteropTest : public ::testing::Test {
   // Mount connects a new lisafs client; in InteropChannelsTest it also
   // starts channels, so that every later RPC of the test takes one.
   lisafs::Mounted Mount() {
-    absl::StatusOr<unet::Socket> s = unet::Socket::Connect(socket_, SOCK_STREAM);
+    absl::StatusOr<unet::Socket> s =
+        unet::Socket::Connect(socket_, SOCK_STREAM);
     EXPECT_TRUE(s.ok()) << s.status();
     absl::StatusOr<lisafs::Mounted> m = lisafs::NewClient(Ctx(), std::move(*s));
     EXPECT_TRUE(m.ok()) << m.status();
@@ -92,8 +94,7 @@ class InteropTest : public ::testing::Test {
       absl::Status cs = m->client->StartChannels(Ctx());
       EXPECT_TRUE(cs.ok()) << cs;
       EXPECT_GT(m->client->channels(), 0u);
-      channel_clients_.push_back(
-          {m->client, m->client->stats().socket_rpcs});
+      channel_clients_.push_back({m->client, m->client->stats().socket_rpcs});
     }
     return std::move(*m);
   }
@@ -120,7 +121,8 @@ class InteropTest : public ::testing::Test {
 };
 
 // InteropChannelsTest runs lisafs checks over gVisor's flipcall channels
-// (pkg/lisafs/README.md §8): the server's windows, futex hand-over and FD sockets.
+// (pkg/lisafs/README.md §8): the server's windows, futex hand-over and FD
+// sockets.
 class InteropChannelsTest : public InteropTest {
  protected:
   void SetUp() override {
@@ -244,9 +246,10 @@ void InteropTest::CheckWalkStatOpenRead() {
   EXPECT_EQ(w->status, lisafs::WalkStatus::kComponentSymlink);
   for (auto& i : w->inodes) m.client->CloseFD(Ctx(), i.control_fd, false);
   // Bad names fail the RPC.
-  EXPECT_EQ(syserr::ToErrno(
-                root.WalkMultiple(Ctx(), std::vector<std::string>{".."}).status()),
-            EINVAL);
+  EXPECT_EQ(
+      syserr::ToErrno(
+          root.WalkMultiple(Ctx(), std::vector<std::string>{".."}).status()),
+      EINVAL);
   EXPECT_EQ(syserr::ToErrno(root.Walk(Ctx(), "nope").status()), ENOENT);
 
   absl::StatusOr<std::vector<lisafs::Statx>> ws =
@@ -302,7 +305,8 @@ void InteropTest::CheckMutations() {
     }
   } cleanup{host};
 
-  absl::StatusOr<lisafs::Inode> dino = root.MkdirAt(Ctx(), name, 0755, uid, gid);
+  absl::StatusOr<lisafs::Inode> dino =
+      root.MkdirAt(Ctx(), name, 0755, uid, gid);
   ASSERT_TRUE(dino.ok()) << dino.status();
   struct stat st;
   ASSERT_EQ(lstat(host.c_str(), &st), 0);
@@ -319,11 +323,11 @@ void InteropTest::CheckMutations() {
   lisafs::ClientFD f = m.client->NewFD(cr->child.control_fd);
   lisafs::ClientFD fo = m.client->NewFD(cr->open_fd);
   const std::string data = "written through gVisor's server";
-  absl::StatusOr<size_t> wn = fo.Write(
-      Ctx(),
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(data.data()),
-                          data.size()),
-      0);
+  absl::StatusOr<size_t> wn =
+      fo.Write(Ctx(),
+               absl::MakeConstSpan(
+                   reinterpret_cast<const uint8_t*>(data.data()), data.size()),
+               0);
   ASSERT_TRUE(wn.ok()) << wn.status();
   EXPECT_EQ(*wn, data.size());
   std::vector<uint8_t> buf(100);
@@ -361,9 +365,10 @@ void InteropTest::CheckMutations() {
   ASSERT_TRUE(nod.ok()) << nod.status();
   ASSERT_EQ(lstat((host + "/n").c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
-  EXPECT_EQ(syserr::ToErrno(
-                dir.MknodAt(Ctx(), "b", S_IFBLK | 0600, uid, gid, 1, 1).status()),
-            EPERM);
+  EXPECT_EQ(
+      syserr::ToErrno(
+          dir.MknodAt(Ctx(), "b", S_IFBLK | 0600, uid, gid, 1, 1).status()),
+      EPERM);
   absl::StatusOr<lisafs::Inode> sl = dir.SymlinkAt(Ctx(), "sl", "f", uid, gid);
   ASSERT_TRUE(sl.ok()) << sl.status();
   char target[16] = {};
@@ -527,8 +532,8 @@ TEST_F(InteropChannelsTest, AKilledServerFailsAChannelRpcWithEIO) {
   posix_spawn_file_actions_destroy(&actions);
   theirs.reset();
 
-  absl::StatusOr<lisafs::Mounted> m = lisafs::NewClient(
-      Ctx(), *unet::Socket::FromFd(std::move(ours)));
+  absl::StatusOr<lisafs::Mounted> m =
+      lisafs::NewClient(Ctx(), *unet::Socket::FromFd(std::move(ours)));
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_TRUE(m->client->StartChannels(Ctx()).ok());
   lisafs::ClientFD root = m->client->NewFD(m->root.control_fd);
@@ -540,16 +545,14 @@ TEST_F(InteropChannelsTest, AKilledServerFailsAChannelRpcWithEIO) {
   int stop_status = 0;
   ASSERT_EQ(waitpid(pid, &stop_status, WUNTRACED), pid);
   ASSERT_TRUE(WIFSTOPPED(stop_status));
-  std::future<absl::Status> rpc = std::async(std::launch::async, [&] {
-    return root.FStat(Ctx()).status();
-  });
+  std::future<absl::Status> rpc = std::async(
+      std::launch::async, [&] { return root.FStat(Ctx()).status(); });
   EXPECT_EQ(rpc.wait_for(std::chrono::milliseconds(200)),
             std::future_status::timeout);
   // Then kill it: the hangup watcher must wake the caller, which nothing
   // else would (the channel wait has no timeout).
   ASSERT_EQ(kill(pid, SIGKILL), 0);
-  ASSERT_EQ(rpc.wait_for(std::chrono::seconds(10)),
-            std::future_status::ready);
+  ASSERT_EQ(rpc.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(syserr::ToErrno(rpc.get()), EIO);
   EXPECT_EQ(syserr::ToErrno(root.FStat(Ctx()).status()), EIO);
   int status;

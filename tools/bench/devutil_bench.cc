@@ -54,9 +54,9 @@ Setup& Get(bool donate) {
   for (int i = 0; i < kDirEntries; ++i) {
     std::ofstream(absl::StrCat(s.fixture->root(), "/dev", i));
   }
-  s.client = *devutil::NewGoferClient(
-      context::Background(), "bench",
-      *unet::Socket::FromFd(*s.fixture->Connect()));
+  s.client =
+      *devutil::NewGoferClient(context::Background(), "bench",
+                               *unet::Socket::FromFd(*s.fixture->Connect()));
   CHECK_EQ(s.client->HasHostFD(), donate);
   return s;
 }

@@ -57,9 +57,8 @@ double Percentile(std::vector<double>& v, double p) {
 }
 
 // FStatLatencies times one FStat of the root on each of the clients picked.
-std::vector<double> FStatLatencies(
-    const std::vector<lisafs::Mounted>& conns,
-    const std::vector<size_t>& picks) {
+std::vector<double> FStatLatencies(const std::vector<lisafs::Mounted>& conns,
+                                   const std::vector<size_t>& picks) {
   const context::Context& ctx = context::Background();
   std::vector<double> us;
   us.reserve(picks.size());
@@ -97,8 +96,9 @@ int Run(int argc, char** argv) {
     }
   }
   if (binary.empty()) {
-    fprintf(stderr, "usage: gofer_scale_bench PATH_TO_DEVGOFER [--counts=N,...]"
-                    " [--samples=N]\n");
+    fprintf(stderr,
+            "usage: gofer_scale_bench PATH_TO_DEVGOFER [--counts=N,...]"
+            " [--samples=N]\n");
     return 2;
   }
   absl::StatusOr<uint64_t> limit = fd::RaiseFdLimit();
@@ -133,16 +133,15 @@ int Run(int argc, char** argv) {
          "FStat p50", "FStat p99", "random p50/p99");
   auto print = [](const Sample& s, const Sample& base, double rate,
                   std::vector<double> hot, std::vector<double> cold) {
-    const double n =
-        static_cast<double>(s.connections - base.connections);
+    const double n = static_cast<double>(s.connections - base.connections);
     std::string per_rss = "", per_fds = "";
     if (s.connections > base.connections) {
       per_rss = absl::StrFormat("%.2f KiB", (s.rss_kib - base.rss_kib) / n);
       per_fds = absl::StrFormat("%.2f", (s.fds - base.fds) / n);
     }
     printf("%11zu %8d %6.1f MiB %7d %12s %9s %11s %9.1f us %9.1f us %14s\n",
-           s.connections, s.threads, s.rss_kib / 1024.0, s.fds,
-           per_rss.c_str(), per_fds.c_str(),
+           s.connections, s.threads, s.rss_kib / 1024.0, s.fds, per_rss.c_str(),
+           per_fds.c_str(),
            rate > 0 ? absl::StrFormat("%.0f", rate).c_str() : "",
            Percentile(hot, 0.5), Percentile(hot, 0.99),
            cold.empty() ? ""
@@ -174,8 +173,8 @@ int Run(int argc, char** argv) {
       }
       conns.push_back(*std::move(m));
     }
-    const double rate = (conns.size() - before) /
-                        absl::ToDoubleSeconds(absl::Now() - t0);
+    const double rate =
+        (conns.size() - before) / absl::ToDoubleSeconds(absl::Now() - t0);
     Sample s = Measure(gofer, conns.size());
     if (target == 1) one = s;
     // Latency with every other connection idle: one connection over and

@@ -111,9 +111,8 @@ int Main(int argc, char** argv) {
   int ngofers = absl::GetFlag(FLAGS_gofers);
   if (ngofers <= 0) {
     uint64_t need = steps.back() * kGoferFdsPerConnection;
-    uint64_t per_gofer = *nofile > 2 * kGoferFdsSpare
-                             ? *nofile - kGoferFdsSpare
-                             : *nofile / 2;
+    uint64_t per_gofer =
+        *nofile > 2 * kGoferFdsSpare ? *nofile - kGoferFdsSpare : *nofile / 2;
     ngofers = static_cast<int>((need + per_gofer - 1) / per_gofer);
   }
   std::vector<std::unique_ptr<testutil::DevGofer>> gofers;
@@ -245,10 +244,10 @@ int Main(int argc, char** argv) {
     if (failed) break;
     Sample s = Measure(shim_pid);
     Sample g = gofer_sample();
-    printf("%10d %12lld %14.1f %8d %8d %10.0f %13s %13s | %13lld %13d %9d\n",
-           n, static_cast<long long>(s.rss_kib),
-           static_cast<double>(s.rss_kib - idle.rss_kib) / n, s.threads,
-           s.fds, rate, Ms(list_took).c_str(), Ms(Median(probes)).c_str(),
+    printf("%10d %12lld %14.1f %8d %8d %10.0f %13s %13s | %13lld %13d %9d\n", n,
+           static_cast<long long>(s.rss_kib),
+           static_cast<double>(s.rss_kib - idle.rss_kib) / n, s.threads, s.fds,
+           rate, Ms(list_took).c_str(), Ms(Median(probes)).c_str(),
            static_cast<long long>(g.rss_kib), g.threads, g.fds);
     fflush(stdout);
   }
@@ -272,10 +271,11 @@ int Main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   absl::Duration detach_took = absl::Now() - start;
   Sample after = Measure(shim_pid);
-  printf("\ndetached %d containers in %s (%d failures); shim now RSS %lld "
-         "KiB, %d threads, %d FDs\n",
-         attached, Ms(detach_took).c_str(), detach_failures.load(),
-         static_cast<long long>(after.rss_kib), after.threads, after.fds);
+  printf(
+      "\ndetached %d containers in %s (%d failures); shim now RSS %lld "
+      "KiB, %d threads, %d FDs\n",
+      attached, Ms(detach_took).c_str(), detach_failures.load(),
+      static_cast<long long>(after.rss_kib), after.threads, after.fds);
   printf("devgofer idle was RSS %lld KiB, %d threads\n",
          static_cast<long long>(gofer_idle.rss_kib), gofer_idle.threads);
   start = absl::Now();

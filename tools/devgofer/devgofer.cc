@@ -26,8 +26,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -96,8 +96,8 @@ absl::Status StartOne(lisafs::Server& server, const Options& o,
   copts.readonly = o.readonly;
   copts.max_tree_depth = o.max_tree_depth;
   return server.StartConnection(
-      std::move(sock), o.root,
-      std::make_unique<fsgofer::Connection>(o.backend), copts);
+      std::move(sock), o.root, std::make_unique<fsgofer::Connection>(o.backend),
+      copts);
 }
 
 // Confine installs the sandbox unless --nosandbox. It runs once the gofer
@@ -229,9 +229,9 @@ int Run(int argc, char** argv) {
   } else {
     absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
     if (!sock.ok()) {
-      return UsageError("--fd=" + std::to_string(o.fd) +
-                        " is not a unix socket: " +
-                        std::string(sock.status().message()));
+      return UsageError(
+          "--fd=" + std::to_string(o.fd) +
+          " is not a unix socket: " + std::string(sock.status().message()));
     }
     if (std::optional<int> rc = Confine(o); rc.has_value()) return *rc;
     if (absl::Status s = StartOne(server, o, *std::move(sock)); !s.ok()) {

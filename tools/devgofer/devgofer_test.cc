@@ -5,9 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -164,8 +164,8 @@ struct ReadyPipe {
 TEST_F(DevgoferTest, ReadyFdSaysReadyOnceItServes) {
   ReadyPipe ready;
   GoferChild p;
-  Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"},
-        ready.w.get(), &p);
+  Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"}, ready.w.get(),
+        &p);
   // "ready\n" and end of file: the gofer closed it after writing.
   ASSERT_EQ(ready.Read(), "ready\n");
   // A connect right away is served: no wait, no retry.
@@ -182,8 +182,8 @@ TEST_F(DevgoferTest, ReadyFdIsClosedUnwrittenWhenItFails) {
   ASSERT_TRUE(f.valid());
   ReadyPipe ready;
   GoferChild p;
-  Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"},
-        ready.w.get(), &p);
+  Spawn({"--root=" + dir_, "--listen=" + sock_, "--ready_fd=3"}, ready.w.get(),
+        &p);
   EXPECT_EQ(ready.Read(), "");
   EXPECT_EQ(p.Wait(), 1) << p.log;
 }
@@ -309,8 +309,8 @@ TEST_F(DevgoferTest, RunningOutOfFdsDoesNotStopTheListener) {
   while (pending == nullptr) {
     ASSERT_LT(served.size(), 64u) << p.log;
     std::unique_ptr<RawClient> c = ConnectPath();
-    ASSERT_TRUE(c->WriteBytes(*lisafs::MarshalFrame(MID::kMount,
-                                                     lisafs::EmptyMessage{}))
+    ASSERT_TRUE(c->WriteBytes(
+                     *lisafs::MarshalFrame(MID::kMount, lisafs::EmptyMessage{}))
                     .ok());
     // Whichever comes first: the Mount reply, or the log line.
     pollfd pfds[2] = {{c->fd(), POLLIN, 0}, {p.err.get(), POLLIN, 0}};

@@ -177,8 +177,8 @@ absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
   }
 
   std::vector<std::string> args = {binary, "--root=" + spawn.root,
-                                    "--listen=" + p->socket_path_,
-                                    absl::StrCat("--ready_fd=", kReadyFd)};
+                                   "--listen=" + p->socket_path_,
+                                   absl::StrCat("--ready_fd=", kReadyFd)};
   args.insert(args.end(), spawn.flags.begin(), spawn.flags.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -213,9 +213,9 @@ absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
     if (spawn.nofile != 0 && setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
       _exit(126);
     }
-    if (uid >= 0 && (setgroups(0, nullptr) != 0 ||
-                     setresgid(uid, uid, uid) != 0 ||
-                     setresuid(uid, uid, uid) != 0)) {
+    if (uid >= 0 &&
+        (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
+         setresuid(uid, uid, uid) != 0)) {
       _exit(125);
     }
     execv(argv[0], argv.data());
@@ -231,8 +231,8 @@ absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
     int n = poll(&pfd, 1, kReadyTimeoutMs);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) {
-      return syserr::FromErrno(
-          ETIMEDOUT, absl::StrCat("devgofer not ready: ", p->Log()));
+      return syserr::FromErrno(ETIMEDOUT,
+                               absl::StrCat("devgofer not ready: ", p->Log()));
     }
     char buf[64];
     ssize_t r = read(ready_r.get(), buf, sizeof(buf));

@@ -10,7 +10,8 @@
 //            [--shutdown_grace=DURATION] [--max_tree_depth=N]
 //
 // The last seven set the server's bounds (lisafs::ServerOptions and
-// ConnectionOptions, where each is documented); --workers=0 picks the default. DURATION is e.g. "5s".
+// ConnectionOptions, where each is documented); --workers=0 picks the default.
+// DURATION is e.g. "5s".
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".

@@ -44,9 +44,8 @@ constexpr bool kLeakSanitizer = false;
 // kGoferCaps are the capabilities a gofer needs to serve files owned by
 // anyone: runsc's gofer set (runsc/cmd/gofer.go) less CAP_SYS_CHROOT.
 constexpr cap_value_t kGoferCaps[] = {
-    CAP_CHOWN,   // SetStat and Create* with another uid/gid
-    CAP_DAC_OVERRIDE,
-    CAP_DAC_READ_SEARCH,
+    CAP_CHOWN,  // SetStat and Create* with another uid/gid
+    CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
     CAP_FOWNER,  // SetStat (mode, times) on others' files
     CAP_FSETID,  // keep set-id bits that the client asked for
 };
@@ -88,7 +87,7 @@ std::vector<Rule> BaseRules() {
       {"rseq"},
       {"futex"},  // mutexes, and flipcall's shared-memory hand-over
       {"sched_yield"},
-      {"sched_getaffinity"},  // std::thread::hardware_concurrency
+      {"sched_getaffinity"},               // std::thread::hardware_concurrency
       {"prctl", {ArgEq(0, PR_SET_NAME)}},  // naming worker threads
       {"prctl", {ArgEq(0, PR_GET_NAME)}},
       {"exit"},
@@ -234,8 +233,7 @@ std::vector<Rule> HostUdsRules(const SandboxOptions& o) {
 std::vector<Rule> SanitizerRules() {
   if (!kLeakSanitizer) return {};
   return {
-      {"clone",
-       {ArgEq(0, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)}},
+      {"clone", {ArgEq(0, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)}},
       {"open"},
       {"getdents"},
       {"ptrace"},
@@ -267,8 +265,8 @@ absl::StatusOr<int> InstallSeccomp(const SandboxOptions& o) {
   if (ctx == nullptr) return syserr::FromErrno(ENOMEM, "seccomp_init");
   absl::Cleanup release = [ctx] { seccomp_release(ctx); };
   // A syscall of another ABI (i386 through int 0x80, x32) is never ours.
-  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-                                SCMP_ACT_KILL_PROCESS);
+  if (int rc =
+          seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
       rc != 0) {
     return SeccompErr(rc, "bad-arch action");
   }
@@ -288,8 +286,8 @@ absl::StatusOr<int> InstallSeccomp(const SandboxOptions& o) {
     int nr = seccomp_syscall_resolve_name(r.name);
     // Not a syscall of this architecture (dup2, poll... on arm64).
     if (nr == __NR_SCMP_ERROR) continue;
-    if (int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr,
-                                        r.args.size(), r.args.data());
+    if (int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, r.args.size(),
+                                        r.args.data());
         rc != 0) {
       return SeccompErr(rc, absl::StrCat("rule for ", r.name));
     }
@@ -376,11 +374,10 @@ absl::Status DropCapabilities(const SandboxOptions& o, SandboxReport* report) {
   cap_t next = cap_init();
   if (next == nullptr) return syserr::FromErrno(errno, "cap_init");
   absl::Cleanup free_next = [next] { cap_free(next); };
-  if (!keep.empty() &&
-      (cap_set_flag(next, CAP_EFFECTIVE, keep.size(), keep.data(), CAP_SET) !=
-           0 ||
-       cap_set_flag(next, CAP_PERMITTED, keep.size(), keep.data(), CAP_SET) !=
-           0)) {
+  if (!keep.empty() && (cap_set_flag(next, CAP_EFFECTIVE, keep.size(),
+                                     keep.data(), CAP_SET) != 0 ||
+                        cap_set_flag(next, CAP_PERMITTED, keep.size(),
+                                     keep.data(), CAP_SET) != 0)) {
     return syserr::FromErrno(errno, "cap_set_flag");
   }
   if (cap_set_proc(next) != 0) return syserr::FromErrno(errno, "capset");
@@ -414,8 +411,7 @@ std::string SandboxReport::ToString() const {
   absl::string_view otherwise = action == SeccompAction::kErrno  ? "EPERM"
                                 : action == SeccompAction::kKill ? "SIGSYS"
                                                                  : "logged";
-  std::string caps =
-      caps_kept.empty() ? "none" : absl::StrJoin(caps_kept, ",");
+  std::string caps = caps_kept.empty() ? "none" : absl::StrJoin(caps_kept, ",");
   return absl::StrCat("seccomp ", syscalls, " syscalls (others ", otherwise,
                       "), caps kept: ", caps,
                       bounding_dropped
@@ -426,9 +422,9 @@ std::string SandboxReport::ToString() const {
 
 absl::StatusOr<SandboxReport> InstallSandbox(const SandboxOptions& options) {
   if (int n = ThreadCount(); n > 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sandbox: must be installed before any thread starts (", n,
-        " threads)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox: must be installed before any thread starts (", n,
+                     " threads)"));
   }
   SandboxReport report;
   report.action = options.action;

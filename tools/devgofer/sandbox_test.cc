@@ -45,9 +45,9 @@ absl::Span<const uint8_t> Bytes(absl::string_view s) {
 }
 
 // The capability bits the sandbox keeps (sandbox.h), as in /proc.
-constexpr uint64_t kGoferCaps = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) |
-                                (1 << 4);  // chown .. fsetid
-constexpr uint64_t kSetidCaps = (1 << 6) | (1 << 7);  // setgid, setuid
+constexpr uint64_t kGoferCaps =
+    (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4);  // chown .. fsetid
+constexpr uint64_t kSetidCaps = (1 << 6) | (1 << 7);       // setgid, setuid
 constexpr uint64_t kSetpcap = 1 << 8;
 
 // Start runs devgofer --fd=3 with args on a new socket pair.
@@ -146,17 +146,16 @@ TEST(SandboxTest, ServesDevOverRpcAndOverTheDonatedMountFd) {
       absl::StatusOr<std::vector<std::string>> names = (*c)->DirentNames(Ctx());
       ASSERT_TRUE(names.ok()) << names.status();
       EXPECT_NE(std::find(names->begin(), names->end(), "null"), names->end());
-      absl::StatusOr<fd::OwnedFd> null_fd =
-          (*c)->OpenAt(Ctx(), "null", O_RDWR);
+      absl::StatusOr<fd::OwnedFd> null_fd = (*c)->OpenAt(Ctx(), "null", O_RDWR);
       ASSERT_TRUE(null_fd.ok()) << null_fd.status();
       struct stat st;
       ASSERT_EQ(fstat(null_fd->get(), &st), 0);
       EXPECT_TRUE(S_ISCHR(st.st_mode));
       EXPECT_EQ(st.st_rdev, makedev(1, 3));
       EXPECT_EQ(write(null_fd->get(), "x", 1), 1);
-      EXPECT_EQ(syserr::ToErrno((*c)->OpenAt(Ctx(), "no-such", O_RDONLY)
-                                    .status()),
-                ENOENT);
+      EXPECT_EQ(
+          syserr::ToErrno((*c)->OpenAt(Ctx(), "no-such", O_RDONLY).status()),
+          ENOENT);
     }
     EXPECT_EQ(g.Wait(), 0) << g.log;
   }
@@ -176,9 +175,8 @@ class TempDir {
     std::string p = path_ + "/host.sock";
     EXPECT_LT(p.size(), sizeof(sa.sun_path));
     memcpy(sa.sun_path, p.data(), std::min(p.size(), sizeof(sa.sun_path) - 1));
-    EXPECT_EQ(bind(listener_.get(), reinterpret_cast<sockaddr*>(&sa),
-                   sizeof(sa)),
-              0);
+    EXPECT_EQ(
+        bind(listener_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
     EXPECT_EQ(listen(listener_.get(), 8), 0);
   }
   ~TempDir() {
@@ -230,8 +228,8 @@ TEST(SandboxTest, ServesEveryOperationOverChannels) {
     EXPECT_TRUE(open.Flush(Ctx()).ok());
     EXPECT_TRUE(open.Allocate(Ctx(), 0, 0, 4096).ok());
     lisafs::SetStatReq set;
-    set.mask = STATX_MODE | STATX_SIZE | STATX_ATIME | STATX_MTIME |
-               STATX_UID | STATX_GID;
+    set.mask = STATX_MODE | STATX_SIZE | STATX_ATIME | STATX_MTIME | STATX_UID |
+               STATX_GID;
     set.mode = 0600;
     set.size = 5;
     set.uid = uid;
@@ -255,8 +253,8 @@ TEST(SandboxTest, ServesEveryOperationOverChannels) {
     lisafs::ClientFD link = fd_of(sub.SymlinkAt(Ctx(), "s", "f", uid, gid));
     EXPECT_EQ(*link.ReadLinkAt(Ctx()), "f");
     lisafs::ClientFD hard = fd_of(sub.LinkAt(Ctx(), file.id(), "h"));
-    lisafs::ClientFD node = fd_of(sub.MknodAt(Ctx(), "n", S_IFREG | 0644, uid,
-                                              gid, 0, 0));
+    lisafs::ClientFD node =
+        fd_of(sub.MknodAt(Ctx(), "n", S_IFREG | 0644, uid, gid, 0, 0));
     EXPECT_TRUE(sub.RenameAt(Ctx(), "h", sub.id(), "h2").ok());
     absl::StatusOr<std::vector<lisafs::Statx>> ws =
         root.WalkStat(Ctx(), {"", "sub", "f"});
@@ -301,8 +299,7 @@ TEST(SandboxTest, ServesEveryOperationOverChannels) {
 
 TEST(SandboxTest, ASyscallOutsideTheListFailsWithEperm) {
   for (const char* probe :
-       {"execve", "socket_inet", "socket_unix", "fork", "mmap_exec",
-        "ioctl"}) {
+       {"execve", "socket_inet", "socket_unix", "fork", "mmap_exec", "ioctl"}) {
     std::string result;
     EXPECT_EQ(Probe(probe, {}, &result), 0) << probe;
     EXPECT_EQ(result, "EPERM") << probe;
@@ -333,8 +330,8 @@ TEST(SandboxTest, HostSocketsAllowUnixSocketsOnly) {
 }
 
 TEST(SandboxTest, NosandboxAllowsThem) {
-  for (const auto& [probe, want] : std::vector<std::pair<std::string,
-                                                         std::string>>{
+  for (const auto& [probe, want] :
+       std::vector<std::pair<std::string, std::string>>{
            // The path does not exist: ENOENT shows execve ran.
            {"execve", "ENOENT"},
            {"socket_inet", "ok"},

@@ -28,8 +28,8 @@ TEST(SandboxFlagsTest, EverySandboxFlag) {
   EXPECT_FALSE(o->sandbox);
   EXPECT_EQ(o->seccomp_action, SeccompAction::kKill);
   EXPECT_EQ(o->selftest, SelftestProbe::kSocketInet);
-  o = ParseOptions({"--fd=3", "--sandbox=false", "--sandbox",
-                    "--seccomp_action", "log"});
+  o = ParseOptions(
+      {"--fd=3", "--sandbox=false", "--sandbox", "--seccomp_action", "log"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_TRUE(o->sandbox);
   EXPECT_EQ(o->seccomp_action, SeccompAction::kLog);
@@ -40,8 +40,7 @@ TEST(SandboxFlagsTest, EverySandboxFlag) {
 }
 
 TEST(SandboxFlagsTest, BadValuesNameTheFlag) {
-  absl::StatusOr<Options> o =
-      ParseOptions({"--fd=3", "--seccomp_action=trap"});
+  absl::StatusOr<Options> o = ParseOptions({"--fd=3", "--seccomp_action=trap"});
   EXPECT_FALSE(o.ok());
   EXPECT_EQ(o.status().message(),
             "--seccomp_action: \"trap\" is not errno, kill or log");

@@ -1,7 +1,7 @@
 // Fuzzes the lisafs client reading hostile bytes from a flipcall channel's
-// shared memory (pkg/lisafs/README.md §8), not from the socket: a real Client mounts,
-// starts a channel whose window a hostile gofer maps and drives by hand,
-// and runs a fixed script of RPCs over it. The gofer answers each request
+// shared memory (pkg/lisafs/README.md §8), not from the socket: a real Client
+// mounts, starts a channel whose window a hostile gofer maps and drives by
+// hand, and runs a fixed script of RPCs over it. The gofer answers each request
 // with the next record of the input, written raw into the window: any
 // datagram length (even past the window), any bytes, any FD count, and
 // optionally a garbage connection state instead of the hand-back.
@@ -36,9 +36,9 @@
 #include "pkg/flipcall/packet_window.h"
 #include "pkg/lisafs/channel.h"
 #include "pkg/lisafs/client.h"
-#include "pkg/unet/hangup_watcher.h"
 #include "pkg/lisafs/hostile_gofer_testutil.h"
 #include "pkg/lisafs/messages.h"
+#include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
 #include "testing/fd_count.h"
 #include "tools/fuzz/fuzz_seeds.h"

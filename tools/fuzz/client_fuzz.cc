@@ -51,7 +51,8 @@ void Run(const uint8_t* data, size_t size) {
     if (!pair->second.SendAll(absl::MakeConstSpan(&m, 1), {}).ok()) abort();
     if (stream.size() > mount_len) {
       iovec rest = {stream.data() + mount_len, stream.size() - mount_len};
-      if (!pair->second.SendAll(absl::MakeConstSpan(&rest, 1), fds).ok()) abort();
+      if (!pair->second.SendAll(absl::MakeConstSpan(&rest, 1), fds).ok())
+        abort();
     }
     for (int fd : fds) close(fd);
     shutdown(server, SHUT_WR);  // the client sees EOF after the input
@@ -98,9 +99,12 @@ namespace gvisor::fuzz {
 std::vector<std::vector<uint8_t>> FuzzSeeds() {
   using namespace gvisor::lisafs;  // NOLINT
   std::vector<uint8_t> s = {1};
-  auto add = [&](std::vector<uint8_t> f) { s.insert(s.end(), f.begin(), f.end()); };
+  auto add = [&](std::vector<uint8_t> f) {
+    s.insert(s.end(), f.begin(), f.end());
+  };
   add(*MarshalFrame(MID::kFStat, Statx{}));
-  add(*MarshalFrame(MID::kWalk, WalkResp{WalkStatus::kSuccess, {Inode{2}, Inode{3}}}));
+  add(*MarshalFrame(MID::kWalk,
+                    WalkResp{WalkStatus::kSuccess, {Inode{2}, Inode{3}}}));
   add(*MarshalFrame(MID::kOpenAt, OpenAtResp{4}));
   Getdents64Resp g;
   g.dirents.push_back(Dirent64{.ino = 1, .type = 2, .name = "nvidia0"});

@@ -52,8 +52,8 @@ std::vector<uint8_t> Mutate(const std::vector<uint8_t>& in, Rng& rng) {
         out.resize(rng.Below(out.size() + 1));
         break;
       case 3:  // insert random bytes
-        out.insert(out.begin() + rng.Below(out.size() + 1),
-                   1 + rng.Below(16), static_cast<uint8_t>(rng.Next()));
+        out.insert(out.begin() + rng.Below(out.size() + 1), 1 + rng.Below(16),
+                   static_cast<uint8_t>(rng.Next()));
         break;
       case 4:  // duplicate a chunk
         if (!out.empty()) {
@@ -67,7 +67,8 @@ std::vector<uint8_t> Mutate(const std::vector<uint8_t>& in, Rng& rng) {
       case 5:  // overwrite a little-endian u16/u32 with an extreme value
         if (out.size() >= 4) {
           size_t at = rng.Below(out.size() - 3);
-          uint32_t v = rng.Below(2) ? 0xffffffffu : static_cast<uint32_t>(rng.Next());
+          uint32_t v =
+              rng.Below(2) ? 0xffffffffu : static_cast<uint32_t>(rng.Next());
           memcpy(out.data() + at, &v, rng.Below(2) ? 2 : 4);
         }
         break;

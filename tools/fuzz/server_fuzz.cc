@@ -90,9 +90,12 @@ std::vector<std::vector<uint8_t>> FuzzSeeds() {
   using namespace gvisor::lisafs;  // NOLINT
   std::vector<std::vector<uint8_t>> seeds;
   auto rec = [](std::vector<uint8_t>& s, MID mid, std::vector<uint8_t> p) {
-    uint16_t m = static_cast<uint16_t>(mid), l = static_cast<uint16_t>(p.size());
-    s.insert(s.end(), reinterpret_cast<uint8_t*>(&m), reinterpret_cast<uint8_t*>(&m) + 2);
-    s.insert(s.end(), reinterpret_cast<uint8_t*>(&l), reinterpret_cast<uint8_t*>(&l) + 2);
+    uint16_t m = static_cast<uint16_t>(mid),
+             l = static_cast<uint16_t>(p.size());
+    s.insert(s.end(), reinterpret_cast<uint8_t*>(&m),
+             reinterpret_cast<uint8_t*>(&m) + 2);
+    s.insert(s.end(), reinterpret_cast<uint8_t*>(&l),
+             reinterpret_cast<uint8_t*>(&l) + 2);
     s.insert(s.end(), p.begin(), p.end());
   };
   std::vector<uint8_t> a;

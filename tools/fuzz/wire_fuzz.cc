@@ -16,16 +16,17 @@
 namespace gvisor::lisafs {
 namespace {
 
-using AllMessages = std::tuple<
-    MountResp, WalkReq, WalkResp, WalkStatResp, OpenCreateAtReq, CloseReq,
-    FsyncReq, PWriteReq, PReadResp, MkdirAtReq, MknodAtReq, SymlinkAtReq,
-    LinkAtReq, UnlinkAtReq, RenameAtReq, RenameAt2Req, Getdents64Resp,
-    FGetXattrReq, FGetXattrResp, FSetXattrReq, FListXattrResp, FRemoveXattrReq,
-    BindAtReq, ReadLinkAtResp, AcceptResp, Statx, Inode, StatFS, ErrorResp,
-    ChannelResp, StatReq, SetStatReq, SetStatResp, OpenAtReq, OpenAtResp,
-    OpenCreateAtResp, PWriteResp, PReadReq, FStatFSReq, FAllocateReq,
-    ReadLinkAtReq, FlushReq, ConnectReq, ConnectWithCredsReq, Getdents64Req,
-    FListXattrReq, BindAtResp, ListenReq, AcceptReq>;
+using AllMessages =
+    std::tuple<MountResp, WalkReq, WalkResp, WalkStatResp, OpenCreateAtReq,
+               CloseReq, FsyncReq, PWriteReq, PReadResp, MkdirAtReq, MknodAtReq,
+               SymlinkAtReq, LinkAtReq, UnlinkAtReq, RenameAtReq, RenameAt2Req,
+               Getdents64Resp, FGetXattrReq, FGetXattrResp, FSetXattrReq,
+               FListXattrResp, FRemoveXattrReq, BindAtReq, ReadLinkAtResp,
+               AcceptResp, Statx, Inode, StatFS, ErrorResp, ChannelResp,
+               StatReq, SetStatReq, SetStatResp, OpenAtReq, OpenAtResp,
+               OpenCreateAtResp, PWriteResp, PReadReq, FStatFSReq, FAllocateReq,
+               ReadLinkAtReq, FlushReq, ConnectReq, ConnectWithCredsReq,
+               Getdents64Req, FListXattrReq, BindAtResp, ListenReq, AcceptReq>;
 constexpr size_t kNumTypes = std::tuple_size_v<AllMessages>;
 
 template <typename T>
@@ -33,7 +34,7 @@ void Check(absl::Span<const uint8_t> payload) {
   absl::StatusOr<T> first = Unmarshal<T>(payload);
   if (!first.ok()) return;
   absl::StatusOr<std::vector<uint8_t>> bytes = Marshal(*first);
-  if (!bytes.ok()) abort();  // a decoded value must encode
+  if (!bytes.ok()) abort();                     // a decoded value must encode
   if (bytes->size() > payload.size()) abort();  // never longer than the input
   absl::StatusOr<T> second = Unmarshal<T>(*bytes);
   if (!second.ok() || !(*second == *first)) abort();
