@@ -1,0 +1,208 @@
+// End-to-end tests of the shim's gRPC API, the device calls: ListDevices and
+// ProbeDevice on both ways a gofer serves, their checks on paths and access
+// modes, and the gofer's refusals as the caller sees them. The fixture is in
+// service_test_fixture.h.
+
+#include <stdint.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "runsc_shim/service_test_fixture.h"
+#include "runsc_shim/shim.grpc.pb.h"
+#include "runsc_shim/testutil.h"
+#include "runsc_shim/validate.h"
+
+namespace gvisor::shim {
+namespace {
+
+namespace v1 = ::gvisor::devutil::shim::v1;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using testutil::DevGofer;
+
+INSTANTIATE_TEST_SUITE_P(MountFd, ShimModeTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Donated" : "NotDonated";
+                         });
+
+TEST_P(ShimModeTest, ListDevicesNamesTheServedDirectory) {
+  auto g = Gofer();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  std::vector<std::string> names;
+  ASSERT_GRPC_OK(Devices("demo", &names));
+  EXPECT_THAT(names, Contains("null"));
+  EXPECT_THAT(names, Contains("zero"));
+  EXPECT_THAT(names, ::testing::Not(Contains(".")));
+  EXPECT_THAT(names, ::testing::Not(Contains("..")));
+}
+
+TEST_P(ShimModeTest, ProbeDescribesTheOpenedDevice) {
+  auto g = Gofer();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  struct Case {
+    const char* path;
+    uint32_t major, minor;
+  };
+  for (Case k : {Case{"null", 1, 3}, Case{"zero", 1, 5}}) {
+    for (v1::AccessMode mode : {v1::READ, v1::WRITE, v1::READ_WRITE}) {
+      SCOPED_TRACE(absl::StrCat(k.path, " mode ", mode));
+      v1::DeviceInfo info;
+      ASSERT_GRPC_OK(Probe("demo", k.path, mode, &info));
+      EXPECT_EQ(info.path(), k.path);
+      EXPECT_EQ(info.type(), v1::CHAR_DEVICE);
+      EXPECT_EQ(info.rdev_major(), k.major);
+      EXPECT_EQ(info.rdev_minor(), k.minor);
+      EXPECT_EQ(info.access_mode(), mode);
+      // The fixture's nodes and the host's are both 0666.
+      EXPECT_EQ(info.mode(), 0666u);
+    }
+  }
+}
+
+TEST_P(ShimModeTest, ProbeLeavesNoFdOpen) {
+  auto g = Gofer();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  ASSERT_GRPC_OK(Probe("demo", "null"));
+  int before = testutil::OpenFdCount();
+  for (int i = 0; i < 50; ++i) ASSERT_GRPC_OK(Probe("demo", "null"));
+  EXPECT_LE(testutil::OpenFdCount(), before);
+}
+
+TEST_F(ShimTest, UnspecifiedAccessModeMeansRead) {
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  v1::DeviceInfo info;
+  ASSERT_GRPC_OK(Probe("demo", "null", v1::ACCESS_MODE_UNSPECIFIED, &info));
+  EXPECT_EQ(info.access_mode(), v1::READ);
+}
+
+TEST_F(ShimTest, ProbeOfARegularFileAndADirectory) {
+  auto g = Tree();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  v1::DeviceInfo info;
+  ASSERT_GRPC_OK(Probe("tree", "dir/file2", v1::READ, &info));
+  EXPECT_EQ(info.type(), v1::REGULAR);
+  EXPECT_EQ(info.rdev_major(), 0u);
+}
+
+TEST_F(ShimTest, DirectoryThroughRpcIsAnErrorThatKeepsTheContainer) {
+  // Without the mount FD, the gofer donates no FD for a directory
+  // (devutil reports EIO); that is the call's failure, not the gofer's.
+  auto g = Tree();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  grpc::Status st = Probe("tree", "dir");
+  EXPECT_CODE(st, INTERNAL);
+  EXPECT_THAT(st.error_message(), HasSubstr("EIO"));
+  EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
+  ASSERT_GRPC_OK(Probe("tree", "file"));
+}
+
+TEST_F(ShimTest, DirectoryOnTheHostFastPathIsADirectory) {
+  auto g = Tree({"--donate_mount_fd"});
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  v1::DeviceInfo info;
+  ASSERT_GRPC_OK(Probe("tree", "dir", v1::READ, &info));
+  EXPECT_EQ(info.type(), v1::DIRECTORY);
+}
+
+TEST_F(ShimTest, MissingDeviceIsNotFoundWithItsErrno) {
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  grpc::Status st = Probe("demo", "no-such-device");
+  EXPECT_CODE(st, NOT_FOUND);
+  EXPECT_THAT(st.error_message(), HasSubstr("ENOENT"));
+  EXPECT_THAT(st.error_message(), HasSubstr("no-such-device"));
+  // The container is still fine.
+  EXPECT_EQ(StateOf("demo"), v1::Container::ATTACHED);
+}
+
+TEST_F(ShimTest, BadDevicePathsAreInvalidArgument) {
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  for (const std::string& path :
+       {std::string(""), std::string("/dev/null"), std::string("../etc/passwd"),
+        std::string("a/../null"), std::string("./null"), std::string("."),
+        std::string("a//b"), std::string("nu\0ll", 5),
+        std::string(kMaxDevicePath + 1, 'p')}) {
+    SCOPED_TRACE(path);
+    grpc::Status st = Probe("demo", path);
+    EXPECT_CODE(st, INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(StateOf("demo"), v1::Container::ATTACHED);
+}
+
+TEST_F(ShimTest, UnknownAccessModeIsInvalidArgument) {
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  grpc::Status st = Probe("demo", "null", static_cast<v1::AccessMode>(42));
+  EXPECT_CODE(st, INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("42"));
+}
+
+TEST_F(ShimTest, SymlinkIsRefused) {
+  auto g = Tree();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  for (const char* path : {"symlink", "escape", "escape_dir/x"}) {
+    SCOPED_TRACE(path);
+    grpc::Status st = Probe("tree", path);
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+}
+
+TEST_F(ShimTest, DeniedDeviceIsPermissionDenied) {
+  // Without the mount FD, every open goes through the gofer's policy.
+  absl::StatusOr<std::unique_ptr<DevGofer>> g =
+      DevGofer::Start(fixture_->devices_dir(), {"--char_devices=deny"});
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("demo", (*g)->socket()));
+  grpc::Status st = Probe("demo", "null");
+  EXPECT_CODE(st, PERMISSION_DENIED);
+  EXPECT_THAT(st.error_message(), HasSubstr("EPERM"));
+}
+
+TEST_F(ShimTest, WriteOnAReadOnlyGoferIsPermissionDenied) {
+  auto g = Tree({"--readonly"});
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  ASSERT_GRPC_OK(Probe("tree", "file", v1::READ));
+  grpc::Status st = Probe("tree", "file", v1::WRITE);
+  EXPECT_CODE(st, PERMISSION_DENIED);
+  EXPECT_THAT(st.error_message(), HasSubstr("EROFS"));
+}
+
+TEST_F(ShimTest, ExpiredDeadlineIsDeadlineExceeded) {
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() - absl::Seconds(1)));
+  v1::ProbeDeviceRequest req;
+  req.set_name("demo");
+  req.set_path("null");
+  v1::DeviceInfo info;
+  EXPECT_CODE(stub()->ProbeDevice(&ctx, req, &info), DEADLINE_EXCEEDED);
+  EXPECT_EQ(StateOf("demo"), v1::Container::ATTACHED);
+}
+
+}  // namespace
+}  // namespace gvisor::shim
