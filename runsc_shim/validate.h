@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "pkg/unet/address.h"
 
 namespace gvisor::shim {
 
@@ -16,10 +17,9 @@ namespace gvisor::shim {
 inline constexpr size_t kMaxContainerName = 253;
 // kMaxDevicePath is the longest device path: PATH_MAX less the NUL.
 inline constexpr size_t kMaxDevicePath = 4095;
-// kMaxSocketPath is the longest gofer socket path: sizeof(sun_path) less
-// the NUL (or, for an abstract name, less the leading NUL the '@' stands
-// for).
-inline constexpr size_t kMaxSocketPath = 107;
+// kMaxSocketPath is the longest gofer socket path, '@' included for an
+// abstract name: unet::kMaxPathLength (sizeof(sun_path) less the NUL).
+inline constexpr size_t kMaxSocketPath = unet::kMaxPathLength;
 
 // ValidateContainerName accepts 1 to kMaxContainerName bytes of ASCII
 // letters, digits, '-', '_' and '.', beginning and ending with a letter or a

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pkg/lisafs/sock_communicator.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 
@@ -66,19 +67,9 @@ absl::StatusOr<std::unique_ptr<HostileGofer>> HostileGofer::Start(
   std::string path =
       absl::StrCat("/tmp/hg.", getpid(), ".", counter++, ".sock");
   unlink(path.c_str());
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return syserr::FromErrno(ENAMETOOLONG, path);
-  }
-  memcpy(addr.sun_path, path.data(), path.size());
-  fd::OwnedFd l(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!l.valid()) return syserr::FromErrno(errno, "socket");
-  if (bind(l.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
-    return syserr::FromErrno(errno, absl::StrCat("bind ", path));
-  }
-  if (listen(l.get(), 128) != 0) return syserr::FromErrno(errno, "listen");
+  ASSIGN_OR_RETURN(unet::ServerSocket l,
+                   unet::ServerSocket::Bind(path, SOCK_STREAM));
+  RETURN_IF_ERROR(l.Listen());
   fd::OwnedFd wake(eventfd(0, EFD_CLOEXEC));
   if (!wake.valid()) return syserr::FromErrno(errno, "eventfd");
   std::unique_ptr<HostileGofer> g(new HostileGofer(
@@ -92,7 +83,7 @@ absl::StatusOr<std::unique_ptr<HostileGofer>> HostileGofer::Start(
 }
 
 HostileGofer::HostileGofer(GoferScript script, std::string path,
-                           fd::OwnedFd listener, fd::OwnedFd wake)
+                           unet::ServerSocket listener, fd::OwnedFd wake)
     : script_(std::move(script)),
       path_(std::move(path)),
       listener_(std::move(listener)),
@@ -115,11 +106,11 @@ HostileGofer::~HostileGofer() {
 
 void HostileGofer::AcceptLoop() {
   for (;;) {
-    pollfd p[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    pollfd p[2] = {{listener_.fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
     int n = poll(p, 2, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 || (p[1].revents & POLLIN) != 0) return;
-    int c = accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    int c = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) continue;
     std::lock_guard<std::mutex> l(mu_);
     if (stop_) {
@@ -318,15 +309,9 @@ GoferScript EndlessListing(size_t per_answer, size_t cap,
 }
 
 fd::OwnedFd HostileGofer::Dial() const {
-  fd::OwnedFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path, path_.data(), path_.size());
-  EXPECT_EQ(
-      connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)),
-      0)
-      << strerror(errno);
-  return s;
+  absl::StatusOr<unet::Socket> s = unet::Socket::Connect(path_, SOCK_STREAM);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? s->Release() : fd::OwnedFd();
 }
 
 }  // namespace gvisor::testing

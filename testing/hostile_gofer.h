@@ -39,6 +39,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/wire.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::testing {
 
@@ -117,7 +118,7 @@ class HostileGofer {
   // socket is the listening socket's path.
   const std::string& socket() const { return path_; }
   // Dial connects to socket() (SOCK_STREAM, close-on-exec). A connect that
-  // fails is a test failure (EXPECT); the FD is then not connected.
+  // fails is a test failure (EXPECT); the FD is then empty.
   fd::OwnedFd Dial() const;
 
   // requests returns how many requests of mid all connections received.
@@ -135,8 +136,8 @@ class HostileGofer {
   bool AwaitClosed(size_t n, absl::Duration timeout = absl::Seconds(20)) const;
 
  private:
-  HostileGofer(GoferScript script, std::string path, fd::OwnedFd listener,
-               fd::OwnedFd wake);
+  HostileGofer(GoferScript script, std::string path,
+               unet::ServerSocket listener, fd::OwnedFd wake);
   void AcceptLoop();
   void Serve(int id, int fd);
   // WaitUntilGone blocks until fd's peer hangs up or the gofer stops.
@@ -144,7 +145,7 @@ class HostileGofer {
 
   const GoferScript script_;
   const std::string path_;
-  const fd::OwnedFd listener_;
+  const unet::ServerSocket listener_;
   const fd::OwnedFd wake_;  // eventfd, readable once the gofer stops
 
   mutable std::mutex mu_;  // guards everything below

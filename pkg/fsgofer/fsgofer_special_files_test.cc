@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -284,18 +283,15 @@ TEST_F(FsgoferTest, BindListenAcceptServeAHostSocket) {
   ASSERT_EQ(Errno(MID::kListen, l), 0);
   EXPECT_EQ(Errno(MID::kAccept, a), EAGAIN) << "Accept must not block";
 
-  fd::OwnedFd cl(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  std::string p = HostPath("srv");
-  memcpy(sa.sun_path, p.data(), p.size());
-  ASSERT_EQ(connect(cl.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  absl::StatusOr<unet::Socket> cl =
+      unet::Socket::Connect(HostPath("srv"), SOCK_STREAM);
+  ASSERT_TRUE(cl.ok()) << cl.status();
   r = Call(MID::kAccept, a);
   ASSERT_EQ(r.mid, 31) << r.err();
   EXPECT_EQ(r.payload, (std::vector<uint8_t>{0, 0})) << "empty peer address";
   ASSERT_EQ(r.fds.size(), 1u);
   EXPECT_NE(FdFlags(r.fds[0].get()) & O_NONBLOCK, 0);
-  ASSERT_EQ(write(cl.get(), "hi", 2), 2);
+  ASSERT_EQ(write(cl->fd(), "hi", 2), 2);
   struct pollfd pf = {r.fds[0].get(), POLLIN, 0};
   ASSERT_EQ(poll(&pf, 1, -1), 1);
   char buf[2];

@@ -7,17 +7,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::fsgofer::host {
 namespace {
@@ -79,15 +78,9 @@ TEST_F(HostTest, TryOpenMissingIsENOENT) {
 }
 
 TEST_F(HostTest, TryOpenSocketFallsBackToOPath) {
-  int s = socket(AF_UNIX, SOCK_STREAM, 0);
-  ASSERT_GE(s, 0);
-  fd::OwnedFd sock(s);
-  sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  std::string p = Path("sock");
-  ASSERT_LT(p.size(), sizeof(sa.sun_path));
-  memcpy(sa.sun_path, p.data(), p.size());
-  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  absl::StatusOr<unet::ServerSocket> sock =
+      unet::ServerSocket::Bind(Path("sock"), SOCK_STREAM);
+  ASSERT_TRUE(sock.ok()) << sock.status();
   absl::StatusOr<OpenedFile> f = TryOpen(dirfd_.get(), "sock");
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_TRUE(f->opath);

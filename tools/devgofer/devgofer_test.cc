@@ -11,7 +11,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <string>
@@ -22,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/messages.h"
+#include "pkg/unet/unet.h"
 #include "testing/raw_client.h"
 #include "tools/devgofer/gofer_process.h"
 
@@ -60,13 +60,9 @@ class DevgoferTest : public ::testing::Test {
 
   // ConnectPath connects to the listening gofer.
   std::unique_ptr<RawClient> ConnectPath() {
-    fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un sa = {};
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, sock_.data(), sock_.size());
-    EXPECT_EQ(connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)),
-              0);
-    return std::make_unique<RawClient>(std::move(s));
+    absl::StatusOr<unet::Socket> s = unet::Socket::Connect(sock_, SOCK_STREAM);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::make_unique<RawClient>(s.ok() ? s->Release() : fd::OwnedFd());
   }
 
   std::string dir_;

@@ -10,7 +10,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,7 +22,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 #include "testing/fd_count.h"
 
 extern char** environ;
@@ -35,10 +36,6 @@ namespace {
 constexpr int kReadyFd = 3;
 // kReadyTimeoutMs bounds the wait for "ready" (a failure guard only).
 constexpr int kReadyTimeoutMs = 30000;
-
-absl::Status Errno(absl::string_view what) {
-  return syserr::FromErrno(errno, what);
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path);
@@ -55,7 +52,7 @@ absl::Status CopyExecutable(const std::string& from, const std::string& to) {
     out << in.rdbuf();
     if (!out) return syserr::FromErrno(EIO, absl::StrCat("write ", to));
   }
-  if (chmod(to.c_str(), 0755) != 0) return Errno("chmod");
+  if (chmod(to.c_str(), 0755) != 0) return syserr::FromLastErrno("chmod");
   return absl::OkStatus();
 }
 
@@ -114,7 +111,7 @@ absl::Status SpawnGofer(const std::string& binary,
                         const std::vector<std::string>& args, int child_fd,
                         GoferChild* child) {
   int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return Errno("pipe2");
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
   fd::OwnedFd r(pipefd[0]), w(pipefd[1]);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -141,7 +138,7 @@ absl::Status SpawnFdGofer(const std::string& binary,
                           GoferChild* child) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    return Errno("socketpair");
+    return syserr::FromLastErrno("socketpair");
   }
   fd::OwnedFd mine(sv[0]), theirs(sv[1]);
   std::vector<std::string> with_fd = {"--fd=3"};
@@ -158,17 +155,18 @@ absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
     GoferSpawn spawn) {
   std::unique_ptr<GoferProcess> p(new GoferProcess);
   std::string tmpl = "/tmp/gofer_proc.XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) return Errno("mkdtemp");
+  if (mkdtemp(tmpl.data()) == nullptr) return syserr::FromLastErrno("mkdtemp");
   p->dir_ = tmpl;
   p->log_path_ = p->dir_ + "/log";
   std::string sock_dir = p->dir_ + "/s";
-  if (mkdir(sock_dir.c_str(), 0700) != 0) return Errno("mkdir");
+  if (mkdir(sock_dir.c_str(), 0700) != 0) return syserr::FromLastErrno("mkdir");
   p->socket_path_ = sock_dir + "/g.sock";
   std::string binary = spawn.binary;
   if (spawn.uid >= 0) {
-    if (chmod(p->dir_.c_str(), 0755) != 0) return Errno("chmod");
+    if (chmod(p->dir_.c_str(), 0755) != 0)
+      return syserr::FromLastErrno("chmod");
     if (chown(sock_dir.c_str(), spawn.uid, spawn.uid) != 0) {
-      return Errno("chown");
+      return syserr::FromLastErrno("chown");
     }
     binary = p->dir_ + "/devgofer";
     if (absl::Status s = CopyExecutable(spawn.binary, binary); !s.ok()) {
@@ -186,9 +184,9 @@ absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
 
   fd::OwnedFd log(open(p->log_path_.c_str(),
                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!log.valid()) return Errno("open log");
+  if (!log.valid()) return syserr::FromLastErrno("open log");
   int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) return Errno("pipe2");
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
   fd::OwnedFd ready_r(pipefd[0]), ready_w(pipefd[1]);
   // The child end must not already be FD 3 or 2 for dup2 to clear
   // close-on-exec; move it out of the way.
@@ -204,7 +202,7 @@ absl::StatusOr<std::unique_ptr<GoferProcess>> GoferProcess::Start(
   const int ready_fd = ready_w.get();
 
   pid_t pid = fork();
-  if (pid < 0) return Errno("fork");
+  if (pid < 0) return syserr::FromLastErrno("fork");
   if (pid == 0) {
     // Only async-signal-safe calls from here to exec.
     dup2(log_fd, 2);
@@ -261,18 +259,9 @@ GoferProcess::~GoferProcess() {
 }
 
 absl::StatusOr<fd::OwnedFd> GoferProcess::Connect() const {
-  fd::OwnedFd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s.valid()) return Errno("socket");
-  sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  if (socket_path_.size() >= sizeof(sa.sun_path)) {
-    return syserr::FromErrno(ENAMETOOLONG, socket_path_);
-  }
-  memcpy(sa.sun_path, socket_path_.data(), socket_path_.size());
-  if (connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    return Errno("connect");
-  }
-  return s;
+  ASSIGN_OR_RETURN(unet::Socket s,
+                   unet::Socket::Connect(socket_path_, SOCK_STREAM));
+  return s.Release();
 }
 
 bool GoferProcess::Running() {

@@ -12,10 +12,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -169,15 +167,13 @@ class TempDir {
     std::string tmpl = absl::StrCat("/tmp/sandbox_test.", getpid(), ".XXXXXX");
     EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
     path_ = tmpl;
-    listener_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un sa = {};
-    sa.sun_family = AF_UNIX;
-    std::string p = path_ + "/host.sock";
-    EXPECT_LT(p.size(), sizeof(sa.sun_path));
-    memcpy(sa.sun_path, p.data(), std::min(p.size(), sizeof(sa.sun_path) - 1));
-    EXPECT_EQ(
-        bind(listener_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-    EXPECT_EQ(listen(listener_.get(), 8), 0);
+    absl::StatusOr<unet::ServerSocket> l =
+        unet::ServerSocket::Bind(path_ + "/host.sock", SOCK_STREAM);
+    EXPECT_TRUE(l.ok()) << l.status();
+    if (l.ok()) {
+      EXPECT_TRUE(l->Listen(8).ok());
+      listener_ = std::move(*l);
+    }
   }
   ~TempDir() {
     std::string cmd = "rm -rf '" + path_ + "'";
@@ -187,7 +183,7 @@ class TempDir {
 
  private:
   std::string path_;
-  fd::OwnedFd listener_;
+  unet::ServerSocket listener_;
 };
 
 // Every kind of operation, over channels, against a gofer that dies if one
