@@ -145,7 +145,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   LOG(INFO) << "serving on " << address->ToString();
-  readyfd::Notify(*std::move(ready));
+  readyfd::Notify(context::Background(), *std::move(ready));
 
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {

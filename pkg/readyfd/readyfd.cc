@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "glog/logging.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::readyfd {
@@ -27,14 +26,14 @@ absl::StatusOr<fd::OwnedFd> Claim(int fd) {
   return fd::OwnedFd(fd);
 }
 
-void Notify(fd::OwnedFd fd) {
+void Notify(const context::Context& ctx, fd::OwnedFd fd) {
   if (!fd.valid()) return;
   absl::string_view left = kMessage;
   while (!left.empty()) {
     ssize_t n = write(fd.get(), left.data(), left.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      LOG(WARNING) << "--ready_fd: write: " << syserr::ErrnoName(errno);
+      ctx.Warningf("--ready_fd: write: %s", syserr::ErrnoName(errno));
       return;
     }
     left.remove_prefix(static_cast<size_t>(n));

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 
 namespace gvisor::readyfd {
@@ -31,10 +32,10 @@ inline constexpr absl::string_view kMessage = "ready\n";
 absl::StatusOr<fd::OwnedFd> Claim(int fd);
 
 // Notify writes kMessage to fd and closes it. A failed write (a reader
-// that went away: EPIPE, with SIGPIPE ignored as servers do) is logged and
-// otherwise ignored: the server goes on serving. An invalid fd does
-// nothing.
-void Notify(fd::OwnedFd fd);
+// that went away: EPIPE, with SIGPIPE ignored as servers do) is logged
+// through ctx as a warning and otherwise ignored: the server goes on
+// serving. An invalid fd does nothing.
+void Notify(const context::Context& ctx, fd::OwnedFd fd);
 
 }  // namespace gvisor::readyfd
 

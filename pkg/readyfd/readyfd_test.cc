@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "pkg/context/context.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::readyfd {
@@ -39,7 +40,7 @@ TEST(ReadyFdTest, NoFlagMeansNoFd) {
   absl::StatusOr<fd::OwnedFd> f = Claim(-1);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_FALSE(f->valid());
-  Notify(*std::move(f));  // does nothing
+  Notify(context::Background(), *std::move(f));  // does nothing
 }
 
 TEST(ReadyFdTest, ClosedFdIsInvalidArgument) {
@@ -67,7 +68,7 @@ TEST(ReadyFdTest, NotifyWritesReadyAndCloses) {
   absl::StatusOr<fd::OwnedFd> f = Claim(p.w.release());
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(fcntl(f->get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
-  Notify(*std::move(f));
+  Notify(context::Background(), *std::move(f));
   // "ready\n", then end of file: Notify closed the only write end.
   EXPECT_EQ(ReadAll(p.r.get()), std::string(kMessage));
 }
@@ -79,7 +80,7 @@ TEST(ReadyFdTest, AReaderThatLeftIsNotFatal) {
   absl::StatusOr<fd::OwnedFd> f = Claim(p.w.release());
   ASSERT_TRUE(f.ok()) << f.status();
   const int n = f->get();
-  Notify(*std::move(f));
+  Notify(context::Background(), *std::move(f));
   EXPECT_LT(fcntl(n, F_GETFD), 0);  // closed all the same
 }
 

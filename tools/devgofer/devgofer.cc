@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "glog/logging.h"
+#include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
 #include "pkg/fsgofer/fsgofer.h"
@@ -225,7 +226,7 @@ int Run(int argc, char** argv) {
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
               << (o.readonly ? " (read-only)" : "");
-    readyfd::Notify(*std::move(ready));
+    readyfd::Notify(context::Background(), *std::move(ready));
   } else {
     absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
     if (!sock.ok()) {
@@ -250,7 +251,7 @@ int Run(int argc, char** argv) {
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on FD " << o.fd
               << (o.readonly ? " (read-only)" : "");
-    readyfd::Notify(*std::move(ready));
+    readyfd::Notify(context::Background(), *std::move(ready));
   }
 
   pollfd pfds[2] = {{sigfd.get(), POLLIN, 0}, {done.get(), POLLIN, 0}};
