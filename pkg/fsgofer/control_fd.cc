@@ -41,8 +41,6 @@ constexpr uint32_t kStatxSize = 0x200;
 
 // kMaxXattrBuf is where fsgofer caps (and defaults) xattr buffers.
 constexpr size_t kMaxXattrBuf = 65536;
-// kMaxSunPath is sizeof(sockaddr_un::sun_path).
-constexpr size_t kMaxSunPath = sizeof(sockaddr_un{}.sun_path);
 
 absl::Status Err(absl::string_view what) {
   return syserr::FromErrno(errno, what);
@@ -457,7 +455,7 @@ absl::StatusOr<fd::OwnedFd> ControlFD::ConnectTo(uint32_t sock_type) {
   }
   absl::StatusOr<std::string> path = fd().FilePath();
   if (!path.ok()) return path.status();
-  if (path->size() >= kMaxSunPath) {
+  if (path->size() > unet::kMaxPathLength) {
     return syserr::FromErrno(EINVAL, "socket path too long");
   }
   if (!ValidSocketType(sock_type)) {
@@ -506,7 +504,7 @@ absl::StatusOr<lisafs::NewBoundSocket> ControlFD::BindAt(
   std::string name(args.name);
   absl::StatusOr<std::string> dir_path = fd().FilePath();
   if (!dir_path.ok()) return dir_path.status();
-  if (dir_path->size() + 1 + name.size() >= kMaxSunPath) {
+  if (dir_path->size() + 1 + name.size() > unet::kMaxPathLength) {
     return syserr::FromErrno(EINVAL, "socket path too long");
   }
   if (!ValidSocketType(sock_type)) {
