@@ -236,23 +236,45 @@ absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
 }
 
 void GoferClient::Close() {
-  // Wake any RPC in flight; it fails with EIO.
-  client_->Close();
   std::shared_ptr<const fd::OwnedFd> host_fd;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (closed_) return;
+    // From here on Shutdown and HungUp no longer touch the socket, which
+    // client_->Close() closes.
     closed_ = true;
     host_fd = std::move(host_fd_);
   }
+  // Wake any RPC in flight; it fails with EIO.
+  client_->Close();
   // The host FD closes here, or when the last call using it returns.
+}
+
+void GoferClient::Shutdown() {
+  // mu_ is held across shutdown(2), which never blocks, so that Close
+  // cannot close the socket (and its number be reused) meanwhile.
+  std::lock_guard<std::mutex> l(mu_);
+  if (!closed_) client_->Shutdown();
+}
+
+bool GoferClient::HungUp() const {
+  // As in Shutdown; lisafs::Client::HungUp polls with no timeout.
+  std::lock_guard<std::mutex> l(mu_);
+  return closed_ || client_->HungUp();
+}
+
+absl::Status GoferClient::ClosedError(absl::string_view op) const {
+  return syserr::FromErrno(
+      EBADF, absl::StrCat(op, ": the client of container \"", cont_name_,
+                          "\" is closed (detached from its provider, or "
+                          "Close was called)"));
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::DirentNames(
     const context::Context& ctx) {
   Call call(this);
   if (call.closed()) {
-    return syserr::FromErrno(EBADF, "DirentNames: client closed");
+    return ClosedError("DirentNames");
   }
   if (call.host_fd() != nullptr) return HostDirentNames(call.host_fd()->get());
   return RpcDirentNames(ctx);
@@ -264,7 +286,7 @@ absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
   ASSIGN_OR_RETURN(const std::vector<std::string> path, ValidatePath(relpath));
   flags &= O_ACCMODE;
   Call call(this);
-  if (call.closed()) return syserr::FromErrno(EBADF, "OpenAt: client closed");
+  if (call.closed()) return ClosedError("OpenAt");
   if (call.host_fd() != nullptr) {
     return HostOpenAt(call.host_fd()->get(), path, static_cast<int>(flags));
   }
