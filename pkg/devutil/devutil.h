@@ -118,6 +118,13 @@ class GoferClient {
   // drivers expect. That costs three syscalls more than one openat (an
   // openat2, an fstat, an open and a close in all). Without /proc it falls
   // back to a second openat2 checked against the first by device and inode.
+  //
+  // openat2 is probed once per process, with an O_PATH openat2 of "." of
+  // the mount FD: where it answers ENOSYS (an old kernel) or EPERM (a
+  // seccomp policy that refuses it) every path is opened componentwise
+  // instead (openat with O_NOFOLLOW, intermediates as O_PATH directories),
+  // with the same results. Once openat2 has been found usable, an EPERM
+  // from it is the open's own error and is returned.
   absl::StatusOr<fd::OwnedFd> OpenAt(const context::Context& ctx,
                                      absl::string_view relpath, uint32_t flags);
 
