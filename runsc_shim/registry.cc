@@ -19,7 +19,7 @@ namespace gvisor::shim {
 
 struct ContainerRegistry::Container {
   Container(uint64_t id, std::string name, std::string gofer_socket,
-            std::unique_ptr<devutil::GoferClient> client)
+            std::shared_ptr<devutil::GoferClient> client)
       : id(id),
         name(std::move(name)),
         gofer_socket(std::move(gofer_socket)),
@@ -89,8 +89,10 @@ struct ContainerRegistry::Container {
   // client owns the gofer socket. client->Close() runs once Close has
   // begun and no call uses the container (BeginClose, Leave), so until then
   // the client's Shutdown, HungUp, hang-up watch and stall guards may be
-  // used; the registry never holds the socket's FD number.
-  const std::unique_ptr<devutil::GoferClient> client;
+  // used; the registry never holds the socket's FD number. GetDevGoferClient
+  // shares it: a holder's calls fail with EBADF once it is closed, and the
+  // object lives until the last holder lets go.
+  const std::shared_ptr<devutil::GoferClient> client;
   // watch_id is the client's hang-up registration with the registry's
   // watcher; set under the registry's mu_ before the container is found.
   uint64_t watch_id = 0;
@@ -397,10 +399,10 @@ size_t ContainerRegistry::size() const {
   return by_name_.size();
 }
 
-devutil::GoferClient* ContainerRegistry::GetDevGoferClient(
+std::shared_ptr<devutil::GoferClient> ContainerRegistry::GetDevGoferClient(
     absl::string_view name) {
   std::shared_ptr<Container> c = Find(name);
-  return c == nullptr ? nullptr : c->client.get();
+  return c == nullptr ? nullptr : c->client;
 }
 
 std::shared_ptr<ContainerRegistry::Container> ContainerRegistry::Find(

@@ -209,9 +209,15 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   void WakeWaiters() const;
 
   // GetDevGoferClient implements devutil::GoferClientProvider: it returns
-  // name's client (even if disconnected) or nullptr. The pointer stays
-  // valid until the container is detached; callers must not Close it.
-  devutil::GoferClient* GetDevGoferClient(absl::string_view name) override;
+  // name's client (even if disconnected) or nullptr, shared with the
+  // caller. Detach (and CloseAll) shuts the client down and closes it: the
+  // holder's calls in flight then end at once (EIO on the RPC path) and
+  // its later calls fail at once with EBADF, naming the container; the
+  // handle itself stays valid until the holder drops it. Calls through the
+  // handle bypass the registry (no stall guard, no bound of calls, no
+  // error classification); callers must not Close it.
+  std::shared_ptr<devutil::GoferClient> GetDevGoferClient(
+      absl::string_view name) override;
 
  private:
   struct Container;

@@ -9,7 +9,9 @@
 #include <sys/sysmacros.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
+#include "pkg/syserr/syserr.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
 #include "testing/leased_file.h"
@@ -67,7 +70,8 @@ TEST_F(RegistryTest, ProviderHandsOutTheContainersClient) {
   devutil::GoferClientProvider* found =
       devutil::GoferClientProviderFromContext(ctx);
   ASSERT_EQ(found, provider);
-  devutil::GoferClient* client = found->GetDevGoferClient("demo");
+  std::shared_ptr<devutil::GoferClient> client =
+      found->GetDevGoferClient("demo");
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(client->ContainerName(), "demo");
   absl::StatusOr<fd::OwnedFd> fd = client->OpenAt(ctx, "null", O_RDWR);
@@ -112,6 +116,88 @@ TEST_F(RegistryTest, DetachEndsCallsInFlight) {
   EXPECT_EQ(call.code(), absl::StatusCode::kNotFound) << call;
   EXPECT_EQ(registry_->GetDevGoferClient("demo"), nullptr);
   g->child().Continue();
+}
+
+// SleepLatch is a context that tells a test when a call has begun its
+// first blocking step (an RPC), so that the test can act while it is in
+// flight without sleeping.
+class SleepLatch : public context::Context {
+ public:
+  void UninterruptibleSleepStart() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    started_ = true;
+    cv_.notify_all();
+  }
+  void WaitStarted() const {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return started_; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable bool started_ = false;
+};
+
+// A handle used after Detach. Before the provider shared ownership,
+// GetDevGoferClient returned the raw pointer of the container's
+// std::unique_ptr<GoferClient>, which Detach freed: every call below was a
+// heap-use-after-free (ASan: bazel test --config=asan). Now the handle keeps
+// the client alive and its calls fail at once with a clear EBADF.
+TEST_F(RegistryTest, HandleUsedAfterDetachFailsClearly) {
+  for (bool donate : {false, true}) {
+    SCOPED_TRACE(donate ? "fast path" : "RPC path");
+    auto g = donate ? Gofer({"--donate_mount_fd"}) : Gofer();
+    ASSERT_NE(g, nullptr);
+    ASSERT_TRUE(registry_->Attach("demo", g->socket(), Soon()).ok());
+    std::shared_ptr<devutil::GoferClient> client =
+        registry_->GetDevGoferClient("demo");
+    ASSERT_NE(client, nullptr);
+    ASSERT_TRUE(client->OpenAt(context::Background(), "null", O_RDONLY).ok());
+    ASSERT_TRUE(registry_->Detach("demo").ok());
+    EXPECT_EQ(registry_->GetDevGoferClient("demo"), nullptr);
+
+    EXPECT_EQ(client->ContainerName(), "demo");
+    absl::StatusOr<fd::OwnedFd> fd =
+        client->OpenAt(context::Background(), "null", O_RDONLY);
+    EXPECT_EQ(syserr::ToErrno(fd.status()), EBADF) << fd.status();
+    EXPECT_THAT(fd.status().message(),
+                ::testing::HasSubstr("container \"demo\" is closed"));
+    auto names = client->DirentNames(context::Background());
+    EXPECT_EQ(syserr::ToErrno(names.status()), EBADF) << names.status();
+    EXPECT_TRUE(client->HungUp());
+    client->Shutdown();  // a no-op on a closed client, not a stale FD
+  }
+}
+
+// A handle held across Detach while its call is in flight: the call ends
+// at once (Detach shuts the connection down), later calls fail with EBADF,
+// and the client is freed only when the handle goes.
+TEST_F(RegistryTest, HandleHeldAcrossDetachWithCallInFlight) {
+  auto g = Gofer();  // RPC path: a stopped gofer blocks the call
+  ASSERT_NE(g, nullptr);
+  ASSERT_TRUE(registry_->Attach("demo", g->socket(), Soon()).ok());
+  std::shared_ptr<devutil::GoferClient> client =
+      registry_->GetDevGoferClient("demo");
+  ASSERT_NE(client, nullptr);
+  std::weak_ptr<devutil::GoferClient> weak = client;
+  ASSERT_TRUE(g->child().Stop());
+  absl::Cleanup resume = [&g] { g->child().Continue(); };
+  SleepLatch ctx;
+  absl::Status call;
+  std::thread caller([&] { call = client->DirentNames(ctx).status(); });
+  ctx.WaitStarted();
+  ASSERT_TRUE(registry_->Detach("demo").ok());
+  caller.join();
+  // The connection was shut down under the RPC: a transport error, not the
+  // EBADF of a call that began after the close.
+  EXPECT_FALSE(call.ok());
+  EXPECT_NE(syserr::ToErrno(call), EBADF) << call;
+  auto fd = client->OpenAt(context::Background(), "null", O_RDONLY);
+  EXPECT_EQ(syserr::ToErrno(fd.status()), EBADF) << fd.status();
+  EXPECT_FALSE(weak.expired());
+  client.reset();
+  EXPECT_TRUE(weak.expired());
 }
 
 TEST_F(RegistryTest, CloseAllDetachesEveryContainer) {

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -49,18 +50,65 @@ absl::StatusOr<std::vector<std::string>> ValidatePath(
   return path;
 }
 
-// Openat2Beneath opens path under dirfd with the kernel refusing symlinks
-// and escapes. Returns -1 with errno ENOSYS where openat2 is missing.
-int Openat2Beneath(int dirfd, const std::string& path, int flags) {
+// RawOpenat2Beneath opens path under dirfd with the kernel refusing
+// symlinks and escapes; -1 and errno on failure.
+int RawOpenat2Beneath(int dirfd, const char* path, int flags) {
   struct open_how how = {};
   how.flags = static_cast<uint64_t>(flags);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   int fd;
   do {
-    fd = static_cast<int>(
-        syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof(how)));
+    fd = static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof(how)));
   } while (fd < 0 && errno == EAGAIN);
   return fd;
+}
+
+// Openat2State is what the process knows of openat2: not yet probed, usable,
+// or missing (the kernel lacks it, or a seccomp policy answers ENOSYS or
+// EPERM for it).
+enum Openat2State : int { kOpenat2Unknown, kOpenat2Usable, kOpenat2Missing };
+
+// openat2_state is probed once per process (a race of first calls probes
+// more than once, with one answer).
+std::atomic<int> openat2_state{kOpenat2Unknown};
+
+// Openat2Usable reports whether openat2 may be used, probing it on first
+// use with a harmless call beneath dirfd: an O_PATH open of "." opens
+// nothing, needs no permission on the directory and cannot block. Only the
+// probe's ENOSYS or EPERM say openat2 is missing, so that an EPERM of a
+// real open later (a file the caller may not open, a policy's refusal) is
+// reported as such rather than taken for a missing openat2. Any other
+// failure of the probe decides nothing: the real call reports its error.
+bool Openat2Usable(int dirfd) {
+  int state = openat2_state.load(std::memory_order_acquire);
+  if (state != kOpenat2Unknown) return state == kOpenat2Usable;
+  int fd = RawOpenat2Beneath(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    close(fd);
+    state = kOpenat2Usable;
+  } else if (errno == ENOSYS || errno == EPERM) {
+    state = kOpenat2Missing;
+  } else {
+    return true;
+  }
+  openat2_state.store(state, std::memory_order_release);
+  return state == kOpenat2Usable;
+}
+
+// OpenComponentwise is declared for OpenBeneath.
+int OpenComponentwise(int dirfd, const std::vector<std::string>& path,
+                      int flags);
+
+// OpenBeneath opens path (joined: its components joined by '/') beneath
+// dirfd, never following a symlink: with openat2 where the process has it
+// (Openat2Usable), else, or if it answers ENOSYS anyway, componentwise.
+int OpenBeneath(int dirfd, const std::string& joined,
+                const std::vector<std::string>& path, int flags) {
+  if (Openat2Usable(dirfd)) {
+    int fd = RawOpenat2Beneath(dirfd, joined.c_str(), flags);
+    if (fd >= 0 || errno != ENOSYS) return fd;
+  }
+  return OpenComponentwise(dirfd, path, flags);
 }
 
 // OpenComponentwise is the fallback without openat2: every component is
@@ -236,23 +284,45 @@ absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
 }
 
 void GoferClient::Close() {
-  // Wake any RPC in flight; it fails with EIO.
-  client_->Close();
   std::shared_ptr<const fd::OwnedFd> host_fd;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (closed_) return;
+    // From here on Shutdown and HungUp no longer touch the socket, which
+    // client_->Close() closes.
     closed_ = true;
     host_fd = std::move(host_fd_);
   }
+  // Wake any RPC in flight; it fails with EIO.
+  client_->Close();
   // The host FD closes here, or when the last call using it returns.
+}
+
+void GoferClient::Shutdown() {
+  // mu_ is held across shutdown(2), which never blocks, so that Close
+  // cannot close the socket (and its number be reused) meanwhile.
+  std::lock_guard<std::mutex> l(mu_);
+  if (!closed_) client_->Shutdown();
+}
+
+bool GoferClient::HungUp() const {
+  // As in Shutdown; lisafs::Client::HungUp polls with no timeout.
+  std::lock_guard<std::mutex> l(mu_);
+  return closed_ || client_->HungUp();
+}
+
+absl::Status GoferClient::ClosedError(absl::string_view op) const {
+  return syserr::FromErrno(
+      EBADF, absl::StrCat(op, ": the client of container \"", cont_name_,
+                          "\" is closed (detached from its provider, or "
+                          "Close was called)"));
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::DirentNames(
     const context::Context& ctx) {
   Call call(this);
   if (call.closed()) {
-    return syserr::FromErrno(EBADF, "DirentNames: client closed");
+    return ClosedError("DirentNames");
   }
   if (call.host_fd() != nullptr) return HostDirentNames(call.host_fd()->get());
   return RpcDirentNames(ctx);
@@ -264,7 +334,7 @@ absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
   ASSIGN_OR_RETURN(const std::vector<std::string> path, ValidatePath(relpath));
   flags &= O_ACCMODE;
   Call call(this);
-  if (call.closed()) return syserr::FromErrno(EBADF, "OpenAt: client closed");
+  if (call.closed()) return ClosedError("OpenAt");
   if (call.host_fd() != nullptr) {
     return HostOpenAt(call.host_fd()->get(), path, static_cast<int>(flags));
   }
@@ -311,10 +381,7 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
   };
   // Step 1: an O_PATH FD, which opens nothing and so cannot block.
   constexpr int kPathFlags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-  int pfd = Openat2Beneath(host_fd, joined, kPathFlags);
-  if (pfd < 0 && errno == ENOSYS) {
-    pfd = OpenComponentwise(host_fd, path, kPathFlags);
-  }
+  int pfd = OpenBeneath(host_fd, joined, path, kPathFlags);
   if (pfd < 0) return fail(errno, "");
   fd::OwnedFd file(pfd);
   // Step 2: the file's type, of the very file step 1 found.
@@ -336,10 +403,7 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
   // No /proc: open the path again and check that it is still the file of
   // step 1. (A FIFO swapped in for a device between the two would block
   // this open: only with no /proc, and only if the served tree changes.)
-  fd = Openat2Beneath(host_fd, joined, open_flags | O_NOFOLLOW);
-  if (fd < 0 && errno == ENOSYS) {
-    fd = OpenComponentwise(host_fd, path, open_flags | O_NOFOLLOW);
-  }
+  fd = OpenBeneath(host_fd, joined, path, open_flags | O_NOFOLLOW);
   if (fd < 0) return fail(errno, "");
   fd::OwnedFd opened(fd);
   struct stat again;

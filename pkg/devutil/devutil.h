@@ -118,6 +118,13 @@ class GoferClient {
   // drivers expect. That costs three syscalls more than one openat (an
   // openat2, an fstat, an open and a close in all). Without /proc it falls
   // back to a second openat2 checked against the first by device and inode.
+  //
+  // openat2 is probed once per process, with an O_PATH openat2 of "." of
+  // the mount FD: where it answers ENOSYS (an old kernel) or EPERM (a
+  // seccomp policy that refuses it) every path is opened componentwise
+  // instead (openat with O_NOFOLLOW, intermediates as O_PATH directories),
+  // with the same results. Once openat2 has been found usable, an EPERM
+  // from it is the open's own error and is returned.
   absl::StatusOr<fd::OwnedFd> OpenAt(const context::Context& ctx,
                                      absl::string_view relpath, uint32_t flags);
 
@@ -126,24 +133,32 @@ class GoferClient {
   // flight: an RPC fails with EIO at once, and a host call stuck in the
   // kernel (the open of a tty waiting for carrier, a file on a dead NFS
   // server) keeps the host FD open until it returns. Close is idempotent;
-  // methods called afterwards fail with EBADF.
+  // DirentNames, OpenAt and Stat called afterwards fail at once with EBADF
+  // ("the client of container ... is closed"), Shutdown does nothing and
+  // HungUp reports true. A client handed out by a GoferClientProvider is
+  // closed by its provider when the container goes away (a registry's
+  // Detach): a caller that still holds it gets those errors, never a
+  // dangling object.
   void Close();
 
   // Shutdown, HungUp, WatchHangup, UnwatchHangup and GuardStall act on the
   // gofer connection for an owner that keeps many clients and one watcher
   // (a registry of containers) and must not hold the socket's FD number
-  // itself. They are those of lisafs::Client: the socket stays open until
-  // Close, so call none of them during or after Close, and unwatch and
-  // disarm before it. On the host fast path there are no RPCs to cut off,
-  // but the connection is still there to watch.
+  // itself. WatchHangup, UnwatchHangup and GuardStall are those of
+  // lisafs::Client and are for the client's owner only (not for a holder
+  // of a provider's handle): the socket stays open until Close, so call
+  // none of them during or after Close, and unwatch and disarm before it.
+  // Shutdown and HungUp may be called by anyone at any time. On the host
+  // fast path there are no RPCs to cut off, but the connection is still
+  // there to watch.
 
   // Shutdown shuts the connection down without closing it: RPCs in flight
   // fail with EIO at once, and the gofer sees the end of the connection.
-  // Close must still follow. Idempotent.
-  void Shutdown() { client_->Shutdown(); }
+  // Close must still follow. Idempotent; nothing once Close has begun.
+  void Shutdown();
   // HungUp reports, without blocking, whether the gofer closed the
-  // connection (or it was shut down).
-  bool HungUp() const { return client_->HungUp(); }
+  // connection (or it was shut down, or the client closed).
+  bool HungUp() const;
   // WatchHangup runs on_hangup once, on watcher's thread, when the gofer
   // closes the connection. Returns the ID for UnwatchHangup.
   absl::StatusOr<uint64_t> WatchHangup(unet::HangupWatcher& watcher,
@@ -171,6 +186,9 @@ class GoferClient {
   // Call counts one method call in calls_ for the destructor.
   class Call;
 
+  // ClosedError is the EBADF of op on a closed client.
+  absl::Status ClosedError(absl::string_view op) const;
+
   absl::StatusOr<std::vector<std::string>> HostDirentNames(int host_fd) const;
   absl::StatusOr<fd::OwnedFd> HostOpenAt(int host_fd,
                                          const std::vector<std::string>& path,
@@ -187,8 +205,9 @@ class GoferClient {
   const GoferClientOptions options_;
   const bool has_host_fd_;
   // mu_ is only ever held for a few instructions, never across a syscall
-  // that may block: a call copies host_fd_ under it and then works on its
-  // own reference, so that Close never waits for a call.
+  // that may block (Shutdown and HungUp hold it across a shutdown(2) or a
+  // poll(2) with no timeout): a call copies host_fd_ under it and then
+  // works on its own reference, so that Close never waits for a call.
   mutable std::mutex mu_;
   std::shared_ptr<const fd::OwnedFd> host_fd_;  // guarded by mu_
   bool closed_ = false;                         // guarded by mu_
@@ -212,12 +231,22 @@ absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
     const GoferClientOptions& options = {});
 
 // GoferClientProvider hands out the GoferClient of a container.
+//
+// The contract: GetDevGoferClient shares ownership of the client with the
+// caller. The provider stays the client's owner: when the container goes
+// away (a registry's Detach) the provider closes the client (GoferClient::
+// Close), so that calls in flight end at once (EIO from an RPC) and later
+// calls fail at once with EBADF; the object itself lives until the last
+// holder drops its handle. A holder may use every method but WatchHangup,
+// UnwatchHangup and GuardStall, and never needs to Close the client.
 class GoferClientProvider {
  public:
   virtual ~GoferClientProvider() = default;
   // GetDevGoferClient returns cont_name's client, or nullptr if it has none.
-  // The client stays owned by the provider.
-  virtual GoferClient* GetDevGoferClient(absl::string_view cont_name) = 0;
+  // See the class comment for what the handle allows after the container
+  // goes away.
+  virtual std::shared_ptr<GoferClient> GetDevGoferClient(
+      absl::string_view cont_name) = 0;
 };
 
 // GoferClientFromContext returns the GoferClient stored in ctx under

@@ -331,11 +331,12 @@ TEST(NewGoferClientTest, MountIsAnUninterruptibleSleep) {
 
 class MapProvider : public GoferClientProvider {
  public:
-  GoferClient* GetDevGoferClient(absl::string_view name) override {
+  std::shared_ptr<GoferClient> GetDevGoferClient(
+      absl::string_view name) override {
     auto it = clients.find(std::string(name));
     return it == clients.end() ? nullptr : it->second;
   }
-  std::map<std::string, GoferClient*> clients;
+  std::map<std::string, std::shared_ptr<GoferClient>> clients;
 };
 
 TEST(ContextTest, HelpersReturnWhatWasStored) {
@@ -344,22 +345,23 @@ TEST(ContextTest, HelpersReturnWhatWasStored) {
 
   auto f = testing::GoferFixture::Create();
   ASSERT_TRUE(f.ok());
-  auto c = NewGoferClient(Ctx(), "c1", testing::AsSocket((*f)->Connect()));
-  ASSERT_TRUE(c.ok());
+  auto made = NewGoferClient(Ctx(), "c1", testing::AsSocket((*f)->Connect()));
+  ASSERT_TRUE(made.ok());
+  std::shared_ptr<GoferClient> shared = std::move(*made);
   MapProvider provider;
-  provider.clients["c1"] = c->get();
+  provider.clients["c1"] = shared;
 
-  auto with_client = context::WithValue(Ctx(), CtxDevGoferClient, c->get());
-  EXPECT_EQ(GoferClientFromContext(with_client), c->get());
+  auto with_client = context::WithValue(Ctx(), CtxDevGoferClient, shared.get());
+  EXPECT_EQ(GoferClientFromContext(with_client), shared.get());
   EXPECT_EQ(GoferClientProviderFromContext(with_client), nullptr);
 
   auto with_both =
       context::WithValue(with_client, CtxDevGoferClientProvider,
                          static_cast<GoferClientProvider*>(&provider));
-  EXPECT_EQ(GoferClientFromContext(with_both), c->get());
+  EXPECT_EQ(GoferClientFromContext(with_both), shared.get());
   GoferClientProvider* p = GoferClientProviderFromContext(with_both);
   ASSERT_EQ(p, &provider);
-  EXPECT_EQ(p->GetDevGoferClient("c1"), c->get());
+  EXPECT_EQ(p->GetDevGoferClient("c1"), shared);
   EXPECT_EQ(p->GetDevGoferClient("other"), nullptr);
   EXPECT_EQ(p->GetDevGoferClient("c1")->ContainerName(), "c1");
 }
