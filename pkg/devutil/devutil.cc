@@ -82,9 +82,9 @@ std::atomic<int> openat2_state{kOpenat2Unknown};
 bool Openat2Usable(int dirfd) {
   int state = openat2_state.load(std::memory_order_acquire);
   if (state != kOpenat2Unknown) return state == kOpenat2Usable;
-  int fd = RawOpenat2Beneath(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    close(fd);
+  fd::OwnedFd probe(
+      RawOpenat2Beneath(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (probe.valid()) {
     state = kOpenat2Usable;
   } else if (errno == ENOSYS || errno == EPERM) {
     state = kOpenat2Missing;
@@ -93,22 +93,6 @@ bool Openat2Usable(int dirfd) {
   }
   openat2_state.store(state, std::memory_order_release);
   return state == kOpenat2Usable;
-}
-
-// OpenComponentwise is declared for OpenBeneath.
-int OpenComponentwise(int dirfd, const std::vector<std::string>& path,
-                      int flags);
-
-// OpenBeneath opens path (joined: its components joined by '/') beneath
-// dirfd, never following a symlink: with openat2 where the process has it
-// (Openat2Usable), else, or if it answers ENOSYS anyway, componentwise.
-int OpenBeneath(int dirfd, const std::string& joined,
-                const std::vector<std::string>& path, int flags) {
-  if (Openat2Usable(dirfd)) {
-    int fd = RawOpenat2Beneath(dirfd, joined.c_str(), flags);
-    if (fd >= 0 || errno != ENOSYS) return fd;
-  }
-  return OpenComponentwise(dirfd, path, flags);
 }
 
 // OpenComponentwise is the fallback without openat2: every component is
@@ -139,6 +123,18 @@ int OpenComponentwise(int dirfd, const std::vector<std::string>& path,
     at = next;
   }
   return openat(at, path.back().c_str(), flags);
+}
+
+// OpenBeneath opens path (joined: its components joined by '/') beneath
+// dirfd, never following a symlink: with openat2 where the process has it
+// (Openat2Usable), else, or if it answers ENOSYS anyway, componentwise.
+int OpenBeneath(int dirfd, const std::string& joined,
+                const std::vector<std::string>& path, int flags) {
+  if (Openat2Usable(dirfd)) {
+    int fd = RawOpenat2Beneath(dirfd, joined.c_str(), flags);
+    if (fd >= 0 || errno != ENOSYS) return fd;
+  }
+  return OpenComponentwise(dirfd, path, flags);
 }
 
 // kRpcPathMids are the RPCs the client sends when it has no host FD.
