@@ -19,9 +19,11 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "pkg/fsgofer/fds.h"
 #include "pkg/lisafs/server_fd.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/address.h"
 
@@ -59,6 +61,25 @@ bool HasNul(absl::string_view s) {
 absl::Status NoNul(absl::string_view s, absl::string_view what) {
   if (!HasNul(s)) return absl::OkStatus();
   return syserr::FromErrno(EINVAL, absl::StrCat(what, " holds a NUL byte"));
+}
+
+// Absent is the error of a name the scope hides: that of a missing name.
+absl::Status Absent(absl::string_view what, absl::string_view name) {
+  return syserr::FromErrno(
+      ENOENT, absl::StrCat(what, " \"", absl::CHexEscape(name), "\""));
+}
+
+// OutOfScope is the error of creating a name the scope would hide: the
+// client may not make files it could not see (EACCES, as for a directory
+// it may not write).
+absl::Status OutOfScope(absl::string_view name) {
+  return syserr::FromErrno(
+      EACCES, absl::StrCat("\"", absl::CHexEscape(name),
+                           "\" is outside the scope of this gofer"));
+}
+
+dev_t Rdev(const lisafs::Statx& st) {
+  return makedev(st.rdev_major, st.rdev_minor);
 }
 
 bool ValidSocketType(uint32_t t) {
@@ -116,6 +137,75 @@ class ThreadCreds {
 
 absl::StatusOr<lisafs::Statx> ControlFD::Stat() {
   return host::Stat(host_.get());
+}
+
+absl::StatusOr<std::string> ControlFD::ScopePath(absl::string_view name) const {
+  ASSIGN_OR_RETURN(std::vector<std::string> path, fd().PathFromMount());
+  if (!name.empty()) path.emplace_back(name);
+  return absl::StrJoin(path, "/");
+}
+
+absl::Status ControlFD::CheckWalkable(const std::string& name,
+                                      std::string* path) const {
+  const devscope::Allowlist* scope = state_->scope();
+  if (scope == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(*path, ScopePath(name));
+  // kAllowed for a regular file means a path rule allows the name whatever
+  // it is (device-number rules only match devices, kTraverse only
+  // directories): no need to look.
+  if (scope->Check(*path, S_IFREG, 0) == devscope::Visibility::kAllowed) {
+    return absl::OkStatus();
+  }
+  struct stat st;
+  if (fstatat(host_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrName("stat of", name);
+  }
+  if (!scope->Visible(*path, st.st_mode, st.st_rdev)) {
+    return Absent("not found:", name);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ControlFD::CheckReached(const std::string& path,
+                                     const lisafs::Statx& st) const {
+  const devscope::Allowlist* scope = state_->scope();
+  if (scope == nullptr || scope->Visible(path, st.mode, Rdev(st))) {
+    return absl::OkStatus();
+  }
+  return Absent("not found:", path);
+}
+
+absl::Status ControlFD::CheckNewName(const std::string& name, uint32_t mode,
+                                     dev_t rdev) const {
+  const devscope::Allowlist* scope = state_->scope();
+  if (scope == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string path, ScopePath(name));
+  if (!scope->Visible(path, mode, rdev)) return OutOfScope(path);
+  if (scope->Check(path, S_IFREG, 0) == devscope::Visibility::kAllowed) {
+    return absl::OkStatus();  // whatever holds the name is visible
+  }
+  struct stat st;
+  if (fstatat(host_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      !scope->Visible(path, st.st_mode, st.st_rdev)) {
+    return OutOfScope(path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ControlFD::CheckExisting(const std::string& name,
+                                      struct stat* st) const {
+  st->st_mode = 0;
+  const devscope::Allowlist* scope = state_->scope();
+  if (scope == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string path, ScopePath(name));
+  // Even a name a path rule allows is stat'ed: RenameAt needs its type.
+  if (fstatat(host_.get(), name.c_str(), st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrName("stat of", name);
+  }
+  if (!scope->Visible(path, st->st_mode, st->st_rdev)) {
+    return Absent("not found:", name);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<NewControlFD> ControlFD::OpenCreated(const std::string& name,
@@ -237,11 +327,17 @@ lisafs::SetStatResp ControlFD::SetStat(const lisafs::SetStatReq& req) {
   return resp;
 }
 
-absl::StatusOr<NewControlFD> ControlFD::Walk(absl::string_view name) {
-  absl::StatusOr<host::OpenedFile> f =
-      host::TryOpen(host_.get(), std::string(name));
+absl::StatusOr<NewControlFD> ControlFD::Walk(absl::string_view name_view) {
+  std::string name(name_view), path;
+  // A hidden name is ENOENT, which ends the walk as a missing component
+  // does (pkg/lisafs/README.md §4.2, MID 5); it is never opened.
+  RETURN_IF_ERROR(CheckWalkable(name, &path));
+  absl::StatusOr<host::OpenedFile> f = host::TryOpen(host_.get(), name);
   if (!f.ok()) return f.status();
-  return NewChild(*std::move(f));
+  ASSIGN_OR_RETURN(NewControlFD child, NewChild(*std::move(f)));
+  // The file opened may not be the one stat'ed (the host can swap it).
+  RETURN_IF_ERROR(CheckReached(path, child.stat));
+  return child;
 }
 
 absl::Status ControlFD::WalkStat(absl::Span<const std::string> path,
@@ -254,9 +350,15 @@ absl::Status ControlFD::WalkStat(absl::Span<const std::string> path,
     i = 1;
   }
   if (type_ == S_IFLNK) return absl::OkStatus();
+  const devscope::Allowlist* scope = state_->scope();
+  std::string scope_path;
+  if (scope != nullptr) {
+    ASSIGN_OR_RETURN(scope_path, ScopePath(""));
+  }
   fd::OwnedFd cur;
   int dir = host_.get();
   for (; i < path.size(); ++i) {
+    // O_PATH: no open of the file itself, hidden or not.
     int f = openat(dir, path[i].c_str(), O_PATH | host::kOpenFlags);
     if (f < 0) {
       if (errno == ENOENT) return absl::OkStatus();
@@ -264,8 +366,21 @@ absl::Status ControlFD::WalkStat(absl::Span<const std::string> path,
     }
     cur.reset(f);
     dir = f;
-    absl::StatusOr<lisafs::Statx> st = host::StatSupported(f);
+    absl::StatusOr<lisafs::Statx> st = host::Stat(f);
     if (!st.ok()) return st.status();
+    if (scope != nullptr) {
+      scope_path =
+          scope_path.empty() ? path[i] : absl::StrCat(scope_path, "/", path[i]);
+      // A hidden component ends the walk as a missing one.
+      if (!scope->Visible(scope_path, st->mode, Rdev(*st))) {
+        return absl::OkStatus();
+      }
+    }
+    if (!host::SupportedFileType(st->mode)) {
+      return syserr::FromErrno(EPERM,
+                               absl::StrCat("unsupported file type 0",
+                                            absl::Hex(st->mode & S_IFMT)));
+    }
     out->push_back(*st);
     if ((st->mode & S_IFMT) == S_IFLNK) break;
   }
@@ -308,7 +423,9 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
     donate = true;
   } else if (type_ == S_IFIFO || type_ == S_IFCHR) {
     donate = required = true;
-  } else if (state_->options.donate_mount_fd && fd().IsMountPoint()) {
+  } else if (state_->options.donate_mount_fd && state_->scope() == nullptr &&
+             fd().IsMountPoint()) {
+    // Never with a scope: the mount point's FD reaches every file.
     donate = true;
   }
   if (donate) {
@@ -320,13 +437,16 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
       return d.status();
     }
   }
-  out.impl = std::make_unique<OpenFD>(*std::move(f));
+  const ControlFD* dir =
+      type_ == S_IFDIR && state_->scope() != nullptr ? this : nullptr;
+  out.impl = std::make_unique<OpenFD>(*std::move(f), dir);
   return out;
 }
 
 absl::StatusOr<lisafs::NewFile> ControlFD::OpenCreate(
     const lisafs::CreateArgs& args, uint32_t flags) {
   std::string name(args.name);
+  RETURN_IF_ERROR(CheckNewName(name, S_IFREG, 0));
   int f = openat(host_.get(), name.c_str(),
                  O_CREAT | O_EXCL | O_RDONLY | O_NONBLOCK | host::kOpenFlags,
                  args.mode & 07777);
@@ -353,6 +473,7 @@ absl::StatusOr<lisafs::NewFile> ControlFD::OpenCreate(
 
 absl::StatusOr<NewControlFD> ControlFD::Mkdir(const lisafs::CreateArgs& args) {
   std::string name(args.name);
+  RETURN_IF_ERROR(CheckNewName(name, S_IFDIR, 0));
   if (mkdirat(host_.get(), name.c_str(), args.mode & 07777) != 0) {
     return ErrName("MkdirAt of", name);
   }
@@ -372,6 +493,7 @@ absl::StatusOr<NewControlFD> ControlFD::Mknod(const lisafs::CreateArgs& args,
     return syserr::FromErrno(EPERM, "MknodAt: file type not allowed");
   }
   std::string name(args.name);
+  RETURN_IF_ERROR(CheckNewName(name, type, makedev(major, minor)));
   if (mknodat(host_.get(), name.c_str(), type | (args.mode & 07777),
               makedev(major, minor)) != 0) {
     return ErrName("MknodAt of", name);
@@ -387,6 +509,7 @@ absl::StatusOr<NewControlFD> ControlFD::Symlink(absl::string_view name_view,
                                                 uint32_t uid, uint32_t gid) {
   if (absl::Status s = NoNul(target, "SymlinkAt: target"); !s.ok()) return s;
   std::string name(name_view);
+  RETURN_IF_ERROR(CheckNewName(name, S_IFLNK, 0));
   if (symlinkat(std::string(target).c_str(), host_.get(), name.c_str()) != 0) {
     return ErrName("SymlinkAt of", name);
   }
@@ -408,6 +531,10 @@ absl::StatusOr<NewControlFD> ControlFD::Link(lisafs::ControlFD& target,
   absl::StatusOr<fd::OwnedFd> parent = t->OpenParent(&target_name);
   if (!parent.ok()) return syserr::WithContext(parent.status(), "LinkAt");
   std::string name(name_view);
+  {
+    ASSIGN_OR_RETURN(lisafs::Statx st, host::Stat(t->host_fd()));
+    RETURN_IF_ERROR(CheckNewName(name, st.mode, Rdev(st)));
+  }
   // Not AT_EMPTY_PATH: that needs CAP_DAC_READ_SEARCH in the root user
   // namespace.
   if (linkat(parent->get(), target_name.c_str(), host_.get(), name.c_str(),
@@ -502,6 +629,7 @@ absl::StatusOr<lisafs::NewBoundSocket> ControlFD::BindAt(
     return syserr::FromErrno(EPERM, "host sockets may not be created");
   }
   std::string name(args.name);
+  RETURN_IF_ERROR(CheckNewName(name, S_IFSOCK, 0));
   absl::StatusOr<std::string> dir_path = fd().FilePath();
   if (!dir_path.ok()) return dir_path.status();
   if (dir_path->size() + 1 + name.size() > unet::kMaxPathLength) {
@@ -540,6 +668,8 @@ absl::StatusOr<lisafs::NewBoundSocket> ControlFD::BindAt(
 }
 
 absl::Status ControlFD::Unlink(absl::string_view name, uint32_t flags) {
+  struct stat st;
+  RETURN_IF_ERROR(CheckExisting(std::string(name), &st));
   if (unlinkat(host_.get(), std::string(name).c_str(),
                static_cast<int>(flags)) != 0) {
     return ErrName("UnlinkAt of", name);
@@ -554,6 +684,19 @@ absl::Status ControlFD::RenameAt(absl::string_view old_name,
   if (nd == nullptr)
     return syserr::FromErrno(EXDEV, "RenameAt across backends");
   std::string o(old_name), n(new_name);
+  if (state_->scope() != nullptr) {
+    struct stat st;
+    RETURN_IF_ERROR(CheckExisting(o, &st));
+    // A directory that is only traversable may hold hidden entries, which
+    // a new name could show.
+    ASSIGN_OR_RETURN(std::string old_path, ScopePath(o));
+    if (S_ISDIR(st.st_mode) &&
+        state_->scope()->Check(old_path, st.st_mode, st.st_rdev) !=
+            devscope::Visibility::kAllowed) {
+      return OutOfScope(old_path);
+    }
+    RETURN_IF_ERROR(nd->CheckNewName(n, st.st_mode, st.st_rdev));
+  }
   int r =
       flags == 0
           ? renameat(host_.get(), o.c_str(), nd->host_fd(), n.c_str())

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pkg/devscope/allowlist.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/fsgofer/host.h"
@@ -22,6 +23,14 @@ struct State {
   explicit State(Options o) : options(o) {}
 
   const Options options;
+
+  // scope returns the allowlist, or null when the connection is not scoped.
+  const devscope::Allowlist* scope() const {
+    if (options.allowlist == nullptr || options.allowlist->empty()) {
+      return nullptr;
+    }
+    return options.allowlist.get();
+  }
 
   // MountDirFd returns the host FD of the first mount point opened (-1
   // before the first Mount). It lives as long as the State.
@@ -74,6 +83,14 @@ class ControlFD final : public lisafs::ControlFDImpl {
 
   int host_fd() const { return host_.get(); }
 
+  // scope returns the connection's allowlist (null when not scoped).
+  const devscope::Allowlist* scope() const { return state_->scope(); }
+
+  // ScopePath returns the relative tree path ("a/b", "" for the mount
+  // point) of this file, with "/name" appended for a non-empty name.
+  // Requires the rename lock.
+  absl::StatusOr<std::string> ScopePath(absl::string_view name) const;
+
   absl::StatusOr<lisafs::Statx> Stat() override;
   lisafs::SetStatResp SetStat(const lisafs::SetStatReq& req) override;
   absl::StatusOr<lisafs::NewControlFD> Walk(absl::string_view name) override;
@@ -122,6 +139,24 @@ class ControlFD final : public lisafs::ControlFDImpl {
   // sets *name to this file's name in it, by walking the tree path from the
   // mount point. EINVAL for a deleted file or the mount point itself.
   absl::StatusOr<fd::OwnedFd> OpenParent(std::string* name) const;
+  // CheckWalkable fails with ENOENT if the scope hides name in this
+  // directory, judged before it is opened: free when a path rule allows
+  // the name whatever its type, else one fstatat. Sets *path to the
+  // name's scope path. A no-op without a scope.
+  absl::Status CheckWalkable(const std::string& name, std::string* path) const;
+  // CheckReached fails with ENOENT if the scope hides the file at path with
+  // stat st (the stat of the FD opened: the file really reached).
+  absl::Status CheckReached(const std::string& path,
+                            const lisafs::Statx& st) const;
+  // CheckNewName fails with EACCES if a new file of mode and rdev named
+  // name in this directory would be hidden, or if a hidden file already
+  // holds the name (whose EEXIST would give it away).
+  absl::Status CheckNewName(const std::string& name, uint32_t mode,
+                            dev_t rdev) const;
+  // CheckExisting fails with ENOENT if the scope hides the existing name
+  // in this directory (for UnlinkAt, RenameAt); *st gets its stat when one
+  // was taken (st_mode 0 otherwise).
+  absl::Status CheckExisting(const std::string& name, struct stat* st) const;
   // ConnectTo connects a new socket of sock_type to this socket file.
   absl::StatusOr<fd::OwnedFd> ConnectTo(uint32_t sock_type);
   // WriteFd returns a write-only FD on the file, opened the first time.
@@ -137,7 +172,11 @@ class ControlFD final : public lisafs::ControlFDImpl {
 // OpenFD is an open FD: a host FD opened with the client's flags.
 class OpenFD final : public lisafs::OpenFDImpl {
  public:
-  explicit OpenFD(fd::OwnedFd host) : host_(std::move(host)) {}
+  // dir is the control FD of a directory opened in a scoped connection
+  // (its Getdents filters through the scope), else null. It outlives the
+  // OpenFD: lisafs::OpenFD holds its ControlFD and destroys its impl first.
+  explicit OpenFD(fd::OwnedFd host, const ControlFD* dir = nullptr)
+      : host_(std::move(host)), dir_(dir) {}
 
   absl::StatusOr<lisafs::Statx> Stat() override;
   absl::Status Sync() override;
@@ -153,6 +192,7 @@ class OpenFD final : public lisafs::OpenFDImpl {
 
  private:
   const fd::OwnedFd host_;
+  const ControlFD* const dir_;
 };
 
 // BoundSocketFD is a bound host socket made by BindAt.

@@ -108,7 +108,10 @@ absl::StatusOr<lisafs::MountResult> Connection::Mount(
   absl::StatusOr<lisafs::Statx> st = host::StatSupported(file->fd.get());
   if (!st.ok()) return syserr::WithContext(st.status(), "Mount");
   lisafs::MountResult out;
-  const bool donate = state_->options.donate_mount_fd;
+  // A scoped connection never donates its mount point: the FD would reach
+  // every file.
+  const bool donate =
+      state_->options.donate_mount_fd && state_->scope() == nullptr;
   std::shared_ptr<const fd::OwnedFd> shared =
       SharedMountPoints().Find(path, *st, file->opath);
   if (shared != nullptr) {

@@ -47,6 +47,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "pkg/devscope/allowlist.h"
 #include "pkg/lisafs/server_impl.h"
 #include "pkg/lisafs/wire.h"
 
@@ -81,6 +82,24 @@ struct Options {
   // host_uds_create lets clients create sockets with BindAt; otherwise
   // EPERM.
   bool host_uds_create = false;
+  // allowlist scopes the connection (pkg/devscope/allowlist.h); null or
+  // empty serves every file. A file the allowlist hides behaves as absent:
+  //  * Walk stops at it as at a missing name, WalkStat stops before it, and
+  //    it is not opened on the way (the name is fstatat'ed first unless a
+  //    path rule allows it whatever its type), so a hidden device sees no
+  //    open;
+  //  * Getdents64 leaves it out without charging the count, and keeps
+  //    reading, so a batch is empty only at the end of the directory;
+  //  * UnlinkAt of it and RenameAt from it are ENOENT.
+  // Creating a name the allowlist would hide (MkdirAt, MknodAt, SymlinkAt,
+  // LinkAt, OpenCreateAt, BindAt, RenameAt's new name), or one where a
+  // hidden file exists, is EACCES and makes no host file. RenameAt of a
+  // directory that is only kTraverse (it may hold hidden entries) is
+  // EACCES too. Only visible files can be reached, so every other RPC
+  // (OpenAt, Connect, ReadLinkAt, xattrs, ...) acts on visible files only.
+  // With a non-empty allowlist the mount point is never donated, whatever
+  // donate_mount_fd says: the donated FD would see every file.
+  std::shared_ptr<const devscope::Allowlist> allowlist;
 };
 
 // kMaxMessageSize is the payload limit advertised in Mount: a huge page

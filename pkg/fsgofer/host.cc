@@ -172,7 +172,8 @@ absl::StatusOr<size_t> WriteAt(int fd, absl::Span<const uint8_t> data,
 }
 
 absl::Status Getdents(int fd, uint32_t count, bool seek0,
-                      std::vector<lisafs::Dirent64>* out) {
+                      std::vector<lisafs::Dirent64>* out,
+                      const DirentFilter& keep) {
   if (seek0 && lseek(fd, 0, SEEK_SET) < 0) return Err("lseek");
   alignas(8) static thread_local char buf[8192];
   uint32_t left = count;
@@ -192,6 +193,7 @@ absl::Status Getdents(int fd, uint32_t count, bool seek0,
       if (name == "." || name == "..") continue;
       struct stat st;
       if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (keep != nullptr && !keep(name, st)) continue;
       lisafs::Dirent64 e;
       e.ino = d->d_ino;
       e.dev_minor = minor(st.st_dev);

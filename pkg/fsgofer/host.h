@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ inline constexpr int kOpenFlags = O_NOFOLLOW | O_CLOEXEC;
 // kMaxDirentSize is the size of the largest host dirent64 (a 255-byte
 // name), rounded as the kernel does.
 inline constexpr uint32_t kMaxDirentSize = 280;
+
+// DirentFilter says whether Getdents keeps an entry, given its name and its
+// fstatat (AT_SYMLINK_NOFOLLOW).
+using DirentFilter =
+    std::function<bool(absl::string_view name, const struct stat& st)>;
 
 // OpenedFile is a host FD from TryOpen with how it was opened.
 struct OpenedFile {
@@ -97,9 +103,13 @@ absl::StatusOr<size_t> WriteAt(int fd, absl::Span<const uint8_t> data,
 // budget count is charged with each recorded entry's host record length;
 // reads are made in 8 KiB chunks capped at what is left of it. If less than
 // kMaxDirentSize is left and the kernel answers EINVAL (no room for the next
-// entry), the entries so far are the result.
+// entry), the entries so far are the result. Entries a non-null keep
+// refuses are skipped without being charged, and reading goes on, so the
+// result is empty only at the end of the directory (or for a count too
+// small for one entry).
 absl::Status Getdents(int fd, uint32_t count, bool seek0,
-                      std::vector<lisafs::Dirent64>* out);
+                      std::vector<lisafs::Dirent64>* out,
+                      const DirentFilter& keep = nullptr);
 
 // OpenDirAt walks components from dirfd, one O_PATH|O_DIRECTORY|O_NOFOLLOW
 // open at a time, and returns an O_PATH FD on the last directory (a dup of

@@ -5,7 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "pkg/fsgofer/fds.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::fsgofer {
@@ -39,7 +43,18 @@ absl::Status OpenFD::Flush() { return absl::OkStatus(); }
 
 absl::Status OpenFD::Getdents(uint32_t count, bool seek0,
                               std::vector<lisafs::Dirent64>* out) {
-  return host::Getdents(host_.get(), count, seek0, out);
+  const devscope::Allowlist* scope = dir_ == nullptr ? nullptr : dir_->scope();
+  if (scope == nullptr) return host::Getdents(host_.get(), count, seek0, out);
+  // The handler holds the rename lock, as ScopePath needs. The entries'
+  // stats are those Getdents takes anyway: the filter costs no syscall.
+  ASSIGN_OR_RETURN(std::string dir, dir_->ScopePath(""));
+  return host::Getdents(host_.get(), count, seek0, out,
+                        [&](absl::string_view name, const struct stat& st) {
+                          std::string path = dir.empty()
+                                                 ? std::string(name)
+                                                 : absl::StrCat(dir, "/", name);
+                          return scope->Visible(path, st.st_mode, st.st_rdev);
+                        });
 }
 
 absl::Status BoundSocketFD::Listen(int32_t backlog) {
