@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -280,6 +281,107 @@ TEST_F(DevgoferTest, CharDevicesDenyFlag) {
   EXPECT_EQ(c->Call(MID::kOpenAt, o)->err(), EPERM);
   c.reset();
   EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+// ListRoot lists FDID 1 of a mounted client to the end.
+std::set<std::string> ListRoot(RawClient& c) {
+  std::set<std::string> names;
+  lisafs::OpenAtReq o;
+  o.fd = 1;
+  o.flags = O_RDONLY;
+  absl::StatusOr<Reply> r = c.Call(MID::kOpenAt, o);
+  if (!r.ok() || r->mid != 7) {
+    ADD_FAILURE() << "OpenAt of the root failed";
+    return names;
+  }
+  lisafs::Getdents64Req g;
+  g.dir_fd = r->As<lisafs::OpenAtResp>()->open_fd;
+  g.count = 65536;
+  for (;;) {
+    absl::StatusOr<Reply> d = c.Call(MID::kGetdents64, g);
+    if (!d.ok() || d->mid != 24) {
+      ADD_FAILURE() << "Getdents64 failed";
+      break;
+    }
+    absl::StatusOr<lisafs::Getdents64Resp> resp =
+        d->As<lisafs::Getdents64Resp>();
+    if (!resp.ok() || resp->dirents.empty()) break;
+    for (const auto& e : resp->dirents) names.insert(e.name);
+  }
+  return names;
+}
+
+TEST_F(DevgoferTest, AllowScopesTheServedDevices) {
+  GoferChild p;
+  Reply m;
+  // The host's /dev, read-only: by path, and urandom (1:9) by number.
+  std::unique_ptr<RawClient> c = StartFd(
+      {"--readonly", "--allow=null", "--allow", "zero", "--allow=c 1:9"}, &p,
+      &m);
+  ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+  EXPECT_TRUE(absl::StrContains(p.log, "scope: only null, zero, c 1:9"))
+      << p.log;
+  EXPECT_TRUE(m.fds.empty()) << "a scoped gofer donates no mount FD";
+  std::set<std::string> names = ListRoot(*c);
+  EXPECT_EQ(names.count("null"), 1u);
+  EXPECT_EQ(names.count("zero"), 1u);
+  for (const std::string& n : names) {
+    EXPECT_TRUE(n == "null" || n == "zero" || n == "urandom") << n;
+  }
+  lisafs::OpenAtReq o;
+  o.fd = Walk1(*c, "null");
+  ASSERT_NE(o.fd, 0u);
+  o.flags = O_RDONLY;
+  EXPECT_EQ(c->Call(MID::kOpenAt, o)->mid, 7);
+  for (const char* hidden : {"full", "tty", "pts", "shm", "kvm", "random"}) {
+    EXPECT_EQ(Walk1(*c, hidden), 0u) << hidden;
+  }
+  c.reset();
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, AllowOfATreeHidesTheRest) {
+  for (const char* f : {"nv0", "nv1", "secret"}) {
+    fd::OwnedFd h(open((dir_ + "/" + f).c_str(), O_WRONLY | O_CREAT, 0644));
+    ASSERT_TRUE(h.valid());
+  }
+  GoferChild p;
+  Reply m;
+  std::unique_ptr<RawClient> c =
+      StartFd({"--root=" + dir_, "--allow=nv[0-9]*", "--allow=file",
+               "--nodonate_mount_fd"},
+              &p, &m);
+  EXPECT_EQ(ListRoot(*c), (std::set<std::string>{"file", "nv0", "nv1"}));
+  EXPECT_EQ(Walk1(*c, "secret"), 0u);
+  lisafs::MkdirAtReq req;
+  req.common.dir_fd = 1;
+  req.common.mode = 0755;
+  req.name = "made";
+  EXPECT_EQ(c->Call(MID::kMkdirAt, req)->err(), EACCES);
+  c.reset();
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  struct stat st;
+  EXPECT_NE(stat((dir_ + "/made").c_str(), &st), 0);
+  for (const char* f : {"nv0", "nv1", "secret"}) {
+    unlink((dir_ + "/" + f).c_str());
+  }
+}
+
+TEST_F(DevgoferTest, AllowRefusesBadRulesAndDonation) {
+  for (const auto& [args, message] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--fd=3", "--allow=/dev/null"}, "\"/dev/null\""},
+           {{"--fd=3", "--allow=c 195"}, "\"c 195\""},
+           {{"--fd=3", "--allow=a/../b"}, "\"a/../b\""},
+           {{"--fd=3", "--allow="}, "--allow"},
+           {{"--listen=/tmp/x", "--allow=null", "--donate_mount_fd"},
+            "donation would widen the scope"},
+       }) {
+    GoferChild p;
+    Spawn(args, -1, &p);
+    EXPECT_EQ(p.Wait(), 2) << p.log;
+    EXPECT_TRUE(absl::StrContains(p.log, message)) << p.log;
+  }
 }
 
 TEST_F(DevgoferTest, RunningOutOfFdsDoesNotStopTheListener) {

@@ -4,11 +4,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "pkg/devscope/allowlist.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::devgofer {
@@ -21,7 +23,7 @@ const char kUsage[] =
     "[--v=N] [--workers=N] [--max_fdids_per_connection=N] "
     "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
     "[--max_channel_threads=N] [--shutdown_grace=DURATION] "
-    "[--max_tree_depth=N]\n"
+    "[--max_tree_depth=N] [--allow=RULE]...\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
     "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
@@ -32,7 +34,10 @@ const char kUsage[] =
     "kernel and allowed. --workers (0: twice the CPUs, 4..32), "
     "--max_fdids_per_connection (8192), --fd_reserve (256), "
     "--fd_reserve_per_connection (16), --max_channel_threads (4096), "
-    "--shutdown_grace (5s) and --max_tree_depth (4096) bound the server.";
+    "--shutdown_grace (5s) and --max_tree_depth (4096) bound the server. "
+    "Each --allow adds one rule (a path or glob below DIR such as "
+    "nvidia[0-9]* or nvidia-caps/*, or a device number such as 'c 195:*'); "
+    "with any, only what the rules allow is served and the rest is absent.";
 
 namespace {
 
@@ -172,6 +177,11 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
          }
          return absl::OkStatus();
        }},
+      {"allow",
+       [&](absl::string_view v) {
+         o.allow.emplace_back(v);
+         return absl::OkStatus();
+       }},
       {"v",
        [&](absl::string_view v) {
          if (!absl::SimpleAtoi(v, &o.verbosity)) {
@@ -198,6 +208,9 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       name = a.substr(0, eq);
       value = a.substr(eq + 1);
       has_value = true;
+    }
+    if (name == "donate_mount_fd" || name == "nodonate_mount_fd") {
+      o.donate_mount_fd_given = true;
     }
     if (auto it = bool_flags.find(std::string(name)); it != bool_flags.end()) {
       if (!has_value) {
@@ -233,6 +246,12 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   }
   if (o.ready_fd >= 0 && o.ready_fd == o.fd) {
     return Bad("--ready_fd and --fd name the same FD");
+  }
+  if (!o.allow.empty()) {
+    absl::StatusOr<devscope::Allowlist> a = devscope::Allowlist::Parse(o.allow);
+    if (!a.ok()) return Bad(absl::StrCat("--allow: ", a.status().message()));
+    o.backend.allowlist =
+        std::make_shared<const devscope::Allowlist>(*std::move(a));
   }
   return o;
 }

@@ -8,6 +8,13 @@
 //            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
 //            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
 //            [--shutdown_grace=DURATION] [--max_tree_depth=N]
+//            [--allow=RULE]...
+//
+// --allow (repeatable, one rule per flag: a value is never split, so a
+// glob may hold ',') scopes the gofer to the files its rules allow
+// (pkg/devscope/allowlist.h): paths and globs relative to --root
+// ("nvidiactl", "nvidia[0-9]*", "nvidia-caps/*") or device numbers
+// ("c 195:*"). Without it every file is served.
 //
 // The last seven set the server's bounds (lisafs::ServerOptions and
 // ConnectionOptions, where each is documented); --workers=0 picks the default.
@@ -43,9 +50,15 @@ struct Options {
   int ready_fd = -1;
   // readonly makes every connection read-only.
   bool readonly = false;
-  // backend holds --donate_mount_fd, --char_devices, --host_fifo and
-  // --host_uds.
+  // backend holds --donate_mount_fd, --char_devices, --host_fifo,
+  // --host_uds, and the allowlist parsed from allow.
   fsgofer::Options backend;
+  // allow holds the --allow rules in order (empty: no scoping);
+  // backend.allowlist is their parse, set when there is at least one.
+  std::vector<std::string> allow;
+  // donate_mount_fd_given reports that --donate_mount_fd (in any spelling,
+  // --nodonate_mount_fd included) was on the command line.
+  bool donate_mount_fd_given = false;
   // server holds --workers, --max_fdids_per_connection, --fd_reserve,
   // --fd_reserve_per_connection, --max_channel_threads and
   // --shutdown_grace.
@@ -73,8 +86,9 @@ extern const char kUsage[];
 
 // ParseOptions parses argv[1..]. Returns INVALID_ARGUMENT (EINVAL to
 // syserr::ToErrno), with a message for the user that names the
-// flag, for an unknown flag, a bad value, a missing value, when not
-// exactly one of --listen and --fd is given, or when --ready_fd is --fd.
+// flag, for an unknown flag, a bad value (an --allow rule the allowlist
+// refuses: the message names it), a missing value, when not exactly one of
+// --listen and --fd is given, or when --ready_fd is --fd.
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
 
 }  // namespace gvisor::devgofer

@@ -1,5 +1,7 @@
 #include "tools/devgofer/options.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace gvisor::devgofer {
@@ -50,6 +52,40 @@ TEST(OptionsTest, MaxTreeDepthDefaultsToTheServersAndIsSet) {
   o = ParseOptions({"--listen=/a", "--max_tree_depth=100000"});
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->max_tree_depth, 100000u);
+}
+
+TEST(OptionsTest, AllowIsRepeatableAndNeverSplit) {
+  absl::StatusOr<Options> o = ParseOptions({"--listen=/a"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->allow.empty());
+  EXPECT_EQ(o->backend.allowlist, nullptr);
+  EXPECT_FALSE(o->donate_mount_fd_given);
+  o = ParseOptions({"--listen=/a", "--allow=null", "--allow", "nvidia[0-9]*",
+                    "--allow=c 195:*", "--allow=dri/card{0,1}",
+                    "--nodonate_mount_fd"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->allow, (std::vector<std::string>{"null", "nvidia[0-9]*",
+                                                "c 195:*", "dri/card{0,1}"}));
+  ASSERT_NE(o->backend.allowlist, nullptr);
+  EXPECT_EQ(o->backend.allowlist->rules(),
+            (std::vector<std::string>{"null", "nvidia[0-9]*", "dri/card{0,1}",
+                                      "c 195:*"}));
+  EXPECT_TRUE(o->donate_mount_fd_given);
+  EXPECT_TRUE(ParseOptions({"--fd=3", "--donate_mount_fd=false"})
+                  ->donate_mount_fd_given);
+}
+
+TEST(OptionsTest, BadAllowRulesNameTheRule) {
+  for (const char* rule : {"/dev/null", "", "a//b", "c 195", "c 1:x", ".."}) {
+    absl::StatusOr<Options> o =
+        ParseOptions({"--listen=/a", absl::StrCat("--allow=", rule)});
+    ASSERT_FALSE(o.ok()) << rule;
+    EXPECT_TRUE(absl::StrContains(o.status().message(), "--allow"))
+        << o.status();
+    EXPECT_TRUE(
+        absl::StrContains(o.status().message(), absl::StrCat("\"", rule, "\"")))
+        << o.status();
+  }
 }
 
 TEST(OptionsTest, BadCommandLines) {
