@@ -43,8 +43,8 @@ constexpr int kHiddenInBig = 400;
 
 const std::vector<std::string>& Rules() {
   static const auto* const r = new std::vector<std::string>{
-      "allowed_file", "nv[0-9]*", "caps/a*", "lib", "big/zz",
-      "fifo_ok",      "link_ok",  "c 1:3",
+      "allowed_file", "nv[0-9]*", "caps/a*", "lib",
+      "big/zz",       "fifo_ok",  "link_ok", "c 1:3",
   };
   return *r;
 }
@@ -80,10 +80,9 @@ class ScopeTest : public ::testing::Test {
     ASSERT_EQ(mkfifo(Host("fifo").c_str(), 0644), 0);
     ASSERT_EQ(symlink("hidden_file", Host("link_ok").c_str()), 0);
     ASSERT_EQ(symlink("allowed_file", Host("hidden_link").c_str()), 0);
-    devices_ = mknod(Host("cnull").c_str(), S_IFCHR | 0666, makedev(1, 3)) ==
-                   0 &&
-               mknod(Host("czero").c_str(), S_IFCHR | 0666, makedev(1, 5)) ==
-                   0;
+    devices_ =
+        mknod(Host("cnull").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0 &&
+        mknod(Host("czero").c_str(), S_IFCHR | 0666, makedev(1, 5)) == 0;
     if (!devices_) {
       unlink(Host("cnull").c_str());
       unlink(Host("czero").c_str());
@@ -217,16 +216,16 @@ class ScopeTest : public ::testing::Test {
 // --- Allowed, globbed, denied by path, denied by number -------------------
 
 TEST_F(ScopeTest, WalkReachesAllowedAndGlobbedNames) {
-  for (std::vector<std::string> path : std::vector<std::vector<std::string>>{
-           {"allowed_file"},
-           {"nv0"},
-           {"nv12"},
-           {"caps"},
-           {"caps", "a1"},
-           {"lib", "y", "z"},
-           {"big", "zz"},
-           {"fifo_ok"},
-           {"link_ok"}}) {
+  for (std::vector<std::string> path :
+       std::vector<std::vector<std::string>>{{"allowed_file"},
+                                             {"nv0"},
+                                             {"nv12"},
+                                             {"caps"},
+                                             {"caps", "a1"},
+                                             {"lib", "y", "z"},
+                                             {"big", "zz"},
+                                             {"fifo_ok"},
+                                             {"link_ok"}}) {
     EXPECT_NE(WalkTo(path), 0u) << path.back();
     EXPECT_EQ(WalkStatCount(root_, path), path.size()) << path.back();
   }
@@ -271,9 +270,8 @@ TEST_F(ScopeTest, DeviceNumberRulesAllowOnlyTheirDevices) {
 // --- Listing --------------------------------------------------------------
 
 TEST_F(ScopeTest, ListingShowsOnlyVisibleEntries) {
-  std::set<std::string> want = {"allowed_file", "nv0",     "nv12",
-                                "caps",         "lib",     "big",
-                                "fifo_ok",      "link_ok"};
+  std::set<std::string> want = {"allowed_file", "nv0", "nv12",    "caps",
+                                "lib",          "big", "fifo_ok", "link_ok"};
   if (devices_) want.insert("cnull");
   EXPECT_EQ(List(root_), want);
   EXPECT_EQ(List(WalkTo({"caps"})), (std::set<std::string>{"a1"}));
@@ -297,12 +295,12 @@ TEST_F(ScopeTest, ABatchOfHiddenEntriesDoesNotEndTheListing) {
 TEST_F(ScopeTest, RemovingOrRenamingAHiddenNameIsENOENT) {
   FDID caps = WalkTo({"caps"});
   ASSERT_NE(caps, 0u);
-  for (auto [dir, name] : std::vector<std::pair<FDID, std::string>>{
-           {root_, "hidden_file"},
-           {root_, "fifo"},
-           {root_, "hidden_link"},
-           {caps, "b1"},
-           {root_, "no_such_name"}}) {
+  for (auto [dir, name] :
+       std::vector<std::pair<FDID, std::string>>{{root_, "hidden_file"},
+                                                 {root_, "fifo"},
+                                                 {root_, "hidden_link"},
+                                                 {caps, "b1"},
+                                                 {root_, "no_such_name"}}) {
     lisafs::UnlinkAtReq u{dir, 0, name};
     EXPECT_EQ(Errno(MID::kUnlinkAt, u), ENOENT) << name;
     lisafs::RenameAtReq r{dir, root_, name, "nv5"};
@@ -327,9 +325,12 @@ TEST_F(ScopeTest, CreatingANameTheScopeHidesIsEACCESAndMakesNothing) {
   ASSERT_NE(allowed, 0u);
   // New names outside the scope, and hidden names that exist (which must
   // not answer EEXIST).
-  for (auto [dir, name] : std::vector<std::pair<FDID, std::string>>{
-           {root_, "new_name"}, {root_, "hidden_file"}, {caps, "b2"},
-           {caps, "b1"},        {caps, "sub"}}) {
+  for (auto [dir, name] :
+       std::vector<std::pair<FDID, std::string>>{{root_, "new_name"},
+                                                 {root_, "hidden_file"},
+                                                 {caps, "b2"},
+                                                 {caps, "b1"},
+                                                 {caps, "sub"}}) {
     std::string what = name;
     lisafs::MkdirAtReq mk{In(dir, 0755), name};
     EXPECT_EQ(Errno(MID::kMkdirAt, mk), EACCES) << what;
@@ -466,8 +467,8 @@ TEST(ScopeHostDevTest, ServesOnlyMajorOneCharacterDevices) {
     EXPECT_EQ(wr->As<lisafs::WalkResp>()->status,
               WalkStatus::kComponentDoesNotExist)
         << name;
-    EXPECT_EQ(c.Call(MID::kWalkStat, w)->As<lisafs::WalkStatResp>()->stats.size(),
-              0u)
+    EXPECT_EQ(
+        c.Call(MID::kWalkStat, w)->As<lisafs::WalkStatResp>()->stats.size(), 0u)
         << name;
   }
 }
