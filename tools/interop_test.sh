@@ -226,6 +226,26 @@ if [[ $have_devgofer == 1 ]]; then
   run_goclient "goclient-$first -> devgofer --fd (no host sockets, no FIFOs)" "$work/a-$n.log" \
     "$work/bin/goclient-$first" --root="$tree" --server=cpp --host_uds=none --host_fifo=none "${devflag[@]}" "${trace[@]}" -- \
     "$devgofer" --root="$tree" --fd=3 --host_uds=none --host_fifo=none "${confine[@]}"
+  # Scoped (--allow): gVisor's devutil and lisafs clients see only what the
+  # rules allow, by path and glob, then by device number.
+  for v in $versions; do
+    n=$((n + 1))
+    newtree "tree-a-$n"
+    run_goclient "goclient-$v -> devgofer --fd --allow (paths and globs)" "$work/a-$n.log" \
+      "$work/bin/goclient-$v" --root="$tree" --server=cpp "${devflag[@]}" \
+      --scope_visible=null,file,nvidia-caps,nvidia-caps/nvidia-cap1 \
+      --scope_hidden=zero,empty,dir,link,dangling,fifo,nvidia-caps/nvidia-cap2 -- \
+      "$devgofer" --root="$tree" --fd=3 --allow=null --allow=file \
+      --allow='nvidia-caps/*1' "${policy[@]}" "${confine[@]}"
+    n=$((n + 1))
+    newtree "tree-a-$n"
+    run_goclient "goclient-$v -> devgofer --fd --allow (device numbers)" "$work/a-$n.log" \
+      "$work/bin/goclient-$v" --root="$tree" --server=cpp "${devflag[@]}" \
+      --scope_visible=zero,dir,dir/sub,dir/sub/leaf \
+      --scope_hidden=null,file,empty,link,fifo,nvidia-caps -- \
+      "$devgofer" --root="$tree" --fd=3 --allow='c 1:5' --allow=dir \
+      "${policy[@]}" "${confine[@]}"
+  done
 fi
 
 # --- (b) our C++ client -> gVisor server ----------------------------------

@@ -139,6 +139,10 @@ func main() {
 }
 
 func (h *harness) runAll() {
+	if scoped() {
+		h.scopeChecks()
+		return
+	}
 	h.rawChecks()
 	h.lisafsChecks(false /* channels */)
 	if *channels {
