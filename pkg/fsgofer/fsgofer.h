@@ -12,10 +12,10 @@
 //
 // Host FDs are donated (pkg/lisafs/README.md §5.2, §7.7): on OpenAt and
 // OpenCreateAt for regular files (best effort), FIFOs and character devices;
-// for the mount point itself when Options::donate_mount_fd is set (on Mount,
-// and on OpenAt of the mount point); the connected socket on Connect, the
-// accepted one on Accept and the bound one on BindAt. Every donated FD is made
-// non-blocking first.
+// for the mount point itself when Options::donate_mount_fd is set and no
+// Options::allowlist scopes the connection (on Mount, and on OpenAt of the
+// mount point); the connected socket on Connect, the accepted one on Accept
+// and the bound one on BindAt. Every donated FD is made non-blocking first.
 //
 // Where this backend departs from the reference one:
 //  * sockets are connected and bound through /proc/self/fd paths (the
