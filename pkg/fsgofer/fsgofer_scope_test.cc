@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -253,6 +254,37 @@ TEST_F(ScopeTest, HiddenNamesWalkAsMissingOnes) {
   w = Walk(root_, {"big", "h000"});
   EXPECT_EQ(w.inodes.size(), 1u);
   EXPECT_EQ(w.status, WalkStatus::kComponentDoesNotExist);
+}
+
+TEST_F(ScopeTest, AWalkNeverOpensAHiddenFile) {
+  // inotify reports every open but O_PATH ones; stats report nothing.
+  fd::OwnedFd in(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  ASSERT_TRUE(in.valid());
+  int shown =
+      inotify_add_watch(in.get(), Host("allowed_file").c_str(), IN_OPEN);
+  int hidden =
+      inotify_add_watch(in.get(), Host("hidden_file").c_str(), IN_OPEN);
+  int fifo = inotify_add_watch(in.get(), Host("fifo").c_str(), IN_OPEN);
+  ASSERT_GE(shown, 0);
+  ASSERT_GE(hidden, 0);
+  ASSERT_GE(fifo, 0);
+  for (const char* name : {"hidden_file", "fifo"}) {
+    EXPECT_EQ(Walk(root_, {name}).status, WalkStatus::kComponentDoesNotExist);
+    EXPECT_EQ(WalkStatCount(root_, {name}), 0u);
+  }
+  ASSERT_NE(WalkTo({"allowed_file"}), 0u);  // the watch works: one event
+  alignas(struct inotify_event) char buf[4096];
+  std::set<int> opened;
+  for (;;) {
+    ssize_t n = read(in.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    for (ssize_t off = 0; off < n;) {
+      const auto* e = reinterpret_cast<const struct inotify_event*>(buf + off);
+      if (e->mask & IN_OPEN) opened.insert(e->wd);
+      off += sizeof(struct inotify_event) + e->len;
+    }
+  }
+  EXPECT_EQ(opened, std::set<int>{shown});
 }
 
 TEST_F(ScopeTest, DeviceNumberRulesAllowOnlyTheirDevices) {
