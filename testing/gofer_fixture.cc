@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -110,27 +111,68 @@ unsigned long KeptMountFlags(unsigned long f) {
   return out;
 }
 
+// Step is the outcome of a system call made where nothing may allocate (a
+// forked child): the failed call, or nullptr, and its errno.
+struct Step {
+  const char* what = nullptr;
+  int err = 0;
+  bool ok() const { return what == nullptr; }
+};
+
+Step Failed(const char* what) { return {what, errno}; }
+
 // BindReadOnly bind-mounts source onto target and makes that mount
 // read-only, so that through it the node cannot be changed (chmod, chown,
-// utimes: EROFS), while a device node still opens for writing.
-absl::Status BindReadOnly(const std::string& source,
-                          const std::string& target) {
-  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    return Errno("bind mount onto", target);
+// utimes: EROFS), while a device node still opens for writing. System
+// calls only.
+Step BindReadOnly(const char* source, const char* target) {
+  if (mount(source, target, nullptr, MS_BIND, nullptr) != 0) {
+    return Failed("bind mount");
   }
   struct statfs sf;
-  if (statfs(target.c_str(), &sf) != 0) return Errno("statfs", target);
+  if (statfs(target, &sf) != 0) return Failed("statfs");
   const unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
                               MS_NOEXEC | KeptMountFlags(sf.f_flags);
-  if (mount(nullptr, target.c_str(), nullptr, flags, nullptr) != 0) {
-    return Errno("read-only remount of", target);
+  if (mount(nullptr, target, nullptr, flags, nullptr) != 0) {
+    return Failed("read-only remount");
   }
-  if (statfs(target.c_str(), &sf) != 0) return Errno("statfs", target);
-  if ((sf.f_flags & ST_RDONLY) == 0) {
-    return syserr::FromErrno(EPERM,
-                             absl::StrCat(target, " did not become read-only"));
+  if (statfs(target, &sf) != 0) return Failed("statfs");
+  if ((sf.f_flags & ST_RDONLY) == 0) return {"read-only remount", EPERM};
+  return {};
+}
+
+// MountTargets are the paths BindHere works on, made beforehand: top, a
+// directory, and the empty files top/dev/null and top/dev/zero.
+struct MountTargets {
+  const char* top;
+  const char* null;
+  const char* zero;
+};
+
+// BindHere runs in a mount namespace of the caller's own (made by the
+// caller). It makes every mount there private, so that nothing mounted
+// below propagates to the namespace it came from (or any other), there
+// bind-mounts the host's /dev/null and /dev/zero read-only onto t.null and
+// t.zero, and opens the namespace (*ns: the FD keeps it and its mounts
+// alive once the caller is gone) and t.top in it (*dir: a lookup through
+// that FD sees the mounts, from any thread or process). System calls only.
+Step BindHere(const MountTargets& t, int* ns, int* dir) {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return Failed("making / private");
   }
-  return absl::OkStatus();
+  for (const auto& [source, target] :
+       {std::pair("/dev/null", t.null), std::pair("/dev/zero", t.zero)}) {
+    if (Step s = BindReadOnly(source, target); !s.ok()) return s;
+  }
+  *ns = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (*ns < 0) return Failed("open of the mount namespace");
+  *dir = open(t.top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*dir < 0) {
+    Step s = Failed("open of the devices directory");
+    close(*ns);
+    return s;
+  }
+  return {};
 }
 
 // PrivateMounts is a mount namespace of the fixture's own and a directory
@@ -140,32 +182,90 @@ struct PrivateMounts {
   fd::OwnedFd dir;
 };
 
-// BindInNewNamespace moves the calling thread (only it: CLONE_NEWNS implies
-// CLONE_FS, and the rest of the process keeps its namespace) into a new
-// mount namespace, makes every mount there private, so that nothing mounted
-// below propagates to the namespace it came from (or any other), and there
-// bind-mounts the host's /dev/null and /dev/zero read-only onto dir/null and
-// dir/zero. It returns an FD on the namespace, which keeps it and its
-// mounts alive after the thread exits, and top (dir's parent) opened in it:
-// a lookup through that FD sees the mounts, from any thread or process.
-absl::StatusOr<PrivateMounts> BindInNewNamespace(const std::string& top,
-                                                 const std::string& dir) {
-  if (unshare(CLONE_NEWNS) != 0) {
-    return syserr::FromLastErrno("unshare(CLONE_NEWNS)");
+absl::StatusOr<PrivateMounts> Mounted(Step s, int ns, int dir) {
+  if (!s.ok()) return syserr::FromErrno(s.err, s.what);
+  return PrivateMounts{fd::OwnedFd(ns), fd::OwnedFd(dir)};
+}
+
+// BindOnThread runs BindHere on a thread of its own, moved into a new mount
+// namespace: only it moves (CLONE_NEWNS implies CLONE_FS; the rest of the
+// process keeps its namespace), and it exits when done. It needs
+// CAP_SYS_ADMIN in the process's user namespace (root, or "root" inside
+// Bazel's linux-sandbox).
+absl::StatusOr<PrivateMounts> BindOnThread(const MountTargets& t) {
+  Step s;
+  int ns = -1;
+  int dir = -1;
+  std::thread([&] {
+    s = unshare(CLONE_NEWNS) == 0 ? BindHere(t, &ns, &dir)
+                                  : Failed("unshare(CLONE_NEWNS)");
+  }).join();
+  return Mounted(s, ns, dir);
+}
+
+// BindInChild runs BindHere in a forked child moved into a new user
+// namespace (where it holds every capability) and a new mount namespace,
+// which a multi-threaded process cannot make for one of its threads; the
+// child sends back the outcome and the two FDs and exits. For a user who is
+// not root, where unprivileged user namespaces are allowed.
+absl::StatusOr<PrivateMounts> BindInChild(const MountTargets& t) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return syserr::FromLastErrno("socketpair");
   }
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    return syserr::FromLastErrno("making / private");
+  fd::OwnedFd ours(sv[0]);
+  fd::OwnedFd theirs(sv[1]);
+  // Made before fork: the child only makes system calls.
+  struct msghdr msg = {};
+  Step report;
+  struct iovec iov = {&report, sizeof(report)};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  const pid_t pid = fork();
+  if (pid < 0) return syserr::FromLastErrno("fork");
+  if (pid == 0) {
+    int fds[2] = {-1, -1};
+    report = unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0
+                 ? BindHere(t, &fds[0], &fds[1])
+                 : Failed("unshare(CLONE_NEWUSER|CLONE_NEWNS)");
+    // report.what points at a string literal, at the same address in the
+    // parent (fork copies the address space).
+    if (report.ok()) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(fds));
+      memcpy(CMSG_DATA(c), fds, sizeof(fds));
+    }
+    _exit(sendmsg(theirs.get(), &msg, MSG_NOSIGNAL) < 0 ? 1 : 0);
   }
-  for (const auto& [name, maj, min] : kDevices) {
-    RETURN_IF_ERROR(BindReadOnly(absl::StrCat("/dev/", name),
-                                 absl::StrCat(dir, "/", name)));
+  theirs.reset();
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  const ssize_t n = recvmsg(ours.get(), &msg, MSG_CMSG_CLOEXEC);
+  const int recv_err = errno;
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  PrivateMounts m;
-  m.ns = fd::OwnedFd(open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC));
-  if (!m.ns.valid()) return syserr::FromLastErrno("open of the namespace");
-  m.dir = fd::OwnedFd(open(top.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!m.dir.valid()) return Errno("open", top);
-  return m;
+  if (n != static_cast<ssize_t>(sizeof(report))) {
+    return syserr::FromErrno(n < 0 ? recv_err : EPROTO,
+                             "the child that mounts the devices");
+  }
+  int fds[2] = {-1, -1};
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (c != nullptr && c->cmsg_level == SOL_SOCKET &&
+      c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(fds))) {
+    memcpy(fds, CMSG_DATA(c), sizeof(fds));
+  }
+  if (report.ok() && (fds[0] < 0 || fds[1] < 0)) {
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+    return syserr::FromErrno(EPROTO, "the child sent no FDs");
+  }
+  return Mounted(report, fds[0], fds[1]);
 }
 
 int MakeWritable(const char* path, const struct stat* st, int type,
@@ -280,20 +380,28 @@ absl::Status GoferFixture::Build() {
 absl::Status GoferFixture::BindHostDevices() {
   // Outside root(), so that Connect() never reaches the mount points.
   const std::string top = base_ + "/devices";
-  const std::string dir = top + "/dev";
+  const std::string null = top + "/dev/null";
+  const std::string zero = top + "/dev/zero";
   RETURN_IF_ERROR(Mkdir(top));
-  RETURN_IF_ERROR(Mkdir(dir));
-  for (const auto& [name, maj, min] : kDevices) {
-    RETURN_IF_ERROR(WriteFile(absl::StrCat(dir, "/", name), "", 0644));
+  RETURN_IF_ERROR(Mkdir(top + "/dev"));
+  RETURN_IF_ERROR(WriteFile(null, "", 0644));
+  RETURN_IF_ERROR(WriteFile(zero, "", 0644));
+  const MountTargets t = {top.c_str(), null.c_str(), zero.c_str()};
+  absl::StatusOr<PrivateMounts> m = BindOnThread(t);
+  if (!m.ok() && syserr::ToErrno(m.status()) == EPERM) {
+    absl::StatusOr<PrivateMounts> c = BindInChild(t);
+    if (!c.ok()) {
+      return syserr::FromErrno(
+          syserr::ToErrno(c.status()),
+          absl::StrCat(m.status().message(), "; ", c.status().message()));
+    }
+    m = std::move(c);
   }
-  // On a thread of its own, which exits when done: unshare moves only it.
-  absl::StatusOr<PrivateMounts> m;
-  std::thread([&] { m = BindInNewNamespace(top, dir); }).join();
   RETURN_IF_ERROR(m.status());
   devices_ns_ = std::move(m->ns);
   devices_dir_fd_ = std::move(m->dir);
-  // The mount path reaches dir through the FD on top, a magic link that a
-  // lookup follows (the server refuses "." in a mount path, and fsgofer's
+  // The mount path reaches top/dev through the FD on top, a magic link that
+  // a lookup follows (the server refuses "." in a mount path, and fsgofer's
   // Mount does not follow the last component).
   std::string path =
       absl::StrCat("/proc/", getpid(), "/fd/", devices_dir_fd_.get(), "/dev");

@@ -28,25 +28,30 @@
 //
 //   kMknod      mknod of dev/null and dev/zero in the tree (root with
 //               CAP_MKNOD, e.g. `bazel test` of a no-sandbox target as root).
-//   kBindMount  mknod is refused but mount(2) is allowed, as inside Bazel's
-//               default sandbox (linux-sandbox: "root" in a user namespace,
-//               CAP_SYS_ADMIN over its mount namespace, no CAP_MKNOD): a
-//               directory outside the tree holds two empty files on which the
-//               host's /dev/null and /dev/zero are bind-mounted read-only
-//               (the devices still open for writing: a read-only mount
-//               refuses changes to the nodes, chmod and utimes, not I/O on
-//               them). The mounts are made in a mount namespace private to
-//               the fixture (unshare(CLONE_NEWNS) on a thread of its own,
-//               every mount made private first), kept alive by an FD on it,
-//               and reached through an FD on the directory opened in it:
-//               devices_dir() is "/proc/<pid>/fd/<N>/dev". The test's own
-//               mount namespace, and the host's, see no mount at all; the
-//               namespace and its mounts go away with the fixture.
-//   kHostDev    neither works (a user who is not root, outside the sandbox
-//               or in one that does not make it root): ConnectDevices
-//               serves the host's /dev itself, read-only (EROFS on opens for
-//               writing and on every change; a donated mount FD gives no
-//               more than the process's own permissions on /dev).
+//   kBindMount  mknod is refused but a mount namespace of the fixture's own
+//               can be made, as inside Bazel's default sandbox
+//               (linux-sandbox: "root" in a user namespace, CAP_SYS_ADMIN
+//               over its mount namespace, no CAP_MKNOD): a directory outside
+//               the tree holds two empty files on which the host's
+//               /dev/null and /dev/zero are bind-mounted read-only (the
+//               devices still open for writing: a read-only mount refuses
+//               changes to the nodes, chmod and utimes, not I/O on them).
+//               The mounts are made in a mount namespace private to the
+//               fixture, every mount in it made private first: with
+//               CAP_SYS_ADMIN, unshare(CLONE_NEWNS) on a thread of its own;
+//               without (a user who is not root), a forked child's new user
+//               and mount namespaces, where unprivileged user namespaces are
+//               allowed. An FD on the namespace keeps it alive, and the
+//               server reaches the mounts through an FD on the directory
+//               opened in it: devices_dir() is "/proc/<pid>/fd/<N>/dev".
+//               The test's own mount namespace, and the host's, see no
+//               mount at all; the namespace and its mounts go away with the
+//               fixture.
+//   kHostDev    neither works (no CAP_SYS_ADMIN and no user namespaces):
+//               ConnectDevices serves the host's /dev itself, read-only
+//               (EROFS on opens for writing and on every change; a donated
+//               mount FD gives no more than the process's own permissions
+//               on /dev).
 //
 // No way lets a client create, remove or change anything in the host's
 // /dev. devices_note() says which way it is, for test logs.
@@ -114,7 +119,8 @@ class GoferFixture {
   // devices_dir is the mount path of ConnectDevices: root()/dev, the
   // "/proc/<pid>/fd/<N>/dev" path of a directory in the fixture's own mount
   // namespace (valid in this process and, while it lives, in its children;
-  // resolving it with realpath(3) loses the mounts), or "/dev".
+  // resolving it with realpath(3), as devgofer does with --root, loses the
+  // mounts), or "/dev".
   const std::string& devices_dir() const { return devices_dir_; }
   // device_source says how ConnectDevices provides the devices.
   DeviceSource device_source() const { return device_source_; }

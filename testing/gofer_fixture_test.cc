@@ -160,7 +160,7 @@ TEST_P(DevicesReadWriteTest, NullAndZeroOpenReadWrite) {
   ASSERT_TRUE(f.ok()) << f.status();
   std::cerr << "devices: " << (*f)->devices_note() << "\n";
   if (!(*f)->writable_devices() && !HasCapSysAdmin()) {
-    GTEST_SKIP() << "neither mknod nor mount(2) is allowed here: "
+    GTEST_SKIP() << "neither mknod nor a mount namespace is allowed here: "
                  << (*f)->devices_note();
   }
   // As root, or in Bazel's sandbox, one of them is.
