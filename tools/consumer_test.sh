@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Proves that another Bazel workspace can depend on this one: it adds this
 # repository as a local_repository, calls gvisor_devutil_deps() and nothing
-# else, builds @gvisor_devutil//pkg/... and our devgofer, and runs a small
+# else, builds @gvisor_devutil//pkg/... and our devgofer, runs a small
 # program of its own that uses //pkg/devutil against that devgofer serving
-# the host's /dev.
+# the host's /dev, and runs a cc_test of its own, in Bazel's default sandbox
+# (no no-sandbox tag), that opens null read-write through devutil from the
+# hermetic fixture (@gvisor_devutil//testing:gofer_fixture).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=tools/ready.sh
@@ -39,7 +41,7 @@ build --cxxopt=-std=c++20 --host_cxxopt=-std=c++20
 RC
 
 cat > "$work/BUILD.bazel" <<'B'
-load("@rules_cc//cc:defs.bzl", "cc_binary")
+load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_test")
 
 cc_binary(
     name = "consumer",
@@ -52,7 +54,53 @@ cc_binary(
         "@gvisor_devutil//pkg/unet",
     ],
 )
+
+# The consumer's own test against the hermetic fixture, sandboxed.
+cc_test(
+    name = "fixture_test",
+    size = "small",
+    srcs = ["fixture_test.cc"],
+    deps = [
+        "@gvisor_devutil//pkg/context",
+        "@gvisor_devutil//pkg/devutil",
+        "@gvisor_devutil//testing:as_socket",
+        "@gvisor_devutil//testing:gofer_fixture",
+        "@system_libs//:gtest_main",
+    ],
+)
 B
+
+cat > "$work/fixture_test.cc" <<'CC'
+// A sandbox's own test: opens null read-write through the hermetic fixture.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "gtest/gtest.h"
+#include "pkg/context/context.h"
+#include "pkg/devutil/devutil.h"
+#include "testing/as_socket.h"
+#include "testing/gofer_fixture.h"
+
+TEST(ConsumerFixtureTest, OpensNullReadWrite) {
+  const auto& ctx = gvisor::context::Background();
+  auto fixture = gvisor::testing::GoferFixture::Create();
+  ASSERT_TRUE(fixture.ok()) << fixture.status();
+  std::cerr << "devices: " << (*fixture)->devices_note() << "\n";
+  auto client = gvisor::devutil::NewGoferClient(
+      ctx, "consumer", gvisor::testing::AsSocket((*fixture)->ConnectDevices()));
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto null = (*client)->OpenAt(ctx, "null", O_RDWR);
+  ASSERT_TRUE(null.ok()) << null.status();
+  struct stat st;
+  ASSERT_EQ(fstat(null->get(), &st), 0);
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
+  EXPECT_EQ(write(null->get(), "x", 1), 1);
+}
+CC
 
 cat > "$work/consumer.cc" <<'CC'
 // A sandbox's own program: dials a dev gofer and opens /dev/null through it.
@@ -101,3 +149,5 @@ start_server "$work" "$work/devgofer.log" \
 gofer_pid=$SERVER_PID
 [[ $rc == 0 ]] || { cat "$work/devgofer.log" >&2; echo "devgofer did not start" >&2; exit 1; }
 "$bin/consumer" "$sock"
+# Sandboxed (Bazel's default strategy), as a consumer's tests run.
+bazel test --test_output=all //:fixture_test

@@ -170,7 +170,7 @@ TEST_F(DevicesTest, ZeroDeviceReadsZeros) {
 }
 
 TEST_F(DevicesTest, NullDeviceTakesWrites) {
-  if (!fixture_->real_device_nodes()) {
+  if (!fixture_->writable_devices()) {
     GTEST_SKIP() << "the host's /dev is served read-only: "
                  << fixture_->devices_note();
   }
