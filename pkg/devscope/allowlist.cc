@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -83,11 +83,11 @@ absl::StatusOr<Allowlist> Allowlist::Parse(
       NumberRule n{rule[0], std::nullopt, std::nullopt};
       if (mm.size() != 2 || !ParseNumber(mm[0], kMaxMajor, &n.major) ||
           !ParseNumber(mm[1], kMaxMinor, &n.minor)) {
-        return BadRule(rule,
-                       absl::StrCat("a device rule is \"c|b|a MAJOR:MINOR\" "
-                                    "with numbers (major <= ",
-                                    kMaxMajor, ", minor <= ", kMaxMinor,
-                                    ") or '*'"));
+        return BadRule(
+            rule,
+            absl::StrCat("a device rule is \"c|b|a MAJOR:MINOR\" "
+                         "with numbers (major <= ",
+                         kMaxMajor, ", minor <= ", kMaxMinor, ") or '*'"));
       }
       a.numbers_.push_back(n);
       continue;
@@ -98,8 +98,9 @@ absl::StatusOr<Allowlist> Allowlist::Parse(
     std::vector<std::string> components = absl::StrSplit(rule, '/');
     for (const std::string& c : components) {
       if (c.empty() || c == "." || c == "..") {
-        return BadRule(rule, "a path rule has no empty, \".\" or \"..\" "
-                             "component");
+        return BadRule(rule,
+                       "a path rule has no empty, \".\" or \"..\" "
+                       "component");
       }
     }
     a.paths_.push_back(std::move(components));
@@ -148,8 +149,6 @@ std::vector<std::string> Allowlist::rules() const {
   return out;
 }
 
-std::string Allowlist::ToString() const {
-  return absl::StrJoin(rules(), ", ");
-}
+std::string Allowlist::ToString() const { return absl::StrJoin(rules(), ", "); }
 
 }  // namespace gvisor::devscope

@@ -8,7 +8,8 @@
 //   PATH-GLOB   a path relative to the served root, '/'-separated, whose
 //               components may be fnmatch(3) patterns ("nvidiactl",
 //               "nvidia[0-9]*", "nvidia-caps/*", "dri"). '*', '?' and
-//               '[...]' never match '/' (and do match a leading '.'). No leading '/', no empty, "." or
+//               '[...]' never match '/' (and do match a leading '.'). No
+//               leading '/', no empty, "." or
 //               ".." component, at most kMaxRuleLength bytes.
 //   T MAJ:MIN   a device-number rule: T is 'c' (character device), 'b'
 //               (block device) or 'a' (either), MAJ and MIN are decimal

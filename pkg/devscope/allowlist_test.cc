@@ -39,10 +39,8 @@ TEST(AllowlistTest, ExactAndGlobbedPaths) {
   EXPECT_EQ(a.Check("nvidiactl", kChr, makedev(195, 255)),
             Visibility::kAllowed);
   EXPECT_EQ(a.Check("nvidia0", kChr, makedev(195, 0)), Visibility::kAllowed);
-  EXPECT_EQ(a.Check("nvidia17", kChr, makedev(195, 17)),
-            Visibility::kAllowed);
-  EXPECT_EQ(a.Check("nvidia-uvm", kChr, makedev(510, 0)),
-            Visibility::kHidden);
+  EXPECT_EQ(a.Check("nvidia17", kChr, makedev(195, 17)), Visibility::kAllowed);
+  EXPECT_EQ(a.Check("nvidia-uvm", kChr, makedev(510, 0)), Visibility::kHidden);
   EXPECT_EQ(a.Check("nvidia", kChr, makedev(195, 254)), Visibility::kHidden);
   EXPECT_EQ(a.Check("null", kChr, makedev(1, 3)), Visibility::kHidden);
   // The directory on the way is traversable, its entries allowed.
@@ -118,8 +116,8 @@ TEST(AllowlistTest, MalformedRulesAreRefused) {
   std::vector<std::string> many(kMaxRules + 1, "null");
   EXPECT_EQ(Allowlist::Parse(many).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Allowlist::Parse(std::vector<std::string>(kMaxRules, "null"))
-                  .ok());
+  EXPECT_TRUE(
+      Allowlist::Parse(std::vector<std::string>(kMaxRules, "null")).ok());
 }
 
 TEST(AllowlistTest, AMessageNamesTheRule) {

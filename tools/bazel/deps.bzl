@@ -43,6 +43,8 @@ SYSTEM_LIBS = {
     "gtest": "gtest",
     "gtest_main": "gtest_main gtest",
     "protobuf": "protobuf",
+    # CDI and OCI spec files (pkg/devscope/spec_file.h): libyaml-cpp-dev.
+    "yaml_cpp": "yaml-cpp",
 }
 
 def _maybe(rule, name, **kwargs):
