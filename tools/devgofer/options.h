@@ -8,10 +8,16 @@
 //            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
 //            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
 //            [--shutdown_grace=DURATION] [--max_tree_depth=N]
+//            [--cdi_spec=FILE]... [--cdi_device=VENDOR/CLASS=NAME]...
+//            [--oci_spec=FILE]
 //
 // The last seven set the server's bounds (lisafs::ServerOptions and
 // ConnectionOptions, where each is documented); --workers=0 picks the default.
 // DURATION is e.g. "5s".
+//
+// --cdi_spec, --cdi_device and --oci_spec scope the gofer to devices named
+// by the files orchestrators write (pkg/devscope/cdi.h, oci.h): the files
+// are read once, here, and give Options::scope_rules.
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
@@ -66,6 +72,21 @@ struct Options {
   // set up (and sandboxed unless --nosandbox), make the probe's syscall,
   // print "devgofer: sandbox_selftest PROBE: RESULT" and exit 0.
   std::optional<SelftestProbe> selftest;
+
+  // cdi_specs (--cdi_spec=FILE, repeatable) are CDI spec files (JSON or
+  // YAML), cdi_devices (--cdi_device=vendor.com/class=name, repeatable) the
+  // fully qualified devices of them to serve (pkg/devscope/cdi.h). Either
+  // needs the other.
+  std::vector<std::string> cdi_specs;
+  std::vector<std::string> cdi_devices;
+  // oci_spec (--oci_spec=FILE) is an OCI runtime spec (config.json) whose
+  // linux.devices to serve (pkg/devscope/oci.h).
+  std::string oci_spec;
+  // scope_rules are the allowlist rules (pkg/devscope/allowlist.h) that
+  // the CDI devices (in --cdi_device order, relative to --root), then the
+  // OCI devices (relative to the container's /dev) give, without
+  // duplicates. Empty when none of the three flags is given.
+  std::vector<std::string> scope_rules;
 };
 
 // kUsage is the one-paragraph usage text.
@@ -74,7 +95,10 @@ extern const char kUsage[];
 // ParseOptions parses argv[1..]. Returns INVALID_ARGUMENT (EINVAL to
 // syserr::ToErrno), with a message for the user that names the
 // flag, for an unknown flag, a bad value, a missing value, when not
-// exactly one of --listen and --fd is given, or when --ready_fd is --fd.
+// exactly one of --listen and --fd is given, when --ready_fd is --fd, or
+// when a --cdi_spec or --oci_spec file cannot be read, does not parse, or
+// does not give rules (pkg/devscope/cdi.h CdiRules, oci.h OciRules: an
+// unknown device, a node outside --root, ...).
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
 
 }  // namespace gvisor::devgofer
