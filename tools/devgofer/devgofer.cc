@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "glog/logging.h"
 #include "pkg/context/context.h"
+#include "pkg/devscope/allowlist.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
 #include "pkg/fsgofer/fsgofer.h"
@@ -45,6 +46,7 @@
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
+#include "tools/devgofer/private_dir.h"
 #include "tools/devgofer/sandbox.h"
 
 namespace gvisor::devgofer {
@@ -149,6 +151,21 @@ int Run(int argc, char** argv) {
   struct stat st;
   if (stat(o.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return UsageError("--root=" + o.root + " is not a directory");
+  }
+
+  // --private_dir: from here on this process sees at --root only what the
+  // rules allow. First, while single-threaded and still privileged.
+  if (o.private_dir) {
+    absl::StatusOr<devscope::Allowlist> a =
+        devscope::Allowlist::Parse(o.scope_rules);
+    absl::StatusOr<PrivateDir> d =
+        a.ok() ? MakePrivateDir(o.root, *a) : a.status();
+    if (!d.ok()) {
+      LOG(ERROR) << "devgofer: --private_dir: " << d.status();
+      return kExitFailure;
+    }
+    o.root = d->path;
+    LOG(INFO) << "devgofer: serving a " << d->description;
   }
 
   // Every connection holds a few FDs, and a dev gofer may serve many.

@@ -27,7 +27,7 @@ const char kUsage[] =
     "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
     "[--max_channel_threads=N] [--shutdown_grace=DURATION] "
     "[--max_tree_depth=N] [--cdi_spec=FILE]... "
-    "[--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE]\n"
+    "[--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE] [--private_dir]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
     "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
@@ -41,7 +41,8 @@ const char kUsage[] =
     "--shutdown_grace (5s) and --max_tree_depth (4096) bound the server. "
     "--cdi_spec and --cdi_device (a CDI spec's devices, e.g. "
     "nvidia.com/gpu=0) and --oci_spec (a config.json's linux.devices) "
-    "serve only those devices' nodes.";
+    "serve only those devices' nodes; --private_dir serves them from a "
+    "private directory that holds only them (needs CAP_SYS_ADMIN).";
 
 namespace {
 
@@ -266,6 +267,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"donate_mount_fd", &o.backend.donate_mount_fd},
       {"readonly", &o.readonly},
       {"sandbox", &o.sandbox},
+      {"private_dir", &o.private_dir},
   };
 
   for (size_t i = 0; i < args.size(); ++i) {
@@ -317,6 +319,11 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     return Bad("--ready_fd and --fd name the same FD");
   }
   if (absl::Status s = ScopeRules(&o); !s.ok()) return s;
+  if (o.private_dir && o.scope_rules.empty()) {
+    return Bad(
+        "--private_dir needs --cdi_spec and --cdi_device, or "
+        "--oci_spec");
+  }
   return o;
 }
 

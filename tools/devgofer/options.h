@@ -9,7 +9,7 @@
 //            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
 //            [--shutdown_grace=DURATION] [--max_tree_depth=N]
 //            [--cdi_spec=FILE]... [--cdi_device=VENDOR/CLASS=NAME]...
-//            [--oci_spec=FILE]
+//            [--oci_spec=FILE] [--private_dir]
 //
 // The last seven set the server's bounds (lisafs::ServerOptions and
 // ConnectionOptions, where each is documented); --workers=0 picks the default.
@@ -87,6 +87,11 @@ struct Options {
   // OCI devices (relative to the container's /dev) give, without
   // duplicates. Empty when none of the three flags is given.
   std::vector<std::string> scope_rules;
+  // private_dir (--private_dir, off by default; needs scope_rules) serves
+  // a private view of --root that holds only the files scope_rules allow
+  // (private_dir.h MakePrivateDir), made at start: what a donated mount FD
+  // reaches is then no more than the rules allow.
+  bool private_dir = false;
 };
 
 // kUsage is the one-paragraph usage text.

@@ -168,6 +168,10 @@ TEST(OptionsTest, OciSpecGivesRulesAfterCdiOnes) {
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->oci_spec, config);
   EXPECT_THAT(o->scope_rules, testing::ElementsAre("nvidia1", "nvidiactl"));
+  EXPECT_FALSE(o->private_dir);
+  o = ParseOptions({"--listen=/a", "--oci_spec=" + config, "--private_dir"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->private_dir);
   o = ParseOptions({"--listen=/a", "--oci_spec=" + config, "--cdi_spec=" + gpu,
                     "--cdi_device=nvidia.com/gpu=0"});
   ASSERT_TRUE(o.ok()) << o.status();
@@ -198,6 +202,7 @@ TEST(OptionsTest, BadScopeFlags) {
       {{"--cdi_spec="}, "--cdi_spec: empty path"},
       {{"--oci_spec=" + empty_config}, "lists no device"},
       {{"--oci_spec=/nonexistent.json"}, "--oci_spec: open /nonexistent.json"},
+      {{"--private_dir"}, "--private_dir needs --cdi_spec"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = c.args;

@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,9 +93,9 @@ class Scanner {
       kept.push_back(Kept{child, st, traverse});
       if (!traverse) continue;
       if (depth + 1 > limits_.max_depth) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "private directory: ", Quoted(child), " is more than ",
-            limits_.max_depth, " levels below the root"));
+        return absl::ResourceExhaustedError(
+            absl::StrCat("private directory: ", Quoted(child), " is more than ",
+                         limits_.max_depth, " levels below the root"));
       }
       fd::OwnedFd sub(openat(dir, name.c_str(),
                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -131,8 +131,7 @@ absl::Status SetOwner(int dir, const std::string& rel, const struct stat& st) {
 
 // Place puts one kept file into the tmpfs (`tmp`, mounted at `root`),
 // from the original root (`orig`).
-absl::Status Place(int orig, int tmp, const std::string& root,
-                   const Kept& k) {
+absl::Status Place(int orig, int tmp, const std::string& root, const Kept& k) {
   const char* rel = k.rel.c_str();
   if (k.traverse) {
     if (mkdirat(tmp, rel, 0700) != 0) {
@@ -192,9 +191,8 @@ absl::StatusOr<PrivateDir> MakePrivateDir(const std::string& root,
     return PrivateDir{root, {}, absl::StrCat(root, " (no allowlist)")};
   }
   if (root.empty() || root[0] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("private directory: root ", Quoted(root),
-                     " is not an absolute path"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "private directory: root ", Quoted(root), " is not an absolute path"));
   }
   char resolved[PATH_MAX];
   if (realpath(root.c_str(), resolved) == nullptr) {
@@ -221,22 +219,23 @@ absl::StatusOr<PrivateDir> MakePrivateDir(const std::string& root,
     return syserr::WithCode(
         absl::StatusCode::kFailedPrecondition,
         syserr::FromErrno(
-            err, absl::StrCat(
-                     "donation with an allowlist needs a private mount "
-                     "namespace (CAP_SYS_ADMIN) to serve only the allowed "
-                     "files of ",
-                     path,
-                     err == EINVAL ? " (and a single-threaded process)" : "",
-                     "; run devgofer with CAP_SYS_ADMIN, or do not donate "
-                     "the mount FD (--nodonate_mount_fd): unshare("
-                     "CLONE_NEWNS)")));
+            err,
+            absl::StrCat(
+                "donation with an allowlist needs a private mount "
+                "namespace (CAP_SYS_ADMIN) to serve only the allowed "
+                "files of ",
+                path, err == EINVAL ? " (and a single-threaded process)" : "",
+                "; run devgofer with CAP_SYS_ADMIN, or do not donate "
+                "the mount FD (--nodonate_mount_fd): unshare("
+                "CLONE_NEWNS)")));
   }
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return syserr::FromLastErrno("private directory: make / MS_PRIVATE");
   }
   // Bind mounts take their source from this namespace's mounts only: open
   // the root again, here, and make sure it is the same directory.
-  orig.reset(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  orig.reset(
+      open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   struct stat again;
   if (!orig.valid() || fstat(orig.get(), &again) != 0) {
     return syserr::FromLastErrno(absl::StrCat("open ", Quoted(path)));
@@ -257,8 +256,8 @@ absl::StatusOr<PrivateDir> MakePrivateDir(const std::string& root,
   char mode[16];
   snprintf(mode, sizeof(mode), "%o", root_st.st_mode & 07777);
   std::string opts = absl::StrCat("mode=", mode, ",uid=", root_st.st_uid,
-                      ",gid=", root_st.st_gid, ",size=", bytes,
-                      ",nr_inodes=", scanner.kept.size() + 16);
+                                  ",gid=", root_st.st_gid, ",size=", bytes,
+                                  ",nr_inodes=", scanner.kept.size() + 16);
   constexpr unsigned long kTmpfsFlags = MS_NODEV | MS_NOSUID | MS_NOEXEC;
   if (mount("tmpfs", path.c_str(), "tmpfs", kTmpfsFlags, opts.c_str()) != 0) {
     return syserr::FromLastErrno(
@@ -280,15 +279,14 @@ absl::StatusOr<PrivateDir> MakePrivateDir(const std::string& root,
   // Nothing can be added beside them.
   if (mount(nullptr, path.c_str(), nullptr,
             MS_REMOUNT | MS_RDONLY | kTmpfsFlags, nullptr) != 0) {
-    return syserr::FromLastErrno(
-        absl::StrCat("private directory: remount ", Quoted(path),
-                     " read-only"));
+    return syserr::FromLastErrno(absl::StrCat("private directory: remount ",
+                                              Quoted(path), " read-only"));
   }
   size_t n = allowed.size();
   if (n > kMaxDescribed) allowed.resize(kMaxDescribed);
   out.description = absl::StrCat(
-      "private tmpfs over ", path, " in a mount namespace of its own, with ",
-      n, " allowed file(s): ", n == 0 ? "none" : absl::StrJoin(allowed, ", "),
+      "private tmpfs over ", path, " in a mount namespace of its own, with ", n,
+      " allowed file(s): ", n == 0 ? "none" : absl::StrJoin(allowed, ", "),
       n > kMaxDescribed ? ", ..." : "");
   return out;
 }

@@ -63,8 +63,10 @@ ChildResult InChild(const std::function<std::string()>& fn) {
     close(p[0]);
     std::string msg = fn();
     int code = 0;
-    if (msg.rfind("skip:", 0) == 0) code = kSkip;
-    else if (!msg.empty()) code = 1;
+    if (msg.rfind("skip:", 0) == 0)
+      code = kSkip;
+    else if (!msg.empty())
+      code = 1;
     (void)!write(p[1], msg.data(), msg.size());
     _exit(code);
   }
@@ -109,8 +111,8 @@ std::string Make(const std::string& root, const std::vector<std::string>& rules,
   return "";
 }
 
-#define CHECK_OR_SAY(cond)                                          \
-  do {                                                              \
+#define CHECK_OR_SAY(cond)                                           \
+  do {                                                               \
     if (!(cond)) return absl::StrCat("line ", __LINE__, ": " #cond); \
   } while (0)
 
@@ -139,17 +141,16 @@ TEST_F(PrivateDirTest, DevNodesByNameAndNumber) {
   ASSERT_TRUE(S_ISCHR(urandom_st.st_mode));
   // urandom by its number (its major's other nodes, like /dev/full or
   // /dev/mem, come along if this /dev has them).
-  std::string number_rule =
-      absl::StrCat("c ", major(urandom_st.st_rdev), ":",
-                   minor(urandom_st.st_rdev));
+  std::string number_rule = absl::StrCat("c ", major(urandom_st.st_rdev), ":",
+                                         minor(urandom_st.st_rdev));
   Expect(InChild([&]() -> std::string {
     PrivateDir d;
     std::string err = Make("/dev", {"null", "zero", number_rule}, &d);
     if (!err.empty()) return err;
     CHECK_OR_SAY(d.path == "/dev");
     std::vector<std::string> names = Names("/dev");
-    CHECK_OR_SAY(names == std::vector<std::string>({"null", "urandom",
-                                                    "zero"}));
+    CHECK_OR_SAY(names ==
+                 std::vector<std::string>({"null", "urandom", "zero"}));
     CHECK_OR_SAY(d.entries == names);
     for (const auto& [name, want] :
          std::vector<std::pair<std::string, struct stat>>{
@@ -200,11 +201,10 @@ TEST_F(PrivateDirTest, NestedRulesKeepTheTreeAndHideTheRest) {
     std::string err =
         Make(root, {"a", "link", "sub/inner/f", "whole", "sub/no-such"}, &d);
     if (!err.empty()) return err;
-    CHECK_OR_SAY(Names(root) == std::vector<std::string>({"a", "link", "sub",
-                                                          "whole"}));
+    CHECK_OR_SAY(Names(root) ==
+                 std::vector<std::string>({"a", "link", "sub", "whole"}));
     CHECK_OR_SAY(Names(root + "/sub") == std::vector<std::string>({"inner"}));
-    CHECK_OR_SAY(Names(root + "/sub/inner") ==
-                 std::vector<std::string>({"f"}));
+    CHECK_OR_SAY(Names(root + "/sub/inner") == std::vector<std::string>({"f"}));
     CHECK_OR_SAY(Names(root + "/whole") ==
                  std::vector<std::string>({"x", "y"}));
     CHECK_OR_SAY(ReadFile(root + "/whole/y/z") == "/whole/y/z");
@@ -216,17 +216,16 @@ TEST_F(PrivateDirTest, NestedRulesKeepTheTreeAndHideTheRest) {
     struct stat st;
     CHECK_OR_SAY(stat((root + "/sub").c_str(), &st) == 0);
     CHECK_OR_SAY(st.st_mode == sub_st.st_mode && st.st_uid == sub_st.st_uid);
-    for (const char* gone : {"/secret", "/hidden", "/sub/other",
-                             "/sub/inner/g"}) {
+    for (const char* gone :
+         {"/secret", "/hidden", "/sub/other", "/sub/inner/g"}) {
       CHECK_OR_SAY(lstat((root + gone).c_str(), &st) != 0 && errno == ENOENT);
     }
     // The allowed files are the originals: a write shows through.
     std::ofstream(root + "/whole/x") << "changed";
     CHECK_OR_SAY(ReadFile(root + "/whole/x") == "changed");
-    CHECK_OR_SAY(d.entries == std::vector<std::string>({"a", "link", "sub",
-                                                        "sub/inner",
-                                                        "sub/inner/f",
-                                                        "whole"}));
+    CHECK_OR_SAY(d.entries ==
+                 std::vector<std::string>({"a", "link", "sub", "sub/inner",
+                                           "sub/inner/f", "whole"}));
     return "";
   }));
   // The host's tree is whole (and saw the write through the bind mount).
@@ -251,8 +250,7 @@ TEST_F(PrivateDirTest, ScanIsBounded) {
     PrivateDir d;
     PrivateDirLimits few;
     few.max_entries = 3;
-    absl::StatusOr<devscope::Allowlist> a =
-        devscope::Allowlist::Parse({"f1"});
+    absl::StatusOr<devscope::Allowlist> a = devscope::Allowlist::Parse({"f1"});
     absl::StatusOr<PrivateDir> r = MakePrivateDir(root, *a, few);
     CHECK_OR_SAY(absl::IsResourceExhausted(r.status()));
     PrivateDirLimits shallow;
