@@ -90,9 +90,9 @@ absl::Status ParseEdits(const SpecNode& owner, const std::string& file,
   if (edits->kind != SpecNode::Kind::kMap) {
     return Bad(file, edits->line, "\"containerEdits\" is not a map");
   }
-  ASSIGN_OR_RETURN(const SpecNode* nodes,
-                   GetSequence(*edits, "deviceNodes", kMaxCdiDeviceNodes,
-                               file));
+  ASSIGN_OR_RETURN(
+      const SpecNode* nodes,
+      GetSequence(*edits, "deviceNodes", kMaxCdiDeviceNodes, file));
   if (nodes == nullptr) return absl::OkStatus();
   for (const SpecNode& n : nodes->items) {
     if (n.kind != SpecNode::Kind::kMap) {
@@ -129,14 +129,20 @@ std::string Listed(const std::vector<std::string>& names) {
 std::string Available(const std::vector<CdiSpec>& specs,
                       absl::string_view kind) {
   std::vector<std::string> names;
+  size_t total = 0;
   for (const CdiSpec& s : specs) {
     if (!kind.empty() && s.kind != kind) continue;
     for (const CdiDevice& d : s.devices) {
-      if (names.size() > kMaxListed) break;
-      names.push_back(absl::StrCat(s.kind, "=", d.name));
+      if (++total <= kMaxListed) {
+        names.push_back(absl::StrCat(s.kind, "=", d.name));
+      }
     }
   }
-  return Listed(names);
+  if (total == 0) return "none";
+  return absl::StrCat(
+      absl::StrJoin(names, ", "),
+      total > kMaxListed ? absl::StrCat(", ... (", total - kMaxListed, " more)")
+                         : "");
 }
 
 // SpecFromTree reads a spec from its parsed tree.
@@ -227,10 +233,9 @@ absl::Status ParseQualifiedName(absl::string_view device, std::string* kind,
   }
   absl::string_view k = device.substr(0, eq), n = device.substr(eq + 1);
   if (!ValidKind(k)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CDI device \"", absl::CHexEscape(device),
-                     "\": invalid vendor or class \"", absl::CHexEscape(k),
-                     "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CDI device \"", absl::CHexEscape(device),
+        "\": invalid vendor or class \"", absl::CHexEscape(k), "\""));
   }
   if (!ValidName(n, true)) {
     return absl::InvalidArgumentError(
@@ -252,8 +257,7 @@ absl::StatusOr<std::vector<std::string>> CdiRules(
   std::vector<std::string> rules;
   std::set<std::string> have;
   std::set<const CdiSpec*> common_done;
-  auto add = [&](const CdiDeviceNode& n,
-                 const CdiSpec& spec) -> absl::Status {
+  auto add = [&](const CdiDeviceNode& n, const CdiSpec& spec) -> absl::Status {
     absl::StatusOr<std::string> rule = RuleForPath(n.HostPath(), root);
     if (!rule.ok()) {
       return Bad(spec.file, n.line, rule.status().message());
@@ -265,8 +269,8 @@ absl::StatusOr<std::vector<std::string>> CdiRules(
     std::string kind, name;
     absl::Status s = ParseQualifiedName(device, &kind, &name);
     if (!s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          s.message(), "; available: ", Available(specs, "")));
+      return absl::InvalidArgumentError(
+          absl::StrCat(s.message(), "; available: ", Available(specs, "")));
     }
     const CdiSpec* found_spec = nullptr;
     const CdiDevice* found = nullptr;
@@ -298,9 +302,9 @@ absl::StatusOr<std::vector<std::string>> CdiRules(
                        "; available: ", Available(specs, kind)));
     }
     if (found->nodes.empty() && found_spec->common.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("CDI device ", device, " (", found_spec->file,
-                       ") has no device nodes"));
+      return absl::InvalidArgumentError(absl::StrCat("CDI device ", device,
+                                                     " (", found_spec->file,
+                                                     ") has no device nodes"));
     }
     for (const CdiDeviceNode& n : found->nodes) {
       RETURN_IF_ERROR(add(n, *found_spec));

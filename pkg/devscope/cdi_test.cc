@@ -104,11 +104,12 @@ TEST(CdiTest, RulesForOneGpuIncludeTheTopLevelNodes) {
 TEST(CdiTest, SeveralDevicesAndMigCaps) {
   absl::StatusOr<CdiSpec> s = LoadCdiSpec(Fixture("nvidia.yaml"));
   ASSERT_TRUE(s.ok()) << s.status();
-  absl::StatusOr<std::vector<std::string>> r = CdiRules(
-      {*s},
-      {"nvidia.com/gpu=1:0", "nvidia.com/gpu=GPU-4b8f2e3a-9c1d-5e7f-a2b4-"
-                             "c6d8e0f1a3b5"},
-      "/dev/");
+  absl::StatusOr<std::vector<std::string>> r =
+      CdiRules({*s},
+               {"nvidia.com/gpu=1:0",
+                "nvidia.com/gpu=GPU-4b8f2e3a-9c1d-5e7f-a2b4-"
+                "c6d8e0f1a3b5"},
+               "/dev/");
   ASSERT_TRUE(r.ok()) << r.status();
   // Top-level nodes once, after the first device's; no duplicates.
   EXPECT_THAT(*r, ElementsAre("nvidia1", "nvidia-caps/nvidia-cap12",
@@ -143,9 +144,9 @@ TEST(CdiTest, TwoSpecsOfTwoKinds) {
   absl::StatusOr<CdiSpec> gpu = LoadCdiSpec(Fixture("nvidia.yaml"));
   absl::StatusOr<CdiSpec> imex = LoadCdiSpec(Fixture("imex.yaml"));
   ASSERT_TRUE(gpu.ok() && imex.ok());
-  absl::StatusOr<std::vector<std::string>> r = CdiRules(
-      {*gpu, *imex}, {"nvidia.com/gpu=0", "nvidia.com/imex-channel=channel0"},
-      "/");
+  absl::StatusOr<std::vector<std::string>> r =
+      CdiRules({*gpu, *imex},
+               {"nvidia.com/gpu=0", "nvidia.com/imex-channel=channel0"}, "/");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->front(), "dev/nvidia0");
   EXPECT_EQ(r->back(),
@@ -260,8 +261,7 @@ TEST(CdiTest, MalformedSpecs) {
   };
   for (const Case& c : cases) {
     absl::StatusOr<CdiSpec> s = ParseCdiSpec(c.text, "bad.yaml");
-    ASSERT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument)
-        << c.text;
+    ASSERT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
     EXPECT_THAT(s.status().message(), HasSubstr(c.error)) << c.text;
   }
 }

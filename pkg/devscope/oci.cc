@@ -65,10 +65,10 @@ absl::StatusOr<std::vector<OciDevice>> DevicesFromTree(
     }
     RETURN_IF_ERROR(type.status());
     if (*type != "c" && *type != "b" && *type != "u" && *type != "p") {
-      return Bad(file, n.line,
-                 absl::StrCat("device ", d.path, ": type \"",
-                              absl::CHexEscape(*type),
-                              "\" is not c, b, u or p"));
+      return Bad(
+          file, n.line,
+          absl::StrCat("device ", d.path, ": type \"", absl::CHexEscape(*type),
+                       "\" is not c, b, u or p"));
     }
     d.type = std::move(*type);
     ASSIGN_OR_RETURN(d.major, OptionalInt(n, "major", file));
@@ -86,8 +86,7 @@ absl::StatusOr<std::vector<OciDevice>> ParseOciDevices(
   return DevicesFromTree(root, file);
 }
 
-absl::StatusOr<std::vector<OciDevice>> LoadOciDevices(
-    const std::string& file) {
+absl::StatusOr<std::vector<OciDevice>> LoadOciDevices(const std::string& file) {
   ASSIGN_OR_RETURN(SpecNode root, LoadSpecFile(file));
   return DevicesFromTree(root, file);
 }

@@ -54,8 +54,8 @@ struct OciDevice {
 // INVALID_ARGUMENT, naming the file and line, for text that does not parse,
 // a spec that is not a map, or an entry without path or type, with a
 // relative path, an unknown type, or a field of the wrong type.
-absl::StatusOr<std::vector<OciDevice>> ParseOciDevices(
-    absl::string_view text, const std::string& file);
+absl::StatusOr<std::vector<OciDevice>> ParseOciDevices(absl::string_view text,
+                                                       const std::string& file);
 
 // LoadOciDevices reads and parses the spec at `file` (spec_file.h
 // LoadSpecFile's errors, then ParseOciDevices').

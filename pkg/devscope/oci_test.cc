@@ -75,9 +75,9 @@ TEST(OciTest, Errors) {
        "\"major\" is not an integer"},
   };
   for (const Case& c : cases) {
-    absl::StatusOr<std::vector<OciDevice>> d = ParseOciDevices(c.text, "c.json");
-    ASSERT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument)
-        << c.text;
+    absl::StatusOr<std::vector<OciDevice>> d =
+        ParseOciDevices(c.text, "c.json");
+    ASSERT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
     EXPECT_THAT(d.status().message(), HasSubstr(c.error)) << c.text;
   }
   // A device outside the container's /dev.

@@ -50,8 +50,8 @@ class TreeBuilder : public YAML::EventHandler {
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
     Fail(mark, "aliases are not supported");
   }
-  void OnScalar(const YAML::Mark& mark, const std::string& tag,
-                YAML::anchor_t, const std::string& value) override {
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                const std::string& value) override {
     SpecNode n;
     n.line = mark.line + 1;
     // A plain scalar has the non-specific tag "?"; a quoted one "!".
@@ -84,8 +84,7 @@ class TreeBuilder : public YAML::EventHandler {
     std::optional<std::string> key;
   };
 
-  [[noreturn]] static void Fail(const YAML::Mark& mark,
-                                absl::string_view why) {
+  [[noreturn]] static void Fail(const YAML::Mark& mark, absl::string_view why) {
     throw Abort{absl::StrCat("line ", mark.line + 1, ": ", why)};
   }
 
@@ -191,8 +190,7 @@ const SpecNode* SpecNode::Find(absl::string_view key) const {
 absl::StatusOr<SpecNode> ParseSpecText(absl::string_view text,
                                        absl::string_view what) {
   if (text.size() > kMaxSpecFileBytes) {
-    return Bad(what, absl::StrCat("larger than ", kMaxSpecFileBytes,
-                                  " bytes"));
+    return Bad(what, absl::StrCat("larger than ", kMaxSpecFileBytes, " bytes"));
   }
   // yaml-cpp reports errors by exceptions: none leaves this function.
   try {
@@ -240,8 +238,7 @@ absl::StatusOr<SpecNode> LoadSpecFile(const std::string& path) {
     got += n;
   }
   if (got > kMaxSpecFileBytes) {
-    return Bad(path, absl::StrCat("larger than ", kMaxSpecFileBytes,
-                                  " bytes"));
+    return Bad(path, absl::StrCat("larger than ", kMaxSpecFileBytes, " bytes"));
   }
   text.resize(got);
   return ParseSpecText(text, path);
@@ -293,9 +290,9 @@ absl::StatusOr<const SpecNode*> GetSequence(const SpecNode& node,
         absl::StrCat(Where(*v, key, what), " is not a list"));
   }
   if (v->items.size() > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Where(*v, key, what), " has ", v->items.size(), " items, more than ",
-        max));
+    return absl::InvalidArgumentError(absl::StrCat(Where(*v, key, what),
+                                                   " has ", v->items.size(),
+                                                   " items, more than ", max));
   }
   return v;
 }

@@ -90,8 +90,7 @@ TEST(PrivateDirGoferTest, OnlyTheSpecsNodesOnBothPaths) {
         EXPECT_EQ(st.st_rdev, want.st_rdev) << name;
       }
       for (const char* name : {"tty", "full", "random", "shm", "pts"}) {
-        EXPECT_EQ(syserr::ToErrno(
-                      (*c)->OpenAt(Ctx(), name, O_RDONLY).status()),
+        EXPECT_EQ(syserr::ToErrno((*c)->OpenAt(Ctx(), name, O_RDONLY).status()),
                   ENOENT)
             << name;
       }
