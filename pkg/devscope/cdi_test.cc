@@ -82,6 +82,20 @@ TEST(CdiTest, JsonTwinParsesTheSame) {
   }
 }
 
+TEST(CdiTest, JsonEscapesAsGoWritesThem) {
+  // Go's encoding/json escapes '&', '<' and '>' as \u00XX; JSON also
+  // allows "\/".
+  absl::StatusOr<CdiSpec> s = ParseCdiSpec(
+      R"({"cdiVersion":"0.5.0","kind":"example.com/dev","devices":[{"name":)"
+      R"("a","containerEdits":{"env":["X=a\u0026b\u003cc"],"deviceNodes":)"
+      R"([{"path":"\/dev\/odd\u0026name","type":"c","major":1,"minor":3}]}}]})",
+      "escaped.json");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->devices[0].nodes.size(), 1u);
+  EXPECT_EQ(s->devices[0].nodes[0].path, "/dev/odd&name");
+  EXPECT_EQ(s->devices[0].nodes[0].minor, 3);
+}
+
 TEST(CdiTest, RulesForOneGpuIncludeTheTopLevelNodes) {
   absl::StatusOr<CdiSpec> s = LoadCdiSpec(Fixture("nvidia.yaml"));
   ASSERT_TRUE(s.ok()) << s.status();
