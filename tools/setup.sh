@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libseccomp-dev libcap-dev # devgofer's sandbox
+  libyaml-cpp-dev          # CDI and OCI spec files (pkg/devscope)
   clang libclang-rt-14-dev # libFuzzer builds (--config=fuzz)
   clang-format-14          # tools/format.sh
   ca-certificates

@@ -45,12 +45,22 @@ SYSTEM_LIBS = {
     "protobuf": "protobuf",
 }
 
+# The same, in a repository of their own, for libraries that only some
+# targets need: a workspace that never builds those targets need not have
+# them installed (a repository is fetched only when one of its targets is
+# built, and pkg_config_repository fails as a whole on a missing module).
+# @system_yaml_cpp: CDI and OCI spec files (//pkg/devscope:spec_file, so
+# //pkg/devscope:cdi, :oci and //tools/devgofer): libyaml-cpp-dev.
+YAML_CPP_LIBS = {
+    "yaml_cpp": "yaml-cpp",
+}
+
 def _maybe(rule, name, **kwargs):
     if name not in native.existing_rules():
         rule(name = name, **kwargs)
 
 def gvisor_devutil_deps():
-    """Declares rules_cc, rules_java, remote_coverage_tools, com_google_protobuf and system_libs."""
+    """Declares rules_cc, rules_java, remote_coverage_tools, com_google_protobuf, system_libs and system_yaml_cpp."""
 
     # These three override the http_archives of Bazel 4's WORKSPACE suffix.
     _maybe(forwarding_rules_cc, "rules_cc")
@@ -71,3 +81,4 @@ def gvisor_devutil_deps():
             "benchmark_main": ":benchmark",
         },
     )
+    _maybe(pkg_config_repository, "system_yaml_cpp", modules = YAML_CPP_LIBS)

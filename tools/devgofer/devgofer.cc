@@ -37,6 +37,7 @@
 #include "absl/status/status.h"
 #include "glog/logging.h"
 #include "pkg/context/context.h"
+#include "pkg/devscope/allowlist.h"
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
 #include "pkg/fsgofer/fsgofer.h"
@@ -45,6 +46,7 @@
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
+#include "tools/devgofer/private_dir.h"
 #include "tools/devgofer/sandbox.h"
 
 namespace gvisor::devgofer {
@@ -108,7 +110,8 @@ absl::Status StartOne(lisafs::Server& server, const Options& o,
 // the allowed files, which could then be donated, is planned). Returns the
 // usage message when refused.
 std::optional<std::string> CheckScopedDonation(Options& o) {
-  if (o.backend.allowlist == nullptr || o.backend.allowlist->empty()) {
+  if (o.backend.allowlist == nullptr || o.backend.allowlist->empty() ||
+      o.private_dir) {
     return std::nullopt;
   }
   if (o.backend.donate_mount_fd && o.donate_mount_fd_given) {
@@ -122,10 +125,9 @@ std::optional<std::string> CheckScopedDonation(Options& o) {
 
 // ScopeNote describes the scope for the "serving" log line.
 std::string ScopeNote(const Options& o) {
-  if (o.backend.allowlist == nullptr || o.backend.allowlist->empty()) {
-    return "; scope: every file";
-  }
-  return "; scope: only " + o.backend.allowlist->ToString();
+  if (o.scope == nullptr || o.scope->empty()) return "; scope: every file";
+  return absl::StrCat("; scope: only ", o.scope->ToString(),
+                      o.private_dir ? " (a private directory)" : "");
 }
 
 // Confine installs the sandbox unless --nosandbox. It runs once the gofer
@@ -180,6 +182,18 @@ int Run(int argc, char** argv) {
   struct stat st;
   if (stat(o.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return UsageError("--root=" + o.root + " is not a directory");
+  }
+
+  // --private_dir: from here on this process sees at --root only what the
+  // rules allow. First, while single-threaded and still privileged.
+  if (o.private_dir) {
+    absl::StatusOr<PrivateDir> d = MakePrivateDir(o.root, *o.scope);
+    if (!d.ok()) {
+      LOG(ERROR) << "devgofer: --private_dir: " << d.status();
+      return kExitFailure;
+    }
+    o.root = d->path;
+    LOG(INFO) << "devgofer: serving a " << d->description;
   }
 
   // Every connection holds a few FDs, and a dev gofer may serve many.

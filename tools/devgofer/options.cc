@@ -1,7 +1,9 @@
 #include "tools/devgofer/options.h"
 
 #include <errno.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,6 +13,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "pkg/devscope/allowlist.h"
+#include "pkg/devscope/cdi.h"
+#include "pkg/devscope/oci.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::devgofer {
@@ -23,7 +27,8 @@ const char kUsage[] =
     "[--v=N] [--workers=N] [--max_fdids_per_connection=N] "
     "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
     "[--max_channel_threads=N] [--shutdown_grace=DURATION] "
-    "[--max_tree_depth=N] [--allow=RULE]...\n"
+    "[--max_tree_depth=N] [--allow=RULE]... [--cdi_spec=FILE]... "
+    "[--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE] [--private_dir]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
     "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
@@ -37,7 +42,11 @@ const char kUsage[] =
     "--shutdown_grace (5s) and --max_tree_depth (4096) bound the server. "
     "Each --allow adds one rule (a path or glob below DIR such as "
     "nvidia[0-9]* or nvidia-caps/*, or a device number such as 'c 195:*'); "
-    "with any, only what the rules allow is served and the rest is absent.";
+    "with any, only what the rules allow is served and the rest is absent. "
+    "--cdi_spec and --cdi_device (a CDI spec's devices, e.g. "
+    "nvidia.com/gpu=0) and --oci_spec (a config.json's linux.devices) "
+    "serve only those devices' nodes; --private_dir serves them from a "
+    "private directory that holds only them (needs CAP_SYS_ADMIN).";
 
 namespace {
 
@@ -62,6 +71,57 @@ std::function<absl::Status(absl::string_view)> SizeFlag(const char* flag,
     }
     return absl::OkStatus();
   };
+}
+
+// AbsoluteRoot is root, made absolute against the working directory.
+std::string AbsoluteRoot(const std::string& root) {
+  if (!root.empty() && root[0] == '/') return root;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return root;
+  return absl::StrCat(cwd, "/", root);
+}
+
+// ScopeRules reads --cdi_spec, --cdi_device and --oci_spec into
+// o->scope_rules.
+absl::Status ScopeRules(Options* o) {
+  if (o->cdi_specs.empty() != o->cdi_devices.empty()) {
+    return Bad(o->cdi_specs.empty()
+                   ? "--cdi_device needs --cdi_spec"
+                   : "--cdi_spec needs --cdi_device=vendor.com/class=name");
+  }
+  std::vector<std::string> rules;
+  if (!o->cdi_specs.empty()) {
+    std::vector<devscope::CdiSpec> specs;
+    for (const std::string& f : o->cdi_specs) {
+      absl::StatusOr<devscope::CdiSpec> s = devscope::LoadCdiSpec(f);
+      if (!s.ok())
+        return Bad(absl::StrCat("--cdi_spec: ", s.status().message()));
+      specs.push_back(std::move(*s));
+    }
+    absl::StatusOr<std::vector<std::string>> r =
+        devscope::CdiRules(specs, o->cdi_devices, AbsoluteRoot(o->root));
+    if (!r.ok())
+      return Bad(absl::StrCat("--cdi_device: ", r.status().message()));
+    rules = std::move(*r);
+  }
+  if (!o->oci_spec.empty()) {
+    absl::StatusOr<std::vector<devscope::OciDevice>> d =
+        devscope::LoadOciDevices(o->oci_spec);
+    if (!d.ok()) return Bad(absl::StrCat("--oci_spec: ", d.status().message()));
+    absl::StatusOr<std::vector<std::string>> r =
+        devscope::OciRules(*d, o->oci_spec);
+    if (!r.ok()) return Bad(absl::StrCat("--oci_spec: ", r.status().message()));
+    for (std::string& rule : *r) {
+      if (std::find(rules.begin(), rules.end(), rule) == rules.end()) {
+        rules.push_back(std::move(rule));
+      }
+    }
+  }
+  // The rules must make an allowlist (bounds, lengths).
+  absl::StatusOr<devscope::Allowlist> a = devscope::Allowlist::Parse(rules);
+  if (!a.ok()) return Bad(a.status().message());
+  o->scope_rules = std::move(rules);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -182,6 +242,28 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
          o.allow.emplace_back(v);
          return absl::OkStatus();
        }},
+      {"cdi_spec",
+       [&](absl::string_view v) {
+         if (v.empty()) return Bad("--cdi_spec: empty path");
+         o.cdi_specs.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"cdi_device",
+       [&](absl::string_view v) {
+         std::string kind, name;
+         if (absl::Status s = devscope::ParseQualifiedName(v, &kind, &name);
+             !s.ok()) {
+           return Bad(absl::StrCat("--cdi_device: ", s.message()));
+         }
+         o.cdi_devices.emplace_back(v);
+         return absl::OkStatus();
+       }},
+      {"oci_spec",
+       [&](absl::string_view v) {
+         if (v.empty()) return Bad("--oci_spec: empty path");
+         o.oci_spec = std::string(v);
+         return absl::OkStatus();
+       }},
       {"v",
        [&](absl::string_view v) {
          if (!absl::SimpleAtoi(v, &o.verbosity)) {
@@ -194,6 +276,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"donate_mount_fd", &o.backend.donate_mount_fd},
       {"readonly", &o.readonly},
       {"sandbox", &o.sandbox},
+      {"private_dir", &o.private_dir},
   };
 
   for (size_t i = 0; i < args.size(); ++i) {
@@ -247,12 +330,27 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   if (o.ready_fd >= 0 && o.ready_fd == o.fd) {
     return Bad("--ready_fd and --fd name the same FD");
   }
-  if (!o.allow.empty()) {
-    absl::StatusOr<devscope::Allowlist> a = devscope::Allowlist::Parse(o.allow);
-    if (!a.ok()) return Bad(absl::StrCat("--allow: ", a.status().message()));
-    o.backend.allowlist =
-        std::make_shared<const devscope::Allowlist>(*std::move(a));
+  if (absl::Status s = ScopeRules(&o); !s.ok()) return s;
+  // The scope: the --allow rules, then the CDI and OCI ones.
+  std::vector<std::string> rules = o.allow;
+  for (const std::string& r : o.scope_rules) {
+    if (std::find(rules.begin(), rules.end(), r) == rules.end()) {
+      rules.push_back(r);
+    }
   }
+  if (!rules.empty()) {
+    absl::StatusOr<devscope::Allowlist> a = devscope::Allowlist::Parse(rules);
+    if (!a.ok()) return Bad(absl::StrCat("--allow: ", a.status().message()));
+    o.scope = std::make_shared<const devscope::Allowlist>(*std::move(a));
+  }
+  if (o.private_dir && o.scope == nullptr) {
+    return Bad(
+        "--private_dir needs rules: --allow, --cdi_spec with --cdi_device, "
+        "or --oci_spec");
+  }
+  // A private directory holds only what the scope allows, so the served
+  // tree needs no filter; otherwise the backend filters every RPC.
+  if (!o.private_dir) o.backend.allowlist = o.scope;
   return o;
 }
 

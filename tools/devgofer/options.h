@@ -8,17 +8,24 @@
 //            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
 //            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
 //            [--shutdown_grace=DURATION] [--max_tree_depth=N]
-//            [--allow=RULE]...
+//            [--allow=RULE]... [--cdi_spec=FILE]...
+//            [--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE]
+//            [--private_dir]
 //
 // --allow (repeatable, one rule per flag: a value is never split, so a
 // glob may hold ',') scopes the gofer to the files its rules allow
 // (pkg/devscope/allowlist.h): paths and globs relative to --root
 // ("nvidiactl", "nvidia[0-9]*", "nvidia-caps/*") or device numbers
-// ("c 195:*"). Without it every file is served.
+// ("c 195:*"). --cdi_spec with --cdi_device, and --oci_spec, add the rules
+// of the devices they name. Without any, every file is served.
 //
 // The last seven set the server's bounds (lisafs::ServerOptions and
 // ConnectionOptions, where each is documented); --workers=0 picks the default.
 // DURATION is e.g. "5s".
+//
+// --cdi_spec, --cdi_device and --oci_spec scope the gofer to devices named
+// by the files orchestrators write (pkg/devscope/cdi.h, oci.h): the files
+// are read once, here, and give Options::scope_rules.
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
@@ -26,11 +33,13 @@
 #ifndef GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
 #define GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pkg/devscope/allowlist.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/lisafs/server.h"
 #include "tools/devgofer/sandbox.h"
@@ -79,6 +88,31 @@ struct Options {
   // set up (and sandboxed unless --nosandbox), make the probe's syscall,
   // print "devgofer: sandbox_selftest PROBE: RESULT" and exit 0.
   std::optional<SelftestProbe> selftest;
+
+  // cdi_specs (--cdi_spec=FILE, repeatable) are CDI spec files (JSON or
+  // YAML), cdi_devices (--cdi_device=vendor.com/class=name, repeatable) the
+  // fully qualified devices of them to serve (pkg/devscope/cdi.h). Either
+  // needs the other.
+  std::vector<std::string> cdi_specs;
+  std::vector<std::string> cdi_devices;
+  // oci_spec (--oci_spec=FILE) is an OCI runtime spec (config.json) whose
+  // linux.devices to serve (pkg/devscope/oci.h).
+  std::string oci_spec;
+  // scope_rules are the allowlist rules (pkg/devscope/allowlist.h) that
+  // the CDI devices (in --cdi_device order, relative to --root), then the
+  // OCI devices (relative to the container's /dev) give, without
+  // duplicates. Empty when none of the three flags is given.
+  std::vector<std::string> scope_rules;
+  // private_dir (--private_dir, off by default; needs scope_rules) serves
+  // a private view of --root that holds only the files scope_rules allow
+  // (private_dir.h MakePrivateDir), made at start: what a donated mount FD
+  // reaches is then no more than the rules allow.
+  bool private_dir = false;
+  // scope is the allowlist of the --allow rules, then scope_rules (without
+  // duplicates); null when there are none (every file is served). Without
+  // --private_dir it is also backend.allowlist (fsgofer filters every RPC);
+  // with it, the private directory holds only what it allows.
+  std::shared_ptr<const devscope::Allowlist> scope;
 };
 
 // kUsage is the one-paragraph usage text.
@@ -88,7 +122,10 @@ extern const char kUsage[];
 // syserr::ToErrno), with a message for the user that names the
 // flag, for an unknown flag, a bad value (an --allow rule the allowlist
 // refuses: the message names it), a missing value, when not exactly one of
-// --listen and --fd is given, or when --ready_fd is --fd.
+// --listen and --fd is given, when --ready_fd is --fd, or when a --cdi_spec
+// or --oci_spec file cannot be read, does not parse, or does not give rules
+// (pkg/devscope/cdi.h CdiRules, oci.h OciRules: an unknown device, a node
+// outside --root, ...).
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
 
 }  // namespace gvisor::devgofer

@@ -1,7 +1,13 @@
 #include "tools/devgofer/options.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace gvisor::devgofer {
@@ -115,6 +121,133 @@ TEST(OptionsTest, BadCommandLines) {
   }
   EXPECT_EQ(ParseOptions({"--listen=/a", "--bogus"}).status().message(),
             "unknown flag --bogus");
+}
+
+// WriteFile writes text to a new file in the test's temp dir.
+std::string WriteFile(const std::string& name, const std::string& text) {
+  std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+constexpr char kGpuSpec[] = R"(---
+cdiVersion: 0.5.0
+containerEdits:
+  deviceNodes:
+  - path: /dev/nvidia-uvm
+  - path: /dev/nvidiactl
+devices:
+- containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia0
+  name: "0"
+- containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia1
+  name: "1"
+kind: nvidia.com/gpu
+)";
+
+constexpr char kImexSpec[] =
+    R"({"cdiVersion":"0.5.0","kind":"nvidia.com/imex-channel","devices":)"
+    R"([{"name":"channel0","containerEdits":{"deviceNodes":[{"path":)"
+    R"("/dev/nvidia-caps-imex-channels/channel0"}]}}]})";
+
+constexpr char kConfig[] = R"({
+	"ociVersion": "1.0.2",
+	"linux": {
+		"devices": [
+			{"path": "/dev/nvidia1", "type": "c", "major": 195, "minor": 1},
+			{"path": "/dev/nvidiactl", "type": "c", "major": 195, "minor": 255}
+		]
+	}
+})";
+
+TEST(OptionsTest, NoScopingByDefault) {
+  absl::StatusOr<Options> o = ParseOptions({"--listen=/a"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(o->scope_rules.empty());
+  EXPECT_TRUE(o->cdi_specs.empty());
+  EXPECT_TRUE(o->oci_spec.empty());
+}
+
+TEST(OptionsTest, CdiSpecsAndDevicesGiveRules) {
+  std::string gpu = WriteFile("gpu.yaml", kGpuSpec);
+  std::string imex = WriteFile("imex.json", kImexSpec);
+  absl::StatusOr<Options> o =
+      ParseOptions({"--listen=/a", "--cdi_spec", gpu,
+                    "--cdi_device=nvidia.com/gpu=1", "--cdi_spec=" + imex,
+                    "--cdi_device", "nvidia.com/imex-channel=channel0"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_THAT(o->cdi_specs, testing::ElementsAre(gpu, imex));
+  EXPECT_THAT(o->cdi_devices,
+              testing::ElementsAre("nvidia.com/gpu=1",
+                                   "nvidia.com/imex-channel=channel0"));
+  EXPECT_THAT(o->scope_rules,
+              testing::ElementsAre("nvidia1", "nvidia-uvm", "nvidiactl",
+                                   "nvidia-caps-imex-channels/channel0"));
+  // Relative to --root, whichever comes first on the command line.
+  o = ParseOptions({"--cdi_device=nvidia.com/gpu=0", "--cdi_spec=" + gpu,
+                    "--listen=/a", "--root=/"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_THAT(
+      o->scope_rules,
+      testing::ElementsAre("dev/nvidia0", "dev/nvidia-uvm", "dev/nvidiactl"));
+}
+
+TEST(OptionsTest, OciSpecGivesRulesAfterCdiOnes) {
+  std::string gpu = WriteFile("gpu2.yaml", kGpuSpec);
+  std::string config = WriteFile("config.json", kConfig);
+  absl::StatusOr<Options> o =
+      ParseOptions({"--listen=/a", "--oci_spec=" + config});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->oci_spec, config);
+  EXPECT_THAT(o->scope_rules, testing::ElementsAre("nvidia1", "nvidiactl"));
+  EXPECT_FALSE(o->private_dir);
+  o = ParseOptions({"--listen=/a", "--oci_spec=" + config, "--private_dir"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->private_dir);
+  o = ParseOptions({"--listen=/a", "--oci_spec=" + config, "--cdi_spec=" + gpu,
+                    "--cdi_device=nvidia.com/gpu=0"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_THAT(o->scope_rules, testing::ElementsAre("nvidia0", "nvidia-uvm",
+                                                   "nvidiactl", "nvidia1"));
+}
+
+TEST(OptionsTest, BadScopeFlags) {
+  std::string gpu = WriteFile("gpu3.yaml", kGpuSpec);
+  std::string bad = WriteFile("bad.yaml", "cdiVersion: [");
+  std::string empty_config = WriteFile("empty.json", "{\"linux\": {}}");
+  struct Case {
+    std::vector<std::string> args;
+    const char* error;
+  };
+  const std::vector<Case> cases = {
+      {{"--cdi_spec=" + gpu}, "--cdi_spec needs --cdi_device"},
+      {{"--cdi_device=nvidia.com/gpu=0"}, "--cdi_device needs --cdi_spec"},
+      {{"--cdi_spec=" + gpu, "--cdi_device=0"}, "not a fully qualified name"},
+      {{"--cdi_spec=" + gpu, "--cdi_device=nvidia.com/gpu=7"},
+       "unknown CDI device nvidia.com/gpu=7; available: nvidia.com/gpu=0, "
+       "nvidia.com/gpu=1"},
+      {{"--cdi_spec=" + gpu, "--cdi_device=nvidia.com/gpu=0", "--root=/srv"},
+       "\"/dev/nvidia0\" is not under \"/srv\""},
+      {{"--cdi_spec=" + bad, "--cdi_device=nvidia.com/gpu=0"}, "bad.yaml"},
+      {{"--cdi_spec=/nonexistent.yaml", "--cdi_device=nvidia.com/gpu=0"},
+       "/nonexistent.yaml"},
+      {{"--cdi_spec="}, "--cdi_spec: empty path"},
+      {{"--oci_spec=" + empty_config}, "lists no device"},
+      {{"--oci_spec=/nonexistent.json"}, "--oci_spec: open /nonexistent.json"},
+      {{"--private_dir"}, "--private_dir needs rules"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.push_back("--listen=/a");
+    absl::StatusOr<Options> o = ParseOptions(args);
+    ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument)
+        << testing::PrintToString(args);
+    EXPECT_THAT(o.status().message(), testing::HasSubstr(c.error))
+        << testing::PrintToString(args);
+  }
 }
 
 }  // namespace
