@@ -135,6 +135,7 @@ int Run(int argc, char** argv) {
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   Options o = *std::move(parsed);
   FLAGS_v = o.verbosity;
+  if (!o.donation_note.empty()) LOG(INFO) << "devgofer: " << o.donation_note;
   // Closed unwritten if the gofer fails before it serves.
   absl::StatusOr<fd::OwnedFd> ready = readyfd::Claim(o.ready_fd);
   if (!ready.ok()) return UsageError(std::string(ready.status().message()));
@@ -225,7 +226,8 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
-              << (o.readonly ? " (read-only)" : "");
+              << (o.readonly ? " (read-only)" : "")
+              << (o.backend.donate_mount_fd ? " (mount FD donated)" : "");
     readyfd::Notify(context::Background(), *std::move(ready));
   } else {
     absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
@@ -250,7 +252,8 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on FD " << o.fd
-              << (o.readonly ? " (read-only)" : "");
+              << (o.readonly ? " (read-only)" : "")
+              << (o.backend.donate_mount_fd ? " (mount FD donated)" : "");
     readyfd::Notify(context::Background(), *std::move(ready));
   }
 

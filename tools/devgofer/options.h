@@ -1,6 +1,6 @@
 // devgofer's command line: what it serves and how.
 //
-//   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--donate_mount_fd]
+//   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--[no]donate_mount_fd]
 //            [--readonly] [--char_devices=passthrough|deny]
 //            [--host_fifo=none|open] [--host_uds=none|open|create|all]
 //            [--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log]
@@ -15,6 +15,12 @@
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
+//
+// The mount FD is donated by default (gVisor's default: runsc donates it
+// with directfs), so that devices open on the client's host fast path. A
+// donated mount FD lets the client open whatever the host lets it open
+// beneath it, so donation must never widen what the other flags allow:
+// PlanDonation decides.
 
 #ifndef GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
 #define GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
@@ -43,9 +49,15 @@ struct Options {
   int ready_fd = -1;
   // readonly makes every connection read-only.
   bool readonly = false;
-  // backend holds --donate_mount_fd, --char_devices, --host_fifo and
-  // --host_uds.
+  // donate_mount_fd is --donate_mount_fd or --nodonate_mount_fd as given;
+  // unset, PlanDonation picks the default.
+  std::optional<bool> donate_mount_fd;
+  // backend holds --char_devices, --host_fifo, --host_uds, and the
+  // donation PlanDonation decided (donate_mount_fd).
   fsgofer::Options backend;
+  // donation_note, if not empty, says why the mount FD is not donated by
+  // default, for the start-up log.
+  std::string donation_note;
   // server holds --workers, --max_fdids_per_connection, --fd_reserve,
   // --fd_reserve_per_connection, --max_channel_threads and
   // --shutdown_grace.
@@ -71,10 +83,33 @@ struct Options {
 // kUsage is the one-paragraph usage text.
 extern const char kUsage[];
 
+// Donation is the decision on donating the mount FD.
+struct Donation {
+  // donate says whether Mount donates the mount point's host FD.
+  bool donate = false;
+  // why_not, when donate is false by default (not by --nodonate_mount_fd),
+  // says why.
+  std::string why_not;
+};
+
+// PlanDonation decides, from the parsed flags (o.donate_mount_fd,
+// o.readonly, o.backend), whether the mount FD is donated. It is the one
+// place that knows what a donated mount FD would widen: the client opens
+// character devices and regular files through it itself
+// (pkg/devutil/devutil.h), so with --readonly (writes) or
+// --char_devices=deny (devices) it would bypass the flag. With either, the
+// default is no donation (why_not says so) and an explicit
+// --donate_mount_fd is refused: INVALID_ARGUMENT with a message that says
+// why. Any later restriction of what may be opened (an allowlist) belongs
+// here too.
+absl::StatusOr<Donation> PlanDonation(const Options& o);
+
 // ParseOptions parses argv[1..]. Returns INVALID_ARGUMENT (EINVAL to
 // syserr::ToErrno), with a message for the user that names the
 // flag, for an unknown flag, a bad value, a missing value, when not
-// exactly one of --listen and --fd is given, or when --ready_fd is --fd.
+// exactly one of --listen and --fd is given, when --ready_fd is --fd, or
+// when PlanDonation refuses --donate_mount_fd. backend.donate_mount_fd and
+// donation_note hold PlanDonation's decision.
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
 
 }  // namespace gvisor::devgofer
