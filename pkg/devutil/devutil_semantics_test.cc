@@ -66,10 +66,10 @@ class Server {
         unet::Socket::SocketPair(SOCK_STREAM);
     EXPECT_TRUE(pair.ok()) << pair.status();
     if (!pair.ok()) return nullptr;
-    absl::Status s = server_.StartConnection(
-        std::move(pair->second), dir,
-        std::make_unique<fsgofer::Connection>(options_),
-        lisafs::ConnectionOptions());
+    absl::Status s =
+        server_.StartConnection(std::move(pair->second), dir,
+                                std::make_unique<fsgofer::Connection>(options_),
+                                lisafs::ConnectionOptions());
     EXPECT_TRUE(s.ok()) << s;
     absl::StatusOr<std::unique_ptr<GoferClient>> c =
         NewGoferClient(Ctx(), "semantics", std::move(pair->first));
