@@ -429,8 +429,9 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
     case Outcome::kRefuse:
       return fail(RefusalErrno(st.st_mode), "");
   }
-  // Character devices and regular files, opened blocking as their drivers
-  // expect; O_NOCTTY so that a tty never becomes the caller's terminal.
+  // Character devices and regular files, with the access mode alone: no
+  // O_NONBLOCK, as device drivers expect; O_NOCTTY so that a tty never
+  // becomes the caller's controlling terminal.
   const int open_flags = flags | O_NOCTTY | O_CLOEXEC;
   // Step 3: open that same file through its magic link: no path is
   // resolved again, so nothing can be swapped in between.
