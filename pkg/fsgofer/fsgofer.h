@@ -50,7 +50,10 @@
 //  * Connect and ConnectWithCreds connect a non-blocking socket, so a
 //    listener whose backlog is full answers EAGAIN at once rather than
 //    holding the handler (and the server's rename lock) until it accepts;
-//  * OpenCreateAt reopens the new file with O_NONBLOCK too.
+//  * OpenCreateAt reopens the new file with O_NONBLOCK too;
+//  * a character device's donated FD stays blocking, where gVisor's lisafs
+//    server makes every donated FD non-blocking (DonateFD): its devices then
+//    behave as on gVisor's host fast path, which opens them blocking.
 //
 // No host call here waits on another party indefinitely, but one: walks
 // and the opens of everything but character devices use O_NONBLOCK (FIFOs,
