@@ -329,7 +329,8 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
       return d.status();
     }
   }
-  out.impl = std::make_unique<OpenFD>(*std::move(f));
+  out.impl = blocking ? std::make_unique<OpenFD>(*std::move(f), open_flags)
+                      : std::make_unique<OpenFD>(*std::move(f));
   return out;
 }
 

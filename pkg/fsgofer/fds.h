@@ -138,6 +138,13 @@ class ControlFD final : public lisafs::ControlFDImpl {
 class OpenFD final : public lisafs::OpenFDImpl {
  public:
   explicit OpenFD(fd::OwnedFd host) : host_(std::move(host)) {}
+  // OpenFD of a character device opened blocking (host, with flags): its
+  // FD is the one donated, so it stays blocking, and Read and Write RPCs go
+  // through a second, non-blocking open of the same file instead, made at
+  // the first such RPC (devutil never sends one), so that no handler waits
+  // on the device: EAGAIN where the device has nothing, as before.
+  OpenFD(fd::OwnedFd host, int flags)
+      : host_(std::move(host)), blocking_device_(true), io_flags_(flags) {}
 
   absl::StatusOr<lisafs::Statx> Stat() override;
   absl::Status Sync() override;
@@ -152,7 +159,15 @@ class OpenFD final : public lisafs::OpenFDImpl {
                         std::vector<lisafs::Dirent64>* out) override;
 
  private:
+  // IoFd is the FD for Read and Write: host_, or for a blocking device its
+  // non-blocking twin (opened once, kept until the OpenFD goes).
+  absl::StatusOr<int> IoFd();
+
   const fd::OwnedFd host_;
+  const bool blocking_device_ = false;
+  const int io_flags_ = 0;
+  std::mutex mu_;
+  fd::OwnedFd io_;  // guarded by mu_
 };
 
 // BoundSocketFD is a bound host socket made by BindAt.

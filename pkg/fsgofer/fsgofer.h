@@ -58,13 +58,15 @@
 // No host call here waits on another party indefinitely, but one: walks
 // and the opens of everything but character devices use O_NONBLOCK (FIFOs,
 // file leases), connects and accepts do not block. The open of a character
-// device is blocking, as in gVisor, and so is a Read or Write RPC on its
-// server-side FD: a driver may make it wait (a tty for carrier, a device
-// that is busy). What bounds it: only character devices the policy lets
-// through (CharDevicePolicy; a dev gofer serves a directory of devices), one
-// connection is served by one worker at a time so it can hold at most one
-// worker stuck so, and the server's shutdown grace. (A driver that ignores
-// O_NONBLOCK, or a hung network filesystem, can also stall a call.)
+// device is blocking, as in gVisor: a driver may make it wait (a tty for
+// carrier, a device that is busy). What bounds it: only character devices
+// the policy lets through (CharDevicePolicy; a dev gofer serves a directory
+// of devices), one connection is served by one worker at a time so it can
+// hold at most one worker stuck so, and the server's shutdown grace. Read
+// and Write RPCs on such a device do not wait: they use a second,
+// non-blocking open of it, made at the first one (fds.h). (A driver that
+// ignores O_NONBLOCK, or a hung network filesystem, can also stall a
+// call.)
 
 #ifndef GVISOR_PKG_FSGOFER_FSGOFER_H_
 #define GVISOR_PKG_FSGOFER_FSGOFER_H_
