@@ -99,25 +99,26 @@ TEST_F(ShimTest, ProbeOfARegularFileAndADirectory) {
 }
 
 TEST_F(ShimTest, DirectoryThroughRpcIsAnErrorThatKeepsTheContainer) {
-  // Without the mount FD, the gofer donates no FD for a directory
-  // (devutil reports EIO); that is the call's failure, not the gofer's.
+  // devutil refuses to open a directory (EISDIR, on both paths); that is
+  // the call's failure, not the gofer's.
   auto g = Tree();
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("tree", g->socket()));
   grpc::Status st = Probe("tree", "dir");
-  EXPECT_CODE(st, INTERNAL);
-  EXPECT_THAT(st.error_message(), HasSubstr("EIO"));
+  EXPECT_CODE(st, FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(), HasSubstr("EISDIR"));
   EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
   ASSERT_GRPC_OK(Probe("tree", "file"));
 }
 
-TEST_F(ShimTest, DirectoryOnTheHostFastPathIsADirectory) {
+TEST_F(ShimTest, DirectoryOnTheHostFastPathIsEisdirToo) {
   auto g = Tree({"--donate_mount_fd"});
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("tree", g->socket()));
-  v1::DeviceInfo info;
-  ASSERT_GRPC_OK(Probe("tree", "dir", v1::READ, &info));
-  EXPECT_EQ(info.type(), v1::DIRECTORY);
+  grpc::Status st = Probe("tree", "dir", v1::READ);
+  EXPECT_CODE(st, FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(), HasSubstr("EISDIR"));
+  EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
 }
 
 TEST_F(ShimTest, MissingDeviceIsNotFoundWithItsErrno) {

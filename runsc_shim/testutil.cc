@@ -312,8 +312,9 @@ absl::StatusOr<std::unique_ptr<DevGofer>> DevGofer::Start(
   ASSIGN_OR_RETURN(const std::string bin, Runfile("tools/devgofer/devgofer"));
   std::unique_ptr<DevGofer> g(new DevGofer());
   g->socket_ = TempSocketPath("dg");
-  std::vector<std::string> argv = {bin, "--root=" + root,
-                                   "--listen=" + g->socket_};
+  // The RPC path unless flags say --donate_mount_fd (the last one counts).
+  std::vector<std::string> argv = {
+      bin, "--root=" + root, "--listen=" + g->socket_, "--nodonate_mount_fd"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   ASSIGN_OR_RETURN(g->child_, Child::StartServer(argv));
   return g;

@@ -200,7 +200,8 @@ if [[ $have_devgofer == 1 ]]; then
       newtree "tree-a-$n"
       sflags=("${policy[@]}")
       cflags=()
-      if [[ $donate == 1 ]]; then sflags+=(--donate_mount_fd); cflags+=(--expect_host_fd); fi
+      # devgofer donates the mount FD by default.
+      if [[ $donate == 1 ]]; then cflags+=(--expect_host_fd); else sflags+=(--nodonate_mount_fd); fi
       # devgofer serves the inherited socket on FD 3, one process per
       # connection, as runsc's gofer serves /dev.
       run_goclient "goclient-$v -> devgofer --fd (donate_mount_fd=$donate)" "$work/a-$n.log" \
@@ -214,7 +215,7 @@ if [[ $have_devgofer == 1 ]]; then
   sock="$work/dg-$n.sock"
   rc=0
   start_server "$work" "$work/devgofer.log" \
-    "$devgofer" --root="$tree" --listen="$sock" "${policy[@]}" "${confine[@]}" || rc=$?
+    "$devgofer" --root="$tree" --listen="$sock" --nodonate_mount_fd "${policy[@]}" "${confine[@]}" || rc=$?
   pids+=("$SERVER_PID")
   [[ $rc == 0 ]] || { tail -20 "$work/devgofer.log" >&2; die "devgofer did not start on $sock"; }
   run_goclient "goclient-$first -> devgofer --listen" "$work/a-$n.log" \
@@ -225,7 +226,7 @@ if [[ $have_devgofer == 1 ]]; then
   newtree "tree-a-$n"
   run_goclient "goclient-$first -> devgofer --fd (no host sockets, no FIFOs)" "$work/a-$n.log" \
     "$work/bin/goclient-$first" --root="$tree" --server=cpp --host_uds=none --host_fifo=none "${devflag[@]}" "${trace[@]}" -- \
-    "$devgofer" --root="$tree" --fd=3 --host_uds=none --host_fifo=none "${confine[@]}"
+    "$devgofer" --root="$tree" --fd=3 --nodonate_mount_fd --host_uds=none --host_fifo=none "${confine[@]}"
   # Scoped (--allow): gVisor's devutil and lisafs clients see only what the
   # rules allow, by path and glob, then by device number.
   for v in $versions; do

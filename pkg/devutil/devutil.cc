@@ -137,6 +137,39 @@ int OpenBeneath(int dirfd, const std::string& joined,
   return OpenComponentwise(dirfd, path, flags);
 }
 
+// Outcome is what OpenAt does with a file of a given type once it has
+// found it (the table in devutil.h).
+enum class Outcome {
+  // kOpenHere: on the fast path, open it through the O_PATH FD (character
+  // devices, regular files).
+  kOpenHere,
+  // kAskTheGofer: on the fast path too, send OpenAt to the gofer, whose
+  // policy decides (FIFOs, sockets, block devices, anything else).
+  kAskTheGofer,
+  // kRefuse: on both paths, fail with RefusalErrno without opening it
+  // (directories, symlinks).
+  kRefuse,
+};
+
+Outcome OutcomeOf(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFCHR:
+    case S_IFREG:
+      return Outcome::kOpenHere;
+    case S_IFDIR:
+    case S_IFLNK:
+      return Outcome::kRefuse;
+    default:
+      return Outcome::kAskTheGofer;
+  }
+}
+
+// RefusalErrno is the errno of a kRefuse type: EISDIR for a directory (no
+// device is one), ELOOP for a symlink (never followed).
+int RefusalErrno(uint32_t mode) {
+  return (mode & S_IFMT) == S_IFDIR ? EISDIR : ELOOP;
+}
+
 // kRpcPathMids are the RPCs the client sends when it has no host FD.
 constexpr lisafs::MID kRpcPathMids[] = {
     lisafs::MID::kWalk, lisafs::MID::kOpenAt, lisafs::MID::kGetdents64,
@@ -332,7 +365,8 @@ absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
   Call call(this);
   if (call.closed()) return ClosedError("OpenAt");
   if (call.host_fd() != nullptr) {
-    return HostOpenAt(call.host_fd()->get(), path, static_cast<int>(flags));
+    return HostOpenAt(ctx, call.host_fd()->get(), path,
+                      static_cast<int>(flags));
   }
   return RpcOpenAt(ctx, path, flags);
 }
@@ -369,7 +403,8 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
 }
 
 absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
-    int host_fd, const std::vector<std::string>& path, int flags) const {
+    const context::Context& ctx, int host_fd,
+    const std::vector<std::string>& path, int flags) const {
   const std::string joined = absl::StrJoin(path, "/");
   auto fail = [&](int err, absl::string_view step) {
     return syserr::FromErrno(
@@ -383,10 +418,21 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
   // Step 2: the file's type, of the very file step 1 found.
   struct stat st;
   if (fstat(file.get(), &st) != 0) return fail(errno, ": fstat");
-  // O_PATH|O_NOFOLLOW stops on a final symlink rather than failing.
-  if (S_ISLNK(st.st_mode)) return fail(ELOOP, "");
-  int open_flags = flags | O_NOCTTY | O_CLOEXEC;
-  if (S_ISFIFO(st.st_mode)) open_flags |= O_NONBLOCK;
+  switch (OutcomeOf(st.st_mode)) {
+    case Outcome::kOpenHere:
+      break;
+    case Outcome::kAskTheGofer:
+      // FIFOs, sockets, block devices: the gofer's policy decides
+      // (--host_fifo, --host_uds, its supported types), as on the RPC path.
+      file.reset();
+      return RpcOpenAt(ctx, path, static_cast<uint32_t>(flags));
+    case Outcome::kRefuse:
+      return fail(RefusalErrno(st.st_mode), "");
+  }
+  // Character devices and regular files, with the access mode alone: no
+  // O_NONBLOCK, as device drivers expect; O_NOCTTY so that a tty never
+  // becomes the caller's controlling terminal.
+  const int open_flags = flags | O_NOCTTY | O_CLOEXEC;
   // Step 3: open that same file through its magic link: no path is
   // resolved again, so nothing can be swapped in between.
   const std::string proc = absl::StrCat("/proc/self/fd/", file.get());
@@ -459,11 +505,23 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
   }
   if (walk->status != lisafs::WalkStatus::kSuccess || n != path.size()) {
     if (n > 0) client_->CloseFD(ctx, inodes[n - 1].control_fd, true);
+    // A symlink in the middle of the path is refused as on the fast path.
+    const int err =
+        walk->status == lisafs::WalkStatus::kComponentSymlink ? ELOOP : ENOENT;
     return syserr::FromErrno(
-        ENOENT, absl::StrCat("OpenAt of \"", joined, "\": walk stopped after ",
-                             n, " of ", path.size(), " components"));
+        err, absl::StrCat("OpenAt of \"", joined, "\": walk stopped after ", n,
+                          " of ", path.size(), " components",
+                          err == ELOOP ? " at a symlink" : ""));
   }
   lisafs::ClientFD child = client_->NewFD(inodes[n - 1].control_fd);
+  // Directories and symlinks are refused here, before any OpenAt, with the
+  // errno of the fast path.
+  if (const uint32_t mode = inodes[n - 1].stat.mode;
+      OutcomeOf(mode) == Outcome::kRefuse) {
+    child.Close(ctx, /*flush=*/true);
+    return syserr::FromErrno(RefusalErrno(mode),
+                             absl::StrCat("OpenAt of \"", joined, "\""));
+  }
   absl::StatusOr<lisafs::OpenResult> open = child.OpenAt(ctx, flags);
   if (!open.ok()) {
     child.Close(ctx, /*flush=*/true);

@@ -100,24 +100,55 @@ class GoferClient {
       const context::Context& ctx);
 
   // OpenAt opens the file at relpath, relative to the served directory, with
-  // flags & O_ACCMODE (every other flag is dropped) and returns its host FD.
-  // relpath is split into components like gVisor's fspath; "nvidia0" and
-  // "nvidia-caps/nvidia-cap1" both work. Errors: ENOENT if a component does
-  // not exist or the path has no component ("", "/"); EINVAL for an absolute
-  // path or a "." or ".." component; an error (ELOOP on the fast path,
-  // ENOENT or EINVAL from the gofer) where a symlink would have to be
-  // followed; EIO if the gofer opened the file but donated no host FD.
+  // flags & O_ACCMODE (every other flag is dropped) and returns its host FD
+  // (close-on-exec). relpath is split into components like gVisor's fspath;
+  // "nvidia0" and "nvidia-caps/nvidia-cap1" both work. Errors: ENOENT if a
+  // component does not exist or the path has no component ("", "/");
+  // EINVAL for an absolute path or a "." or ".." component; ELOOP where a
+  // symlink would have to be followed (anywhere in the path); EIO if the
+  // gofer opened the file but donated no host FD.
+  //
+  // Both paths follow one table, by the type of the file found (a "gofer"
+  // outcome is what the gofer answers to OpenAt, on the fast path too, so
+  // that its flags are the only policy; pkg/fsgofer/fsgofer.h has the
+  // fsgofer's):
+  //
+  //   type              outcome                        FD flags
+  //   character device  opened (fast path: here;       access mode, blocking
+  //                     RPC: gofer, e.g. EPERM with    (no O_NONBLOCK)
+  //                     --char_devices=deny, EROFS
+  //                     for writes with --readonly)
+  //   regular file      opened (fast path: here;       access mode; RPC
+  //                     RPC: gofer)                    path: O_NONBLOCK
+  //   block device      gofer: EPERM (its Walk)        -
+  //   FIFO              gofer: EPERM unless            access mode,
+  //                     --host_fifo=open, else opened  O_NONBLOCK
+  //                     (never waits for a partner)
+  //   socket            gofer: EPERM unless            -
+  //                     --host_uds=open|all, else ENXIO
+  //   directory         EISDIR (no OpenAt is sent)     -
+  //   symlink           ELOOP (no OpenAt is sent)      -
+  //
+  // Character devices open blocking because drivers expect it: NVIDIA's
+  // defers device init on a non-blocking open and registers no poll
+  // wake-ups for an O_NONBLOCK file. A FIFO's open never waits for a
+  // partner (the gofer's walk holds it open for reading, as gVisor's
+  // fsgofer does, so even O_WRONLY finds a reader) and its FD stays
+  // non-blocking. A regular file's open may wait
+  // on a lease on the fast path (in the caller's thread); the gofer opens
+  // it O_NONBLOCK so that no handler waits (the flag changes nothing for
+  // its reads and writes).
   //
   // On the fast path the file is first opened O_PATH beneath the mount FD
-  // (no open of the file itself, so nothing that can block), its type is
-  // read with fstat, and only then is it opened through /proc/self/fd with
-  // the access mode, O_NOCTTY, and O_NONBLOCK for a FIFO: a FIFO never
-  // blocks the open (O_WRONLY without a reader is ENXIO, as on the RPC
-  // path, where the gofer opens everything O_NONBLOCK) and its FD stays
-  // non-blocking, while character devices are opened blocking, as their
-  // drivers expect. That costs three syscalls more than one openat (an
-  // openat2, an fstat, an open and a close in all). Without /proc it falls
-  // back to a second openat2 checked against the first by device and inode.
+  // (no open of the file itself, so nothing that can block), and its type
+  // is read with fstat. A character device or regular file is then opened
+  // through /proc/self/fd with the access mode and O_NOCTTY: three
+  // syscalls more than one openat (an openat2, an fstat, an open and a
+  // close in all). Without /proc it falls back to a second openat2 checked
+  // against the first by device and inode. Any other type goes to the
+  // gofer (Walk and OpenAt RPCs), as on the RPC path. A gofer that donates
+  // its mount FD must therefore not refuse what its mount FD allows
+  // (devgofer does not donate with --readonly or --char_devices=deny).
   //
   // openat2 is probed once per process, with an O_PATH openat2 of "." of
   // the mount FD: where it answers ENOSYS (an old kernel) or EPERM (a
@@ -190,7 +221,8 @@ class GoferClient {
   absl::Status ClosedError(absl::string_view op) const;
 
   absl::StatusOr<std::vector<std::string>> HostDirentNames(int host_fd) const;
-  absl::StatusOr<fd::OwnedFd> HostOpenAt(int host_fd,
+  absl::StatusOr<fd::OwnedFd> HostOpenAt(const context::Context& ctx,
+                                         int host_fd,
                                          const std::vector<std::string>& path,
                                          int flags) const;
   absl::StatusOr<std::vector<std::string>> RpcDirentNames(

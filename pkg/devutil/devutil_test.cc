@@ -200,15 +200,11 @@ TEST_P(DevutilTest, OnlyTheAccessModeIsKept) {
   EXPECT_NE(access((fixture_->root() + "/new").c_str(), F_OK), 0);
 }
 
-TEST_P(DevutilTest, DirectoryHasNoHostFd) {
+TEST_P(DevutilTest, DirectoryIsEisdirOnBothPaths) {
   auto c = Client();
-  absl::StatusOr<fd::OwnedFd> d = c->OpenAt(Ctx(), "dir", O_RDONLY);
-  if (GetParam()) {
-    // The host path opens the directory itself.
-    ASSERT_TRUE(d.ok()) << d.status();
-  } else {
-    // The gofer opens directories but donates no FD for them.
-    EXPECT_EQ(syserr::ToErrno(d.status()), EIO);
+  for (int flags : {O_RDONLY, O_RDWR}) {
+    absl::StatusOr<fd::OwnedFd> d = c->OpenAt(Ctx(), "dir", flags);
+    EXPECT_EQ(syserr::ToErrno(d.status()), EISDIR) << d.status();
   }
 }
 

@@ -410,12 +410,20 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
     default:
       break;
   }
-  // O_NONBLOCK keeps an open of a FIFO or device from hanging the handler
-  // (pkg/lisafs/README.md §7.4), which holds the rename lock shared meanwhile:
-  // a FIFO without a writer opens at once for reading, and for writing either
-  // finds a reader or fails with ENXIO. Donated FDs are non-blocking anyway.
-  absl::StatusOr<fd::OwnedFd> f =
-      host::Reopen(host_.get(), static_cast<int>(flags) | O_NONBLOCK);
+  // Character devices open blocking, as gVisor's fsgofer and its host fast
+  // path open them: drivers expect it (NVIDIA's defers device init on a
+  // non-blocking open and registers no poll wake-ups for an O_NONBLOCK
+  // file), and the donated FD keeps that flag. O_NOCTTY: a tty never
+  // becomes the gofer's controlling terminal. Everything else opens
+  // O_NONBLOCK, so that it cannot hang the handler (pkg/lisafs/README.md
+  // §7.4), which holds the rename lock shared meanwhile: a FIFO without a
+  // writer opens at once for reading, and for writing either finds a
+  // reader or fails with ENXIO; a lease on a regular file answers
+  // EWOULDBLOCK.
+  const bool blocking = type_ == S_IFCHR;
+  const int open_flags =
+      static_cast<int>(flags) | (blocking ? O_NOCTTY : O_NONBLOCK);
+  absl::StatusOr<fd::OwnedFd> f = host::Reopen(host_.get(), open_flags);
   if (!f.ok()) return syserr::WithContext(f.status(), "OpenAt");
   lisafs::NewOpenFD out;
   bool donate = false, required = false;
@@ -431,7 +439,8 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
   if (donate) {
     absl::StatusOr<fd::OwnedFd> d = host::Dup(f->get());
     if (d.ok()) {
-      if (absl::Status s = host::SetNonBlocking(d->get()); !s.ok()) return s;
+      // The dup shares the open file description, so its flags are those
+      // of the open above: non-blocking for all but character devices.
       out.donated = *std::move(d);
     } else if (required) {
       return d.status();
@@ -439,7 +448,8 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
   }
   const ControlFD* dir =
       type_ == S_IFDIR && state_->scope() != nullptr ? this : nullptr;
-  out.impl = std::make_unique<OpenFD>(*std::move(f), dir);
+  out.impl = blocking ? std::make_unique<OpenFD>(*std::move(f), open_flags)
+                      : std::make_unique<OpenFD>(*std::move(f), dir);
   return out;
 }
 

@@ -177,6 +177,16 @@ class OpenFD final : public lisafs::OpenFDImpl {
   // OpenFD: lisafs::OpenFD holds its ControlFD and destroys its impl first.
   explicit OpenFD(fd::OwnedFd host, const ControlFD* dir = nullptr)
       : host_(std::move(host)), dir_(dir) {}
+  // OpenFD of a character device opened blocking (host, with flags): its
+  // FD is the one donated, so it stays blocking, and Read and Write RPCs go
+  // through a second, non-blocking open of the same file instead, made at
+  // the first such RPC (devutil never sends one), so that no handler waits
+  // on the device: EAGAIN where the device has nothing, as before.
+  OpenFD(fd::OwnedFd host, int flags)
+      : host_(std::move(host)),
+        dir_(nullptr),
+        blocking_device_(true),
+        io_flags_(flags) {}
 
   absl::StatusOr<lisafs::Statx> Stat() override;
   absl::Status Sync() override;
@@ -191,8 +201,16 @@ class OpenFD final : public lisafs::OpenFDImpl {
                         std::vector<lisafs::Dirent64>* out) override;
 
  private:
+  // IoFd is the FD for Read and Write: host_, or for a blocking device its
+  // non-blocking twin (opened once, kept until the OpenFD goes).
+  absl::StatusOr<int> IoFd();
+
   const fd::OwnedFd host_;
   const ControlFD* const dir_;
+  const bool blocking_device_ = false;
+  const int io_flags_ = 0;
+  std::mutex mu_;
+  fd::OwnedFd io_;  // guarded by mu_
 };
 
 // BoundSocketFD is a bound host socket made by BindAt.

@@ -14,8 +14,30 @@
 // OpenCreateAt for regular files (best effort), FIFOs and character devices;
 // for the mount point itself when Options::donate_mount_fd is set and no
 // Options::allowlist scopes the connection (on Mount, and on OpenAt of the
-// mount point); the connected socket on Connect, the accepted one on Accept
-// and the bound one on BindAt. Every donated FD is made non-blocking first.
+// mount point); the connected socket on Connect, the
+// accepted one on Accept and the bound one on BindAt. A donated FD shares
+// its open file description with the server's, so it carries the flags of
+// the open: a character device's is blocking (no O_NONBLOCK), as drivers
+// expect and as gVisor's fsgofer opens it; every other donated FD is
+// non-blocking.
+//
+// What OpenAt gives, by file type (the dev gofer's table, which
+// GoferClient::OpenAt follows on both of its paths, is in
+// pkg/devutil/devutil.h):
+//  * character device: EPERM under CharDevicePolicy::kDeny; else opened
+//    with the access mode (plus O_NOCTTY), blocking, and donated;
+//  * block device and other unsupported types: never reached, the Walk to
+//    them fails with EPERM (as gVisor's checkSupportedFileType);
+//  * regular file: opened O_NONBLOCK, donated (best effort);
+//  * directory: O_RDONLY opens it (no FD donated but for the mount point
+//    with donate_mount_fd); any other access mode is EISDIR;
+//  * FIFO: EPERM unless host_fifo_open; else opened O_NONBLOCK and donated
+//    (the walk's control FD holds it open for reading, as gVisor's tryOpen
+//    does, so O_WRONLY finds a reader);
+//  * socket: EPERM unless host_uds_open; else ENXIO (the host cannot open
+//    a socket; Connect is the way to one);
+//  * symlink: EINVAL (the lisafs server refuses it, as gVisor's).
+// A read-only connection refuses any access mode but O_RDONLY with EROFS.
 //
 // Where this backend departs from the reference one:
 //  * sockets are connected and bound through /proc/self/fd paths (the
@@ -29,13 +51,23 @@
 //  * Connect and ConnectWithCreds connect a non-blocking socket, so a
 //    listener whose backlog is full answers EAGAIN at once rather than
 //    holding the handler (and the server's rename lock) until it accepts;
-//  * OpenCreateAt reopens the new file with O_NONBLOCK too.
+//  * OpenCreateAt reopens the new file with O_NONBLOCK too;
+//  * a character device's donated FD stays blocking, where gVisor's lisafs
+//    server makes every donated FD non-blocking (DonateFD): its devices then
+//    behave as on gVisor's host fast path, which opens them blocking.
 //
-// No host call here waits on another party indefinitely: walks and opens
-// use O_NONBLOCK (FIFOs, devices, file leases), connects and accepts do not
-// block. (A device driver that ignores O_NONBLOCK, or a hung network
-// filesystem, can still stall a call; which device types may be opened at
-// all is the CharDevicePolicy.)
+// No host call here waits on another party indefinitely, but one: walks
+// and the opens of everything but character devices use O_NONBLOCK (FIFOs,
+// file leases), connects and accepts do not block. The open of a character
+// device is blocking, as in gVisor: a driver may make it wait (a tty for
+// carrier, a device that is busy). What bounds it: only character devices
+// the policy lets through (CharDevicePolicy; a dev gofer serves a directory
+// of devices), one connection is served by one worker at a time so it can
+// hold at most one worker stuck so, and the server's shutdown grace. Read
+// and Write RPCs on such a device do not wait: they use a second,
+// non-blocking open of it, made at the first one (fds.h). (A driver that
+// ignores O_NONBLOCK, or a hung network filesystem, can also stall a
+// call.)
 
 #ifndef GVISOR_PKG_FSGOFER_FSGOFER_H_
 #define GVISOR_PKG_FSGOFER_FSGOFER_H_

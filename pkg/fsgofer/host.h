@@ -85,7 +85,8 @@ absl::StatusOr<fd::OwnedFd> Reopen(int fd, int flags);
 absl::StatusOr<fd::OwnedFd> Dup(int fd);
 
 // SetNonBlocking puts fd's open file description in O_NONBLOCK mode, as
-// every donated FD must be. EBADF (an O_PATH FD) is ignored.
+// every donated FD but a character device's must be. EBADF (an O_PATH FD)
+// is ignored.
 absl::Status SetNonBlocking(int fd);
 
 // ReadAt fills buf from offset with pread(2), looping over short reads,

@@ -21,13 +21,25 @@ absl::Status OpenFD::Sync() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> OpenFD::IoFd() {
+  if (!blocking_device_) return host_.get();
+  std::lock_guard<std::mutex> l(mu_);
+  if (!io_.valid()) {
+    ASSIGN_OR_RETURN(io_, host::Reopen(host_.get(), (io_flags_ & O_ACCMODE) |
+                                                        O_NONBLOCK | O_NOCTTY));
+  }
+  return io_.get();
+}
+
 absl::StatusOr<size_t> OpenFD::Write(absl::Span<const uint8_t> data,
                                      uint64_t offset) {
-  return host::WriteAt(host_.get(), data, offset);
+  ASSIGN_OR_RETURN(const int fd, IoFd());
+  return host::WriteAt(fd, data, offset);
 }
 
 absl::StatusOr<size_t> OpenFD::Read(absl::Span<uint8_t> buf, uint64_t offset) {
-  return host::ReadAt(host_.get(), buf, offset);
+  ASSIGN_OR_RETURN(const int fd, IoFd());
+  return host::ReadAt(fd, buf, offset);
 }
 
 absl::Status OpenFD::Allocate(uint64_t mode, uint64_t offset, uint64_t length) {

@@ -115,6 +115,8 @@ int Run(int argc, char** argv) {
   devgofer::GoferSpawn spawn;
   spawn.binary = binary;
   spawn.root = root;
+  // The RPC path: a donated mount FD per connection would double our FDs.
+  spawn.flags = {"--nodonate_mount_fd"};
   absl::StatusOr<std::unique_ptr<devgofer::GoferProcess>> g =
       devgofer::GoferProcess::Start(spawn);
   if (!g.ok()) {

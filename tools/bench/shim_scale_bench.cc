@@ -100,9 +100,9 @@ int Main(int argc, char** argv) {
          static_cast<int>(std::thread::hardware_concurrency()));
 
   std::vector<std::string> gofer_flags = {"--char_devices=passthrough"};
-  if (absl::GetFlag(FLAGS_donate_mount_fd)) {
-    gofer_flags.push_back("--donate_mount_fd");
-  }
+  gofer_flags.push_back(absl::GetFlag(FLAGS_donate_mount_fd)
+                            ? "--donate_mount_fd"
+                            : "--nodonate_mount_fd");
   // kGoferFdsPerConnection is a devgofer's FD cost per connection (a
   // donated mount FD is sent and closed); kGoferFdsSpare covers its own FDs
   // and its FD reserve (256 by default).

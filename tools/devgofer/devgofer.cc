@@ -103,26 +103,6 @@ absl::Status StartOne(lisafs::Server& server, const Options& o,
       copts);
 }
 
-// CheckScopedDonation settles the mount FD's donation for a scoped gofer
-// (any --allow): the donated FD would reach every file of --root, past the
-// allowlist, so a scoped gofer does not donate it, and an explicit
-// --donate_mount_fd is refused (serving a private directory that holds only
-// the allowed files, which could then be donated, is planned). Returns the
-// usage message when refused.
-std::optional<std::string> CheckScopedDonation(Options& o) {
-  if (o.backend.allowlist == nullptr || o.backend.allowlist->empty() ||
-      o.private_dir) {
-    return std::nullopt;
-  }
-  if (o.backend.donate_mount_fd && o.donate_mount_fd_given) {
-    return "--donate_mount_fd with --allow: donation would widen the scope "
-           "(the mount FD reaches every file of --root); a private directory "
-           "holding only the allowed files is planned";
-  }
-  o.backend.donate_mount_fd = false;
-  return std::nullopt;
-}
-
 // ScopeNote describes the scope for the "serving" log line.
 std::string ScopeNote(const Options& o) {
   if (o.scope == nullptr || o.scope->empty()) return "; scope: every file";
@@ -164,10 +144,7 @@ int Run(int argc, char** argv) {
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   Options o = *std::move(parsed);
   FLAGS_v = o.verbosity;
-  if (std::optional<std::string> bad = CheckScopedDonation(o);
-      bad.has_value()) {
-    return UsageError(*bad);
-  }
+  if (!o.donation_note.empty()) LOG(INFO) << "devgofer: " << o.donation_note;
   // Closed unwritten if the gofer fails before it serves.
   absl::StatusOr<fd::OwnedFd> ready = readyfd::Claim(o.ready_fd);
   if (!ready.ok()) return UsageError(std::string(ready.status().message()));
@@ -270,7 +247,9 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
-              << (o.readonly ? " (read-only)" : "") << ScopeNote(o);
+              << (o.readonly ? " (read-only)" : "")
+              << (o.backend.donate_mount_fd ? " (mount FD donated)" : "")
+              << ScopeNote(o);
     readyfd::Notify(context::Background(), *std::move(ready));
   } else {
     absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
@@ -295,7 +274,9 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on FD " << o.fd
-              << (o.readonly ? " (read-only)" : "") << ScopeNote(o);
+              << (o.readonly ? " (read-only)" : "")
+              << (o.backend.donate_mount_fd ? " (mount FD donated)" : "")
+              << ScopeNote(o);
     readyfd::Notify(context::Background(), *std::move(ready));
   }
 

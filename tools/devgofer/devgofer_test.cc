@@ -15,13 +15,17 @@
 
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "pkg/context/context.h"
+#include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/messages.h"
+#include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "testing/raw_client.h"
 #include "tools/devgofer/gofer_process.h"
@@ -93,6 +97,10 @@ TEST_F(DevgoferTest, BadFlagsExitTwoWithAMessage) {
            {{"--listen=/tmp/x", "--root=/etc/passwd"}, "not a directory"},
            {{"--fd=97"}, "--fd=97 is not a unix socket"},
            {{"--listen=/tmp/x", "--ready_fd=97"}, "--ready_fd=97: EBADF"},
+           {{"--fd=3", "--readonly", "--donate_mount_fd"},
+            "would bypass --readonly"},
+           {{"--fd=3", "--char_devices=deny", "--donate_mount_fd"},
+            "would bypass --char_devices=deny"},
        }) {
     GoferChild p;
     Spawn(args, -1, &p);
@@ -117,7 +125,8 @@ TEST_F(DevgoferTest, ListenServesEveryConnectionUntilSigterm) {
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->mid, 1);
     EXPECT_EQ(r->As<lisafs::MountResp>()->root.control_fd, 1u);
-    EXPECT_TRUE(r->fds.empty());
+    // The mount FD is donated by default.
+    EXPECT_EQ(r->fds.size(), 1u);
     lisafs::OpenAtReq o;
     o.fd = Walk1(*c, "file");
     ASSERT_NE(o.fd, 0u);
@@ -211,7 +220,8 @@ TEST_F(DevgoferTest, FdServesDevAndExitsWhenTheConnectionEnds) {
     r = c.Call(MID::kOpenAt, o);
     ASSERT_EQ(r->mid, 7) << r->err();
     ASSERT_EQ(r->fds.size(), 1u);
-    EXPECT_NE(fcntl(r->fds[0].get(), F_GETFL) & O_NONBLOCK, 0);
+    // A character device's FD is blocking, as drivers expect.
+    EXPECT_EQ(fcntl(r->fds[0].get(), F_GETFL) & O_NONBLOCK, 0);
     char ch;
     EXPECT_EQ(read(r->fds[0].get(), &ch, 1), 0);
     EXPECT_EQ(write(r->fds[0].get(), "x", 1), 1);
@@ -269,6 +279,81 @@ TEST_F(DevgoferTest, DonateMountFdFlag) {
   EXPECT_EQ(got.st_ino, want.st_ino);
   c.reset();
   EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, NodonateMountFdFlag) {
+  GoferChild p;
+  Reply m;
+  std::unique_ptr<RawClient> c =
+      StartFd({"--root=" + dir_, "--nodonate_mount_fd"}, &p, &m);
+  EXPECT_EQ(m.mid, 1);
+  EXPECT_TRUE(m.fds.empty());
+  c.reset();
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, ReadonlyAndDenyDoNotDonateByDefaultAndLogWhy) {
+  for (const char* flag : {"--readonly", "--char_devices=deny"}) {
+    SCOPED_TRACE(flag);
+    GoferChild p;
+    Reply m;
+    std::unique_ptr<RawClient> c = StartFd({"--root=" + dir_, flag}, &p, &m);
+    EXPECT_EQ(m.mid, 1);
+    EXPECT_TRUE(m.fds.empty()) << "a mount FD was donated";
+    c.reset();
+    EXPECT_EQ(p.Wait(), 0) << p.log;
+    EXPECT_TRUE(absl::StrContains(p.log, "mount FD not donated")) << p.log;
+    EXPECT_TRUE(absl::StrContains(p.log, flag)) << p.log;
+  }
+}
+
+// Donation must never widen what the other flags allow. A devutil client
+// of a gofer started with --donate_mount_fd and --readonly (or
+// --char_devices=deny) used to get the mount FD and open "null" read-write
+// through it; such a gofer now refuses to start (exit 2, saying why), and
+// with the flag alone the open fails as the RPC path says.
+TEST_F(DevgoferTest, DonationNeverBypassesReadonlyOrCharDevicesDeny) {
+  for (const auto& [flag, why, want_errno] :
+       std::vector<std::tuple<std::string, std::string, int>>{
+           {"--readonly", "bypass --readonly", EROFS},
+           {"--char_devices=deny", "bypass --char_devices=deny", EPERM},
+       }) {
+    SCOPED_TRACE(flag);
+    {
+      GoferChild p;
+      ASSERT_TRUE(SpawnFdGofer(g_binary, {flag, "--donate_mount_fd"}, &p).ok());
+      absl::StatusOr<unet::Socket> sock =
+          unet::Socket::FromFd(std::move(p.sock));
+      ASSERT_TRUE(sock.ok());
+      absl::StatusOr<std::unique_ptr<devutil::GoferClient>> c =
+          devutil::NewGoferClient(context::Background(), "attack",
+                                  *std::move(sock));
+      if (c.ok()) {
+        absl::StatusOr<fd::OwnedFd> null =
+            (*c)->OpenAt(context::Background(), "null", O_RDWR);
+        EXPECT_FALSE(null.ok())
+            << "null opened O_RDWR through the donated mount FD despite "
+            << flag << " (mount FD donated: " << (*c)->HasHostFD() << ")";
+        c->reset();
+      }
+      EXPECT_EQ(p.Wait(), 2) << p.log;
+      EXPECT_TRUE(absl::StrContains(p.log, why)) << p.log;
+    }
+    {
+      GoferChild p;
+      ASSERT_TRUE(SpawnFdGofer(g_binary, {flag}, &p).ok());
+      absl::StatusOr<std::unique_ptr<devutil::GoferClient>> c =
+          devutil::NewGoferClient(context::Background(), "attack",
+                                  *unet::Socket::FromFd(std::move(p.sock)));
+      ASSERT_TRUE(c.ok()) << c.status() << p.log;
+      EXPECT_FALSE((*c)->HasHostFD());
+      absl::StatusOr<fd::OwnedFd> null =
+          (*c)->OpenAt(context::Background(), "null", O_RDWR);
+      EXPECT_EQ(syserr::ToErrno(null.status()), want_errno) << null.status();
+      c->reset();
+      EXPECT_EQ(p.Wait(), 0) << p.log;
+    }
+  }
 }
 
 TEST_F(DevgoferTest, CharDevicesDenyFlag) {
@@ -375,7 +460,7 @@ TEST_F(DevgoferTest, AllowRefusesBadRulesAndDonation) {
            {{"--fd=3", "--allow=a/../b"}, "\"a/../b\""},
            {{"--fd=3", "--allow="}, "--allow"},
            {{"--listen=/tmp/x", "--allow=null", "--donate_mount_fd"},
-            "donation would widen the scope"},
+            "would bypass the scope"},
        }) {
     GoferChild p;
     Spawn(args, -1, &p);

@@ -71,7 +71,10 @@ class LimitsTest : public ::testing::Test {
     GoferSpawn s;
     s.binary = g_binary;
     s.root = root_;
-    s.flags = std::move(flags);
+    // The RPC path: these bounds are the server's, and a donated mount FD
+    // (sent, then closed after the reply) would blur the FD counts.
+    s.flags = {"--nodonate_mount_fd"};
+    s.flags.insert(s.flags.end(), flags.begin(), flags.end());
     s.nofile = nofile;
     s.uid = uid;
     absl::StatusOr<std::unique_ptr<GoferProcess>> g =

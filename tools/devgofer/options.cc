@@ -21,7 +21,7 @@ namespace gvisor::devgofer {
 
 const char kUsage[] =
     "usage: devgofer [--root=DIR] (--listen=PATH | --fd=N) "
-    "[--donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
+    "[--[no]donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
     "[--host_fifo=none|open] [--host_uds=none|open|create|all] "
     "[--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log] "
     "[--v=N] [--workers=N] [--max_fdids_per_connection=N] "
@@ -31,7 +31,9 @@ const char kUsage[] =
     "[--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE] [--private_dir]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
-    "inherited connected socket N. With --ready_fd, writes \"ready\\n\" to "
+    "inherited connected socket N. The mount FD is donated (the client's "
+    "host fast path) unless --nodonate_mount_fd, --readonly or "
+    "--char_devices=deny. With --ready_fd, writes \"ready\\n\" to "
     "the inherited FD M and closes it once it serves. Once set up it confines "
     "itself (capabilities, no_new_privs, a seccomp allowlist) unless "
     "--nosandbox; a syscall outside the list fails with EPERM, or with "
@@ -125,6 +127,35 @@ absl::Status ScopeRules(Options* o) {
 }
 
 }  // namespace
+
+absl::StatusOr<Donation> PlanDonation(const Options& o) {
+  // What the donated FD would let the client do that a flag forbids.
+  std::string widens;
+  if (o.readonly) {
+    widens =
+        "--readonly (the client would open files for writing, and change "
+        "the tree, through it)";
+  } else if (o.backend.char_devices == fsgofer::CharDevicePolicy::kDeny) {
+    widens =
+        "--char_devices=deny (the client would open character devices "
+        "through it)";
+  } else if (o.scope != nullptr && !o.private_dir) {
+    widens =
+        "the scope of --allow, --cdi_spec or --oci_spec (the client would "
+        "reach every file of --root through it; --private_dir serves a "
+        "private directory that holds only the allowed files and can be "
+        "donated)";
+  }
+  if (widens.empty()) return Donation{o.donate_mount_fd.value_or(true), ""};
+  if (o.donate_mount_fd.value_or(false)) {
+    return Bad(absl::StrCat(
+        "--donate_mount_fd: a donated mount FD would bypass ", widens,
+        "; drop --donate_mount_fd (devices then open over RPCs)"));
+  }
+  if (o.donate_mount_fd.has_value()) return Donation{false, ""};
+  return Donation{
+      false, absl::StrCat("mount FD not donated: it would bypass ", widens)};
+}
 
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   Options o;
@@ -272,11 +303,11 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
          return absl::OkStatus();
        }},
   };
-  const std::map<std::string, bool*> bool_flags = {
-      {"donate_mount_fd", &o.backend.donate_mount_fd},
-      {"readonly", &o.readonly},
-      {"sandbox", &o.sandbox},
-      {"private_dir", &o.private_dir},
+  const std::map<std::string, std::function<void(bool)>> bool_flags = {
+      {"donate_mount_fd", [&](bool b) { o.donate_mount_fd = b; }},
+      {"readonly", [&](bool b) { o.readonly = b; }},
+      {"sandbox", [&](bool b) { o.sandbox = b; }},
+      {"private_dir", [&](bool b) { o.private_dir = b; }},
   };
 
   for (size_t i = 0; i < args.size(); ++i) {
@@ -292,23 +323,20 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       value = a.substr(eq + 1);
       has_value = true;
     }
-    if (name == "donate_mount_fd" || name == "nodonate_mount_fd") {
-      o.donate_mount_fd_given = true;
-    }
     if (auto it = bool_flags.find(std::string(name)); it != bool_flags.end()) {
       if (!has_value) {
-        *it->second = true;
+        it->second(true);
         continue;
       }
       absl::StatusOr<bool> b = ParseBool(name, value);
       if (!b.ok()) return b.status();
-      *it->second = *b;
+      it->second(*b);
       continue;
     }
     if (name.substr(0, 2) == "no" && !has_value) {
       if (auto it = bool_flags.find(std::string(name.substr(2)));
           it != bool_flags.end()) {
-        *it->second = false;
+        it->second(false);
         continue;
       }
     }
@@ -351,6 +379,10 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   // A private directory holds only what the scope allows, so the served
   // tree needs no filter; otherwise the backend filters every RPC.
   if (!o.private_dir) o.backend.allowlist = o.scope;
+  absl::StatusOr<Donation> donation = PlanDonation(o);
+  if (!donation.ok()) return donation.status();
+  o.backend.donate_mount_fd = donation->donate;
+  o.donation_note = std::move(donation->why_not);
   return o;
 }
 

@@ -1,6 +1,6 @@
 // devgofer's command line: what it serves and how.
 //
-//   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--donate_mount_fd]
+//   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--[no]donate_mount_fd]
 //            [--readonly] [--char_devices=passthrough|deny]
 //            [--host_fifo=none|open] [--host_uds=none|open|create|all]
 //            [--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log]
@@ -29,6 +29,12 @@
 //
 // Flags take "--name=value" or "--name value"; booleans also take a bare
 // "--name", "--noname", or "=true"/"=false".
+//
+// The mount FD is donated by default (gVisor's default: runsc donates it
+// with directfs), so that devices open on the client's host fast path. A
+// donated mount FD lets the client open whatever the host lets it open
+// beneath it, so donation must never widen what the other flags allow:
+// PlanDonation decides.
 
 #ifndef GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
 #define GVISOR_TOOLS_DEVGOFER_OPTIONS_H_
@@ -59,15 +65,17 @@ struct Options {
   int ready_fd = -1;
   // readonly makes every connection read-only.
   bool readonly = false;
-  // backend holds --donate_mount_fd, --char_devices, --host_fifo,
-  // --host_uds, and the allowlist parsed from allow.
+  // donate_mount_fd is --donate_mount_fd or --nodonate_mount_fd as given;
+  // unset, PlanDonation picks the default.
+  std::optional<bool> donate_mount_fd;
+  // backend holds --char_devices, --host_fifo, --host_uds, the donation
+  // PlanDonation decided (donate_mount_fd), and the allowlist (scope).
   fsgofer::Options backend;
-  // allow holds the --allow rules in order (empty: no scoping);
-  // backend.allowlist is their parse, set when there is at least one.
+  // donation_note, if not empty, says why the mount FD is not donated by
+  // default, for the start-up log.
+  std::string donation_note;
+  // allow holds the --allow rules in order (empty: no scoping by flags).
   std::vector<std::string> allow;
-  // donate_mount_fd_given reports that --donate_mount_fd (in any spelling,
-  // --nodonate_mount_fd included) was on the command line.
-  bool donate_mount_fd_given = false;
   // server holds --workers, --max_fdids_per_connection, --fd_reserve,
   // --fd_reserve_per_connection, --max_channel_threads and
   // --shutdown_grace.
@@ -118,14 +126,36 @@ struct Options {
 // kUsage is the one-paragraph usage text.
 extern const char kUsage[];
 
+// Donation is the decision on donating the mount FD.
+struct Donation {
+  // donate says whether Mount donates the mount point's host FD.
+  bool donate = false;
+  // why_not, when donate is false by default (not by --nodonate_mount_fd),
+  // says why.
+  std::string why_not;
+};
+
+// PlanDonation decides, from the parsed flags (o.donate_mount_fd,
+// o.readonly, o.backend), whether the mount FD is donated. It is the one
+// place that knows what a donated mount FD would widen: the client opens
+// character devices and regular files through it itself
+// (pkg/devutil/devutil.h), so with --readonly (writes) or
+// --char_devices=deny (devices) it would bypass the flag. With either, the
+// default is no donation (why_not says so) and an explicit
+// --donate_mount_fd is refused: INVALID_ARGUMENT with a message that says
+// why. Any later restriction of what may be opened (an allowlist) belongs
+// here too.
+absl::StatusOr<Donation> PlanDonation(const Options& o);
+
 // ParseOptions parses argv[1..]. Returns INVALID_ARGUMENT (EINVAL to
 // syserr::ToErrno), with a message for the user that names the
 // flag, for an unknown flag, a bad value (an --allow rule the allowlist
 // refuses: the message names it), a missing value, when not exactly one of
-// --listen and --fd is given, when --ready_fd is --fd, or when a --cdi_spec
+// --listen and --fd is given, when --ready_fd is --fd, when a --cdi_spec
 // or --oci_spec file cannot be read, does not parse, or does not give rules
 // (pkg/devscope/cdi.h CdiRules, oci.h OciRules: an unknown device, a node
-// outside --root, ...).
+// outside --root, ...), or when PlanDonation refuses --donate_mount_fd.
+// backend.donate_mount_fd and donation_note hold PlanDonation's decision.
 absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
 
 }  // namespace gvisor::devgofer

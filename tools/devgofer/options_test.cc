@@ -21,7 +21,9 @@ TEST(OptionsTest, DefaultsServeDevWithPassthrough) {
   EXPECT_EQ(o->fd, -1);
   EXPECT_EQ(o->ready_fd, -1);
   EXPECT_FALSE(o->readonly);
-  EXPECT_FALSE(o->backend.donate_mount_fd);
+  // The mount FD is donated by default, as runsc donates it.
+  EXPECT_TRUE(o->backend.donate_mount_fd);
+  EXPECT_EQ(o->donation_note, "");
   EXPECT_EQ(o->backend.char_devices, fsgofer::CharDevicePolicy::kPassthrough);
   EXPECT_FALSE(o->backend.host_fifo_open);
   EXPECT_FALSE(o->backend.host_uds_open);
@@ -30,14 +32,15 @@ TEST(OptionsTest, DefaultsServeDevWithPassthrough) {
 
 TEST(OptionsTest, EveryFlag) {
   absl::StatusOr<Options> o = ParseOptions(
-      {"--root", "/srv", "--fd=3", "--donate_mount_fd", "--readonly=true",
+      {"--root", "/srv", "--fd=3", "--nodonate_mount_fd", "--readonly=true",
        "--char_devices=deny", "--host_fifo=open", "--host_uds=all",
        "--ready_fd", "4", "--v=2"});
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->root, "/srv");
   EXPECT_EQ(o->fd, 3);
   EXPECT_TRUE(o->readonly);
-  EXPECT_TRUE(o->backend.donate_mount_fd);
+  EXPECT_FALSE(o->backend.donate_mount_fd);
+  EXPECT_EQ(o->donation_note, "") << "turned off by the flag itself";
   EXPECT_EQ(o->backend.char_devices, fsgofer::CharDevicePolicy::kDeny);
   EXPECT_TRUE(o->backend.host_fifo_open);
   EXPECT_TRUE(o->backend.host_uds_open);
@@ -49,6 +52,64 @@ TEST(OptionsTest, EveryFlag) {
   EXPECT_FALSE(o->readonly);
   EXPECT_TRUE(o->backend.host_uds_open);
   EXPECT_FALSE(o->backend.host_uds_create);
+}
+
+TEST(OptionsTest, DonationIsOnByDefaultAndOffWithNodonate) {
+  for (const auto& [args, donate] :
+       std::vector<std::pair<std::vector<std::string>, bool>>{
+           {{"--fd=3"}, true},
+           {{"--fd=3", "--donate_mount_fd"}, true},
+           {{"--fd=3", "--donate_mount_fd=true"}, true},
+           {{"--fd=3", "--nodonate_mount_fd"}, false},
+           {{"--fd=3", "--donate_mount_fd=false"}, false},
+           {{"--fd=3", "--char_devices=passthrough", "--noreadonly"}, true},
+       }) {
+    absl::StatusOr<Options> o = ParseOptions(args);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->backend.donate_mount_fd, donate)
+        << testing::PrintToString(args);
+    EXPECT_EQ(o->donation_note, "");
+  }
+}
+
+TEST(OptionsTest, ReadonlyAndDenyTurnTheDefaultDonationOffAndSayWhy) {
+  for (const auto& [flag, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--readonly", "--readonly"},
+           {"--char_devices=deny", "--char_devices=deny"},
+       }) {
+    absl::StatusOr<Options> o = ParseOptions({"--fd=3", flag});
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_FALSE(o->backend.donate_mount_fd) << flag;
+    EXPECT_NE(o->donation_note.find("not donated"), std::string::npos)
+        << o->donation_note;
+    EXPECT_NE(o->donation_note.find(why), std::string::npos)
+        << o->donation_note;
+    // --nodonate_mount_fd says the same, without a note.
+    o = ParseOptions({"--fd=3", flag, "--nodonate_mount_fd"});
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_FALSE(o->backend.donate_mount_fd);
+  }
+}
+
+TEST(OptionsTest, ExplicitDonationThatWouldWidenIsRefused) {
+  for (const auto& [args, why] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--fd=3", "--readonly", "--donate_mount_fd"}, "--readonly"},
+           {{"--fd=3", "--donate_mount_fd", "--char_devices=deny"},
+            "--char_devices=deny"},
+           {{"--fd=3", "--donate_mount_fd=1", "--readonly",
+             "--char_devices=deny"},
+            "--readonly"},
+       }) {
+    absl::StatusOr<Options> o = ParseOptions(args);
+    ASSERT_FALSE(o.ok()) << testing::PrintToString(args);
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(o.status().message().find("--donate_mount_fd"), std::string::npos)
+        << o.status();
+    EXPECT_NE(o.status().message().find("bypass " + why), std::string::npos)
+        << o.status();
+  }
 }
 
 TEST(OptionsTest, MaxTreeDepthDefaultsToTheServersAndIsSet) {
@@ -65,7 +126,7 @@ TEST(OptionsTest, AllowIsRepeatableAndNeverSplit) {
   ASSERT_TRUE(o.ok());
   EXPECT_TRUE(o->allow.empty());
   EXPECT_EQ(o->backend.allowlist, nullptr);
-  EXPECT_FALSE(o->donate_mount_fd_given);
+  EXPECT_FALSE(o->donate_mount_fd.has_value());
   o = ParseOptions({"--listen=/a", "--allow=null", "--allow", "nvidia[0-9]*",
                     "--allow=c 195:*", "--allow=dri/card{0,1}",
                     "--nodonate_mount_fd"});
@@ -76,9 +137,10 @@ TEST(OptionsTest, AllowIsRepeatableAndNeverSplit) {
   EXPECT_EQ(o->backend.allowlist->rules(),
             (std::vector<std::string>{"null", "nvidia[0-9]*", "dri/card{0,1}",
                                       "c 195:*"}));
-  EXPECT_TRUE(o->donate_mount_fd_given);
-  EXPECT_TRUE(ParseOptions({"--fd=3", "--donate_mount_fd=false"})
-                  ->donate_mount_fd_given);
+  EXPECT_EQ(o->donate_mount_fd, false);
+  EXPECT_EQ(
+      ParseOptions({"--fd=3", "--donate_mount_fd=false"})->donate_mount_fd,
+      false);
 }
 
 TEST(OptionsTest, BadAllowRulesNameTheRule) {

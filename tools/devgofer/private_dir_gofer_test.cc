@@ -63,7 +63,7 @@ TEST(PrivateDirGoferTest, OnlyTheSpecsNodesOnBothPaths) {
     std::vector<std::string> args = {
         "--root=/dev", "--seccomp_action=kill", "--cdi_spec=" + spec,
         "--cdi_device=example.com/dev=basic", "--private_dir"};
-    if (donate) args.push_back("--donate_mount_fd");
+    args.push_back(donate ? "--donate_mount_fd" : "--nodonate_mount_fd");
     ASSERT_TRUE(SpawnFdGofer(g_binary, args, &g).ok());
     {
       absl::StatusOr<std::unique_ptr<devutil::GoferClient>> c =

@@ -133,7 +133,7 @@ TEST(SandboxTest, ServesDevOverRpcAndOverTheDonatedMountFd) {
     SCOPED_TRACE(donate ? "donated mount FD" : "RPCs");
     GoferChild g;
     std::vector<std::string> args = {"--root=/dev", "--seccomp_action=kill"};
-    if (donate) args.push_back("--donate_mount_fd");
+    args.push_back(donate ? "--donate_mount_fd" : "--nodonate_mount_fd");
     Start(args, &g);
     {
       absl::StatusOr<std::unique_ptr<devutil::GoferClient>> c =

@@ -390,6 +390,18 @@ func (r *lisafsRun) openAt(path []string, flags uint32) (*lisafs.ClientFD, int, 
 // checkDonated checks a donated host FD: it refers to path, has the access
 // mode asked for and, like every FD fsgofer donates, is non-blocking.
 func checkDonated(hostFD int, path string, acc int) error {
+	return checkDonatedBlocking(hostFD, path, acc, false)
+}
+
+// checkDeviceDonated is checkDonated for a character device: our devgofer
+// donates it blocking, as it opened it (drivers expect a blocking FD, as
+// gVisor's host fast path gives them), where gVisor's lisafs server makes
+// every donated FD non-blocking.
+func (h *harness) checkDeviceDonated(hostFD int, path string, acc int) error {
+	return checkDonatedBlocking(hostFD, path, acc, h.cppServer)
+}
+
+func checkDonatedBlocking(hostFD int, path string, acc int, blocking bool) error {
 	fi, err := sameFile(hostFD, path)
 	if err != nil {
 		return err
@@ -397,7 +409,10 @@ func checkDonated(hostFD int, path string, acc int) error {
 	if accMode(fi.flags) != acc {
 		return fmt.Errorf("donated FD access mode %d, want %d", accMode(fi.flags), acc)
 	}
-	if fi.flags&unix.O_NONBLOCK == 0 {
+	if blocking && fi.flags&unix.O_NONBLOCK != 0 {
+		return fmt.Errorf("donated device FD is non-blocking (flags %#x), want it blocking", fi.flags)
+	}
+	if !blocking && fi.flags&unix.O_NONBLOCK == 0 {
 		return fmt.Errorf("donated FD is blocking (flags %#x), want O_NONBLOCK", fi.flags)
 	}
 	return nil
@@ -515,7 +530,7 @@ func (r *lisafsRun) openChecks() {
 			}
 			defer r.closeFD(f)
 			defer closeFD(hostFD)
-			if err := checkDonated(hostFD, h.hostPath("null"), unix.O_RDWR); err != nil {
+			if err := h.checkDeviceDonated(hostFD, h.hostPath("null"), unix.O_RDWR); err != nil {
 				return err
 			}
 			if n, err := f.Write(r.ctx, []byte("discard"), 0); n != 7 || err != nil {
@@ -536,7 +551,7 @@ func (r *lisafsRun) openChecks() {
 			}
 			defer r.closeFD(f)
 			defer closeFD(hostFD)
-			if err := checkDonated(hostFD, h.hostPath("nvidia-caps/nvidia-cap2"), unix.O_RDONLY); err != nil {
+			if err := h.checkDeviceDonated(hostFD, h.hostPath("nvidia-caps/nvidia-cap2"), unix.O_RDONLY); err != nil {
 				return err
 			}
 			buf := bytes.Repeat([]byte{0xff}, 4096)
