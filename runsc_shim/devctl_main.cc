@@ -8,8 +8,10 @@
 //     ls                         list attached containers
 //     get NAME                   show one container
 //     devices NAME               list NAME's /dev
-//     probe NAME RELPATH [--mode=r|w|rw]
-//                                open a device, fstat it, close it
+//     probe NAME RELPATH [--open [--mode=r|w|rw]]
+//                                stat a device through the gofer without
+//                                opening it; with --open, open it
+//                                (non-blocking), fstat it, close it
 //     health                     ask the server's health service
 //     watch [--count=N]          print container events as they happen
 //
@@ -52,7 +54,10 @@ ABSL_FLAG(bool, json, false, "print the response as JSON");
 // under ThreadSanitizer with -Werror (its seqlock uses a fence).
 ABSL_FLAG(std::string, timeout, "10s",
           "deadline of the call, e.g. 500ms or 10s");
-ABSL_FLAG(std::string, mode, "r", "probe: open the device r, w or rw");
+ABSL_FLAG(bool, open, false,
+          "probe: open the device (non-blocking, closed at once) rather "
+          "than only stat it");
+ABSL_FLAG(std::string, mode, "r", "probe --open: open the device r, w or rw");
 ABSL_FLAG(int64_t, count, 0,
           "watch: exit after this many events (0: until interrupted or the "
           "server ends the stream); watch has no deadline");
@@ -70,7 +75,7 @@ constexpr char kUsage[] =
     "  ls\n"
     "  get NAME\n"
     "  devices NAME\n"
-    "  probe NAME RELPATH [--mode=r|w|rw]\n"
+    "  probe NAME RELPATH [--open [--mode=r|w|rw]]\n"
     "  health\n"
     "  watch [--count=N]";
 
@@ -400,6 +405,7 @@ class Devctl {
     }
     req.set_name(name);
     req.set_path(path);
+    req.set_open(absl::GetFlag(FLAGS_open));
     grpc::ClientContext ctx;
     Prepare(&ctx);
     v1::DeviceInfo info;
@@ -418,7 +424,7 @@ class Devctl {
     PrintTable({{"PATH", "TYPE", "MODE", "RDEV", "OPENED"},
                 {info.path(), TypeName(info.type()),
                  absl::StrFormat("%04o", info.mode()), rdev,
-                 ModeName(info.access_mode())}});
+                 info.opened() ? ModeName(info.access_mode()) : "no"}});
     return 0;
   }
 

@@ -193,6 +193,26 @@ absl::StatusCode ListingCode(int err) {
   }
 }
 
+// StatCode is the code of a failed stat (see ContainerRegistry::Stat).
+absl::StatusCode StatCode(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::StatusCode::kNotFound;
+    case EACCES:
+    case EPERM:
+      return absl::StatusCode::kPermissionDenied;
+    case ELOOP:
+      return absl::StatusCode::kFailedPrecondition;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
 // MountCode is the code of a failed Mount: the gofer cannot serve
 // (UNAVAILABLE), unless this process ran out of resources.
 absl::StatusCode MountCode(int err) {
@@ -445,8 +465,18 @@ absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
     return Recode(absl::StatusCode::kUnavailable, s,
                   absl::StrCat(what, ": gofer disconnected"));
   }
-  const absl::StatusCode code =
-      table == Table::kDevice ? DeviceCode(err) : ListingCode(err);
+  absl::StatusCode code = absl::StatusCode::kInternal;
+  switch (table) {
+    case Table::kDevice:
+      code = DeviceCode(err);
+      break;
+    case Table::kListing:
+      code = ListingCode(err);
+      break;
+    case Table::kStat:
+      code = StatCode(err);
+      break;
+  }
   if (code == absl::StatusCode::kInternal && !c.mount_fd_donated) {
     return Recode(code, s, absl::StrCat(what, ": gofer fault"));
   }
@@ -517,6 +547,16 @@ absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(absl::string_view name,
                               [&](devutil::GoferClient& client) {
                                 return client.OpenAt(ctx_, relpath, flags);
                               });
+}
+
+absl::StatusOr<struct stat> ContainerRegistry::Stat(absl::string_view name,
+                                                    absl::string_view relpath,
+                                                    absl::Time deadline) {
+  InCall in_call(this);
+  RETURN_IF_ERROR(ValidateDevicePath(relpath));
+  return RunCall<struct stat>(
+      name, absl::StrCat("stat ", Quoted(relpath)), Table::kStat, deadline,
+      [&](devutil::GoferClient& client) { return client.Stat(ctx_, relpath); });
 }
 
 void ContainerRegistry::OnHangup(uint64_t id) {

@@ -12,6 +12,7 @@
 #define GVISOR_RUNSC_SHIM_REGISTRY_H_
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -193,6 +194,22 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
                                      absl::string_view relpath, uint32_t flags,
                                      absl::Time deadline);
 
+  // Stat runs GoferClient::Stat for name's client: it describes the file at
+  // relpath without opening it. relpath must pass ValidateDevicePath. Its
+  // failures have a table of their own, as a stat names fewer conditions
+  // than an open: NOT_FOUND only where nothing is at relpath (ENOENT, or
+  // ENOTDIR: a component before the last is not a directory);
+  // PERMISSION_DENIED for EACCES and EPERM (fsgofer's answer for a file
+  // type it does not serve); FAILED_PRECONDITION for ELOOP (a symlink on
+  // the path; the message names it); RESOURCE_EXHAUSTED for EMFILE, ENFILE
+  // and ENOMEM; UNAVAILABLE for a connection lost; INTERNAL for anything
+  // else (on the RPC path a gofer fault: EIO, a malformed answer, an errno a
+  // stat cannot have such as ENXIO, EOPNOTSUPP from a gofer without
+  // WalkStat). Otherwise as OpenAt.
+  absl::StatusOr<struct stat> Stat(absl::string_view name,
+                                   absl::string_view relpath,
+                                   absl::Time deadline);
+
   // generation counts the registry's changes so far: each attach, detach
   // and container turning disconnected adds one.
   uint64_t generation() const;
@@ -224,7 +241,7 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // InCall counts one call in a method, for the destructor.
   class InCall;
   // Table names the errno-to-code table of Classify.
-  enum class Table { kDevice, kListing };
+  enum class Table { kDevice, kListing, kStat };
 
   ContainerRegistry(const context::Context& ctx, const RegistryOptions& options)
       : ctx_(ctx), options_(options) {}

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "runsc_shim/container_events.h"
 #include "runsc_shim/validate.h"
@@ -76,6 +77,36 @@ v1::FileType FileTypeOf(mode_t mode) {
     default:
       return v1::FILE_TYPE_UNSPECIFIED;
   }
+}
+
+// Probe fills *out as ProbeDevice does for req (flags: its access mode).
+absl::Status Probe(ContainerRegistry& registry,
+                   const v1::ProbeDeviceRequest& req, int flags,
+                   absl::Time deadline, v1::DeviceInfo* out) {
+  struct stat st;
+  if (req.open()) {
+    // Non-blocking, as a probe must not wait for a driver (nor hold a
+    // thread on one); the FD closes at once: it cannot travel over gRPC.
+    ASSIGN_OR_RETURN(
+        fd::OwnedFd fd,
+        registry.OpenAt(req.name(), req.path(),
+                        static_cast<uint32_t>(flags | O_NONBLOCK), deadline));
+    if (fstat(fd.get(), &st) != 0) {
+      return syserr::FromLastErrno(absl::StrCat(
+          "container \"", req.name(), "\": fstat of \"", req.path(), "\""));
+    }
+    out->set_opened(true);
+    out->set_access_mode(
+        req.mode() == v1::ACCESS_MODE_UNSPECIFIED ? v1::READ : req.mode());
+  } else {
+    ASSIGN_OR_RETURN(st, registry.Stat(req.name(), req.path(), deadline));
+  }
+  out->set_path(req.path());
+  out->set_type(FileTypeOf(st.st_mode));
+  out->set_mode(st.st_mode & 07777);
+  out->set_rdev_major(major(st.st_rdev));
+  out->set_rdev_minor(minor(st.st_rdev));
+  return absl::OkStatus();
 }
 
 v1::ContainerEvent::Kind EventKind(ContainerChange::Kind k) {
@@ -226,24 +257,8 @@ grpc::Status Service::ProbeDevice(grpc::ServerContext* ctx,
   if (absl::Status s = Gone(ctx, "ProbeDevice"); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<fd::OwnedFd> fd =
-      registry_->OpenAt(req->name(), req->path(), *flags, Deadline(ctx));
-  if (!fd.ok()) return ToGrpcStatus(fd.status());
-  struct stat st;
-  if (fstat(fd->get(), &st) != 0) {
-    return ToGrpcStatus(syserr::FromErrno(
-        errno, absl::StrCat("container \"", req->name(), "\": fstat of \"",
-                            req->path(), "\"")));
-  }
-  // The FD closes here: it cannot travel over gRPC.
-  resp->set_path(req->path());
-  resp->set_type(FileTypeOf(st.st_mode));
-  resp->set_mode(st.st_mode & 07777);
-  resp->set_rdev_major(major(st.st_rdev));
-  resp->set_rdev_minor(minor(st.st_rdev));
-  resp->set_access_mode(
-      req->mode() == v1::ACCESS_MODE_UNSPECIFIED ? v1::READ : req->mode());
-  return grpc::Status::OK;
+  return ToGrpcStatus(
+      Probe(*registry_, *req, static_cast<int>(*flags), Deadline(ctx), resp));
 }
 
 grpc::Status Service::WatchContainers(

@@ -265,7 +265,7 @@ TEST_F(ShimTest, ShutdownReturnsWhileACallIsStuckInTheKernel) {
   ASSERT_TRUE(lease.ok()) << lease.status();
   ASSERT_GRPC_OK(Attach("stuck", g->socket()));
   grpc::Status call;
-  std::thread caller([&] { call = Probe("stuck", "leased", v1::WRITE); });
+  std::thread caller([&] { call = ProbeOpen("stuck", "leased", v1::WRITE); });
   absl::Cleanup finish = [&] {
     (*lease)->Release();
     caller.join();

@@ -178,10 +178,16 @@ class ShimClient {
   grpc::Status Devices(const std::string& name,
                        std::vector<std::string>* out = nullptr,
                        absl::Duration timeout = absl::Seconds(20));
+  // Probe stats the device (ProbeDeviceRequest.open unset); ProbeOpen
+  // opens it with mode.
   grpc::Status Probe(const std::string& name, const std::string& path,
                      AccessMode mode = ::gvisor::devutil::shim::v1::READ,
                      DeviceInfo* out = nullptr,
                      absl::Duration timeout = absl::Seconds(20));
+  grpc::Status ProbeOpen(const std::string& name, const std::string& path,
+                         AccessMode mode = ::gvisor::devutil::shim::v1::READ,
+                         DeviceInfo* out = nullptr,
+                         absl::Duration timeout = absl::Seconds(20));
   // StateOf returns the container's state (STATE_UNSPECIFIED if Get
   // fails).
   Container::State StateOf(const std::string& name);
