@@ -4,6 +4,8 @@
 //     attach NAME GOFER_SOCKET   attach container NAME to the gofer there
 //                                (a relative path is taken from devctl's
 //                                working directory)
+//     reattach NAME GOFER_SOCKET give NAME a new gofer connection (after
+//                                a restore), keeping its identity
 //     detach NAME                close and forget NAME's client
 //     ls                         list attached containers
 //     get NAME                   show one container
@@ -71,6 +73,7 @@ namespace health = ::grpc::health::v1;
 constexpr char kUsage[] =
     "devctl [--server=unix:PATH] [--json] [--timeout=10s] COMMAND\n"
     "  attach NAME GOFER_SOCKET\n"
+    "  reattach NAME GOFER_SOCKET\n"
     "  detach NAME\n"
     "  ls\n"
     "  get NAME\n"
@@ -247,6 +250,10 @@ class Devctl {
       if (!want(2, "NAME GOFER_SOCKET")) return kExitUsage;
       return Attach(args[1], args[2]);
     }
+    if (cmd == "reattach") {
+      if (!want(2, "NAME GOFER_SOCKET")) return kExitUsage;
+      return Reattach(args[1], args[2]);
+    }
     if (cmd == "detach") {
       if (!want(1, "NAME")) return kExitUsage;
       return Detach(args[1]);
@@ -313,6 +320,26 @@ class Devctl {
       printf("attached %s to the gofer at %s (mount FD %s)\n", c.name().c_str(),
              c.gofer_socket().c_str(),
              c.mount_fd_donated() ? "donated" : "not donated");
+    }
+    return 0;
+  }
+
+  int Reattach(const std::string& name, const std::string& sock) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::ReattachContainerRequest req;
+    req.set_name(name);
+    req.set_gofer_socket(AbsoluteSocketPath(sock));
+    v1::Container c;
+    grpc::Status st = shim_->ReattachContainer(&ctx, req, &c);
+    if (!st.ok()) return Fail(absl::StrCat("reattach ", name), st);
+    if (absl::GetFlag(FLAGS_json)) {
+      printf("%s\n", ToJson(c).c_str());
+    } else {
+      printf("reattached %s to the gofer at %s (mount FD %s, attached %s)\n",
+             c.name().c_str(), c.gofer_socket().c_str(),
+             c.mount_fd_donated() ? "donated" : "not donated",
+             TimeOf(c.attach_time()).c_str());
     }
     return 0;
   }
@@ -477,6 +504,10 @@ class Devctl {
                             c.disconnect_reason());
       case v1::ContainerEvent::DETACHED:
         return absl::StrCat("detached ", c.name());
+      case v1::ContainerEvent::REATTACHED:
+        return absl::StrCat("reattached ", c.name(), ": ", StateName(c.state()),
+                            ", gofer ", c.gofer_socket(), ", mount FD ",
+                            c.mount_fd_donated() ? "donated" : "not donated");
       default:
         return absl::StrCat(
             ev.kind() == v1::ContainerEvent::EXISTING ? "existing "

@@ -117,8 +117,18 @@ v1::ContainerEvent::Kind EventKind(ContainerChange::Kind k) {
       return v1::ContainerEvent::DISCONNECTED;
     case ContainerChange::Kind::kDetached:
       return v1::ContainerEvent::DETACHED;
+    case ContainerChange::Kind::kReattached:
+      return v1::ContainerEvent::REATTACHED;
   }
   return v1::ContainerEvent::KIND_UNSPECIFIED;
+}
+
+// SetTimestamp sets *out to t.
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  int64_t secs = absl::ToUnixSeconds(t);
+  absl::Duration frac = t - absl::FromUnixSeconds(secs);
+  out->set_seconds(secs);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(frac)));
 }
 
 }  // namespace
@@ -135,13 +145,13 @@ void ToProto(const ContainerInfo& info, v1::Container* out) {
   out->set_state(info.state == ContainerState::kAttached
                      ? v1::Container::ATTACHED
                      : v1::Container::DISCONNECTED);
-  int64_t secs = absl::ToUnixSeconds(info.attach_time);
-  absl::Duration frac = info.attach_time - absl::FromUnixSeconds(secs);
-  out->mutable_attach_time()->set_seconds(secs);
-  out->mutable_attach_time()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(frac)));
+  SetTimestamp(info.attach_time, out->mutable_attach_time());
   out->set_mount_fd_donated(info.mount_fd_donated);
   out->set_disconnect_reason(info.disconnect_reason);
+  if (info.reattach_time != absl::InfinitePast()) {
+    SetTimestamp(info.reattach_time, out->mutable_reattach_time());
+  }
+  out->set_reattach_count(info.reattaches);
 }
 
 Service::Admission::Admission(Service* s)
@@ -175,6 +185,22 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
   }
   absl::StatusOr<ContainerInfo> info =
       registry_->Attach(req->name(), req->gofer_socket(), Deadline(ctx));
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  ToProto(*info, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Service::ReattachContainer(grpc::ServerContext* ctx,
+                                        const v1::ReattachContainerRequest* req,
+                                        v1::Container* resp) {
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
+  // The registry validates the name and the socket path.
+  if (absl::Status s = Gone(ctx, "ReattachContainer"); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<ContainerInfo> info =
+      registry_->Replace(req->name(), req->gofer_socket(), Deadline(ctx));
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, resp);
   return grpc::Status::OK;
