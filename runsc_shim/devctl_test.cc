@@ -406,6 +406,39 @@ TEST_F(DevctlTest, WatchAsJsonLines) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
 }
 
+TEST_F(DevctlTest, ReattachGivesTheContainerANewGofer) {
+  ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
+  auto other =
+      DevGofer::Start(fixture_->devices_dir(), {"--char_devices=passthrough"});
+  ASSERT_TRUE(other.ok()) << other.status();
+  LineReader watch(
+      {Bin("devctl"), "--server=unix:" + socket_, "watch", "--count=3"});
+  EXPECT_THAT(watch.Next(), HasSubstr("existing demo: "));
+  EXPECT_EQ(watch.Next(), "synced (changes follow)");
+  Result r = Devctl({"reattach", "demo", (*other)->socket()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("reattached demo to the gofer at " +
+                               (*other)->socket()));
+  EXPECT_EQ(watch.Next(), "reattached demo: attached, gofer " +
+                              (*other)->socket() + ", mount FD not donated");
+  EXPECT_EQ(watch.Wait(), 0);
+  r = Devctl({"get", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr((*other)->socket()),
+                           Not(HasSubstr(gofer_->socket()))));
+  r = Devctl({"--json", "get", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"reattach_count\":\"1\""),
+                           HasSubstr("\"reattach_time\":\"")));
+  r = Devctl({"probe", "demo", "null"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Devctl({"reattach", "nope", (*other)->socket()});
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_THAT(r.err, AllOf(HasSubstr("NOT_FOUND"), HasSubstr("nope")));
+  r = Devctl({"reattach", "demo"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+}
+
 TEST_F(DevctlTest, SocketIsPrivate) {
   struct stat st;
   ASSERT_EQ(stat(socket_.c_str(), &st), 0);

@@ -367,6 +367,19 @@ grpc::Status ShimClient::Attach(const std::string& name,
   return st;
 }
 
+grpc::Status ShimClient::Reattach(const std::string& name,
+                                  const std::string& sock, Container* out) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::ReattachContainerRequest req;
+  req.set_name(name);
+  req.set_gofer_socket(sock);
+  v1::Container c;
+  grpc::Status st = stub_->ReattachContainer(&ctx, req, &c);
+  if (out != nullptr) *out = c;
+  return st;
+}
+
 grpc::Status ShimClient::Detach(const std::string& name) {
   grpc::ClientContext ctx;
   Deadline(&ctx);

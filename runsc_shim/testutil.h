@@ -171,6 +171,8 @@ class ShimClient {
   grpc::Status Attach(const std::string& name, const std::string& sock,
                       Container* out = nullptr,
                       absl::Duration timeout = absl::Seconds(20));
+  grpc::Status Reattach(const std::string& name, const std::string& sock,
+                        Container* out = nullptr);
   grpc::Status Detach(const std::string& name);
   grpc::Status Get(const std::string& name, Container* out);
   grpc::Status List(::gvisor::devutil::shim::v1::ListContainersResponse* out);
