@@ -31,11 +31,11 @@ namespace {
 using lisafs::MID;
 using ::testing::Contains;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::GoferAnswer;
 using testing::GoferRequest;
+using ::testing::HasSubstr;
 using testing::HostileGofer;
+using ::testing::Not;
 using testutil::DevGofer;
 
 class ReattachTest : public ::testing::Test {
@@ -209,11 +209,10 @@ TEST_F(ReattachTest, FailedReplaceKeepsTheOldClient) {
 
   EXPECT_EQ(registry_->Replace("c", "relative.sock", Soon()).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      registry_->Replace("c", g->socket(), absl::Now() - absl::Seconds(1))
-          .status()
-          .code(),
-      absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(registry_->Replace("c", g->socket(), absl::Now() - absl::Seconds(1))
+                .status()
+                .code(),
+            absl::StatusCode::kDeadlineExceeded);
 
   // Nothing changed.
   EXPECT_EQ(registry_->generation(), gen);
