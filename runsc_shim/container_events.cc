@@ -33,6 +33,11 @@ std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
     if (b->attach_time != a->attach_time) {
       out.push_back({Kind::kDetached, *b});
       Appear(*a, &out);
+    } else if (b->reattaches != a->reattaches) {
+      out.push_back({Kind::kReattached, *a});
+      if (a->state == ContainerState::kDisconnected) {
+        out.push_back({Kind::kDisconnected, *a});
+      }
     } else if (b->state == ContainerState::kAttached &&
                a->state == ContainerState::kDisconnected) {
       out.push_back({Kind::kDisconnected, *a});

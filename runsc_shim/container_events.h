@@ -12,7 +12,7 @@ namespace gvisor::shim {
 
 // ContainerChange is one event between two snapshots.
 struct ContainerChange {
-  enum class Kind { kAttached, kDisconnected, kDetached };
+  enum class Kind { kAttached, kDisconnected, kDetached, kReattached };
   Kind kind;
   // The container in the later snapshot; for kDetached, in the earlier.
   ContainerInfo container;
@@ -20,9 +20,11 @@ struct ContainerChange {
 
 // Diff returns the changes that turn before into after, both sorted by
 // name, in name order. A name whose attach time differs was detached and
-// attached again: kDetached, then kAttached. A container that is
-// disconnected in after and was not in before (or was attached) also gets
-// kDisconnected, after its kAttached if any.
+// attached again: kDetached, then kAttached. A name with the same attach
+// time and a different reattach count was reattached: kReattached. A
+// container that is disconnected in after and was not in before (or was
+// attached, or was reattached since) also gets kDisconnected, after its
+// kAttached or kReattached if any.
 std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
                                   const std::vector<ContainerInfo>& after);
 

@@ -25,6 +25,7 @@ std::vector<std::string> Events(const std::vector<ContainerChange>& changes) {
   for (const ContainerChange& ch : changes) {
     const char* k = ch.kind == Kind::kAttached       ? "attached"
                     : ch.kind == Kind::kDisconnected ? "disconnected"
+                    : ch.kind == Kind::kReattached   ? "reattached"
                                                      : "detached";
     const int64_t at = absl::ToUnixSeconds(ch.container.attach_time);
     out.push_back(std::string(k) + ":" + ch.container.name + "@" +
@@ -64,6 +65,27 @@ TEST(DiffTest, ReattachedIsDetachedThenAttached) {
   EXPECT_EQ(
       Events(Diff({C("a", 1, ContainerState::kDisconnected)}, {C("a", 5)})),
       (V{"detached:a@1", "attached:a@5"}));
+}
+
+ContainerInfo R(const std::string& name, int attached_at, uint64_t reattaches,
+                ContainerState state = ContainerState::kAttached) {
+  ContainerInfo c = C(name, attached_at, state);
+  c.reattaches = reattaches;
+  return c;
+}
+
+TEST(DiffTest, ReattachKeepsTheAttachTime) {
+  const ContainerState kDown = ContainerState::kDisconnected;
+  EXPECT_EQ(Events(Diff({C("a", 1)}, {R("a", 1, 1)})), (V{"reattached:a@1"}));
+  // Disconnected, then reattached: the container is back.
+  EXPECT_EQ(Events(Diff({C("a", 1, kDown)}, {R("a", 1, 1)})),
+            (V{"reattached:a@1"}));
+  // Reattached to a gofer that has already gone.
+  EXPECT_EQ(Events(Diff({C("a", 1)}, {R("a", 1, 1, kDown)})),
+            (V{"reattached:a@1", "disconnected:a@1"}));
+  // Two reattaches between looks fold into one.
+  EXPECT_EQ(Events(Diff({R("a", 1, 1)}, {R("a", 1, 3)})),
+            (V{"reattached:a@1"}));
 }
 
 }  // namespace

@@ -4,12 +4,16 @@
 //     attach NAME GOFER_SOCKET   attach container NAME to the gofer there
 //                                (a relative path is taken from devctl's
 //                                working directory)
+//     reattach NAME GOFER_SOCKET give NAME a new gofer connection (after
+//                                a restore), keeping its identity
 //     detach NAME                close and forget NAME's client
 //     ls                         list attached containers
 //     get NAME                   show one container
 //     devices NAME               list NAME's /dev
-//     probe NAME RELPATH [--mode=r|w|rw]
-//                                open a device, fstat it, close it
+//     probe NAME RELPATH [--open [--mode=r|w|rw]]
+//                                stat a device through the gofer without
+//                                opening it; with --open, open it
+//                                (non-blocking), fstat it, close it
 //     health                     ask the server's health service
 //     watch [--count=N]          print container events as they happen
 //
@@ -52,7 +56,10 @@ ABSL_FLAG(bool, json, false, "print the response as JSON");
 // under ThreadSanitizer with -Werror (its seqlock uses a fence).
 ABSL_FLAG(std::string, timeout, "10s",
           "deadline of the call, e.g. 500ms or 10s");
-ABSL_FLAG(std::string, mode, "r", "probe: open the device r, w or rw");
+ABSL_FLAG(bool, open, false,
+          "probe: open the device (non-blocking, closed at once) rather "
+          "than only stat it");
+ABSL_FLAG(std::string, mode, "r", "probe --open: open the device r, w or rw");
 ABSL_FLAG(int64_t, count, 0,
           "watch: exit after this many events (0: until interrupted or the "
           "server ends the stream); watch has no deadline");
@@ -66,11 +73,12 @@ namespace health = ::grpc::health::v1;
 constexpr char kUsage[] =
     "devctl [--server=unix:PATH] [--json] [--timeout=10s] COMMAND\n"
     "  attach NAME GOFER_SOCKET\n"
+    "  reattach NAME GOFER_SOCKET\n"
     "  detach NAME\n"
     "  ls\n"
     "  get NAME\n"
     "  devices NAME\n"
-    "  probe NAME RELPATH [--mode=r|w|rw]\n"
+    "  probe NAME RELPATH [--open [--mode=r|w|rw]]\n"
     "  health\n"
     "  watch [--count=N]";
 
@@ -242,6 +250,10 @@ class Devctl {
       if (!want(2, "NAME GOFER_SOCKET")) return kExitUsage;
       return Attach(args[1], args[2]);
     }
+    if (cmd == "reattach") {
+      if (!want(2, "NAME GOFER_SOCKET")) return kExitUsage;
+      return Reattach(args[1], args[2]);
+    }
     if (cmd == "detach") {
       if (!want(1, "NAME")) return kExitUsage;
       return Detach(args[1]);
@@ -308,6 +320,26 @@ class Devctl {
       printf("attached %s to the gofer at %s (mount FD %s)\n", c.name().c_str(),
              c.gofer_socket().c_str(),
              c.mount_fd_donated() ? "donated" : "not donated");
+    }
+    return 0;
+  }
+
+  int Reattach(const std::string& name, const std::string& sock) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::ReattachContainerRequest req;
+    req.set_name(name);
+    req.set_gofer_socket(AbsoluteSocketPath(sock));
+    v1::Container c;
+    grpc::Status st = shim_->ReattachContainer(&ctx, req, &c);
+    if (!st.ok()) return Fail(absl::StrCat("reattach ", name), st);
+    if (absl::GetFlag(FLAGS_json)) {
+      printf("%s\n", ToJson(c).c_str());
+    } else {
+      printf("reattached %s to the gofer at %s (mount FD %s, attached %s)\n",
+             c.name().c_str(), c.gofer_socket().c_str(),
+             c.mount_fd_donated() ? "donated" : "not donated",
+             TimeOf(c.attach_time()).c_str());
     }
     return 0;
   }
@@ -400,6 +432,7 @@ class Devctl {
     }
     req.set_name(name);
     req.set_path(path);
+    req.set_open(absl::GetFlag(FLAGS_open));
     grpc::ClientContext ctx;
     Prepare(&ctx);
     v1::DeviceInfo info;
@@ -418,7 +451,7 @@ class Devctl {
     PrintTable({{"PATH", "TYPE", "MODE", "RDEV", "OPENED"},
                 {info.path(), TypeName(info.type()),
                  absl::StrFormat("%04o", info.mode()), rdev,
-                 ModeName(info.access_mode())}});
+                 info.opened() ? ModeName(info.access_mode()) : "no"}});
     return 0;
   }
 
@@ -471,6 +504,10 @@ class Devctl {
                             c.disconnect_reason());
       case v1::ContainerEvent::DETACHED:
         return absl::StrCat("detached ", c.name());
+      case v1::ContainerEvent::REATTACHED:
+        return absl::StrCat("reattached ", c.name(), ": ", StateName(c.state()),
+                            ", gofer ", c.gofer_socket(), ", mount FD ",
+                            c.mount_fd_donated() ? "donated" : "not donated");
       default:
         return absl::StrCat(
             ev.kind() == v1::ContainerEvent::EXISTING ? "existing "

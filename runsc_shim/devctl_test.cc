@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,7 +122,7 @@ TEST_F(DevctlTest, WholeSessionReadsWell) {
   EXPECT_THAT(r.out, AllOf(HasSubstr("char device"), HasSubstr("1:3"),
                            HasSubstr("0666")));
 
-  r = Devctl({"probe", "demo", "zero", "--mode=rw"});
+  r = Devctl({"probe", "demo", "zero", "--open", "--mode=rw"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("1:5"), HasSubstr("rw")));
 
@@ -176,7 +177,7 @@ TEST_F(DevctlTest, JsonOutput) {
   r = Devctl({"--json", "devices", "demo"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("\"names\":["), HasSubstr("\"null\"")));
-  r = Devctl({"--json", "probe", "demo", "null", "--mode=w"});
+  r = Devctl({"--json", "probe", "demo", "null", "--open", "--mode=w"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(
       r.out, AllOf(HasSubstr("\"type\":\"CHAR_DEVICE\""),
@@ -188,6 +189,53 @@ TEST_F(DevctlTest, JsonOutput) {
   r = Devctl({"--json", "detach", "demo"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "{}\n");
+}
+
+// IN_OPEN events queued on inotify fd (non-blocking).
+int OpenEvents(int fd) {
+  int n = 0;
+  alignas(struct inotify_event) char buf[4096];
+  for (;;) {
+    ssize_t r = read(fd, buf, sizeof(buf));
+    if (r <= 0) return n;
+    for (ssize_t off = 0; off < r;) {
+      auto* ev = reinterpret_cast<struct inotify_event*>(buf + off);
+      if (ev->mask & IN_OPEN) ++n;
+      off += static_cast<ssize_t>(sizeof(*ev) + ev->len);
+    }
+  }
+}
+
+TEST_F(DevctlTest, ProbeStatsAndOpensOnlyWithOpen) {
+  auto tree = DevGofer::Start(fixture_->root(), {"--host_fifo=open"});
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  ASSERT_EQ(Devctl({"attach", "tree", (*tree)->socket()}).exit_code, 0);
+  const std::string fifo = fixture_->root() + "/fifo";
+  fd::OwnedFd in(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  ASSERT_TRUE(in.valid());
+  ASSERT_GE(inotify_add_watch(in.get(), fifo.c_str(), IN_OPEN), 0);
+
+  Result r = Devctl({"probe", "tree", "fifo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("OPENED"), HasSubstr("fifo"),
+                           HasSubstr("0644"), HasSubstr("  no")));
+  r = Devctl({"--json", "probe", "tree", "fifo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"type\":\"FIFO\""),
+                           HasSubstr("\"opened\":false")));
+  EXPECT_EQ(OpenEvents(in.get()), 0) << "probe without --open opened it";
+
+  r = Devctl({"--json", "probe", "tree", "fifo", "--open"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"opened\":true"),
+                           HasSubstr("\"access_mode\":\"READ\"")));
+  EXPECT_GE(OpenEvents(in.get()), 1) << "probe --open did not open it";
+
+  // A symlink is named, never followed.
+  r = Devctl({"probe", "tree", "symlink"});
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_THAT(r.err, AllOf(HasSubstr("FAILED_PRECONDITION"),
+                           HasSubstr("\"symlink\" is a symlink")));
 }
 
 TEST_F(DevctlTest, HealthIsServing) {
@@ -356,6 +404,39 @@ TEST_F(DevctlTest, WatchAsJsonLines) {
   EXPECT_THAT(r.out, HasSubstr("\"name\":\"demo\""));
   EXPECT_THAT(r.out, HasSubstr("\"kind\":\"SYNCED\""));
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
+}
+
+TEST_F(DevctlTest, ReattachGivesTheContainerANewGofer) {
+  ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
+  auto other =
+      DevGofer::Start(fixture_->devices_dir(), {"--char_devices=passthrough"});
+  ASSERT_TRUE(other.ok()) << other.status();
+  LineReader watch(
+      {Bin("devctl"), "--server=unix:" + socket_, "watch", "--count=3"});
+  EXPECT_THAT(watch.Next(), HasSubstr("existing demo: "));
+  EXPECT_EQ(watch.Next(), "synced (changes follow)");
+  Result r = Devctl({"reattach", "demo", (*other)->socket()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("reattached demo to the gofer at " +
+                               (*other)->socket()));
+  EXPECT_EQ(watch.Next(), "reattached demo: attached, gofer " +
+                              (*other)->socket() + ", mount FD not donated");
+  EXPECT_EQ(watch.Wait(), 0);
+  r = Devctl({"get", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr((*other)->socket()),
+                           Not(HasSubstr(gofer_->socket()))));
+  r = Devctl({"--json", "get", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"reattach_count\":\"1\""),
+                           HasSubstr("\"reattach_time\":\"")));
+  r = Devctl({"probe", "demo", "null"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Devctl({"reattach", "nope", (*other)->socket()});
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_THAT(r.err, AllOf(HasSubstr("NOT_FOUND"), HasSubstr("nope")));
+  r = Devctl({"reattach", "demo"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
 }
 
 TEST_F(DevctlTest, SocketIsPrivate) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -161,7 +162,7 @@ class HostileShimTest : public ::testing::Test, public testutil::ShimClient {
     ASSERT_GRPC_OK(Attach("stuck", s->tree->socket()));
     s->prober = std::thread([this, s] {
       s->status =
-          Probe("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
+          ProbeOpen("stuck", "leased", v1::WRITE, nullptr, absl::Seconds(60));
     });
     // The shim's open is in the kernel, waiting on the lease.
     ASSERT_TRUE(s->lease->AwaitBreak());
@@ -382,7 +383,7 @@ TEST_F(HostileShimTest, GoferFaultsAreNeverBlamedOnTheCaller) {
   ASSERT_GRPC_OK(Attach("hostile", (*g)->socket()));
   for (const Case& k : kCases) {
     SCOPED_TRACE(k.path);
-    grpc::Status st = Probe("hostile", k.path);
+    grpc::Status st = ProbeOpen("hostile", k.path);
     EXPECT_EQ(st.error_code(), k.code) << st.error_message();
     EXPECT_THAT(st.error_message(), HasSubstr(k.detail));
     if (k.code == grpc::StatusCode::INTERNAL) {
@@ -397,6 +398,136 @@ TEST_F(HostileShimTest, GoferFaultsAreNeverBlamedOnTheCaller) {
   ExpectGoodServed();
 }
 
+// The default probe is one WalkStat: what the gofer answers maps as a
+// stat's table says, NOT_FOUND only for a device that does not exist, and
+// nothing else is sent (no Walk, no OpenAt: nothing is opened).
+TEST_F(HostileShimTest, StatFaultsAreNeverNotFound) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  auto stat_of = [](uint16_t mode, uint32_t major = 0, uint32_t minor = 0) {
+    lisafs::Statx x;
+    x.mode = mode;
+    x.rdev_major = major;
+    x.rdev_minor = minor;
+    return x;
+  };
+  struct Case {
+    const char* path;  // the WalkStat this answer is for
+    std::function<GoferAnswer()> answer;
+    grpc::StatusCode code;
+    const char* detail;
+  };
+  const std::vector<Case> cases = {
+      {"eio", [] { return GoferAnswer::Error(EIO); },
+       grpc::StatusCode::INTERNAL, "EIO"},
+      {"eproto", [] { return GoferAnswer::Error(EPROTO); },
+       grpc::StatusCode::INTERNAL, "EPROTO"},
+      {"einval", [] { return GoferAnswer::Error(EINVAL); },
+       grpc::StatusCode::INTERNAL, "EINVAL"},
+      // No stat says these of a file that is there or not: the gofer's.
+      {"enxio", [] { return GoferAnswer::Error(ENXIO); },
+       grpc::StatusCode::INTERNAL, "ENXIO"},
+      {"enodev", [] { return GoferAnswer::Error(ENODEV); },
+       grpc::StatusCode::INTERNAL, "ENODEV"},
+      {"garbled",
+       [] {
+         return GoferAnswer::Frame(static_cast<uint16_t>(MID::kWalkStat),
+                                   {0, 5});
+       },
+       grpc::StatusCode::INTERNAL, "EIO"},
+      {"too-many",
+       [&] {
+         lisafs::WalkStatResp w;
+         w.stats = {stat_of(S_IFCHR | 0666), stat_of(S_IFCHR | 0666)};
+         return GoferAnswer::Message(MID::kWalkStat, w);
+       },
+       grpc::StatusCode::INTERNAL, "EIO"},
+      {"enoent", [] { return GoferAnswer::Error(ENOENT); },
+       grpc::StatusCode::NOT_FOUND, "ENOENT"},
+      {"missing",
+       [] {
+         return GoferAnswer::Message(MID::kWalkStat, lisafs::WalkStatResp{});
+       },
+       grpc::StatusCode::NOT_FOUND, "ENOENT"},
+      {"link",
+       [&] {
+         lisafs::WalkStatResp w;
+         w.stats = {stat_of(S_IFLNK | 0777)};
+         return GoferAnswer::Message(MID::kWalkStat, w);
+       },
+       grpc::StatusCode::FAILED_PRECONDITION, "\"link\" is a symlink"},
+      {"eacces", [] { return GoferAnswer::Error(EACCES); },
+       grpc::StatusCode::PERMISSION_DENIED, "EACCES"},
+      {"nvidia0",
+       [&] {
+         lisafs::WalkStatResp w;
+         w.stats = {stat_of(S_IFCHR | 0666, 195, 0)};
+         return GoferAnswer::Message(MID::kWalkStat, w);
+       },
+       grpc::StatusCode::OK, ""},
+  };
+  auto g = HostileGofer::Start([&cases](const GoferRequest& r) {
+    switch (r.mid) {
+      case MID::kMount:
+        return testing::MountAnswer({});
+      case MID::kWalkStat: {
+        absl::StatusOr<lisafs::WalkReq> w = r.As<lisafs::WalkReq>();
+        if (w.ok() && w->path.size() == 1 && w->path[0] == "hangup") {
+          return GoferAnswer::HangUp();
+        }
+        for (const Case& k : cases) {
+          if (w.ok() && w->path.size() == 1 && w->path[0] == k.path) {
+            return k.answer();
+          }
+        }
+        return GoferAnswer::Error(ENOENT);
+      }
+      default:
+        return GoferAnswer::Error(EOPNOTSUPP);
+    }
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("hostile", (*g)->socket()));
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.path);
+    v1::DeviceInfo info;
+    grpc::Status st = Probe("hostile", k.path, v1::READ, &info);
+    EXPECT_EQ(st.error_code(), k.code) << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr(k.detail));
+    if (k.code == grpc::StatusCode::INTERNAL) {
+      EXPECT_THAT(st.error_message(), HasSubstr("gofer fault"));
+    }
+    if (st.ok()) {
+      EXPECT_EQ(info.type(), v1::CHAR_DEVICE);
+      EXPECT_EQ(info.rdev_major(), 195u);
+      EXPECT_EQ(info.rdev_minor(), 0u);
+      EXPECT_FALSE(info.opened());
+    }
+    EXPECT_EQ(StateOf("hostile"), v1::Container::ATTACHED);
+  }
+  EXPECT_EQ((*g)->requests(MID::kWalk), 0u);
+  EXPECT_EQ((*g)->requests(MID::kOpenAt), 0u);
+  // A gofer that hangs up during the stat: UNAVAILABLE, disconnected.
+  grpc::Status st = Probe("hostile", "hangup");
+  EXPECT_CODE(st, UNAVAILABLE);
+  EXPECT_EQ(StateOf("hostile"), v1::Container::DISCONNECTED);
+
+  // A gofer without WalkStat is not asked to open instead.
+  auto no_stat = HostileGofer::Start([](const GoferRequest& r) {
+    if (r.mid != MID::kMount) return GoferAnswer::Error(EIO);
+    testing::MountOptions m;
+    std::erase(m.mids, static_cast<uint16_t>(MID::kWalkStat));
+    return testing::MountAnswer(m);
+  });
+  ASSERT_TRUE(no_stat.ok()) << no_stat.status();
+  ASSERT_GRPC_OK(Attach("no-stat", (*no_stat)->socket()));
+  st = Probe("no-stat", "null");
+  EXPECT_CODE(st, INTERNAL);
+  EXPECT_THAT(st.error_message(), HasSubstr("EOPNOTSUPP"));
+  EXPECT_THAT(st.error_message(), HasSubstr("WalkStat"));
+  EXPECT_EQ((*no_stat)->requests(MID::kWalk), 0u);
+  ExpectGoodServed();
+}
+
 // Attack 7: a FIFO on the fast path.
 TEST_F(HostileShimTest, FifoOnTheFastPathAnswersAndDetachAndSigtermFinish) {
   ASSERT_NO_FATAL_FAILURE(StartShim());
@@ -408,12 +539,12 @@ TEST_F(HostileShimTest, FifoOnTheFastPathAnswersAndDetachAndSigtermFinish) {
   ASSERT_GRPC_OK(Attach("tree", (*tree)->socket(), &c));
   ASSERT_TRUE(c.mount_fd_donated());
   v1::DeviceInfo info;
-  grpc::Status st = Probe("tree", "fifo", v1::READ, &info);
+  grpc::Status st = ProbeOpen("tree", "fifo", v1::READ, &info);
   ASSERT_GRPC_OK(st);
   EXPECT_EQ(info.type(), v1::FIFO);
   // An open for writing does not wait either: FIFOs go to the gofer, whose
   // walk holds the FIFO open for reading (pkg/devutil/devutil.h).
-  st = Probe("tree", "fifo", v1::WRITE, &info);
+  st = ProbeOpen("tree", "fifo", v1::WRITE, &info);
   ASSERT_GRPC_OK(st);
   EXPECT_EQ(info.type(), v1::FIFO);
   ASSERT_GRPC_OK(Detach("tree"));

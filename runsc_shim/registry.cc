@@ -17,97 +17,138 @@
 
 namespace gvisor::shim {
 
-struct ContainerRegistry::Container {
-  Container(uint64_t id, std::string name, std::string gofer_socket,
-            std::shared_ptr<devutil::GoferClient> client)
+// Connection is one gofer connection of a container: its client, and the
+// registry's count of the calls that use it. A container has one current
+// connection; Replace retires it for a new one, and Detach retires it for
+// none. A retired connection's client is closed once no call uses it
+// (at once if none does). Its counters are guarded by the owning
+// Container's mu.
+struct ContainerRegistry::Connection {
+  Connection(uint64_t id, std::string gofer_socket,
+             std::shared_ptr<devutil::GoferClient> client)
       : id(id),
-        name(std::move(name)),
         gofer_socket(std::move(gofer_socket)),
-        attach_time(absl::Now()),
         mount_fd_donated(client->HasHostFD()),
         client(std::move(client)) {}
 
-  // MarkDisconnected moves an attached container to kDisconnected with
-  // reason and reports whether it did (false if it already was).
-  bool MarkDisconnected(absl::string_view reason) {
-    std::lock_guard<std::mutex> l(state_mu);
-    if (state == ContainerState::kDisconnected) return false;
+  // id keys the connection's hang-up reports (by_id_).
+  const uint64_t id;
+  const std::string gofer_socket;
+  const bool mount_fd_donated;
+  // client owns the gofer socket. client->Close() runs once the connection
+  // is retired and no call uses it, so until then the client's Shutdown,
+  // HungUp, hang-up watch and stall guards may be used; the registry never
+  // holds the socket's FD number. GetDevGoferClient shares it: a holder's
+  // calls fail with EBADF once it is closed, and the object lives until
+  // the last holder lets go.
+  const std::shared_ptr<devutil::GoferClient> client;
+  // watch_id is the client's hang-up registration with the registry's
+  // watcher; set under the registry's mu_ before the connection is found.
+  uint64_t watch_id = 0;
+
+  size_t users = 0;  // calls using client (Container::mu)
+  bool retired = false;
+  bool client_closed = false;
+};
+
+struct ContainerRegistry::Container {
+  Container(std::string name, std::shared_ptr<Connection> first)
+      : name(std::move(name)),
+        attach_time(absl::Now()),
+        conn(std::move(first)) {}
+
+  // Enter counts a call on the current connection and returns it: NOT_FOUND
+  // once the container is closing, RESOURCE_EXHAUSTED with max calls in
+  // flight already (on all its connections: a stuck call holds a thread
+  // whichever connection it began on).
+  absl::StatusOr<std::shared_ptr<Connection>> Enter(size_t max) {
+    std::lock_guard<std::mutex> l(mu);
+    if (closing) {
+      return absl::NotFoundError(
+          absl::StrCat("container \"", name, "\" is not attached"));
+    }
+    if (calls >= max) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "container \"", name, "\" has ", calls,
+          " calls in flight (RegistryOptions::max_calls_per_container); "
+          "device opens may be stuck in the kernel"));
+    }
+    ++calls;
+    ++conn->users;
+    return conn;
+  }
+
+  // Leave ends a call that Enter counted on c; the last call to leave a
+  // retired connection closes its client.
+  void Leave(Connection& c) {
+    bool close_now;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      --calls;
+      --c.users;
+      close_now = c.retired && c.users == 0 && !c.client_closed;
+      if (close_now) {
+        c.client_closed = true;
+        std::erase_if(draining, [&c](const std::shared_ptr<Connection>& d) {
+          return d.get() == &c;
+        });
+      }
+    }
+    if (close_now) c.client->Close();
+  }
+
+  // Retire admits no more calls on c and closes its client now if none
+  // uses it (else the last to Leave does). It never waits.
+  void Retire(const std::shared_ptr<Connection>& c) {
+    bool close_now;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      c->retired = true;
+      close_now = c->users == 0 && !c->client_closed;
+      if (close_now) {
+        c->client_closed = true;
+      } else if (!c->client_closed) {
+        draining.push_back(c);
+      }
+    }
+    if (close_now) c->client->Close();
+  }
+
+  // Current returns the current connection.
+  std::shared_ptr<Connection> Current() const {
+    std::lock_guard<std::mutex> l(mu);
+    return conn;
+  }
+
+  // MarkDisconnected moves the container to kDisconnected with reason if
+  // conn_id is its current connection and it was attached, and reports
+  // whether it did: a retired connection's hang-up or cut-off says
+  // nothing of the container.
+  bool MarkDisconnected(uint64_t conn_id, absl::string_view reason) {
+    std::lock_guard<std::mutex> l(mu);
+    if (conn->id != conn_id || state == ContainerState::kDisconnected) {
+      return false;
+    }
     state = ContainerState::kDisconnected;
     disconnect_reason = std::string(reason);
     return true;
   }
 
-  // Enter counts a call that uses client: NOT_FOUND once Close
-  // has begun, RESOURCE_EXHAUSTED with max calls in flight already.
-  absl::Status Enter(size_t max) {
-    std::lock_guard<std::mutex> l(use_mu);
-    if (closing) {
-      return absl::NotFoundError(
-          absl::StrCat("container \"", name, "\" is not attached"));
-    }
-    if (users >= max) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "container \"", name, "\" has ", users,
-          " calls in flight (RegistryOptions::max_calls_per_container); "
-          "device opens may be stuck in the kernel"));
-    }
-    ++users;
-    return absl::OkStatus();
-  }
-
-  // Leave ends a call that Enter counted; the last one to leave after
-  // BeginClose closes the client.
-  void Leave() {
-    bool close_now;
-    {
-      std::lock_guard<std::mutex> l(use_mu);
-      --users;
-      close_now = closing && users == 0 && !client_closed;
-      if (close_now) client_closed = true;
-    }
-    if (close_now) client->Close();
-  }
-
-  // BeginClose admits no more calls and closes the client now if none is
-  // running (else the last to Leave does). It never waits.
-  void BeginClose() {
-    bool close_now;
-    {
-      std::lock_guard<std::mutex> l(use_mu);
-      closing = true;
-      close_now = users == 0 && !client_closed;
-      if (close_now) client_closed = true;
-    }
-    if (close_now) client->Close();
-  }
-
-  const uint64_t id;
   const std::string name;
-  const std::string gofer_socket;
   const absl::Time attach_time;
-  const bool mount_fd_donated;
-  // client owns the gofer socket. client->Close() runs once Close has
-  // begun and no call uses the container (BeginClose, Leave), so until then
-  // the client's Shutdown, HungUp, hang-up watch and stall guards may be
-  // used; the registry never holds the socket's FD number. GetDevGoferClient
-  // shares it: a holder's calls fail with EBADF once it is closed, and the
-  // object lives until the last holder lets go.
-  const std::shared_ptr<devutil::GoferClient> client;
-  // watch_id is the client's hang-up registration with the registry's
-  // watcher; set under the registry's mu_ before the container is found.
-  uint64_t watch_id = 0;
-
-  // use_mu is never held across a call into the client.
-  std::mutex use_mu;  // guards users, closing and client_closed
-  size_t users = 0;   // calls between Enter and Leave
-  bool closing = false;
-  bool client_closed = false;
   // detached is set once the container has left the registry's maps.
   std::atomic<bool> detached{false};
 
-  mutable std::mutex state_mu;  // guards state and disconnect_reason
+  mutable std::mutex mu;  // guards everything below, and Connection counters
+  std::shared_ptr<Connection> conn;  // the current connection
+  // draining holds retired connections that calls still use.
+  std::vector<std::shared_ptr<Connection>> draining;
+  size_t calls = 0;      // calls between Enter and Leave
+  bool closing = false;  // detached: no more calls
   ContainerState state = ContainerState::kAttached;
   std::string disconnect_reason;
+  absl::Time reattach_time = absl::InfinitePast();
+  uint64_t reattaches = 0;
 };
 
 // InCall counts one call in Attach, DirentNames or OpenAt, so that the
@@ -193,6 +234,26 @@ absl::StatusCode ListingCode(int err) {
   }
 }
 
+// StatCode is the code of a failed stat (see ContainerRegistry::Stat).
+absl::StatusCode StatCode(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::StatusCode::kNotFound;
+    case EACCES:
+    case EPERM:
+      return absl::StatusCode::kPermissionDenied;
+    case ELOOP:
+      return absl::StatusCode::kFailedPrecondition;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
 // MountCode is the code of a failed Mount: the gofer cannot serve
 // (UNAVAILABLE), unless this process ran out of resources.
 absl::StatusCode MountCode(int err) {
@@ -240,6 +301,63 @@ ContainerRegistry::~ContainerRegistry() {
   watcher_.reset();
 }
 
+absl::StatusOr<unet::Socket> ContainerRegistry::Dial(
+    absl::string_view what, absl::string_view gofer_socket,
+    absl::Time deadline) const {
+  absl::StatusOr<unet::Socket> sock =
+      unet::Socket::Connect(gofer_socket, SOCK_STREAM, deadline);
+  if (sock.ok()) return sock;
+  if (syserr::ToErrno(sock.status()) == EAGAIN) {
+    return Recode(absl::StatusCode::kDeadlineExceeded, sock.status(),
+                  absl::StrCat(what,
+                               ": gofer's listen backlog stayed "
+                               "full until the deadline"));
+  }
+  return Recode(absl::StatusCode::kUnavailable, sock.status(), what);
+}
+
+absl::StatusOr<std::unique_ptr<devutil::GoferClient>> ContainerRegistry::Mount(
+    absl::string_view what, absl::string_view name, absl::string_view label,
+    unet::Socket sock, absl::Time deadline) const {
+  // The Mount RPC is bounded by shutting the socket down at the deadline.
+  // The guard owns a second Socket on the connection: NewGoferClient closes
+  // its own on error, before the guard is disarmed.
+  absl::StatusOr<unet::Socket> guard_sock = sock.Dup();
+  if (!guard_sock.ok()) return syserr::WithContext(guard_sock.status(), what);
+  unet::StallGuard guard = watcher_->Guard(*std::move(guard_sock), deadline);
+  absl::StatusOr<std::unique_ptr<devutil::GoferClient>> client =
+      devutil::NewGoferClient(ctx_, name, std::move(sock), options_.client);
+  const bool cut_off = guard.Disarm();
+  if (cut_off) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        what, ": gofer ", label, " did not answer Mount before the deadline"));
+  }
+  if (!client.ok()) {
+    return Recode(MountCode(syserr::ToErrno(client.status())), client.status(),
+                  absl::StrCat(what, ": mount over gofer ", label));
+  }
+  if (absl::Now() > deadline) {
+    // The caller has given up: keep nothing it was told did not happen.
+    (*client)->Close();
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": Mount finished after the deadline"));
+  }
+  return client;
+}
+
+absl::StatusOr<absl::Time> ContainerRegistry::StartBy(absl::string_view what,
+                                                      absl::Time deadline) {
+  absl::Time now = absl::Now();
+  if (deadline == absl::InfiniteFuture()) {
+    deadline = now + kDefaultAttachTimeout;
+  }
+  if (now >= deadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": deadline passed before connecting"));
+  }
+  return deadline;
+}
+
 absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
     absl::string_view name, absl::string_view gofer_socket,
     absl::Time deadline) {
@@ -250,85 +368,134 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
   if (Find(name) != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
   }
-  absl::Time now = absl::Now();
-  if (deadline == absl::InfiniteFuture()) {
-    deadline = now + kDefaultAttachTimeout;
-  }
-  if (now >= deadline) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(what, ": deadline passed before connecting"));
-  }
+  ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
+  ASSIGN_OR_RETURN(unet::Socket sock, Dial(what, gofer_socket, deadline));
+  return Install(what, name, gofer_socket, std::move(sock), deadline,
+                 /*replace=*/false);
+}
 
-  absl::StatusOr<unet::Socket> sock =
-      unet::Socket::Connect(gofer_socket, SOCK_STREAM, deadline);
-  if (!sock.ok()) {
-    if (syserr::ToErrno(sock.status()) == EAGAIN) {
-      return Recode(absl::StatusCode::kDeadlineExceeded, sock.status(),
-                    absl::StrCat(what,
-                                 ": gofer's listen backlog stayed "
-                                 "full until the deadline"));
-    }
-    return Recode(absl::StatusCode::kUnavailable, sock.status(), what);
+absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(absl::string_view name,
+                                                        unet::Socket gofer,
+                                                        absl::Time deadline) {
+  InCall in_call(this);
+  RETURN_IF_ERROR(ValidateContainerName(name));
+  const std::string what = absl::StrCat("attach of container ", Quoted(name));
+  RETURN_IF_ERROR(CheckConnected(what, gofer));
+  if (Find(name) != nullptr) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
   }
+  ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
+  return Install(what, name, "", std::move(gofer), deadline,
+                 /*replace=*/false);
+}
 
-  // The Mount RPC is bounded by shutting the socket down at the deadline.
-  // The guard owns a second Socket on the connection: NewGoferClient closes
-  // its own on error, before the guard is disarmed.
-  absl::StatusOr<unet::Socket> guard_sock = sock->Dup();
-  if (!guard_sock.ok()) return syserr::WithContext(guard_sock.status(), what);
-  unet::StallGuard guard = watcher_->Guard(*std::move(guard_sock), deadline);
-  absl::StatusOr<std::unique_ptr<devutil::GoferClient>> client =
-      devutil::NewGoferClient(ctx_, name, *std::move(sock), options_.client);
-  const bool cut_off = guard.Disarm();
-  if (cut_off) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(what, ": gofer at ", Quoted(gofer_socket),
-                     " did not answer Mount before the deadline"));
-  }
-  if (!client.ok()) {
-    return Recode(
-        MountCode(syserr::ToErrno(client.status())), client.status(),
-        absl::StrCat(what, ": mount over gofer at ", Quoted(gofer_socket)));
-  }
+absl::StatusOr<ContainerInfo> ContainerRegistry::Replace(
+    absl::string_view name, absl::string_view gofer_socket,
+    absl::Time deadline) {
+  InCall in_call(this);
+  RETURN_IF_ERROR(ValidateContainerName(name));
+  RETURN_IF_ERROR(ValidateSocketPath(gofer_socket));
+  const std::string what = absl::StrCat("reattach of container ", Quoted(name));
+  if (Find(name) == nullptr) return NotAttached(name);
+  ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
+  ASSIGN_OR_RETURN(unet::Socket sock, Dial(what, gofer_socket, deadline));
+  return Install(what, name, gofer_socket, std::move(sock), deadline,
+                 /*replace=*/true);
+}
 
-  if (absl::Now() > deadline) {
-    // The caller has given up: keep nothing it was told did not happen.
-    (*client)->Close();
-    return absl::DeadlineExceededError(
-        absl::StrCat(what, ": Mount finished after the deadline"));
-  }
+absl::StatusOr<ContainerInfo> ContainerRegistry::Replace(absl::string_view name,
+                                                         unet::Socket gofer,
+                                                         absl::Time deadline) {
+  InCall in_call(this);
+  RETURN_IF_ERROR(ValidateContainerName(name));
+  const std::string what = absl::StrCat("reattach of container ", Quoted(name));
+  RETURN_IF_ERROR(CheckConnected(what, gofer));
+  if (Find(name) == nullptr) return NotAttached(name);
+  ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
+  return Install(what, name, "", std::move(gofer), deadline,
+                 /*replace=*/true);
+}
 
-  auto c = std::make_shared<Container>(next_id_++, std::string(name),
-                                       std::string(gofer_socket),
-                                       std::move(*client));
+absl::Status ContainerRegistry::CheckConnected(absl::string_view what,
+                                               const unet::Socket& sock) {
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (sock.fd() < 0 ||
+      getsockopt(sock.fd(), SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+    return syserr::WithCode(
+        absl::StatusCode::kInvalidArgument,
+        syserr::FromErrno(EBADF, absl::StrCat(what, ": no gofer socket")));
+  }
+  if (type != SOCK_STREAM) {
+    return syserr::WithCode(
+        absl::StatusCode::kInvalidArgument,
+        syserr::FromErrno(EINVAL, absl::StrCat(what,
+                                               ": the gofer socket is not "
+                                               "SOCK_STREAM")));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ContainerInfo> ContainerRegistry::Install(
+    absl::string_view what, absl::string_view name,
+    absl::string_view gofer_socket, unet::Socket sock, absl::Time deadline,
+    bool replace) {
+  const std::string label = gofer_socket.empty()
+                                ? std::string("on the connected socket")
+                                : absl::StrCat("at ", Quoted(gofer_socket));
+  ASSIGN_OR_RETURN(std::unique_ptr<devutil::GoferClient> client,
+                   Mount(what, name, label, std::move(sock), deadline));
+  auto conn = std::make_shared<Connection>(
+      next_id_++, std::string(gofer_socket), std::move(client));
+  std::shared_ptr<Container> c;
+  std::shared_ptr<Connection> old;
   absl::Status inserted;
   {
     std::unique_lock<std::shared_mutex> l(mu_);
-    if (by_name_.contains(name)) {
+    auto it = by_name_.find(name);
+    if (!replace && it != by_name_.end()) {
       inserted =
           absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
+    } else if (replace && it == by_name_.end()) {
+      inserted = NotAttached(name);
     } else {
-      by_name_.emplace(c->name, c);
-      by_id_.emplace(c->id, c);
+      c = replace ? it->second
+                  : std::make_shared<Container>(std::string(name), conn);
       // Under mu_, so that a hangup reported at once finds the container.
-      absl::StatusOr<uint64_t> watch = c->client->WatchHangup(
-          *watcher_, [this, id = c->id] { OnHangup(id); });
-      if (watch.ok()) {
-        c->watch_id = *watch;
-      } else {
-        by_name_.erase(c->name);
-        by_id_.erase(c->id);
+      absl::StatusOr<uint64_t> watch = conn->client->WatchHangup(
+          *watcher_, [this, id = conn->id] { OnHangup(id); });
+      if (!watch.ok()) {
         inserted = syserr::WithContext(watch.status(), what);
+      } else {
+        conn->watch_id = *watch;
+        by_id_.emplace(conn->id, c);
+        if (replace) {
+          std::lock_guard<std::mutex> cl(c->mu);
+          old = std::exchange(c->conn, conn);
+          c->state = ContainerState::kAttached;
+          c->disconnect_reason.clear();
+          c->reattach_time = absl::Now();
+          ++c->reattaches;
+          by_id_.erase(old->id);
+        } else {
+          by_name_.emplace(c->name, c);
+        }
       }
     }
   }
   if (!inserted.ok()) {
-    c->client->Close();
+    conn->client->Close();
     return inserted;
   }
+  if (old != nullptr) {
+    // The old connection serves the calls that began on it, then closes.
+    old->client->UnwatchHangup(*watcher_, old->watch_id);
+    c->Retire(old);
+  }
   Changed();
-  ctx_.Infof("attached container %s to gofer at %s (mount FD %s)", c->name,
-             c->gofer_socket, c->mount_fd_donated ? "donated" : "not donated");
+  ctx_.Infof("%s container %s to gofer %s (mount FD %s)",
+             replace ? "reattached" : "attached", c->name, label,
+             conn->mount_fd_donated ? "donated" : "not donated");
   return Snapshot(*c);
 }
 
@@ -340,7 +507,7 @@ absl::Status ContainerRegistry::Detach(absl::string_view name) {
     if (it == by_name_.end()) return NotAttached(name);
     c = std::move(it->second);
     by_name_.erase(it);
-    by_id_.erase(c->id);
+    by_id_.erase(c->Current()->id);
   }
   Close(std::move(c));
   Changed();
@@ -363,15 +530,24 @@ void ContainerRegistry::CloseAll() {
 
 void ContainerRegistry::Close(std::shared_ptr<Container> c) {
   c->detached = true;
-  // The client is closed only after BeginClose below, and this runs once
-  // per container (it has left the maps).
-  c->client->UnwatchHangup(*watcher_, c->watch_id);
-  // Wake calls blocked on the gofer so that they end promptly, and tell
-  // the gofer...
-  c->client->Shutdown();
+  std::shared_ptr<Connection> conn;
+  std::vector<std::shared_ptr<Connection>> draining;
+  {
+    std::lock_guard<std::mutex> l(c->mu);
+    c->closing = true;
+    conn = c->conn;
+    draining = c->draining;
+  }
+  // The client is closed only after Retire below, and this runs once per
+  // container (it has left the maps).
+  conn->client->UnwatchHangup(*watcher_, conn->watch_id);
+  // Wake calls blocked on the gofers (a connection replaced earlier may
+  // still serve some) so that they end promptly, and tell the gofers...
+  conn->client->Shutdown();
+  for (const auto& d : draining) d->client->Shutdown();
   // ...then close the client now, or when the last call lets go of it: a
   // call stuck in the kernel must not hold Detach (or shutdown) up.
-  c->BeginClose();
+  c->Retire(conn);
 }
 
 std::vector<ContainerInfo> ContainerRegistry::List() const {
@@ -402,7 +578,7 @@ size_t ContainerRegistry::size() const {
 std::shared_ptr<devutil::GoferClient> ContainerRegistry::GetDevGoferClient(
     absl::string_view name) {
   std::shared_ptr<Container> c = Find(name);
-  return c == nullptr ? nullptr : c->client;
+  return c == nullptr ? nullptr : c->Current()->client;
 }
 
 std::shared_ptr<ContainerRegistry::Container> ContainerRegistry::Find(
@@ -417,7 +593,7 @@ ContainerRegistry::Acquire(absl::string_view name, absl::Time deadline) const {
   std::shared_ptr<Container> c = Find(name);
   if (c == nullptr) return NotAttached(name);
   {
-    std::lock_guard<std::mutex> l(c->state_mu);
+    std::lock_guard<std::mutex> l(c->mu);
     if (c->state == ContainerState::kDisconnected) {
       return absl::UnavailableError(
           absl::StrCat("container ", Quoted(name),
@@ -431,7 +607,8 @@ ContainerRegistry::Acquire(absl::string_view name, absl::Time deadline) const {
   return c;
 }
 
-absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
+absl::Status ContainerRegistry::Classify(Container& c, Connection& conn,
+                                         const absl::Status& s,
                                          absl::string_view op,
                                          Table table) const {
   std::string what = absl::StrCat("container ", Quoted(c.name), ": ", op);
@@ -440,31 +617,43 @@ absl::Status ContainerRegistry::Classify(Container& c, const absl::Status& s,
                   absl::StrCat(what, ": detached during the call"));
   }
   const int err = syserr::ToErrno(s);
-  if (IsTransportErrno(err) && c.client->HungUp()) {
-    Disconnect(c, absl::StrCat("connection lost: ", s.message()));
+  if (IsTransportErrno(err) && conn.client->HungUp()) {
+    Disconnect(c, conn.id, absl::StrCat("connection lost: ", s.message()));
     return Recode(absl::StatusCode::kUnavailable, s,
                   absl::StrCat(what, ": gofer disconnected"));
   }
-  const absl::StatusCode code =
-      table == Table::kDevice ? DeviceCode(err) : ListingCode(err);
-  if (code == absl::StatusCode::kInternal && !c.mount_fd_donated) {
+  absl::StatusCode code = absl::StatusCode::kInternal;
+  switch (table) {
+    case Table::kDevice:
+      code = DeviceCode(err);
+      break;
+    case Table::kListing:
+      code = ListingCode(err);
+      break;
+    case Table::kStat:
+      code = StatCode(err);
+      break;
+  }
+  if (code == absl::StatusCode::kInternal && !conn.mount_fd_donated) {
     return Recode(code, s, absl::StrCat(what, ": gofer fault"));
   }
   return Recode(code, s, what);
 }
 
-unet::StallGuard ContainerRegistry::Guard(Container& c, absl::string_view op,
+unet::StallGuard ContainerRegistry::Guard(Container& c, Connection& conn,
+                                          absl::string_view op,
                                           absl::Time deadline) const {
   // With the mount point's host FD, calls take the host fast path and make
   // no RPC: there is nothing to cut off.
-  if (c.mount_fd_donated) return unet::StallGuard();
+  if (conn.mount_fd_donated) return unet::StallGuard();
   absl::Time now = absl::Now();
   absl::Time at = StallDeadline(deadline);
   std::string reason =
       absl::StrCat("gofer did not answer ", op, " within ",
                    absl::FormatDuration(at - now), "; connection cut off");
-  return c.client->GuardStall(*watcher_, at,
-                              [&c, reason, this] { Disconnect(c, reason); });
+  return conn.client->GuardStall(
+      *watcher_, at,
+      [&c, id = conn.id, reason, this] { Disconnect(c, id, reason); });
 }
 
 template <typename T>
@@ -474,16 +663,18 @@ absl::StatusOr<T> ContainerRegistry::RunCall(
     absl::FunctionRef<absl::StatusOr<T>(devutil::GoferClient&)> call) {
   ASSIGN_OR_RETURN(std::shared_ptr<Container> c, Acquire(name, deadline));
   Container& cont = *c;
-  RETURN_IF_ERROR(cont.Enter(options_.max_calls_per_container));
-  absl::Cleanup leave = [&cont] { cont.Leave(); };
+  ASSIGN_OR_RETURN(std::shared_ptr<Connection> conn,
+                   cont.Enter(options_.max_calls_per_container));
+  // The call stays on this connection, whatever Replace does meanwhile.
+  absl::Cleanup leave = [&cont, &conn] { cont.Leave(*conn); };
   const std::string what = absl::StrCat("container ", Quoted(name), ": ", op);
-  unet::StallGuard guard = Guard(cont, op, deadline);
-  absl::StatusOr<T> result = call(*cont.client);
+  unet::StallGuard guard = Guard(cont, *conn, op, deadline);
+  absl::StatusOr<T> result = call(*conn->client);
   if (guard.Disarm()) {
     return absl::DeadlineExceededError(
         absl::StrCat(what, ": gofer did not answer; connection cut off"));
   }
-  if (!result.ok()) return Classify(cont, result.status(), op, table);
+  if (!result.ok()) return Classify(cont, *conn, result.status(), op, table);
   if (cont.detached) {
     // The caller is told the container is gone: what the call returned
     // (an opened FD) is dropped here.
@@ -519,6 +710,16 @@ absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(absl::string_view name,
                               });
 }
 
+absl::StatusOr<struct stat> ContainerRegistry::Stat(absl::string_view name,
+                                                    absl::string_view relpath,
+                                                    absl::Time deadline) {
+  InCall in_call(this);
+  RETURN_IF_ERROR(ValidateDevicePath(relpath));
+  return RunCall<struct stat>(
+      name, absl::StrCat("stat ", Quoted(relpath)), Table::kStat, deadline,
+      [&](devutil::GoferClient& client) { return client.Stat(ctx_, relpath); });
+}
+
 void ContainerRegistry::OnHangup(uint64_t id) {
   std::shared_ptr<Container> c;
   {
@@ -527,13 +728,17 @@ void ContainerRegistry::OnHangup(uint64_t id) {
     if (it == by_id_.end()) return;
     c = it->second;
   }
-  Disconnect(
-      *c, absl::StrCat("gofer at ", c->gofer_socket, " closed the connection"));
+  std::shared_ptr<Connection> conn = c->Current();
+  Disconnect(*c, id,
+             conn->gofer_socket.empty()
+                 ? std::string("gofer closed the connection")
+                 : absl::StrCat("gofer at ", conn->gofer_socket,
+                                " closed the connection"));
 }
 
-bool ContainerRegistry::Disconnect(Container& c,
+bool ContainerRegistry::Disconnect(Container& c, uint64_t conn_id,
                                    absl::string_view reason) const {
-  if (!c.MarkDisconnected(reason)) return false;
+  if (!c.MarkDisconnected(conn_id, reason)) return false;
   ctx_.Warningf("container %s: %s", c.name, reason);
   Changed();
   return true;
@@ -576,12 +781,14 @@ uint64_t ContainerRegistry::AwaitChange(uint64_t seen,
 ContainerInfo ContainerRegistry::Snapshot(const Container& c) {
   ContainerInfo info;
   info.name = c.name;
-  info.gofer_socket = c.gofer_socket;
   info.attach_time = c.attach_time;
-  info.mount_fd_donated = c.mount_fd_donated;
-  std::lock_guard<std::mutex> l(c.state_mu);
+  std::lock_guard<std::mutex> l(c.mu);
+  info.gofer_socket = c.conn->gofer_socket;
+  info.mount_fd_donated = c.conn->mount_fd_donated;
   info.state = c.state;
   info.disconnect_reason = c.disconnect_reason;
+  info.reattach_time = c.reattach_time;
+  info.reattaches = c.reattaches;
   return info;
 }
 

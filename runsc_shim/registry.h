@@ -12,6 +12,7 @@
 #define GVISOR_RUNSC_SHIM_REGISTRY_H_
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -32,6 +33,7 @@
 #include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
 #include "pkg/unet/hangup_watcher.h"
+#include "pkg/unet/unet.h"
 
 namespace gvisor::shim {
 
@@ -47,6 +49,8 @@ enum class ContainerState {
 // ContainerInfo is a snapshot of one container.
 struct ContainerInfo {
   std::string name;
+  // gofer_socket is the path of the current gofer connection; empty for
+  // one made from a connected socket (Attach or Replace of a unet::Socket).
   std::string gofer_socket;
   ContainerState state = ContainerState::kAttached;
   absl::Time attach_time;
@@ -55,6 +59,10 @@ struct ContainerInfo {
   bool mount_fd_donated = false;
   // disconnect_reason says why the state is kDisconnected.
   std::string disconnect_reason;
+  // reattach_time is when Replace last gave the container a new gofer
+  // connection (InfinitePast if never); reattaches counts those.
+  absl::Time reattach_time = absl::InfinitePast();
+  uint64_t reattaches = 0;
 };
 
 // RegistryOptions bound what a registry gives each container.
@@ -148,6 +156,38 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
                                        absl::string_view gofer_socket,
                                        absl::Time deadline);
 
+  // Attach, for an embedder that holds an already-connected socket to the
+  // gofer (the sandbox's --dev-io-fd socketpair model), takes ownership of
+  // gofer and mounts over it as above; the container's gofer_socket is
+  // empty. INVALID_ARGUMENT if gofer holds no socket or one that is not
+  // SOCK_STREAM; gofer is closed on every error.
+  absl::StatusOr<ContainerInfo> Attach(absl::string_view name,
+                                       unet::Socket gofer, absl::Time deadline);
+
+  // Replace gives the attached container name a new gofer connection (a
+  // sandbox restored from a checkpoint gets a new gofer for the same
+  // container): it connects to gofer_socket and mounts as Attach does
+  // (same validation, deadline and errors), then swaps the container's
+  // client atomically. Calls in flight finish on the old client, which is
+  // closed once the last of them returns (at once if none runs); calls
+  // that start afterwards use the new one. The container keeps its name,
+  // attach time, bound of calls and whatever watches it (WatchContainers,
+  // AwaitChange); it becomes kAttached, its reattach_time and reattaches
+  // are updated, and the hang-up watch moves to the new connection: the
+  // old one's end or cut-off no longer changes the container. A holder of
+  // the old client (GetDevGoferClient) sees it closed like after a Detach
+  // and must ask again. NOT_FOUND if name is not attached (before
+  // connecting, or if it was detached meanwhile); if connecting or
+  // mounting fails, the old client stays in place and the error is
+  // returned.
+  absl::StatusOr<ContainerInfo> Replace(absl::string_view name,
+                                        absl::string_view gofer_socket,
+                                        absl::Time deadline);
+  // Replace, with an already-connected socket (see the Attach above).
+  absl::StatusOr<ContainerInfo> Replace(absl::string_view name,
+                                        unet::Socket gofer,
+                                        absl::Time deadline);
+
   // Detach forgets name and closes its client, whatever its state, without
   // waiting for calls in flight: it shuts the gofer socket down, so that
   // RPCs fail at once and the gofer sees the end of the connection, and
@@ -193,8 +233,24 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
                                      absl::string_view relpath, uint32_t flags,
                                      absl::Time deadline);
 
-  // generation counts the registry's changes so far: each attach, detach
-  // and container turning disconnected adds one.
+  // Stat runs GoferClient::Stat for name's client: it describes the file at
+  // relpath without opening it. relpath must pass ValidateDevicePath. Its
+  // failures have a table of their own, as a stat names fewer conditions
+  // than an open: NOT_FOUND only where nothing is at relpath (ENOENT, or
+  // ENOTDIR: a component before the last is not a directory);
+  // PERMISSION_DENIED for EACCES and EPERM (fsgofer's answer for a file
+  // type it does not serve); FAILED_PRECONDITION for ELOOP (a symlink on
+  // the path; the message names it); RESOURCE_EXHAUSTED for EMFILE, ENFILE
+  // and ENOMEM; UNAVAILABLE for a connection lost; INTERNAL for anything
+  // else (on the RPC path a gofer fault: EIO, a malformed answer, an errno a
+  // stat cannot have such as ENXIO, EOPNOTSUPP from a gofer without
+  // WalkStat). Otherwise as OpenAt.
+  absl::StatusOr<struct stat> Stat(absl::string_view name,
+                                   absl::string_view relpath,
+                                   absl::Time deadline);
+
+  // generation counts the registry's changes so far: each attach,
+  // reattach, detach and container turning disconnected adds one.
   uint64_t generation() const;
 
   // AwaitChange waits until generation() is no longer seen, or deadline
@@ -221,24 +277,49 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
 
  private:
   struct Container;
+  struct Connection;
   // InCall counts one call in a method, for the destructor.
   class InCall;
   // Table names the errno-to-code table of Classify.
-  enum class Table { kDevice, kListing };
+  enum class Table { kDevice, kListing, kStat };
 
   ContainerRegistry(const context::Context& ctx, const RegistryOptions& options)
       : ctx_(ctx), options_(options) {}
 
+  // Dial connects to the gofer at gofer_socket by deadline.
+  absl::StatusOr<unet::Socket> Dial(absl::string_view what,
+                                    absl::string_view gofer_socket,
+                                    absl::Time deadline) const;
+  // Mount mounts over sock by deadline (label names the gofer in errors).
+  absl::StatusOr<std::unique_ptr<devutil::GoferClient>> Mount(
+      absl::string_view what, absl::string_view name, absl::string_view label,
+      unet::Socket sock, absl::Time deadline) const;
+  // StartBy returns the deadline of an attach (kDefaultAttachTimeout for an
+  // infinite one), DEADLINE_EXCEEDED if it has passed.
+  static absl::StatusOr<absl::Time> StartBy(absl::string_view what,
+                                            absl::Time deadline);
+  // CheckConnected refuses a socket an embedder handed over that cannot be
+  // a gofer connection.
+  static absl::Status CheckConnected(absl::string_view what,
+                                     const unet::Socket& sock);
+  // Install mounts over sock and records the client: as name's first
+  // connection, or (replace) as its new one.
+  absl::StatusOr<ContainerInfo> Install(absl::string_view what,
+                                        absl::string_view name,
+                                        absl::string_view gofer_socket,
+                                        unet::Socket sock, absl::Time deadline,
+                                        bool replace);
   std::shared_ptr<Container> Find(absl::string_view name) const;
   // Acquire finds name's container and checks that it can serve a call.
   absl::StatusOr<std::shared_ptr<Container>> Acquire(absl::string_view name,
                                                      absl::Time deadline) const;
   // Classify turns a failed call on c into the status to return (see the
   // class comment), marking c disconnected if its gofer is gone.
-  absl::Status Classify(Container& c, const absl::Status& s,
+  absl::Status Classify(Container& c, Connection& conn, const absl::Status& s,
                         absl::string_view op, Table table) const;
-  // Guard arms the stall guard of a call (op) on c; see OpenAt.
-  unet::StallGuard Guard(Container& c, absl::string_view op,
+  // Guard arms the stall guard of a call (op) on c's connection conn; see
+  // OpenAt.
+  unet::StallGuard Guard(Container& c, Connection& conn, absl::string_view op,
                          absl::Time deadline) const;
   // RunCall runs call on name's client as DirentNames and OpenAt describe:
   // refused if the container is disconnected, past its deadline or at its
@@ -254,9 +335,10 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   void Close(std::shared_ptr<Container> c);
   // Changed adds one to the generation and wakes AwaitChange.
   void Changed() const;
-  // Disconnect marks c disconnected with reason, logs it with what, and
-  // reports whether it was attached until now.
-  bool Disconnect(Container& c, absl::string_view reason) const;
+  // Disconnect marks c disconnected with reason if conn_id is its current
+  // connection, logs it, and reports whether it was attached until now.
+  bool Disconnect(Container& c, uint64_t conn_id,
+                  absl::string_view reason) const;
   static ContainerInfo Snapshot(const Container& c);
 
   const context::Context& ctx_;
@@ -265,13 +347,14 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
 
   mutable std::mutex calls_mu_;  // guards calls_
   mutable std::condition_variable calls_done_;
-  mutable int calls_ = 0;  // calls in Attach, DirentNames and OpenAt
+  mutable int calls_ = 0;  // calls in Attach, Replace, DirentNames, ...
   std::atomic<uint64_t> next_id_{1};
 
   // std::shared_mutex rather than absl::Mutex so that ThreadSanitizer sees
   // it (the system absl is not instrumented).
   mutable std::shared_mutex mu_;  // guards by_name_ and by_id_
   std::map<std::string, std::shared_ptr<Container>, std::less<>> by_name_;
+  // by_id_ maps each container's current connection (Connection::id) to it.
   absl::flat_hash_map<uint64_t, std::shared_ptr<Container>> by_id_;
 
   mutable std::mutex changes_mu_;  // guards generation_ and wakeups_

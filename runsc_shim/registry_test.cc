@@ -359,9 +359,9 @@ TEST_F(RegistryTest, CallsInFlightPerContainerAreBounded) {
   EXPECT_TRUE((*reg)->OpenAt("a", "file", O_RDONLY, Soon()).ok());
 }
 
-// Many callers at once on a few names: attach, detach, list, open. Run
-// under --config=tsan this checks the locking; plainly, that every outcome
-// is one of the documented ones.
+// Many callers at once on a few names: attach, reattach, detach, list,
+// open. Run under --config=tsan this checks the locking; plainly, that
+// every outcome is one of the documented ones.
 TEST_F(RegistryTest, ConcurrentCallersAreSafe) {
   auto g = Gofer();
   auto fast = Gofer({"--donate_mount_fd"});
@@ -378,7 +378,7 @@ TEST_F(RegistryTest, ConcurrentCallersAreSafe) {
         std::string name = absl::StrCat("n", (t + r) % kNames);
         const std::string& sock = (r % 2) ? g->socket() : fast->socket();
         absl::Status s;
-        switch ((t * 7 + r) % 5) {
+        switch ((t * 7 + r) % 6) {
           case 0:
             s = registry_->Attach(name, sock, Soon()).status();
             if (s.code() == absl::StatusCode::kAlreadyExists) s = {};
@@ -397,6 +397,10 @@ TEST_F(RegistryTest, ConcurrentCallersAreSafe) {
             break;
           case 4:
             s = registry_->DirentNames(name, Soon()).status();
+            if (s.code() == absl::StatusCode::kNotFound) s = {};
+            break;
+          case 5:
+            s = registry_->Replace(name, sock, Soon()).status();
             if (s.code() == absl::StatusCode::kNotFound) s = {};
             break;
         }

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "runsc_shim/container_events.h"
 #include "runsc_shim/validate.h"
@@ -78,6 +79,36 @@ v1::FileType FileTypeOf(mode_t mode) {
   }
 }
 
+// Probe fills *out as ProbeDevice does for req (flags: its access mode).
+absl::Status Probe(ContainerRegistry& registry,
+                   const v1::ProbeDeviceRequest& req, int flags,
+                   absl::Time deadline, v1::DeviceInfo* out) {
+  struct stat st;
+  if (req.open()) {
+    // Non-blocking, as a probe must not wait for a driver (nor hold a
+    // thread on one); the FD closes at once: it cannot travel over gRPC.
+    ASSIGN_OR_RETURN(
+        fd::OwnedFd fd,
+        registry.OpenAt(req.name(), req.path(),
+                        static_cast<uint32_t>(flags | O_NONBLOCK), deadline));
+    if (fstat(fd.get(), &st) != 0) {
+      return syserr::FromLastErrno(absl::StrCat(
+          "container \"", req.name(), "\": fstat of \"", req.path(), "\""));
+    }
+    out->set_opened(true);
+    out->set_access_mode(
+        req.mode() == v1::ACCESS_MODE_UNSPECIFIED ? v1::READ : req.mode());
+  } else {
+    ASSIGN_OR_RETURN(st, registry.Stat(req.name(), req.path(), deadline));
+  }
+  out->set_path(req.path());
+  out->set_type(FileTypeOf(st.st_mode));
+  out->set_mode(st.st_mode & 07777);
+  out->set_rdev_major(major(st.st_rdev));
+  out->set_rdev_minor(minor(st.st_rdev));
+  return absl::OkStatus();
+}
+
 v1::ContainerEvent::Kind EventKind(ContainerChange::Kind k) {
   switch (k) {
     case ContainerChange::Kind::kAttached:
@@ -86,8 +117,18 @@ v1::ContainerEvent::Kind EventKind(ContainerChange::Kind k) {
       return v1::ContainerEvent::DISCONNECTED;
     case ContainerChange::Kind::kDetached:
       return v1::ContainerEvent::DETACHED;
+    case ContainerChange::Kind::kReattached:
+      return v1::ContainerEvent::REATTACHED;
   }
   return v1::ContainerEvent::KIND_UNSPECIFIED;
+}
+
+// SetTimestamp sets *out to t.
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  int64_t secs = absl::ToUnixSeconds(t);
+  absl::Duration frac = t - absl::FromUnixSeconds(secs);
+  out->set_seconds(secs);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(frac)));
 }
 
 }  // namespace
@@ -104,13 +145,13 @@ void ToProto(const ContainerInfo& info, v1::Container* out) {
   out->set_state(info.state == ContainerState::kAttached
                      ? v1::Container::ATTACHED
                      : v1::Container::DISCONNECTED);
-  int64_t secs = absl::ToUnixSeconds(info.attach_time);
-  absl::Duration frac = info.attach_time - absl::FromUnixSeconds(secs);
-  out->mutable_attach_time()->set_seconds(secs);
-  out->mutable_attach_time()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(frac)));
+  SetTimestamp(info.attach_time, out->mutable_attach_time());
   out->set_mount_fd_donated(info.mount_fd_donated);
   out->set_disconnect_reason(info.disconnect_reason);
+  if (info.reattach_time != absl::InfinitePast()) {
+    SetTimestamp(info.reattach_time, out->mutable_reattach_time());
+  }
+  out->set_reattach_count(info.reattaches);
 }
 
 Service::Admission::Admission(Service* s)
@@ -144,6 +185,22 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
   }
   absl::StatusOr<ContainerInfo> info =
       registry_->Attach(req->name(), req->gofer_socket(), Deadline(ctx));
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  ToProto(*info, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Service::ReattachContainer(grpc::ServerContext* ctx,
+                                        const v1::ReattachContainerRequest* req,
+                                        v1::Container* resp) {
+  Admission admission(this);
+  if (!admission.status().ok()) return admission.status();
+  // The registry validates the name and the socket path.
+  if (absl::Status s = Gone(ctx, "ReattachContainer"); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<ContainerInfo> info =
+      registry_->Replace(req->name(), req->gofer_socket(), Deadline(ctx));
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, resp);
   return grpc::Status::OK;
@@ -226,24 +283,8 @@ grpc::Status Service::ProbeDevice(grpc::ServerContext* ctx,
   if (absl::Status s = Gone(ctx, "ProbeDevice"); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<fd::OwnedFd> fd =
-      registry_->OpenAt(req->name(), req->path(), *flags, Deadline(ctx));
-  if (!fd.ok()) return ToGrpcStatus(fd.status());
-  struct stat st;
-  if (fstat(fd->get(), &st) != 0) {
-    return ToGrpcStatus(syserr::FromErrno(
-        errno, absl::StrCat("container \"", req->name(), "\": fstat of \"",
-                            req->path(), "\"")));
-  }
-  // The FD closes here: it cannot travel over gRPC.
-  resp->set_path(req->path());
-  resp->set_type(FileTypeOf(st.st_mode));
-  resp->set_mode(st.st_mode & 07777);
-  resp->set_rdev_major(major(st.st_rdev));
-  resp->set_rdev_minor(minor(st.st_rdev));
-  resp->set_access_mode(
-      req->mode() == v1::ACCESS_MODE_UNSPECIFIED ? v1::READ : req->mode());
-  return grpc::Status::OK;
+  return ToGrpcStatus(
+      Probe(*registry_, *req, static_cast<int>(*flags), Deadline(ctx), resp));
 }
 
 grpc::Status Service::WatchContainers(

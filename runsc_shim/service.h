@@ -27,6 +27,9 @@ class Service final : public v1::DevGoferShim::Service {
   grpc::Status AttachContainer(grpc::ServerContext* ctx,
                                const v1::AttachContainerRequest* req,
                                v1::Container* resp) override;
+  grpc::Status ReattachContainer(grpc::ServerContext* ctx,
+                                 const v1::ReattachContainerRequest* req,
+                                 v1::Container* resp) override;
   grpc::Status DetachContainer(grpc::ServerContext* ctx,
                                const v1::DetachContainerRequest* req,
                                v1::DetachContainerResponse* resp) override;

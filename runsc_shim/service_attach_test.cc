@@ -129,6 +129,29 @@ TEST_F(ShimTest, DetachClosesTheGoferConnection) {
       WaitFor([&] { return testutil::AcceptedConnections(g->socket()) == 0; }));
 }
 
+TEST_F(ShimTest, ReattachChecksItsRequestAndKeepsTheOldGoferOnFailure) {
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  EXPECT_CODE(Reattach("nope", g->socket()), NOT_FOUND);
+  EXPECT_CODE(Reattach("Bad!", g->socket()), INVALID_ARGUMENT);
+  EXPECT_CODE(Reattach("demo", "relative.sock"), INVALID_ARGUMENT);
+  EXPECT_CODE(Reattach("demo", ""), INVALID_ARGUMENT);
+  grpc::Status st = Reattach("demo", "/tmp/no-such-gofer.sock");
+  EXPECT_CODE(st, UNAVAILABLE);
+  EXPECT_THAT(st.error_message(), HasSubstr("ENOENT"));
+  v1::Container c;
+  ASSERT_GRPC_OK(Get("demo", &c));
+  EXPECT_EQ(c.gofer_socket(), g->socket());
+  EXPECT_EQ(c.reattach_count(), 0u);
+  EXPECT_EQ(c.state(), v1::Container::ATTACHED);
+  ASSERT_GRPC_OK(Probe("demo", "null"));
+  // The same gofer again is a reattach too: a new connection.
+  ASSERT_GRPC_OK(Reattach("demo", g->socket(), &c));
+  EXPECT_EQ(c.reattach_count(), 1u);
+  ASSERT_GRPC_OK(ProbeOpen("demo", "null"));
+}
+
 TEST_F(ShimTest, UnknownContainerIsNotFound) {
   v1::Container c;
   grpc::Status st = Get("nope", &c);

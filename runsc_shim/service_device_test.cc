@@ -3,7 +3,12 @@
 // modes, and the gofer's refusals as the caller sees them. The fixture is in
 // service_test_fixture.h.
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -15,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "pkg/fd/fd.h"
 #include "runsc_shim/service_test_fixture.h"
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
@@ -57,15 +63,94 @@ TEST_P(ShimModeTest, ProbeDescribesTheOpenedDevice) {
     for (v1::AccessMode mode : {v1::READ, v1::WRITE, v1::READ_WRITE}) {
       SCOPED_TRACE(absl::StrCat(k.path, " mode ", mode));
       v1::DeviceInfo info;
-      ASSERT_GRPC_OK(Probe("demo", k.path, mode, &info));
+      ASSERT_GRPC_OK(ProbeOpen("demo", k.path, mode, &info));
       EXPECT_EQ(info.path(), k.path);
       EXPECT_EQ(info.type(), v1::CHAR_DEVICE);
       EXPECT_EQ(info.rdev_major(), k.major);
       EXPECT_EQ(info.rdev_minor(), k.minor);
       EXPECT_EQ(info.access_mode(), mode);
+      EXPECT_TRUE(info.opened());
       // The fixture's nodes and the host's are both 0666.
       EXPECT_EQ(info.mode(), 0666u);
     }
+  }
+}
+
+TEST_P(ShimModeTest, DefaultProbeStatsTheDevice) {
+  auto g = Gofer();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  struct Case {
+    const char* path;
+    uint32_t major, minor;
+  };
+  for (Case k : {Case{"null", 1, 3}, Case{"zero", 1, 5}}) {
+    SCOPED_TRACE(k.path);
+    v1::DeviceInfo info;
+    ASSERT_GRPC_OK(Probe("demo", k.path, v1::READ_WRITE, &info));
+    EXPECT_EQ(info.path(), k.path);
+    EXPECT_EQ(info.type(), v1::CHAR_DEVICE);
+    EXPECT_EQ(info.rdev_major(), k.major);
+    EXPECT_EQ(info.rdev_minor(), k.minor);
+    EXPECT_EQ(info.mode(), 0666u);
+    // Nothing was opened, in any mode.
+    EXPECT_FALSE(info.opened());
+    EXPECT_EQ(info.access_mode(), v1::ACCESS_MODE_UNSPECIFIED);
+  }
+}
+
+// OpenEvents returns how many IN_OPEN events inotify fd has queued (it is
+// non-blocking: the events of an open are queued before the open returns).
+int OpenEvents(int fd) {
+  int n = 0;
+  alignas(struct inotify_event) char buf[4096];
+  for (;;) {
+    ssize_t r = read(fd, buf, sizeof(buf));
+    if (r <= 0) return n;
+    for (ssize_t off = 0; off < r;) {
+      auto* ev = reinterpret_cast<struct inotify_event*>(buf + off);
+      if (ev->mask & IN_OPEN) ++n;
+      off += static_cast<ssize_t>(sizeof(*ev) + ev->len);
+    }
+  }
+}
+
+// The default probe opens nothing: a FIFO served through the gofer sees no
+// open (inotify IN_OPEN on the node, which an O_PATH open does not raise),
+// on both paths; with open it does.
+TEST_F(ShimTest, DefaultProbeDoesNotOpenTheDevice) {
+  const std::string fifo = fixture_->root() + "/fifo";
+  for (bool donate : {false, true}) {
+    SCOPED_TRACE(donate ? "fast path" : "RPC path");
+    auto g = donate ? Tree({"--donate_mount_fd", "--host_fifo=open"})
+                    : Tree({"--host_fifo=open"});
+    ASSERT_NE(g, nullptr);
+    ASSERT_GRPC_OK(Attach("tree", g->socket()));
+    fd::OwnedFd in(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    ASSERT_TRUE(in.valid()) << strerror(errno);
+    ASSERT_GE(inotify_add_watch(in.get(), fifo.c_str(), IN_OPEN), 0)
+        << strerror(errno);
+    // The watch works: an open of the node is seen.
+    {
+      fd::OwnedFd probe(open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+      ASSERT_TRUE(probe.valid()) << strerror(errno);
+    }
+    ASSERT_EQ(OpenEvents(in.get()), 1);
+
+    v1::DeviceInfo info;
+    ASSERT_GRPC_OK(Probe("tree", "fifo", v1::READ, &info));
+    EXPECT_EQ(info.type(), v1::FIFO);
+    EXPECT_FALSE(info.opened());
+    EXPECT_EQ(OpenEvents(in.get()), 0) << "the default probe opened the FIFO";
+    // No reader holds it either: a writer cannot open it.
+    EXPECT_LT(open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC), 0);
+    EXPECT_EQ(errno, ENXIO);
+
+    ASSERT_GRPC_OK(ProbeOpen("tree", "fifo", v1::READ, &info));
+    EXPECT_EQ(info.type(), v1::FIFO);
+    EXPECT_TRUE(info.opened());
+    EXPECT_GE(OpenEvents(in.get()), 1) << "probe with open did not open it";
+    ASSERT_GRPC_OK(Detach("tree"));
   }
 }
 
@@ -84,7 +169,7 @@ TEST_F(ShimTest, UnspecifiedAccessModeMeansRead) {
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
   v1::DeviceInfo info;
-  ASSERT_GRPC_OK(Probe("demo", "null", v1::ACCESS_MODE_UNSPECIFIED, &info));
+  ASSERT_GRPC_OK(ProbeOpen("demo", "null", v1::ACCESS_MODE_UNSPECIFIED, &info));
   EXPECT_EQ(info.access_mode(), v1::READ);
 }
 
@@ -96,6 +181,11 @@ TEST_F(ShimTest, ProbeOfARegularFileAndADirectory) {
   ASSERT_GRPC_OK(Probe("tree", "dir/file2", v1::READ, &info));
   EXPECT_EQ(info.type(), v1::REGULAR);
   EXPECT_EQ(info.rdev_major(), 0u);
+  // A stat describes a directory on either path.
+  ASSERT_GRPC_OK(Probe("tree", "dir", v1::READ, &info));
+  EXPECT_EQ(info.type(), v1::DIRECTORY);
+  ASSERT_GRPC_OK(ProbeOpen("tree", "dir/file2", v1::READ, &info));
+  EXPECT_EQ(info.type(), v1::REGULAR);
 }
 
 TEST_F(ShimTest, DirectoryThroughRpcIsAnErrorThatKeepsTheContainer) {
@@ -104,18 +194,18 @@ TEST_F(ShimTest, DirectoryThroughRpcIsAnErrorThatKeepsTheContainer) {
   auto g = Tree();
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("tree", g->socket()));
-  grpc::Status st = Probe("tree", "dir");
+  grpc::Status st = ProbeOpen("tree", "dir");
   EXPECT_CODE(st, FAILED_PRECONDITION);
   EXPECT_THAT(st.error_message(), HasSubstr("EISDIR"));
   EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
-  ASSERT_GRPC_OK(Probe("tree", "file"));
+  ASSERT_GRPC_OK(ProbeOpen("tree", "file"));
 }
 
 TEST_F(ShimTest, DirectoryOnTheHostFastPathIsEisdirToo) {
   auto g = Tree({"--donate_mount_fd"});
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("tree", g->socket()));
-  grpc::Status st = Probe("tree", "dir", v1::READ);
+  grpc::Status st = ProbeOpen("tree", "dir", v1::READ);
   EXPECT_CODE(st, FAILED_PRECONDITION);
   EXPECT_THAT(st.error_message(), HasSubstr("EISDIR"));
   EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
@@ -125,12 +215,29 @@ TEST_F(ShimTest, MissingDeviceIsNotFoundWithItsErrno) {
   auto g = Devices();
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("demo", g->socket()));
-  grpc::Status st = Probe("demo", "no-such-device");
+  for (bool open : {false, true}) {
+    SCOPED_TRACE(open ? "open" : "stat");
+    grpc::Status st = open ? ProbeOpen("demo", "no-such-device")
+                           : Probe("demo", "no-such-device");
+    EXPECT_CODE(st, NOT_FOUND);
+    EXPECT_THAT(st.error_message(), HasSubstr("ENOENT"));
+    EXPECT_THAT(st.error_message(), HasSubstr("no-such-device"));
+  }
+  // A missing directory on the way names the component that is missing.
+  grpc::Status st = Probe("demo", "nvidia-caps/nvidia-cap1");
   EXPECT_CODE(st, NOT_FOUND);
-  EXPECT_THAT(st.error_message(), HasSubstr("ENOENT"));
-  EXPECT_THAT(st.error_message(), HasSubstr("no-such-device"));
+  EXPECT_THAT(st.error_message(), HasSubstr("\"nvidia-caps\" does not exist"));
   // The container is still fine.
   EXPECT_EQ(StateOf("demo"), v1::Container::ATTACHED);
+}
+
+TEST_P(ShimModeTest, StatThroughAFileIsNotFound) {
+  auto g = GetParam() ? Tree({"--donate_mount_fd"}) : Tree();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  grpc::Status st = Probe("tree", "file/x");
+  EXPECT_CODE(st, NOT_FOUND);
+  EXPECT_THAT(st.error_message(), HasSubstr("ENOTDIR"));
 }
 
 TEST_F(ShimTest, BadDevicePathsAreInvalidArgument) {
@@ -164,10 +271,32 @@ TEST_F(ShimTest, SymlinkIsRefused) {
   ASSERT_GRPC_OK(Attach("tree", g->socket()));
   for (const char* path : {"symlink", "escape", "escape_dir/x"}) {
     SCOPED_TRACE(path);
-    grpc::Status st = Probe("tree", path);
+    grpc::Status st = ProbeOpen("tree", path);
     EXPECT_FALSE(st.ok());
     EXPECT_NE(st.error_code(), grpc::StatusCode::UNAVAILABLE);
   }
+}
+
+// A stat follows no symlink, on either path, and names the one in the way.
+TEST_P(ShimModeTest, StatOfASymlinkNamesIt) {
+  auto g = GetParam() ? Tree({"--donate_mount_fd"}) : Tree();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  struct Case {
+    const char* path;
+    const char* link;
+  };
+  for (Case k :
+       {Case{"symlink", "symlink"}, Case{"escape", "escape"},
+        Case{"escape_dir/x", "escape_dir"}, Case{"dir/up", "dir/up"}}) {
+    SCOPED_TRACE(k.path);
+    grpc::Status st = Probe("tree", k.path);
+    EXPECT_CODE(st, FAILED_PRECONDITION);
+    EXPECT_THAT(st.error_message(), HasSubstr("ELOOP"));
+    EXPECT_THAT(st.error_message(),
+                HasSubstr(absl::StrCat("\"", k.link, "\" is a symlink")));
+  }
+  EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
 }
 
 TEST_F(ShimTest, DeniedDeviceIsPermissionDenied) {
@@ -176,17 +305,21 @@ TEST_F(ShimTest, DeniedDeviceIsPermissionDenied) {
       DevGofer::Start(fixture_->devices_dir(), {"--char_devices=deny"});
   ASSERT_TRUE(g.ok()) << g.status();
   ASSERT_GRPC_OK(Attach("demo", (*g)->socket()));
-  grpc::Status st = Probe("demo", "null");
+  grpc::Status st = ProbeOpen("demo", "null");
   EXPECT_CODE(st, PERMISSION_DENIED);
   EXPECT_THAT(st.error_message(), HasSubstr("EPERM"));
+  // The policy is on opens: a stat still describes the device.
+  v1::DeviceInfo info;
+  ASSERT_GRPC_OK(Probe("demo", "null", v1::READ, &info));
+  EXPECT_EQ(info.type(), v1::CHAR_DEVICE);
 }
 
 TEST_F(ShimTest, WriteOnAReadOnlyGoferIsPermissionDenied) {
   auto g = Tree({"--readonly"});
   ASSERT_NE(g, nullptr);
   ASSERT_GRPC_OK(Attach("tree", g->socket()));
-  ASSERT_GRPC_OK(Probe("tree", "file", v1::READ));
-  grpc::Status st = Probe("tree", "file", v1::WRITE);
+  ASSERT_GRPC_OK(ProbeOpen("tree", "file", v1::READ));
+  grpc::Status st = ProbeOpen("tree", "file", v1::WRITE);
   EXPECT_CODE(st, PERMISSION_DENIED);
   EXPECT_THAT(st.error_message(), HasSubstr("EROFS"));
 }

@@ -176,6 +176,55 @@ TEST_F(ShimTest, WatchReportsWhatExistsThenEveryChange) {
   EXPECT_CODE(stream->Finish(), CANCELLED);
 }
 
+TEST_F(ShimTest, WatchReportsAReattach) {
+  auto g = Devices();
+  auto h = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_NE(h, nullptr);
+  v1::Container first;
+  ASSERT_GRPC_OK(Attach("c", g->socket(), &first));
+  EXPECT_FALSE(first.has_reattach_time());
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  auto stream = stub()->WatchContainers(&ctx, v1::WatchContainersRequest());
+  v1::ContainerEvent ev;
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::EXISTING);
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::SYNCED);
+
+  // The old gofer dies; the container is reattached to a new one.
+  g->child().Signal(SIGKILL);
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::DISCONNECTED);
+  v1::Container c;
+  ASSERT_GRPC_OK(Reattach("c", h->socket(), &c));
+  EXPECT_EQ(c.state(), v1::Container::ATTACHED);
+  EXPECT_EQ(c.gofer_socket(), h->socket());
+  EXPECT_EQ(c.reattach_count(), 1u);
+  EXPECT_TRUE(c.has_reattach_time());
+  EXPECT_EQ(c.attach_time().seconds(), first.attach_time().seconds());
+  EXPECT_EQ(c.attach_time().nanos(), first.attach_time().nanos());
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::REATTACHED);
+  EXPECT_EQ(ev.container().name(), "c");
+  EXPECT_EQ(ev.container().state(), v1::Container::ATTACHED);
+  EXPECT_EQ(ev.container().gofer_socket(), h->socket());
+  EXPECT_EQ(ev.container().reattach_count(), 1u);
+  ASSERT_GRPC_OK(Probe("c", "null"));
+
+  // The watch follows the new gofer.
+  h->child().Signal(SIGKILL);
+  ASSERT_TRUE(stream->Read(&ev));
+  EXPECT_EQ(ev.kind(), v1::ContainerEvent::DISCONNECTED);
+  EXPECT_EQ(ev.container().name(), "c");
+
+  ctx.TryCancel();
+  while (stream->Read(&ev)) {
+  }
+  EXPECT_CODE(stream->Finish(), CANCELLED);
+}
+
 TEST_F(ShimTest, ShutdownEndsAWatchWithUnavailable) {
   grpc::ClientContext ctx;
   Deadline(&ctx);
@@ -265,7 +314,7 @@ TEST_F(ShimTest, ShutdownReturnsWhileACallIsStuckInTheKernel) {
   ASSERT_TRUE(lease.ok()) << lease.status();
   ASSERT_GRPC_OK(Attach("stuck", g->socket()));
   grpc::Status call;
-  std::thread caller([&] { call = Probe("stuck", "leased", v1::WRITE); });
+  std::thread caller([&] { call = ProbeOpen("stuck", "leased", v1::WRITE); });
   absl::Cleanup finish = [&] {
     (*lease)->Release();
     caller.join();

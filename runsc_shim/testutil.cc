@@ -368,6 +368,19 @@ grpc::Status ShimClient::Attach(const std::string& name,
   return st;
 }
 
+grpc::Status ShimClient::Reattach(const std::string& name,
+                                  const std::string& sock, Container* out) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::ReattachContainerRequest req;
+  req.set_name(name);
+  req.set_gofer_socket(sock);
+  v1::Container c;
+  grpc::Status st = stub_->ReattachContainer(&ctx, req, &c);
+  if (out != nullptr) *out = c;
+  return st;
+}
+
 grpc::Status ShimClient::Detach(const std::string& name) {
   grpc::ClientContext ctx;
   Deadline(&ctx);
@@ -404,19 +417,37 @@ grpc::Status ShimClient::Devices(const std::string& name,
   return st;
 }
 
-grpc::Status ShimClient::Probe(const std::string& name, const std::string& path,
-                               AccessMode mode, DeviceInfo* out,
-                               absl::Duration timeout) {
+namespace {
+
+grpc::Status DoProbe(ShimClient::Stub* stub, const std::string& name,
+                     const std::string& path, ShimClient::AccessMode mode,
+                     bool open, ShimClient::DeviceInfo* out,
+                     absl::Duration timeout) {
   grpc::ClientContext ctx;
-  Deadline(&ctx, timeout);
+  ShimClient::Deadline(&ctx, timeout);
   v1::ProbeDeviceRequest req;
   req.set_name(name);
   req.set_path(path);
   req.set_mode(mode);
+  req.set_open(open);
   v1::DeviceInfo info;
-  grpc::Status st = stub_->ProbeDevice(&ctx, req, &info);
+  grpc::Status st = stub->ProbeDevice(&ctx, req, &info);
   if (out != nullptr) *out = info;
   return st;
+}
+
+}  // namespace
+
+grpc::Status ShimClient::Probe(const std::string& name, const std::string& path,
+                               AccessMode mode, DeviceInfo* out,
+                               absl::Duration timeout) {
+  return DoProbe(stub_.get(), name, path, mode, false, out, timeout);
+}
+
+grpc::Status ShimClient::ProbeOpen(const std::string& name,
+                                   const std::string& path, AccessMode mode,
+                                   DeviceInfo* out, absl::Duration timeout) {
+  return DoProbe(stub_.get(), name, path, mode, true, out, timeout);
 }
 
 ShimClient::Container::State ShimClient::StateOf(const std::string& name) {

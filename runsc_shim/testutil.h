@@ -171,6 +171,8 @@ class ShimClient {
   grpc::Status Attach(const std::string& name, const std::string& sock,
                       Container* out = nullptr,
                       absl::Duration timeout = absl::Seconds(20));
+  grpc::Status Reattach(const std::string& name, const std::string& sock,
+                        Container* out = nullptr);
   grpc::Status Detach(const std::string& name);
   grpc::Status Get(const std::string& name, Container* out);
   grpc::Status List(::gvisor::devutil::shim::v1::ListContainersResponse* out);
@@ -178,10 +180,16 @@ class ShimClient {
   grpc::Status Devices(const std::string& name,
                        std::vector<std::string>* out = nullptr,
                        absl::Duration timeout = absl::Seconds(20));
+  // Probe stats the device (ProbeDeviceRequest.open unset); ProbeOpen
+  // opens it with mode.
   grpc::Status Probe(const std::string& name, const std::string& path,
                      AccessMode mode = ::gvisor::devutil::shim::v1::READ,
                      DeviceInfo* out = nullptr,
                      absl::Duration timeout = absl::Seconds(20));
+  grpc::Status ProbeOpen(const std::string& name, const std::string& path,
+                         AccessMode mode = ::gvisor::devutil::shim::v1::READ,
+                         DeviceInfo* out = nullptr,
+                         absl::Duration timeout = absl::Seconds(20));
   // StateOf returns the container's state (STATE_UNSPECIFIED if Get
   // fails).
   Container::State StateOf(const std::string& name);

@@ -6,6 +6,7 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,25 +30,50 @@ constexpr int32_t kGetdentsCount = 65536;
 // ValidatePath splits relpath into components and refuses what would leave
 // the mount point or cannot name a file: no component at all (ENOENT, like
 // openat of ""), an absolute path, "." or ".." (EINVAL).
+// op names the call in the messages ("OpenAt", "Stat").
 absl::StatusOr<std::vector<std::string>> ValidatePath(
-    absl::string_view relpath) {
+    absl::string_view op, absl::string_view relpath) {
   std::vector<std::string> path = fspath::Components(relpath);
   if (path.empty()) {
     return syserr::FromErrno(
-        ENOENT, absl::StrCat("OpenAt of \"", relpath, "\": no component"));
+        ENOENT, absl::StrCat(op, " of \"", relpath, "\": no component"));
   }
   if (relpath[0] == '/') {
     return syserr::FromErrno(
-        EINVAL, absl::StrCat("OpenAt of \"", relpath, "\": absolute path"));
+        EINVAL, absl::StrCat(op, " of \"", relpath, "\": absolute path"));
   }
   for (const std::string& c : path) {
     if (c == "." || c == ".." || c.find('\0') != std::string::npos) {
       return syserr::FromErrno(
-          EINVAL, absl::StrCat("OpenAt of \"", relpath,
+          EINVAL, absl::StrCat(op, " of \"", relpath,
                                "\": invalid component \"", c, "\""));
     }
   }
   return path;
+}
+
+// Prefix joins the first n components of path with '/'.
+std::string Prefix(const std::vector<std::string>& path, size_t n) {
+  return absl::StrJoin(path.begin(), path.begin() + static_cast<long>(n), "/");
+}
+
+// ToStat is the struct stat of a LISAFS Statx (pkg/lisafs/README.md §3.4).
+struct stat ToStat(const lisafs::Statx& x) {
+  struct stat st = {};
+  st.st_mode = x.mode;
+  st.st_ino = x.ino;
+  st.st_nlink = x.nlink;
+  st.st_uid = x.uid;
+  st.st_gid = x.gid;
+  st.st_rdev = makedev(x.rdev_major, x.rdev_minor);
+  st.st_dev = makedev(x.dev_major, x.dev_minor);
+  st.st_size = static_cast<off_t>(x.size);
+  st.st_blksize = static_cast<blksize_t>(x.blksize);
+  st.st_blocks = static_cast<blkcnt_t>(x.blocks);
+  st.st_atim = {x.atime.sec, x.atime.nsec};
+  st.st_mtim = {x.mtime.sec, x.mtime.nsec};
+  st.st_ctim = {x.ctime.sec, x.ctime.nsec};
+  return st;
 }
 
 // RawOpenat2Beneath opens path under dirfd with the kernel refusing
@@ -360,15 +386,26 @@ absl::StatusOr<std::vector<std::string>> GoferClient::DirentNames(
 absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
                                                 absl::string_view relpath,
                                                 uint32_t flags) {
-  ASSIGN_OR_RETURN(const std::vector<std::string> path, ValidatePath(relpath));
-  flags &= O_ACCMODE;
+  ASSIGN_OR_RETURN(const std::vector<std::string> path,
+                   ValidatePath("OpenAt", relpath));
+  flags &= O_ACCMODE | O_NONBLOCK;
   Call call(this);
   if (call.closed()) return ClosedError("OpenAt");
   if (call.host_fd() != nullptr) {
     return HostOpenAt(ctx, call.host_fd()->get(), path,
                       static_cast<int>(flags));
   }
-  return RpcOpenAt(ctx, path, flags);
+  return RpcOpenAt(ctx, path, flags & O_ACCMODE);
+}
+
+absl::StatusOr<struct stat> GoferClient::Stat(const context::Context& ctx,
+                                              absl::string_view relpath) {
+  ASSIGN_OR_RETURN(const std::vector<std::string> path,
+                   ValidatePath("Stat", relpath));
+  Call call(this);
+  if (call.closed()) return ClosedError("Stat");
+  if (call.host_fd() != nullptr) return HostStat(call.host_fd()->get(), path);
+  return RpcStat(ctx, path);
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
@@ -425,14 +462,16 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
       // FIFOs, sockets, block devices: the gofer's policy decides
       // (--host_fifo, --host_uds, its supported types), as on the RPC path.
       file.reset();
-      return RpcOpenAt(ctx, path, static_cast<uint32_t>(flags));
+      return RpcOpenAt(ctx, path, static_cast<uint32_t>(flags & O_ACCMODE));
     case Outcome::kRefuse:
       return fail(RefusalErrno(st.st_mode), "");
   }
-  // Character devices and regular files, with the access mode alone: no
-  // O_NONBLOCK, as device drivers expect; O_NOCTTY so that a tty never
+  // Character devices and regular files, with the access mode: no
+  // O_NONBLOCK unless the caller asks for it for a character device (see
+  // OpenAt), as device drivers expect; O_NOCTTY so that a tty never
   // becomes the caller's controlling terminal.
-  const int open_flags = flags | O_NOCTTY | O_CLOEXEC;
+  int open_flags = flags | O_NOCTTY | O_CLOEXEC;
+  if (!S_ISCHR(st.st_mode)) open_flags &= ~O_NONBLOCK;
   // Step 3: open that same file through its magic link: no path is
   // resolved again, so nothing can be swapped in between.
   const std::string proc = absl::StrCat("/proc/self/fd/", file.get());
@@ -538,6 +577,80 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
                                           "\": the gofer donated no host FD"));
   }
   return std::move(open->host_fd);
+}
+
+absl::StatusOr<struct stat> GoferClient::HostStat(
+    int host_fd, const std::vector<std::string>& path) const {
+  const std::string joined = absl::StrJoin(path, "/");
+  auto fail = [&](int err, size_t n, absl::string_view why) {
+    return syserr::FromErrno(
+        err, absl::StrCat("Stat of \"", joined, "\" on the host FD: \"",
+                          Prefix(path, n), "\"", why));
+  };
+  // Component by component, each an O_PATH FD (which opens nothing) taken
+  // without following a symlink, so that the one in the way is named.
+  fd::OwnedFd cur;
+  int at = host_fd;
+  struct stat st;
+  for (size_t i = 0; i < path.size(); ++i) {
+    int f = openat(at, path[i].c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (f < 0) return fail(errno, i + 1, "");
+    cur.reset(f);
+    at = f;
+    if (fstat(f, &st) != 0) return fail(errno, i + 1, ": fstat");
+    if (S_ISLNK(st.st_mode)) {
+      return fail(ELOOP, i + 1, " is a symlink (never followed)");
+    }
+    if (i + 1 < path.size() && !S_ISDIR(st.st_mode)) {
+      return fail(ENOTDIR, i + 1, " is not a directory");
+    }
+  }
+  return st;
+}
+
+absl::StatusOr<struct stat> GoferClient::RpcStat(
+    const context::Context& ctx, const std::vector<std::string>& path) const {
+  const std::string joined = absl::StrJoin(path, "/");
+  const std::string what = absl::StrCat("Stat of \"", joined, "\"");
+  if (!client_->IsSupported(lisafs::MID::kWalkStat)) {
+    return syserr::FromErrno(
+        EOPNOTSUPP,
+        absl::StrCat(what,
+                     ": the gofer does not support WalkStat, and an "
+                     "open would not be a stat"));
+  }
+  absl::StatusOr<std::vector<lisafs::Statx>> stats = root_.WalkStat(ctx, path);
+  if (!stats.ok()) return syserr::WithContext(stats.status(), what);
+  // WalkStat stops quietly at a missing component, and after a symlink,
+  // whose record it includes (pkg/lisafs/README.md §7.6).
+  const size_t n = stats->size();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t type = (*stats)[i].mode & S_IFMT;
+    const bool last_asked = i + 1 == path.size();
+    if (i + 1 < n && type != S_IFDIR) {
+      return syserr::FromErrno(
+          EIO, absl::StrCat(what, ": WalkStat RPC: the gofer went on past \"",
+                            Prefix(path, i + 1),
+                            "\", which is not a "
+                            "directory"));
+    }
+    if (type == S_IFLNK) {
+      return syserr::FromErrno(
+          ELOOP, absl::StrCat(what, ": \"", Prefix(path, i + 1),
+                              "\" is a symlink (never followed)"));
+    }
+    if (!last_asked && type != S_IFDIR) {
+      return syserr::FromErrno(ENOTDIR,
+                               absl::StrCat(what, ": \"", Prefix(path, i + 1),
+                                            "\" is not a directory"));
+    }
+  }
+  if (n < path.size()) {
+    return syserr::FromErrno(
+        ENOENT,
+        absl::StrCat(what, ": \"", Prefix(path, n + 1), "\" does not exist"));
+  }
+  return ToStat(stats->back());
 }
 
 GoferClient* GoferClientFromContext(const context::Context& ctx) {

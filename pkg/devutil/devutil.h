@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <condition_variable>
 #include <functional>
@@ -100,13 +101,15 @@ class GoferClient {
       const context::Context& ctx);
 
   // OpenAt opens the file at relpath, relative to the served directory, with
-  // flags & O_ACCMODE (every other flag is dropped) and returns its host FD
-  // (close-on-exec). relpath is split into components like gVisor's fspath;
-  // "nvidia0" and "nvidia-caps/nvidia-cap1" both work. Errors: ENOENT if a
-  // component does not exist or the path has no component ("", "/");
-  // EINVAL for an absolute path or a "." or ".." component; ELOOP where a
-  // symlink would have to be followed (anywhere in the path); EIO if the
-  // gofer opened the file but donated no host FD.
+  // flags & (O_ACCMODE | O_NONBLOCK) (every other flag is dropped; O_NONBLOCK
+  // is honoured for a character device on the fast path only, the wire
+  // carrying the access mode alone) and returns its host FD (close-on-exec).
+  // relpath is split into components like gVisor's fspath; "nvidia0" and
+  // "nvidia-caps/nvidia-cap1" both work. Errors: ENOENT if a component does not
+  // exist or the path has no component ("", "/"); EINVAL for an absolute path
+  // or a "." or ".." component; ELOOP where a symlink would have to be followed
+  // (anywhere in the path); EIO if the gofer opened the file but donated no
+  // host FD.
   //
   // Both paths follow one table, by the type of the file found (a "gofer"
   // outcome is what the gofer answers to OpenAt, on the fast path too, so
@@ -156,8 +159,31 @@ class GoferClient {
   // instead (openat with O_NOFOLLOW, intermediates as O_PATH directories),
   // with the same results. Once openat2 has been found usable, an EPERM
   // from it is the open's own error and is returned.
+  //
+  // O_NONBLOCK in flags is kept on the fast path for character and block
+  // devices, so that a caller can open one without waiting for its driver
+  // (a probe); other files are opened as without it (FIFOs always
+  // non-blocking). Over RPC only the access mode goes to the gofer, which
+  // opens as its backend does (pkg/lisafs/README.md §7.7).
   absl::StatusOr<fd::OwnedFd> OpenAt(const context::Context& ctx,
                                      absl::string_view relpath, uint32_t flags);
+
+  // Stat describes the file at relpath, relative to the served directory,
+  // without opening it: nothing a driver sees (no open, no close) happens.
+  // relpath is checked as OpenAt checks it (ENOENT for no component, EINVAL
+  // for an absolute path or a "." or ".." component). No symlink is
+  // followed anywhere in the path: a symlink on it, the last component
+  // included, is ELOOP, and the message names it ("... \"a/link\" is a
+  // symlink"). ENOENT if a component does not exist, ENOTDIR if one before
+  // the last is not a directory.
+  //
+  // On the fast path each component is opened O_PATH|O_NOFOLLOW beneath the
+  // mount FD and fstat()ed; over RPC it is one WalkStat RPC (no FDID is
+  // made; pkg/lisafs/README.md §6.4, §7.6), EOPNOTSUPP if the gofer does not
+  // support it and EIO if its answer is malformed (a record after a
+  // symlink or a non-directory, more records than components).
+  absl::StatusOr<struct stat> Stat(const context::Context& ctx,
+                                   absl::string_view relpath);
 
   // Close ends the connection (the gofer frees every FDID) and drops the
   // client's reference to the host FD. It does not wait for calls in
@@ -230,6 +256,10 @@ class GoferClient {
   absl::StatusOr<fd::OwnedFd> RpcOpenAt(const context::Context& ctx,
                                         const std::vector<std::string>& path,
                                         uint32_t flags) const;
+  absl::StatusOr<struct stat> HostStat(
+      int host_fd, const std::vector<std::string>& path) const;
+  absl::StatusOr<struct stat> RpcStat(
+      const context::Context& ctx, const std::vector<std::string>& path) const;
 
   const std::shared_ptr<lisafs::Client> client_;
   const lisafs::ClientFD root_;
