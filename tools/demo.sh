@@ -7,7 +7,9 @@
 # It installs the Debian packages it needs (tools/setup.sh), builds devgofer,
 # the shim and devctl, starts devgofer on /dev and the shim on a temporary
 # unix socket, attaches container "demo", lists its devices, probes null,
-# zero and urandom, detaches, and stops everything. Every step is printed;
+# zero and urandom, then starts a second devgofer scoped by a CDI spec to
+# null, zero and urandom and attaches container "scoped" to it (it lists
+# only those three) and reattaches it, detaches both, and stops everything. Every step is printed;
 # the exit status is non-zero if any step fails. Extra Bazel startup options
 # (e.g. --output_base=DIR) can be passed in BAZEL_STARTUP_FLAGS.
 set -euo pipefail
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=tools/ready.sh
 source tools/ready.sh
 
-STEPS=10
+STEPS=13
 n=0
 if [ -t 1 ]; then BOLD=$'\033[1m' RED=$'\033[1;31m' GREEN=$'\033[1;32m' OFF=$'\033[0m'
 else BOLD="" RED="" GREEN="" OFF=""; fi
@@ -54,11 +56,14 @@ done
 TMP="$(mktemp -d /tmp/devdemo.XXXXXX)"
 GOFER_SOCK="$TMP/gofer.sock"
 SHIM_SOCK="$TMP/shim.sock"
+SCOPED_SOCK="$TMP/scoped.sock"
 GOFER_PID=""
+SCOPED_PID=""
 SHIM_PID=""
 cleanup() {
   [ -n "$SHIM_PID" ] && kill "$SHIM_PID" 2>/dev/null && wait "$SHIM_PID" 2>/dev/null
   [ -n "$GOFER_PID" ] && kill "$GOFER_PID" 2>/dev/null && wait "$GOFER_PID" 2>/dev/null
+  [ -n "$SCOPED_PID" ] && kill "$SCOPED_PID" 2>/dev/null && wait "$SCOPED_PID" 2>/dev/null
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -89,8 +94,8 @@ run devctl ls
 step "list the devices of demo"
 run devctl devices demo
 
-step "probe /dev/null, /dev/zero and /dev/urandom through the gofer"
-run devctl probe demo null --mode=rw
+step "probe /dev/null (opened), /dev/zero and /dev/urandom (stat only) through the gofer"
+run devctl probe demo null --open --mode=rw
 run devctl probe demo zero
 run devctl probe demo urandom
 printf '$ %s\n' "devctl --json probe demo urandom"
@@ -103,11 +108,54 @@ devctl probe demo no-such-device || status=$?
 [ "$status" -ne 0 ] || fail "probing a missing device succeeded"
 echo "(exit status $status, as expected)"
 
-step "detach container demo"
+step "a devgofer scoped by a CDI spec to null, zero and urandom"
+cat >"$TMP/demo-cdi.yaml" <<'YAML'
+cdiVersion: 0.6.0
+kind: example.com/dev
+devices:
+- name: basic
+  containerEdits:
+    deviceNodes:
+    - path: /dev/null
+    - path: /dev/zero
+    - path: /dev/urandom
+YAML
+sed 's/^/  /' "$TMP/demo-cdi.yaml"
+printf '$ %s\n' "devgofer --root=/dev --listen=$SCOPED_SOCK --cdi_spec=$TMP/demo-cdi.yaml --cdi_device=example.com/dev=basic --ready_fd=3"
+rc=0
+start_server "$TMP" "$TMP/scoped.log" \
+  "$DEVGOFER" --root=/dev --listen="$SCOPED_SOCK" \
+  --cdi_spec="$TMP/demo-cdi.yaml" --cdi_device=example.com/dev=basic || rc=$?
+SCOPED_PID=$SERVER_PID
+[ "$rc" = 0 ] || { cat "$TMP/scoped.log" >&2; fail "the scoped devgofer did not start"; }
+grep -o 'scope: .*' "$TMP/scoped.log" | head -1 | sed 's/^/devgofer: /'
+run devctl attach scoped "$SCOPED_SOCK"
+
+step "container scoped sees only null, zero and urandom"
+printf '$ %s\n' "devctl devices scoped"
+listing="$(devctl devices scoped)" || fail "devctl devices scoped"
+echo "$listing"
+names="$(echo "$listing" | tail -n +2 | tr -s ' \t' '\n\n' | grep -v '^$' | sort | tr '\n' ' ')"
+[ "$names" = "null urandom zero " ] ||
+  fail "container scoped lists \"$names\", not just null, urandom and zero"
+run devctl probe scoped urandom
+printf '$ %s\n' "devctl probe scoped tty"
+status=0
+devctl probe scoped tty || status=$?
+[ "$status" -ne 0 ] || fail "container scoped reached /dev/tty"
+echo "(tty is outside the scope: it does not exist for this container; exit status $status)"
+
+step "reattach container scoped (as after a restore): same name, a new connection"
+run devctl reattach scoped "$SCOPED_SOCK"
+run devctl get scoped
+run devctl devices scoped
+
+step "detach containers demo and scoped"
 run devctl detach demo
+run devctl detach scoped
 run devctl ls
 
-step "stop the shim (SIGTERM) and devgofer"
+step "stop the shim (SIGTERM) and both devgofers"
 kill -TERM "$SHIM_PID"
 status=0
 wait "$SHIM_PID" || status=$?
@@ -122,5 +170,11 @@ wait "$GOFER_PID" || status=$?
 GOFER_PID=""
 [ "$status" -eq 0 ] || fail "devgofer exited with $status"
 echo "devgofer exited cleanly"
+kill -TERM "$SCOPED_PID"
+status=0
+wait "$SCOPED_PID" || status=$?
+SCOPED_PID=""
+[ "$status" -eq 0 ] || fail "the scoped devgofer exited with $status"
+echo "the scoped devgofer exited cleanly"
 
 printf '\n%sdemo passed: every step succeeded%s\n' "$GREEN" "$OFF"
