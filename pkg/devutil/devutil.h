@@ -151,7 +151,8 @@ class GoferClient {
   // against the first by device and inode. Any other type goes to the
   // gofer (Walk and OpenAt RPCs), as on the RPC path. A gofer that donates
   // its mount FD must therefore not refuse what its mount FD allows
-  // (devgofer does not donate with --readonly or --char_devices=deny).
+  // (devgofer does not donate with --readonly, --char_devices=deny, or a
+  // scope without --private_dir).
   //
   // openat2 is probed once per process, with an O_PATH openat2 of "." of
   // the mount FD: where it answers ENOSYS (an old kernel) or EPERM (a
@@ -160,11 +161,11 @@ class GoferClient {
   // with the same results. Once openat2 has been found usable, an EPERM
   // from it is the open's own error and is returned.
   //
-  // O_NONBLOCK in flags is kept on the fast path for character and block
-  // devices, so that a caller can open one without waiting for its driver
-  // (a probe); other files are opened as without it (FIFOs always
-  // non-blocking). Over RPC only the access mode goes to the gofer, which
-  // opens as its backend does (pkg/lisafs/README.md §7.7).
+  // O_NONBLOCK in flags is kept on the fast path for character devices
+  // (block devices go to the gofer), so that a caller can open one without
+  // waiting for its driver (a probe); other files are opened as without it
+  // (FIFOs always non-blocking). Over RPC only the access mode goes to the
+  // gofer, which opens as its backend does (pkg/lisafs/README.md §7.7).
   absl::StatusOr<fd::OwnedFd> OpenAt(const context::Context& ctx,
                                      absl::string_view relpath, uint32_t flags);
 
