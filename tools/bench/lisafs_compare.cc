@@ -13,7 +13,8 @@
 //       raw_openat    openat(TREE, "file") + close
 //       raw_getdents  open TREE + getdents64 loop (32 KiB buffer) + close
 //   lisafs_compare client --root=TREE --op=OP --transport=T --iters=N
-//                  [--threads=K] [--idle_ms=MS] (--inproc | -- SERVER ARGS...)
+//                  [--threads=K] [--warmup=W] [--idle_ms=MS]
+//                  (--inproc | -- SERVER ARGS...)
 //       one fresh connection, one operation, as gobench documents: fstat,
 //       walk, openat, dirents, idle over socket, channel or host.
 //       SERVER gets the server end of a socketpair as FD 3. With --inproc
@@ -25,7 +26,8 @@
 //   RESULT op transport threads ops ns_per_op client_cpu_ns server_cpu_ns
 //          client_allocs server_allocs
 //
-// CPU per op is from /proc/PID/task/*/schedstat (ns on CPU, every thread);
+// CPU per op: the client's from CLOCK_PROCESS_CPUTIME_ID, the server's from
+// /proc/PID/task/*/schedstat (ns on CPU, every live thread);
 // allocations are calls of operator new (this binary replaces it), per op.
 
 #include <dirent.h>
@@ -117,9 +119,7 @@ void operator delete[](void* p, size_t) noexcept { free(p); }
 void operator delete(void* p, std::align_val_t) noexcept { free(p); }
 void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
 void operator delete(void* p, size_t, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept {
-  free(p);
-}
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
 
 namespace gvisor {
 namespace {
@@ -156,6 +156,14 @@ uint64_t CpuNs(pid_t pid) {
   }
   closedir(d);
   return sum;
+}
+
+// SelfCpuNs is this process's CPU time, in ns: exact, unlike the schedstat
+// of a thread that is running while it is read.
+uint64_t SelfCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 uint64_t NowNs() {
@@ -310,9 +318,9 @@ Sample RawStream(const char* name, size_t req, size_t resp, bool pass_fd,
     }
   };
   for (int i = 0; i < iters / 10 + 3; ++i) once();
-  uint64_t c0 = CpuNs(getpid()), s0 = CpuNs(child), t0 = NowNs();
+  uint64_t c0 = SelfCpuNs(), s0 = CpuNs(child), t0 = NowNs();
   for (int i = 0; i < iters; ++i) once();
-  uint64_t t1 = NowNs(), c1 = CpuNs(getpid()), s1 = CpuNs(child);
+  uint64_t t1 = NowNs(), c1 = SelfCpuNs(), s1 = CpuNs(child);
   close(sv[0]);
   waitpid(child, nullptr, 0);
   Sample s{name, "raw"};
@@ -361,9 +369,9 @@ Sample RawFutex(int iters) {
     turn += 2;
   };
   for (int i = 0; i < iters / 10 + 3; ++i) once();
-  uint64_t c0 = CpuNs(getpid()), s0 = CpuNs(child), t0 = NowNs();
+  uint64_t c0 = SelfCpuNs(), s0 = CpuNs(child), t0 = NowNs();
   for (int i = 0; i < iters; ++i) once();
-  uint64_t t1 = NowNs(), c1 = CpuNs(getpid()), s1 = CpuNs(child);
+  uint64_t t1 = NowNs(), c1 = SelfCpuNs(), s1 = CpuNs(child);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   munmap(page, 4096);
@@ -379,9 +387,9 @@ Sample RawFutex(int iters) {
 template <typename Fn>
 Sample RawLocal(const char* name, int iters, Fn fn) {
   for (int i = 0; i < iters / 10 + 3; ++i) fn();
-  uint64_t c0 = CpuNs(getpid()), t0 = NowNs();
+  uint64_t c0 = SelfCpuNs(), t0 = NowNs();
   for (int i = 0; i < iters; ++i) fn();
-  uint64_t t1 = NowNs(), c1 = CpuNs(getpid());
+  uint64_t t1 = NowNs(), c1 = SelfCpuNs();
   Sample s{name, "raw"};
   s.ops = iters;
   s.ns_per_op = double(t1 - t0) / iters;
@@ -444,7 +452,8 @@ pid_t SpawnServer(const std::vector<std::string>& cmd, int fd) {
     int s = fcntl(fd, F_DUPFD, 10);
     if (s < 0 || dup2(s, 3) != 3 || dup2(2, 1) != 1) _exit(127);
     std::vector<char*> argv;
-    for (const std::string& a : cmd) argv.push_back(const_cast<char*>(a.data()));
+    for (const std::string& a : cmd)
+      argv.push_back(const_cast<char*>(a.data()));
     argv.push_back(nullptr);
     execv(argv[0], argv.data());
     _exit(127);
@@ -481,7 +490,8 @@ int RunClient(const Flags& f) {
     client_end = fd::OwnedFd(dup(pair.first.fd()));
     fcntl(client_end.get(), F_SETFD, FD_CLOEXEC);
   }
-  unet::Socket sock = Must(unet::Socket::FromFd(std::move(client_end)), "FromFd");
+  unet::Socket sock =
+      Must(unet::Socket::FromFd(std::move(client_end)), "FromFd");
 
   std::function<void()> do_op;
   std::function<void()> close_conn;
@@ -495,9 +505,7 @@ int RunClient(const Flags& f) {
                  "NewGoferClient");
     close_conn = [&] { gofer->Close(); };
     if (op == "openat") {
-      do_op = [&] {
-        Must(gofer->OpenAt(ctx, kTarget, O_RDONLY), "OpenAt");
-      };
+      do_op = [&] { Must(gofer->OpenAt(ctx, kTarget, O_RDONLY), "OpenAt"); };
     } else {
       do_op = [&] {
         std::vector<std::string> names =
@@ -555,9 +563,10 @@ int RunClient(const Flags& f) {
   }
 
   t_client = true;
-  for (int i = 0; i < iters / 10 + 3; ++i) do_op();
+  int warmup = f.Int("warmup", iters / 10 + 3);
+  for (int i = 0; i < warmup; ++i) do_op();
   uint64_t a0 = g_client_allocs.load(), o0 = g_other_allocs.load();
-  uint64_t c0 = CpuNs(getpid()), s0 = inproc ? 0 : CpuNs(server);
+  uint64_t c0 = SelfCpuNs(), s0 = inproc ? 0 : CpuNs(server);
   uint64_t t0 = NowNs();
   uint64_t ops = uint64_t(iters) * threads;
   if (op == "idle") {
@@ -576,7 +585,7 @@ int RunClient(const Flags& f) {
     for (std::thread& t : ts) t.join();
   }
   uint64_t t1 = NowNs();
-  uint64_t c1 = CpuNs(getpid()), s1 = inproc ? 0 : CpuNs(server);
+  uint64_t c1 = SelfCpuNs(), s1 = inproc ? 0 : CpuNs(server);
   uint64_t a1 = g_client_allocs.load(), o1 = g_other_allocs.load();
   t_client = false;
 
