@@ -43,8 +43,8 @@
 #     parameters and the kernel command line's haltpoll options.
 #
 # Output: a markdown report on stdout; with --tsv=FILE, every raw sample as
-# well. --quick: 3 rounds, fewer iterations (about 2 minutes; the default run
-# takes about 6 on a 2-core VM). It is a
+# well. --quick: 3 rounds, fewer iterations (under a minute; the default run
+# takes about 2-3 minutes on a 2-core VM). It is a
 # benchmark, not a test: nothing is asserted, and CI does not run it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
