@@ -20,11 +20,6 @@ namespace {
 // kMaxListed bounds the names an error message lists.
 constexpr size_t kMaxListed = 32;
 
-absl::Status Bad(absl::string_view file, int line, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(file, ": line ", line, ": ", why));
-}
-
 bool NameChar(char c, bool colon) {
   return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.' ||
          (colon && c == ':');
@@ -61,24 +56,6 @@ bool ValidVersion(absl::string_view v) {
   return true;
 }
 
-// OptionalString is GetString, with "" for an absent field.
-absl::StatusOr<std::string> OptionalString(const SpecNode& n,
-                                           absl::string_view key,
-                                           absl::string_view file) {
-  absl::StatusOr<std::string> s = GetString(n, key, file);
-  if (absl::IsNotFound(s.status())) return std::string();
-  return s;
-}
-
-absl::StatusOr<std::optional<int64_t>> OptionalInt(const SpecNode& n,
-                                                   absl::string_view key,
-                                                   absl::string_view file) {
-  absl::StatusOr<int64_t> v = GetInt(n, key, file);
-  if (absl::IsNotFound(v.status())) return std::optional<int64_t>();
-  if (!v.ok()) return v.status();
-  return std::optional<int64_t>(*v);
-}
-
 // ParseEdits reads containerEdits.deviceNodes of `owner` (a spec or a
 // device) into *out.
 absl::Status ParseEdits(const SpecNode& owner, const std::string& file,
@@ -88,7 +65,7 @@ absl::Status ParseEdits(const SpecNode& owner, const std::string& file,
     return absl::OkStatus();
   }
   if (edits->kind != SpecNode::Kind::kMap) {
-    return Bad(file, edits->line, "\"containerEdits\" is not a map");
+    return SpecError(file, edits->line, "\"containerEdits\" is not a map");
   }
   ASSIGN_OR_RETURN(
       const SpecNode* nodes,
@@ -96,16 +73,17 @@ absl::Status ParseEdits(const SpecNode& owner, const std::string& file,
   if (nodes == nullptr) return absl::OkStatus();
   for (const SpecNode& n : nodes->items) {
     if (n.kind != SpecNode::Kind::kMap) {
-      return Bad(file, n.line, "a deviceNodes entry is not a map");
+      return SpecError(file, n.line, "a deviceNodes entry is not a map");
     }
     CdiDeviceNode d;
     d.line = n.line;
     absl::StatusOr<std::string> path = GetString(n, "path", file);
     if (absl::IsNotFound(path.status())) {
-      return Bad(file, n.line, "a device node has no \"path\"");
+      return SpecError(file, n.line, "a device node has no \"path\"");
     }
     RETURN_IF_ERROR(path.status());
-    if (path->empty()) return Bad(file, n.line, "a device node's path is \"\"");
+    if (path->empty())
+      return SpecError(file, n.line, "a device node's path is \"\"");
     d.path = std::move(*path);
     ASSIGN_OR_RETURN(d.host_path, OptionalString(n, "hostPath", file));
     ASSIGN_OR_RETURN(d.type, OptionalString(n, "type", file));
@@ -149,57 +127,57 @@ std::string Available(const std::vector<CdiSpec>& specs,
 absl::StatusOr<CdiSpec> SpecFromTree(const SpecNode& root,
                                      const std::string& file) {
   if (root.kind != SpecNode::Kind::kMap) {
-    return Bad(file, root.line, "a CDI spec is a map");
+    return SpecError(file, root.line, "a CDI spec is a map");
   }
   CdiSpec spec;
   spec.file = file;
   absl::StatusOr<std::string> version = GetString(root, "cdiVersion", file);
   if (absl::IsNotFound(version.status())) {
-    return Bad(file, root.line, "no \"cdiVersion\"");
+    return SpecError(file, root.line, "no \"cdiVersion\"");
   }
   RETURN_IF_ERROR(version.status());
   if (!ValidVersion(*version)) {
-    return Bad(file, root.Find("cdiVersion")->line,
-               absl::StrCat("cdiVersion \"", absl::CHexEscape(*version),
-                            "\" is not MAJOR.MINOR.PATCH"));
+    return SpecError(file, root.Find("cdiVersion")->line,
+                     absl::StrCat("cdiVersion \"", absl::CHexEscape(*version),
+                                  "\" is not MAJOR.MINOR.PATCH"));
   }
   spec.version = std::move(*version);
   absl::StatusOr<std::string> kind = GetString(root, "kind", file);
   if (absl::IsNotFound(kind.status())) {
-    return Bad(file, root.line, "no \"kind\"");
+    return SpecError(file, root.line, "no \"kind\"");
   }
   RETURN_IF_ERROR(kind.status());
   if (!ValidKind(*kind)) {
-    return Bad(file, root.Find("kind")->line,
-               absl::StrCat("kind \"", absl::CHexEscape(*kind),
-                            "\" is not \"vendor.com/class\""));
+    return SpecError(file, root.Find("kind")->line,
+                     absl::StrCat("kind \"", absl::CHexEscape(*kind),
+                                  "\" is not \"vendor.com/class\""));
   }
   spec.kind = std::move(*kind);
   RETURN_IF_ERROR(ParseEdits(root, file, &spec.common));
   ASSIGN_OR_RETURN(const SpecNode* devices,
                    GetSequence(root, "devices", kMaxCdiDevices, file));
   if (devices == nullptr || devices->items.empty()) {
-    return Bad(file, root.line, "no \"devices\"");
+    return SpecError(file, root.line, "no \"devices\"");
   }
   std::set<std::string> seen;
   for (const SpecNode& d : devices->items) {
     if (d.kind != SpecNode::Kind::kMap) {
-      return Bad(file, d.line, "a devices entry is not a map");
+      return SpecError(file, d.line, "a devices entry is not a map");
     }
     CdiDevice dev;
     absl::StatusOr<std::string> name = GetString(d, "name", file);
     if (absl::IsNotFound(name.status())) {
-      return Bad(file, d.line, "a device has no \"name\"");
+      return SpecError(file, d.line, "a device has no \"name\"");
     }
     RETURN_IF_ERROR(name.status());
     if (!ValidName(*name, true)) {
-      return Bad(file, d.line,
-                 absl::StrCat("device name \"", absl::CHexEscape(*name),
-                              "\" is not valid"));
+      return SpecError(file, d.line,
+                       absl::StrCat("device name \"", absl::CHexEscape(*name),
+                                    "\" is not valid"));
     }
     if (!seen.insert(*name).second) {
-      return Bad(file, d.line,
-                 absl::StrCat("device \"", *name, "\" is defined twice"));
+      return SpecError(file, d.line,
+                       absl::StrCat("device \"", *name, "\" is defined twice"));
     }
     dev.name = std::move(*name);
     RETURN_IF_ERROR(ParseEdits(d, file, &dev.nodes));
@@ -260,7 +238,7 @@ absl::StatusOr<std::vector<std::string>> CdiRules(
   auto add = [&](const CdiDeviceNode& n, const CdiSpec& spec) -> absl::Status {
     absl::StatusOr<std::string> rule = RuleForPath(n.HostPath(), root);
     if (!rule.ok()) {
-      return Bad(spec.file, n.line, rule.status().message());
+      return SpecError(spec.file, n.line, rule.status().message());
     }
     if (have.insert(*rule).second) rules.push_back(std::move(*rule));
     return absl::OkStatus();

@@ -13,59 +13,45 @@
 namespace gvisor::devscope {
 namespace {
 
-absl::Status Bad(absl::string_view file, int line, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(file, ": line ", line, ": ", why));
-}
-
-absl::StatusOr<std::optional<int64_t>> OptionalInt(const SpecNode& n,
-                                                   absl::string_view key,
-                                                   absl::string_view file) {
-  absl::StatusOr<int64_t> v = GetInt(n, key, file);
-  if (absl::IsNotFound(v.status())) return std::optional<int64_t>();
-  if (!v.ok()) return v.status();
-  return std::optional<int64_t>(*v);
-}
-
 absl::StatusOr<std::vector<OciDevice>> DevicesFromTree(
     const SpecNode& root, const std::string& file) {
   if (root.kind != SpecNode::Kind::kMap) {
-    return Bad(file, root.line, "an OCI runtime spec is a map");
+    return SpecError(file, root.line, "an OCI runtime spec is a map");
   }
   std::vector<OciDevice> out;
   const SpecNode* linux = root.Find("linux");
   if (linux == nullptr || linux->kind == SpecNode::Kind::kNull) return out;
   if (linux->kind != SpecNode::Kind::kMap) {
-    return Bad(file, linux->line, "\"linux\" is not a map");
+    return SpecError(file, linux->line, "\"linux\" is not a map");
   }
   ASSIGN_OR_RETURN(const SpecNode* devices,
                    GetSequence(*linux, "devices", kMaxOciDevices, file));
   if (devices == nullptr) return out;
   for (const SpecNode& n : devices->items) {
     if (n.kind != SpecNode::Kind::kMap) {
-      return Bad(file, n.line, "a linux.devices entry is not a map");
+      return SpecError(file, n.line, "a linux.devices entry is not a map");
     }
     OciDevice d;
     d.line = n.line;
     absl::StatusOr<std::string> path = GetString(n, "path", file);
     if (absl::IsNotFound(path.status())) {
-      return Bad(file, n.line, "a device has no \"path\"");
+      return SpecError(file, n.line, "a device has no \"path\"");
     }
     RETURN_IF_ERROR(path.status());
     if (path->empty() || (*path)[0] != '/') {
-      return Bad(file, n.line,
-                 absl::StrCat("device path \"", absl::CHexEscape(*path),
-                              "\" is not absolute"));
+      return SpecError(file, n.line,
+                       absl::StrCat("device path \"", absl::CHexEscape(*path),
+                                    "\" is not absolute"));
     }
     d.path = std::move(*path);
     absl::StatusOr<std::string> type = GetString(n, "type", file);
     if (absl::IsNotFound(type.status())) {
-      return Bad(file, n.line,
-                 absl::StrCat("device ", d.path, " has no \"type\""));
+      return SpecError(file, n.line,
+                       absl::StrCat("device ", d.path, " has no \"type\""));
     }
     RETURN_IF_ERROR(type.status());
     if (*type != "c" && *type != "b" && *type != "u" && *type != "p") {
-      return Bad(
+      return SpecError(
           file, n.line,
           absl::StrCat("device ", d.path, ": type \"", absl::CHexEscape(*type),
                        "\" is not c, b, u or p"));
@@ -101,7 +87,7 @@ absl::StatusOr<std::vector<std::string>> OciRules(
   std::set<std::string> have;
   for (const OciDevice& d : devices) {
     absl::StatusOr<std::string> rule = RuleForPath(d.path, kOciDeviceDir);
-    if (!rule.ok()) return Bad(file, d.line, rule.status().message());
+    if (!rule.ok()) return SpecError(file, d.line, rule.status().message());
     if (have.insert(*rule).second) rules.push_back(std::move(*rule));
   }
   return rules;

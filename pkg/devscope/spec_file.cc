@@ -280,6 +280,29 @@ absl::StatusOr<int64_t> GetInt(const SpecNode& node, absl::string_view key,
   return out;
 }
 
+absl::StatusOr<std::string> OptionalString(const SpecNode& node,
+                                           absl::string_view key,
+                                           absl::string_view what) {
+  absl::StatusOr<std::string> s = GetString(node, key, what);
+  if (absl::IsNotFound(s.status())) return std::string();
+  return s;
+}
+
+absl::StatusOr<std::optional<int64_t>> OptionalInt(const SpecNode& node,
+                                                   absl::string_view key,
+                                                   absl::string_view what) {
+  absl::StatusOr<int64_t> v = GetInt(node, key, what);
+  if (absl::IsNotFound(v.status())) return std::optional<int64_t>();
+  if (!v.ok()) return v.status();
+  return std::optional<int64_t>(*v);
+}
+
+absl::Status SpecError(absl::string_view what, int line,
+                       absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": line ", line, ": ", why));
+}
+
 absl::StatusOr<const SpecNode*> GetSequence(const SpecNode& node,
                                             absl::string_view key, size_t max,
                                             absl::string_view what) {

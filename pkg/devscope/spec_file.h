@@ -16,10 +16,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -71,6 +73,20 @@ absl::StatusOr<std::string> GetString(const SpecNode& node,
 // otherwise.
 absl::StatusOr<int64_t> GetInt(const SpecNode& node, absl::string_view key,
                                absl::string_view what);
+
+// OptionalString is GetString with "" for an absent (or null) field.
+absl::StatusOr<std::string> OptionalString(const SpecNode& node,
+                                           absl::string_view key,
+                                           absl::string_view what);
+
+// OptionalInt is GetInt with nullopt for an absent (or null) field.
+absl::StatusOr<std::optional<int64_t>> OptionalInt(const SpecNode& node,
+                                                   absl::string_view key,
+                                                   absl::string_view what);
+
+// SpecError is INVALID_ARGUMENT "WHAT: line LINE: WHY", the form of every
+// message about a spec's content.
+absl::Status SpecError(absl::string_view what, int line, absl::string_view why);
 
 // GetSequence returns field `key` of map `node`, which must be a sequence
 // of at most `max` items: nullptr when absent (or null), INVALID_ARGUMENT
