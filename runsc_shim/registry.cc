@@ -361,59 +361,49 @@ absl::StatusOr<absl::Time> ContainerRegistry::StartBy(absl::string_view what,
 absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
     absl::string_view name, absl::string_view gofer_socket,
     absl::Time deadline) {
-  InCall in_call(this);
-  RETURN_IF_ERROR(ValidateContainerName(name));
-  RETURN_IF_ERROR(ValidateSocketPath(gofer_socket));
-  const std::string what = absl::StrCat("attach of container ", Quoted(name));
-  if (Find(name) != nullptr) {
-    return absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
-  }
-  ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
-  ASSIGN_OR_RETURN(unet::Socket sock, Dial(what, gofer_socket, deadline));
-  return Install(what, name, gofer_socket, std::move(sock), deadline,
-                 /*replace=*/false);
+  return Connect(name, /*replace=*/false, gofer_socket, std::nullopt, deadline);
 }
 
 absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(absl::string_view name,
                                                         unet::Socket gofer,
                                                         absl::Time deadline) {
-  InCall in_call(this);
-  RETURN_IF_ERROR(ValidateContainerName(name));
-  const std::string what = absl::StrCat("attach of container ", Quoted(name));
-  RETURN_IF_ERROR(CheckConnected(what, gofer));
-  if (Find(name) != nullptr) {
-    return absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
-  }
-  ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
-  return Install(what, name, "", std::move(gofer), deadline,
-                 /*replace=*/false);
+  return Connect(name, /*replace=*/false, "", std::move(gofer), deadline);
 }
 
 absl::StatusOr<ContainerInfo> ContainerRegistry::Replace(
     absl::string_view name, absl::string_view gofer_socket,
     absl::Time deadline) {
-  InCall in_call(this);
-  RETURN_IF_ERROR(ValidateContainerName(name));
-  RETURN_IF_ERROR(ValidateSocketPath(gofer_socket));
-  const std::string what = absl::StrCat("reattach of container ", Quoted(name));
-  if (Find(name) == nullptr) return NotAttached(name);
-  ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
-  ASSIGN_OR_RETURN(unet::Socket sock, Dial(what, gofer_socket, deadline));
-  return Install(what, name, gofer_socket, std::move(sock), deadline,
-                 /*replace=*/true);
+  return Connect(name, /*replace=*/true, gofer_socket, std::nullopt, deadline);
 }
 
 absl::StatusOr<ContainerInfo> ContainerRegistry::Replace(absl::string_view name,
                                                          unet::Socket gofer,
                                                          absl::Time deadline) {
+  return Connect(name, /*replace=*/true, "", std::move(gofer), deadline);
+}
+
+absl::StatusOr<ContainerInfo> ContainerRegistry::Connect(
+    absl::string_view name, bool replace, absl::string_view gofer_socket,
+    std::optional<unet::Socket> gofer, absl::Time deadline) {
   InCall in_call(this);
   RETURN_IF_ERROR(ValidateContainerName(name));
-  const std::string what = absl::StrCat("reattach of container ", Quoted(name));
-  RETURN_IF_ERROR(CheckConnected(what, gofer));
-  if (Find(name) == nullptr) return NotAttached(name);
+  if (!gofer.has_value()) RETURN_IF_ERROR(ValidateSocketPath(gofer_socket));
+  const std::string what = absl::StrCat(replace ? "reattach" : "attach",
+                                        " of container ", Quoted(name));
+  if (gofer.has_value()) RETURN_IF_ERROR(CheckConnected(what, *gofer));
+  const bool attached = Find(name) != nullptr;
+  if (!replace && attached) {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
+  }
+  if (replace && !attached) return NotAttached(name);
   ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
-  return Install(what, name, "", std::move(gofer), deadline,
-                 /*replace=*/true);
+  unet::Socket sock;
+  if (gofer.has_value()) {
+    sock = *std::move(gofer);
+  } else {
+    ASSIGN_OR_RETURN(sock, Dial(what, gofer_socket, deadline));
+  }
+  return Install(what, name, gofer_socket, std::move(sock), deadline, replace);
 }
 
 absl::Status ContainerRegistry::CheckConnected(absl::string_view what,

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -302,6 +303,12 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // a gofer connection.
   static absl::Status CheckConnected(absl::string_view what,
                                      const unet::Socket& sock);
+  // Connect is Attach (replace false) and Replace (true): with `gofer`, an
+  // already-connected socket; without, a connection to gofer_socket.
+  absl::StatusOr<ContainerInfo> Connect(absl::string_view name, bool replace,
+                                        absl::string_view gofer_socket,
+                                        std::optional<unet::Socket> gofer,
+                                        absl::Time deadline);
   // Install mounts over sock and records the client: as name's first
   // connection, or (replace) as its new one.
   absl::StatusOr<ContainerInfo> Install(absl::string_view what,
