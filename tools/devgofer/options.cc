@@ -119,9 +119,7 @@ absl::Status ScopeRules(Options* o) {
       }
     }
   }
-  // The rules must make an allowlist (bounds, lengths).
-  absl::StatusOr<devscope::Allowlist> a = devscope::Allowlist::Parse(rules);
-  if (!a.ok()) return Bad(a.status().message());
+  // ParseOptions makes them an allowlist, with the --allow rules.
   o->scope_rules = std::move(rules);
   return absl::OkStatus();
 }
@@ -368,7 +366,12 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
   }
   if (!rules.empty()) {
     absl::StatusOr<devscope::Allowlist> a = devscope::Allowlist::Parse(rules);
-    if (!a.ok()) return Bad(absl::StrCat("--allow: ", a.status().message()));
+    if (!a.ok()) {
+      return Bad(absl::StrCat(o.scope_rules.empty()
+                                  ? "--allow: "
+                                  : "--allow, --cdi_spec, --oci_spec: ",
+                              a.status().message()));
+    }
     o.scope = std::make_shared<const devscope::Allowlist>(*std::move(a));
   }
   if (o.private_dir && o.scope == nullptr) {
