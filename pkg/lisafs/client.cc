@@ -313,10 +313,45 @@ bool Client::IsSupported(MID mid) const {
 
 ClientFD Client::NewFD(FDID fd) { return ClientFD(shared_from_this(), fd); }
 
+namespace internal {
+namespace {
+
+thread_local RpcScratch::Buffers t_rpc_buffers;
+
+void Trim(std::vector<uint8_t>& v) {
+  if (v.capacity() > RpcScratch::kRetainBytes) std::vector<uint8_t>().swap(v);
+}
+
+}  // namespace
+
+RpcScratch::RpcScratch() : bufs_(&t_rpc_buffers) {
+  if (bufs_->lent) bufs_ = &own_;
+  bufs_->lent = true;
+}
+
+RpcScratch::~RpcScratch() {
+  bufs_->frame.fds.clear();
+  Trim(bufs_->req);
+  Trim(bufs_->frame.payload);
+  bufs_->lent = false;
+}
+
+}  // namespace internal
+
 absl::Status Client::SndRcvMessage(const context::Context& ctx, MID mid,
                                    absl::Span<const uint8_t> req,
                                    size_t want_fds, std::vector<uint8_t>* resp,
                                    std::vector<fd::OwnedFd>* fds) {
+  Frame frame;
+  RETURN_IF_ERROR(Exchange(ctx, mid, req, want_fds, &frame));
+  *resp = std::move(frame.payload);
+  *fds = std::move(frame.fds);
+  return absl::OkStatus();
+}
+
+absl::Status Client::Exchange(const context::Context& ctx, MID mid,
+                              absl::Span<const uint8_t> req, size_t want_fds,
+                              Frame* frame) {
   context::UninterruptibleSleep sleep(ctx);
   if (!IsSupported(mid)) {
     return RpcError(mid, EOPNOTSUPP, ": not supported by the server");
@@ -330,7 +365,7 @@ absl::Status Client::SndRcvMessage(const context::Context& ctx, MID mid,
   if (want_fds > kMaxWantFds) {
     return RpcError(mid, EINVAL, ": too many FDs wanted");
   }
-  return DoRpc(ctx, mid, req, want_fds, resp, fds);
+  return DoRpc(ctx, mid, req, want_fds, frame);
 }
 
 absl::Status Client::SocketExchange(MID mid, absl::Span<const uint8_t> req,
@@ -386,65 +421,77 @@ absl::Status Client::ChannelExchange(const context::Context& ctx,
 
 absl::Status Client::DoRpc(const context::Context& ctx, MID mid,
                            absl::Span<const uint8_t> req, size_t want_fds,
-                           std::vector<uint8_t>* resp,
-                           std::vector<fd::OwnedFd>* fds) {
-  Frame frame;
+                           Frame* frame) {
   if (ChannelSlot* slot = AcquireChannel(); slot != nullptr) {
-    absl::Status s = ChannelExchange(ctx, slot, mid, req, &frame);
+    absl::Status s = ChannelExchange(ctx, slot, mid, req, frame);
     ReleaseChannel(slot);
     if (!s.ok()) return s;
   } else {
-    RETURN_IF_ERROR(SocketExchange(mid, req, want_fds, &frame));
+    RETURN_IF_ERROR(SocketExchange(mid, req, want_fds, frame));
   }
-  // From here on, returning early drops frame.fds, closing them.
-  if (frame.oversized) {
+  // From here on, returning early leaves frame->fds to the caller, who
+  // closes them.
+  if (frame->oversized) {
     return RpcError(
         mid, EIO,
-        absl::StrCat(": response of ", frame.payload_len,
+        absl::StrCat(": response of ", frame->payload_len,
                      " bytes exceeds the limit of ", max_message_size_));
   }
-  if (frame.mid == static_cast<uint16_t>(MID::kError)) {
+  if (frame->mid == static_cast<uint16_t>(MID::kError)) {
     uint32_t err = 0;
-    if (frame.payload.size() >= sizeof(err)) {
-      memcpy(&err, frame.payload.data(), sizeof(err));
+    if (frame->payload.size() >= sizeof(err)) {
+      memcpy(&err, frame->payload.data(), sizeof(err));
     }
     if (err == 0 || err > 4095) {
       return RpcError(mid, EIO, ": malformed Error response");
     }
     return RpcError(mid, static_cast<int>(err), "");
   }
-  if (frame.mid != static_cast<uint16_t>(mid)) {
+  if (frame->mid != static_cast<uint16_t>(mid)) {
     return RpcError(mid, EINVAL,
-                    absl::StrCat(": response has MID ", frame.mid));
+                    absl::StrCat(": response has MID ", frame->mid));
   }
-  if (frame.fds.size() > want_fds) {
+  if (frame->fds.size() > want_fds) {
     ctx.Warningf("%s RPC: server donated %d FDs, %d wanted; closing the rest",
-                 MIDName(mid), frame.fds.size(), want_fds);
-    frame.fds.resize(want_fds);
+                 MIDName(mid), frame->fds.size(), want_fds);
+    frame->fds.resize(want_fds);
   }
-  *resp = std::move(frame.payload);
-  *fds = std::move(frame.fds);
   return absl::OkStatus();
 }
 
 void Client::CloseFD(const context::Context& ctx, FDID fd, bool flush) {
-  std::vector<FDID> batch;
+  // The batch is swapped with the thread's spare vector, so that neither
+  // the queue nor the batch reallocates once both have grown.
+  thread_local std::vector<FDID> t_spare;
+  std::vector<FDID> batch = std::move(t_spare);
+  batch.clear();
+  bool send = false;
   {
     std::lock_guard<std::mutex> l(close_mu_);
     if (fd != kInvalidFDID) pending_closes_.push_back(fd);
-    if (pending_closes_.empty()) return;
-    if (!flush && pending_closes_.size() < kCloseBatchSize) return;
-    batch.swap(pending_closes_);
+    if (!pending_closes_.empty() &&
+        (flush || pending_closes_.size() >= kCloseBatchSize)) {
+      batch.swap(pending_closes_);
+      send = true;
+    }
   }
-  SendCloses(ctx, std::move(batch));
+  if (send) SendCloses(ctx, batch);
+  batch.clear();
+  t_spare = std::move(batch);
 }
 
-void Client::SendCloses(const context::Context& ctx, std::vector<FDID> fds) {
-  CloseReq req{std::move(fds)};
-  absl::StatusOr<EmptyMessage> r = Rpc<EmptyMessage>(ctx, MID::kClose, req);
-  if (!r.ok()) {
-    ctx.Warningf("lisafs: closing %d FDIDs failed: %s", req.fds.size(),
-                 r.status().ToString());
+void Client::SendCloses(const context::Context& ctx,
+                        absl::Span<const FDID> fds) {
+  // Encoded in place: a CloseReq would copy the batch.
+  absl::Status s = RpcWith(
+      ctx, MID::kClose, 0,
+      [fds](Encoder& e) { return e.PutFdArray(fds, "CloseReq.fds"); },
+      [](absl::Span<const uint8_t> payload, std::vector<fd::OwnedFd>&) {
+        return Unmarshal<EmptyMessage>(payload).status();
+      });
+  if (!s.ok()) {
+    ctx.Warningf("lisafs: closing %d FDIDs failed: %s", fds.size(),
+                 s.ToString());
   }
 }
 

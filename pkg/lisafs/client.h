@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/client_fd.h"
+#include "pkg/lisafs/codec.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/lisafs/wire.h"
@@ -48,6 +50,41 @@
 namespace gvisor::lisafs {
 
 class Client;
+
+namespace internal {
+
+// RpcScratch lends one RPC the calling thread's request and response
+// buffers. Every RPC a thread makes reuses them, so that in steady state an
+// RPC with small messages allocates nothing; an RPC started while the
+// thread's buffers are lent (from a logger, say) gets buffers of its own.
+// Buffers that grew past kRetainBytes are freed after use, so an idle
+// thread keeps at most that much.
+class RpcScratch {
+ public:
+  // kRetainBytes is the most capacity a thread's buffer keeps between RPCs.
+  static constexpr size_t kRetainBytes = 64 * 1024;
+  // Buffers are what one RPC uses.
+  struct Buffers {
+    std::vector<uint8_t> req;
+    Frame frame;
+    bool lent = false;
+  };
+
+  RpcScratch();
+  ~RpcScratch();
+  RpcScratch(const RpcScratch&) = delete;
+  RpcScratch& operator=(const RpcScratch&) = delete;
+
+  // req is the request payload buffer; frame receives the response.
+  std::vector<uint8_t>& req() { return bufs_->req; }
+  Frame& frame() { return bufs_->frame; }
+
+ private:
+  Buffers* bufs_;
+  Buffers own_;
+};
+
+}  // namespace internal
 
 // Mounted is what NewClient returns.
 struct Mounted {
@@ -226,6 +263,18 @@ class Client : public std::enable_shared_from_this<Client> {
                            size_t want_fds = 0,
                            std::vector<fd::OwnedFd>* fds = nullptr);
 
+  // RpcWith runs one RPC without building request or response structs, in
+  // the thread's reused buffers (internal::RpcScratch): encode, called as
+  // absl::Status(Encoder&), appends the request payload (its error is
+  // returned, nothing sent); on success decode, called as
+  // absl::Status(absl::Span<const uint8_t> payload,
+  // std::vector<fd::OwnedFd>& fds), reads the response and may take the
+  // donated FDs (those left are closed). A decode error is EIO. Otherwise
+  // the errors of SndRcvMessage.
+  template <typename Encode, typename Decode>
+  absl::Status RpcWith(const context::Context& ctx, MID mid, size_t want_fds,
+                       const Encode& encode, const Decode& decode);
+
  private:
   friend absl::StatusOr<Mounted> NewClient(const context::Context& ctx,
                                            unet::Socket sock,
@@ -234,9 +283,15 @@ class Client : public std::enable_shared_from_this<Client> {
 
   struct ChannelSlot;
 
+  // Exchange is SndRcvMessage into a frame the caller may reuse: on
+  // success frame->payload is the response and frame->fds at most want_fds
+  // FDs.
+  absl::Status Exchange(const context::Context& ctx, MID mid,
+                        absl::Span<const uint8_t> req, size_t want_fds,
+                        Frame* frame);
   absl::Status DoRpc(const context::Context& ctx, MID mid,
                      absl::Span<const uint8_t> req, size_t want_fds,
-                     std::vector<uint8_t>* resp, std::vector<fd::OwnedFd>* fds);
+                     Frame* frame);
   // SocketExchange and ChannelExchange send a request and read the
   // response frame; a failure is a transport error (EIO). ChannelExchange
   // logs a failed transfer through ctx.
@@ -255,7 +310,7 @@ class Client : public std::enable_shared_from_this<Client> {
   // ShutdownChannels stops handing channels out and shuts down those in
   // use, waking their callers; the watcher calls it on a hang-up.
   void ShutdownChannels();
-  void SendCloses(const context::Context& ctx, std::vector<FDID> fds);
+  void SendCloses(const context::Context& ctx, absl::Span<const FDID> fds);
 
   const ClientOptions opts_;
   // Set by NewClient before the client is shared, read-only afterwards.
@@ -292,21 +347,47 @@ class Client : public std::enable_shared_from_this<Client> {
 
 // ---------------------------------------------------------------------------
 
+template <typename Encode, typename Decode>
+absl::Status Client::RpcWith(const context::Context& ctx, MID mid,
+                             size_t want_fds, const Encode& encode,
+                             const Decode& decode) {
+  internal::RpcScratch scratch;
+  std::vector<uint8_t>& req = scratch.req();
+  req.clear();
+  Encoder e(std::move(req));
+  absl::Status es = encode(e);
+  req = std::move(e).Take();
+  RETURN_IF_ERROR(es);
+  Frame& frame = scratch.frame();
+  RETURN_IF_ERROR(Exchange(ctx, mid, req, want_fds, &frame));
+  absl::Status ds = decode(absl::Span<const uint8_t>(frame.payload), frame.fds);
+  frame.fds.clear();
+  if (!ds.ok()) {
+    return syserr::FromErrno(
+        EIO, absl::StrCat(MIDName(mid), " response: ", ds.message()));
+  }
+  return absl::OkStatus();
+}
+
 template <WireMessage Resp, WireMessage Req>
 absl::StatusOr<Resp> Client::Rpc(const context::Context& ctx, MID mid,
                                  const Req& req, size_t want_fds,
                                  std::vector<fd::OwnedFd>* fds) {
-  ASSIGN_OR_RETURN(std::vector<uint8_t> payload, Marshal(req));
-  std::vector<uint8_t> resp;
-  std::vector<fd::OwnedFd> got;
-  RETURN_IF_ERROR(SndRcvMessage(ctx, mid, payload, want_fds, &resp, &got));
-  absl::StatusOr<Resp> out = Unmarshal<Resp>(resp);
-  if (!out.ok()) {
-    return syserr::FromErrno(
-        EIO, absl::StrCat(MIDName(mid), " response: ", out.status().message()));
-  }
-  if (fds != nullptr) *fds = std::move(got);
-  return out;
+  std::optional<Resp> out;
+  RETURN_IF_ERROR(RpcWith(
+      ctx, mid, want_fds, [&req](Encoder& e) { return EncodeMessage(e, req); },
+      [&](absl::Span<const uint8_t> payload,
+          std::vector<fd::OwnedFd>& got) -> absl::Status {
+        absl::StatusOr<Resp> r = Unmarshal<Resp>(payload);
+        if (!r.ok()) return r.status();
+        out.emplace(*std::move(r));
+        if (fds != nullptr) {
+          fds->clear();
+          for (fd::OwnedFd& f : got) fds->push_back(std::move(f));
+        }
+        return absl::OkStatus();
+      }));
+  return *std::move(out);
 }
 
 }  // namespace gvisor::lisafs

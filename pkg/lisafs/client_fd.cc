@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "pkg/lisafs/client.h"
+#include "pkg/lisafs/codec.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 
@@ -55,22 +57,58 @@ absl::StatusOr<WalkResult> ClientFD::WalkMultiple(
     const context::Context& ctx, absl::Span<const std::string> names) const {
   WalkReq req{.dir_fd = fd_, .path = {names.begin(), names.end()}};
   ASSIGN_OR_RETURN(WalkResp r, client_->Rpc<WalkResp>(ctx, MID::kWalk, req));
-  if (r.inodes.size() > names.size()) {
+  return CheckWalk(ctx, std::move(r), names.size());
+}
+
+absl::StatusOr<WalkResult> ClientFD::CheckWalk(const context::Context& ctx,
+                                               WalkResp r,
+                                               size_t components) const {
+  if (r.inodes.size() > components) {
     for (const Inode& i : r.inodes) {
       client_->CloseFD(ctx, i.control_fd, false);
     }
     return syserr::FromErrno(
         EIO, absl::StrCat("Walk RPC: server returned ", r.inodes.size(),
-                          " inodes for ", names.size(), " components"));
+                          " inodes for ", components, " components"));
   }
   return WalkResult{r.status, std::move(r.inodes)};
 }
 
 absl::StatusOr<Inode> ClientFD::Walk(const context::Context& ctx,
                                      absl::string_view name) const {
-  std::string component(name);
-  ASSIGN_OR_RETURN(WalkResult r,
-                   WalkMultiple(ctx, absl::MakeConstSpan(&component, 1)));
+  // The request is encoded, and the usual answer (one Inode found) read, in
+  // place: a one-component Walk builds no WalkReq or WalkResp
+  // (pkg/lisafs/README.md §4.2, §6.4).
+  std::optional<Inode> found;
+  std::optional<WalkResp> other;
+  RETURN_IF_ERROR(client_->RpcWith(
+      ctx, MID::kWalk, 0,
+      [&](Encoder& e) -> absl::Status {
+        if (name.size() > kMaxSizedString) {
+          return syserr::FromErrno(
+              EINVAL, absl::StrCat("encoding WalkReq.path[0]: string length ",
+                                   name.size(), " exceeds ", kMaxSizedString));
+        }
+        e.PutU64(fd_);
+        e.PutU16(1);
+        return e.PutSizedString(name, "WalkReq.path[0]");
+      },
+      [&](absl::Span<const uint8_t> payload,
+          std::vector<fd::OwnedFd>&) -> absl::Status {
+        Decoder d(payload);
+        ASSIGN_OR_RETURN(const uint8_t status, d.ReadU8("WalkResp.status"));
+        ASSIGN_OR_RETURN(const uint16_t count,
+                         d.ReadU16("WalkResp.inodes count"));
+        if (static_cast<WalkStatus>(status) == WalkStatus::kSuccess &&
+            count == 1) {
+          ASSIGN_OR_RETURN(found, d.ReadStruct<Inode>("WalkResp.inodes"));
+          return absl::OkStatus();
+        }
+        ASSIGN_OR_RETURN(other, WalkResp::Decode(payload));
+        return absl::OkStatus();
+      }));
+  if (found.has_value()) return *found;
+  ASSIGN_OR_RETURN(WalkResult r, CheckWalk(ctx, *std::move(other), 1));
   auto fail = [&](int err, absl::string_view why) {
     for (const Inode& i : r.inodes) {
       client_->CloseFD(ctx, i.control_fd, false);
@@ -110,14 +148,20 @@ absl::StatusOr<std::vector<Statx>> ClientFD::WalkStat(
 
 absl::StatusOr<OpenResult> ClientFD::OpenAt(const context::Context& ctx,
                                             uint32_t flags) const {
-  std::vector<fd::OwnedFd> fds;
-  ASSIGN_OR_RETURN(
-      OpenAtResp r,
-      client_->Rpc<OpenAtResp>(ctx, MID::kOpenAt,
-                               OpenAtReq{.fd = fd_, .flags = flags}, 1, &fds));
+  // The donated FD is taken straight from the reused response frame.
   OpenResult out;
-  out.open_fd = r.open_fd;
-  if (!fds.empty()) out.host_fd = std::move(fds[0]);
+  RETURN_IF_ERROR(client_->RpcWith(
+      ctx, MID::kOpenAt, 1,
+      [&](Encoder& e) {
+        return EncodeMessage(e, OpenAtReq{.fd = fd_, .flags = flags});
+      },
+      [&](absl::Span<const uint8_t> payload,
+          std::vector<fd::OwnedFd>& fds) -> absl::Status {
+        ASSIGN_OR_RETURN(OpenAtResp r, Unmarshal<OpenAtResp>(payload));
+        out.open_fd = r.open_fd;
+        if (!fds.empty()) out.host_fd = std::move(fds[0]);
+        return absl::OkStatus();
+      }));
   return out;
 }
 

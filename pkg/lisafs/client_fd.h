@@ -223,6 +223,11 @@ class ClientFD {
       uint16_t mode, uint32_t uid, uint32_t gid) const;
 
  private:
+  // CheckWalk turns a Walk response for `components` names into a result:
+  // EIO, with every returned FDID closed, if it has more inodes than names.
+  absl::StatusOr<WalkResult> CheckWalk(const context::Context& ctx, WalkResp r,
+                                       size_t components) const;
+
   std::shared_ptr<Client> client_;
   FDID fd_ = kInvalidFDID;
 };

@@ -29,7 +29,32 @@ ssize_t Recv(int fd, void* buf, size_t n) {
   }
 }
 
+struct Spares {
+  std::vector<uint8_t> bufs[kSpares];
+  size_t n = 0;
+};
+thread_local Spares t_spares;
+
 }  // namespace
+
+static_assert(FrameReader::kInitialChunk == kSpareCapacity);
+
+std::vector<uint8_t> TakeBuffer() {
+  Spares& s = t_spares;
+  if (s.n == 0) return {};
+  std::vector<uint8_t> out = std::move(s.bufs[--s.n]);
+  out.clear();
+  return out;
+}
+
+void GiveBack(std::vector<uint8_t> buf) {
+  Spares& s = t_spares;
+  if (buf.capacity() == 0 || buf.capacity() > kSpareCapacity ||
+      s.n == kSpares) {
+    return;
+  }
+  s.bufs[s.n++] = std::move(buf);
+}
 
 void FrameReader::Reset() {
   header_have_ = 0;
@@ -65,6 +90,7 @@ absl::StatusOr<bool> FrameReader::Read(int fd, uint32_t max_payload,
       want = std::min<size_t>(len_ - have_, sizeof(scratch));
     } else {
       if (have_ == payload_.size()) {
+        if (payload_.capacity() == 0) payload_ = TakeBuffer();
         // Grow with what has arrived, never to what was announced.
         size_t grow = std::max<size_t>(kInitialChunk, payload_.size());
         payload_.resize(std::min<size_t>(len_, payload_.size() + grow));
@@ -138,7 +164,7 @@ absl::StatusOr<bool> FrameWriter::Flush(unet::Socket& sock) {
     sent_ += *r;
     if (sent_ >= total) {
       pending_ = false;
-      std::vector<uint8_t>().swap(payload_);
+      GiveBack(std::exchange(payload_, {}));
     }
   }
   return true;

@@ -25,10 +25,29 @@
 
 namespace gvisor::lisafs::internal {
 
+// kSpareCapacity and kSpares bound the byte buffers a server thread keeps
+// for reuse: at most kSpares, each of at most kSpareCapacity bytes (the
+// first chunk of a request payload), so a worker holds at most 16 KiB
+// between requests however many connections it serves.
+inline constexpr size_t kSpareCapacity = 4096;
+inline constexpr size_t kSpares = 4;
+
+// TakeBuffer returns an empty byte vector, with the storage of one given
+// back earlier on this thread if there is one. A request's payload and its
+// response are built in such buffers, so that small RPCs allocate nothing
+// in steady state.
+std::vector<uint8_t> TakeBuffer();
+
+// GiveBack keeps buf's storage for this thread's next TakeBuffer when it is
+// at most kSpareCapacity and fewer than kSpares are kept; it frees it
+// otherwise.
+void GiveBack(std::vector<uint8_t> buf);
+
 // FrameReader assembles request frames from a non-blocking stream.
 //
 // Memory: the header is kept inline; the payload buffer starts at
-// kInitialChunk bytes (or the announced length if smaller) and doubles only
+// kInitialChunk bytes (or the announced length if smaller; a reused buffer,
+// TakeBuffer, may hold up to kInitialChunk then too) and doubles only
 // when the bytes received so far fill it, so it never holds more than twice
 // the bytes actually received plus kInitialChunk, and never more than the
 // caller's max_payload. A payload over max_payload is read and thrown away in

@@ -38,6 +38,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "pkg/lisafs/frame_io.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/node.h"
 #include "pkg/lisafs/server.h"
@@ -236,7 +237,10 @@ absl::StatusOr<T> Decode(const Request& r) {
 
 template <WireMessage T>
 absl::Status Reply(const Request& r, const T& msg) {
-  ASSIGN_OR_RETURN(r.resp->payload, Marshal(msg));
+  // Encoded into a reused buffer (FrameWriter gives it back once sent).
+  Encoder e(TakeBuffer());
+  RETURN_IF_ERROR(EncodeMessage(e, msg));
+  r.resp->payload = std::move(e).Take();
   return absl::OkStatus();
 }
 

@@ -487,6 +487,8 @@ absl::Status Connection::Turn() {
     // without the request's buffer.
     UpdateBuffered();
     internal::Response resp = Dispatch(req);
+    // The request's buffer serves the next request or answer.
+    internal::GiveBack(std::exchange(req.payload, {}));
     req = Frame();
     writer_.Start(static_cast<uint16_t>(resp.mid), std::move(resp.payload),
                   std::move(resp.fds));

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -56,10 +57,21 @@ class SockCommunicator {
   // plus kRecvChunk, whatever length the header claims.
   static constexpr size_t kRecvChunk = 64 * 1024;
 
-  // RecvFrame reads one frame. FDs are taken from the header's first read
+  // kReadAhead is the size of the connection's read buffer: RecvFrame's
+  // first recvmsg asks for up to this many bytes, so the header and a small
+  // payload (every fixed-size response, a Walk of a few components) arrive
+  // in one system call. It is allocated on the first RecvFrame and reused;
+  // bytes read beyond the frame (only a peer that sends what was not asked
+  // for leaves any) stay in it for the next RecvFrame, so it is all a
+  // partial frame ever holds besides its payload buffer.
+  static constexpr size_t kReadAhead = 4096;
+
+  // RecvFrame reads one frame. FDs are taken from the frame's first read
   // only (pkg/lisafs/README.md §2.4); with want_fds == 0 any FDs sent are
-  // dropped. The header's length is checked before anything is allocated from
-  // it:
+  // dropped. out->payload and out->fds are cleared first but keep their
+  // capacity, so a caller that reuses one Frame receives small frames
+  // without allocating. The header's length is checked before anything is
+  // allocated from it:
   //  - up to max_payload bytes, the payload is read into out->payload,
   //    growing it only as bytes arrive (kRecvChunk);
   //  - over max_payload but at most max_drain bytes, it is read in bounded
@@ -79,7 +91,20 @@ class SockCommunicator {
   int fd() const { return sock_.fd(); }
 
  private:
+  // Fill reads once into the free end of the read buffer (compacting it
+  // first), taking FDs into *fds if max_fds > 0. End of stream is
+  // ECONNRESET.
+  absl::Status Fill(size_t max_fds, std::vector<fd::OwnedFd>* fds);
+  // Take moves up to n buffered bytes to dst (may be null: thrown away)
+  // and returns how many.
+  size_t Take(uint8_t* dst, size_t n);
+
   unet::Socket sock_;
+  // The read buffer: bytes [rpos_, rend_) of rbuf_ are received but not yet
+  // consumed.
+  std::unique_ptr<uint8_t[]> rbuf_;
+  size_t rpos_ = 0;
+  size_t rend_ = 0;
 };
 
 }  // namespace gvisor::lisafs

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "pkg/syserr/status_macros.h"
@@ -110,7 +111,9 @@ absl::StatusOr<size_t> SendOnce(int fd, const iovec* iov, size_t iovlen,
 struct Received {
   size_t bytes = 0;
   int flags = 0;  // msg_flags
-  std::vector<fd::OwnedFd> fds;
+  // Inline for the usual one or two FDs: receiving them allocates nothing
+  // here (the caller's vector may already have room).
+  absl::InlinedVector<fd::OwnedFd, 4> fds;
 };
 
 // RecvOnce performs one successful recvmsg(2) into iov[0..iovlen) with the
@@ -212,7 +215,8 @@ class IovCursor {
     while (idx_ < iov_.size() && iov_[idx_].iov_len == 0) ++idx_;
   }
 
-  std::vector<iovec> iov_;
+  // Inline for the few iovecs of a frame: sending one allocates nothing.
+  absl::InlinedVector<iovec, 4> iov_;
   size_t idx_ = 0;
 };
 
@@ -349,7 +353,7 @@ absl::Status Socket::RecvExact(absl::Span<const iovec> iov, size_t max_fds,
   const size_t total = TotalBytes(iov);
   size_t got = 0;
   IovCursor cur(iov);
-  std::vector<fd::OwnedFd> received;
+  absl::InlinedVector<fd::OwnedFd, 4> received;
   bool fds_taken = false;
   while (!cur.done()) {
     // Only the first read that returns data may carry this message's FDs
