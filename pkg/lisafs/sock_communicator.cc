@@ -1,6 +1,8 @@
 #include "pkg/lisafs/sock_communicator.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -27,6 +29,16 @@ absl::Status SockCommunicator::SendFrame(uint16_t mid,
   return sock_.SendAll(absl::MakeConstSpan(iov, payload.empty() ? 1 : 2), fds);
 }
 
+bool SockCommunicator::SpinUntilReadable() {
+  if (!spinner_.enabled()) return false;
+  const int fd = sock_.fd();
+  return spinner_.Spin([fd] {
+    uint8_t b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  });
+}
+
 absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
                                          Frame* out, uint32_t max_drain) {
   uint8_t header[kMessageHeaderSize];
@@ -38,11 +50,11 @@ absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
   // handled by the caller's keep-and-close policy rather than as a transport
   // failure.
   size_t max_fds = want_fds == 0 ? 0 : std::max(want_fds, kMaxRecvFds);
-  if (absl::Status s =
-          sock_.RecvExact(absl::MakeConstSpan(&hiov, 1), max_fds, &out->fds);
-      !s.ok()) {
-    return s;
-  }
+  SpinUntilReadable();
+  absl::Status hs =
+      sock_.RecvExact(absl::MakeConstSpan(&hiov, 1), max_fds, &out->fds);
+  spinner_.Blocked();
+  if (!hs.ok()) return hs;
   absl::StatusOr<MessageHeader> h = DecodeMessageHeader(header);
   if (!h.ok()) return h.status();
   out->payload_len = h->size;

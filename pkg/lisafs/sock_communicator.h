@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "pkg/fd/fd.h"
+#include "pkg/spin/spin.h"
 #include "pkg/unet/unet.h"
 
 namespace gvisor::lisafs {
@@ -73,13 +75,27 @@ class SockCommunicator {
   absl::Status RecvFrame(size_t want_fds, uint32_t max_payload, Frame* out,
                          uint32_t max_drain = UINT32_MAX);
 
+  // set_spin sets the upper bound of the spin before RecvFrame blocks
+  // (pkg/spin/spin.h): until the first byte of the frame has arrived,
+  // RecvFrame polls the socket with a non-blocking MSG_PEEK recv for up to
+  // that long (less while the peer keeps answering late), then blocks in
+  // recvmsg as before. The spin ends at the first byte, at end of stream,
+  // on any error and on Shutdown. Zero turns it off; the default is
+  // spin::kDefaultMax.
+  void set_spin(absl::Duration max) { spinner_.set_max(max); }
+
   // Shutdown wakes any thread blocked on the socket; later I/O fails.
   void Shutdown() { sock_.Shutdown().IgnoreError(); }
 
   int fd() const { return sock_.fd(); }
 
  private:
+  // SpinUntilReadable spins until the socket has something to read (or an
+  // error or end of stream to report); false if the window passed first.
+  bool SpinUntilReadable();
+
   unet::Socket sock_;
+  spin::Spinner spinner_;
 };
 
 }  // namespace gvisor::lisafs
