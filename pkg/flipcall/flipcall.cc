@@ -239,9 +239,7 @@ absl::Status Endpoint::WaitUntilActive() {
                theirs_ ||
            shut_down_locally();
   });
-  absl::Status s = WaitLoop(word);
-  spinner_.Blocked();
-  return s;
+  return WaitLoop(word);
 }
 
 absl::Status Endpoint::WaitLoop(uint32_t* word) {

@@ -146,10 +146,7 @@ void EventPool::Work(size_t slot) {
         return n != 0;
       });
     }
-    if (!spun) {
-      n = epoll_wait(epoll_.get(), &ev, 1, -1);
-      if (after_handler) spinner.Blocked();
-    }
+    if (!spun) n = epoll_wait(epoll_.get(), &ev, 1, -1);
     after_handler = false;
     if (n < 0) {
       if (errno == EINTR) continue;

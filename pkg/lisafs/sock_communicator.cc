@@ -51,10 +51,11 @@ absl::Status SockCommunicator::RecvFrame(size_t want_fds, uint32_t max_payload,
   // failure.
   size_t max_fds = want_fds == 0 ? 0 : std::max(want_fds, kMaxRecvFds);
   SpinUntilReadable();
-  absl::Status hs =
-      sock_.RecvExact(absl::MakeConstSpan(&hiov, 1), max_fds, &out->fds);
-  spinner_.Blocked();
-  if (!hs.ok()) return hs;
+  if (absl::Status s =
+          sock_.RecvExact(absl::MakeConstSpan(&hiov, 1), max_fds, &out->fds);
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<MessageHeader> h = DecodeMessageHeader(header);
   if (!h.ok()) return h.status();
   out->payload_len = h->size;

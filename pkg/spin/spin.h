@@ -13,14 +13,18 @@
 // wait, and a waiter that has spun blocks exactly as it did without a
 // spinner (deadlines, shutdown and hang-up detection are unchanged).
 //
-// Adaptive: the window in force starts at max. A wait that the peer
-// answered within the window resets it to max. A wait that outlasted it
-// (the caller blocked, and reports how long the whole wait took with
-// Blocked) halves it when the peer took longer than max, down to 0, where
-// Spin makes a single check; it grows back to max as soon as a blocked
-// wait shows the peer answered within max. A slow or idle peer therefore
-// costs a few halving spins and then nothing: an idle connection uses no CPU
-// once its window has passed.
+// Adaptive: a spin only pays when the peer runs on another CPU at the same
+// time; when it needs this CPU (the other CPUs are busy, or the scheduler
+// put it here) spinning only delays it. The window in force starts at max.
+// A spin that the peer's answer ends keeps it, or widens it to twice what
+// that answer took if that is more (at most max). A spin that runs out
+// halves it, down to none; with none, Spin makes a single check, and only
+// every Nth wait probes with a whole window again, N doubling (up to
+// kMaxProbeInterval) with every probe that runs out and back to 1 with one
+// that succeeds. The window thus follows the answers that a spin catches,
+// and a spin that runs out costs about twice a typical one. A slow or idle peer
+// therefore costs a few shrinking spins and then a probe now and then: an idle
+// connection uses no CPU once the window after its last wait has passed.
 
 #ifndef GVISOR_PKG_SPIN_SPIN_H_
 #define GVISOR_PKG_SPIN_SPIN_H_
@@ -39,8 +43,12 @@ inline constexpr absl::Duration kDefaultMax = absl::Microseconds(40);
 // kMaxMax bounds what an embedder or a flag may ask for.
 inline constexpr absl::Duration kMaxMax = absl::Milliseconds(10);
 
-// Relax is the body of a spin iteration: a CPU pause hint, which lets a
-// sibling hyperthread run and saves power while polling.
+// kMaxProbeInterval bounds how many waits pass between probes once the
+// window has shrunk to none.
+inline constexpr int kMaxProbeInterval = 1024;
+
+// Relax is a CPU pause hint, which lets a sibling hyperthread run and saves
+// power while polling.
 inline void Relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -71,7 +79,8 @@ class Spinner {
     if (max > kMaxMax) max = kMaxMax;
     max_ns_ = absl::ToInt64Nanoseconds(max);
     window_ns_ = max_ns_;
-    blocked_ = false;
+    skip_ = 0;
+    probe_interval_ = 1;
   }
 
   // max returns the upper bound; window the window in force now.
@@ -81,40 +90,40 @@ class Spinner {
 
   // Spin calls ready() (cheap and non-blocking; true once the wait is
   // over, for whatever reason, error included) until it returns true or the
-  // window has passed; at least once. true if ready() returned true: the
-  // caller need not block. false: the caller blocks as it would without a
-  // spinner, and then should call Blocked() so that the window adapts.
+  // window has passed, with a CPU pause between calls; at least once. true
+  // if ready() returned true: the caller need not block. false: the caller
+  // blocks as it would without a spinner.
   template <typename Ready>
   bool Spin(Ready&& ready) {
     if (max_ns_ == 0) return ready();
-    start_ns_ = NowNs();
-    const int64_t end = start_ns_ + window_ns_;
+    int64_t window = window_ns_;
+    const bool probe = window == 0;
+    if (probe) {
+      if (ready()) return true;
+      if (--skip_ > 0) return false;
+      window = max_ns_;
+    }
+    const int64_t start = NowNs();
+    const int64_t end = start + window;
     for (;;) {
       if (ready()) {
-        window_ns_ = max_ns_;
-        blocked_ = false;
+        // Keep a window of twice what this answer took, at least.
+        const int64_t want = 2 * (NowNs() - start) + kMinWindowNs;
+        if (want > window_ns_) window_ns_ = want < max_ns_ ? want : max_ns_;
+        probe_interval_ = 1;
         return true;
       }
       if (NowNs() >= end) break;
       Relax();
     }
-    blocked_ = true;
-    return false;
-  }
-
-  // Blocked tells the spinner that the blocking wait which followed a
-  // false Spin has ended. It adapts the window from how long the whole wait
-  // took. Without a preceding false Spin it does nothing.
-  void Blocked() {
-    if (!blocked_) return;
-    blocked_ = false;
-    const int64_t took = NowNs() - start_ns_;
-    if (took <= max_ns_) {
-      window_ns_ = max_ns_;
+    if (probe) {
+      if (probe_interval_ < kMaxProbeInterval) probe_interval_ *= 2;
     } else {
       window_ns_ /= 2;
       if (window_ns_ < kMinWindowNs) window_ns_ = 0;
     }
+    skip_ = probe_interval_;
+    return false;
   }
 
  private:
@@ -123,8 +132,10 @@ class Spinner {
 
   int64_t max_ns_ = 0;
   int64_t window_ns_ = 0;
-  int64_t start_ns_ = 0;
-  bool blocked_ = false;
+  // With no window: waits left until the next probe, and how many waits
+  // the next probe interval lasts.
+  int skip_ = 0;
+  int probe_interval_ = 1;
 };
 
 }  // namespace gvisor::spin

@@ -6,15 +6,9 @@
 namespace gvisor::spin {
 namespace {
 
-// Outlast busy-waits (the elapsed time is what is tested, not a
-// synchronization) until d has passed.
-void Outlast(absl::Duration d) {
-  const int64_t end = NowNs() + absl::ToInt64Nanoseconds(d);
-  while (NowNs() < end) Relax();
-}
-
 TEST(SpinnerTest, ReturnsOnceReady) {
   Spinner s(absl::Milliseconds(10));
+  EXPECT_EQ(s.window(), absl::Milliseconds(10));
   int calls = 0;
   EXPECT_TRUE(s.Spin([&] { return ++calls == 3; }));
   EXPECT_EQ(calls, 3);
@@ -53,45 +47,76 @@ TEST(SpinnerTest, MaxIsClamped) {
   EXPECT_FALSE(s.enabled());
 }
 
-TEST(SpinnerTest, ShrinksToNothingForALatePeerAndGrowsBack) {
-  const absl::Duration max = absl::Milliseconds(2);
+TEST(SpinnerTest, ShrinksToNothingForALatePeerAndProbesBack) {
+  const absl::Duration max = absl::Microseconds(20);
   Spinner s(max);
+  auto never = [] { return false; };
+  // Every spin that runs out halves the window, down to none.
   absl::Duration last = s.window();
   int rounds = 0;
   while (s.window() > absl::ZeroDuration()) {
-    ASSERT_FALSE(s.Spin([] { return false; }));
-    Outlast(max);  // the peer answers late
-    s.Blocked();
+    ASSERT_FALSE(s.Spin(never));
     ASSERT_LT(s.window(), last);
     last = s.window();
     ASSERT_LT(++rounds, 20);
   }
-  // With no window, a spin is one check.
+  // With none, a spin is one check; the next wait probes with a whole
+  // window, and every probe that runs out doubles the waits until the next.
   int calls = 0;
-  EXPECT_FALSE(s.Spin([&] {
+  auto count = [&] {
     ++calls;
     return false;
-  }));
-  EXPECT_EQ(calls, 1);
-  // A peer that answers within max brings the window back (retried: this
-  // thread may be preempted for longer than max).
-  for (int i = 0; i < 100 && s.window() != max; ++i) {
-    s.Blocked();
-    if (s.window() != max) s.Spin([] { return false; });
+  };
+  for (int interval = 2; interval <= 8; interval *= 2) {
+    calls = 0;
+    ASSERT_FALSE(s.Spin(count));  // the probe
+    EXPECT_GT(calls, 1);
+    for (int i = 1; i < interval; ++i) {
+      calls = 0;
+      ASSERT_FALSE(s.Spin(count));
+      EXPECT_EQ(calls, 1) << "interval " << interval << " wait " << i;
+    }
   }
-  EXPECT_EQ(s.window(), max);
-  // A wait that the spin caught keeps it there.
-  EXPECT_TRUE(s.Spin([] { return true; }));
-  EXPECT_EQ(s.window(), max);
+  // A probe that the answer ends brings a window back: twice what the
+  // answer took, at least a microsecond, at most max.
+  int until = 0;
+  EXPECT_TRUE(s.Spin([&] { return ++until == 3; }));
+  EXPECT_GE(s.window(), absl::Microseconds(1));
+  EXPECT_LE(s.window(), max);
 }
 
-TEST(SpinnerTest, BlockedWithoutAFailedSpinChangesNothing) {
+TEST(SpinnerTest, ProbesAtMostEveryMaxProbeIntervalWaits) {
+  Spinner s(absl::Microseconds(2));
+  int probes = 0;
+  int calls = 0;
+  auto count = [&] {
+    ++calls;
+    return false;
+  };
+  for (int i = 0; i < 20 * kMaxProbeInterval; ++i) {
+    calls = 0;
+    ASSERT_FALSE(s.Spin(count));
+    if (calls > 1 && s.window() == absl::ZeroDuration()) ++probes;
+  }
+  // 1, 2, 4, ..., kMaxProbeInterval, then one per kMaxProbeInterval waits.
+  EXPECT_LE(probes, 11 + 20);
+  EXPECT_GE(probes, 11 + 10);
+}
+
+TEST(SpinnerTest, AnAnswerLateInTheWindowWidensIt) {
+  Spinner s(absl::Milliseconds(10));
+  ASSERT_FALSE(s.Spin([] { return false; }));
+  ASSERT_FALSE(s.Spin([] { return false; }));
+  ASSERT_EQ(s.window(), absl::Microseconds(2500));
+  const int64_t end = NowNs() + 1500000;
+  EXPECT_TRUE(s.Spin([&] { return NowNs() >= end; }));
+  EXPECT_GT(s.window(), absl::Microseconds(2500));
+  EXPECT_LE(s.window(), absl::Milliseconds(10));
+}
+
+TEST(SpinnerTest, ASuccessfulSpinKeepsTheWindow) {
   Spinner s(absl::Microseconds(100));
-  s.Blocked();
-  EXPECT_EQ(s.window(), absl::Microseconds(100));
-  EXPECT_TRUE(s.Spin([] { return true; }));
-  Outlast(absl::Microseconds(200));
-  s.Blocked();
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(s.Spin([] { return true; }));
   EXPECT_EQ(s.window(), absl::Microseconds(100));
 }
 

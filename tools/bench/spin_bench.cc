@@ -78,7 +78,6 @@ void FutexWake(std::atomic<uint32_t>* w) {
 void WaitChange(std::atomic<uint32_t>* w, uint32_t v, spin::Spinner* s) {
   s->Spin([&] { return w->load(std::memory_order_acquire) != v; });
   while (w->load(std::memory_order_acquire) == v) FutexWait(w, v);
-  s->Blocked();
 }
 
 void FutexPingPong(absl::Duration spin_max, int ops) {
@@ -118,13 +117,9 @@ void RecvAll(int fd, char* buf, size_t n, spin::Spinner* s) {
   size_t got = 0;
   while (got < n) {
     ssize_t r = recv(fd, buf + got, n - got, 0);
-    if (r <= 0) {
-      s->Blocked();
-      return;
-    }
+    if (r <= 0) return;
     got += r;
   }
-  s->Blocked();
 }
 
 void UnixPingPong(absl::Duration spin_max, int ops) {
@@ -142,7 +137,6 @@ void UnixPingPong(absl::Duration spin_max, int ops) {
                errno != EAGAIN;
       });
       ssize_t r = recv(sv[1], req, kReq, MSG_WAITALL);
-      s.Blocked();
       if (r <= 0) return;
       if (send(sv[1], buf, kResp, 0) != kResp) return;
     }
@@ -175,9 +169,9 @@ std::unique_ptr<Lisafs> Connect(absl::Duration spin_max, bool channels) {
   auto pair = unet::Socket::SocketPair(SOCK_STREAM);
   if (!pair.ok()) abort();
   if (!l->server
-           ->StartConnection(std::move(pair->second), "/tmp",
-                             std::make_unique<fsgofer::Connection>(
-                                 fsgofer::Options()))
+           ->StartConnection(
+               std::move(pair->second), "/tmp",
+               std::make_unique<fsgofer::Connection>(fsgofer::Options()))
            .ok()) {
     abort();
   }
@@ -229,22 +223,22 @@ int main(int argc, char** argv) {
                        return Run(n, [&](int k) { UnixPingPong(sp, k); });
                      }});
     for (bool ch : {false, true}) {
-      cases.push_back(
-          {std::string("FStat over ") + (ch ? "a channel, " : "the socket, ") +
-               tag,
-           [sp, ch](int n) {
-             auto l = Connect(sp, ch);
-             for (int i = 0; i < 100; ++i) {
-               (void)l->root->FStat(context::Background());
-             }
-             Sample s = Run(n, [&](int k) {
-               for (int i = 0; i < k; ++i) {
-                 if (!l->root->FStat(context::Background()).ok()) abort();
-               }
-             });
-             Disconnect(std::move(l));
-             return s;
-           }});
+      cases.push_back({std::string("FStat over ") +
+                           (ch ? "a channel, " : "the socket, ") + tag,
+                       [sp, ch](int n) {
+                         auto l = Connect(sp, ch);
+                         for (int i = 0; i < 100; ++i) {
+                           (void)l->root->FStat(context::Background());
+                         }
+                         Sample s = Run(n, [&](int k) {
+                           for (int i = 0; i < k; ++i) {
+                             if (!l->root->FStat(context::Background()).ok())
+                               abort();
+                           }
+                         });
+                         Disconnect(std::move(l));
+                         return s;
+                       }});
     }
   }
   for (int r = 0; r < reps; ++r) {
