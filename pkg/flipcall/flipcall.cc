@@ -230,6 +230,19 @@ absl::Status Endpoint::HandOver() {
 
 absl::Status Endpoint::WaitUntilActive() {
   uint32_t* word = reinterpret_cast<uint32_t*>(packet_ + kStateOffset);
+  // Spin first: the peer's answer often comes sooner than a sleeping CPU
+  // would wake up. Any change of the word (the hand-over, a shutdown, a
+  // bad state) or a local Shutdown ends the spin; the loop below then
+  // decides as it always has.
+  spinner_.Spin([&] {
+    return Word(packet_, kStateOffset).load(std::memory_order_acquire) !=
+               theirs_ ||
+           shut_down_locally();
+  });
+  return WaitLoop(word);
+}
+
+absl::Status Endpoint::WaitLoop(uint32_t* word) {
   for (;;) {
     uint32_t s = Word(packet_, kStateOffset).load(std::memory_order_acquire);
     if (s == mine_) return absl::OkStatus();

@@ -24,7 +24,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "pkg/flipcall/packet_window.h"
+#include "pkg/spin/spin.h"
 
 namespace gvisor::flipcall {
 
@@ -110,6 +112,18 @@ class Endpoint {
   // shutdown error. Idempotent; may be called from any thread.
   void Shutdown();
 
+  // set_spin sets the upper bound of the spin before each wait for the
+  // peer (pkg/spin/spin.h): the waiting side re-reads the futex word, with a
+  // CPU pause between reads, for up to that long (less while the peer keeps
+  // answering late) before it sleeps in FUTEX_WAIT. Zero turns spinning
+  // off; the default is spin::kDefaultMax. The spin ends as soon as the word
+  // changes or Shutdown is called, so shutdown and the peer's hang-up are
+  // seen as before. Call it only while no thread uses the Endpoint (as the
+  // other blocking steps).
+  void set_spin(absl::Duration max) { spinner_.set_max(max); }
+  // spin returns the upper bound set_spin set.
+  absl::Duration spin() const { return spinner_.max(); }
+
   // shut_down_locally reports whether Shutdown was called on this Endpoint.
   bool shut_down_locally() const {
     return (ctrl_.load(std::memory_order_acquire) & kCtrlShutdown) != 0;
@@ -126,6 +140,8 @@ class Endpoint {
   void LeaveBlocking();
   absl::Status HandOver();
   absl::Status WaitUntilActive();
+  // WaitLoop is WaitUntilActive's blocking part, after the spin.
+  absl::Status WaitLoop(uint32_t* word);
   void ShutdownConn();
   // LoadDataLen reads the datagram length once and checks it.
   absl::StatusOr<uint32_t> LoadDataLen() const;
@@ -142,6 +158,8 @@ class Endpoint {
   const uint32_t mine_;
   const uint32_t theirs_;
   std::atomic<uint32_t> ctrl_{0};
+  // spinner_ is used by the thread in a blocking step only.
+  spin::Spinner spinner_;
 };
 
 }  // namespace gvisor::flipcall

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,8 +26,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "pkg/flipcall/packet_window.h"
+#include "pkg/spin/spin.h"
 #include "pkg/syserr/syserr.h"
 #include "testing/fd_count.h"
 
@@ -363,6 +366,58 @@ TEST(EndpointTest, ShutdownWakesAClientWaitingForAnAnswer) {
   EXPECT_TRUE(IsShutdown(f.get()));
   client.join();
   EXPECT_TRUE(IsShutdown(p.server->SendRecv(0).status()));
+}
+
+// ThreadCpu is the calling thread's CPU time (user + system).
+absl::Duration ThreadCpu() {
+  rusage ru;
+  getrusage(RUSAGE_THREAD, &ru);
+  return absl::DurationFromTimeval(ru.ru_utime) +
+         absl::DurationFromTimeval(ru.ru_stime);
+}
+
+TEST(EndpointTest, APeerThatNeverAnswersCostsOneSpinAtMost) {
+  Pair p = NewPair();
+  p.client->set_spin(spin::kMaxMax);
+  EXPECT_EQ(p.client->spin(), spin::kMaxMax);
+  std::thread server([&] { ASSERT_TRUE(p.server->RecvFirst().ok()); });
+  ASSERT_TRUE(p.client->Connect().ok());
+  std::promise<std::pair<absl::Status, absl::Duration>> done;
+  std::thread client([&] {
+    const absl::Duration before = ThreadCpu();
+    absl::Status s = p.client->SendRecv(4).status();
+    done.set_value({s, ThreadCpu() - before});
+  });
+  server.join();
+  // The server never answers. The idle period is the measurement: the
+  // client spins for one window, then sleeps in FUTEX_WAIT.
+  std::future<std::pair<absl::Status, absl::Duration>> f = done.get_future();
+  EXPECT_EQ(f.wait_for(milliseconds(300)), std::future_status::timeout);
+  p.client->Shutdown();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto [status, cpu] = f.get();
+  client.join();
+  EXPECT_TRUE(IsShutdown(status));
+  EXPECT_LT(cpu, spin::kMaxMax + absl::Milliseconds(10))
+      << "the waiting client used " << cpu << " of CPU in 300ms";
+}
+
+TEST(EndpointTest, RoundTripsWithTheSpinOff) {
+  Pair p = NewPair();
+  p.client->set_spin(absl::ZeroDuration());
+  p.server->set_spin(absl::ZeroDuration());
+  std::thread server([&] {
+    absl::StatusOr<uint32_t> n = p.server->RecvFirst();
+    for (int i = 0; n.ok() && i < 100; ++i) n = p.server->SendRecv(*n);
+  });
+  ASSERT_TRUE(p.client->Connect().ok());
+  for (uint32_t i = 0; i < 100; ++i) {
+    absl::StatusOr<uint32_t> n = p.client->SendRecv(i % 8);
+    ASSERT_TRUE(n.ok()) << n.status();
+    EXPECT_EQ(*n, i % 8);
+  }
+  p.client->Shutdown();
+  server.join();
 }
 
 TEST(EndpointTest, PeerShutdownWakesTheWaitingSide) {

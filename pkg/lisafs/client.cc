@@ -53,6 +53,7 @@ Client::Client(unet::Socket sock, const ClientOptions& opts)
           std::min(kProvisionalMaxMessageSize, opts.max_message_size)),
       sock_fd_(sock.fd()),
       comm_(std::move(sock)) {
+  comm_.set_spin(opts.spin);
   supported_.assign(static_cast<size_t>(MID::kMount) + 1, false);
   supported_[static_cast<size_t>(MID::kMount)] = true;
 }
@@ -239,6 +240,7 @@ absl::StatusOr<std::unique_ptr<Client::ChannelSlot>> Client::NewChannel(
     return syserr::FromErrno(
         EIO, absl::StrCat("Channel RPC: ", data.status().message()));
   }
+  (*data)->set_spin(opts_.spin);
   absl::StatusOr<fdchannel::Endpoint> fd_channel =
       fdchannel::Endpoint::FromFd(std::move(fds[1]));
   if (!fd_channel.ok()) {

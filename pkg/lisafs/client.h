@@ -42,6 +42,7 @@
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/lisafs/wire.h"
+#include "pkg/spin/spin.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/hangup_watcher.h"
@@ -133,6 +134,17 @@ struct ClientOptions {
   // than this. Mapping costs address space only: the client touches at
   // most the limit in force plus the headers.
   uint64_t max_channel_window = kDefaultMaxChannelWindow;
+  // spin bounds how long a thread waiting for a response polls for it
+  // before it sleeps (pkg/spin/spin.h): on the socket, a non-blocking
+  // MSG_PEEK recv until the response's first byte (SockCommunicator), on a
+  // channel, the flipcall futex word (flipcall::Endpoint::set_spin). The
+  // window adapts: it shrinks, down to none, for a server that keeps
+  // answering later than spin, and grows back when it answers sooner, so a
+  // slow server costs little CPU and an idle connection none. It never
+  // changes what an RPC returns or when it fails. Zero turns spinning off
+  // (e.g. for an embedder whose CPUs are all busy); at most
+  // spin::kMaxMax.
+  absl::Duration spin = spin::kDefaultMax;
 };
 
 // NewClient takes ownership of sock (a connected SOCK_STREAM socket) and

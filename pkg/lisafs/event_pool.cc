@@ -32,7 +32,7 @@ absl::Status Ctl(int epoll, int op, int fd, void* tag, uint32_t events) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EventPool>> EventPool::Create(
-    const context::Context& ctx, Handler handler) {
+    const context::Context& ctx, Handler handler, absl::Duration spin) {
   fd::OwnedFd ep(epoll_create1(EPOLL_CLOEXEC));
   if (!ep.valid()) return syserr::FromErrno(errno, "epoll_create1");
   fd::OwnedFd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -44,8 +44,8 @@ absl::StatusOr<std::unique_ptr<EventPool>> EventPool::Create(
   if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, stop.get(), &ev) != 0) {
     return syserr::FromErrno(errno, "epoll_ctl");
   }
-  return std::unique_ptr<EventPool>(
-      new EventPool(ctx, std::move(handler), std::move(ep), std::move(stop)));
+  return std::unique_ptr<EventPool>(new EventPool(
+      ctx, std::move(handler), std::move(ep), std::move(stop), spin));
 }
 
 EventPool::~EventPool() {
@@ -132,9 +132,22 @@ bool EventPool::Join(absl::Duration grace) {
 }
 
 void EventPool::Work(size_t slot) {
+  spin::Spinner spinner(spin_);
+  // A worker spins only after it ran a handler: one that found nothing to
+  // do sleeps at once, so that idle workers stay asleep.
+  bool after_handler = false;
   for (;;) {
     epoll_event ev;
-    int n = epoll_wait(epoll_.get(), &ev, 1, -1);
+    int n = 0;
+    bool spun = false;
+    if (after_handler && spinner.enabled()) {
+      spun = spinner.Spin([&] {
+        n = epoll_wait(epoll_.get(), &ev, 1, 0);
+        return n != 0;
+      });
+    }
+    if (!spun) n = epoll_wait(epoll_.get(), &ev, 1, -1);
+    after_handler = false;
     if (n < 0) {
       if (errno == EINTR) continue;
       ctx_.Warningf("lisafs: epoll_wait: %s", strerror(errno));
@@ -145,6 +158,7 @@ void EventPool::Work(size_t slot) {
     busy_.fetch_add(1, std::memory_order_relaxed);
     handler_(ev.data.ptr, ev.events);
     busy_.fetch_sub(1, std::memory_order_relaxed);
+    after_handler = true;
   }
   std::unique_lock<std::mutex> l(mu_);
   if (slot < exited_.size()) exited_[slot] = true;

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
+#include "pkg/spin/spin.h"
 
 namespace gvisor::lisafs::internal {
 
@@ -40,8 +41,17 @@ class EventPool {
   // Create makes the epoll set and its stop eventfd; no worker runs yet
   // (see Grow). Errors are those of epoll_create1 and eventfd. ctx (for
   // logging) must outlive the pool and any worker it leaves behind.
+  //
+  // spin bounds how long a worker that has just run a handler polls the
+  // set (epoll_wait with a zero timeout) before it sleeps in epoll_wait
+  // (pkg/spin/spin.h; each worker adapts its own window): the next request
+  // on a busy connection then finds a running worker. Workers that slept
+  // stay asleep, and a worker spins only after a handler, so an idle pool
+  // uses no CPU once the window after its last event has passed. Zero
+  // turns it off.
   static absl::StatusOr<std::unique_ptr<EventPool>> Create(
-      const context::Context& ctx, Handler handler);
+      const context::Context& ctx, Handler handler,
+      absl::Duration spin = absl::ZeroDuration());
 
   // The destructor stops the workers and joins them. Call Join first if a
   // handler may be stuck: a pool whose Join failed must not be destroyed.
@@ -82,9 +92,10 @@ class EventPool {
 
  private:
   EventPool(const context::Context& ctx, Handler handler, fd::OwnedFd epoll,
-            fd::OwnedFd stop)
+            fd::OwnedFd stop, absl::Duration spin)
       : ctx_(ctx),
         handler_(std::move(handler)),
+        spin_(spin),
         epoll_(std::move(epoll)),
         stop_(std::move(stop)) {}
 
@@ -93,6 +104,7 @@ class EventPool {
 
   const context::Context& ctx_;
   const Handler handler_;
+  const absl::Duration spin_;
   const fd::OwnedFd epoll_;
   const fd::OwnedFd stop_;
   std::atomic<size_t> busy_{0};

@@ -103,7 +103,8 @@ ServerCore::ServerCore(const context::Context& ctx, ServerOptions options)
   // The epoll set exists from the start, so that its two FDs are held
   // before the first connection needs FDs of its own.
   absl::StatusOr<std::unique_ptr<internal::EventPool>> p =
-      internal::EventPool::Create(ctx_, &ServerCore::HandleEvent);
+      internal::EventPool::Create(ctx_, &ServerCore::HandleEvent,
+                                  options_.spin);
   if (p.ok()) {
     pool_ = *std::move(p);
   } else {
@@ -677,6 +678,7 @@ absl::Status Connection::SetUpChannelLocked(ServerChannel* sc,
   absl::StatusOr<std::unique_ptr<flipcall::Endpoint>> data =
       flipcall::Endpoint::Create(flipcall::Side::kServer, *desc);
   if (!data.ok()) return syserr::WithContext(data.status(), "Channel");
+  (*data)->set_spin(server_->options().spin);
   absl::StatusOr<std::pair<unet::Socket, unet::Socket>> socks =
       fdchannel::NewConnectedSockets();
   if (!socks.ok()) return syserr::WithContext(socks.status(), "Channel");

@@ -73,6 +73,7 @@
 #include "pkg/lisafs/server_impl.h"
 #include "pkg/lisafs/sock_communicator.h"
 #include "pkg/lisafs/wire.h"
+#include "pkg/spin/spin.h"
 #include "pkg/unet/unet.h"
 
 namespace gvisor::lisafs {
@@ -146,6 +147,16 @@ struct ServerOptions {
   // a connection takes a worker, so while every worker is stuck no other
   // connection ends either; the bound holds all the same.
   absl::Duration shutdown_grace = absl::Seconds(5);
+
+  // spin bounds how long a thread that waits for the next request polls
+  // for it before it sleeps (pkg/spin/spin.h): a worker that has just
+  // answered polls the epoll set (EventPool), a channel thread the flipcall
+  // futex word (flipcall::Endpoint::set_spin). Each waiter's window adapts:
+  // it shrinks, down to none, while requests keep coming later than spin,
+  // and grows back when one comes sooner. Idle connections and idle workers
+  // use no CPU once the window after their last request has passed. Zero
+  // turns spinning off; at most spin::kMaxMax.
+  absl::Duration spin = spin::kDefaultMax;
 };
 
 // ServerStats is a snapshot of what a Server holds.

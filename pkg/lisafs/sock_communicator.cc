@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "pkg/lisafs/wire.h"
@@ -42,8 +43,30 @@ absl::Status SockCommunicator::Fill(size_t max_fds,
     rpos_ = 0;
   }
   iovec iov = {rbuf_.get() + rend_, kReadAhead - rend_};
-  ASSIGN_OR_RETURN(size_t n,
-                   sock_.RecvSome(absl::MakeConstSpan(&iov, 1), max_fds, fds));
+  size_t n = 0;
+  bool got = false;
+  if (spinner_.enabled()) {
+    // Spin with the read itself (not a peek followed by a read): the
+    // recvmsg that finds the frame is the one that brings it.
+    absl::Status error;
+    spinner_.Spin([&] {
+      absl::StatusOr<std::optional<size_t>> r =
+          sock_.TryRecvSome(absl::MakeConstSpan(&iov, 1), max_fds, fds);
+      if (!r.ok()) {
+        error = r.status();
+        return true;
+      }
+      if (!r->has_value()) return false;
+      n = **r;
+      got = true;
+      return true;
+    });
+    RETURN_IF_ERROR(error);
+  }
+  if (!got) {
+    ASSIGN_OR_RETURN(
+        n, sock_.RecvSome(absl::MakeConstSpan(&iov, 1), max_fds, fds));
+  }
   if (n == 0) {
     return syserr::FromErrno(ECONNRESET, "recvmsg: peer closed the connection");
   }

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "pkg/fd/fd.h"
+#include "pkg/spin/spin.h"
 #include "pkg/unet/unet.h"
 
 namespace gvisor::lisafs {
@@ -85,6 +87,16 @@ class SockCommunicator {
   absl::Status RecvFrame(size_t want_fds, uint32_t max_payload, Frame* out,
                          uint32_t max_drain = UINT32_MAX);
 
+  // set_spin sets the upper bound of the spin before RecvFrame blocks
+  // (pkg/spin/spin.h): until the first byte of the frame has arrived,
+  // RecvFrame polls the socket with non-blocking recvmsg calls into its
+  // read buffer for up to that long (less while the peer keeps answering
+  // late), then blocks in recvmsg as before; the read that finds the frame
+  // is the one that brings it. The spin ends at the first byte, at end of
+  // stream, on any error and on Shutdown. Zero turns it off; the default is
+  // spin::kDefaultMax.
+  void set_spin(absl::Duration max) { spinner_.set_max(max); }
+
   // Shutdown wakes any thread blocked on the socket; later I/O fails.
   void Shutdown() { sock_.Shutdown().IgnoreError(); }
 
@@ -92,14 +104,16 @@ class SockCommunicator {
 
  private:
   // Fill reads once into the free end of the read buffer (compacting it
-  // first), taking FDs into *fds if max_fds > 0. End of stream is
-  // ECONNRESET.
+  // first), taking FDs into *fds if max_fds > 0; with a spin policy it
+  // first polls with non-blocking reads for up to the spin window
+  // (pkg/spin). End of stream is ECONNRESET.
   absl::Status Fill(size_t max_fds, std::vector<fd::OwnedFd>* fds);
   // Take moves up to n buffered bytes to dst (may be null: thrown away)
   // and returns how many.
   size_t Take(uint8_t* dst, size_t n);
 
   unet::Socket sock_;
+  spin::Spinner spinner_;
   // The read buffer: bytes [rpos_, rend_) of rbuf_ are received but not yet
   // consumed.
   std::unique_ptr<uint8_t[]> rbuf_;

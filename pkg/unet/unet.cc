@@ -111,6 +111,8 @@ absl::StatusOr<size_t> SendOnce(int fd, const iovec* iov, size_t iovlen,
 struct Received {
   size_t bytes = 0;
   int flags = 0;  // msg_flags
+  // With MSG_DONTWAIT in the flags: nothing was there to receive yet.
+  bool would_block = false;
   // Inline for the usual one or two FDs: receiving them allocates nothing
   // here (the caller's vector may already have room).
   absl::InlinedVector<fd::OwnedFd, 4> fds;
@@ -118,7 +120,8 @@ struct Received {
 
 // RecvOnce performs one successful recvmsg(2) into iov[0..iovlen) with the
 // given flags and collects SCM_RIGHTS FDs (close-on-exec) according to
-// max_fds; see Socket::RecvSome for the rules.
+// max_fds; see Socket::RecvSome for the rules. With MSG_DONTWAIT it does not
+// wait: EAGAIN is a Received with would_block set (no status to build).
 absl::StatusOr<Received> RecvOnce(int fd, const iovec* iov, size_t iovlen,
                                   size_t max_fds, int flags) {
   alignas(cmsghdr) unsigned char ctrl[kCtrlBufSize];
@@ -136,6 +139,11 @@ absl::StatusOr<Received> RecvOnce(int fd, const iovec* iov, size_t iovlen,
     if (n >= 0) break;
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (flags & MSG_DONTWAIT) {
+        Received r;
+        r.would_block = true;
+        return r;
+      }
       RETURN_IF_ERROR(WaitReady(fd, POLLIN, "poll for recvmsg"));
       continue;
     }
@@ -343,6 +351,20 @@ absl::StatusOr<size_t> Socket::RecvSome(absl::Span<const iovec> iov,
       RecvOnce(fd(), iov.data(), std::min(iov.size(), kIovMax), max_fds, 0));
   for (fd::OwnedFd& f : r.fds) fds->push_back(std::move(f));
   return r.bytes;
+}
+
+absl::StatusOr<std::optional<size_t>> Socket::TryRecvSome(
+    absl::Span<const iovec> iov, size_t max_fds,
+    std::vector<fd::OwnedFd>* fds) {
+  if (max_fds > 0 && fds == nullptr) {
+    return Fail(EINVAL, "recvmsg", fd(), "FDs wanted but no vector for them");
+  }
+  ASSIGN_OR_RETURN(Received r,
+                   RecvOnce(fd(), iov.data(), std::min(iov.size(), kIovMax),
+                            max_fds, MSG_DONTWAIT));
+  if (r.would_block) return std::optional<size_t>();
+  for (fd::OwnedFd& f : r.fds) fds->push_back(std::move(f));
+  return std::optional<size_t>(r.bytes);
 }
 
 absl::Status Socket::RecvExact(absl::Span<const iovec> iov, size_t max_fds,

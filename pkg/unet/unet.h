@@ -21,6 +21,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +128,14 @@ class Socket {
   // with every received FD closed; the bytes are consumed all the same.
   absl::StatusOr<size_t> RecvSome(absl::Span<const iovec> iov, size_t max_fds,
                                   std::vector<fd::OwnedFd>* fds);
+
+  // TryRecvSome is RecvSome without waiting (MSG_DONTWAIT): an empty
+  // optional when nothing is there to receive yet, whatever the socket's
+  // O_NONBLOCK. It allocates nothing in that case (a caller may poll with
+  // it).
+  absl::StatusOr<std::optional<size_t>> TryRecvSome(
+      absl::Span<const iovec> iov, size_t max_fds,
+      std::vector<fd::OwnedFd>* fds);
 
   // RecvExact fills every byte of iov, looping over short reads. FDs are
   // taken only from the first recvmsg(2) that returns data, with the same

@@ -15,6 +15,7 @@
 #include "pkg/devscope/allowlist.h"
 #include "pkg/devscope/cdi.h"
 #include "pkg/devscope/oci.h"
+#include "pkg/spin/spin.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::devgofer {
@@ -27,7 +28,8 @@ const char kUsage[] =
     "[--v=N] [--workers=N] [--max_fdids_per_connection=N] "
     "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
     "[--max_channel_threads=N] [--shutdown_grace=DURATION] "
-    "[--max_tree_depth=N] [--allow=RULE]... [--cdi_spec=FILE]... "
+    "[--max_tree_depth=N] [--spin=DURATION] [--allow=RULE]... "
+    "[--cdi_spec=FILE]... "
     "[--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE] [--private_dir]\n"
     "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
     "the unix socket PATH (created 0600, removed on exit), or on the one "
@@ -42,6 +44,8 @@ const char kUsage[] =
     "--max_fdids_per_connection (8192), --fd_reserve (256), "
     "--fd_reserve_per_connection (16), --max_channel_threads (4096), "
     "--shutdown_grace (5s) and --max_tree_depth (4096) bound the server. "
+    "--spin (40us; 0 turns it off, at most 10ms) bounds how long a server "
+    "thread polls for the next request before it sleeps. "
     "Each --allow adds one rule (a path or glob below DIR such as "
     "nvidia[0-9]* or nvidia-caps/*, or a device number such as 'c 195:*'); "
     "with any, only what the rules allow is served and the rest is absent. "
@@ -255,6 +259,17 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
              o.server.shutdown_grace < absl::ZeroDuration()) {
            return Bad(absl::StrCat("--shutdown_grace: \"", v,
                                    "\" is not a duration such as 5s"));
+         }
+         return absl::OkStatus();
+       }},
+      {"spin",
+       [&](absl::string_view v) {
+         if (!absl::ParseDuration(v, &o.server.spin) ||
+             o.server.spin < absl::ZeroDuration() ||
+             o.server.spin > spin::kMaxMax) {
+           return Bad(absl::StrCat("--spin: \"", v,
+                                   "\" is not a duration from 0 to 10ms "
+                                   "such as 40us"));
          }
          return absl::OkStatus();
        }},

@@ -8,6 +8,7 @@
 //            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
 //            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
 //            [--shutdown_grace=DURATION] [--max_tree_depth=N]
+//            [--spin=DURATION]
 //            [--allow=RULE]... [--cdi_spec=FILE]...
 //            [--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE]
 //            [--private_dir]
@@ -77,8 +78,9 @@ struct Options {
   // allow holds the --allow rules in order (empty: no scoping by flags).
   std::vector<std::string> allow;
   // server holds --workers, --max_fdids_per_connection, --fd_reserve,
-  // --fd_reserve_per_connection, --max_channel_threads and
-  // --shutdown_grace.
+  // --fd_reserve_per_connection, --max_channel_threads, --shutdown_grace
+  // and --spin (ServerOptions::spin: 0 turns the spin before blocking off,
+  // at most spin::kMaxMax).
   lisafs::ServerOptions server;
   // max_tree_depth (--max_tree_depth, default 4096) is each connection's
   // lisafs::ConnectionOptions::max_tree_depth.

@@ -121,6 +121,21 @@ TEST(OptionsTest, MaxTreeDepthDefaultsToTheServersAndIsSet) {
   EXPECT_EQ(o->max_tree_depth, 100000u);
 }
 
+TEST(OptionsTest, SpinDefaultsToTheServersAndIsSet) {
+  absl::StatusOr<Options> o = ParseOptions({"--listen=/tmp/s"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->server.spin, lisafs::ServerOptions().spin);
+  o = ParseOptions({"--listen=/tmp/s", "--spin=0"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->server.spin, absl::ZeroDuration());
+  o = ParseOptions({"--listen=/tmp/s", "--spin=25us"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->server.spin, absl::Microseconds(25));
+  for (const char* bad : {"--spin=5", "--spin=-1us", "--spin=1s"}) {
+    EXPECT_FALSE(ParseOptions({"--listen=/tmp/s", bad}).ok()) << bad;
+  }
+}
+
 TEST(OptionsTest, AllowIsRepeatableAndNeverSplit) {
   absl::StatusOr<Options> o = ParseOptions({"--listen=/a"});
   ASSERT_TRUE(o.ok());
