@@ -69,9 +69,15 @@ inline int64_t NowNs() {
 // as one thread at a time waits at its wait point.
 class Spinner {
  public:
+  // Clock reads a monotonic clock in nanoseconds (tests pass a fake one).
+  using Clock = int64_t (*)();
+
   // A Spinner with max <= 0 never spins (Spin makes its one check and
   // returns). max is clamped to kMaxMax.
-  explicit Spinner(absl::Duration max = kDefaultMax) { set_max(max); }
+  explicit Spinner(absl::Duration max = kDefaultMax, Clock now = NowNs)
+      : now_(now) {
+    set_max(max);
+  }
 
   // set_max changes the upper bound (and resets the window to it).
   void set_max(absl::Duration max) {
@@ -103,17 +109,17 @@ class Spinner {
       if (--skip_ > 0) return false;
       window = max_ns_;
     }
-    const int64_t start = NowNs();
+    const int64_t start = now_();
     const int64_t end = start + window;
     for (;;) {
       if (ready()) {
         // Keep a window of twice what this answer took, at least.
-        const int64_t want = 2 * (NowNs() - start) + kMinWindowNs;
+        const int64_t want = 2 * (now_() - start) + kMinWindowNs;
         if (want > window_ns_) window_ns_ = want < max_ns_ ? want : max_ns_;
         probe_interval_ = 1;
         return true;
       }
-      if (NowNs() >= end) break;
+      if (now_() >= end) break;
       Relax();
     }
     if (probe) {
@@ -130,6 +136,7 @@ class Spinner {
   // Below kMinWindowNs a spin is not worth its clock reads.
   static constexpr int64_t kMinWindowNs = 1000;
 
+  Clock now_;
   int64_t max_ns_ = 0;
   int64_t window_ns_ = 0;
   // With no window: waits left until the next probe, and how many waits
