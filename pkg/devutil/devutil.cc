@@ -321,8 +321,10 @@ absl::StatusOr<std::unique_ptr<GoferClient>> NewGoferClient(
     const context::Context& ctx, absl::string_view cont_name, unet::Socket sock,
     const GoferClientOptions& options) {
   context::UninterruptibleSleep sleep(ctx);
+  lisafs::ClientOptions lopts;
+  lopts.spin = options.spin;
   absl::StatusOr<lisafs::Mounted> mounted =
-      lisafs::NewClient(ctx, std::move(sock));
+      lisafs::NewClient(ctx, std::move(sock), lopts);
   if (!mounted.ok()) {
     ctx.Warningf("devutil: mounting the dev gofer of container %s: %s",
                  cont_name, mounted.status().ToString());

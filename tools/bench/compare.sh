@@ -3,6 +3,7 @@
 # both against raw syscall baselines, in one run on one machine.
 #
 #   tools/bench/compare.sh [--quick] [--rounds=N] [--tsv=FILE] [--no_strace]
+#                          [--spin_us=US]
 #
 # It builds //tools/bench:lisafs_compare and //tools/devgofer (-c opt) and,
 # with the Go of tools/setup_go.sh, testing/interop/gobench and goserver
@@ -24,8 +25,9 @@
 #
 #   raw baselines: AF_UNIX SOCK_STREAM ping-pong of FStat's sizes, the same
 #     with one FD passed (OpenAt's sizes, SCM_RIGHTS), futex ping-pong over
-#     shared memory (no spin, as the channel's baseline), openat+close,
-#     getdents64 loop (32 KiB buffer) over the 10,000 entries;
+#     shared memory (the channel's baseline), each spinning before it blocks
+#     as our stack does (--spin_us); openat+close, getdents64 loop (32 KiB
+#     buffer) over the 10,000 entries;
 #   devutil host fast paths (server donates its mount FD): OpenAt, DirentNames;
 #   CPU per op of client (CLOCK_PROCESS_CPUTIME_ID) and server
 #     (/proc/PID/task/*/schedstat deltas, live threads);
@@ -42,6 +44,11 @@
 #   the machine: CPU model, nproc, cpuidle driver and governor, haltpoll
 #     parameters and the kernel command line's haltpoll options.
 #
+# --spin_us=US sets the spin before blocking (pkg/spin) of our client,
+# devgofer (--spin) and both sides of the raw ping-pongs alike; 0 turns it
+# off; the default is the binaries' own (40 µs). gVisor's Go is as it ships
+# (its runtime spins before parking).
+#
 # Output: a markdown report on stdout; with --tsv=FILE, every raw sample as
 # well. --quick: 3 rounds, fewer iterations (under a minute; the default run
 # takes about 2-3 minutes on a 2-core VM). It is a
@@ -54,12 +61,14 @@ rounds=7
 quick=0
 tsv=""
 do_strace=1
+spin_us=""
 for a in "$@"; do
   case $a in
     --quick) quick=1; rounds=3 ;;
     --rounds=*) rounds=${a#--rounds=} ;;
     --tsv=*) tsv=${a#--tsv=} ;;
     --no_strace) do_strace=0 ;;
+    --spin_us=*) spin_us=${a#--spin_us=} ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument $a" >&2; exit 2 ;;
   esac
@@ -97,8 +106,13 @@ echo hello >"$tree/file"
 
 LC="$work/bin/lisafs_compare"
 GB="$work/bin/gobench"
-srv_cpp=("$work/bin/devgofer" --root="$tree" --fd=3 --nodonate_mount_fd)
-srv_cpp_host=("$work/bin/devgofer" --root="$tree" --fd=3)
+lc_spin=() gofer_spin=()
+if [[ -n $spin_us ]]; then
+  lc_spin=(--spin_us="$spin_us")
+  gofer_spin=(--spin="${spin_us}us")
+fi
+srv_cpp=("$work/bin/devgofer" --root="$tree" --fd=3 --nodonate_mount_fd "${gofer_spin[@]}")
+srv_cpp_host=("$work/bin/devgofer" --root="$tree" --fd=3 "${gofer_spin[@]}")
 srv_go=("$work/bin/goserver" --root="$tree" --fd=3)
 srv_go_host=("$work/bin/goserver" --root="$tree" --fd=3 --donate_mount_fd)
 
@@ -106,7 +120,7 @@ out="$work/samples.tsv"
 : >"$out"
 
 # client COMBO: the client binary of a pairing; server COMBO HOST: its server.
-client_of() { case $1 in cc|cg) echo "$LC client" ;; gg|gc) echo "$GB" ;; esac; }
+client_of() { case $1 in cc|cg) echo "$LC client ${lc_spin[*]}" ;; gg|gc) echo "$GB" ;; esac; }
 server_of() {
   local host=$2
   case $1 in
@@ -135,7 +149,7 @@ run() {
 combos=(cc gg gc cg)
 for r in $(seq "$rounds"); do
   log "round $r/$rounds"
-  "$LC" raw --root="$tree" --iters="$n_raw" --dir_iters="$n_dir" |
+  "$LC" raw "${lc_spin[@]}" --root="$tree" --iters="$n_raw" --dir_iters="$n_dir" |
     sed -n "s/^RESULT\t/r$r\traw\t/p" >>"$out"
   for op in fstat walk openat dirents; do
     for tr in socket channel; do
@@ -161,7 +175,7 @@ log "allocations with the server in-process"
 for op in fstat walk openat dirents; do
   for tr in socket channel; do
     it=$(iters_of "$op")
-    line=$("$LC" client --root="$tree" --op="$op" --transport="$tr" --iters="$it" --inproc 2>>"$work/servers.log" | grep '^RESULT') &&
+    line=$("$LC" client "${lc_spin[@]}" --root="$tree" --op="$op" --transport="$tr" --iters="$it" --inproc 2>>"$work/servers.log" | grep '^RESULT') &&
       printf 'inproc\tcc\t%s\n' "${line#RESULT	}" >>"$out"
     line=$("$GB" --root="$tree" --op="$op" --transport="$tr" --iters="$it" --inproc 2>>"$work/servers.log" | grep '^RESULT') &&
       printf 'inproc\tgg\t%s\n' "${line#RESULT	}" >>"$out"
@@ -214,6 +228,7 @@ machine="$work/machine.txt"
   echo "go=$(go version | awk '{print $3}')"
   echo "commit=$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo -dirty)"
   echo "rounds=$rounds"
+  echo "spin=${spin_us:-40}us"
   echo "syscalls=$syscall_note"
 } >"$machine"
 

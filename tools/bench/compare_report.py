@@ -95,6 +95,8 @@ def main():
           if k.startswith("module/haltpoll/parameters/")]
     if hp:
         print("haltpoll module parameters: %s." % ", ".join(hp))
+    print("Spin before blocking (our client, devgofer and the raw "
+          "ping-pongs): %s." % machine.get("spin", "?"))
     print("gVisor %s (%s); this tree at %s; %s rounds, each a fresh "
           "connection and server per measurement, pairings alternating; "
           "median (min–max).\n" % (

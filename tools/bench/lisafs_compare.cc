@@ -9,17 +9,23 @@
 //       raw_stream_fd the same with OpenAt's sizes (24 out, 16 back) and one
 //                     FD passed back (SCM_RIGHTS), closed by the receiver
 //       raw_futex     futex ping-pong over shared memory between two
-//                     processes (a flipcall channel's baseline), no spin
+//                     processes (a flipcall channel's baseline)
 //       raw_openat    openat(TREE, "file") + close
 //       raw_getdents  open TREE + getdents64 loop (32 KiB buffer) + close
 //   lisafs_compare client --root=TREE --op=OP --transport=T --iters=N
-//                  [--threads=K] [--warmup=W] [--idle_ms=MS]
+//                  [--threads=K] [--warmup=W] [--idle_ms=MS] [--spin_us=US]
 //                  (--inproc | -- SERVER ARGS...)
 //       one fresh connection, one operation, as gobench documents: fstat,
 //       walk, openat, dirents, idle over socket, channel or host.
 //       SERVER gets the server end of a socketpair as FD 3. With --inproc
 //       the server is ours, in this process (testing/gofer_fixture, with
 //       10,000 entries added), and the last column counts its allocations.
+//
+// --spin_us (both modes; default spin::kDefaultMax, 0 = off) is the spin
+// before blocking: the client's (lisafs::ClientOptions::spin), the
+// in-process server's, and in the raw ping-pongs both sides' (the same
+// adaptive pkg/spin policy polling the socket with the read itself, or the
+// futex word), so that a ratio compares like with like.
 //
 // Every result is one tab-separated line:
 //
@@ -63,6 +69,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/client.h"
 #include "pkg/lisafs/client_fd.h"
+#include "pkg/spin/spin.h"
 #include "pkg/unet/unet.h"
 #include "testing/gofer_fixture.h"
 
@@ -229,10 +236,26 @@ Flags Parse(int argc, char** argv) {
 
 // --- Raw baselines ----------------------------------------------------------
 
+// The spin before blocking of the raw ping-pongs (--spin_us); one Spinner
+// per process side, as one per waiter in the stack.
+absl::Duration g_spin = spin::kDefaultMax;
+
+spin::Spinner& RawSpinner() {
+  static spin::Spinner s(g_spin);
+  return s;
+}
+
 void ReadFull(int fd, void* buf, size_t n) {
   auto* p = static_cast<char*>(buf);
   while (n > 0) {
-    ssize_t r = read(fd, p, n);
+    ssize_t r = -1;
+    if (RawSpinner().enabled()) {
+      RawSpinner().Spin([&] {
+        r = recv(fd, p, n, MSG_DONTWAIT);
+        return r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+      });
+    }
+    if (r < 0) r = read(fd, p, n);
     if (r <= 0) {
       if (r < 0 && errno == EINTR) continue;
       _exit(0);  // the peer is gone: the run is over
@@ -273,11 +296,22 @@ void RecvWithFd(int sock, void* buf, size_t n) {
   iovec v = {buf, n};
   alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
   msghdr m = {};
-  m.msg_iov = &v;
-  m.msg_iovlen = 1;
-  m.msg_control = ctl;
-  m.msg_controllen = sizeof(ctl);
-  ssize_t r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  auto recv_once = [&](int flags) {
+    m = {};
+    m.msg_iov = &v;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof(ctl);
+    return recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
+  };
+  ssize_t r = -1;
+  if (RawSpinner().enabled()) {
+    RawSpinner().Spin([&] {
+      r = recv_once(MSG_DONTWAIT);
+      return r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    });
+  }
+  if (r < 0) r = recv_once(MSG_WAITALL);
   if (r != static_cast<ssize_t>(n)) Die("recvmsg: short");
   cmsghdr* c = CMSG_FIRSTHDR(&m);
   if (c == nullptr || c->cmsg_type != SCM_RIGHTS) Die("recvmsg: no FD");
@@ -336,9 +370,14 @@ long Futex(std::atomic<uint32_t>* w, int op, uint32_t v) {
                  nullptr, 0);
 }
 
-// Await blocks until *w == want (FUTEX_WAIT, no spin), as a flipcall
-// endpoint does.
+// Await blocks until *w == want (FUTEX_WAIT after the spin, if any), as a
+// flipcall endpoint does.
 void Await(std::atomic<uint32_t>* w, uint32_t want) {
+  if (RawSpinner().enabled() && RawSpinner().Spin([&] {
+        return w->load(std::memory_order_acquire) == want;
+      })) {
+    return;
+  }
   for (;;) {
     uint32_t v = w->load(std::memory_order_acquire);
     if (v == want) return;
@@ -398,6 +437,9 @@ Sample RawLocal(const char* name, int iters, Fn fn) {
 }
 
 int RunRaw(const Flags& f) {
+  g_spin = absl::Microseconds(
+      f.Int("spin_us",
+            static_cast<int>(absl::ToInt64Microseconds(spin::kDefaultMax))));
   std::string root = f.Get("root", "");
   if (root.empty()) Die("raw: --root is required");
   int iters = f.Int("iters", 10000);
@@ -468,6 +510,9 @@ int RunClient(const Flags& f) {
   int iters = f.Int("iters", 1000);
   int threads = f.Int("threads", 1);
   bool inproc = f.kv.count("inproc") > 0;
+  const absl::Duration spin = absl::Microseconds(
+      f.Int("spin_us",
+            static_cast<int>(absl::ToInt64Microseconds(spin::kDefaultMax))));
   if (!inproc && f.rest.empty()) Die("client: -- SERVER ARGS... or --inproc");
   if (transport != "socket" && transport != "channel" && transport != "host") {
     Die("--transport: socket, channel or host");
@@ -501,7 +546,9 @@ int RunClient(const Flags& f) {
   bool devutil_path =
       (op == "openat" || op == "dirents") && transport != "channel";
   if (devutil_path) {
-    gofer = Must(devutil::NewGoferClient(ctx, "bench", std::move(sock)),
+    devutil::GoferClientOptions gopts;
+    gopts.spin = spin;
+    gofer = Must(devutil::NewGoferClient(ctx, "bench", std::move(sock), gopts),
                  "NewGoferClient");
     close_conn = [&] { gofer->Close(); };
     if (op == "openat") {
@@ -514,7 +561,10 @@ int RunClient(const Flags& f) {
       };
     }
   } else {
-    lisafs::Mounted m = Must(lisafs::NewClient(ctx, std::move(sock)), "Mount");
+    lisafs::ClientOptions lopts;
+    lopts.spin = spin;
+    lisafs::Mounted m =
+        Must(lisafs::NewClient(ctx, std::move(sock), lopts), "Mount");
     client = m.client;
     close_conn = [&] { client->Close(); };
     if (transport == "channel") Check(client->StartChannels(ctx), "Channels");
