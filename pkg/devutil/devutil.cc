@@ -9,7 +9,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -270,6 +272,20 @@ absl::Status CheckMount(const lisafs::Mounted& m) {
   return absl::OkStatus();
 }
 
+// kHostDirentBufferSize is the getdents64 buffer of the host fast path:
+// a /dev of a few thousand entries in a handful of calls.
+constexpr size_t kHostDirentBufferSize = 32 << 10;
+
+// HostDirentBuffer is the calling thread's getdents64 buffer, made on its
+// first listing and reused by every later one (no allocation, no fresh
+// pages per call). Only the calling thread uses it, between two returns.
+char* HostDirentBuffer() {
+  // new char[] is aligned for any scalar, struct dirent64's 8 included.
+  thread_local std::unique_ptr<char[]> buf;
+  if (buf == nullptr) buf.reset(new char[kHostDirentBufferSize]);
+  return buf.get();
+}
+
 }  // namespace
 
 // Call counts one method call for the destructor, and hands it the host FD
@@ -408,6 +424,17 @@ absl::StatusOr<struct stat> GoferClient::Stat(const context::Context& ctx,
   return RpcStat(ctx, path);
 }
 
+void GoferClient::ReserveNames(std::vector<std::string>& names) const {
+  const size_t hint = dirent_hint_.load(std::memory_order_relaxed);
+  names.reserve(std::min(hint + hint / 16 + 8, options_.max_dirents));
+}
+
+void GoferClient::KeepNamesHint(std::vector<std::string>& names) const {
+  // A directory that shrank much returns no more memory than it needs.
+  if (names.capacity() > 2 * names.size() + 64) names.shrink_to_fit();
+  dirent_hint_.store(names.size(), std::memory_order_relaxed);
+}
+
 absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
     int host_fd) const {
   // A fresh open file description per call: concurrent callers never share
@@ -419,9 +446,10 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
   }
   DirentBudget budget(options_);
   std::vector<std::string> names;
-  alignas(8) char buf[8192];
+  ReserveNames(names);
+  char* const buf = HostDirentBuffer();
   for (;;) {
-    long n = syscall(SYS_getdents64, dir.get(), buf, sizeof(buf));
+    long n = syscall(SYS_getdents64, dir.get(), buf, kHostDirentBufferSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       return syserr::FromLastErrno("DirentNames: getdents64");
@@ -436,6 +464,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
       off += d->d_reclen;
     }
   }
+  KeepNamesHint(names);
   return names;
 }
 
@@ -506,6 +535,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
   lisafs::ClientFD dir = client_->NewFD(open->open_fd);
   DirentBudget budget(options_);
   std::vector<std::string> names;
+  ReserveNames(names);
   absl::Status status;
   while (status.ok()) {
     absl::StatusOr<std::vector<lisafs::Dirent64>> dirents =
@@ -523,6 +553,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
   }
   dir.Close(ctx, /*flush=*/true);
   RETURN_IF_ERROR(status);
+  KeepNamesHint(names);
   return names;
 }
 

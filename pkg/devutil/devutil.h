@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -247,6 +248,11 @@ class GoferClient {
   // ClosedError is the EBADF of op on a closed client.
   absl::Status ClosedError(absl::string_view op) const;
 
+  // ReserveNames reserves names for the listing dirent_hint_ expects (at
+  // most options_.max_dirents); KeepNamesHint records a finished one's size
+  // and gives back most of a reservation it did not use.
+  void ReserveNames(std::vector<std::string>& names) const;
+  void KeepNamesHint(std::vector<std::string>& names) const;
   absl::StatusOr<std::vector<std::string>> HostDirentNames(int host_fd) const;
   absl::StatusOr<fd::OwnedFd> HostOpenAt(const context::Context& ctx,
                                          int host_fd,
@@ -267,6 +273,12 @@ class GoferClient {
   const std::string cont_name_;
   const GoferClientOptions options_;
   const bool has_host_fd_;
+  // dirent_hint_ is the size of the last listing (either path), so that
+  // the next one's vector is reserved at once: a directory that does not
+  // change is listed into one allocation, with no growth by doubling
+  // (whose copies and fresh pages cost as much as the getdents64 calls).
+  // A hint only: of racing listings, either may store it.
+  mutable std::atomic<size_t> dirent_hint_{0};
   // mu_ is only ever held for a few instructions, never across a syscall
   // that may block (Shutdown and HungUp hold it across a shutdown(2) or a
   // poll(2) with no timeout): a call copies host_fd_ under it and then
