@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/client.h"
@@ -254,10 +255,9 @@ class GoferClient {
   void ReserveNames(std::vector<std::string>& names) const;
   void KeepNamesHint(std::vector<std::string>& names) const;
   absl::StatusOr<std::vector<std::string>> HostDirentNames(int host_fd) const;
-  absl::StatusOr<fd::OwnedFd> HostOpenAt(const context::Context& ctx,
-                                         int host_fd,
-                                         const std::vector<std::string>& path,
-                                         int flags) const;
+  absl::StatusOr<fd::OwnedFd> HostOpenAt(
+      const context::Context& ctx, int host_fd,
+      absl::Span<const absl::string_view> path, int flags) const;
   absl::StatusOr<std::vector<std::string>> RpcDirentNames(
       const context::Context& ctx) const;
   absl::StatusOr<fd::OwnedFd> RpcOpenAt(const context::Context& ctx,
