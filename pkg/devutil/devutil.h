@@ -98,7 +98,9 @@ class GoferClient {
   // "..", in the order the directory yields them. A listing that passes
   // options().max_dirents entries or options().max_dirent_bytes bytes of
   // names fails with ENOBUFS (code RESOURCE_EXHAUSTED), on both paths;
-  // nothing of it is kept.
+  // nothing of it is kept. The vector is reserved from the client's last
+  // listing; on the fast path each thread that lists keeps one 32 KiB
+  // getdents64 buffer for its next listing (freed when the thread exits).
   absl::StatusOr<std::vector<std::string>> DirentNames(
       const context::Context& ctx);
 
