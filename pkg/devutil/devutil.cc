@@ -9,13 +9,17 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "pkg/fspath/fspath.h"
+#include "absl/strings/str_split.h"
+#include "absl/types/span.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
@@ -27,14 +31,23 @@ namespace {
 // (pkg/lisafs/README.md §9.5).
 constexpr int32_t kGetdentsCount = 65536;
 
-// ValidatePath splits relpath into components and refuses what would leave
-// the mount point or cannot name a file: no component at all (ENOENT, like
-// openat of ""), an absolute path, "." or ".." (EINVAL).
-// op names the call in the messages ("OpenAt", "Stat").
-absl::StatusOr<std::vector<std::string>> ValidatePath(
-    absl::string_view op, absl::string_view relpath) {
-  std::vector<std::string> path = fspath::Components(relpath);
-  if (path.empty()) {
+// PathViews is a relative path's components, as views of it; PathSpan is
+// how the helpers take them.
+using PathViews = absl::InlinedVector<absl::string_view, 8>;
+using PathSpan = absl::Span<const absl::string_view>;
+
+// SplitPath splits relpath into components, into out, and refuses what
+// would leave the mount point or cannot name a file: no component at all
+// (ENOENT, like openat of ""), an absolute path, "." or ".." (EINVAL).
+// The splitting is fspath::Components's (pkg/lisafs/README.md §9.8), into
+// views of relpath: nothing is allocated for a path of up to 8
+// components. op names the call in the messages ("OpenAt", "Stat").
+absl::Status SplitPath(absl::string_view op, absl::string_view relpath,
+                       PathViews& out) {
+  for (absl::string_view c : absl::StrSplit(relpath, '/', absl::SkipEmpty())) {
+    out.push_back(c);
+  }
+  if (out.empty()) {
     return syserr::FromErrno(
         ENOENT, absl::StrCat(op, " of \"", relpath, "\": no component"));
   }
@@ -42,15 +55,49 @@ absl::StatusOr<std::vector<std::string>> ValidatePath(
     return syserr::FromErrno(
         EINVAL, absl::StrCat(op, " of \"", relpath, "\": absolute path"));
   }
-  for (const std::string& c : path) {
-    if (c == "." || c == ".." || c.find('\0') != std::string::npos) {
+  for (absl::string_view c : out) {
+    if (c == "." || c == ".." || c.find('\0') != absl::string_view::npos) {
       return syserr::FromErrno(
           EINVAL, absl::StrCat(op, " of \"", relpath,
                                "\": invalid component \"", c, "\""));
     }
   }
-  return path;
+  return absl::OkStatus();
 }
+
+// ToStrings copies path's components.
+std::vector<std::string> ToStrings(PathSpan path) {
+  return std::vector<std::string>(path.begin(), path.end());
+}
+
+// ValidatePath is SplitPath into strings.
+absl::StatusOr<std::vector<std::string>> ValidatePath(
+    absl::string_view op, absl::string_view relpath) {
+  PathViews path;
+  RETURN_IF_ERROR(SplitPath(op, relpath, path));
+  return ToStrings(path);
+}
+
+// JoinedPath is a path's components joined by '/', NUL-terminated, held
+// inline up to 255 bytes (a path longer than that is allocated).
+class JoinedPath {
+ public:
+  explicit JoinedPath(PathSpan path) {
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (i > 0) buf_.push_back('/');
+      buf_.insert(buf_.end(), path[i].begin(), path[i].end());
+    }
+    buf_.push_back('\0');
+  }
+
+  const char* c_str() const { return buf_.data(); }
+  absl::string_view view() const {
+    return absl::string_view(buf_.data(), buf_.size() - 1);
+  }
+
+ private:
+  absl::InlinedVector<char, 256> buf_;
+};
 
 // Prefix joins the first n components of path with '/'.
 std::string Prefix(const std::vector<std::string>& path, size_t n) {
@@ -123,8 +170,9 @@ bool Openat2Usable(int dirfd) {
 
 // OpenComponentwise is the fallback without openat2: every component is
 // opened with O_NOFOLLOW, intermediates as O_PATH directories.
-int OpenComponentwise(int dirfd, const std::vector<std::string>& path,
-                      int flags) {
+int OpenComponentwise(int dirfd, PathSpan views, int flags) {
+  // Each component NUL-terminated (this path is for old kernels only).
+  const std::vector<std::string> path = ToStrings(views);
   fd::OwnedFd dir;
   int at = dirfd;
   for (size_t i = 0; i + 1 < path.size(); ++i) {
@@ -154,8 +202,7 @@ int OpenComponentwise(int dirfd, const std::vector<std::string>& path,
 // OpenBeneath opens path (joined: its components joined by '/') beneath
 // dirfd, never following a symlink: with openat2 where the process has it
 // (Openat2Usable), else, or if it answers ENOSYS anyway, componentwise.
-int OpenBeneath(int dirfd, const std::string& joined,
-                const std::vector<std::string>& path, int flags) {
+int OpenBeneath(int dirfd, const JoinedPath& joined, PathSpan path, int flags) {
   if (Openat2Usable(dirfd)) {
     int fd = RawOpenat2Beneath(dirfd, joined.c_str(), flags);
     if (fd >= 0 || errno != ENOSYS) return fd;
@@ -268,6 +315,20 @@ absl::Status CheckMount(const lisafs::Mounted& m) {
                                  absl::StrJoin(missing, ", ")));
   }
   return absl::OkStatus();
+}
+
+// kHostDirentBufferSize is the getdents64 buffer of the host fast path:
+// a /dev of a few thousand entries in a handful of calls.
+constexpr size_t kHostDirentBufferSize = 32 << 10;
+
+// HostDirentBuffer is the calling thread's getdents64 buffer, made on its
+// first listing and reused by every later one (no allocation, no fresh
+// pages per call). Only the calling thread uses it, between two returns.
+char* HostDirentBuffer() {
+  // new char[] is aligned for any scalar, struct dirent64's 8 included.
+  thread_local std::unique_ptr<char[]> buf;
+  if (buf == nullptr) buf.reset(new char[kHostDirentBufferSize]);
+  return buf.get();
 }
 
 }  // namespace
@@ -388,8 +449,8 @@ absl::StatusOr<std::vector<std::string>> GoferClient::DirentNames(
 absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
                                                 absl::string_view relpath,
                                                 uint32_t flags) {
-  ASSIGN_OR_RETURN(const std::vector<std::string> path,
-                   ValidatePath("OpenAt", relpath));
+  PathViews path;
+  RETURN_IF_ERROR(SplitPath("OpenAt", relpath, path));
   flags &= O_ACCMODE | O_NONBLOCK;
   Call call(this);
   if (call.closed()) return ClosedError("OpenAt");
@@ -397,7 +458,7 @@ absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
     return HostOpenAt(ctx, call.host_fd()->get(), path,
                       static_cast<int>(flags));
   }
-  return RpcOpenAt(ctx, path, flags & O_ACCMODE);
+  return RpcOpenAt(ctx, ToStrings(path), flags & O_ACCMODE);
 }
 
 absl::StatusOr<struct stat> GoferClient::Stat(const context::Context& ctx,
@@ -408,6 +469,17 @@ absl::StatusOr<struct stat> GoferClient::Stat(const context::Context& ctx,
   if (call.closed()) return ClosedError("Stat");
   if (call.host_fd() != nullptr) return HostStat(call.host_fd()->get(), path);
   return RpcStat(ctx, path);
+}
+
+void GoferClient::ReserveNames(std::vector<std::string>& names) const {
+  const size_t hint = dirent_hint_.load(std::memory_order_relaxed);
+  names.reserve(std::min(hint + hint / 16 + 8, options_.max_dirents));
+}
+
+void GoferClient::KeepNamesHint(std::vector<std::string>& names) const {
+  // A directory that shrank much returns no more memory than it needs.
+  if (names.capacity() > 2 * names.size() + 64) names.shrink_to_fit();
+  dirent_hint_.store(names.size(), std::memory_order_relaxed);
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
@@ -421,9 +493,10 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
   }
   DirentBudget budget(options_);
   std::vector<std::string> names;
-  alignas(8) char buf[8192];
+  ReserveNames(names);
+  char* const buf = HostDirentBuffer();
   for (;;) {
-    long n = syscall(SYS_getdents64, dir.get(), buf, sizeof(buf));
+    long n = syscall(SYS_getdents64, dir.get(), buf, kHostDirentBufferSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       return syserr::FromLastErrno("DirentNames: getdents64");
@@ -438,16 +511,18 @@ absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
       off += d->d_reclen;
     }
   }
+  KeepNamesHint(names);
   return names;
 }
 
 absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
     const context::Context& ctx, int host_fd,
-    const std::vector<std::string>& path, int flags) const {
-  const std::string joined = absl::StrJoin(path, "/");
+    absl::Span<const absl::string_view> path, int flags) const {
+  // Nothing is allocated on the way to an opened file (short paths).
+  const JoinedPath joined(path);
   auto fail = [&](int err, absl::string_view step) {
-    return syserr::FromErrno(
-        err, absl::StrCat("OpenAt of \"", joined, "\" on the host FD", step));
+    return syserr::FromErrno(err, absl::StrCat("OpenAt of \"", joined.view(),
+                                               "\" on the host FD", step));
   };
   // Step 1: an O_PATH FD, which opens nothing and so cannot block.
   constexpr int kPathFlags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
@@ -464,7 +539,8 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
       // FIFOs, sockets, block devices: the gofer's policy decides
       // (--host_fifo, --host_uds, its supported types), as on the RPC path.
       file.reset();
-      return RpcOpenAt(ctx, path, static_cast<uint32_t>(flags & O_ACCMODE));
+      return RpcOpenAt(ctx, ToStrings(path),
+                       static_cast<uint32_t>(flags & O_ACCMODE));
     case Outcome::kRefuse:
       return fail(RefusalErrno(st.st_mode), "");
   }
@@ -476,10 +552,11 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
   if (!S_ISCHR(st.st_mode)) open_flags &= ~O_NONBLOCK;
   // Step 3: open that same file through its magic link: no path is
   // resolved again, so nothing can be swapped in between.
-  const std::string proc = absl::StrCat("/proc/self/fd/", file.get());
+  char proc[sizeof("/proc/self/fd/") + 16];
+  absl::SNPrintF(proc, sizeof(proc), "/proc/self/fd/%d", file.get());
   int fd;
   do {
-    fd = open(proc.c_str(), open_flags);
+    fd = open(proc, open_flags);
   } while (fd < 0 && errno == EINTR);
   if (fd >= 0) return fd::OwnedFd(fd);
   if (errno != ENOENT) return fail(errno, "");
@@ -508,6 +585,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
   lisafs::ClientFD dir = client_->NewFD(open->open_fd);
   DirentBudget budget(options_);
   std::vector<std::string> names;
+  ReserveNames(names);
   absl::Status status;
   while (status.ok()) {
     absl::StatusOr<std::vector<lisafs::Dirent64>> dirents =
@@ -525,6 +603,7 @@ absl::StatusOr<std::vector<std::string>> GoferClient::RpcDirentNames(
   }
   dir.Close(ctx, /*flush=*/true);
   RETURN_IF_ERROR(status);
+  KeepNamesHint(names);
   return names;
 }
 

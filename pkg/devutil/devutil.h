@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -27,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "pkg/context/context.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/client.h"
@@ -101,7 +103,9 @@ class GoferClient {
   // "..", in the order the directory yields them. A listing that passes
   // options().max_dirents entries or options().max_dirent_bytes bytes of
   // names fails with ENOBUFS (code RESOURCE_EXHAUSTED), on both paths;
-  // nothing of it is kept.
+  // nothing of it is kept. The vector is reserved from the client's last
+  // listing; on the fast path each thread that lists keeps one 32 KiB
+  // getdents64 buffer for its next listing (freed when the thread exits).
   absl::StatusOr<std::vector<std::string>> DirentNames(
       const context::Context& ctx);
 
@@ -252,11 +256,15 @@ class GoferClient {
   // ClosedError is the EBADF of op on a closed client.
   absl::Status ClosedError(absl::string_view op) const;
 
+  // ReserveNames reserves names for the listing dirent_hint_ expects (at
+  // most options_.max_dirents); KeepNamesHint records a finished one's size
+  // and gives back most of a reservation it did not use.
+  void ReserveNames(std::vector<std::string>& names) const;
+  void KeepNamesHint(std::vector<std::string>& names) const;
   absl::StatusOr<std::vector<std::string>> HostDirentNames(int host_fd) const;
-  absl::StatusOr<fd::OwnedFd> HostOpenAt(const context::Context& ctx,
-                                         int host_fd,
-                                         const std::vector<std::string>& path,
-                                         int flags) const;
+  absl::StatusOr<fd::OwnedFd> HostOpenAt(
+      const context::Context& ctx, int host_fd,
+      absl::Span<const absl::string_view> path, int flags) const;
   absl::StatusOr<std::vector<std::string>> RpcDirentNames(
       const context::Context& ctx) const;
   absl::StatusOr<fd::OwnedFd> RpcOpenAt(const context::Context& ctx,
@@ -272,6 +280,12 @@ class GoferClient {
   const std::string cont_name_;
   const GoferClientOptions options_;
   const bool has_host_fd_;
+  // dirent_hint_ is the size of the last listing (either path), so that
+  // the next one's vector is reserved at once: a directory that does not
+  // change is listed into one allocation, with no growth by doubling
+  // (whose copies and fresh pages cost as much as the getdents64 calls).
+  // A hint only: of racing listings, either may store it.
+  mutable std::atomic<size_t> dirent_hint_{0};
   // mu_ is only ever held for a few instructions, never across a syscall
   // that may block (Shutdown and HungUp hold it across a shutdown(2) or a
   // poll(2) with no timeout): a call copies host_fd_ under it and then

@@ -2,21 +2,33 @@
 // same run (run with: bazel run -c opt //tools/bench:devutil_bench).
 //
 //   BM_RawOpenClose           openat+close of a file (baseline)
+//   BM_RawPathReopen          the fast path's syscalls alone: openat2 O_PATH
+//                             beneath the root, fstat, open of the
+//                             /proc/self/fd magic link, two closes (the
+//                             floor of a race-free open of a file whose
+//                             type must be known before it is opened)
 //   BM_OpenAt/FastPath        GoferClient::OpenAt with the donated mount FD
 //   BM_RawSocketPingPong      the RPC path's three exchanges (Walk, OpenAt,
 //                             Close) as raw SOCK_STREAM ping-pongs of the
 //                             same sizes, one FD passed (baseline)
 //   BM_OpenAt/RpcPath         GoferClient::OpenAt over LISAFS RPCs
-//   BM_RawGetdents            getdents64 loop over a 10,000-entry directory
+//   BM_RawGetdents            getdents64 loop (32 KiB buffer) over a
+//                             10,000-entry directory
 //   BM_DirentNames/FastPath   DirentNames with the donated mount FD
 //   BM_DirentNames/RpcPath    DirentNames over Getdents64 RPCs
+//
+// Counters: "faults" is minor page faults per iteration (the process's).
 //
 // The server runs in this process (the hermetic gofer fixture), on its own
 // thread, as a dev gofer would in its own process.
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -63,9 +75,34 @@ Setup& Get(bool donate) {
 
 const char kTarget[] = "dir/nested/deep";
 
+// MinorFaults is the process's minor page faults so far.
+long MinorFaults() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+// FaultCounter sets state's "faults" counter to the minor page faults per
+// iteration of the timed loop.
+class FaultCounter {
+ public:
+  explicit FaultCounter(benchmark::State& state)
+      : state_(state), start_(MinorFaults()) {}
+  ~FaultCounter() {
+    state_.counters["faults"] =
+        benchmark::Counter(static_cast<double>(MinorFaults() - start_),
+                           benchmark::Counter::kAvgIterations);
+  }
+
+ private:
+  benchmark::State& state_;
+  const long start_;
+};
+
 void BM_RawOpenClose(benchmark::State& state) {
   Setup& s = Get(true);
   int dir = open(s.fixture->root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  FaultCounter faults(state);
   for (auto _ : state) {
     int fd = openat(dir, kTarget, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     benchmark::DoNotOptimize(fd);
@@ -75,9 +112,34 @@ void BM_RawOpenClose(benchmark::State& state) {
 }
 BENCHMARK(BM_RawOpenClose);
 
+void BM_RawPathReopen(benchmark::State& state) {
+  Setup& s = Get(true);
+  int dir = open(s.fixture->root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct open_how how = {};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  FaultCounter faults(state);
+  for (auto _ : state) {
+    int p =
+        static_cast<int>(syscall(SYS_openat2, dir, kTarget, &how, sizeof(how)));
+    CHECK_GE(p, 0);
+    struct stat st;
+    CHECK_EQ(fstat(p, &st), 0);
+    char proc[32];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", p);
+    int fd = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    benchmark::DoNotOptimize(fd);
+    close(p);
+    close(fd);
+  }
+  close(dir);
+}
+BENCHMARK(BM_RawPathReopen);
+
 // GoferClient::OpenAt on the host fast path (donate) or over RPCs.
 void BM_OpenAt(benchmark::State& state, bool donate) {
   Setup& s = Get(donate);
+  FaultCounter faults(state);
   for (auto _ : state) {
     auto fd = s.client->OpenAt(context::Background(), kTarget, O_RDONLY);
     CHECK(fd.ok()) << fd.status();
@@ -144,17 +206,19 @@ BENCHMARK_CAPTURE(BM_OpenAt, RpcPath, false);
 
 void BM_RawGetdents(benchmark::State& state) {
   Setup& s = Get(true);
-  alignas(8) char buf[8192];
+  // The size of lisafs_compare's baseline and of DirentNames's buffer.
+  static std::vector<char> buf(32 << 10);
   size_t entries = 0;
+  FaultCounter faults(state);
   for (auto _ : state) {
     int dir =
         open(s.fixture->root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     entries = 0;
     for (;;) {
-      long n = syscall(SYS_getdents64, dir, buf, sizeof(buf));
+      long n = syscall(SYS_getdents64, dir, buf.data(), buf.size());
       if (n <= 0) break;
       for (long off = 0; off < n;) {
-        auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+        auto* d = reinterpret_cast<struct dirent64*>(buf.data() + off);
         ++entries;
         off += d->d_reclen;
       }
@@ -169,6 +233,7 @@ BENCHMARK(BM_RawGetdents);
 void BM_DirentNames(benchmark::State& state, bool donate) {
   Setup& s = Get(donate);
   size_t n = 0;
+  FaultCounter faults(state);
   for (auto _ : state) {
     auto names = s.client->DirentNames(context::Background());
     CHECK(names.ok());

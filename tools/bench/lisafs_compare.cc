@@ -615,10 +615,10 @@ int RunClient(const Flags& f) {
   t_client = true;
   int warmup = f.Int("warmup", iters / 10 + 3);
   for (int i = 0; i < warmup; ++i) do_op();
-  uint64_t a0 = g_client_allocs.load(), o0 = g_other_allocs.load();
   // The server is read outside the client's window, so that reading /proc
-  // does not count as the client's CPU.
+  // does not count as the client's CPU or allocations.
   uint64_t s0 = inproc ? 0 : CpuNs(server);
+  uint64_t a0 = g_client_allocs.load(), o0 = g_other_allocs.load();
   uint64_t c0 = SelfCpuNs(), t0 = NowNs();
   uint64_t ops = uint64_t(iters) * threads;
   if (op == "idle") {
@@ -638,8 +638,8 @@ int RunClient(const Flags& f) {
   }
   uint64_t t1 = NowNs();
   uint64_t c1 = SelfCpuNs();
-  uint64_t s1 = inproc ? 0 : CpuNs(server);
   uint64_t a1 = g_client_allocs.load(), o1 = g_other_allocs.load();
+  uint64_t s1 = inproc ? 0 : CpuNs(server);
   t_client = false;
 
   Sample s{op, transport, threads, ops};

@@ -1,0 +1,162 @@
+// Heap allocations of the host fast path, counted exactly: this binary
+// replaces operator new and counts the calls made on the test's thread
+// (the fixture's server threads are not counted; the fast path sends no
+// RPC).
+//
+// In steady state OpenAt allocates nothing and DirentNames allocates its
+// result alone: one vector, reserved from the last listing (no growth by
+// doubling), plus one string per name too long for std::string's inline
+// buffer.
+
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstddef>
+#include <fstream>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "pkg/context/context.h"
+#include "pkg/devutil/devutil.h"
+#include "pkg/fd/fd.h"
+#include "testing/as_socket.h"
+#include "testing/gofer_fixture.h"
+
+// The replacements below pair malloc with free on purpose; GCC cannot see
+// that every operator new here is malloc.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace {
+thread_local bool t_counting = false;
+thread_local size_t t_allocs = 0;
+
+void* CountedAlloc(size_t n, size_t align) {
+  if (t_counting) ++t_allocs;
+  if (n == 0) n = 1;
+  void* p = nullptr;
+  if (align <= alignof(std::max_align_t)) {
+    p = malloc(n);
+  } else if (posix_memalign(&p, align, n) != 0) {
+    p = nullptr;
+  }
+  return p;
+}
+}  // namespace
+
+void* operator new(size_t n) {
+  void* p = CountedAlloc(n, 0);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  return CountedAlloc(n, 0);
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+  return CountedAlloc(n, 0);
+}
+void* operator new(size_t n, std::align_val_t a) {
+  void* p = CountedAlloc(n, static_cast<size_t>(a));
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void* operator new[](size_t n, std::align_val_t a) {
+  return operator new(n, a);
+}
+void operator delete(void* p) noexcept { free(p); }
+void operator delete[](void* p) noexcept { free(p); }
+void operator delete(void* p, size_t) noexcept { free(p); }
+void operator delete[](void* p, size_t) noexcept { free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { free(p); }
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
+
+namespace gvisor::devutil {
+namespace {
+
+const context::Context& Ctx() { return context::Background(); }
+
+// Counted counts the allocations of the calling thread while it lives.
+class Counted {
+ public:
+  Counted() {
+    t_allocs = 0;
+    t_counting = true;
+  }
+  ~Counted() { t_counting = false; }
+  size_t allocs() const { return t_allocs; }
+};
+
+class AllocTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::GoferOptions opts;
+    opts.donate_mount_fd = true;
+    auto f = testing::GoferFixture::Create(opts);
+    ASSERT_TRUE(f.ok()) << f.status();
+    fixture_ = std::move(*f);
+    absl::StatusOr<fd::OwnedFd> sock = fixture_->Connect();
+    ASSERT_TRUE(sock.ok()) << sock.status();
+    auto c = NewGoferClient(Ctx(), "cont", testing::AsSocket(std::move(sock)));
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = std::move(*c);
+    ASSERT_TRUE(client_->HasHostFD());
+  }
+
+  std::unique_ptr<testing::GoferFixture> fixture_;
+  std::unique_ptr<GoferClient> client_;
+};
+
+TEST_F(AllocTest, HostOpenAtAllocatesNothing) {
+  // The first calls probe openat2 (once per process).
+  ASSERT_TRUE(client_->OpenAt(Ctx(), "file", O_RDONLY).ok());
+  ASSERT_TRUE(client_->OpenAt(Ctx(), "dir/nested/deep", O_RDONLY).ok());
+  for (const char* path : {"file", "dir/nested/deep", "dir//nested/deep/"}) {
+    size_t allocs;
+    {
+      Counted counted;
+      absl::StatusOr<fd::OwnedFd> f = client_->OpenAt(Ctx(), path, O_RDONLY);
+      ASSERT_TRUE(f.ok()) << f.status();
+      allocs = counted.allocs();
+    }
+    EXPECT_EQ(allocs, 0u) << path;
+  }
+}
+
+TEST_F(AllocTest, HostDirentNamesAllocatesItsResultOnly) {
+  // 2,000 more entries: grown by doubling, the vector would be allocated
+  // a dozen times.
+  for (int i = 0; i < 2000; ++i) {
+    std::ofstream(absl::StrCat(fixture_->root(), "/e", i));
+  }
+  // The first listing makes the thread's buffer and sets the hint.
+  absl::StatusOr<std::vector<std::string>> first = client_->DirentNames(Ctx());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_GE(first->size(), 2000u);
+  for (int round = 0; round < 3; ++round) {
+    size_t allocs;
+    absl::StatusOr<std::vector<std::string>> names;
+    {
+      Counted counted;
+      names = client_->DirentNames(Ctx());
+      allocs = counted.allocs();
+    }
+    ASSERT_TRUE(names.ok()) << names.status();
+    ASSERT_EQ(names->size(), first->size());
+    // One vector, and a string of each name too long to be held inline.
+    const size_t inline_chars = std::string().capacity();
+    size_t long_names = 0;
+    for (const std::string& n : *names) long_names += n.size() > inline_chars;
+    EXPECT_EQ(allocs, 1 + long_names) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace gvisor::devutil
