@@ -22,8 +22,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
@@ -35,16 +33,17 @@
 #include "runsc_shim/address.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
+#include "tools/cli/cli.h"
+#include "tools/version/version.h"
 
 ABSL_FLAG(std::string, listen, "",
-          "where to serve: unix:PATH (default: unix:$XDG_RUNTIME_DIR/"
-          "runsc-shim.sock, or unix:/run/runsc-shim.sock without "
-          "XDG_RUNTIME_DIR), unix-abstract:NAME, or tcp:HOST:PORT. TCP has "
-          "no authentication: use it only when you mean to.");
+          "where to serve: unix:PATH, unix-abstract:NAME, or tcp:HOST:PORT. "
+          "TCP has no authentication: use it only when you mean to");
 // A string, not an absl::Duration flag: those do not build under
 // ThreadSanitizer with -Werror (their seqlock uses a fence).
 ABSL_FLAG(std::string, shutdown_grace, "5s",
-          "how long calls in flight may run after SIGTERM, e.g. 5s");
+          "how long calls in flight may run after SIGTERM, a number with a "
+          "unit: 5s, 500ms; 0 cancels them at once");
 ABSL_FLAG(uint64_t, max_dirents,
           gvisor::devutil::GoferClientOptions::kDefaultMaxDirents,
           "the most entries one ListDevices accepts from a gofer; past it "
@@ -63,25 +62,75 @@ ABSL_FLAG(int, ready_fd, -1,
 namespace gvisor::shim {
 namespace {
 
+constexpr char kProgram[] = "shim";
+constexpr char kHint[] = "Run 'shim --help' for usage.";
+
+// Flags returns the specs of every flag of the shim.
+std::vector<cli::FlagSpec> Flags() {
+  return {
+      cli::AbslFlag("listen", "ADDRESS", 0,
+                    "unix:$XDG_RUNTIME_DIR/runsc-shim.sock, else "
+                    "unix:/run/runsc-shim.sock"),
+      cli::AbslFlag("shutdown_grace", "DURATION"),
+      cli::AbslFlag("max_dirents", "N"),
+      cli::AbslFlag("max_dirent_bytes", "N"),
+      cli::AbslFlag("max_calls_per_container", "N"),
+      cli::AbslFlag("ready_fd", "FD", 0, "none"),
+  };
+}
+
+std::string Help(const std::vector<cli::FlagSpec>& flags) {
+  return absl::StrCat(
+      cli::Wrap("shim: the runsc_shim gRPC server. It attaches containers "
+                "to devgofers (one LISAFS client each) and serves "
+                "gvisor.devutil.shim.v1.DevGoferShim, the gRPC health "
+                "service and server reflection; devctl is its command-line "
+                "client. SIGTERM or SIGINT shuts it down: calls in flight "
+                "get --shutdown_grace, then every client is closed and the "
+                "socket file removed.",
+                0),
+      "\nUsage: shim [FLAGS]\n\n", cli::FormatFlags(flags), "\nExit status:\n",
+      cli::Wrap("0 after a clean shutdown; 1 if it cannot serve (the socket "
+                "cannot be bound, another server owns it); 2 a usage "
+                "error.",
+                2));
+}
+
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "runsc_shim gRPC server: attaches containers to dev gofers.\n"
-      "  shim [--listen=unix:PATH|unix-abstract:NAME|tcp:HOST:PORT]");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::vector<cli::FlagSpec> flags = Flags();
+  absl::StatusOr<cli::Parsed> parsed = cli::Parse(flags, argc, argv);
+  if (!parsed.ok()) {
+    return cli::UsageError(kProgram, parsed.status().message(), kHint);
+  }
+  if (parsed->help) {
+    fputs(Help(flags).c_str(), stdout);
+    return 0;
+  }
+  if (parsed->version) {
+    fputs(gvisor_devutil::VersionText("runsc_shim").c_str(), stdout);
+    return 0;
+  }
+  if (!parsed->args.empty()) {
+    return cli::UsageError(
+        kProgram,
+        absl::StrCat("unexpected argument \"", parsed->args[0],
+                     "\" (the shim takes flags only)"),
+        kHint);
+  }
+  absl::StatusOr<absl::Duration> grace =
+      cli::ParseDuration("shutdown_grace", absl::GetFlag(FLAGS_shutdown_grace),
+                         /*allow_zero=*/true);
+  if (!grace.ok()) {
+    return cli::UsageError(kProgram, grace.status().message(), kHint);
+  }
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
-  if (args.size() > 1) {
-    fprintf(stderr, "shim: unexpected argument \"%s\" (see --help)\n", args[1]);
-    return 2;
-  }
 
   // Closed unwritten if the shim fails before it serves.
   absl::StatusOr<fd::OwnedFd> ready =
       readyfd::Claim(absl::GetFlag(FLAGS_ready_fd));
   if (!ready.ok()) {
-    fprintf(stderr, "shim: %s\n",
-            std::string(ready.status().message()).c_str());
-    return 2;
+    return cli::UsageError(kProgram, ready.status().message(), kHint);
   }
 
   // Block the shutdown signals before any thread starts, so that every
@@ -100,20 +149,13 @@ int Main(int argc, char** argv) {
     LOG(WARNING) << l.status();
   }
 
-  absl::Duration grace;
-  if (!absl::ParseDuration(absl::GetFlag(FLAGS_shutdown_grace), &grace) ||
-      grace < absl::ZeroDuration()) {
-    fprintf(stderr, "shim: --shutdown_grace=%s: not a duration (e.g. 5s)\n",
-            absl::GetFlag(FLAGS_shutdown_grace).c_str());
-    return 2;
-  }
   std::string listen = absl::GetFlag(FLAGS_listen);
   if (listen.empty()) listen = DefaultAddress();
   absl::StatusOr<Address> address = ParseAddress(listen);
   if (!address.ok()) {
-    fprintf(stderr, "shim: --listen: %s\n",
-            std::string(address.status().message()).c_str());
-    return 2;
+    return cli::UsageError(
+        kProgram, absl::StrCat("--listen: ", address.status().message()),
+        kHint);
   }
   if (address->kind == Address::Kind::kTcp) {
     LOG(WARNING) << "serving on TCP " << address->target
@@ -127,10 +169,10 @@ int Main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_calls_per_container);
   if (options.client.max_dirents == 0 || options.client.max_dirent_bytes == 0 ||
       options.max_calls_per_container == 0) {
-    fprintf(stderr,
-            "shim: --max_dirents, --max_dirent_bytes and "
-            "--max_calls_per_container must be at least 1\n");
-    return 2;
+    return cli::UsageError(kProgram,
+                           "--max_dirents, --max_dirent_bytes and "
+                           "--max_calls_per_container must be at least 1",
+                           kHint);
   }
   absl::StatusOr<std::unique_ptr<ContainerRegistry>> registry =
       ContainerRegistry::Create(context::Background(), options);
@@ -153,7 +195,7 @@ int Main(int argc, char** argv) {
   LOG(INFO) << "got " << strsignal(sig) << "; shutting down";
   size_t n = (*registry)->size();
   // Closes every client too (ContainerRegistry::CloseAll).
-  if (!(*server)->Shutdown(grace)) {
+  if (!(*server)->Shutdown(*grace)) {
     // A call is stuck in the kernel: nothing can join its thread, so the
     // server and the registry are not destroyed. Every client is closed
     // (the stuck call's as soon as it returns) and the socket is gone.
