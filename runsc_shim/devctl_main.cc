@@ -590,17 +590,12 @@ class Devctl {
 };
 
 // NotAShim reports that the server at address is not a runsc_shim.
-int NotAShim(const Address& address, const absl::Status& why,
-             absl::Duration timeout) {
-  std::string detail(why.message());
-  if (absl::StartsWith(detail, "it sent nothing")) {
-    absl::StrAppend(&detail,
-                    " within --timeout=", absl::FormatDuration(timeout));
-  }
+int NotAShim(const Address& address, const absl::Status& why) {
   fprintf(stderr,
           "devctl: %s is not a runsc_shim gRPC server: %s; is --server (or "
           "$%s) right?\n",
-          address.ToString().c_str(), detail.c_str(), devctl::kServerEnv);
+          address.ToString().c_str(), std::string(why.message()).c_str(),
+          devctl::kServerEnv);
   return kExitFailure;
 }
 
@@ -712,9 +707,9 @@ int Main(int argc, char** argv) {
   }
   // A peer that is no HTTP/2 server at all is named as such; one that
   // cannot be reached is left to gRPC, whose error says so.
-  if (absl::Status probe = ProbeServer(*address, absl::Now() + *timeout);
+  if (absl::Status probe = ProbeServer(*address, *timeout);
       absl::IsFailedPrecondition(probe)) {
-    return NotAShim(*address, probe, *timeout);
+    return NotAShim(*address, probe);
   }
   auto channel = grpc::CreateChannel(address->GrpcTarget(),
                                      grpc::InsecureChannelCredentials());

@@ -35,7 +35,8 @@ absl::Status NotHttp2(absl::string_view what) {
 
 }  // namespace
 
-absl::Status ProbeServer(const Address& address, absl::Time deadline) {
+absl::Status ProbeServer(const Address& address, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   if (address.kind == Address::Kind::kTcp) return absl::OkStatus();
   const std::string path = address.kind == Address::Kind::kUnixAbstract
                                ? absl::StrCat("@", address.target)
@@ -91,8 +92,10 @@ absl::Status ProbeServer(const Address& address, absl::Time deadline) {
   if (closed) {
     return NotHttp2("it closed the connection without an HTTP/2 greeting");
   }
-  return NotHttp2(
-      "it sent nothing (an HTTP/2 server sends its SETTINGS at once)");
+  return NotHttp2(absl::StrCat("it sent nothing in ",
+                               absl::FormatDuration(timeout),
+                               " (an HTTP/2 server sends its SETTINGS at "
+                               "once)"));
 }
 
 }  // namespace gvisor::shim

@@ -21,14 +21,14 @@ namespace gvisor::shim {
 
 // ProbeServer connects to address (unix: and unix-abstract: only; a tcp:
 // address is OK unchecked), sends the probe and reads the peer's first
-// frame header, waiting until deadline at most. OK if that is an HTTP/2
+// frame header, waiting for timeout at most. OK if that is an HTTP/2
 // SETTINGS frame. FAILED_PRECONDITION, with a message that says what the
 // peer did instead ("it speaks LISAFS (...)", "it closed the connection
-// without an HTTP/2 greeting", "it sent nothing (...)", "it answered with
-// bytes that are not an HTTP/2 SETTINGS frame: ..."), if the peer is not
+// without an HTTP/2 greeting", "it sent nothing in 10s (...)", "it answered
+// with bytes that are not an HTTP/2 SETTINGS frame: ..."), if the peer is not
 // an HTTP/2 server. Any other error is the connect's (the errno kept): the
 // caller may leave that one to gRPC.
-absl::Status ProbeServer(const Address& address, absl::Time deadline);
+absl::Status ProbeServer(const Address& address, absl::Duration timeout);
 
 }  // namespace gvisor::shim
 
