@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -133,6 +135,149 @@ TEST(DevctlPeerTest, AnotherProtocolIsNotAShim) {
   ExpectNotAShim(r, http1.path(),
                  "it answered with bytes that are not an HTTP/2 SETTINGS "
                  "frame: \"HTTP/1.1 ");
+}
+
+// FakeShim serves DevGoferShim's ListDevices and ProbeDevice with fixed
+// answers, in the order a directory might yield them (unsorted), and
+// remembers whether ListDevices was asked for details.
+class FakeShim final : public v1::DevGoferShim::Service {
+ public:
+  // describe: whether ListDevices fills devices when asked (a shim from
+  // before ListDevicesRequest.details does not).
+  explicit FakeShim(bool describe) : describe_(describe) {
+    path_ = testutil::TempSocketPath("fakeshim");
+    grpc::ServerBuilder b;
+    b.AddListeningPort("unix:" + path_, grpc::InsecureServerCredentials());
+    b.RegisterService(this);
+    server_ = b.BuildAndStart();
+    EXPECT_NE(server_, nullptr);
+  }
+  ~FakeShim() override {
+    server_->Shutdown();
+    unlink(path_.c_str());
+  }
+
+  const std::string& path() const { return path_; }
+  bool asked_details() const { return asked_details_.load(); }
+
+  grpc::Status ListDevices(grpc::ServerContext*,
+                           const v1::ListDevicesRequest* req,
+                           v1::ListDevicesResponse* resp) override {
+    asked_details_.store(req->details());
+    for (const Entry& e : kEntries) {
+      resp->add_names(e.name);
+      if (!req->details() || !describe_) continue;
+      v1::DeviceInfo* d = resp->add_devices();
+      d->set_path(e.name);
+      d->set_type(e.type);
+      d->set_mode(e.mode);
+      d->set_rdev_major(e.major);
+      d->set_rdev_minor(e.minor);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ProbeDevice(grpc::ServerContext*,
+                           const v1::ProbeDeviceRequest* req,
+                           v1::DeviceInfo* info) override {
+    info->set_path(req->path());
+    info->set_type(v1::CHAR_DEVICE);
+    info->set_mode(0620);
+    info->set_rdev_major(136);
+    info->set_rdev_minor(0);
+    return grpc::Status::OK;
+  }
+
+ private:
+  struct Entry {
+    const char* name;
+    v1::FileType type;
+    uint32_t mode;
+    uint32_t major, minor;
+  };
+  static constexpr Entry kEntries[] = {
+      {"zero", v1::CHAR_DEVICE, 0666, 1, 5},
+      {"pts", v1::DIRECTORY, 0755, 0, 0},
+      {"\"mode\":1", v1::REGULAR, 0600, 0, 0},  // a name that looks like JSON
+      {"null", v1::CHAR_DEVICE, 0666, 1, 3},
+      {"ptmx", v1::SYMLINK, 0777, 0, 0},
+      {"nvme0n1", v1::BLOCK_DEVICE, 0660, 259, 0},
+      {"initctl", v1::FIFO, 0600, 0, 0},
+      {"log", v1::SOCKET, 0666, 0, 0},
+  };
+  const bool describe_;
+  std::string path_;
+  std::unique_ptr<grpc::Server> server_;
+  std::atomic<bool> asked_details_{false};
+};
+
+TEST(DevctlListingTest, LongListingIsSortedLikeLsL) {
+  FakeShim shim(/*describe=*/true);
+  Result r =
+      RunDevctl({"--server=unix:" + shim.path(), "devices", "demo", "-l"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(shim.asked_details());
+  EXPECT_EQ(r.out,
+            "8 entries in /dev of demo:\n"
+            "TYPE  MODE  RDEV   NAME\n"
+            "-     0600  -      \"mode\":1\n"
+            "p     0600  -      initctl\n"
+            "s     0666  -      log\n"
+            "c     0666  1:3    null\n"
+            "b     0660  259:0  nvme0n1\n"
+            "l     0777  -      ptmx\n"
+            "d     0755  -      pts\n"
+            "c     0666  1:5    zero\n");
+  EXPECT_EQ(r.err, "");
+  // --long is the same; without it, names only and no details asked.
+  EXPECT_EQ(
+      RunDevctl({"--server=unix:" + shim.path(), "devices", "demo", "--long"})
+          .out,
+      r.out);
+  r = RunDevctl({"--server=unix:" + shim.path(), "devices", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(shim.asked_details());
+  EXPECT_THAT(r.out, AllOf(HasSubstr("8 entries in /dev of demo:\n"),
+                           HasSubstr("null"), Not(HasSubstr("0666"))));
+}
+
+TEST(DevctlListingTest, JsonIsSortedWithOctalModes) {
+  FakeShim shim(/*describe=*/true);
+  Result r = RunDevctl(
+      {"--server=unix:" + shim.path(), "--json", "devices", "demo", "-l"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(
+      r.out,
+      AllOf(HasSubstr("{\"names\":[\"\\\"mode\\\":1\",\"initctl\",\"log\","
+                      "\"null\",\"nvme0n1\",\"ptmx\",\"pts\",\"zero\"],"),
+            HasSubstr("{\"path\":\"\\\"mode\\\":1\",\"type\":\"REGULAR\","
+                      "\"mode\":\"0600\","),
+            HasSubstr("{\"path\":\"null\",\"type\":\"CHAR_DEVICE\","
+                      "\"mode\":\"0666\",\"rdev_major\":1,\"rdev_minor\":3,"),
+            HasSubstr("\"type\":\"BLOCK_DEVICE\",\"mode\":\"0660\""),
+            Not(HasSubstr("\"mode\":438"))));  // 0666 in decimal
+  EXPECT_LT(r.out.find("\"path\":\"initctl\""),
+            r.out.find("\"path\":\"zero\""));
+  r = RunDevctl({"--server=unix:" + shim.path(), "--json", "devices", "demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("{\"names\":[\"\\\"mode\\\":1\",\"initctl\","));
+  r = RunDevctl(
+      {"--server=unix:" + shim.path(), "--json", "probe", "demo", "pts/0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("\"mode\":\"0620\""),
+                           HasSubstr("\"rdev_major\":136")));
+}
+
+TEST(DevctlListingTest, AShimThatDoesNotDescribeEntriesIsNamed) {
+  FakeShim shim(/*describe=*/false);
+  Result r =
+      RunDevctl({"--server=unix:" + shim.path(), "devices", "demo", "-l"});
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, absl::StrCat("devctl: devices demo -l: the shim at unix:",
+                                shim.path(),
+                                " described 0 of 8 entries (a shim without "
+                                "ListDevicesRequest.details?)\n"));
 }
 
 }  // namespace

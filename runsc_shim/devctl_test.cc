@@ -181,10 +181,13 @@ TEST_F(DevctlTest, JsonOutput) {
   r = Devctl({"--json", "devices", "demo"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, AllOf(HasSubstr("\"names\":["), HasSubstr("\"null\"")));
+  // Sorted, as in the table.
+  EXPECT_LT(r.out.find("\"null\""), r.out.find("\"zero\""));
   r = Devctl({"--json", "probe", "demo", "null", "--open", "--mode=w"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(
       r.out, AllOf(HasSubstr("\"type\":\"CHAR_DEVICE\""),
+                   HasSubstr("\"mode\":\"0666\""),  // octal, as the table
                    HasSubstr("\"rdev_major\":1"), HasSubstr("\"rdev_minor\":3"),
                    HasSubstr("\"access_mode\":\"WRITE\"")));
   r = Devctl({"--json", "health"});
