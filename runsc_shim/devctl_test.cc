@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -764,6 +765,107 @@ TEST(ShimBinaryTest, UsageErrorsExitTwoWithOneLineAndAHint) {
         << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r.err;
   }
+}
+
+// GlogLine reports whether line is in glog's format: "I20261201 18:07:28.183678
+// 15843 file.cc:98] message" (gRPC's own starts "I1201 18:07:28.183678552").
+bool GlogLine(absl::string_view line) {
+  if (line.size() < 10 ||
+      std::string("IWEF").find(line[0]) == std::string::npos) {
+    return false;
+  }
+  for (size_t i = 1; i <= 8; ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(line[i]))) return false;
+  }
+  return line[9] == ' ';
+}
+
+TEST(ShimBinaryTest, GlogFlagsAreDocumentedAndChecked) {
+  Result r = RunBin("shim", {"--help"});
+  EXPECT_THAT(r.out,
+              AllOf(HasSubstr("\n  --v=N\n"), HasSubstr("\n  --logtostderr\n"),
+                    HasSubstr("\n  --log_dir=DIR\n")));
+  r = RunBin("shim", {"--v=loud"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("shim: --v=loud: not a level"));
+  r = RunBin("shim", {"--log_dir=/nonexistent-log-dir"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("shim: --log_dir=/nonexistent-log-dir: ENOENT"));
+  r = RunBin("shim", {"--log_dir=/tmp", "--logtostderr"});
+  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("log files or stderr, not both"));
+}
+
+TEST(ShimBinaryTest, LogDirGetsTheLogAndVTheDetail) {
+  const char* tmp = getenv("TEST_TMPDIR");
+  const std::string dir =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/logs.", getpid());
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  const std::string socket = testutil::TempSocketPath("logdir");
+  auto shim =
+      StartShim({"--listen=unix:" + socket, "--log_dir=" + dir, "--v=1"});
+  ASSERT_NE(shim, nullptr);
+  shim->Signal(SIGTERM);
+  ASSERT_TRUE(shim->Wait().ok());
+  // glog names the file after the program and links shim.INFO to it.
+  fd::OwnedFd f(open((dir + "/shim.INFO").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(f.valid()) << "no shim.INFO in " << dir;
+  std::string log;
+  char buf[4096];
+  for (ssize_t n; (n = read(f.get(), buf, sizeof(buf))) > 0;) {
+    log.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_THAT(log, AllOf(HasSubstr("] serving on unix:" + socket),
+                         HasSubstr("] listen unix:" + socket +
+                                   ", shutdown_grace 5s"),  // VLOG(1)
+                         HasSubstr("; bye")));
+  EXPECT_THAT(shim->Stderr(), Not(HasSubstr("serving on")));
+}
+
+TEST(ShimBinaryTest, GrpcLogIsInGlogFormat) {
+  // gRPC logs plenty at GRPC_VERBOSITY=debug; all of it comes through glog.
+  const std::string socket = testutil::TempSocketPath("grpclog");
+  auto shim = StartShim({"--listen=unix:" + socket}, {"GRPC_VERBOSITY=debug"});
+  ASSERT_NE(shim, nullptr);
+  shim->Signal(SIGTERM);
+  ASSERT_TRUE(shim->Wait().ok());
+  int from_grpc = 0;
+  for (absl::string_view line : absl::StrSplit(shim->Stderr(), '\n')) {
+    if (line.empty()) continue;
+    EXPECT_TRUE(GlogLine(line)) << line;
+    if (!absl::StrContains(line, "shim_main.cc:") &&
+        !absl::StrContains(line, "server.cc:")) {
+      ++from_grpc;
+    }
+  }
+  EXPECT_GT(from_grpc, 0) << shim->Stderr();
+}
+
+TEST(ShimBinaryTest, ABindFailureIsOneLineWithThePathAndTheReason) {
+  Result r = RunBin("shim", {"--listen=unix:/nonexistent-dir/shim.sock"});
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_THAT(r.err, HasSubstr("shim: cannot serve on "
+                               "unix:/nonexistent-dir/shim.sock: bind of "
+                               "\"/nonexistent-dir/shim.sock\": ENOENT (No "
+                               "such file or directory)\n"));
+  for (absl::string_view line : absl::StrSplit(r.err, '\n')) {
+    if (line.empty() || absl::StartsWith(line, "shim: cannot serve")) continue;
+    EXPECT_THAT(line, Not(HasSubstr("shim.sock"))) << r.err;  // no gRPC log
+    EXPECT_TRUE(GlogLine(line)) << line;
+  }
+  // An abstract name another shim holds.
+  const std::string name = absl::StrCat("devctl-test-", getpid());
+  auto first = StartShim({"--listen=unix-abstract:" + name});
+  ASSERT_NE(first, nullptr);
+  r = RunBin("shim", {"--listen=unix-abstract:" + name});
+  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("shim: cannot serve on "
+                                            "unix-abstract:",
+                                            name, ": bind of \"@", name,
+                                            "\": EADDRINUSE")));
+  EXPECT_THAT(r.err, Not(HasSubstr("No address added")));
+  first->Signal(SIGTERM);
+  ASSERT_TRUE(first->Wait().ok());
 }
 
 }  // namespace

@@ -6,7 +6,12 @@
 //
 //   shim [--listen=unix:/run/runsc-shim.sock] [--shutdown_grace=5s]
 //        [--ready_fd=N] [--max_dirents=65536] [--max_dirent_bytes=4194304]
-//        [--max_calls_per_container=64]
+//        [--max_calls_per_container=64] [--v=N] [--logtostderr]
+//        [--log_dir=DIR]
+//
+// shim --help documents every flag (tools/cli). gRPC's own log goes through
+// glog (grpc_log.h); a socket it cannot serve on is one line naming the
+// address and the reason (bind_error.h).
 //
 // SIGTERM returns within --shutdown_grace + 3 s even while a call is stuck
 // in the kernel (Server::Shutdown); the process then exits without waiting
@@ -22,6 +27,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
@@ -31,9 +37,12 @@
 #include "pkg/fd/limit.h"
 #include "pkg/readyfd/readyfd.h"
 #include "runsc_shim/address.h"
+#include "runsc_shim/bind_error.h"
+#include "runsc_shim/grpc_log.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/glog_flags.h"
 #include "tools/version/version.h"
 
 ABSL_FLAG(std::string, listen, "",
@@ -67,7 +76,7 @@ constexpr char kHint[] = "Run 'shim --help' for usage.";
 
 // Flags returns the specs of every flag of the shim.
 std::vector<cli::FlagSpec> Flags() {
-  return {
+  std::vector<cli::FlagSpec> flags = {
       cli::AbslFlag("listen", "ADDRESS", 0,
                     "unix:$XDG_RUNTIME_DIR/runsc-shim.sock, else "
                     "unix:/run/runsc-shim.sock"),
@@ -77,6 +86,30 @@ std::vector<cli::FlagSpec> Flags() {
       cli::AbslFlag("max_calls_per_container", "N"),
       cli::AbslFlag("ready_fd", "FD", 0, "none"),
   };
+  for (cli::FlagSpec& f : cli::GlogFlags()) flags.push_back(std::move(f));
+  return flags;
+}
+
+// CannotServe reports in one line that the shim cannot serve on address,
+// and why, and returns the exit status.
+int CannotServe(const Address& address, absl::Status why) {
+  if (absl::IsUnavailable(why) &&
+      absl::StrContains(why.message(), "gRPC log")) {
+    // gRPC's own account is held back (GrpcLogCapture): bind once more to
+    // learn the errno.
+    absl::Status bind = BindError(address);
+    why = bind.ok() ? absl::UnavailableError(
+                          "gRPC could not listen there (--v=1 logs why)")
+                    : bind;
+  }
+  const std::string line =
+      absl::StrCat("cannot serve on ", address.ToString(), ": ", why.message());
+  if (FLAGS_logtostderr) {
+    fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
+  } else {
+    LOG(ERROR) << line;  // glog copies it to stderr too
+  }
+  return cli::kExitFailure;
 }
 
 std::string Help(const std::vector<cli::FlagSpec>& flags) {
@@ -123,8 +156,11 @@ int Main(int argc, char** argv) {
   if (!grace.ok()) {
     return cli::UsageError(kProgram, grace.status().message(), kHint);
   }
-  FLAGS_logtostderr = true;
+  if (absl::Status s = cli::ApplyGlogFlags(*parsed); !s.ok()) {
+    return cli::UsageError(kProgram, s.message(), kHint);
+  }
   google::InitGoogleLogging(argv[0]);
+  RouteGrpcLogToGlog();
 
   // Closed unwritten if the shim fails before it serves.
   absl::StatusOr<fd::OwnedFd> ready =
@@ -180,12 +216,17 @@ int Main(int argc, char** argv) {
     LOG(ERROR) << "creating the registry: " << registry.status();
     return 1;
   }
-  absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Start(*address, registry->get());
-  if (!server.ok()) {
-    LOG(ERROR) << "shim: " << server.status();
-    return 1;
+  VLOG(1) << "listen " << address->ToString() << ", shutdown_grace " << *grace
+          << ", max_dirents " << options.client.max_dirents
+          << ", max_dirent_bytes " << options.client.max_dirent_bytes
+          << ", max_calls_per_container " << options.max_calls_per_container;
+  absl::StatusOr<std::unique_ptr<Server>> server;
+  {
+    GrpcLogCapture capture;  // a failure is reported in one line below
+    server = Server::Start(*address, registry->get());
+    if (server.ok()) capture.Flush();
   }
+  if (!server.ok()) return CannotServe(*address, server.status());
   LOG(INFO) << "serving on " << address->ToString();
   readyfd::Notify(context::Background(), *std::move(ready));
 
