@@ -199,6 +199,22 @@ TEST_F(DevctlTest, JsonOutput) {
   EXPECT_EQ(r.out, "{}\n");
 }
 
+// Against the real shim: enable once the service fills
+// ListDevicesResponse.devices (devctl_peer_test covers devctl's side with a
+// minimal DevGoferShim).
+TEST_F(DevctlTest, DISABLED_LongListingFromTheRealShim) {
+  ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
+  Result r = Devctl({"devices", "demo", "-l"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, AllOf(HasSubstr("TYPE  MODE  RDEV  NAME\n"),
+                           HasSubstr("c     0666  1:3   null\n"),
+                           HasSubstr("c     0666  1:5   zero\n")));
+  r = Devctl({"--json", "devices", "demo", "-l"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("{\"path\":\"null\",\"type\":\"CHAR_DEVICE\","
+                               "\"mode\":\"0666\",\"rdev_major\":1,"));
+}
+
 // IN_OPEN events queued on inotify fd (non-blocking).
 int OpenEvents(int fd) {
   int n = 0;
