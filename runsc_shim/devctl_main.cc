@@ -1,41 +1,32 @@
 // devctl: command-line client of the runsc_shim server.
 //
-//   devctl [--server=unix:PATH] [--json] [--timeout=10s] COMMAND
-//     attach NAME GOFER_SOCKET   attach container NAME to the gofer there
-//                                (a relative path is taken from devctl's
-//                                working directory)
-//     reattach NAME GOFER_SOCKET give NAME a new gofer connection (after
-//                                a restore), keeping its identity
-//     detach NAME                close and forget NAME's client
-//     ls                         list attached containers
-//     get NAME                   show one container
-//     devices NAME               list NAME's /dev
-//     probe NAME RELPATH [--open [--mode=r|w|rw]]
-//                                stat a device through the gofer without
-//                                opening it; with --open, open it
-//                                (non-blocking), fstat it, close it
-//     health                     ask the server's health service
-//     watch [--count=N]          print container events as they happen
+//   devctl [--server=unix:PATH] [--json] [--timeout=10s] COMMAND [ARGS]
 //
-// Output is a readable table, or one JSON object with --json (watch: one
-// line per event, a JSON object each with --json). Exit status: 0 on
-// success, 1 when the server answers with an error (or cannot be reached,
-// or ends a watch), 2 for a usage error; errors go to stderr.
+// The commands, their arguments and flags are in devctl_cli.cc, which also
+// writes the help (devctl --help, devctl help COMMAND) and the bash
+// completion script. Output is a readable table, or one JSON object with
+// --json (watch: one line per event, a JSON object each with --json).
+// Exit status: 0 on success, 1 when the server answers with an error (or
+// cannot be reached, is not a runsc_shim, or ends a watch), 2 for a usage
+// error (tools/cli); errors go to stderr, one line each.
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -44,52 +35,105 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "runsc_shim/address.h"
+#include "runsc_shim/devctl_cli.h"
 #include "runsc_shim/health.grpc.pb.h"
+#include "runsc_shim/server_probe.h"
 #include "runsc_shim/shim.grpc.pb.h"
+#include "tools/cli/cli.h"
+#include "tools/version/version.h"
 
 ABSL_FLAG(std::string, server, "",
-          "the shim's address: unix:PATH (default: unix:$XDG_RUNTIME_DIR/"
-          "runsc-shim.sock, or unix:/run/runsc-shim.sock), "
-          "unix-abstract:NAME or tcp:HOST:PORT");
+          "the shim's address: unix:PATH, unix-abstract:NAME or "
+          "tcp:HOST:PORT");
 ABSL_FLAG(bool, json, false, "print the response as JSON");
 // Durations are taken as strings: an absl::Duration flag does not build
 // under ThreadSanitizer with -Werror (its seqlock uses a fence).
 ABSL_FLAG(std::string, timeout, "10s",
-          "deadline of the call, e.g. 500ms or 10s");
+          "deadline of the call, a number with a unit: 500ms, 10s, 1m");
 ABSL_FLAG(bool, open, false,
-          "probe: open the device (non-blocking, closed at once) rather "
-          "than only stat it");
-ABSL_FLAG(std::string, mode, "r", "probe --open: open the device r, w or rw");
+          "open the device (non-blocking, closed at once) rather than only "
+          "stat it");
+ABSL_FLAG(std::string, mode, "r",
+          "with --open: open the device for reading (r), writing (w) or "
+          "both (rw)");
+ABSL_FLAG(bool, long, false,
+          "describe every entry as ls -l does: type, mode, major:minor, "
+          "name");
 ABSL_FLAG(int64_t, count, 0,
-          "watch: exit after this many events (0: until interrupted or the "
-          "server ends the stream); watch has no deadline");
+          "exit after this many events (0: until interrupted or the server "
+          "ends the stream)");
 
 namespace gvisor::shim {
 namespace {
 
 namespace v1 = ::gvisor::devutil::shim::v1;
 namespace health = ::grpc::health::v1;
+using cli::kExitFailure;
+using cli::kExitUsage;
 
-constexpr char kUsage[] =
-    "devctl [--server=unix:PATH] [--json] [--timeout=10s] COMMAND\n"
-    "  attach NAME GOFER_SOCKET\n"
-    "  reattach NAME GOFER_SOCKET\n"
-    "  detach NAME\n"
-    "  ls\n"
-    "  get NAME\n"
-    "  devices NAME\n"
-    "  probe NAME RELPATH [--open [--mode=r|w|rw]]\n"
-    "  health\n"
-    "  watch [--count=N]";
+constexpr char kProgram[] = "devctl";
+constexpr char kHint[] = "Run 'devctl --help' for usage.";
 
-// kExitError is the exit status for an error answer; kExitUsage for a bad
-// command line.
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
+// Flags returns the specs of every devctl flag.
+std::vector<cli::FlagSpec> Flags() {
+  return {
+      cli::AbslFlag("server", "ADDRESS", 0,
+                    absl::StrCat("$", devctl::kServerEnv, ", else ",
+                                 "unix:$XDG_RUNTIME_DIR/runsc-shim.sock, "
+                                 "else unix:/run/runsc-shim.sock")),
+      cli::AbslFlag("json"),
+      cli::AbslFlag("timeout", "DURATION"),
+      cli::AbslFlag("open"),
+      cli::AbslFlag("mode", "r|w|rw"),
+      cli::AbslFlag("long", "", 'l'),
+      cli::AbslFlag("count", "N"),
+  };
+}
 
-int Usage(const std::string& why) {
-  fprintf(stderr, "devctl: %s\nusage: %s\n", why.c_str(), kUsage);
-  return kExitUsage;
+// CommandUsage reports a usage error of command c: the message, then its
+// synopsis and where its help is.
+int CommandUsage(const devctl::Command& c, absl::string_view why) {
+  return cli::UsageError(kProgram, why,
+                         absl::StrCat("usage: ", devctl::Synopsis(c),
+                                      " (see 'devctl help ", c.name, "')"));
+}
+
+// OctalModes rewrites every "mode" member of the compact JSON json (a
+// DeviceInfo's permission bits, which protobuf prints as a decimal number)
+// as an octal string, "0666", as the tables print it. Strings are skipped,
+// so a path that holds "mode": is left alone.
+std::string OctalModes(absl::string_view json) {
+  constexpr absl::string_view kKey = "\"mode\":";
+  std::string out;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < json.size()) {
+        out.push_back(json[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (json.substr(i, kKey.size()) == kKey) {
+      size_t end = i + kKey.size();
+      uint32_t mode = 0;
+      while (end < json.size() && json[end] >= '0' && json[end] <= '9') {
+        mode = mode * 10 + static_cast<uint32_t>(json[end] - '0');
+        ++end;
+      }
+      if (end > i + kKey.size()) {
+        absl::StrAppend(&out, kKey, absl::StrFormat("\"%04o\"", mode));
+        i = end - 1;
+        continue;
+      }
+    }
+    if (c == '"') in_string = true;
+    out.push_back(c);
+  }
+  return out;
 }
 
 std::string ToJson(const google::protobuf::Message& m) {
@@ -153,6 +197,43 @@ std::string ModeName(v1::AccessMode m) {
   }
 }
 
+// TypeChar returns the type as the first column of ls -l shows it.
+std::string TypeChar(v1::FileType t) {
+  switch (t) {
+    case v1::CHAR_DEVICE:
+      return "c";
+    case v1::BLOCK_DEVICE:
+      return "b";
+    case v1::REGULAR:
+      return "-";
+    case v1::DIRECTORY:
+      return "d";
+    case v1::FIFO:
+      return "p";
+    case v1::SOCKET:
+      return "s";
+    case v1::SYMLINK:
+      return "l";
+    default:
+      return "?";
+  }
+}
+
+// Rdev returns "major:minor" for a device, "-" for anything else.
+std::string Rdev(const v1::DeviceInfo& d) {
+  return d.type() == v1::CHAR_DEVICE || d.type() == v1::BLOCK_DEVICE
+             ? absl::StrCat(d.rdev_major(), ":", d.rdev_minor())
+             : "-";
+}
+
+// ParseMode reads --mode; nullopt if it is none of r, w and rw.
+std::optional<v1::AccessMode> ParseMode(absl::string_view mode) {
+  if (mode == "r") return v1::READ;
+  if (mode == "w") return v1::WRITE;
+  if (mode == "rw") return v1::READ_WRITE;
+  return std::nullopt;
+}
+
 // PrintTable prints rows (the first is the header) in aligned columns.
 void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
@@ -204,10 +285,15 @@ void PrintColumns(const std::vector<std::string>& names) {
 // AbsoluteSocketPath resolves a relative gofer socket path against devctl's
 // working directory: the shim refuses relative paths, which it could only
 // resolve against its own. Absolute paths and '@' abstract names are kept.
-std::string AbsoluteSocketPath(const std::string& path) {
+// The error, if getcwd fails, says to pass an absolute path.
+absl::StatusOr<std::string> AbsoluteSocketPath(const std::string& path) {
   if (path.empty() || path[0] == '/' || path[0] == '@') return path;
   char cwd[PATH_MAX];
-  if (getcwd(cwd, sizeof(cwd)) == nullptr) return path;  // the shim says no
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GOFER_SOCKET \"", path, "\" is relative and the working directory is ",
+        errno == ENOENT ? "gone" : "unknown", ": pass an absolute path"));
+  }
   absl::string_view rel = path;
   while (absl::ConsumePrefix(&rel, "./")) {
   }
@@ -238,53 +324,19 @@ class Devctl {
         server_(std::move(server)),
         timeout_(timeout) {}
 
-  int Run(const std::vector<std::string>& args) {
-    const std::string& cmd = args[0];
-    size_t nargs = args.size() - 1;
-    auto want = [&](size_t n, const char* form) -> bool {
-      if (nargs == n) return true;
-      Usage(absl::StrCat(cmd, " takes ", form));
-      return false;
-    };
-    if (cmd == "attach") {
-      if (!want(2, "NAME GOFER_SOCKET")) return kExitUsage;
-      return Attach(args[1], args[2]);
-    }
-    if (cmd == "reattach") {
-      if (!want(2, "NAME GOFER_SOCKET")) return kExitUsage;
-      return Reattach(args[1], args[2]);
-    }
-    if (cmd == "detach") {
-      if (!want(1, "NAME")) return kExitUsage;
-      return Detach(args[1]);
-    }
-    if (cmd == "ls") {
-      if (!want(0, "no argument")) return kExitUsage;
-      return List();
-    }
-    if (cmd == "get") {
-      if (!want(1, "NAME")) return kExitUsage;
-      return Get(args[1]);
-    }
-    if (cmd == "devices") {
-      if (!want(1, "NAME")) return kExitUsage;
-      return Devices(args[1]);
-    }
-    if (cmd == "probe") {
-      if (!want(2, "NAME RELPATH")) return kExitUsage;
-      return Probe(args[1], args[2], absl::GetFlag(FLAGS_mode));
-    }
-    if (cmd == "health") {
-      if (!want(0, "no argument")) return kExitUsage;
-      return Health();
-    }
-    if (cmd == "watch") {
-      if (!want(0, "no argument")) return kExitUsage;
-      const int64_t count = absl::GetFlag(FLAGS_count);
-      if (count < 0) return Usage("--count must be 0 or more");
-      return Watch(count);
-    }
-    return Usage(absl::StrCat("unknown command \"", cmd, "\""));
+  // Run runs command cmd with args, whose number Main has checked.
+  int Run(const std::string& cmd, const std::vector<std::string>& args) {
+    if (cmd == "attach") return Attach(args[0], args[1]);
+    if (cmd == "reattach") return Reattach(args[0], args[1]);
+    if (cmd == "detach") return Detach(args[0]);
+    if (cmd == "ls") return List();
+    if (cmd == "get") return Get(args[0]);
+    if (cmd == "devices") return Devices(args[0]);
+    if (cmd == "probe") return Probe(args[0], args[1]);
+    if (cmd == "health") return Health();
+    if (cmd == "watch") return Watch(absl::GetFlag(FLAGS_count));
+    fprintf(stderr, "devctl: no code for command %s\n", cmd.c_str());
+    return kExitFailure;
   }
 
  private:
@@ -299,10 +351,14 @@ class Devctl {
     if (st.error_code() == grpc::StatusCode::UNAVAILABLE &&
         st.error_message().find("failed to connect") != std::string::npos) {
       hint = absl::StrCat(" (is the shim serving on ", server_, "?)");
+    } else if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      hint = absl::StrCat(" (", server_,
+                          " is a gRPC server but not a runsc_shim, or an "
+                          "older one)");
     }
     fprintf(stderr, "devctl: %s: %s: %s%s\n", std::string(what).c_str(),
             code.c_str(), st.error_message().c_str(), hint.c_str());
-    return kExitError;
+    return kExitFailure;
   }
 
   int Attach(const std::string& name, const std::string& sock) {
@@ -310,7 +366,7 @@ class Devctl {
     Prepare(&ctx);
     v1::AttachContainerRequest req;
     req.set_name(name);
-    req.set_gofer_socket(AbsoluteSocketPath(sock));
+    req.set_gofer_socket(sock);
     v1::Container c;
     grpc::Status st = shim_->AttachContainer(&ctx, req, &c);
     if (!st.ok()) return Fail(absl::StrCat("attach ", name), st);
@@ -329,7 +385,7 @@ class Devctl {
     Prepare(&ctx);
     v1::ReattachContainerRequest req;
     req.set_name(name);
-    req.set_gofer_socket(AbsoluteSocketPath(sock));
+    req.set_gofer_socket(sock);
     v1::Container c;
     grpc::Status st = shim_->ReattachContainer(&ctx, req, &c);
     if (!st.ok()) return Fail(absl::StrCat("reattach ", name), st);
@@ -400,36 +456,50 @@ class Devctl {
   }
 
   int Devices(const std::string& name) {
+    const bool details = absl::GetFlag(FLAGS_long);
     grpc::ClientContext ctx;
     Prepare(&ctx);
     v1::ListDevicesRequest req;
     req.set_name(name);
+    req.set_details(details);
     v1::ListDevicesResponse resp;
     grpc::Status st = shim_->ListDevices(&ctx, req, &resp);
     if (!st.ok()) return Fail(absl::StrCat("devices ", name), st);
+    std::sort(resp.mutable_names()->begin(), resp.mutable_names()->end());
+    std::sort(resp.mutable_devices()->begin(), resp.mutable_devices()->end(),
+              [](const v1::DeviceInfo& a, const v1::DeviceInfo& b) {
+                return a.path() < b.path();
+              });
+    if (details && resp.devices_size() != resp.names_size()) {
+      fprintf(stderr,
+              "devctl: devices %s -l: the shim at %s described %d of %d "
+              "entries (a shim without ListDevicesRequest.details?)\n",
+              name.c_str(), server_.c_str(), resp.devices_size(),
+              resp.names_size());
+      return kExitFailure;
+    }
     if (absl::GetFlag(FLAGS_json)) {
-      printf("%s\n", ToJson(resp).c_str());
+      printf("%s\n", OctalModes(ToJson(resp)).c_str());
       return 0;
     }
-    std::vector<std::string> names(resp.names().begin(), resp.names().end());
-    std::sort(names.begin(), names.end());
-    printf("%zu entries in /dev of %s:\n", names.size(), name.c_str());
-    PrintColumns(names);
+    printf("%d entries in /dev of %s:\n", resp.names_size(), name.c_str());
+    if (!details) {
+      PrintColumns({resp.names().begin(), resp.names().end()});
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows = {
+        {"TYPE", "MODE", "RDEV", "NAME"}};
+    for (const v1::DeviceInfo& d : resp.devices()) {
+      rows.push_back({TypeChar(d.type()), absl::StrFormat("%04o", d.mode()),
+                      Rdev(d), d.path()});
+    }
+    PrintTable(rows);
     return 0;
   }
 
-  int Probe(const std::string& name, const std::string& path,
-            const std::string& mode) {
+  int Probe(const std::string& name, const std::string& path) {
     v1::ProbeDeviceRequest req;
-    if (mode == "r") {
-      req.set_mode(v1::READ);
-    } else if (mode == "w") {
-      req.set_mode(v1::WRITE);
-    } else if (mode == "rw") {
-      req.set_mode(v1::READ_WRITE);
-    } else {
-      return Usage(absl::StrCat("--mode=", mode, ": use r, w or rw"));
-    }
+    req.set_mode(*ParseMode(absl::GetFlag(FLAGS_mode)));
     req.set_name(name);
     req.set_path(path);
     req.set_open(absl::GetFlag(FLAGS_open));
@@ -441,16 +511,12 @@ class Devctl {
       return Fail(absl::StrCat("probe ", name, " ", path), st);
     }
     if (absl::GetFlag(FLAGS_json)) {
-      printf("%s\n", ToJson(info).c_str());
+      printf("%s\n", OctalModes(ToJson(info)).c_str());
       return 0;
     }
-    std::string rdev =
-        info.type() == v1::CHAR_DEVICE || info.type() == v1::BLOCK_DEVICE
-            ? absl::StrCat(info.rdev_major(), ":", info.rdev_minor())
-            : "-";
     PrintTable({{"PATH", "TYPE", "MODE", "RDEV", "OPENED"},
                 {info.path(), TypeName(info.type()),
-                 absl::StrFormat("%04o", info.mode()), rdev,
+                 absl::StrFormat("%04o", info.mode()), Rdev(info),
                  info.opened() ? ModeName(info.access_mode()) : "no"}});
     return 0;
   }
@@ -470,7 +536,7 @@ class Devctl {
                  .c_str());
     }
     return resp.status() == health::HealthCheckResponse::SERVING ? 0
-                                                                 : kExitError;
+                                                                 : kExitFailure;
   }
 
   int Watch(int64_t count) {
@@ -523,26 +589,131 @@ class Devctl {
   absl::Duration timeout_;
 };
 
+// NotAShim reports that the server at address is not a runsc_shim.
+int NotAShim(const Address& address, const absl::Status& why) {
+  fprintf(stderr,
+          "devctl: %s is not a runsc_shim gRPC server: %s; is --server (or "
+          "$%s) right?\n",
+          address.ToString().c_str(), std::string(why.message()).c_str(),
+          devctl::kServerEnv);
+  return kExitFailure;
+}
+
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> parsed = absl::ParseCommandLine(argc, argv);
-  std::vector<std::string> args(parsed.begin() + 1, parsed.end());
-  if (args.empty()) return Usage("no command");
+  const std::vector<cli::FlagSpec> flags = Flags();
+  absl::StatusOr<cli::Parsed> parsed = cli::Parse(flags, argc, argv);
+  if (!parsed.ok()) {
+    return cli::UsageError(kProgram, parsed.status().message(), kHint);
+  }
+  if (parsed->version) {
+    fputs(gvisor_devutil::VersionText(kProgram).c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::string> args = parsed->args;
+  constexpr char kCommandsHint[] = "Run 'devctl help' for the commands.";
+  std::vector<std::string> names;
+  for (const devctl::Command& c : devctl::Commands()) names.push_back(c.name);
+  auto unknown = [&](const std::string& name) {
+    std::string message = absl::StrCat("unknown command \"", name, "\"");
+    if (std::optional<std::string> near = cli::Closest(name, names)) {
+      absl::StrAppend(&message, " (did you mean \"", *near, "\"?)");
+    }
+    return cli::UsageError(kProgram, message, kCommandsHint);
+  };
+  const devctl::Command* cmd = nullptr;
+  if (!args.empty()) {
+    cmd = devctl::FindCommand(args[0]);
+    if (cmd == nullptr) return unknown(args[0]);
+    args.erase(args.begin());
+  }
+  if (parsed->help) {
+    fputs(cmd == nullptr ? devctl::Help(flags).c_str()
+                         : devctl::CommandHelp(*cmd, flags).c_str(),
+          stdout);
+    return 0;
+  }
+  if (cmd == nullptr) {
+    return cli::UsageError(kProgram, "no command", kCommandsHint);
+  }
+  if (args.size() < cmd->min_args || args.size() > cmd->max_args) {
+    return CommandUsage(
+        *cmd, cmd->max_args == 0 ? absl::StrCat(cmd->name, " takes no argument")
+                                 : absl::StrCat(cmd->name, " takes ", cmd->args,
+                                                " (", args.size(), " given)"));
+  }
+  for (const std::string& f : parsed->given) {
+    if (absl::c_linear_search(devctl::kGlobalFlags, f) ||
+        absl::c_linear_search(cmd->flags, f)) {
+      continue;
+    }
+    std::string owner;
+    for (const devctl::Command& c : devctl::Commands()) {
+      if (absl::c_linear_search(c.flags, f)) owner = c.name;
+    }
+    return CommandUsage(*cmd, absl::StrCat("--", f, " is a flag of ", owner,
+                                           ", not of ", cmd->name));
+  }
+  if (cmd->name == "help") {
+    if (args.empty()) {
+      fputs(devctl::Help(flags).c_str(), stdout);
+      return 0;
+    }
+    const devctl::Command* about = devctl::FindCommand(args[0]);
+    if (about == nullptr) return unknown(args[0]);
+    fputs(devctl::CommandHelp(*about, flags).c_str(), stdout);
+    return 0;
+  }
+  if (cmd->name == "completion") {
+    if (args[0] != "bash") {
+      return CommandUsage(
+          *cmd, absl::StrCat("no completion for \"", args[0], "\": only bash"));
+    }
+    fputs(devctl::BashCompletion(flags).c_str(), stdout);
+    return 0;
+  }
+  if (!ParseMode(absl::GetFlag(FLAGS_mode)).has_value()) {
+    return CommandUsage(*cmd, absl::StrCat("--mode=", absl::GetFlag(FLAGS_mode),
+                                           ": use r, w or rw"));
+  }
+  if (absl::GetFlag(FLAGS_count) < 0) {
+    return CommandUsage(*cmd, "--count must be 0 or more");
+  }
+  absl::StatusOr<absl::Duration> timeout = cli::ParseDuration(
+      "timeout", absl::GetFlag(FLAGS_timeout), /*allow_zero=*/false);
+  if (!timeout.ok()) {
+    return cli::UsageError(kProgram, timeout.status().message(), kHint);
+  }
   std::string server = absl::GetFlag(FLAGS_server);
-  if (server.empty()) server = DefaultAddress();
+  std::string server_from = "--server";
+  if (!parsed->given.contains("server")) {
+    const char* env = getenv(devctl::kServerEnv);
+    if (env != nullptr && env[0] != '\0') {
+      server = env;
+      server_from = absl::StrCat("$", devctl::kServerEnv);
+    } else {
+      server = DefaultAddress();
+    }
+  }
   absl::StatusOr<Address> address = ParseAddress(server);
   if (!address.ok()) {
-    return Usage(absl::StrCat("--server: ", address.status().message()));
+    return cli::UsageError(
+        kProgram, absl::StrCat(server_from, ": ", address.status().message()),
+        kHint);
   }
-  absl::Duration timeout;
-  if (!absl::ParseDuration(absl::GetFlag(FLAGS_timeout), &timeout) ||
-      timeout <= absl::ZeroDuration()) {
-    return Usage(absl::StrCat("--timeout=", absl::GetFlag(FLAGS_timeout),
-                              ": not a positive duration (e.g. 10s)"));
+  if (cmd->name == "attach" || cmd->name == "reattach") {
+    absl::StatusOr<std::string> sock = AbsoluteSocketPath(args[1]);
+    if (!sock.ok()) return CommandUsage(*cmd, sock.status().message());
+    args[1] = *std::move(sock);
+  }
+  // A peer that is no HTTP/2 server at all is named as such; one that
+  // cannot be reached is left to gRPC, whose error says so.
+  if (absl::Status probe = ProbeServer(*address, *timeout);
+      absl::IsFailedPrecondition(probe)) {
+    return NotAShim(*address, probe);
   }
   auto channel = grpc::CreateChannel(address->GrpcTarget(),
                                      grpc::InsecureChannelCredentials());
-  return Devctl(channel, address->ToString(), timeout).Run(args);
+  return Devctl(channel, address->ToString(), *timeout).Run(cmd->name, args);
 }
 
 }  // namespace

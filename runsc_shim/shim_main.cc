@@ -6,7 +6,12 @@
 //
 //   shim [--listen=unix:/run/runsc-shim.sock] [--shutdown_grace=5s]
 //        [--ready_fd=N] [--max_dirents=65536] [--max_dirent_bytes=4194304]
-//        [--max_calls_per_container=64]
+//        [--max_calls_per_container=64] [--v=N] [--logtostderr]
+//        [--log_dir=DIR]
+//
+// shim --help documents every flag (tools/cli). gRPC's own log goes through
+// glog (grpc_log.h); a socket it cannot serve on is one line naming the
+// address and the reason (bind_error.h).
 //
 // SIGTERM returns within --shutdown_grace + 3 s even while a call is stuck
 // in the kernel (Server::Shutdown); the process then exits without waiting
@@ -22,8 +27,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "glog/logging.h"
@@ -33,18 +37,22 @@
 #include "pkg/fd/limit.h"
 #include "pkg/readyfd/readyfd.h"
 #include "runsc_shim/address.h"
+#include "runsc_shim/bind_error.h"
+#include "runsc_shim/grpc_log.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/glog_flags.h"
+#include "tools/version/version.h"
 
 ABSL_FLAG(std::string, listen, "",
-          "where to serve: unix:PATH (default: unix:$XDG_RUNTIME_DIR/"
-          "runsc-shim.sock, or unix:/run/runsc-shim.sock without "
-          "XDG_RUNTIME_DIR), unix-abstract:NAME, or tcp:HOST:PORT. TCP has "
-          "no authentication: use it only when you mean to.");
+          "where to serve: unix:PATH, unix-abstract:NAME, or tcp:HOST:PORT. "
+          "TCP has no authentication: use it only when you mean to");
 // A string, not an absl::Duration flag: those do not build under
 // ThreadSanitizer with -Werror (their seqlock uses a fence).
 ABSL_FLAG(std::string, shutdown_grace, "5s",
-          "how long calls in flight may run after SIGTERM, e.g. 5s");
+          "how long calls in flight may run after SIGTERM, a number with a "
+          "unit: 5s, 500ms; 0 cancels them at once");
 ABSL_FLAG(uint64_t, max_dirents,
           gvisor::devutil::GoferClientOptions::kDefaultMaxDirents,
           "the most entries one ListDevices accepts from a gofer; past it "
@@ -63,25 +71,102 @@ ABSL_FLAG(int, ready_fd, -1,
 namespace gvisor::shim {
 namespace {
 
-int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "runsc_shim gRPC server: attaches containers to dev gofers.\n"
-      "  shim [--listen=unix:PATH|unix-abstract:NAME|tcp:HOST:PORT]");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  FLAGS_logtostderr = true;
-  google::InitGoogleLogging(argv[0]);
-  if (args.size() > 1) {
-    fprintf(stderr, "shim: unexpected argument \"%s\" (see --help)\n", args[1]);
-    return 2;
+constexpr char kProgram[] = "shim";
+constexpr char kHint[] = "Run 'shim --help' for usage.";
+
+// Flags returns the specs of every flag of the shim.
+std::vector<cli::FlagSpec> Flags() {
+  std::vector<cli::FlagSpec> flags = {
+      cli::AbslFlag("listen", "ADDRESS", 0,
+                    "unix:$XDG_RUNTIME_DIR/runsc-shim.sock, else "
+                    "unix:/run/runsc-shim.sock"),
+      cli::AbslFlag("shutdown_grace", "DURATION"),
+      cli::AbslFlag("max_dirents", "N"),
+      cli::AbslFlag("max_dirent_bytes", "N"),
+      cli::AbslFlag("max_calls_per_container", "N"),
+      cli::AbslFlag("ready_fd", "FD", 0, "none"),
+  };
+  for (cli::FlagSpec& f : cli::GlogFlags()) flags.push_back(std::move(f));
+  return flags;
+}
+
+// CannotServe reports in one line that the shim cannot serve on address,
+// and why, and returns the exit status.
+int CannotServe(const Address& address, absl::Status why) {
+  if (absl::IsUnavailable(why) &&
+      absl::StrContains(why.message(), "gRPC log")) {
+    // gRPC's own account is held back (GrpcLogCapture): bind once more to
+    // learn the errno.
+    absl::Status bind = BindError(address);
+    why = bind.ok() ? absl::UnavailableError(
+                          "gRPC could not listen there (--v=1 logs why)")
+                    : bind;
   }
+  const std::string line =
+      absl::StrCat("cannot serve on ", address.ToString(), ": ", why.message());
+  if (FLAGS_logtostderr) {
+    fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
+  } else {
+    LOG(ERROR) << line;  // glog copies it to stderr too
+  }
+  return cli::kExitFailure;
+}
+
+std::string Help(const std::vector<cli::FlagSpec>& flags) {
+  return absl::StrCat(
+      cli::Wrap("shim: the runsc_shim gRPC server. It attaches containers "
+                "to devgofers (one LISAFS client each) and serves "
+                "gvisor.devutil.shim.v1.DevGoferShim, the gRPC health "
+                "service and server reflection; devctl is its command-line "
+                "client. SIGTERM or SIGINT shuts it down: calls in flight "
+                "get --shutdown_grace, then every client is closed and the "
+                "socket file removed.",
+                0),
+      "\nUsage: shim [FLAGS]\n\n", cli::FormatFlags(flags), "\nExit status:\n",
+      cli::Wrap("0 after a clean shutdown; 1 if it cannot serve (the socket "
+                "cannot be bound, another server owns it); 2 a usage "
+                "error.",
+                2));
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<cli::FlagSpec> flags = Flags();
+  absl::StatusOr<cli::Parsed> parsed = cli::Parse(flags, argc, argv);
+  if (!parsed.ok()) {
+    return cli::UsageError(kProgram, parsed.status().message(), kHint);
+  }
+  if (parsed->help) {
+    fputs(Help(flags).c_str(), stdout);
+    return 0;
+  }
+  if (parsed->version) {
+    fputs(gvisor_devutil::VersionText("runsc_shim").c_str(), stdout);
+    return 0;
+  }
+  if (!parsed->args.empty()) {
+    return cli::UsageError(
+        kProgram,
+        absl::StrCat("unexpected argument \"", parsed->args[0],
+                     "\" (the shim takes flags only)"),
+        kHint);
+  }
+  absl::StatusOr<absl::Duration> grace =
+      cli::ParseDuration("shutdown_grace", absl::GetFlag(FLAGS_shutdown_grace),
+                         /*allow_zero=*/true);
+  if (!grace.ok()) {
+    return cli::UsageError(kProgram, grace.status().message(), kHint);
+  }
+  if (absl::Status s = cli::ApplyGlogFlags(*parsed); !s.ok()) {
+    return cli::UsageError(kProgram, s.message(), kHint);
+  }
+  google::InitGoogleLogging(argv[0]);
+  RouteGrpcLogToGlog();
 
   // Closed unwritten if the shim fails before it serves.
   absl::StatusOr<fd::OwnedFd> ready =
       readyfd::Claim(absl::GetFlag(FLAGS_ready_fd));
   if (!ready.ok()) {
-    fprintf(stderr, "shim: %s\n",
-            std::string(ready.status().message()).c_str());
-    return 2;
+    return cli::UsageError(kProgram, ready.status().message(), kHint);
   }
 
   // Block the shutdown signals before any thread starts, so that every
@@ -100,20 +185,13 @@ int Main(int argc, char** argv) {
     LOG(WARNING) << l.status();
   }
 
-  absl::Duration grace;
-  if (!absl::ParseDuration(absl::GetFlag(FLAGS_shutdown_grace), &grace) ||
-      grace < absl::ZeroDuration()) {
-    fprintf(stderr, "shim: --shutdown_grace=%s: not a duration (e.g. 5s)\n",
-            absl::GetFlag(FLAGS_shutdown_grace).c_str());
-    return 2;
-  }
   std::string listen = absl::GetFlag(FLAGS_listen);
   if (listen.empty()) listen = DefaultAddress();
   absl::StatusOr<Address> address = ParseAddress(listen);
   if (!address.ok()) {
-    fprintf(stderr, "shim: --listen: %s\n",
-            std::string(address.status().message()).c_str());
-    return 2;
+    return cli::UsageError(
+        kProgram, absl::StrCat("--listen: ", address.status().message()),
+        kHint);
   }
   if (address->kind == Address::Kind::kTcp) {
     LOG(WARNING) << "serving on TCP " << address->target
@@ -127,10 +205,10 @@ int Main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_calls_per_container);
   if (options.client.max_dirents == 0 || options.client.max_dirent_bytes == 0 ||
       options.max_calls_per_container == 0) {
-    fprintf(stderr,
-            "shim: --max_dirents, --max_dirent_bytes and "
-            "--max_calls_per_container must be at least 1\n");
-    return 2;
+    return cli::UsageError(kProgram,
+                           "--max_dirents, --max_dirent_bytes and "
+                           "--max_calls_per_container must be at least 1",
+                           kHint);
   }
   absl::StatusOr<std::unique_ptr<ContainerRegistry>> registry =
       ContainerRegistry::Create(context::Background(), options);
@@ -138,12 +216,17 @@ int Main(int argc, char** argv) {
     LOG(ERROR) << "creating the registry: " << registry.status();
     return 1;
   }
-  absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Start(*address, registry->get());
-  if (!server.ok()) {
-    LOG(ERROR) << "shim: " << server.status();
-    return 1;
+  VLOG(1) << "listen " << address->ToString() << ", shutdown_grace " << *grace
+          << ", max_dirents " << options.client.max_dirents
+          << ", max_dirent_bytes " << options.client.max_dirent_bytes
+          << ", max_calls_per_container " << options.max_calls_per_container;
+  absl::StatusOr<std::unique_ptr<Server>> server;
+  {
+    GrpcLogCapture capture;  // a failure is reported in one line below
+    server = Server::Start(*address, registry->get());
+    if (server.ok()) capture.Flush();
   }
+  if (!server.ok()) return CannotServe(*address, server.status());
   LOG(INFO) << "serving on " << address->ToString();
   readyfd::Notify(context::Background(), *std::move(ready));
 
@@ -153,7 +236,7 @@ int Main(int argc, char** argv) {
   LOG(INFO) << "got " << strsignal(sig) << "; shutting down";
   size_t n = (*registry)->size();
   // Closes every client too (ContainerRegistry::CloseAll).
-  if (!(*server)->Shutdown(grace)) {
+  if (!(*server)->Shutdown(*grace)) {
     // A call is stuck in the kernel: nothing can join its thread, so the
     // server and the registry are not destroyed. Every client is closed
     // (the stuck call's as soon as it returns) and the socket is gone.
