@@ -551,9 +551,12 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
   int open_flags = flags | O_NOCTTY | O_CLOEXEC;
   if (!S_ISCHR(st.st_mode)) open_flags &= ~O_NONBLOCK;
   // Step 3: open that same file through its magic link: no path is
-  // resolved again, so nothing can be swapped in between.
-  char proc[sizeof("/proc/self/fd/") + 16];
-  absl::SNPrintF(proc, sizeof(proc), "/proc/self/fd/%d", file.get());
+  // resolved again, so nothing can be swapped in between. The calling
+  // thread's table (thread-self): a thread with an FD table of its own
+  // (CLONE_FILES unshared) would find another file, or none, at this
+  // number in the thread-group leader's (/proc/self).
+  char proc[sizeof("/proc/thread-self/fd/") + 16];
+  absl::SNPrintF(proc, sizeof(proc), "/proc/thread-self/fd/%d", file.get());
   int fd;
   do {
     fd = open(proc, open_flags);

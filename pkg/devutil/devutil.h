@@ -154,7 +154,7 @@ class GoferClient {
   // On the fast path the file is first opened O_PATH beneath the mount FD
   // (no open of the file itself, so nothing that can block), and its type
   // is read with fstat. A character device or regular file is then opened
-  // through /proc/self/fd with the access mode and O_NOCTTY: three
+  // through /proc/thread-self/fd with the access mode and O_NOCTTY: three
   // syscalls more than one openat (an openat2, an fstat, an open and a
   // close in all). Without /proc it falls back to a second openat2 checked
   // against the first by device and inode. Any other type goes to the

@@ -9,6 +9,7 @@
 // anything in the host's /dev.
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -217,6 +219,47 @@ TEST_P(SemanticsTest, TheGofersFifoPolicyHoldsOnBothPaths) {
   std::unique_ptr<GoferClient> c = server.Client(dir_);
   ASSERT_NE(c, nullptr);
   Check(*c, {{"fifo", O_RDONLY, EPERM}, {"fifo", O_WRONLY, EPERM}});
+}
+
+// A caller thread with an FD table of its own (unshare(CLONE_FILES), as a
+// thread of a sandbox may have) gets the file it named: the fast path's
+// reopen goes through the calling thread's FD table, not the process's.
+// Through /proc/self/fd it reopened whatever the thread-group leader had at
+// the O_PATH FD's number: here a regular file, for an OpenAt of "null".
+TEST_P(SemanticsTest, AThreadWithItsOwnFdTableOpensWhatItNamed) {
+  Server server(GetParam());
+  std::unique_ptr<GoferClient> c = server.Client("/dev");
+  ASSERT_NE(c, nullptr);
+  // Warm up once (a first call may probe openat2).
+  ASSERT_TRUE(c->OpenAt(Ctx(), "null", O_RDONLY).ok());
+  // decoy: the lowest free FD number of the process, held open on a
+  // regular file in the leader's table.
+  fd::OwnedFd decoy(open((dir_ + "/file").c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(decoy.valid());
+  struct stat want;
+  ASSERT_EQ(stat("/dev/null", &want), 0);
+  absl::Status result;
+  struct stat got = {};
+  std::thread t([&] {
+    if (unshare(CLONE_FILES) != 0) {
+      result = syserr::FromLastErrno("unshare(CLONE_FILES)");
+      return;
+    }
+    // In this thread's table the decoy's number is free again: the next
+    // open (the fast path's O_PATH FD) takes it.
+    close(decoy.get());
+    absl::StatusOr<fd::OwnedFd> f = c->OpenAt(Ctx(), "null", O_RDONLY);
+    if (!f.ok()) {
+      result = f.status();
+      return;
+    }
+    if (fstat(f->get(), &got) != 0) result = syserr::FromLastErrno("fstat");
+  });
+  t.join();
+  ASSERT_TRUE(result.ok()) << result;
+  EXPECT_TRUE(S_ISCHR(got.st_mode))
+      << "opened mode 0" << std::oct << got.st_mode;
+  EXPECT_EQ(got.st_rdev, want.st_rdev);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothPaths, SemanticsTest, ::testing::Bool(),

@@ -4,7 +4,7 @@
 //   BM_RawOpenClose           openat+close of a file (baseline)
 //   BM_RawPathReopen          the fast path's syscalls alone: openat2 O_PATH
 //                             beneath the root, fstat, open of the
-//                             /proc/self/fd magic link, two closes (the
+//                             /proc/thread-self/fd magic link, two closes (the
 //                             floor of a race-free open of a file whose
 //                             type must be known before it is opened)
 //   BM_OpenAt/FastPath        GoferClient::OpenAt with the donated mount FD
@@ -125,8 +125,8 @@ void BM_RawPathReopen(benchmark::State& state) {
     CHECK_GE(p, 0);
     struct stat st;
     CHECK_EQ(fstat(p, &st), 0);
-    char proc[32];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", p);
+    char proc[40];
+    snprintf(proc, sizeof(proc), "/proc/thread-self/fd/%d", p);
     int fd = open(proc, O_RDONLY | O_NOCTTY | O_CLOEXEC);
     benchmark::DoNotOptimize(fd);
     close(p);
