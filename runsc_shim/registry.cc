@@ -8,6 +8,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/functional/function_ref.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
@@ -685,6 +686,53 @@ absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
       [this](devutil::GoferClient& client) {
         return client.DirentNames(ctx_);
       });
+}
+
+absl::StatusOr<std::vector<DeviceEntry>> ContainerRegistry::DirentStats(
+    absl::string_view name, absl::Time deadline) {
+  InCall in_call(this);
+  ASSIGN_OR_RETURN(std::vector<std::string> names,
+                   RunCall<std::vector<std::string>>(
+                       name, "list devices", Table::kListing, deadline,
+                       [this](devutil::GoferClient& client) {
+                         return client.DirentNames(ctx_);
+                       }));
+  std::sort(names.begin(), names.end());
+  std::vector<DeviceEntry> out;
+  out.reserve(names.size());
+  for (std::string& entry : names) {
+    if (entry.empty() || entry == "." || entry == ".." ||
+        entry.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+      return Recode(
+          absl::StatusCode::kInternal,
+          syserr::FromErrno(EIO, absl::StrCat("the listing holds ",
+                                              Quoted(absl::CHexEscape(entry)),
+                                              ", which names no entry")),
+          absl::StrCat("container ", Quoted(name),
+                       ": list devices: gofer "
+                       "fault"));
+    }
+    absl::StatusOr<struct stat> st = RunCall<struct stat>(
+        name, absl::StrCat("stat ", Quoted(entry)), Table::kStat, deadline,
+        [&](devutil::GoferClient& client) {
+          return client.Lstat(ctx_, entry);
+        });
+    if (!st.ok()) {
+      const int err = syserr::ToErrno(st.status());
+      const absl::StatusCode code = st.status().code();
+      if (code == absl::StatusCode::kNotFound && err == ENOENT &&
+          Find(name) != nullptr) {
+        continue;  // removed since the listing
+      }
+      if (code == absl::StatusCode::kPermissionDenied) {
+        out.push_back(DeviceEntry{std::move(entry), std::nullopt});
+        continue;
+      }
+      return st.status();
+    }
+    out.push_back(DeviceEntry{std::move(entry), *st});
+  }
+  return out;
 }
 
 absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(absl::string_view name,

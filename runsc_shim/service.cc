@@ -79,6 +79,17 @@ v1::FileType FileTypeOf(mode_t mode) {
   }
 }
 
+// Describe fills *out's path, type, mode and device numbers from st.
+void Describe(absl::string_view path, const struct stat& st,
+              v1::DeviceInfo* out) {
+  out->set_path(std::string(path));
+  out->set_type(FileTypeOf(st.st_mode));
+  out->set_mode(st.st_mode & 07777);
+  const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+  out->set_rdev_major(device ? major(st.st_rdev) : 0);
+  out->set_rdev_minor(device ? minor(st.st_rdev) : 0);
+}
+
 // Probe fills *out as ProbeDevice does for req (flags: its access mode).
 absl::Status Probe(ContainerRegistry& registry,
                    const v1::ProbeDeviceRequest& req, int flags,
@@ -101,11 +112,7 @@ absl::Status Probe(ContainerRegistry& registry,
   } else {
     ASSIGN_OR_RETURN(st, registry.Stat(req.name(), req.path(), deadline));
   }
-  out->set_path(req.path());
-  out->set_type(FileTypeOf(st.st_mode));
-  out->set_mode(st.st_mode & 07777);
-  out->set_rdev_major(major(st.st_rdev));
-  out->set_rdev_minor(minor(st.st_rdev));
+  Describe(req.path(), st, out);
   return absl::OkStatus();
 }
 
@@ -261,6 +268,23 @@ grpc::Status Service::ListDevices(grpc::ServerContext* ctx,
   }
   if (absl::Status s = Gone(ctx, "ListDevices"); !s.ok()) {
     return ToGrpcStatus(s);
+  }
+  if (req->details()) {
+    absl::StatusOr<std::vector<DeviceEntry>> entries =
+        registry_->DirentStats(req->name(), Deadline(ctx));
+    if (!entries.ok()) return ToGrpcStatus(entries.status());
+    resp->mutable_names()->Reserve(static_cast<int>(entries->size()));
+    resp->mutable_devices()->Reserve(static_cast<int>(entries->size()));
+    for (DeviceEntry& e : *entries) {
+      v1::DeviceInfo* d = resp->add_devices();
+      if (e.st.has_value()) {
+        Describe(e.name, *e.st, d);
+      } else {
+        d->set_path(e.name);  // the gofer would not say what it is
+      }
+      resp->add_names(std::move(e.name));
+    }
+    return grpc::Status::OK;
   }
   absl::StatusOr<std::vector<std::string>> names =
       registry_->DirentNames(req->name(), Deadline(ctx));

@@ -417,6 +417,21 @@ grpc::Status ShimClient::Devices(const std::string& name,
   return st;
 }
 
+grpc::Status ShimClient::DevicesLong(
+    const std::string& name,
+    ::gvisor::devutil::shim::v1::ListDevicesResponse* out,
+    absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx, timeout);
+  v1::ListDevicesRequest req;
+  req.set_name(name);
+  req.set_details(true);
+  v1::ListDevicesResponse resp;
+  grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
+  if (out != nullptr) *out = std::move(resp);
+  return st;
+}
+
 namespace {
 
 grpc::Status DoProbe(ShimClient::Stub* stub, const std::string& name,

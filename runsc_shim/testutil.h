@@ -180,6 +180,12 @@ class ShimClient {
   grpc::Status Devices(const std::string& name,
                        std::vector<std::string>* out = nullptr,
                        absl::Duration timeout = absl::Seconds(20));
+  // DevicesLong lists the container's devices with details (a long
+  // listing: ListDevicesRequest.details).
+  grpc::Status DevicesLong(
+      const std::string& name,
+      ::gvisor::devutil::shim::v1::ListDevicesResponse* out = nullptr,
+      absl::Duration timeout = absl::Seconds(20));
   // Probe stats the device (ProbeDeviceRequest.open unset); ProbeOpen
   // opens it with mode.
   grpc::Status Probe(const std::string& name, const std::string& path,

@@ -400,12 +400,26 @@ absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
 
 absl::StatusOr<struct stat> GoferClient::Stat(const context::Context& ctx,
                                               absl::string_view relpath) {
+  return StatPath(ctx, "Stat", relpath, /*last_may_be_symlink=*/false);
+}
+
+absl::StatusOr<struct stat> GoferClient::Lstat(const context::Context& ctx,
+                                               absl::string_view relpath) {
+  return StatPath(ctx, "Lstat", relpath, /*last_may_be_symlink=*/true);
+}
+
+absl::StatusOr<struct stat> GoferClient::StatPath(const context::Context& ctx,
+                                                  absl::string_view op,
+                                                  absl::string_view relpath,
+                                                  bool last_may_be_symlink) {
   ASSIGN_OR_RETURN(const std::vector<std::string> path,
-                   ValidatePath("Stat", relpath));
+                   ValidatePath(op, relpath));
   Call call(this);
-  if (call.closed()) return ClosedError("Stat");
-  if (call.host_fd() != nullptr) return HostStat(call.host_fd()->get(), path);
-  return RpcStat(ctx, path);
+  if (call.closed()) return ClosedError(op);
+  if (call.host_fd() != nullptr) {
+    return HostStat(call.host_fd()->get(), path, last_may_be_symlink);
+  }
+  return RpcStat(ctx, path, last_may_be_symlink);
 }
 
 absl::StatusOr<std::vector<std::string>> GoferClient::HostDirentNames(
@@ -580,7 +594,8 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
 }
 
 absl::StatusOr<struct stat> GoferClient::HostStat(
-    int host_fd, const std::vector<std::string>& path) const {
+    int host_fd, const std::vector<std::string>& path,
+    bool last_may_be_symlink) const {
   const std::string joined = absl::StrJoin(path, "/");
   auto fail = [&](int err, size_t n, absl::string_view why) {
     return syserr::FromErrno(
@@ -598,7 +613,7 @@ absl::StatusOr<struct stat> GoferClient::HostStat(
     cur.reset(f);
     at = f;
     if (fstat(f, &st) != 0) return fail(errno, i + 1, ": fstat");
-    if (S_ISLNK(st.st_mode)) {
+    if (S_ISLNK(st.st_mode) && !(last_may_be_symlink && i + 1 == path.size())) {
       return fail(ELOOP, i + 1, " is a symlink (never followed)");
     }
     if (i + 1 < path.size() && !S_ISDIR(st.st_mode)) {
@@ -609,7 +624,8 @@ absl::StatusOr<struct stat> GoferClient::HostStat(
 }
 
 absl::StatusOr<struct stat> GoferClient::RpcStat(
-    const context::Context& ctx, const std::vector<std::string>& path) const {
+    const context::Context& ctx, const std::vector<std::string>& path,
+    bool last_may_be_symlink) const {
   const std::string joined = absl::StrJoin(path, "/");
   const std::string what = absl::StrCat("Stat of \"", joined, "\"");
   if (!client_->IsSupported(lisafs::MID::kWalkStat)) {
@@ -634,7 +650,7 @@ absl::StatusOr<struct stat> GoferClient::RpcStat(
                             "\", which is not a "
                             "directory"));
     }
-    if (type == S_IFLNK) {
+    if (type == S_IFLNK && !(last_may_be_symlink && last_asked)) {
       return syserr::FromErrno(
           ELOOP, absl::StrCat(what, ": \"", Prefix(path, i + 1),
                               "\" is a symlink (never followed)"));
