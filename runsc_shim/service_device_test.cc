@@ -302,6 +302,46 @@ TEST_F(ShimTest, DirectoryOnTheHostFastPathIsEisdirToo) {
   EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
 }
 
+// Opening a directory or a symlink says what the file is (and where a
+// symlink points), on both paths; a stat names the symlink the same way.
+TEST_P(ShimModeTest, ProbeSaysADirectoryOrASymlinkIsOne) {
+  auto g = GetParam() ? Tree({"--donate_mount_fd"}) : Tree();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  for (const char* dir : {"dir", "dir/nested"}) {
+    SCOPED_TRACE(dir);
+    grpc::Status st = ProbeOpen("tree", dir);
+    EXPECT_CODE(st, FAILED_PRECONDITION);
+    EXPECT_THAT(st.error_message(), HasSubstr("EISDIR"));
+    EXPECT_THAT(
+        st.error_message(),
+        HasSubstr(absl::StrCat("\"", dir, "\" is a directory, not a device")));
+  }
+  struct Case {
+    const char* path;
+    std::string says;
+  };
+  for (const Case& k :
+       {Case{"symlink",
+             "\"symlink\" is a symlink to \"file\" (never "
+             "followed)"},
+        Case{"dir/up",
+             "\"dir/up\" is a symlink to \"../file\" (never "
+             "followed)"},
+        Case{"escape_dir/x", "\"escape_dir\" is a symlink to \"/"},
+        Case{"escape", "\"escape\" is a symlink to \"/"}}) {
+    for (bool open : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(k.path, open ? " open" : " stat"));
+      grpc::Status st =
+          open ? ProbeOpen("tree", k.path) : Probe("tree", k.path);
+      EXPECT_CODE(st, FAILED_PRECONDITION);
+      EXPECT_THAT(st.error_message(), HasSubstr("ELOOP"));
+      EXPECT_THAT(st.error_message(), HasSubstr(k.says));
+    }
+  }
+  EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
+}
+
 TEST_F(ShimTest, MissingDeviceIsNotFoundWithItsErrno) {
   auto g = Devices();
   ASSERT_NE(g, nullptr);

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -269,9 +270,21 @@ class GoferClient {
                                        absl::string_view op,
                                        absl::string_view relpath,
                                        bool last_may_be_symlink);
+  // HostStat's op names the call in its messages ("Stat", "OpenAt").
   absl::StatusOr<struct stat> HostStat(int host_fd,
                                        const std::vector<std::string>& path,
-                                       bool last_may_be_symlink) const;
+                                       bool last_may_be_symlink,
+                                       absl::string_view op = "Stat") const;
+  // RpcTarget reads link's target (a symlink's control FD) with one
+  // ReadLinkAt RPC, for a message; nullopt if that fails or is not
+  // supported.
+  std::optional<std::string> RpcTarget(const context::Context& ctx,
+                                       const lisafs::ClientFD& link) const;
+  // RpcLinkTarget walks to the symlink at the first n components of path
+  // and reads its target, for a message (a stat holds no FDID of it).
+  std::optional<std::string> RpcLinkTarget(const context::Context& ctx,
+                                           const std::vector<std::string>& path,
+                                           size_t n) const;
   absl::StatusOr<struct stat> RpcStat(const context::Context& ctx,
                                       const std::vector<std::string>& path,
                                       bool last_may_be_symlink) const;
