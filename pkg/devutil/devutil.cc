@@ -715,25 +715,6 @@ std::optional<std::string> GoferClient::RpcTarget(
   return *std::move(target);
 }
 
-std::optional<std::string> GoferClient::RpcLinkTarget(
-    const context::Context& ctx, const std::vector<std::string>& path,
-    size_t n) const {
-  if (!client_->IsSupported(lisafs::MID::kWalk)) return std::nullopt;
-  absl::StatusOr<lisafs::WalkResult> walk = root_.WalkMultiple(
-      ctx, absl::MakeConstSpan(path.data(), std::min(n, path.size())));
-  if (!walk.ok()) return std::nullopt;
-  std::optional<std::string> target;
-  const std::vector<lisafs::Inode>& inodes = walk->inodes;
-  if (walk->status == lisafs::WalkStatus::kSuccess && inodes.size() == n &&
-      n > 0 && (inodes.back().stat.mode & S_IFMT) == S_IFLNK) {
-    target = RpcTarget(ctx, client_->NewFD(inodes.back().control_fd));
-  }
-  for (size_t i = 0; i < inodes.size(); ++i) {
-    client_->CloseFD(ctx, inodes[i].control_fd, i + 1 == inodes.size());
-  }
-  return target;
-}
-
 absl::StatusOr<struct stat> GoferClient::RpcStat(
     const context::Context& ctx, const std::vector<std::string>& path,
     bool last_may_be_symlink) const {
@@ -764,8 +745,8 @@ absl::StatusOr<struct stat> GoferClient::RpcStat(
     if (type == S_IFLNK && !(last_may_be_symlink && last_asked)) {
       return syserr::FromErrno(
           ELOOP, absl::StrCat(what, ": ",
-                              IsSymlink(Prefix(path, i + 1),
-                                        RpcLinkTarget(ctx, path, i + 1))));
+                              // One WalkStat and no FDID: no target.
+                              IsSymlink(Prefix(path, i + 1), std::nullopt)));
     }
     if (!last_asked && type != S_IFDIR) {
       return syserr::FromErrno(ENOTDIR,

@@ -280,11 +280,7 @@ class GoferClient {
   // supported.
   std::optional<std::string> RpcTarget(const context::Context& ctx,
                                        const lisafs::ClientFD& link) const;
-  // RpcLinkTarget walks to the symlink at the first n components of path
-  // and reads its target, for a message (a stat holds no FDID of it).
-  std::optional<std::string> RpcLinkTarget(const context::Context& ctx,
-                                           const std::vector<std::string>& path,
-                                           size_t n) const;
+
   absl::StatusOr<struct stat> RpcStat(const context::Context& ctx,
                                       const std::vector<std::string>& path,
                                       bool last_may_be_symlink) const;
