@@ -14,6 +14,7 @@
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
+#include "runsc_shim/gofer_check.h"
 #include "runsc_shim/validate.h"
 
 namespace gvisor::shim {
@@ -275,6 +276,24 @@ bool IsTransportErrno(int err) {
          err == ESHUTDOWN;
 }
 
+// IsProtocolErrno reports whether err is how a Mount fails when the answer
+// is no LISAFS frame or there is none: a transport failure, a MID
+// mismatch, an undecodable answer (pkg/lisafs/README.md §2.6).
+bool IsProtocolErrno(int err) {
+  return IsTransportErrno(err) || err == EINVAL || err == EMSGSIZE ||
+         err == EPROTO || err == EBADMSG;
+}
+
+// NotAGofer is the UNAVAILABLE (EPROTO) of an attach whose peer is not a
+// LISAFS gofer: "<mount_over>: <why>", then the Mount failure if any.
+absl::Status NotAGofer(absl::string_view mount_over, absl::string_view why,
+                       const absl::Status& mount) {
+  std::string msg = absl::StrCat(mount_over, ": ", why);
+  if (!mount.ok()) absl::StrAppend(&msg, " (", mount.message(), ")");
+  return syserr::WithCode(absl::StatusCode::kUnavailable,
+                          syserr::FromErrno(EPROTO, msg));
+}
+
 // StallDeadline is when an RPC started now with the caller's deadline is
 // cut off (see ContainerRegistry::OpenAt).
 absl::Time StallDeadline(absl::Time deadline) {
@@ -319,7 +338,15 @@ absl::StatusOr<unet::Socket> ContainerRegistry::Dial(
 
 absl::StatusOr<std::unique_ptr<devutil::GoferClient>> ContainerRegistry::Mount(
     absl::string_view what, absl::string_view name, absl::string_view label,
-    unet::Socket sock, absl::Time deadline) const {
+    absl::string_view gofer_socket, unet::Socket sock,
+    absl::Time deadline) const {
+  const std::string mount_over =
+      absl::StrCat(what, ": mount over gofer ", label);
+  // A peer that has spoken before any request is no LISAFS gofer (see
+  // gofer_check.h): say so rather than send it a Mount.
+  if (std::string why = SpokeFirst(sock); !why.empty()) {
+    return NotAGofer(mount_over, why, absl::OkStatus());
+  }
   // The Mount RPC is bounded by shutting the socket down at the deadline.
   // The guard owns a second Socket on the connection: NewGoferClient closes
   // its own on error, before the guard is disarmed.
@@ -331,11 +358,22 @@ absl::StatusOr<std::unique_ptr<devutil::GoferClient>> ContainerRegistry::Mount(
   const bool cut_off = guard.Disarm();
   if (cut_off) {
     return absl::DeadlineExceededError(absl::StrCat(
-        what, ": gofer ", label, " did not answer Mount before the deadline"));
+        what, ": gofer ", label,
+        " did not answer Mount before the deadline: it is not a LISAFS "
+        "gofer, or it is stuck or stopped"));
   }
   if (!client.ok()) {
-    return Recode(MountCode(syserr::ToErrno(client.status())), client.status(),
-                  absl::StrCat(what, ": mount over gofer ", label));
+    const int err = syserr::ToErrno(client.status());
+    // A broken answer to Mount (pkg/lisafs/README.md §2.6): a second look
+    // at the peer's first bytes tells a wrong kind of server from a broken
+    // gofer.
+    if (IsProtocolErrno(err) && !gofer_socket.empty()) {
+      if (std::string why = AnswerToMount(gofer_socket, deadline);
+          !why.empty()) {
+        return NotAGofer(mount_over, why, client.status());
+      }
+    }
+    return Recode(MountCode(err), client.status(), mount_over);
   }
   if (absl::Now() > deadline) {
     // The caller has given up: keep nothing it was told did not happen.
@@ -434,8 +472,9 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Install(
   const std::string label = gofer_socket.empty()
                                 ? std::string("on the connected socket")
                                 : absl::StrCat("at ", Quoted(gofer_socket));
-  ASSIGN_OR_RETURN(std::unique_ptr<devutil::GoferClient> client,
-                   Mount(what, name, label, std::move(sock), deadline));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<devutil::GoferClient> client,
+      Mount(what, name, label, gofer_socket, std::move(sock), deadline));
   auto conn = std::make_shared<Connection>(
       next_id_++, std::string(gofer_socket), std::move(client));
   std::shared_ptr<Container> c;

@@ -160,7 +160,13 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // DEADLINE_EXCEEDED otherwise, and nothing is kept. A gofer that refuses
   // or drops the connection, or whose Mount fails or could serve no call
   // (NewGoferClient's checks), is UNAVAILABLE, with the errno in the
-  // message.
+  // message. A peer that is not a LISAFS gofer (gofer_check.h) is
+  // UNAVAILABLE with EPROTO and says so ("... it is not a LISAFS gofer:
+  // it speaks HTTP/2 ..."): one that sent bytes before any request, or
+  // whose broken answer to Mount a second connection shows to be no
+  // LISAFS frame (made by deadline, only after such a failure, and only
+  // with a gofer_socket); one that closed the connection unanswered is
+  // told apart the same way.
   absl::StatusOr<ContainerInfo> Attach(absl::string_view name,
                                        absl::string_view gofer_socket,
                                        absl::Time deadline);
@@ -316,10 +322,13 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   absl::StatusOr<unet::Socket> Dial(absl::string_view what,
                                     absl::string_view gofer_socket,
                                     absl::Time deadline) const;
-  // Mount mounts over sock by deadline (label names the gofer in errors).
+  // Mount mounts over sock by deadline (label names the gofer in errors;
+  // gofer_socket, unless empty, is where sock was connected, for a second
+  // look at a peer whose Mount answer is broken: gofer_check.h).
   absl::StatusOr<std::unique_ptr<devutil::GoferClient>> Mount(
       absl::string_view what, absl::string_view name, absl::string_view label,
-      unet::Socket sock, absl::Time deadline) const;
+      absl::string_view gofer_socket, unet::Socket sock,
+      absl::Time deadline) const;
   // StartBy returns the deadline of an attach (kDefaultAttachTimeout for an
   // infinite one), DEADLINE_EXCEEDED if it has passed.
   static absl::StatusOr<absl::Time> StartBy(absl::string_view what,

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -27,6 +28,16 @@ absl::Time Deadline(const grpc::ServerContext* ctx) {
     return absl::InfiniteFuture();
   }
   return absl::FromChrono(d);
+}
+
+// AttachBy is the deadline an attach passes to the registry: the call's,
+// less Service::kAttachAnswerMargin (or a tenth of the time left).
+absl::Time AttachBy(const grpc::ServerContext* ctx) {
+  const absl::Time d = Deadline(ctx);
+  if (d == absl::InfiniteFuture()) return d;
+  const absl::Duration left = d - absl::Now();
+  if (left <= absl::ZeroDuration()) return d;
+  return d - std::min(left / 10, Service::kAttachAnswerMargin);
 }
 
 // Gone returns a non-OK status if the caller has gone away or its deadline
@@ -191,7 +202,7 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   }
   absl::StatusOr<ContainerInfo> info =
-      registry_->Attach(req->name(), req->gofer_socket(), Deadline(ctx));
+      registry_->Attach(req->name(), req->gofer_socket(), AttachBy(ctx));
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, resp);
   return grpc::Status::OK;
@@ -207,7 +218,7 @@ grpc::Status Service::ReattachContainer(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   }
   absl::StatusOr<ContainerInfo> info =
-      registry_->Replace(req->name(), req->gofer_socket(), Deadline(ctx));
+      registry_->Replace(req->name(), req->gofer_socket(), AttachBy(ctx));
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, resp);
   return grpc::Status::OK;
