@@ -40,14 +40,14 @@ std::string Shown(absl::Span<const uint8_t> b) {
   size_t printable = 0;
   for (uint8_t c : b) printable += (c >= 0x20 && c < 0x7f) || c == '\n';
   if (printable * 4 >= b.size() * 3) {
-    return absl::StrCat(
-        "\"",
-        absl::CHexEscape(absl::string_view(
-            reinterpret_cast<const char*>(b.data()), b.size())),
-        "\"");
+    return absl::StrCat("\"",
+                        absl::CHexEscape(absl::string_view(
+                            reinterpret_cast<const char*>(b.data()), b.size())),
+                        "\"");
   }
   std::vector<std::string> hex;
-  for (uint8_t c : b) hex.push_back(absl::StrCat(absl::Hex(c, absl::kZeroPad2)));
+  for (uint8_t c : b)
+    hex.push_back(absl::StrCat(absl::Hex(c, absl::kZeroPad2)));
   return absl::StrJoin(hex, " ");
 }
 

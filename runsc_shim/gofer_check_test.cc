@@ -69,16 +69,17 @@ TEST(SpokeFirstTest, SilentPeerPassesAndNothingIsTaken) {
   ASSERT_TRUE(sock.ok()) << sock.status();
   EXPECT_THAT(SpokeFirst(*sock), IsEmpty());
   ASSERT_EQ(write(peer.get(), "ab", 2), 2);
-  EXPECT_THAT(SpokeFirst(*sock), HasSubstr("it sent \"ab\" before any request"));
+  EXPECT_THAT(SpokeFirst(*sock),
+              HasSubstr("it sent \"ab\" before any request"));
   // Peeked, not taken.
   char buf[2];
   EXPECT_EQ(read(sock->fd(), buf, 2), 2);
 }
 
 TEST(AnswerToMountTest, UnreachablePeerSaysNothing) {
-  EXPECT_THAT(AnswerToMount("/nonexistent/gofer.sock",
-                            absl::Now() + absl::Seconds(5)),
-              IsEmpty());
+  EXPECT_THAT(
+      AnswerToMount("/nonexistent/gofer.sock", absl::Now() + absl::Seconds(5)),
+      IsEmpty());
 }
 
 }  // namespace
