@@ -741,15 +741,14 @@ absl::StatusOr<std::vector<DeviceEntry>> ContainerRegistry::DirentStats(
   out.reserve(names.size());
   for (std::string& entry : names) {
     if (entry.empty() || entry == "." || entry == ".." ||
-        entry.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+        entry.find_first_of(absl::string_view("/\0", 2)) != std::string::npos) {
       return Recode(
           absl::StatusCode::kInternal,
           syserr::FromErrno(EIO, absl::StrCat("the listing holds ",
                                               Quoted(absl::CHexEscape(entry)),
                                               ", which names no entry")),
           absl::StrCat("container ", Quoted(name),
-                       ": list devices: gofer "
-                       "fault"));
+                       ": list devices: gofer fault"));
     }
     absl::StatusOr<struct stat> st = RunCall<struct stat>(
         name, absl::StrCat("stat ", Quoted(entry)), Table::kStat, deadline,
