@@ -741,7 +741,8 @@ absl::StatusOr<std::vector<DeviceEntry>> ContainerRegistry::DirentStats(
   out.reserve(names.size());
   for (std::string& entry : names) {
     if (entry.empty() || entry == "." || entry == ".." ||
-        entry.find_first_of(absl::string_view("/\0", 2)) != std::string::npos) {
+        entry.find('/') != std::string::npos ||
+        entry.find('\0') != std::string::npos) {
       return Recode(
           absl::StatusCode::kInternal,
           syserr::FromErrno(EIO, absl::StrCat("the listing holds ",
