@@ -202,7 +202,7 @@ TEST_F(DevctlTest, JsonOutput) {
 // Against the real shim: enable once the service fills
 // ListDevicesResponse.devices (devctl_peer_test covers devctl's side with a
 // minimal DevGoferShim).
-TEST_F(DevctlTest, DISABLED_LongListingFromTheRealShim) {
+TEST_F(DevctlTest, LongListingFromTheRealShim) {
   ASSERT_EQ(Devctl({"attach", "demo", gofer_->socket()}).exit_code, 0);
   Result r = Devctl({"devices", "demo", "-l"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

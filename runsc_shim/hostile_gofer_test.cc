@@ -206,6 +206,84 @@ TEST_F(HostileShimTest, EndlessListingFailsAtTheBoundAndTheShimStaysSmall) {
   EXPECT_CODE(Devices("hostile"), RESOURCE_EXHAUSTED);
 }
 
+// A long listing of an endless directory fails at the listing's bound
+// before any entry is stat()ed: the stats are bounded by the listing.
+TEST_F(HostileShimTest, EndlessLongListingStopsAtTheBoundBeforeAnyStat) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  auto g = HostileGofer::Start(testing::EndlessListing(
+      1000, 2'000'000,
+      [](size_t i) { return absl::StrCat("endless-entry-", i); }));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("hostile", (*g)->socket()));
+  v1::ListDevicesResponse resp;
+  grpc::Status st = DevicesLong("hostile", &resp);
+  EXPECT_CODE(st, RESOURCE_EXHAUSTED);
+  EXPECT_THAT(st.error_message(), HasSubstr("ENOBUFS"));
+  EXPECT_EQ((*g)->requests(MID::kWalkStat), 0u);
+  EXPECT_EQ(StateOf("hostile"), v1::Container::ATTACHED);
+  ExpectGoodServed();
+}
+
+// A gofer that lists entries and then never answers their stats is cut
+// off like one that stalls on any other call.
+TEST_F(HostileShimTest, GoferThatStallsOnTheEntriesStatsIsCutOff) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  testing::GoferScript listing = testing::EndlessListing(
+      2, 2, [](size_t i) { return absl::StrCat("entry-", i); });
+  auto g = HostileGofer::Start([listing](const GoferRequest& r) {
+    if (r.mid == MID::kWalkStat) return GoferAnswer::Silence();
+    return listing(r);
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("stalling", (*g)->socket()));
+  grpc::Status st = DevicesLong("stalling", nullptr, absl::Milliseconds(200));
+  EXPECT_CODE(st, DEADLINE_EXCEEDED);
+  EXPECT_TRUE((*g)->AwaitRequests(MID::kWalkStat, 1));
+  EXPECT_TRUE(testutil::WaitFor(
+      [&] { return StateOf("stalling") == v1::Container::DISCONNECTED; }));
+  v1::Container c;
+  ASSERT_GRPC_OK(Get("stalling", &c));
+  EXPECT_THAT(c.disconnect_reason(), HasSubstr("did not answer stat"));
+  ExpectGoodServed();
+}
+
+// An entry the gofer refuses to stat (fsgofer's EPERM for a block device)
+// is listed without a type; the listing goes on.
+TEST_F(HostileShimTest, LongListingKeepsAnEntryTheGoferWillNotStat) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  testing::GoferScript listing = testing::EndlessListing(
+      2, 2, [](size_t i) { return absl::StrCat("entry-", i); });
+  auto g = HostileGofer::Start([listing](const GoferRequest& r) {
+    if (r.mid == MID::kWalkStat) return GoferAnswer::Error(EPERM);
+    return listing(r);
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("refusing", (*g)->socket()));
+  v1::ListDevicesResponse resp;
+  ASSERT_GRPC_OK(DevicesLong("refusing", &resp));
+  ASSERT_EQ(resp.devices_size(), 2);
+  EXPECT_EQ(resp.devices(0).path(), "entry-0");
+  EXPECT_EQ(resp.devices(1).path(), "entry-1");
+  for (const v1::DeviceInfo& d : resp.devices()) {
+    EXPECT_EQ(d.type(), v1::FILE_TYPE_UNSPECIFIED);
+  }
+  EXPECT_EQ((*g)->requests(MID::kWalkStat), 2u);
+}
+
+// A listed name that cannot be an entry is the gofer's fault.
+TEST_F(HostileShimTest, LongListingOfANameWithASlashIsAGoferFault) {
+  ASSERT_NO_FATAL_FAILURE(StartShim());
+  auto g = HostileGofer::Start(
+      testing::EndlessListing(1, 1, [](size_t) { return "a/b"; }));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_GRPC_OK(Attach("slash", (*g)->socket()));
+  grpc::Status st = DevicesLong("slash");
+  EXPECT_CODE(st, INTERNAL);
+  EXPECT_THAT(st.error_message(), HasSubstr("\"a/b\", which names no entry"));
+  EXPECT_EQ((*g)->requests(MID::kWalkStat), 0u);
+  EXPECT_EQ(StateOf("slash"), v1::Container::ATTACHED);
+}
+
 // Attack 2 through the shim: Mount announces 0xFFFFFFFF, then every answer
 // is a header claiming 0xFFFFFFFF bytes that never come.
 TEST_F(HostileShimTest, FrameClaimingFourGiBLeavesTheShimSmall) {

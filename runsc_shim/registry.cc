@@ -8,11 +8,13 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/functional/function_ref.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
+#include "runsc_shim/gofer_check.h"
 #include "runsc_shim/validate.h"
 
 namespace gvisor::shim {
@@ -274,6 +276,24 @@ bool IsTransportErrno(int err) {
          err == ESHUTDOWN;
 }
 
+// IsProtocolErrno reports whether err is how a Mount fails when the answer
+// is no LISAFS frame or there is none: a transport failure, a MID
+// mismatch, an undecodable answer (pkg/lisafs/README.md §2.6).
+bool IsProtocolErrno(int err) {
+  return IsTransportErrno(err) || err == EINVAL || err == EMSGSIZE ||
+         err == EPROTO || err == EBADMSG;
+}
+
+// NotAGofer is the UNAVAILABLE (EPROTO) of an attach whose peer is not a
+// LISAFS gofer: "<mount_over>: <why>", then the Mount failure if any.
+absl::Status NotAGofer(absl::string_view mount_over, absl::string_view why,
+                       const absl::Status& mount) {
+  std::string msg = absl::StrCat(mount_over, ": ", why);
+  if (!mount.ok()) absl::StrAppend(&msg, " (", mount.message(), ")");
+  return syserr::WithCode(absl::StatusCode::kUnavailable,
+                          syserr::FromErrno(EPROTO, msg));
+}
+
 // StallDeadline is when an RPC started now with the caller's deadline is
 // cut off (see ContainerRegistry::OpenAt).
 absl::Time StallDeadline(absl::Time deadline) {
@@ -318,7 +338,15 @@ absl::StatusOr<unet::Socket> ContainerRegistry::Dial(
 
 absl::StatusOr<std::unique_ptr<devutil::GoferClient>> ContainerRegistry::Mount(
     absl::string_view what, absl::string_view name, absl::string_view label,
-    unet::Socket sock, absl::Time deadline) const {
+    absl::string_view gofer_socket, unet::Socket sock,
+    absl::Time deadline) const {
+  const std::string mount_over =
+      absl::StrCat(what, ": mount over gofer ", label);
+  // A peer that has spoken before any request is no LISAFS gofer (see
+  // gofer_check.h): say so rather than send it a Mount.
+  if (std::string why = SpokeFirst(sock); !why.empty()) {
+    return NotAGofer(mount_over, why, absl::OkStatus());
+  }
   // The Mount RPC is bounded by shutting the socket down at the deadline.
   // The guard owns a second Socket on the connection: NewGoferClient closes
   // its own on error, before the guard is disarmed.
@@ -330,11 +358,22 @@ absl::StatusOr<std::unique_ptr<devutil::GoferClient>> ContainerRegistry::Mount(
   const bool cut_off = guard.Disarm();
   if (cut_off) {
     return absl::DeadlineExceededError(absl::StrCat(
-        what, ": gofer ", label, " did not answer Mount before the deadline"));
+        what, ": gofer ", label,
+        " did not answer Mount before the deadline: it is not a LISAFS "
+        "gofer, or it is stuck or stopped"));
   }
   if (!client.ok()) {
-    return Recode(MountCode(syserr::ToErrno(client.status())), client.status(),
-                  absl::StrCat(what, ": mount over gofer ", label));
+    const int err = syserr::ToErrno(client.status());
+    // A broken answer to Mount (pkg/lisafs/README.md §2.6): a second look
+    // at the peer's first bytes tells a wrong kind of server from a broken
+    // gofer.
+    if (IsProtocolErrno(err) && !gofer_socket.empty()) {
+      if (std::string why = AnswerToMount(gofer_socket, deadline);
+          !why.empty()) {
+        return NotAGofer(mount_over, why, client.status());
+      }
+    }
+    return Recode(MountCode(err), client.status(), mount_over);
   }
   if (absl::Now() > deadline) {
     // The caller has given up: keep nothing it was told did not happen.
@@ -433,8 +472,9 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Install(
   const std::string label = gofer_socket.empty()
                                 ? std::string("on the connected socket")
                                 : absl::StrCat("at ", Quoted(gofer_socket));
-  ASSIGN_OR_RETURN(std::unique_ptr<devutil::GoferClient> client,
-                   Mount(what, name, label, std::move(sock), deadline));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<devutil::GoferClient> client,
+      Mount(what, name, label, gofer_socket, std::move(sock), deadline));
   auto conn = std::make_shared<Connection>(
       next_id_++, std::string(gofer_socket), std::move(client));
   std::shared_ptr<Container> c;
@@ -685,6 +725,53 @@ absl::StatusOr<std::vector<std::string>> ContainerRegistry::DirentNames(
       [this](devutil::GoferClient& client) {
         return client.DirentNames(ctx_);
       });
+}
+
+absl::StatusOr<std::vector<DeviceEntry>> ContainerRegistry::DirentStats(
+    absl::string_view name, absl::Time deadline) {
+  InCall in_call(this);
+  ASSIGN_OR_RETURN(std::vector<std::string> names,
+                   RunCall<std::vector<std::string>>(
+                       name, "list devices", Table::kListing, deadline,
+                       [this](devutil::GoferClient& client) {
+                         return client.DirentNames(ctx_);
+                       }));
+  std::sort(names.begin(), names.end());
+  std::vector<DeviceEntry> out;
+  out.reserve(names.size());
+  for (std::string& entry : names) {
+    if (entry.empty() || entry == "." || entry == ".." ||
+        entry.find('/') != std::string::npos ||
+        entry.find('\0') != std::string::npos) {
+      return Recode(
+          absl::StatusCode::kInternal,
+          syserr::FromErrno(EIO, absl::StrCat("the listing holds ",
+                                              Quoted(absl::CHexEscape(entry)),
+                                              ", which names no entry")),
+          absl::StrCat("container ", Quoted(name),
+                       ": list devices: gofer fault"));
+    }
+    absl::StatusOr<struct stat> st = RunCall<struct stat>(
+        name, absl::StrCat("stat ", Quoted(entry)), Table::kStat, deadline,
+        [&](devutil::GoferClient& client) {
+          return client.Lstat(ctx_, entry);
+        });
+    if (!st.ok()) {
+      const int err = syserr::ToErrno(st.status());
+      const absl::StatusCode code = st.status().code();
+      if (code == absl::StatusCode::kNotFound && err == ENOENT &&
+          Find(name) != nullptr) {
+        continue;  // removed since the listing
+      }
+      if (code == absl::StatusCode::kPermissionDenied) {
+        out.push_back(DeviceEntry{std::move(entry), std::nullopt});
+        continue;
+      }
+      return st.status();
+    }
+    out.push_back(DeviceEntry{std::move(entry), *st});
+  }
+  return out;
 }
 
 absl::StatusOr<fd::OwnedFd> ContainerRegistry::OpenAt(absl::string_view name,

@@ -66,6 +66,14 @@ struct ContainerInfo {
   uint64_t reattaches = 0;
 };
 
+// DeviceEntry is one entry of a long listing (ContainerRegistry::
+// DirentStats): its name in the served directory and its lstat, unless
+// the gofer refused to stat it.
+struct DeviceEntry {
+  std::string name;
+  std::optional<struct stat> st;
+};
+
 // RegistryOptions bound what a registry gives each container.
 struct RegistryOptions {
   // kDefaultMaxCallsPerContainer bounds one container's calls in flight. A
@@ -152,7 +160,13 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // DEADLINE_EXCEEDED otherwise, and nothing is kept. A gofer that refuses
   // or drops the connection, or whose Mount fails or could serve no call
   // (NewGoferClient's checks), is UNAVAILABLE, with the errno in the
-  // message.
+  // message. A peer that is not a LISAFS gofer (gofer_check.h) is
+  // UNAVAILABLE with EPROTO and says so ("... it is not a LISAFS gofer:
+  // it speaks HTTP/2 ..."): one that sent bytes before any request, or
+  // whose broken answer to Mount a second connection shows to be no
+  // LISAFS frame (made by deadline, only after such a failure, and only
+  // with a gofer_socket); one that closed the connection unanswered is
+  // told apart the same way.
   absl::StatusOr<ContainerInfo> Attach(absl::string_view name,
                                        absl::string_view gofer_socket,
                                        absl::Time deadline);
@@ -216,6 +230,23 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // DirentNames runs GoferClient::DirentNames for name's client. A listing
   // past the client's bounds is RESOURCE_EXHAUSTED (ENOBUFS).
   absl::StatusOr<std::vector<std::string>> DirentNames(absl::string_view name,
+                                                       absl::Time deadline);
+
+  // DirentStats lists name's served directory as DirentNames does, then
+  // describes each entry with GoferClient::Lstat (one WalkStat RPC each,
+  // or on the fast path an O_PATH open and fstat: nothing is opened, and a
+  // symlink is described, never followed), and returns the entries sorted
+  // by name. The listing's bounds (max_dirents, max_dirent_bytes) bound the
+  // stats too. Each stat is a call of its own, with the guards of OpenAt
+  // below (a gofer that stalls on one is cut off; the deadline is checked
+  // before each; the bound of calls), and fails as Stat does, but for two
+  // outcomes that concern one entry only: an entry gone by the time of its
+  // stat (ENOENT) is left out, and one the gofer refuses to stat (EACCES,
+  // EPERM: fsgofer's answer for a block device) is listed without st. A
+  // listed name that
+  // cannot be one entry ("", ".", "..", or one holding '/' or NUL) is a
+  // gofer fault (INTERNAL, EIO).
+  absl::StatusOr<std::vector<DeviceEntry>> DirentStats(absl::string_view name,
                                                        absl::Time deadline);
 
   // OpenAt runs GoferClient::OpenAt for name's client and returns the
@@ -291,10 +322,13 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   absl::StatusOr<unet::Socket> Dial(absl::string_view what,
                                     absl::string_view gofer_socket,
                                     absl::Time deadline) const;
-  // Mount mounts over sock by deadline (label names the gofer in errors).
+  // Mount mounts over sock by deadline (label names the gofer in errors;
+  // gofer_socket, unless empty, is where sock was connected, for a second
+  // look at a peer whose Mount answer is broken: gofer_check.h).
   absl::StatusOr<std::unique_ptr<devutil::GoferClient>> Mount(
       absl::string_view what, absl::string_view name, absl::string_view label,
-      unet::Socket sock, absl::Time deadline) const;
+      absl::string_view gofer_socket, unet::Socket sock,
+      absl::Time deadline) const;
   // StartBy returns the deadline of an attach (kDefaultAttachTimeout for an
   // infinite one), DEADLINE_EXCEEDED if it has passed.
   static absl::StatusOr<absl::Time> StartBy(absl::string_view what,

@@ -3,10 +3,13 @@
 
 #include "runsc_shim/registry.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -24,6 +27,7 @@
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
 #include "pkg/syserr/syserr.h"
+#include "pkg/unet/unet.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
 #include "testing/leased_file.h"
@@ -58,6 +62,67 @@ class RegistryTest : public ::testing::Test {
   std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
   std::unique_ptr<ContainerRegistry> registry_;
 };
+
+// The first bytes an HTTP/2 server sends on a new connection: a SETTINGS
+// frame header (4 settings) and its payload.
+const std::string kHttp2Settings(
+    "\x00\x00\x18\x04\x00\x00\x00\x00\x00"
+    "\x00\x03\x00\x00\x00\x00\x00\x04\x00"
+    "\x40\x00\x00\x00\x05\x00\x40\x00\x00"
+    "\x00\x06\x00\x00\x40\x00",
+    33);
+
+// A connected socket whose peer has already spoken is no LISAFS gofer: it
+// is refused before any Mount, saying what the peer speaks.
+TEST_F(RegistryTest, ConnectedPeerThatSpokeFirstIsNotALisafsGofer) {
+  struct Case {
+    std::string first;
+    const char* says;
+  };
+  for (const Case& k :
+       {Case{kHttp2Settings, "it is not a LISAFS gofer: it speaks HTTP/2"},
+        Case{"SSH-2.0-OpenSSH\r\n",
+             "it is not a LISAFS gofer: it sent \"SSH-2.0-"},
+        Case{std::string("\x08\x00\x00\x00\x01\x00\x00\x00", 8),
+             "it is not a LISAFS gofer: it sent 08 00 00 00 01 00 00 00 "
+             "before any request (a LISAFS gofer waits for Mount)"}}) {
+    SCOPED_TRACE(k.says);
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    fd::OwnedFd peer(sv[1]);
+    ASSERT_EQ(write(peer.get(), k.first.data(), k.first.size()),
+              static_cast<ssize_t>(k.first.size()));
+    absl::StatusOr<unet::Socket> sock =
+        unet::Socket::FromFd(fd::OwnedFd(sv[0]));
+    ASSERT_TRUE(sock.ok()) << sock.status();
+    absl::StatusOr<ContainerInfo> info =
+        registry_->Attach("c", *std::move(sock), Soon());
+    EXPECT_EQ(info.status().code(), absl::StatusCode::kUnavailable)
+        << info.status();
+    EXPECT_EQ(syserr::ToErrno(info.status()), EPROTO);
+    EXPECT_THAT(info.status().message(), ::testing::HasSubstr(k.says));
+    // Nothing was sent to it: no Mount, and the connection is closed (with
+    // its bytes unread: ECONNRESET, or the end of the stream).
+    char b;
+    EXPECT_LE(read(peer.get(), &b, 1), 0);
+  }
+  EXPECT_EQ(registry_->size(), 0u);
+}
+
+// A connected socket whose peer closed before any request is refused too.
+TEST_F(RegistryTest, ConnectedPeerThatClosedFirstIsRefusedSayingSo) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  close(sv[1]);
+  absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(sv[0]));
+  ASSERT_TRUE(sock.ok()) << sock.status();
+  absl::StatusOr<ContainerInfo> info =
+      registry_->Attach("c", *std::move(sock), Soon());
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(info.status().message(),
+              ::testing::HasSubstr("closed the connection before any request: "
+                                   "it is not a LISAFS gofer"));
+}
 
 TEST_F(RegistryTest, ProviderHandsOutTheContainersClient) {
   auto g = Gofer();

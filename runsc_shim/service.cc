@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -27,6 +28,16 @@ absl::Time Deadline(const grpc::ServerContext* ctx) {
     return absl::InfiniteFuture();
   }
   return absl::FromChrono(d);
+}
+
+// AttachBy is the deadline an attach passes to the registry: the call's,
+// less Service::kAttachAnswerMargin (or a tenth of the time left).
+absl::Time AttachBy(const grpc::ServerContext* ctx) {
+  const absl::Time d = Deadline(ctx);
+  if (d == absl::InfiniteFuture()) return d;
+  const absl::Duration left = d - absl::Now();
+  if (left <= absl::ZeroDuration()) return d;
+  return d - std::min(left / 10, Service::kAttachAnswerMargin);
 }
 
 // Gone returns a non-OK status if the caller has gone away or its deadline
@@ -79,6 +90,17 @@ v1::FileType FileTypeOf(mode_t mode) {
   }
 }
 
+// Describe fills *out's path, type, mode and device numbers from st.
+void Describe(absl::string_view path, const struct stat& st,
+              v1::DeviceInfo* out) {
+  out->set_path(std::string(path));
+  out->set_type(FileTypeOf(st.st_mode));
+  out->set_mode(st.st_mode & 07777);
+  const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+  out->set_rdev_major(device ? major(st.st_rdev) : 0);
+  out->set_rdev_minor(device ? minor(st.st_rdev) : 0);
+}
+
 // Probe fills *out as ProbeDevice does for req (flags: its access mode).
 absl::Status Probe(ContainerRegistry& registry,
                    const v1::ProbeDeviceRequest& req, int flags,
@@ -101,11 +123,7 @@ absl::Status Probe(ContainerRegistry& registry,
   } else {
     ASSIGN_OR_RETURN(st, registry.Stat(req.name(), req.path(), deadline));
   }
-  out->set_path(req.path());
-  out->set_type(FileTypeOf(st.st_mode));
-  out->set_mode(st.st_mode & 07777);
-  out->set_rdev_major(major(st.st_rdev));
-  out->set_rdev_minor(minor(st.st_rdev));
+  Describe(req.path(), st, out);
   return absl::OkStatus();
 }
 
@@ -184,7 +202,7 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   }
   absl::StatusOr<ContainerInfo> info =
-      registry_->Attach(req->name(), req->gofer_socket(), Deadline(ctx));
+      registry_->Attach(req->name(), req->gofer_socket(), AttachBy(ctx));
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, resp);
   return grpc::Status::OK;
@@ -200,7 +218,7 @@ grpc::Status Service::ReattachContainer(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   }
   absl::StatusOr<ContainerInfo> info =
-      registry_->Replace(req->name(), req->gofer_socket(), Deadline(ctx));
+      registry_->Replace(req->name(), req->gofer_socket(), AttachBy(ctx));
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, resp);
   return grpc::Status::OK;
@@ -261,6 +279,23 @@ grpc::Status Service::ListDevices(grpc::ServerContext* ctx,
   }
   if (absl::Status s = Gone(ctx, "ListDevices"); !s.ok()) {
     return ToGrpcStatus(s);
+  }
+  if (req->details()) {
+    absl::StatusOr<std::vector<DeviceEntry>> entries =
+        registry_->DirentStats(req->name(), Deadline(ctx));
+    if (!entries.ok()) return ToGrpcStatus(entries.status());
+    resp->mutable_names()->Reserve(static_cast<int>(entries->size()));
+    resp->mutable_devices()->Reserve(static_cast<int>(entries->size()));
+    for (DeviceEntry& e : *entries) {
+      v1::DeviceInfo* d = resp->add_devices();
+      if (e.st.has_value()) {
+        Describe(e.name, *e.st, d);
+      } else {
+        d->set_path(e.name);  // the gofer would not say what it is
+      }
+      resp->add_names(std::move(e.name));
+    }
+    return grpc::Status::OK;
   }
   absl::StatusOr<std::vector<std::string>> names =
       registry_->DirentNames(req->name(), Deadline(ctx));

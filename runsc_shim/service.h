@@ -49,6 +49,13 @@ class Service final : public v1::DevGoferShim::Service {
       grpc::ServerContext* ctx, const v1::WatchContainersRequest* req,
       grpc::ServerWriter<v1::ContainerEvent>* writer) override;
 
+  // kAttachAnswerMargin: AttachContainer and ReattachContainer give up
+  // this much before the call's deadline (a tenth of the time left, if
+  // less), so that their own DEADLINE_EXCEEDED, which says what did not
+  // answer and what it may be, reaches the caller before the caller's
+  // deadline ends the call with a bare one.
+  static constexpr absl::Duration kAttachAnswerMargin = absl::Milliseconds(500);
+
   // kWatchTick is how often a quiet WatchContainers stream checks whether
   // its client has gone (gRPC's synchronous API has no notification).
   static constexpr absl::Duration kWatchTick = absl::Seconds(1);

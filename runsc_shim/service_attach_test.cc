@@ -227,21 +227,71 @@ TEST_F(ShimTest, RefusingGoferSocketIsUnavailableWithErrno) {
 }
 
 TEST_F(ShimTest, GoferThatHangsUpAtOnceIsUnavailable) {
-  std::string path = testutil::TempSocketPath("hangup");
-  absl::StatusOr<unet::ServerSocket> s =
-      unet::ServerSocket::Bind(path, SOCK_STREAM);
-  ASSERT_TRUE(s.ok()) << s.status();
-  ASSERT_TRUE(s->Listen().ok());
-  std::thread closer([&] {
-    absl::StatusOr<unet::Socket> c = s->Accept();
-    // Dropping the connection unanswered.
-  });
-  grpc::Status st = Attach("demo", path);
-  closer.join();
+  // It drops every connection unanswered.
+  absl::StatusOr<std::unique_ptr<testutil::FakePeer>> p =
+      testutil::FakePeer::Start("", /*hang_up=*/true);
+  ASSERT_TRUE(p.ok()) << p.status();
+  grpc::Status st = Attach("demo", (*p)->socket());
   EXPECT_CODE(st, UNAVAILABLE);
   EXPECT_THAT(st.error_message(), HasSubstr("mount"));
+  // Before or after the shim's Mount went out, as the race goes.
+  EXPECT_THAT(st.error_message(), HasSubstr("it closed the connection "));
+  EXPECT_THAT(st.error_message(),
+              HasSubstr(": it is not a LISAFS gofer, or one refusing "
+                        "connections (see its log)"));
   EXPECT_EQ(registry_->size(), 0u);
-  s->Unlink().IgnoreError();
+}
+
+// The shim's own socket is an HTTP/2 server's, which speaks first: an
+// attach (or reattach) to it says what it is, keeping the code.
+TEST_F(ShimTest, AttachOfTheShimsOwnSocketSaysItIsNotALisafsGofer) {
+  grpc::Status st = Attach("demo", address_.target);
+  EXPECT_CODE(st, UNAVAILABLE);
+  EXPECT_THAT(st.error_message(), HasSubstr("EPROTO"));
+  EXPECT_THAT(st.error_message(),
+              HasSubstr("it is not a LISAFS gofer: it speaks HTTP/2 (a gRPC "
+                        "server, such as a runsc_shim"));
+  EXPECT_EQ(registry_->size(), 0u);
+
+  auto g = Devices();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  st = Reattach("demo", address_.target);
+  EXPECT_CODE(st, UNAVAILABLE);
+  EXPECT_THAT(st.error_message(), HasSubstr("it speaks HTTP/2"));
+  EXPECT_EQ(StateOf("demo"), v1::Container::ATTACHED);
+  ASSERT_GRPC_OK(Probe("demo", "null"));
+}
+
+TEST_F(ShimTest, PeerThatWritesGarbageFirstIsNotALisafsGofer) {
+  absl::StatusOr<std::unique_ptr<testutil::FakePeer>> p =
+      testutil::FakePeer::Start("HELLO WORLD\n", /*hang_up=*/false);
+  ASSERT_TRUE(p.ok()) << p.status();
+  grpc::Status st = Attach("demo", (*p)->socket());
+  EXPECT_CODE(st, UNAVAILABLE);
+  EXPECT_THAT(st.error_message(), HasSubstr("EPROTO"));
+  // Seen before the shim's Mount went out ("it sent ...") or in answer to
+  // it ("its first bytes, ..."), as the race goes.
+  EXPECT_THAT(st.error_message(), HasSubstr("it is not a LISAFS gofer: it"));
+  EXPECT_THAT(st.error_message(), HasSubstr("\"HELLO WOR"));
+  EXPECT_EQ(registry_->size(), 0u);
+}
+
+TEST_F(ShimTest, SilentPeerIsCutOffAtTheDeadlineSayingItMayBeNoGofer) {
+  absl::StatusOr<std::unique_ptr<testutil::FakePeer>> p =
+      testutil::FakePeer::Start("", /*hang_up=*/false);
+  ASSERT_TRUE(p.ok()) << p.status();
+  // Through the registry: over gRPC the caller's own deadline may end the
+  // call first (Service::kAttachAnswerMargin makes that unlikely, not
+  // impossible).
+  absl::StatusOr<ContainerInfo> info = registry_->Attach(
+      "demo", (*p)->socket(), absl::Now() + absl::Milliseconds(300));
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << info.status();
+  EXPECT_THAT(info.status().message(),
+              HasSubstr("did not answer Mount before the deadline: it is not "
+                        "a LISAFS gofer, or it is stuck or stopped"));
+  EXPECT_EQ(registry_->size(), 0u);
 }
 
 TEST_F(ShimTest, AttachToASilentGoferHonoursTheDeadline) {

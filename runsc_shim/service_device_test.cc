@@ -10,6 +10,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,96 @@ TEST_P(ShimModeTest, ListDevicesNamesTheServedDirectory) {
   EXPECT_THAT(names, Contains("zero"));
   EXPECT_THAT(names, ::testing::Not(Contains(".")));
   EXPECT_THAT(names, ::testing::Not(Contains("..")));
+}
+
+int OpenEvents(int fd);
+
+// FindDevice returns the entry of resp named name, or null.
+const v1::DeviceInfo* FindDevice(const v1::ListDevicesResponse& resp,
+                                 const std::string& name) {
+  for (const v1::DeviceInfo& d : resp.devices()) {
+    if (d.path() == name) return &d;
+  }
+  return nullptr;
+}
+
+TEST_P(ShimModeTest, LongListingDescribesEachDeviceSortedByName) {
+  auto g = Gofer();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("demo", g->socket()));
+  v1::ListDevicesResponse resp;
+  ASSERT_GRPC_OK(DevicesLong("demo", &resp));
+  ASSERT_EQ(resp.devices_size(), resp.names_size());
+  std::vector<std::string> paths;
+  for (const v1::DeviceInfo& d : resp.devices()) paths.push_back(d.path());
+  EXPECT_TRUE(std::is_sorted(paths.begin(), paths.end()));
+  EXPECT_EQ(std::vector<std::string>(resp.names().begin(), resp.names().end()),
+            paths);
+  struct Case {
+    const char* name;
+    uint32_t major, minor;
+  };
+  for (Case k : {Case{"null", 1, 3}, Case{"zero", 1, 5}}) {
+    SCOPED_TRACE(k.name);
+    const v1::DeviceInfo* d = FindDevice(resp, k.name);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->type(), v1::CHAR_DEVICE);
+    EXPECT_EQ(d->mode(), 0666u);
+    EXPECT_EQ(d->rdev_major(), k.major);
+    EXPECT_EQ(d->rdev_minor(), k.minor);
+    EXPECT_FALSE(d->opened());
+    EXPECT_EQ(d->access_mode(), v1::ACCESS_MODE_UNSPECIFIED);
+  }
+  // Without details, names only, as before.
+  v1::ListDevicesResponse names;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  v1::ListDevicesRequest req;
+  req.set_name("demo");
+  ASSERT_GRPC_OK(stub()->ListDevices(&ctx, req, &names));
+  EXPECT_EQ(names.devices_size(), 0);
+  EXPECT_EQ(names.names_size(), resp.names_size());
+}
+
+// Directories, symlinks (described, never followed), FIFOs, files and
+// sockets, as the gofer's stat sees them, on both paths; nothing is opened.
+TEST_P(ShimModeTest, LongListingDescribesEveryFileTypeWithoutFollowing) {
+  auto g = GetParam() ? Tree({"--donate_mount_fd", "--host_fifo=open"})
+                      : Tree({"--host_fifo=open"});
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  const std::string fifo = fixture_->root() + "/fifo";
+  fd::OwnedFd in(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  ASSERT_TRUE(in.valid()) << strerror(errno);
+  ASSERT_GE(inotify_add_watch(in.get(), fifo.c_str(), IN_OPEN), 0);
+  v1::ListDevicesResponse resp;
+  ASSERT_GRPC_OK(DevicesLong("tree", &resp));
+  EXPECT_EQ(OpenEvents(in.get()), 0) << "the long listing opened the FIFO";
+  struct Case {
+    const char* name;
+    v1::FileType type;
+    uint32_t mode;  // 0: not checked
+  };
+  for (Case k : {Case{"dir", v1::DIRECTORY, 0755}, Case{"fifo", v1::FIFO, 0644},
+                 Case{"file", v1::REGULAR, 0644}, Case{"symlink", v1::SYMLINK},
+                 Case{"escape", v1::SYMLINK}, Case{"escape_dir", v1::SYMLINK},
+                 Case{"socket", v1::SOCKET}}) {
+    SCOPED_TRACE(k.name);
+    const v1::DeviceInfo* d = FindDevice(resp, k.name);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->type(), k.type);
+    if (k.mode != 0) {
+      EXPECT_EQ(d->mode(), k.mode);
+    }
+    EXPECT_EQ(d->rdev_major(), 0u);
+    EXPECT_EQ(d->rdev_minor(), 0u);
+  }
+  EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
+}
+
+TEST_F(ShimTest, LongListingOfAnUnknownContainerIsNotFound) {
+  EXPECT_CODE(DevicesLong("nobody"), NOT_FOUND);
+  EXPECT_CODE(DevicesLong("bad/name"), INVALID_ARGUMENT);
 }
 
 TEST_P(ShimModeTest, ProbeDescribesTheOpenedDevice) {
@@ -208,6 +299,53 @@ TEST_F(ShimTest, DirectoryOnTheHostFastPathIsEisdirToo) {
   grpc::Status st = ProbeOpen("tree", "dir", v1::READ);
   EXPECT_CODE(st, FAILED_PRECONDITION);
   EXPECT_THAT(st.error_message(), HasSubstr("EISDIR"));
+  EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
+}
+
+// Opening a directory or a symlink says what the file is (and where a
+// symlink points), on both paths; a stat names the symlink the same way.
+TEST_P(ShimModeTest, ProbeSaysADirectoryOrASymlinkIsOne) {
+  auto g = GetParam() ? Tree({"--donate_mount_fd"}) : Tree();
+  ASSERT_NE(g, nullptr);
+  ASSERT_GRPC_OK(Attach("tree", g->socket()));
+  for (const char* dir : {"dir", "dir/nested"}) {
+    SCOPED_TRACE(dir);
+    grpc::Status st = ProbeOpen("tree", dir);
+    EXPECT_CODE(st, FAILED_PRECONDITION);
+    EXPECT_THAT(st.error_message(), HasSubstr("EISDIR"));
+    EXPECT_THAT(
+        st.error_message(),
+        HasSubstr(absl::StrCat("\"", dir, "\" is a directory, not a device")));
+  }
+  struct Case {
+    const char* path;
+    const char* link;
+    const char* target;  // its beginning
+  };
+  for (const Case& k : {Case{"symlink", "symlink", "file\""},
+                        Case{"dir/up", "dir/up", "../file\""},
+                        Case{"escape_dir/x", "escape_dir", "/"},
+                        Case{"escape", "escape", "/"}}) {
+    for (bool open : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(k.path, open ? " open" : " stat"));
+      grpc::Status st =
+          open ? ProbeOpen("tree", k.path) : Probe("tree", k.path);
+      EXPECT_CODE(st, FAILED_PRECONDITION);
+      EXPECT_THAT(st.error_message(), HasSubstr("ELOOP"));
+      // The target where it costs nothing more: the fast path's readlinkat
+      // of the link it holds, or a ReadLinkAt of the FDID an open's walk
+      // holds; a stat over RPC is one WalkStat and holds no FDID.
+      const bool target = GetParam() || open;
+      EXPECT_THAT(
+          st.error_message(),
+          HasSubstr(target ? absl::StrCat("\"", k.link, "\" is a symlink to \"",
+                                          k.target)
+                           : absl::StrCat("\"", k.link,
+                                          "\" is a symlink (never "
+                                          "followed)")));
+      EXPECT_THAT(st.error_message(), HasSubstr("(never followed)"));
+    }
+  }
   EXPECT_EQ(StateOf("tree"), v1::Container::ATTACHED);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -414,6 +415,59 @@ grpc::Status ShimClient::Devices(const std::string& name,
   v1::ListDevicesResponse resp;
   grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
   if (out != nullptr) out->assign(resp.names().begin(), resp.names().end());
+  return st;
+}
+
+absl::StatusOr<std::unique_ptr<FakePeer>> FakePeer::Start(std::string first,
+                                                          bool hang_up) {
+  std::string path = TempSocketPath("fakepeer");
+  ASSIGN_OR_RETURN(unet::ServerSocket listener,
+                   unet::ServerSocket::Bind(path, SOCK_STREAM));
+  RETURN_IF_ERROR(listener.Listen());
+  std::unique_ptr<FakePeer> p(
+      new FakePeer(std::move(first), hang_up, path, std::move(listener)));
+  p->thread_ = std::thread([raw = p.get()] { raw->AcceptLoop(); });
+  return p;
+}
+
+FakePeer::FakePeer(std::string first, bool hang_up, std::string path,
+                   unet::ServerSocket listener)
+    : first_(std::move(first)),
+      hang_up_(hang_up),
+      path_(std::move(path)),
+      listener_(std::move(listener)) {}
+
+FakePeer::~FakePeer() {
+  listener_.Shutdown().IgnoreError();
+  if (thread_.joinable()) thread_.join();
+  listener_.Unlink().IgnoreError();
+}
+
+void FakePeer::AcceptLoop() {
+  for (;;) {
+    absl::StatusOr<unet::Socket> c = listener_.Accept();
+    if (!c.ok()) return;  // shut down
+    ++accepted_;
+    if (!first_.empty()) {
+      iovec iov = {const_cast<char*>(first_.data()), first_.size()};
+      c->SendAll(absl::MakeConstSpan(&iov, 1), {}).IgnoreError();
+    }
+    if (!hang_up_) kept_.push_back(*std::move(c));
+  }
+}
+
+grpc::Status ShimClient::DevicesLong(
+    const std::string& name,
+    ::gvisor::devutil::shim::v1::ListDevicesResponse* out,
+    absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  Deadline(&ctx, timeout);
+  v1::ListDevicesRequest req;
+  req.set_name(name);
+  req.set_details(true);
+  v1::ListDevicesResponse resp;
+  grpc::Status st = stub_->ListDevices(&ctx, req, &resp);
+  if (out != nullptr) *out = std::move(resp);
   return st;
 }
 

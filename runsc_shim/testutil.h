@@ -8,15 +8,18 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "pkg/unet/unet.h"
 #include "runsc_shim/shim.grpc.pb.h"
 #include "testing/fd_count.h"
 
@@ -131,6 +134,39 @@ class DevGofer {
   std::unique_ptr<Child> child_;
 };
 
+// FakePeer is a server on a fresh socket path that is not a LISAFS gofer,
+// for tests of what an attach to the wrong socket says. For every
+// connection it accepts it writes `first` at once (if not empty), then
+// closes the connection (hang_up) or keeps it open and silent until the
+// FakePeer is destroyed.
+class FakePeer {
+ public:
+  static absl::StatusOr<std::unique_ptr<FakePeer>> Start(std::string first,
+                                                         bool hang_up);
+  // The destructor stops accepting, closes every connection, joins its
+  // thread and removes the socket file.
+  ~FakePeer();
+  FakePeer(const FakePeer&) = delete;
+  FakePeer& operator=(const FakePeer&) = delete;
+
+  const std::string& socket() const { return path_; }
+  // accepted returns how many connections it has accepted so far.
+  size_t accepted() const { return accepted_.load(); }
+
+ private:
+  FakePeer(std::string first, bool hang_up, std::string path,
+           unet::ServerSocket listener);
+  void AcceptLoop();
+
+  const std::string first_;
+  const bool hang_up_;
+  const std::string path_;
+  unet::ServerSocket listener_;
+  std::atomic<size_t> accepted_{0};
+  std::vector<unet::Socket> kept_;  // the accept thread's only
+  std::thread thread_;
+};
+
 // ThreadCount returns the number of threads of process pid (0: this one).
 using ::gvisor::testing::ThreadCount;
 // RssKiB returns the resident set size of process pid (0: this one) in KiB.
@@ -180,6 +216,12 @@ class ShimClient {
   grpc::Status Devices(const std::string& name,
                        std::vector<std::string>* out = nullptr,
                        absl::Duration timeout = absl::Seconds(20));
+  // DevicesLong lists the container's devices with details (a long
+  // listing: ListDevicesRequest.details).
+  grpc::Status DevicesLong(
+      const std::string& name,
+      ::gvisor::devutil::shim::v1::ListDevicesResponse* out = nullptr,
+      absl::Duration timeout = absl::Seconds(20));
   // Probe stats the device (ProbeDeviceRequest.open unset); ProbeOpen
   // opens it with mode.
   grpc::Status Probe(const std::string& name, const std::string& path,

@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -243,6 +245,51 @@ int RefusalErrno(uint32_t mode) {
   return (mode & S_IFMT) == S_IFDIR ? EISDIR : ELOOP;
 }
 
+// kShownTargetBytes bounds how much of a symlink's target an error message
+// shows: the target is the gofer's (or the host's) text, not ours.
+constexpr size_t kShownTargetBytes = 128;
+
+// ShownTarget is target as a message shows it: printable (C escapes), at
+// most kShownTargetBytes of it, "..." after a cut.
+std::string ShownTarget(absl::string_view target) {
+  const bool cut = target.size() > kShownTargetBytes;
+  return absl::StrCat(absl::CHexEscape(target.substr(0, kShownTargetBytes)),
+                      cut ? "..." : "");
+}
+
+// IsSymlink says that link is a symlink, with its target if known:
+// "\"link\" is a symlink to \"target\" (never followed)".
+std::string IsSymlink(absl::string_view link,
+                      const std::optional<std::string>& target) {
+  return absl::StrCat("\"", link, "\" is a symlink",
+                      target.has_value()
+                          ? absl::StrCat(" to \"", ShownTarget(*target), "\"")
+                          : "",
+                      " (never followed)");
+}
+
+// IsDirectory says that path is a directory, which no device is.
+std::string IsDirectory(absl::string_view path) {
+  return absl::StrCat("\"", path, "\" is a directory, not a device");
+}
+
+// Refusal is what an open says of the kRefuse file at path (mode its
+// type, target a symlink's target if known).
+std::string Refusal(absl::string_view path, uint32_t mode,
+                    const std::optional<std::string>& target) {
+  return (mode & S_IFMT) == S_IFDIR ? IsDirectory(path)
+                                    : IsSymlink(path, target);
+}
+
+// HostTarget reads the target of the symlink that link_fd (O_PATH) is
+// open on, at most kShownTargetBytes + 1 bytes of it: one readlinkat.
+std::optional<std::string> HostTarget(int link_fd) {
+  char buf[kShownTargetBytes + 1];
+  ssize_t n = readlinkat(link_fd, "", buf, sizeof(buf));
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
 // kRpcPathMids are the RPCs the client sends when it has no host FD.
 constexpr lisafs::MID kRpcPathMids[] = {
     lisafs::MID::kWalk, lisafs::MID::kOpenAt, lisafs::MID::kGetdents64,
@@ -463,12 +510,26 @@ absl::StatusOr<fd::OwnedFd> GoferClient::OpenAt(const context::Context& ctx,
 
 absl::StatusOr<struct stat> GoferClient::Stat(const context::Context& ctx,
                                               absl::string_view relpath) {
+  return StatPath(ctx, "Stat", relpath, /*last_may_be_symlink=*/false);
+}
+
+absl::StatusOr<struct stat> GoferClient::Lstat(const context::Context& ctx,
+                                               absl::string_view relpath) {
+  return StatPath(ctx, "Lstat", relpath, /*last_may_be_symlink=*/true);
+}
+
+absl::StatusOr<struct stat> GoferClient::StatPath(const context::Context& ctx,
+                                                  absl::string_view op,
+                                                  absl::string_view relpath,
+                                                  bool last_may_be_symlink) {
   ASSIGN_OR_RETURN(const std::vector<std::string> path,
-                   ValidatePath("Stat", relpath));
+                   ValidatePath(op, relpath));
   Call call(this);
-  if (call.closed()) return ClosedError("Stat");
-  if (call.host_fd() != nullptr) return HostStat(call.host_fd()->get(), path);
-  return RpcStat(ctx, path);
+  if (call.closed()) return ClosedError(op);
+  if (call.host_fd() != nullptr) {
+    return HostStat(call.host_fd()->get(), path, last_may_be_symlink, op);
+  }
+  return RpcStat(ctx, path, last_may_be_symlink);
 }
 
 void GoferClient::ReserveNames(std::vector<std::string>& names) const {
@@ -527,7 +588,16 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
   // Step 1: an O_PATH FD, which opens nothing and so cannot block.
   constexpr int kPathFlags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
   int pfd = OpenBeneath(host_fd, joined, path, kPathFlags);
-  if (pfd < 0) return fail(errno, "");
+  if (pfd < 0) {
+    const int err = errno;
+    if (err == ELOOP) {
+      // A symlink on the way: a componentwise stat names it.
+      absl::Status named =
+          HostStat(host_fd, ToStrings(path), false, "OpenAt").status();
+      if (syserr::ToErrno(named) == ELOOP) return named;
+    }
+    return fail(err, "");
+  }
   fd::OwnedFd file(pfd);
   // Step 2: the file's type, of the very file step 1 found.
   struct stat st;
@@ -542,7 +612,11 @@ absl::StatusOr<fd::OwnedFd> GoferClient::HostOpenAt(
       return RpcOpenAt(ctx, ToStrings(path),
                        static_cast<uint32_t>(flags & O_ACCMODE));
     case Outcome::kRefuse:
-      return fail(RefusalErrno(st.st_mode), "");
+      return fail(RefusalErrno(st.st_mode),
+                  absl::StrCat(
+                      ": ", Refusal(joined.view(), st.st_mode,
+                                    S_ISLNK(st.st_mode) ? HostTarget(file.get())
+                                                        : std::nullopt)));
   }
   // Character devices and regular files, with the access mode: no
   // O_NONBLOCK unless the caller asks for it for a character device (see
@@ -627,23 +701,33 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
     client_->CloseFD(ctx, inodes[i].control_fd, /*flush=*/false);
   }
   if (walk->status != lisafs::WalkStatus::kSuccess || n != path.size()) {
-    if (n > 0) client_->CloseFD(ctx, inodes[n - 1].control_fd, true);
-    // A symlink in the middle of the path is refused as on the fast path.
-    const int err =
-        walk->status == lisafs::WalkStatus::kComponentSymlink ? ELOOP : ENOENT;
-    return syserr::FromErrno(
-        err, absl::StrCat("OpenAt of \"", joined, "\": walk stopped after ", n,
-                          " of ", path.size(), " components",
-                          err == ELOOP ? " at a symlink" : ""));
+    // A symlink in the middle of the path is refused as on the fast path;
+    // its Inode is the last one (pkg/lisafs/README.md §7.2).
+    const bool symlink =
+        walk->status == lisafs::WalkStatus::kComponentSymlink && n > 0;
+    std::string why = absl::StrCat("walk stopped after ", n, " of ",
+                                   path.size(), " components");
+    if (symlink) {
+      lisafs::ClientFD link = client_->NewFD(inodes[n - 1].control_fd);
+      why = IsSymlink(Prefix(path, n), RpcTarget(ctx, link));
+      link.Close(ctx, /*flush=*/true);
+    } else if (n > 0) {
+      client_->CloseFD(ctx, inodes[n - 1].control_fd, true);
+    }
+    return syserr::FromErrno(symlink ? ELOOP : ENOENT,
+                             absl::StrCat("OpenAt of \"", joined, "\": ", why));
   }
   lisafs::ClientFD child = client_->NewFD(inodes[n - 1].control_fd);
   // Directories and symlinks are refused here, before any OpenAt, with the
   // errno of the fast path.
   if (const uint32_t mode = inodes[n - 1].stat.mode;
       OutcomeOf(mode) == Outcome::kRefuse) {
+    std::optional<std::string> target;
+    if ((mode & S_IFMT) == S_IFLNK) target = RpcTarget(ctx, child);
     child.Close(ctx, /*flush=*/true);
     return syserr::FromErrno(RefusalErrno(mode),
-                             absl::StrCat("OpenAt of \"", joined, "\""));
+                             absl::StrCat("OpenAt of \"", joined, "\": ",
+                                          Refusal(joined, mode, target)));
   }
   absl::StatusOr<lisafs::OpenResult> open = child.OpenAt(ctx, flags);
   if (!open.ok()) {
@@ -654,21 +738,34 @@ absl::StatusOr<fd::OwnedFd> GoferClient::RpcOpenAt(
                                absl::StrCat("OpenAt of \"", joined, "\""));
   }
   child.Close(ctx, /*flush=*/false);
-  client_->CloseFD(ctx, open->open_fd, /*flush=*/true);
   if (!open->host_fd.valid()) {
-    return syserr::FromErrno(EIO,
-                             absl::StrCat("OpenAt of \"", joined,
-                                          "\": the gofer donated no host FD"));
+    // A gofer whose Walk did not say what the file is (a Statx without
+    // its type) opens a directory and donates nothing: say what it is.
+    std::string why = "the gofer donated no host FD";
+    int err = EIO;
+    if (client_->IsSupported(lisafs::MID::kFStat)) {
+      absl::StatusOr<lisafs::Statx> st =
+          client_->NewFD(open->open_fd).FStat(ctx);
+      if (st.ok() && OutcomeOf(st->mode) == Outcome::kRefuse) {
+        err = RefusalErrno(st->mode);
+        why = Refusal(joined, st->mode, std::nullopt);
+      }
+    }
+    client_->CloseFD(ctx, open->open_fd, /*flush=*/true);
+    return syserr::FromErrno(err,
+                             absl::StrCat("OpenAt of \"", joined, "\": ", why));
   }
+  client_->CloseFD(ctx, open->open_fd, /*flush=*/true);
   return std::move(open->host_fd);
 }
 
 absl::StatusOr<struct stat> GoferClient::HostStat(
-    int host_fd, const std::vector<std::string>& path) const {
+    int host_fd, const std::vector<std::string>& path, bool last_may_be_symlink,
+    absl::string_view op) const {
   const std::string joined = absl::StrJoin(path, "/");
   auto fail = [&](int err, size_t n, absl::string_view why) {
     return syserr::FromErrno(
-        err, absl::StrCat("Stat of \"", joined, "\" on the host FD: \"",
+        err, absl::StrCat(op, " of \"", joined, "\" on the host FD: \"",
                           Prefix(path, n), "\"", why));
   };
   // Component by component, each an O_PATH FD (which opens nothing) taken
@@ -682,8 +779,10 @@ absl::StatusOr<struct stat> GoferClient::HostStat(
     cur.reset(f);
     at = f;
     if (fstat(f, &st) != 0) return fail(errno, i + 1, ": fstat");
-    if (S_ISLNK(st.st_mode)) {
-      return fail(ELOOP, i + 1, " is a symlink (never followed)");
+    if (S_ISLNK(st.st_mode) && !(last_may_be_symlink && i + 1 == path.size())) {
+      return syserr::FromErrno(
+          ELOOP, absl::StrCat(op, " of \"", joined, "\" on the host FD: ",
+                              IsSymlink(Prefix(path, i + 1), HostTarget(f))));
     }
     if (i + 1 < path.size() && !S_ISDIR(st.st_mode)) {
       return fail(ENOTDIR, i + 1, " is not a directory");
@@ -692,8 +791,17 @@ absl::StatusOr<struct stat> GoferClient::HostStat(
   return st;
 }
 
+std::optional<std::string> GoferClient::RpcTarget(
+    const context::Context& ctx, const lisafs::ClientFD& link) const {
+  if (!client_->IsSupported(lisafs::MID::kReadLinkAt)) return std::nullopt;
+  absl::StatusOr<std::string> target = link.ReadLinkAt(ctx);
+  if (!target.ok()) return std::nullopt;
+  return *std::move(target);
+}
+
 absl::StatusOr<struct stat> GoferClient::RpcStat(
-    const context::Context& ctx, const std::vector<std::string>& path) const {
+    const context::Context& ctx, const std::vector<std::string>& path,
+    bool last_may_be_symlink) const {
   const std::string joined = absl::StrJoin(path, "/");
   const std::string what = absl::StrCat("Stat of \"", joined, "\"");
   if (!client_->IsSupported(lisafs::MID::kWalkStat)) {
@@ -718,10 +826,11 @@ absl::StatusOr<struct stat> GoferClient::RpcStat(
                             "\", which is not a "
                             "directory"));
     }
-    if (type == S_IFLNK) {
+    if (type == S_IFLNK && !(last_may_be_symlink && last_asked)) {
       return syserr::FromErrno(
-          ELOOP, absl::StrCat(what, ": \"", Prefix(path, i + 1),
-                              "\" is a symlink (never followed)"));
+          ELOOP, absl::StrCat(what, ": ",
+                              // One WalkStat and no FDID: no target.
+                              IsSymlink(Prefix(path, i + 1), std::nullopt)));
     }
     if (!last_asked && type != S_IFDIR) {
       return syserr::FromErrno(ENOTDIR,

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -195,6 +196,13 @@ class GoferClient {
   absl::StatusOr<struct stat> Stat(const context::Context& ctx,
                                    absl::string_view relpath);
 
+  // Lstat is Stat, except that a symlink as the last component is
+  // described (S_IFLNK, as lstat(2) sees it) rather than refused: nothing
+  // is followed, and a symlink before the last component is still ELOOP.
+  // It is what a long listing shows of each entry.
+  absl::StatusOr<struct stat> Lstat(const context::Context& ctx,
+                                    absl::string_view relpath);
+
   // Close ends the connection (the gofer frees every FDID) and drops the
   // client's reference to the host FD. It does not wait for calls in
   // flight: an RPC fails with EIO at once, and a host call stuck in the
@@ -270,10 +278,25 @@ class GoferClient {
   absl::StatusOr<fd::OwnedFd> RpcOpenAt(const context::Context& ctx,
                                         const std::vector<std::string>& path,
                                         uint32_t flags) const;
-  absl::StatusOr<struct stat> HostStat(
-      int host_fd, const std::vector<std::string>& path) const;
-  absl::StatusOr<struct stat> RpcStat(
-      const context::Context& ctx, const std::vector<std::string>& path) const;
+  // StatPath is Stat (last_may_be_symlink false) and Lstat (true).
+  absl::StatusOr<struct stat> StatPath(const context::Context& ctx,
+                                       absl::string_view op,
+                                       absl::string_view relpath,
+                                       bool last_may_be_symlink);
+  // HostStat's op names the call in its messages ("Stat", "OpenAt").
+  absl::StatusOr<struct stat> HostStat(int host_fd,
+                                       const std::vector<std::string>& path,
+                                       bool last_may_be_symlink,
+                                       absl::string_view op = "Stat") const;
+  // RpcTarget reads link's target (a symlink's control FD) with one
+  // ReadLinkAt RPC, for a message; nullopt if that fails or is not
+  // supported.
+  std::optional<std::string> RpcTarget(const context::Context& ctx,
+                                       const lisafs::ClientFD& link) const;
+
+  absl::StatusOr<struct stat> RpcStat(const context::Context& ctx,
+                                      const std::vector<std::string>& path,
+                                      bool last_may_be_symlink) const;
 
   const std::shared_ptr<lisafs::Client> client_;
   const lisafs::ClientFD root_;

@@ -159,6 +159,42 @@ INSTANTIATE_TEST_SUITE_P(HostPathAndRpcPath, ListingBoundTest,
                          });
 
 // ---------------------------------------------------------------------------
+// A gofer whose Walk gives no file type opens a directory and donates no FD
+// for it: the open says what the file is, as for any directory.
+
+TEST(HostileOpenTest, DirectoryOpenedWithoutAnFdIsEisdirNamingIt) {
+  auto g = HostileGofer::Start([](const GoferRequest& r) {
+    switch (r.mid) {
+      case MID::kMount:
+        return testing::MountAnswer({});
+      case MID::kWalk:
+        return testing::WalkAnswer(1, /*mode=*/0, 2);
+      case MID::kOpenAt:
+        return testing::OpenAtAnswer(3, fd::OwnedFd());
+      case MID::kFStat: {
+        lisafs::Statx st;
+        st.mask = 0xFFF;
+        st.mode = S_IFDIR | 0755;
+        return GoferAnswer::Message(MID::kFStat, st);
+      }
+      case MID::kClose:
+        return GoferAnswer::Message(MID::kClose, lisafs::EmptyMessage{});
+      default:
+        return GoferAnswer::Error(EOPNOTSUPP);
+    }
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  absl::StatusOr<std::unique_ptr<GoferClient>> c =
+      NewGoferClient(Ctx(), "c", testing::AsSocket((*g)->Dial()));
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<fd::OwnedFd> f = (*c)->OpenAt(Ctx(), "pts", O_RDONLY);
+  EXPECT_EQ(syserr::ToErrno(f.status()), EISDIR) << f.status();
+  EXPECT_THAT(f.status().message(),
+              HasSubstr("\"pts\" is a directory, not a device"));
+  EXPECT_EQ((*g)->requests(MID::kFStat), 1u);
+}
+
+// ---------------------------------------------------------------------------
 // Mounts that could serve nothing are refused at once.
 
 absl::Status MountWith(const testing::MountOptions& m) {

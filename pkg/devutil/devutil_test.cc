@@ -208,6 +208,27 @@ TEST_P(DevutilTest, DirectoryIsEisdirOnBothPaths) {
   }
 }
 
+// Lstat describes a final symlink as itself, following nothing; one on
+// the way is still refused, as by Stat.
+TEST_P(DevutilTest, LstatDescribesAFinalSymlinkWithoutFollowingIt) {
+  auto c = Client();
+  for (const char* p : {"symlink", "escape", "escape_dir", "dir/up"}) {
+    absl::StatusOr<struct stat> st = c->Lstat(Ctx(), p);
+    ASSERT_TRUE(st.ok()) << p << ": " << st.status();
+    EXPECT_TRUE(S_ISLNK(st->st_mode)) << p;
+    EXPECT_EQ(syserr::ToErrno(c->Stat(Ctx(), p).status()), ELOOP) << p;
+  }
+  absl::StatusOr<struct stat> through = c->Lstat(Ctx(), "escape_dir/x");
+  EXPECT_EQ(syserr::ToErrno(through.status()), ELOOP) << through.status();
+  absl::StatusOr<struct stat> dir = c->Lstat(Ctx(), "dir");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  EXPECT_TRUE(S_ISDIR(dir->st_mode));
+  absl::StatusOr<struct stat> fifo = c->Lstat(Ctx(), "fifo");
+  ASSERT_TRUE(fifo.ok()) << fifo.status();
+  EXPECT_TRUE(S_ISFIFO(fifo->st_mode));
+  EXPECT_EQ(syserr::ToErrno(c->Lstat(Ctx(), "missing").status()), ENOENT);
+}
+
 TEST_P(DevutilTest, CloseReleasesEverything) {
   int before = testing::OpenFdCount();
   auto c = Client();
