@@ -2,8 +2,10 @@
 # The test command: installs what it needs, checks that every C++ and Bazel
 # file is formatted (tools/format.sh --check), then runs every test, plain,
 # under ASan+UBSan and under ThreadSanitizer, checks that a separate
-# workspace can consume this one, and runs the interop harness against
-# gVisor's own Go client and server (needs Go; fails if it is missing).
+# workspace can consume this one, installs the binaries into a temporary
+# prefix (tools/install.sh) and runs them, and runs the interop harness
+# against gVisor's own Go client and server (tools/setup_go.sh installs Go
+# from Debian's bookworm-backports when the machine has none).
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,9 @@ bazel test --config=tsan //...
 
 step "consumer workspace builds @gvisor_devutil//pkg/... and uses devutil with a devgofer"
 tools/consumer_test.sh
+
+step "tools/install.sh into a temporary prefix; the installed binaries run"
+tools/install_test.sh
 
 step "interop with real gVisor (Go), both directions"
 tools/interop_test.sh
