@@ -48,6 +48,7 @@
 #include "tools/devgofer/options.h"
 #include "tools/devgofer/private_dir.h"
 #include "tools/devgofer/sandbox.h"
+#include "tools/devgofer/socket_path.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -199,11 +200,11 @@ int Run(int argc, char** argv) {
   std::atomic<bool> stopping{false};
 
   if (!o.listen.empty()) {
-    absl::StatusOr<unet::ServerSocket> l =
-        unet::ServerSocket::Bind(o.listen, SOCK_STREAM, 0600);
+    // A stale socket (a gofer that was killed) is replaced; a live one,
+    // or anything that is not a socket, is refused.
+    absl::StatusOr<unet::ServerSocket> l = ClaimSocketPath(o.listen, 0600);
     if (!l.ok()) {
-      LOG(ERROR) << "devgofer: cannot listen on " << o.listen << ": "
-                 << l.status();
+      LOG(ERROR) << "devgofer: cannot listen: " << l.status().message();
       return kExitFailure;
     }
     listener = *std::move(l);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -200,9 +201,100 @@ TEST_F(DevgoferTest, AnExistingSocketPathIsNotReplaced) {
   GoferChild p;
   Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
   EXPECT_EQ(p.Wait(), 1) << p.log;
+  EXPECT_TRUE(absl::StrContains(
+      p.log, absl::StrCat("cannot listen: \"", sock_,
+                          "\" is a regular file, not a socket")))
+      << p.log;
   struct stat st;
   ASSERT_EQ(lstat(sock_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+// MountOk connects to the gofer at path and mounts.
+void MountOk(const std::string& path) {
+  absl::StatusOr<unet::Socket> s = unet::Socket::Connect(path, SOCK_STREAM);
+  ASSERT_TRUE(s.ok()) << s.status();
+  RawClient c(s->Release());
+  absl::StatusOr<Reply> r = c.CallBytes(1, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->mid, 1);
+}
+
+// A gofer that was SIGKILLed leaves its socket file behind; the next one
+// on the same path removes it (nobody accepts on it) and serves.
+TEST_F(DevgoferTest, RestartAfterSigkillReplacesTheStaleSocket) {
+  {
+    GoferChild p;
+    Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+    ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+    ASSERT_EQ(kill(p.pid, SIGKILL), 0);
+    EXPECT_EQ(p.Wait(), 128 + SIGKILL);
+  }
+  struct stat st;
+  ASSERT_EQ(lstat(sock_.c_str(), &st), 0) << "no stale socket to test with";
+  ASSERT_TRUE(S_ISSOCK(st.st_mode));
+  GoferChild p;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+  ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+  EXPECT_TRUE(absl::StrContains(
+      p.log,
+      absl::StrCat("removing stale socket ", sock_, " (nobody accepts on it)")))
+      << p.log;
+  ASSERT_EQ(lstat(sock_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  MountOk(sock_);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+// A second gofer on the path of a live one is refused, saying so; the first
+// goes on serving on it.
+TEST_F(DevgoferTest, ALiveGoferKeepsItsSocket) {
+  GoferChild first;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &first);
+  ASSERT_TRUE(first.ReadUntil("serving")) << first.log;
+  GoferChild second;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &second);
+  EXPECT_EQ(second.Wait(), 1) << second.log;
+  EXPECT_TRUE(absl::StrContains(
+      second.log,
+      absl::StrCat("cannot listen: \"", sock_,
+                   "\": a live server is accepting connections on it; stop "
+                   "it or choose another path")))
+      << second.log;
+  MountOk(sock_);
+  ASSERT_EQ(kill(first.pid, SIGTERM), 0);
+  EXPECT_EQ(first.Wait(), 0) << first.log;
+}
+
+// Whatever else is at the path is refused as what it is, and left alone.
+TEST_F(DevgoferTest, ListenRefusesWhatIsNotASocket) {
+  const std::string target = dir_ + "/file";
+  for (const auto& [make, kind] :
+       std::vector<std::pair<std::function<int()>, std::string>>{
+           {[&] { return mkdir(sock_.c_str(), 0700); }, "a directory"},
+           {[&] { return symlink(target.c_str(), sock_.c_str()); },
+            "a symbolic link"},
+           {[&] { return mkfifo(sock_.c_str(), 0600); }, "a FIFO"},
+       }) {
+    SCOPED_TRACE(kind);
+    ASSERT_EQ(make(), 0) << strerror(errno);
+    GoferChild p;
+    Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+    EXPECT_EQ(p.Wait(), 1) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log, absl::StrCat("\"", sock_, "\" is ", kind,
+                            ", not a socket; remove it or choose another "
+                            "path")))
+        << p.log;
+    struct stat st;
+    EXPECT_EQ(lstat(sock_.c_str(), &st), 0) << "removed";
+    if (S_ISDIR(st.st_mode)) {
+      rmdir(sock_.c_str());
+    } else {
+      unlink(sock_.c_str());
+    }
+  }
 }
 
 TEST_F(DevgoferTest, FdServesDevAndExitsWhenTheConnectionEnds) {
