@@ -7,8 +7,9 @@
 // connected socket N it inherited (runsc's --dev-io-fd) and exits when that
 // connection ends. With --ready_fd=M it writes "ready\n" to the inherited
 // FD M and closes it once it serves (pkg/readyfd). SIGTERM or SIGINT
-// shut it down cleanly (exit 0). Bad flags print a message and the usage
-// and exit 2; other failures exit 1. See options.h for the flags.
+// shut it down cleanly (exit 0). --help prints the usage, --version the
+// version (exit 0); a usage error prints one line ending in "see devgofer
+// --help" and exits 2; other failures exit 1. See options.h for the flags.
 //
 // Once its socket is set up and before it starts a thread, it confines
 // itself (sandbox.h) unless --nosandbox.
@@ -49,6 +50,7 @@
 #include "tools/devgofer/private_dir.h"
 #include "tools/devgofer/sandbox.h"
 #include "tools/devgofer/socket_path.h"
+#include "tools/version/version.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -56,8 +58,10 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 
+// UsageError prints msg and the hint in one line and returns the usage
+// exit code.
 int UsageError(const std::string& msg) {
-  fprintf(stderr, "devgofer: %s\n%s\n", msg.c_str(), kUsage);
+  fprintf(stderr, "devgofer: %s; see devgofer --help\n", msg.c_str());
   return kExitUsage;
 }
 
@@ -144,7 +148,25 @@ int Run(int argc, char** argv) {
   absl::StatusOr<Options> parsed = ParseOptions(args);
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   Options o = *std::move(parsed);
+  if (o.help) {
+    fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  if (o.version) {
+    fputs(gvisor_devutil::VersionText("devgofer").c_str(), stdout);
+    return 0;
+  }
+  // glog's flags, before its first line.
+  if (struct stat ld;
+      !o.log_dir.empty() &&
+      (stat(o.log_dir.c_str(), &ld) != 0 || !S_ISDIR(ld.st_mode))) {
+    return UsageError("--log_dir=" + o.log_dir + ": not an existing directory");
+  }
   FLAGS_v = o.verbosity;
+  FLAGS_log_dir = o.log_dir;
+  FLAGS_logtostderr = o.logtostderr.value_or(o.log_dir.empty());
+  google::InitGoogleLogging(argv[0]);
+  LOG(INFO) << "devgofer " << gvisor_devutil::kVersion << " starting";
   if (!o.donation_note.empty()) LOG(INFO) << "devgofer: " << o.donation_note;
   // Closed unwritten if the gofer fails before it serves.
   absl::StatusOr<fd::OwnedFd> ready = readyfd::Claim(o.ready_fd);
@@ -313,8 +335,4 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace gvisor::devgofer
 
-int main(int argc, char** argv) {
-  FLAGS_logtostderr = true;
-  google::InitGoogleLogging(argv[0]);
-  return gvisor::devgofer::Run(argc, argv);
-}
+int main(int argc, char** argv) { return gvisor::devgofer::Run(argc, argv); }

@@ -3,6 +3,7 @@
 // that reach the backend. Readiness is read from the gofer's log, never
 // waited for with sleeps.
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -30,6 +33,7 @@
 #include "pkg/unet/unet.h"
 #include "testing/raw_client.h"
 #include "tools/devgofer/gofer_process.h"
+#include "tools/version/version.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -106,9 +110,114 @@ TEST_F(DevgoferTest, BadFlagsExitTwoWithAMessage) {
     GoferChild p;
     Spawn(args, -1, &p);
     EXPECT_EQ(p.Wait(), 2) << p.log;
-    EXPECT_TRUE(absl::StrContains(p.log, message)) << p.log;
-    EXPECT_TRUE(absl::StrContains(p.log, "usage: devgofer")) << p.log;
+    // One line: the message, then where to look.
+    size_t at = p.log.find(message);
+    ASSERT_NE(at, std::string::npos) << p.log;
+    size_t eol = p.log.find('\n', at);
+    ASSERT_NE(eol, std::string::npos);
+    EXPECT_TRUE(absl::EndsWith(p.log.substr(0, eol), "; see devgofer --help"))
+        << p.log;
+    EXPECT_EQ(p.log.find("devgofer:", eol), std::string::npos)
+        << "more than one line of error:\n"
+        << p.log;
   }
+}
+
+// What a user sees on a command line that does not parse: exactly one line
+// on stderr, exit 2.
+TEST_F(DevgoferTest, UsageErrorsAreOneLineAndExitTwo) {
+  for (const auto& [args, line] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--lisen=/tmp/x"},
+            "devgofer: unknown flag --lisen (did you mean --listen?); see "
+            "devgofer --help\n"},
+           {{"--listen=/tmp/x", "--nosandbx"},
+            "devgofer: unknown flag --nosandbx (did you mean --nosandbox?); "
+            "see devgofer --help\n"},
+           {{"-listen=/tmp/x"},
+            "devgofer: unexpected argument \"-listen=/tmp/x\" (flags start "
+            "with --); see devgofer --help\n"},
+           {{"--listen=/tmp/x", "--shutdown_grace=10"},
+            "devgofer: --shutdown_grace=10: a duration needs a unit, e.g. "
+            "10s, 500ms; see devgofer --help\n"},
+           {{"--listen=/tmp/x", "--workers=many"},
+            "devgofer: --workers: \"many\" is not a count; see devgofer "
+            "--help\n"},
+           {{"--listen=/tmp/x", "--log_dir=/does/not/exist"},
+            "devgofer: --log_dir=/does/not/exist: not an existing directory; "
+            "see devgofer --help\n"},
+       }) {
+    GoferChild p;
+    Spawn(args, -1, &p);
+    EXPECT_EQ(p.Wait(), 2) << p.log;
+    EXPECT_EQ(p.log, line);
+    EXPECT_EQ(p.ReadOut(), "");
+  }
+}
+
+TEST_F(DevgoferTest, HelpPrintsEveryFlagAndExitsZero) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"--help"}, {"-h"}, {"--listen=/tmp/x", "--help"}}) {
+    GoferChild p;
+    Spawn(args, -1, &p);
+    EXPECT_EQ(p.Wait(), 0) << p.log;
+    EXPECT_EQ(p.log, "");
+    std::string out = p.ReadOut();
+    EXPECT_TRUE(absl::StartsWith(
+        out, "usage: devgofer (--listen=PATH | --fd=N) [FLAGS]\n"))
+        << out;
+    for (const char* want : {
+             "  --root=DIR (default /dev)\n",
+             "  --listen=PATH\n",
+             "  --fd=N\n",
+             "  --shutdown_grace=DURATION (default 5s)\n",
+             "  --max_fdids_per_connection=N (default 8192)\n",
+             "  --[no]sandbox (default true)\n",
+             "  --v=N (default 0)\n",
+             "  --[no]logtostderr (default true, false with --log_dir)\n",
+             "  --log_dir=DIR\n",
+             "  --version\n",
+         }) {
+      EXPECT_TRUE(absl::StrContains(out, want)) << want << "\n" << out;
+    }
+  }
+}
+
+TEST_F(DevgoferTest, VersionPrintsTheVersionAndExitsZero) {
+  GoferChild p;
+  Spawn({"--version"}, -1, &p);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_EQ(p.log, "");
+  EXPECT_EQ(p.ReadOut(), gvisor_devutil::VersionText("devgofer"));
+}
+
+// --log_dir puts glog's lines in files there instead of on stderr.
+TEST_F(DevgoferTest, LogDirWritesLogFiles) {
+  GoferChild p;
+  ASSERT_TRUE(
+      SpawnFdGofer(g_binary, {"--root=" + dir_, "--log_dir=" + dir_}, &p).ok());
+  {
+    RawClient c(std::move(p.sock));
+    ASSERT_EQ(c.CallBytes(1, {})->mid, 1);
+  }
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_FALSE(absl::StrContains(p.log, "serving")) << p.log;
+  std::ifstream in(dir_ + "/devgofer.INFO");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(absl::StrContains(text.str(), "devgofer: serving " + dir_))
+      << text.str();
+  // glog's files: a symbolic link per level, and the files they name.
+  DIR* d = opendir(dir_.c_str());
+  ASSERT_NE(d, nullptr);
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (absl::StartsWith(e->d_name, "devgofer.")) names.push_back(e->d_name);
+  }
+  closedir(d);
+  EXPECT_FALSE(names.empty());
+  for (const std::string& n : names) unlink((dir_ + "/" + n).c_str());
 }
 
 TEST_F(DevgoferTest, ListenServesEveryConnectionUntilSigterm) {

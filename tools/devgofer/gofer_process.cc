@@ -107,15 +107,29 @@ int GoferChild::Wait() {
   return ExitCode(status);
 }
 
+std::string GoferChild::ReadOut() {
+  std::string s;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(out.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return s;
+    s.append(buf, n);
+  }
+}
+
 absl::Status SpawnGofer(const std::string& binary,
                         const std::vector<std::string>& args, int child_fd,
                         GoferChild* child) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
   fd::OwnedFd r(pipefd[0]), w(pipefd[1]);
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
+  fd::OwnedFd out_r(pipefd[0]), out_w(pipefd[1]);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, w.get(), 2);
+  posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
   if (child_fd >= 0) posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
   std::vector<std::string> argv_s = {binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
@@ -130,6 +144,7 @@ absl::Status SpawnGofer(const std::string& binary,
     return syserr::FromErrno(rc, absl::StrCat("posix_spawn ", binary));
   }
   child->err = std::move(r);
+  child->out = std::move(out_r);
   return absl::OkStatus();
 }
 

@@ -41,6 +41,7 @@ struct GoferChild {
   pid_t pid = -1;
   fd::OwnedFd sock;  // our end of the socket pair (SpawnFdGofer only)
   fd::OwnedFd err;   // the read end of its stderr
+  fd::OwnedFd out;   // the read end of its stdout
   std::string log;   // what has been read from err so far
 
   GoferChild() = default;
@@ -54,6 +55,9 @@ struct GoferChild {
   // Wait closes sock, reads the rest of the log, reaps the gofer and
   // returns its exit code.
   int Wait();
+  // ReadOut reads its stdout to the end (call it after Wait; a gofer
+  // prints little there: --help, --version).
+  std::string ReadOut();
 };
 
 // SpawnGofer runs binary with args into *child (which must be fresh); if

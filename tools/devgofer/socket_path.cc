@@ -31,9 +31,9 @@ absl::Status ClearStale(const std::string& path) {
     return syserr::FromLastErrno(absl::StrCat("lstat of \"", path, "\""));
   }
   if (!S_ISSOCK(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "\"", path, "\" is ", FileKind(st.st_mode),
-        ", not a socket; remove it or choose another path"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("\"", path, "\" is ", FileKind(st.st_mode),
+                     ", not a socket; remove it or choose another path"));
   }
   absl::StatusOr<unet::Socket> probe =
       unet::Socket::Connect(path, SOCK_STREAM, absl::Now() + kProbeTimeout);
@@ -48,8 +48,7 @@ absl::Status ClearStale(const std::string& path) {
     return syserr::WithContext(
         probe.status(), absl::StrCat("probing the socket \"", path, "\""));
   }
-  LOG(INFO) << "removing stale socket " << path
-            << " (nobody accepts on it)";
+  LOG(INFO) << "removing stale socket " << path << " (nobody accepts on it)";
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return syserr::FromLastErrno(
         absl::StrCat("removing the stale socket \"", path, "\""));
