@@ -1,9 +1,10 @@
 #include "pkg/sdnotify/sdnotify.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
@@ -38,6 +39,58 @@ absl::StatusOr<bool> NotifyReady(absl::string_view status) {
 
 absl::StatusOr<bool> NotifyStopping(absl::string_view status) {
   return NotifyWith("STOPPING=1", status);
+}
+
+absl::StatusOr<Notifier> Notifier::FromEnvironment() {
+  Notifier n;
+  const char* e = getenv("NOTIFY_SOCKET");
+  if (e == nullptr || e[0] == '\0') return n;
+  std::string path = e;
+  unsetenv("NOTIFY_SOCKET");
+  if (path[0] != '/' && path[0] != '@') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "$NOTIFY_SOCKET=", path, ": neither a path nor an @abstract name"));
+  }
+  sockaddr_un a = {};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(a.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("$NOTIFY_SOCKET=", path, ": too long"));
+  }
+  memcpy(a.sun_path, path.data(), path.size());
+  socklen_t len = offsetof(sockaddr_un, sun_path) + path.size();
+  if (path[0] == '@') {
+    a.sun_path[0] = '\0';
+  } else {
+    ++len;
+  }
+  n.fd_.reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!n.fd_.valid()) return syserr::FromLastErrno("socket for $NOTIFY_SOCKET");
+  if (connect(n.fd_.get(), reinterpret_cast<sockaddr*>(&a), len) != 0) {
+    return syserr::FromLastErrno(
+        absl::StrCat("connect to $NOTIFY_SOCKET=", path));
+  }
+  return n;
+}
+
+absl::StatusOr<bool> Notifier::Ready(absl::string_view status) {
+  return Send("READY=1", status);
+}
+
+absl::StatusOr<bool> Notifier::Stopping(absl::string_view status) {
+  return Send("STOPPING=1", status);
+}
+
+absl::StatusOr<bool> Notifier::Send(absl::string_view first,
+                                    absl::string_view status) {
+  if (!fd_.valid()) return false;
+  std::string state(first);
+  if (!status.empty()) absl::StrAppend(&state, "\nSTATUS=", status);
+  for (;;) {
+    ssize_t n = send(fd_.get(), state.data(), state.size(), MSG_NOSIGNAL);
+    if (n >= 0) return true;
+    if (errno != EINTR) return syserr::FromLastErrno("send to $NOTIFY_SOCKET");
+  }
 }
 
 absl::StatusOr<std::vector<ListenFd>> TakeListenFds() {

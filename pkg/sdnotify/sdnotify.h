@@ -28,9 +28,11 @@
 namespace gvisor::sdnotify {
 
 // Notify sends state (newline-separated VAR=value assignments, e.g.
-// "READY=1\nSTATUS=serving") to $NOTIFY_SOCKET. Returns true if it was
-// sent, false if $NOTIFY_SOCKET is unset (nothing to do), and the errno of
-// sd_notify(3) otherwise.
+// "READY=1\nSTATUS=serving") to $NOTIFY_SOCKET with sd_notify(3). Returns
+// true if it was sent, false if $NOTIFY_SOCKET is unset (nothing to do),
+// and the errno of sd_notify(3) otherwise. sd_notify opens a datagram
+// socket for every message: a process that confines itself (devgofer's
+// seccomp sandbox refuses socket(2) for datagrams) uses a Notifier.
 absl::StatusOr<bool> Notify(absl::string_view state);
 
 // NotifyReady sends "READY=1" and, if status is not empty,
@@ -40,6 +42,35 @@ absl::StatusOr<bool> NotifyReady(absl::string_view status);
 // NotifyStopping sends "STOPPING=1" and, if status is not empty,
 // "STATUS=<status>".
 absl::StatusOr<bool> NotifyStopping(absl::string_view status);
+
+// Notifier sends to $NOTIFY_SOCKET through a datagram socket connected
+// once, when it is made: made before a process confines itself, it needs
+// only send(2) afterwards. The messages are those of sd_notify(3), whose
+// protocol (one datagram of VAR=value lines) systemd documents as stable.
+class Notifier {
+ public:
+  // FromEnvironment connects to $NOTIFY_SOCKET (a path, or "@name" for an
+  // abstract one) and unsets it, so that no child inherits it. Without
+  // $NOTIFY_SOCKET the Notifier does nothing. The errno of socket(2) or
+  // connect(2) when it cannot be reached.
+  static absl::StatusOr<Notifier> FromEnvironment();
+
+  Notifier() = default;
+  Notifier(Notifier&&) = default;
+  Notifier& operator=(Notifier&&) = default;
+
+  // enabled reports whether there is a $NOTIFY_SOCKET to tell.
+  bool enabled() const { return fd_.valid(); }
+
+  // Ready and Stopping send what NotifyReady and NotifyStopping send;
+  // false if not enabled, the errno of send(2) on failure.
+  absl::StatusOr<bool> Ready(absl::string_view status);
+  absl::StatusOr<bool> Stopping(absl::string_view status);
+
+ private:
+  absl::StatusOr<bool> Send(absl::string_view first, absl::string_view status);
+  fd::OwnedFd fd_;
+};
 
 // ListenFd is one inherited listening socket.
 struct ListenFd {

@@ -43,6 +43,41 @@ TEST(SdnotifyTest, ReadyAndStoppingReachTheNotifySocket) {
   unsetenv("NOTIFY_SOCKET");
 }
 
+TEST(SdnotifyTest, NotifierConnectsOnceAndUnsetsTheVariable) {
+  absl::StatusOr<std::unique_ptr<NotifyListener>> l =
+      NotifyListener::Bind(TmpDir());
+  ASSERT_TRUE(l.ok()) << l.status();
+  setenv("NOTIFY_SOCKET", (*l)->path().c_str(), 1);
+  absl::StatusOr<Notifier> n = Notifier::FromEnvironment();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_TRUE(n->enabled());
+  EXPECT_EQ(getenv("NOTIFY_SOCKET"), nullptr);
+  EXPECT_TRUE(*n->Ready("serving"));
+  EXPECT_EQ(*(*l)->Read(), "READY=1\nSTATUS=serving");
+  EXPECT_TRUE(*n->Stopping(""));
+  EXPECT_EQ(*(*l)->Read(), "STOPPING=1");
+}
+
+TEST(SdnotifyTest, NotifierWithoutTheVariableDoesNothing) {
+  unsetenv("NOTIFY_SOCKET");
+  absl::StatusOr<Notifier> n = Notifier::FromEnvironment();
+  ASSERT_TRUE(n.ok());
+  EXPECT_FALSE(n->enabled());
+  EXPECT_FALSE(*n->Ready("x"));
+}
+
+TEST(SdnotifyTest, NotifierSaysWhenTheSocketIsUnreachable) {
+  setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+  absl::StatusOr<Notifier> n = Notifier::FromEnvironment();
+  EXPECT_FALSE(n.ok());
+  EXPECT_TRUE(absl::StrContains(
+      n.status().message(), "connect to $NOTIFY_SOCKET=/nonexistent/notify"))
+      << n.status();
+  setenv("NOTIFY_SOCKET", "relative", 1);
+  EXPECT_FALSE(Notifier::FromEnvironment().ok());
+  unsetenv("NOTIFY_SOCKET");
+}
+
 TEST(SdnotifyTest, NoListenFdsWithoutTheVariables) {
   unsetenv("LISTEN_FDS");
   unsetenv("LISTEN_PID");

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "pkg/context/context.h"
 #include "pkg/devscope/allowlist.h"
@@ -44,6 +45,7 @@
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/lisafs/server.h"
 #include "pkg/readyfd/readyfd.h"
+#include "pkg/sdnotify/sdnotify.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
@@ -143,9 +145,44 @@ std::optional<int> Confine(const Options& o) {
   return std::nullopt;
 }
 
+// NotifySystemd sends READY=1 (ready) or STOPPING=1 with status to
+// $NOTIFY_SOCKET through n, if set (pkg/sdnotify).
+void NotifySystemd(sdnotify::Notifier& n, const std::string& status,
+                   bool ready) {
+  absl::StatusOr<bool> sent = ready ? n.Ready(status) : n.Stopping(status);
+  if (!sent.ok()) {
+    LOG(WARNING) << "devgofer: " << sent.status();
+  } else if (*sent) {
+    VLOG(1) << "devgofer: told $NOTIFY_SOCKET "
+            << (ready ? "READY" : "STOPPING");
+  }
+}
+
 int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<Options> parsed = ParseOptions(args);
+  // Socket activation: a listening socket inherited as FD 3 (taken before
+  // any thread starts: it unsets $LISTEN_*).
+  absl::StatusOr<std::vector<sdnotify::ListenFd>> inherited =
+      sdnotify::TakeListenFds();
+  if (!inherited.ok()) {
+    fprintf(stderr, "devgofer: %s\n",
+            std::string(inherited.status().message()).c_str());
+    return kExitFailure;
+  }
+  const bool activated = !inherited->empty();
+  // $NOTIFY_SOCKET (Type=notify): connected now, as the sandbox refuses the
+  // socket later.
+  absl::StatusOr<sdnotify::Notifier> notifier_or =
+      sdnotify::Notifier::FromEnvironment();
+  sdnotify::Notifier notifier;
+  if (notifier_or.ok()) {
+    notifier = *std::move(notifier_or);
+  } else {
+    // Not fatal: readiness is then only --ready_fd's.
+    fprintf(stderr, "devgofer: warning: %s; not notifying\n",
+            std::string(notifier_or.status().message()).c_str());
+  }
+  absl::StatusOr<Options> parsed = ParseOptions(args, activated);
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   Options o = *std::move(parsed);
   if (o.help) {
@@ -210,7 +247,8 @@ int Run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   fd::OwnedFd sigfd(signalfd(-1, &sigs, SFD_CLOEXEC));
   fd::OwnedFd done(eventfd(0, EFD_CLOEXEC));
-  if (!sigfd.valid() || !done.valid()) {
+  fd::OwnedFd stop_accept(eventfd(0, EFD_CLOEXEC));
+  if (!sigfd.valid() || !done.valid() || !stop_accept.valid()) {
     PLOG(ERROR) << "devgofer: signalfd/eventfd";
     return kExitFailure;
   }
@@ -221,7 +259,41 @@ int Run(int argc, char** argv) {
   std::atomic<bool> signalled{false};
   std::atomic<bool> stopping{false};
 
-  if (!o.listen.empty()) {
+  const bool listening = !o.listen.empty() || activated;
+  if (activated) {
+    // The socket's owner (systemd) bound it and removes it: it is served
+    // as it is, never unlinked.
+    if (inherited->size() != 1) {
+      std::string names;
+      for (const sdnotify::ListenFd& l : *inherited) {
+        absl::StrAppend(&names, names.empty() ? "" : ", ", l.name);
+      }
+      LOG(ERROR) << "devgofer: socket activation passed " << inherited->size()
+                 << " sockets (" << names
+                 << "); devgofer serves one: give its .socket unit one "
+                    "ListenStream=";
+      return kExitFailure;
+    }
+    sdnotify::ListenFd& l = inherited->front();
+    if (absl::Status s = sdnotify::CheckListeningUnixStream(
+            l.fd.get(), absl::StrCat("the inherited socket \"", l.name, "\""));
+        !s.ok()) {
+      LOG(ERROR) << "devgofer: " << s.message();
+      return kExitFailure;
+    }
+    absl::StatusOr<unet::ServerSocket> ls =
+        unet::ServerSocket::FromListeningFd(std::move(l.fd), SOCK_STREAM);
+    if (!ls.ok()) {
+      LOG(ERROR) << "devgofer: " << ls.status();
+      return kExitFailure;
+    }
+    listener = *std::move(ls);
+    if (!o.listen.empty() && o.listen != listener.path()) {
+      LOG(WARNING) << "devgofer: serving the inherited socket "
+                   << listener.path() << ", not --listen=" << o.listen;
+    }
+    o.listen = listener.path();
+  } else if (listening) {
     // A stale socket (a gofer that was killed) is replaced; a live one,
     // or anything that is not a socket, is refused.
     absl::StatusOr<unet::ServerSocket> l = ClaimSocketPath(o.listen, 0600);
@@ -235,13 +307,25 @@ int Run(int argc, char** argv) {
       listener.Unlink().IgnoreError();
       return kExitFailure;
     }
+  }
+  if (listening) {
     if (std::optional<int> rc = Confine(o); rc.has_value()) {
       listener.Unlink().IgnoreError();
       return *rc;
     }
-    // The accept loop ends when the listener is shut down.
+    // The accept loop ends when stop_accept is written (or the listener
+    // fails). An inherited socket is never shut down: systemd keeps it
+    // listening for the next gofer, and queues connections meanwhile.
     bool started = StartThread(&waiter, [&] {
       for (;;) {
+        pollfd pf[2] = {{listener.fd(), POLLIN, 0},
+                        {stop_accept.get(), POLLIN, 0}};
+        if (poll(pf, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          PLOG(ERROR) << "devgofer: poll for accept";
+          break;
+        }
+        if (pf[1].revents != 0) break;
         absl::StatusOr<unet::Socket> c = listener.Accept();
         if (!c.ok()) {
           if (IsTransientAcceptError(syserr::ToErrno(c.status())) &&
@@ -270,10 +354,13 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
+              << (activated ? " (inherited by socket activation)" : "")
               << (o.readonly ? " (read-only)" : "")
               << (o.backend.donate_mount_fd ? " (mount FD donated)" : "")
               << ScopeNote(o);
     readyfd::Notify(context::Background(), *std::move(ready));
+    NotifySystemd(notifier, absl::StrCat("serving ", o.root, " on ", o.listen),
+                  true);
   } else {
     absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
     if (!sock.ok()) {
@@ -301,6 +388,8 @@ int Run(int argc, char** argv) {
               << (o.backend.donate_mount_fd ? " (mount FD donated)" : "")
               << ScopeNote(o);
     readyfd::Notify(context::Background(), *std::move(ready));
+    NotifySystemd(notifier, absl::StrCat("serving ", o.root, " on FD ", o.fd),
+                  true);
   }
 
   pollfd pfds[2] = {{sigfd.get(), POLLIN, 0}, {done.get(), POLLIN, 0}};
@@ -314,17 +403,22 @@ int Run(int argc, char** argv) {
     signalled = true;
   }
   stopping = true;
-  if (!o.listen.empty()) listener.Shutdown().IgnoreError();
+  NotifySystemd(notifier, "shutting down", false);
+  if (listening) {
+    uint64_t one = 1;
+    (void)!write(stop_accept.get(), &one, sizeof(one));
+    if (!activated) listener.Shutdown().IgnoreError();
+  }
   server.Shutdown();
   waiter.join();
   server.Wait();
-  if (!o.listen.empty()) {
+  if (listening) {
     if (absl::Status s = listener.Unlink(); !s.ok()) {
       LOG(WARNING) << "devgofer: removing " << o.listen << ": " << s;
     }
   }
   // Without a signal, a listener only stops when accept failed.
-  if (!o.listen.empty() && !signalled) {
+  if (listening && !signalled) {
     LOG(ERROR) << "devgofer: accepting connections failed";
     return kExitFailure;
   }

@@ -29,6 +29,7 @@
 #include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/messages.h"
+#include "pkg/sdnotify/notify_listener.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "testing/raw_client.h"
@@ -354,6 +355,114 @@ TEST_F(DevgoferTest, RestartAfterSigkillReplacesTheStaleSocket) {
   MountOk(sock_);
   ASSERT_EQ(kill(p.pid, SIGTERM), 0);
   EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+// ListeningSocket binds and listens on path, as systemd does for a .socket
+// unit.
+fd::OwnedFd ListeningSocket(const std::string& path) {
+  absl::StatusOr<unet::ServerSocket> l =
+      unet::ServerSocket::Bind(path, SOCK_STREAM, 0600);
+  EXPECT_TRUE(l.ok()) << l.status();
+  if (!l.ok()) return fd::OwnedFd();
+  EXPECT_TRUE(l->Listen().ok());
+  return fd::OwnedFd(dup(l->fd()));
+}
+
+// With $NOTIFY_SOCKET (a Type=notify unit), READY=1 arrives once the gofer
+// serves and STOPPING=1 when SIGTERM stops it.
+TEST_F(DevgoferTest, NotifySocketGetsReadyAndStopping) {
+  absl::StatusOr<std::unique_ptr<sdnotify::NotifyListener>> n =
+      sdnotify::NotifyListener::Bind("/tmp");
+  ASSERT_TRUE(n.ok()) << n.status();
+  GoferChild p;
+  ASSERT_TRUE(SpawnActivatedGofer(g_binary,
+                                  {"--root=" + dir_, "--listen=" + sock_}, -1,
+                                  {"NOTIFY_SOCKET=" + (*n)->path()}, &p)
+                  .ok());
+  absl::StatusOr<std::string> m = (*n)->Read();
+  ASSERT_TRUE(m.ok()) << m.status() << p.log;
+  EXPECT_EQ(*m, absl::StrCat("READY=1\nSTATUS=serving ", dir_, " on ", sock_));
+  // Served at once: no wait, no retry.
+  MountOk(sock_);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  m = (*n)->Read();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(*m, "STOPPING=1\nSTATUS=shutting down");
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_FALSE(absl::StrContains(p.log, "sd_notify")) << p.log;
+}
+
+// Socket activation: the gofer serves the listening socket it inherited as
+// FD 3 with LISTEN_FDS, needs no --listen, and leaves the socket file to its
+// owner; connections made while no gofer runs wait in the backlog.
+TEST_F(DevgoferTest, SocketActivationServesTheInheritedSocket) {
+  fd::OwnedFd l = ListeningSocket(sock_);
+  ASSERT_TRUE(l.valid());
+  for (const std::vector<std::string>& flags :
+       std::vector<std::vector<std::string>>{
+           {"--root=" + dir_}, {"--root=" + dir_, "--listen=" + sock_}}) {
+    GoferChild p;
+    ASSERT_TRUE(SpawnActivatedGofer(g_binary, flags, l.get(),
+                                    {"LISTEN_FDNAMES=devgofer"}, &p)
+                    .ok());
+    ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+    ASSERT_TRUE(p.ReadUntil("\n")) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log, absl::StrCat("serving ", dir_, " on ", sock_,
+                            " (inherited by socket activation)")))
+        << p.log;
+    EXPECT_FALSE(absl::StrContains(p.log, "not --listen")) << p.log;
+    MountOk(sock_);
+    ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+    EXPECT_EQ(p.Wait(), 0) << p.log;
+    struct stat st;
+    EXPECT_EQ(lstat(sock_.c_str(), &st), 0) << "the owner's socket was removed";
+  }
+  // No gofer runs: a client still connects (the backlog holds it), and the
+  // next gofer started on the socket answers it.
+  absl::StatusOr<unet::Socket> early =
+      unet::Socket::Connect(sock_, SOCK_STREAM);
+  ASSERT_TRUE(early.ok()) << early.status();
+  GoferChild p;
+  ASSERT_TRUE(
+      SpawnActivatedGofer(g_binary, {"--root=" + dir_}, l.get(), {}, &p).ok());
+  RawClient c(early->Release());
+  absl::StatusOr<Reply> r = c.CallBytes(1, {});
+  ASSERT_TRUE(r.ok()) << r.status() << p.log;
+  EXPECT_EQ(r->mid, 1);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, SocketActivationRefusesWhatItCannotServe) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  fd::OwnedFd a(sv[0]), b(sv[1]);
+  {
+    GoferChild p;
+    ASSERT_TRUE(SpawnActivatedGofer(g_binary, {"--root=" + dir_}, a.get(),
+                                    {"LISTEN_FDNAMES=gofer"}, &p)
+                    .ok());
+    EXPECT_EQ(p.Wait(), 1) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log,
+        "the inherited socket \"gofer\" (FD 3) is not listening (Accept=no "
+        "is needed)"))
+        << p.log;
+  }
+  {
+    fd::OwnedFd l = ListeningSocket(sock_);
+    GoferChild p;
+    ASSERT_TRUE(
+        SpawnActivatedGofer(g_binary, {"--fd=5"}, l.get(), {}, &p).ok());
+    EXPECT_EQ(p.Wait(), 2) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log,
+        "--fd: the gofer was given a listening socket by socket "
+        "activation ($LISTEN_FDS); it serves that one, drop --fd; see "
+        "devgofer --help"))
+        << p.log;
+  }
 }
 
 // A second gofer on the path of a live one is refused, saying so; the first

@@ -66,6 +66,17 @@ absl::Status SpawnGofer(const std::string& binary,
                         const std::vector<std::string>& args, int child_fd,
                         GoferChild* child);
 
+// SpawnActivatedGofer runs binary with args into *child (which must be
+// fresh) as systemd's socket activation starts a service: listen_fd
+// becomes its FD 3, with LISTEN_FDS=1 and LISTEN_PID=<its pid>; env holds
+// more NAME=value entries for its environment (LISTEN_FDNAMES,
+// NOTIFY_SOCKET). listen_fd < 0 passes no FD and sets only env.
+absl::Status SpawnActivatedGofer(const std::string& binary,
+                                 const std::vector<std::string>& args,
+                                 int listen_fd,
+                                 const std::vector<std::string>& env,
+                                 GoferChild* child);
+
 // SpawnFdGofer runs `binary --fd=3 args...` serving one end of a new socket
 // pair; the other end goes to child->sock.
 absl::Status SpawnFdGofer(const std::string& binary,

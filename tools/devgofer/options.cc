@@ -345,7 +345,8 @@ absl::StatusOr<Donation> PlanDonation(const Options& o) {
       false, absl::StrCat("mount FD not donated: it would bypass ", widens)};
 }
 
-absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args,
+                                     bool socket_activated) {
   Options o;
   o.backend.char_devices = fsgofer::CharDevicePolicy::kPassthrough;
   bool have_fd = false;
@@ -564,7 +565,13 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     }
     if (absl::Status s = it->second(value); !s.ok()) return s;
   }
-  if (o.listen.empty() == !have_fd) {
+  if (socket_activated) {
+    if (have_fd) {
+      return Bad(
+          "--fd: the gofer was given a listening socket by socket activation "
+          "($LISTEN_FDS); it serves that one, drop --fd");
+    }
+  } else if (o.listen.empty() == !have_fd) {
     return Bad("exactly one of --listen and --fd is required");
   }
   if (o.ready_fd >= 0 && o.ready_fd == o.fd) {

@@ -166,7 +166,12 @@ absl::StatusOr<Donation> PlanDonation(const Options& o);
 // (pkg/devscope/cdi.h CdiRules, oci.h OciRules: an unknown device, a node
 // outside --root, ...), or when PlanDonation refuses --donate_mount_fd.
 // backend.donate_mount_fd and donation_note hold PlanDonation's decision.
-absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
+//
+// socket_activated says that the process inherited its listening socket
+// (pkg/sdnotify TakeListenFds): then --listen is optional (it serves the
+// inherited socket either way) and --fd is refused.
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args,
+                                     bool socket_activated = false);
 
 }  // namespace gvisor::devgofer
 

@@ -318,6 +318,17 @@ TEST(OptionsTest, UsageListsEveryFlag) {
   }
 }
 
+TEST(OptionsTest, SocketActivationNeedsNoListenAndRefusesFd) {
+  absl::StatusOr<Options> o = ParseOptions({}, /*socket_activated=*/true);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->listen, "");
+  EXPECT_TRUE(ParseOptions({"--listen=/run/g.sock"}, true).ok());
+  EXPECT_TRUE(absl::StartsWith(
+      ParseOptions({"--fd=3"}, true).status().message(),
+      "--fd: the gofer was given a listening socket by socket activation"));
+  EXPECT_FALSE(ParseOptions({}, false).ok());
+}
+
 // WriteFile writes text to a new file in the test's temp dir.
 std::string WriteFile(const std::string& name, const std::string& text) {
   std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
