@@ -13,13 +13,17 @@
 // for that call.
 //
 // With --ready_fd=N it writes "ready\n" to the inherited FD N and closes
-// it once it serves (pkg/readyfd), so that its starter need not poll.
+// it once it serves (pkg/readyfd), so that its starter need not poll. Under
+// systemd it sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET, and with
+// socket activation (LISTEN_FDS) serves the socket it inherited instead of
+// --listen (pkg/sdnotify).
 
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -32,6 +36,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
 #include "pkg/readyfd/readyfd.h"
+#include "pkg/sdnotify/sdnotify.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
@@ -138,19 +143,41 @@ int Main(int argc, char** argv) {
     LOG(ERROR) << "creating the registry: " << registry.status();
     return 1;
   }
+  // Socket activation (a .socket unit): the one inherited socket is served
+  // in place of --listen.
+  absl::StatusOr<std::vector<sdnotify::ListenFd>> inherited =
+      sdnotify::TakeListenFds();
+  if (!inherited.ok() || inherited->size() > 1) {
+    LOG(ERROR) << "shim: socket activation: "
+               << (inherited.ok()
+                       ? absl::StrCat(inherited->size(),
+                                      " sockets; the shim serves one")
+                       : inherited.status().ToString());
+    return 1;
+  }
   absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Start(*address, registry->get());
+      inherited->empty()
+          ? Server::Start(*address, registry->get())
+          : Server::StartOnListeningFd(std::move(inherited->front().fd),
+                                       registry->get());
   if (!server.ok()) {
     LOG(ERROR) << "shim: " << server.status();
     return 1;
   }
-  LOG(INFO) << "serving on " << address->ToString();
+  LOG(INFO) << "serving on " << (*server)->address().ToString()
+            << (inherited->empty() ? "" : " (inherited by socket activation)");
   readyfd::Notify(context::Background(), *std::move(ready));
+  if (absl::StatusOr<bool> n = sdnotify::NotifyReady(
+          absl::StrCat("serving on ", (*server)->address().ToString()));
+      !n.ok()) {
+    LOG(WARNING) << n.status();
+  }
 
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {
   }
   LOG(INFO) << "got " << strsignal(sig) << "; shutting down";
+  sdnotify::NotifyStopping("shutting down").IgnoreError();
   size_t n = (*registry)->size();
   // Closes every client too (ContainerRegistry::CloseAll).
   if (!(*server)->Shutdown(grace)) {

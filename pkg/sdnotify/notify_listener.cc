@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -16,8 +17,12 @@ namespace gvisor::sdnotify {
 absl::StatusOr<std::unique_ptr<NotifyListener>> NotifyListener::Bind(
     const std::string& dir) {
   std::unique_ptr<NotifyListener> l(new NotifyListener);
-  static int counter = 0;
-  l->path_ = absl::StrCat(dir, "/notify.", getpid(), ".", counter++);
+  // A fresh directory: a pid may repeat (in a PID namespace), a
+  // directory made by mkdtemp cannot.
+  std::string tmpl = absl::StrCat(dir, "/notify.XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) return syserr::FromLastErrno("mkdtemp");
+  l->dir_ = tmpl;
+  l->path_ = tmpl + "/n";
   sockaddr_un a = {};
   a.sun_family = AF_UNIX;
   if (l->path_.size() >= sizeof(a.sun_path)) {
@@ -33,7 +38,10 @@ absl::StatusOr<std::unique_ptr<NotifyListener>> NotifyListener::Bind(
 }
 
 NotifyListener::~NotifyListener() {
-  if (fd_.valid()) unlink(path_.c_str());
+  if (!dir_.empty()) {
+    unlink(path_.c_str());
+    rmdir(dir_.c_str());
+  }
 }
 
 absl::StatusOr<std::string> NotifyListener::Read() {

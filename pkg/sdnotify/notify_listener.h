@@ -14,7 +14,7 @@ namespace gvisor::sdnotify {
 
 class NotifyListener {
  public:
-  // Bind creates the socket at a new path below dir.
+  // Bind creates the socket in a new directory below dir.
   static absl::StatusOr<std::unique_ptr<NotifyListener>> Bind(
       const std::string& dir);
   // The destructor removes the socket file.
@@ -30,6 +30,7 @@ class NotifyListener {
  private:
   NotifyListener() = default;
   fd::OwnedFd fd_;
+  std::string dir_;  // made for the socket, removed with it
   std::string path_;
 };
 
