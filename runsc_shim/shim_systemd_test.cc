@@ -92,13 +92,11 @@ TEST_F(ShimSystemdTest, SocketActivationServesTheInheritedSocket) {
     ASSERT_TRUE(n.ok()) << n.status();
     GoferChild p;
     // --listen names another path: the inherited socket wins.
-    ASSERT_TRUE(SpawnActivatedGofer(
-                    g_binary, {"--listen=unix:/tmp/shim_systemd_test.unused"},
-                    l->fd(),
-                    {"LISTEN_FDNAMES=runsc-shim",
-                     "NOTIFY_SOCKET=" + (*n)->path()},
-                    &p)
-                    .ok());
+    ASSERT_TRUE(
+        SpawnActivatedGofer(
+            g_binary, {"--listen=unix:/tmp/shim_systemd_test.unused"}, l->fd(),
+            {"LISTEN_FDNAMES=runsc-shim", "NOTIFY_SOCKET=" + (*n)->path()}, &p)
+            .ok());
     absl::StatusOr<std::string> m = (*n)->Read();
     ASSERT_TRUE(m.ok()) << m.status();
     EXPECT_EQ(*m, absl::StrCat("READY=1\nSTATUS=serving on unix:", sock_));
@@ -118,9 +116,9 @@ TEST_F(ShimSystemdTest, SocketActivationRefusesASocketThatDoesNotListen) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   fd::OwnedFd a(sv[0]), b(sv[1]);
   GoferChild p;
-  ASSERT_TRUE(SpawnActivatedGofer(g_binary, {"--listen=unix:" + sock_},
-                                  a.get(), {}, &p)
-                  .ok());
+  ASSERT_TRUE(
+      SpawnActivatedGofer(g_binary, {"--listen=unix:" + sock_}, a.get(), {}, &p)
+          .ok());
   EXPECT_EQ(p.Wait(), 1) << p.log;
   EXPECT_TRUE(absl::StrContains(p.log, "not a listening AF_UNIX socket"))
       << p.log;
