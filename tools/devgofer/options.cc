@@ -172,7 +172,9 @@ std::string Usage() {
       "gofer does: on every connection accepted on the unix socket PATH, or "
       "on the one connected socket inherited as FD N. Started by systemd "
       "with socket activation (LISTEN_FDS), it serves the listening socket "
-      "it inherited instead of binding --listen. SIGTERM or SIGINT stop it "
+      "it inherited instead of binding --listen; with $NOTIFY_SOCKET "
+      "(Type=notify) it sends READY=1 once serving and STOPPING=1 when "
+      "stopping. SIGTERM or SIGINT stop it "
       "(exit 0); a usage error exits 2, any other failure 1.",
       "", 78, &out);
   for (const FlagSection& sec : FlagSections()) {
