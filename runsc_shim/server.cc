@@ -1,7 +1,9 @@
 #include "runsc_shim/server.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_posix.h"
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
@@ -52,40 +56,105 @@ absl::Status ClearStaleSocket(const std::string& path) {
   return absl::OkStatus();
 }
 
+// UnixAddressKind is the Address kind of a socket path from getsockname.
+Address::Kind UnixAddressKind(const std::string& path) {
+  return !path.empty() && path[0] == '@' ? Address::Kind::kUnixAbstract
+                                         : Address::Kind::kUnix;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(
-    const Address& address, ContainerRegistry* registry) {
-  const bool unix_file = address.kind == Address::Kind::kUnix;
-  if (unix_file) {
-    RETURN_IF_ERROR(ClearStaleSocket(address.target));
-  }
-  std::unique_ptr<Server> server(new Server(address, registry));
+absl::Status Server::StartGrpc(bool inherited) {
+  const bool unix_file = !inherited && address_.kind == Address::Kind::kUnix;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address.GrpcTarget(),
-                           grpc::InsecureServerCredentials());
-  builder.RegisterService(&server->service_);
+  if (!inherited) {
+    builder.AddListeningPort(address_.GrpcTarget(),
+                             grpc::InsecureServerCredentials());
+  }
+  builder.RegisterService(&service_);
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(server->calls_.NewFactory());
+  interceptors.push_back(calls_.NewFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // The socket file gets mode 0600 from the start: no window in which
   // another user could connect.
   mode_t old_umask = unix_file ? umask(0177) : 0;
-  server->server_ = builder.BuildAndStart();
+  server_ = builder.BuildAndStart();
   if (unix_file) umask(old_umask);
-  if (server->server_ == nullptr) {
+  if (server_ == nullptr) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot serve on ", address.ToString(), " (see the gRPC log above)"));
+        "cannot serve on ", address_.ToString(), " (see the gRPC log above)"));
   }
-  if (unix_file && chmod(address.target.c_str(), 0600) != 0) {
+  if (unix_file && chmod(address_.target.c_str(), 0600) != 0) {
     return syserr::FromErrno(
-        errno, absl::StrCat("chmod 0600 of \"", address.target, "\""));
+        errno, absl::StrCat("chmod 0600 of \"", address_.target, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const Address& address, ContainerRegistry* registry) {
+  if (address.kind == Address::Kind::kUnix) {
+    RETURN_IF_ERROR(ClearStaleSocket(address.target));
+  }
+  std::unique_ptr<Server> server(new Server(address, registry));
+  RETURN_IF_ERROR(server->StartGrpc(/*inherited=*/false));
+  return server;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::StartOnListeningFd(
+    fd::OwnedFd listener, ContainerRegistry* registry) {
+  // Checks that it is a listening unix stream socket, and names it.
+  ASSIGN_OR_RETURN(
+      unet::ServerSocket ls,
+      unet::ServerSocket::FromListeningFd(std::move(listener), SOCK_STREAM));
+  Address address;
+  address.kind = UnixAddressKind(ls.path());
+  address.target = address.kind == Address::Kind::kUnixAbstract
+                       ? ls.path().substr(1)
+                       : ls.path();
+  std::unique_ptr<Server> server(new Server(address, registry));
+  server->listener_ = fd::OwnedFd(dup(ls.fd()));
+  server->stop_accept_ = fd::OwnedFd(eventfd(0, EFD_CLOEXEC));
+  if (!server->listener_.valid() || !server->stop_accept_.valid()) {
+    return syserr::FromLastErrno("dup/eventfd for the inherited socket");
+  }
+  RETURN_IF_ERROR(server->StartGrpc(/*inherited=*/true));
+  try {
+    server->acceptor_ = std::thread([s = server.get()] { s->AcceptLoop(); });
+  } catch (const std::system_error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no thread to accept on: ", e.what()));
   }
   return server;
+}
+
+void Server::AcceptLoop() {
+  for (;;) {
+    pollfd pf[2] = {{listener_.get(), POLLIN, 0},
+                    {stop_accept_.get(), POLLIN, 0}};
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      PLOG(ERROR) << "poll for accept on " << address_.ToString();
+      return;
+    }
+    if (pf[1].revents != 0) return;
+    // gRPC's endpoints are non-blocking.
+    int c = accept4(listener_.get(), nullptr, nullptr,
+                    SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (c < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) continue;
+      // Out of FDs or memory: the connections held go on; retry shortly.
+      PLOG_EVERY_N(WARNING, 100) << "accept on " << address_.ToString();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    // gRPC owns c from here, and closes it with the connection.
+    grpc::AddInsecureChannelFromFd(server_.get(), c);
+  }
 }
 
 Server::~Server() {
@@ -99,6 +168,13 @@ bool Server::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return true;
   if (shut_down_) return stopped_.load();
   shut_down_ = true;
+  // An inherited socket stops being accepted on; it is left listening for
+  // its owner.
+  if (acceptor_.joinable()) {
+    uint64_t one = 1;
+    (void)!write(stop_accept_.get(), &one, sizeof(one));
+    acceptor_.join();
+  }
   if (grpc::HealthCheckServiceInterface* health =
           server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
@@ -144,7 +220,7 @@ bool Server::Shutdown(absl::Duration grace) {
     stopped_cv_.wait_for(w, absl::ToChronoNanoseconds(kStopTimeout),
                          [this] { return stopped_.load(); });
   }
-  if (address_.kind == Address::Kind::kUnix) {
+  if (address_.kind == Address::Kind::kUnix && !listener_.valid()) {
     unlink(address_.target.c_str());
   }
   if (!stopped_.load()) {

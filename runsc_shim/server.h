@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "pkg/fd/fd.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/call_counter.h"
 #include "runsc_shim/registry.h"
@@ -31,6 +32,16 @@ class Server {
   // ALREADY_EXISTS, and anything else at the path is FAILED_PRECONDITION.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const Address& address, ContainerRegistry* registry);
+
+  // StartOnListeningFd serves on listener, a listening unix stream socket
+  // inherited through socket activation (pkg/sdnotify TakeListenFds).
+  // gRPC 1.51 cannot adopt a listening FD (its ports are addresses it binds
+  // itself), so a thread of the server accepts each connection and hands
+  // it to gRPC with grpc::AddInsecureChannelFromFd. The socket is never
+  // shut down or removed: its owner keeps it, and connections made while
+  // no shim runs wait in its backlog. address() is unix:PATH of the socket.
+  static absl::StatusOr<std::unique_ptr<Server>> StartOnListeningFd(
+      fd::OwnedFd listener, ContainerRegistry* registry);
 
   // The destructor shuts down with no grace, and waits for the gRPC server
   // to stop: for calls stuck in the kernel too (see Shutdown).
@@ -79,8 +90,19 @@ class Server {
         calls_(v1::DevGoferShim::service_full_name()),
         service_(registry) {}
 
+  // StartGrpc builds and starts server_, on address_ unless inherited.
+  absl::Status StartGrpc(bool inherited);
+  // AcceptLoop runs on acceptor_: it hands every connection accepted on
+  // listener_ to gRPC until stop_accept_ is written.
+  void AcceptLoop();
+
   const Address address_;
   ContainerRegistry* const registry_;
+  // For StartOnListeningFd: the inherited socket, the thread accepting on
+  // it, and the eventfd that stops it.
+  fd::OwnedFd listener_;
+  fd::OwnedFd stop_accept_;
+  std::thread acceptor_;
   CallCounter calls_;  // outlives server_, whose calls it counts
   Service service_;
   std::unique_ptr<grpc::Server> server_;

@@ -18,13 +18,17 @@
 // for that call.
 //
 // With --ready_fd=N it writes "ready\n" to the inherited FD N and closes
-// it once it serves (pkg/readyfd), so that its starter need not poll.
+// it once it serves (pkg/readyfd), so that its starter need not poll. Under
+// systemd it sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET, and with
+// socket activation (LISTEN_FDS) serves the socket it inherited instead of
+// --listen (pkg/sdnotify).
 
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
@@ -36,6 +40,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/fd/limit.h"
 #include "pkg/readyfd/readyfd.h"
+#include "pkg/sdnotify/sdnotify.h"
 #include "runsc_shim/address.h"
 #include "runsc_shim/bind_error.h"
 #include "runsc_shim/grpc_log.h"
@@ -220,20 +225,47 @@ int Main(int argc, char** argv) {
           << ", max_dirents " << options.client.max_dirents
           << ", max_dirent_bytes " << options.client.max_dirent_bytes
           << ", max_calls_per_container " << options.max_calls_per_container;
+  // Socket activation (a .socket unit): the one inherited socket is served
+  // in place of --listen.
+  absl::StatusOr<std::vector<sdnotify::ListenFd>> inherited =
+      sdnotify::TakeListenFds();
+  if (!inherited.ok() || inherited->size() > 1) {
+    fprintf(stderr, "%s: socket activation: %s\n", kProgram,
+            inherited.ok() ? absl::StrCat(inherited->size(),
+                                          " sockets; the shim serves one")
+                                 .c_str()
+                           : std::string(inherited.status().message()).c_str());
+    return cli::kExitFailure;
+  }
   absl::StatusOr<std::unique_ptr<Server>> server;
-  {
+  if (inherited->empty()) {
     GrpcLogCapture capture;  // a failure is reported in one line below
     server = Server::Start(*address, registry->get());
     if (server.ok()) capture.Flush();
+    if (!server.ok()) return CannotServe(*address, server.status());
+  } else {
+    server = Server::StartOnListeningFd(std::move(inherited->front().fd),
+                                        registry->get());
+    if (!server.ok()) {
+      fprintf(stderr, "%s: cannot serve on the inherited socket: %s\n",
+              kProgram, std::string(server.status().message()).c_str());
+      return cli::kExitFailure;
+    }
   }
-  if (!server.ok()) return CannotServe(*address, server.status());
-  LOG(INFO) << "serving on " << address->ToString();
+  LOG(INFO) << "serving on " << (*server)->address().ToString()
+            << (inherited->empty() ? "" : " (inherited by socket activation)");
   readyfd::Notify(context::Background(), *std::move(ready));
+  if (absl::StatusOr<bool> n = sdnotify::NotifyReady(
+          absl::StrCat("serving on ", (*server)->address().ToString()));
+      !n.ok()) {
+    LOG(WARNING) << n.status();
+  }
 
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {
   }
   LOG(INFO) << "got " << strsignal(sig) << "; shutting down";
+  sdnotify::NotifyStopping("shutting down").IgnoreError();
   size_t n = (*registry)->size();
   // Closes every client too (ContainerRegistry::CloseAll).
   if (!(*server)->Shutdown(*grace)) {

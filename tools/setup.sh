@@ -19,6 +19,7 @@ PACKAGES=(
   libbenchmark-dev
   libseccomp-dev libcap-dev # devgofer's sandbox
   libyaml-cpp-dev          # CDI and OCI spec files (pkg/devscope)
+  libsystemd-dev           # sd_notify, socket activation (pkg/sdnotify)
   clang libclang-rt-14-dev # libFuzzer builds (--config=fuzz)
   clang-format-14          # tools/format.sh
   ca-certificates

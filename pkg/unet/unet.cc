@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -476,6 +477,37 @@ absl::StatusOr<ServerSocket> ServerSocket::Bind(absl::string_view path,
     return syserr::FromErrno(err, absl::StrCat("chmod of \"", path, "\""));
   }
   return ServerSocket(std::move(sock), std::move(name));
+}
+
+absl::StatusOr<ServerSocket> ServerSocket::FromListeningFd(fd::OwnedFd fd,
+                                                           int type) {
+  RETURN_IF_ERROR(CheckType(type, "FromListeningFd"));
+  int domain = 0, got_type = 0, accepting = 0;
+  socklen_t len = sizeof(int);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+    return Fail(errno, "ServerSocket::FromListeningFd", fd.get());
+  }
+  len = sizeof(int);
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &got_type, &len);
+  len = sizeof(int);
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len);
+  if (domain != AF_UNIX || got_type != type || !accepting) {
+    return Fail(EINVAL, "ServerSocket::FromListeningFd", fd.get(),
+                "not a listening AF_UNIX socket of the type asked for");
+  }
+  sockaddr_un a = {};
+  len = sizeof(a);
+  std::string name;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
+      len > offsetof(sockaddr_un, sun_path)) {
+    const size_t n = len - offsetof(sockaddr_un, sun_path);
+    name = a.sun_path[0] == '\0'
+               ? absl::StrCat("@", absl::string_view(a.sun_path + 1, n - 1))
+               : std::string(a.sun_path, strnlen(a.sun_path, n));
+  }
+  ServerSocket s(std::move(fd), std::move(name));
+  s.unlinked_ = true;
+  return s;
 }
 
 absl::Status ServerSocket::Listen(int backlog) {

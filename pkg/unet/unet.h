@@ -199,6 +199,13 @@ class ServerSocket {
   static absl::StatusOr<ServerSocket> Bind(absl::string_view path, int type,
                                            mode_t mode = 0600);
 
+  // FromListeningFd takes ownership of fd, an AF_UNIX socket that is
+  // already bound and listening (one inherited through socket activation),
+  // and wraps it. path() is the address it is bound to; Unlink never removes
+  // it (whoever bound it owns the name). EINVAL, with fd closed, if fd is
+  // not a listening AF_UNIX socket of the given type.
+  static absl::StatusOr<ServerSocket> FromListeningFd(fd::OwnedFd fd, int type);
+
   ServerSocket() = default;
   ServerSocket(ServerSocket&&) = default;
   ServerSocket& operator=(ServerSocket&&) = default;

@@ -55,12 +55,18 @@ YAML_CPP_LIBS = {
     "yaml_cpp": "yaml-cpp",
 }
 
+# @system_libsystemd: sd_notify and socket activation (//pkg/sdnotify, so
+# the shim and devgofer): libsystemd-dev.
+LIBSYSTEMD_LIBS = {
+    "libsystemd": "libsystemd",
+}
+
 def _maybe(rule, name, **kwargs):
     if name not in native.existing_rules():
         rule(name = name, **kwargs)
 
 def gvisor_devutil_deps():
-    """Declares rules_cc, rules_java, remote_coverage_tools, com_google_protobuf, system_libs and system_yaml_cpp."""
+    """Declares rules_cc, rules_java, remote_coverage_tools, com_google_protobuf, system_libs, system_yaml_cpp and system_libsystemd."""
 
     # These three override the http_archives of Bazel 4's WORKSPACE suffix.
     _maybe(forwarding_rules_cc, "rules_cc")
@@ -82,3 +88,4 @@ def gvisor_devutil_deps():
         },
     )
     _maybe(pkg_config_repository, "system_yaml_cpp", modules = YAML_CPP_LIBS)
+    _maybe(pkg_config_repository, "system_libsystemd", modules = LIBSYSTEMD_LIBS)

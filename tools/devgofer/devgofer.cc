@@ -7,8 +7,9 @@
 // connected socket N it inherited (runsc's --dev-io-fd) and exits when that
 // connection ends. With --ready_fd=M it writes "ready\n" to the inherited
 // FD M and closes it once it serves (pkg/readyfd). SIGTERM or SIGINT
-// shut it down cleanly (exit 0). Bad flags print a message and the usage
-// and exit 2; other failures exit 1. See options.h for the flags.
+// shut it down cleanly (exit 0). --help prints the usage, --version the
+// version (exit 0); a usage error prints one line ending in "see devgofer
+// --help" and exits 2; other failures exit 1. See options.h for the flags.
 //
 // Once its socket is set up and before it starts a thread, it confines
 // itself (sandbox.h) unless --nosandbox.
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "pkg/context/context.h"
 #include "pkg/devscope/allowlist.h"
@@ -43,11 +45,14 @@
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/lisafs/server.h"
 #include "pkg/readyfd/readyfd.h"
+#include "pkg/sdnotify/sdnotify.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "tools/devgofer/options.h"
 #include "tools/devgofer/private_dir.h"
 #include "tools/devgofer/sandbox.h"
+#include "tools/devgofer/socket_path.h"
+#include "tools/version/version.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -55,8 +60,10 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 
+// UsageError prints msg and the hint in one line and returns the usage
+// exit code.
 int UsageError(const std::string& msg) {
-  fprintf(stderr, "devgofer: %s\n%s\n", msg.c_str(), kUsage);
+  fprintf(stderr, "devgofer: %s; see devgofer --help\n", msg.c_str());
   return kExitUsage;
 }
 
@@ -138,12 +145,65 @@ std::optional<int> Confine(const Options& o) {
   return std::nullopt;
 }
 
+// NotifySystemd sends READY=1 (ready) or STOPPING=1 with status to
+// $NOTIFY_SOCKET through n, if set (pkg/sdnotify).
+void NotifySystemd(sdnotify::Notifier& n, const std::string& status,
+                   bool ready) {
+  absl::StatusOr<bool> sent = ready ? n.Ready(status) : n.Stopping(status);
+  if (!sent.ok()) {
+    LOG(WARNING) << "devgofer: " << sent.status();
+  } else if (*sent) {
+    VLOG(1) << "devgofer: told $NOTIFY_SOCKET "
+            << (ready ? "READY" : "STOPPING");
+  }
+}
+
 int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<Options> parsed = ParseOptions(args);
+  // Socket activation: a listening socket inherited as FD 3 (taken before
+  // any thread starts: it unsets $LISTEN_*).
+  absl::StatusOr<std::vector<sdnotify::ListenFd>> inherited =
+      sdnotify::TakeListenFds();
+  if (!inherited.ok()) {
+    fprintf(stderr, "devgofer: %s\n",
+            std::string(inherited.status().message()).c_str());
+    return kExitFailure;
+  }
+  const bool activated = !inherited->empty();
+  // $NOTIFY_SOCKET (Type=notify): connected now, as the sandbox refuses the
+  // socket later.
+  absl::StatusOr<sdnotify::Notifier> notifier_or =
+      sdnotify::Notifier::FromEnvironment();
+  sdnotify::Notifier notifier;
+  if (notifier_or.ok()) {
+    notifier = *std::move(notifier_or);
+  } else {
+    // Not fatal: readiness is then only --ready_fd's.
+    fprintf(stderr, "devgofer: warning: %s; not notifying\n",
+            std::string(notifier_or.status().message()).c_str());
+  }
+  absl::StatusOr<Options> parsed = ParseOptions(args, activated);
   if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
   Options o = *std::move(parsed);
+  if (o.help) {
+    fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  if (o.version) {
+    fputs(gvisor_devutil::VersionText("devgofer").c_str(), stdout);
+    return 0;
+  }
+  // glog's flags, before its first line.
+  if (struct stat ld;
+      !o.log_dir.empty() &&
+      (stat(o.log_dir.c_str(), &ld) != 0 || !S_ISDIR(ld.st_mode))) {
+    return UsageError("--log_dir=" + o.log_dir + ": not an existing directory");
+  }
   FLAGS_v = o.verbosity;
+  FLAGS_log_dir = o.log_dir;
+  FLAGS_logtostderr = o.logtostderr.value_or(o.log_dir.empty());
+  google::InitGoogleLogging(argv[0]);
+  LOG(INFO) << "devgofer " << gvisor_devutil::kVersion << " starting";
   if (!o.donation_note.empty()) LOG(INFO) << "devgofer: " << o.donation_note;
   // Closed unwritten if the gofer fails before it serves.
   absl::StatusOr<fd::OwnedFd> ready = readyfd::Claim(o.ready_fd);
@@ -187,7 +247,8 @@ int Run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   fd::OwnedFd sigfd(signalfd(-1, &sigs, SFD_CLOEXEC));
   fd::OwnedFd done(eventfd(0, EFD_CLOEXEC));
-  if (!sigfd.valid() || !done.valid()) {
+  fd::OwnedFd stop_accept(eventfd(0, EFD_CLOEXEC));
+  if (!sigfd.valid() || !done.valid() || !stop_accept.valid()) {
     PLOG(ERROR) << "devgofer: signalfd/eventfd";
     return kExitFailure;
   }
@@ -198,12 +259,46 @@ int Run(int argc, char** argv) {
   std::atomic<bool> signalled{false};
   std::atomic<bool> stopping{false};
 
-  if (!o.listen.empty()) {
-    absl::StatusOr<unet::ServerSocket> l =
-        unet::ServerSocket::Bind(o.listen, SOCK_STREAM, 0600);
+  const bool listening = !o.listen.empty() || activated;
+  if (activated) {
+    // The socket's owner (systemd) bound it and removes it: it is served
+    // as it is, never unlinked.
+    if (inherited->size() != 1) {
+      std::string names;
+      for (const sdnotify::ListenFd& l : *inherited) {
+        absl::StrAppend(&names, names.empty() ? "" : ", ", l.name);
+      }
+      LOG(ERROR) << "devgofer: socket activation passed " << inherited->size()
+                 << " sockets (" << names
+                 << "); devgofer serves one: give its .socket unit one "
+                    "ListenStream=";
+      return kExitFailure;
+    }
+    sdnotify::ListenFd& l = inherited->front();
+    if (absl::Status s = sdnotify::CheckListeningUnixStream(
+            l.fd.get(), absl::StrCat("the inherited socket \"", l.name, "\""));
+        !s.ok()) {
+      LOG(ERROR) << "devgofer: " << s.message();
+      return kExitFailure;
+    }
+    absl::StatusOr<unet::ServerSocket> ls =
+        unet::ServerSocket::FromListeningFd(std::move(l.fd), SOCK_STREAM);
+    if (!ls.ok()) {
+      LOG(ERROR) << "devgofer: " << ls.status();
+      return kExitFailure;
+    }
+    listener = *std::move(ls);
+    if (!o.listen.empty() && o.listen != listener.path()) {
+      LOG(WARNING) << "devgofer: serving the inherited socket "
+                   << listener.path() << ", not --listen=" << o.listen;
+    }
+    o.listen = listener.path();
+  } else if (listening) {
+    // A stale socket (a gofer that was killed) is replaced; a live one,
+    // or anything that is not a socket, is refused.
+    absl::StatusOr<unet::ServerSocket> l = ClaimSocketPath(o.listen, 0600);
     if (!l.ok()) {
-      LOG(ERROR) << "devgofer: cannot listen on " << o.listen << ": "
-                 << l.status();
+      LOG(ERROR) << "devgofer: cannot listen: " << l.status().message();
       return kExitFailure;
     }
     listener = *std::move(l);
@@ -212,13 +307,25 @@ int Run(int argc, char** argv) {
       listener.Unlink().IgnoreError();
       return kExitFailure;
     }
+  }
+  if (listening) {
     if (std::optional<int> rc = Confine(o); rc.has_value()) {
       listener.Unlink().IgnoreError();
       return *rc;
     }
-    // The accept loop ends when the listener is shut down.
+    // The accept loop ends when stop_accept is written (or the listener
+    // fails). An inherited socket is never shut down: systemd keeps it
+    // listening for the next gofer, and queues connections meanwhile.
     bool started = StartThread(&waiter, [&] {
       for (;;) {
+        pollfd pf[2] = {{listener.fd(), POLLIN, 0},
+                        {stop_accept.get(), POLLIN, 0}};
+        if (poll(pf, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          PLOG(ERROR) << "devgofer: poll for accept";
+          break;
+        }
+        if (pf[1].revents != 0) break;
         absl::StatusOr<unet::Socket> c = listener.Accept();
         if (!c.ok()) {
           if (IsTransientAcceptError(syserr::ToErrno(c.status())) &&
@@ -247,10 +354,13 @@ int Run(int argc, char** argv) {
       return kExitFailure;
     }
     LOG(INFO) << "devgofer: serving " << o.root << " on " << o.listen
+              << (activated ? " (inherited by socket activation)" : "")
               << (o.readonly ? " (read-only)" : "")
               << (o.backend.donate_mount_fd ? " (mount FD donated)" : "")
               << ScopeNote(o);
     readyfd::Notify(context::Background(), *std::move(ready));
+    NotifySystemd(notifier, absl::StrCat("serving ", o.root, " on ", o.listen),
+                  true);
   } else {
     absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(fd::OwnedFd(o.fd));
     if (!sock.ok()) {
@@ -278,6 +388,8 @@ int Run(int argc, char** argv) {
               << (o.backend.donate_mount_fd ? " (mount FD donated)" : "")
               << ScopeNote(o);
     readyfd::Notify(context::Background(), *std::move(ready));
+    NotifySystemd(notifier, absl::StrCat("serving ", o.root, " on FD ", o.fd),
+                  true);
   }
 
   pollfd pfds[2] = {{sigfd.get(), POLLIN, 0}, {done.get(), POLLIN, 0}};
@@ -291,17 +403,22 @@ int Run(int argc, char** argv) {
     signalled = true;
   }
   stopping = true;
-  if (!o.listen.empty()) listener.Shutdown().IgnoreError();
+  NotifySystemd(notifier, "shutting down", false);
+  if (listening) {
+    uint64_t one = 1;
+    (void)!write(stop_accept.get(), &one, sizeof(one));
+    if (!activated) listener.Shutdown().IgnoreError();
+  }
   server.Shutdown();
   waiter.join();
   server.Wait();
-  if (!o.listen.empty()) {
+  if (listening) {
     if (absl::Status s = listener.Unlink(); !s.ok()) {
       LOG(WARNING) << "devgofer: removing " << o.listen << ": " << s;
     }
   }
   // Without a signal, a listener only stops when accept failed.
-  if (!o.listen.empty() && !signalled) {
+  if (listening && !signalled) {
     LOG(ERROR) << "devgofer: accepting connections failed";
     return kExitFailure;
   }
@@ -312,8 +429,4 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace gvisor::devgofer
 
-int main(int argc, char** argv) {
-  FLAGS_logtostderr = true;
-  google::InitGoogleLogging(argv[0]);
-  return gvisor::devgofer::Run(argc, argv);
-}
+int main(int argc, char** argv) { return gvisor::devgofer::Run(argc, argv); }

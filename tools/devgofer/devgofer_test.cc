@@ -3,6 +3,7 @@
 // that reach the backend. Readiness is read from the gofer's log, never
 // waited for with sleeps.
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <functional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -25,10 +29,12 @@
 #include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/messages.h"
+#include "pkg/sdnotify/notify_listener.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
 #include "testing/raw_client.h"
 #include "tools/devgofer/gofer_process.h"
+#include "tools/version/version.h"
 
 namespace gvisor::devgofer {
 namespace {
@@ -105,9 +111,114 @@ TEST_F(DevgoferTest, BadFlagsExitTwoWithAMessage) {
     GoferChild p;
     Spawn(args, -1, &p);
     EXPECT_EQ(p.Wait(), 2) << p.log;
-    EXPECT_TRUE(absl::StrContains(p.log, message)) << p.log;
-    EXPECT_TRUE(absl::StrContains(p.log, "usage: devgofer")) << p.log;
+    // One line: the message, then where to look.
+    size_t at = p.log.find(message);
+    ASSERT_NE(at, std::string::npos) << p.log;
+    size_t eol = p.log.find('\n', at);
+    ASSERT_NE(eol, std::string::npos);
+    EXPECT_TRUE(absl::EndsWith(p.log.substr(0, eol), "; see devgofer --help"))
+        << p.log;
+    EXPECT_EQ(p.log.find("devgofer:", eol), std::string::npos)
+        << "more than one line of error:\n"
+        << p.log;
   }
+}
+
+// What a user sees on a command line that does not parse: exactly one line
+// on stderr, exit 2.
+TEST_F(DevgoferTest, UsageErrorsAreOneLineAndExitTwo) {
+  for (const auto& [args, line] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--lisen=/tmp/x"},
+            "devgofer: unknown flag --lisen (did you mean --listen?); see "
+            "devgofer --help\n"},
+           {{"--listen=/tmp/x", "--nosandbx"},
+            "devgofer: unknown flag --nosandbx (did you mean --nosandbox?); "
+            "see devgofer --help\n"},
+           {{"-listen=/tmp/x"},
+            "devgofer: unexpected argument \"-listen=/tmp/x\" (flags start "
+            "with --); see devgofer --help\n"},
+           {{"--listen=/tmp/x", "--shutdown_grace=10"},
+            "devgofer: --shutdown_grace=10: a duration needs a unit, e.g. "
+            "10s, 500ms; see devgofer --help\n"},
+           {{"--listen=/tmp/x", "--workers=many"},
+            "devgofer: --workers: \"many\" is not a count; see devgofer "
+            "--help\n"},
+           {{"--listen=/tmp/x", "--log_dir=/does/not/exist"},
+            "devgofer: --log_dir=/does/not/exist: not an existing directory; "
+            "see devgofer --help\n"},
+       }) {
+    GoferChild p;
+    Spawn(args, -1, &p);
+    EXPECT_EQ(p.Wait(), 2) << p.log;
+    EXPECT_EQ(p.log, line);
+    EXPECT_EQ(p.ReadOut(), "");
+  }
+}
+
+TEST_F(DevgoferTest, HelpPrintsEveryFlagAndExitsZero) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"--help"}, {"-h"}, {"--listen=/tmp/x", "--help"}}) {
+    GoferChild p;
+    Spawn(args, -1, &p);
+    EXPECT_EQ(p.Wait(), 0) << p.log;
+    EXPECT_EQ(p.log, "");
+    std::string out = p.ReadOut();
+    EXPECT_TRUE(absl::StartsWith(
+        out, "usage: devgofer (--listen=PATH | --fd=N) [FLAGS]\n"))
+        << out;
+    for (const char* want : {
+             "  --root=DIR (default /dev)\n",
+             "  --listen=PATH\n",
+             "  --fd=N\n",
+             "  --shutdown_grace=DURATION (default 5s)\n",
+             "  --max_fdids_per_connection=N (default 8192)\n",
+             "  --[no]sandbox (default true)\n",
+             "  --v=N (default 0)\n",
+             "  --[no]logtostderr (default true, false with --log_dir)\n",
+             "  --log_dir=DIR\n",
+             "  --version\n",
+         }) {
+      EXPECT_TRUE(absl::StrContains(out, want)) << want << "\n" << out;
+    }
+  }
+}
+
+TEST_F(DevgoferTest, VersionPrintsTheVersionAndExitsZero) {
+  GoferChild p;
+  Spawn({"--version"}, -1, &p);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_EQ(p.log, "");
+  EXPECT_EQ(p.ReadOut(), gvisor_devutil::VersionText("devgofer"));
+}
+
+// --log_dir puts glog's lines in files there instead of on stderr.
+TEST_F(DevgoferTest, LogDirWritesLogFiles) {
+  GoferChild p;
+  ASSERT_TRUE(
+      SpawnFdGofer(g_binary, {"--root=" + dir_, "--log_dir=" + dir_}, &p).ok());
+  {
+    RawClient c(std::move(p.sock));
+    ASSERT_EQ(c.CallBytes(1, {})->mid, 1);
+  }
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_FALSE(absl::StrContains(p.log, "serving")) << p.log;
+  std::ifstream in(dir_ + "/devgofer.INFO");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(absl::StrContains(text.str(), "devgofer: serving " + dir_))
+      << text.str();
+  // glog's files: a symbolic link per level, and the files they name.
+  DIR* d = opendir(dir_.c_str());
+  ASSERT_NE(d, nullptr);
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (absl::StartsWith(e->d_name, "devgofer.")) names.push_back(e->d_name);
+  }
+  closedir(d);
+  EXPECT_FALSE(names.empty());
+  for (const std::string& n : names) unlink((dir_ + "/" + n).c_str());
 }
 
 TEST_F(DevgoferTest, ListenServesEveryConnectionUntilSigterm) {
@@ -200,9 +311,208 @@ TEST_F(DevgoferTest, AnExistingSocketPathIsNotReplaced) {
   GoferChild p;
   Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
   EXPECT_EQ(p.Wait(), 1) << p.log;
+  EXPECT_TRUE(absl::StrContains(
+      p.log, absl::StrCat("cannot listen: \"", sock_,
+                          "\" is a regular file, not a socket")))
+      << p.log;
   struct stat st;
   ASSERT_EQ(lstat(sock_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+// MountOk connects to the gofer at path and mounts.
+void MountOk(const std::string& path) {
+  absl::StatusOr<unet::Socket> s = unet::Socket::Connect(path, SOCK_STREAM);
+  ASSERT_TRUE(s.ok()) << s.status();
+  RawClient c(s->Release());
+  absl::StatusOr<Reply> r = c.CallBytes(1, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->mid, 1);
+}
+
+// A gofer that was SIGKILLed leaves its socket file behind; the next one
+// on the same path removes it (nobody accepts on it) and serves.
+TEST_F(DevgoferTest, RestartAfterSigkillReplacesTheStaleSocket) {
+  {
+    GoferChild p;
+    Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+    ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+    ASSERT_EQ(kill(p.pid, SIGKILL), 0);
+    EXPECT_EQ(p.Wait(), 128 + SIGKILL);
+  }
+  struct stat st;
+  ASSERT_EQ(lstat(sock_.c_str(), &st), 0) << "no stale socket to test with";
+  ASSERT_TRUE(S_ISSOCK(st.st_mode));
+  GoferChild p;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+  ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+  EXPECT_TRUE(absl::StrContains(
+      p.log,
+      absl::StrCat("removing stale socket ", sock_, " (nobody accepts on it)")))
+      << p.log;
+  ASSERT_EQ(lstat(sock_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  MountOk(sock_);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+// ListeningSocket binds and listens on path, as systemd does for a .socket
+// unit.
+fd::OwnedFd ListeningSocket(const std::string& path) {
+  absl::StatusOr<unet::ServerSocket> l =
+      unet::ServerSocket::Bind(path, SOCK_STREAM, 0600);
+  EXPECT_TRUE(l.ok()) << l.status();
+  if (!l.ok()) return fd::OwnedFd();
+  EXPECT_TRUE(l->Listen().ok());
+  return fd::OwnedFd(dup(l->fd()));
+}
+
+// With $NOTIFY_SOCKET (a Type=notify unit), READY=1 arrives once the gofer
+// serves and STOPPING=1 when SIGTERM stops it.
+TEST_F(DevgoferTest, NotifySocketGetsReadyAndStopping) {
+  absl::StatusOr<std::unique_ptr<sdnotify::NotifyListener>> n =
+      sdnotify::NotifyListener::Bind("/tmp");
+  ASSERT_TRUE(n.ok()) << n.status();
+  GoferChild p;
+  ASSERT_TRUE(SpawnActivatedGofer(g_binary,
+                                  {"--root=" + dir_, "--listen=" + sock_}, -1,
+                                  {"NOTIFY_SOCKET=" + (*n)->path()}, &p)
+                  .ok());
+  absl::StatusOr<std::string> m = (*n)->Read();
+  ASSERT_TRUE(m.ok()) << m.status() << p.log;
+  EXPECT_EQ(*m, absl::StrCat("READY=1\nSTATUS=serving ", dir_, " on ", sock_));
+  // Served at once: no wait, no retry.
+  MountOk(sock_);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  m = (*n)->Read();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(*m, "STOPPING=1\nSTATUS=shutting down");
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+  EXPECT_FALSE(absl::StrContains(p.log, "sd_notify")) << p.log;
+}
+
+// Socket activation: the gofer serves the listening socket it inherited as
+// FD 3 with LISTEN_FDS, needs no --listen, and leaves the socket file to its
+// owner; connections made while no gofer runs wait in the backlog.
+TEST_F(DevgoferTest, SocketActivationServesTheInheritedSocket) {
+  fd::OwnedFd l = ListeningSocket(sock_);
+  ASSERT_TRUE(l.valid());
+  for (const std::vector<std::string>& flags :
+       std::vector<std::vector<std::string>>{
+           {"--root=" + dir_}, {"--root=" + dir_, "--listen=" + sock_}}) {
+    GoferChild p;
+    ASSERT_TRUE(SpawnActivatedGofer(g_binary, flags, l.get(),
+                                    {"LISTEN_FDNAMES=devgofer"}, &p)
+                    .ok());
+    ASSERT_TRUE(p.ReadUntil("serving")) << p.log;
+    ASSERT_TRUE(p.ReadUntil("\n")) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log, absl::StrCat("serving ", dir_, " on ", sock_,
+                            " (inherited by socket activation)")))
+        << p.log;
+    EXPECT_FALSE(absl::StrContains(p.log, "not --listen")) << p.log;
+    MountOk(sock_);
+    ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+    EXPECT_EQ(p.Wait(), 0) << p.log;
+    struct stat st;
+    EXPECT_EQ(lstat(sock_.c_str(), &st), 0) << "the owner's socket was removed";
+  }
+  // No gofer runs: a client still connects (the backlog holds it), and the
+  // next gofer started on the socket answers it.
+  absl::StatusOr<unet::Socket> early =
+      unet::Socket::Connect(sock_, SOCK_STREAM);
+  ASSERT_TRUE(early.ok()) << early.status();
+  GoferChild p;
+  ASSERT_TRUE(
+      SpawnActivatedGofer(g_binary, {"--root=" + dir_}, l.get(), {}, &p).ok());
+  RawClient c(early->Release());
+  absl::StatusOr<Reply> r = c.CallBytes(1, {});
+  ASSERT_TRUE(r.ok()) << r.status() << p.log;
+  EXPECT_EQ(r->mid, 1);
+  ASSERT_EQ(kill(p.pid, SIGTERM), 0);
+  EXPECT_EQ(p.Wait(), 0) << p.log;
+}
+
+TEST_F(DevgoferTest, SocketActivationRefusesWhatItCannotServe) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  fd::OwnedFd a(sv[0]), b(sv[1]);
+  {
+    GoferChild p;
+    ASSERT_TRUE(SpawnActivatedGofer(g_binary, {"--root=" + dir_}, a.get(),
+                                    {"LISTEN_FDNAMES=gofer"}, &p)
+                    .ok());
+    EXPECT_EQ(p.Wait(), 1) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log,
+        "the inherited socket \"gofer\" (FD 3) is not listening (Accept=no "
+        "is needed)"))
+        << p.log;
+  }
+  {
+    fd::OwnedFd l = ListeningSocket(sock_);
+    GoferChild p;
+    ASSERT_TRUE(
+        SpawnActivatedGofer(g_binary, {"--fd=5"}, l.get(), {}, &p).ok());
+    EXPECT_EQ(p.Wait(), 2) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log,
+        "--fd: the gofer was given a listening socket by socket "
+        "activation ($LISTEN_FDS); it serves that one, drop --fd; see "
+        "devgofer --help"))
+        << p.log;
+  }
+}
+
+// A second gofer on the path of a live one is refused, saying so; the first
+// goes on serving on it.
+TEST_F(DevgoferTest, ALiveGoferKeepsItsSocket) {
+  GoferChild first;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &first);
+  ASSERT_TRUE(first.ReadUntil("serving")) << first.log;
+  GoferChild second;
+  Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &second);
+  EXPECT_EQ(second.Wait(), 1) << second.log;
+  EXPECT_TRUE(absl::StrContains(
+      second.log,
+      absl::StrCat("cannot listen: \"", sock_,
+                   "\": a live server is accepting connections on it; stop "
+                   "it or choose another path")))
+      << second.log;
+  MountOk(sock_);
+  ASSERT_EQ(kill(first.pid, SIGTERM), 0);
+  EXPECT_EQ(first.Wait(), 0) << first.log;
+}
+
+// Whatever else is at the path is refused as what it is, and left alone.
+TEST_F(DevgoferTest, ListenRefusesWhatIsNotASocket) {
+  const std::string target = dir_ + "/file";
+  for (const auto& [make, kind] :
+       std::vector<std::pair<std::function<int()>, std::string>>{
+           {[&] { return mkdir(sock_.c_str(), 0700); }, "a directory"},
+           {[&] { return symlink(target.c_str(), sock_.c_str()); },
+            "a symbolic link"},
+           {[&] { return mkfifo(sock_.c_str(), 0600); }, "a FIFO"},
+       }) {
+    SCOPED_TRACE(kind);
+    ASSERT_EQ(make(), 0) << strerror(errno);
+    GoferChild p;
+    Spawn({"--root=" + dir_, "--listen=" + sock_}, -1, &p);
+    EXPECT_EQ(p.Wait(), 1) << p.log;
+    EXPECT_TRUE(absl::StrContains(
+        p.log, absl::StrCat("\"", sock_, "\" is ", kind,
+                            ", not a socket; remove it or choose another "
+                            "path")))
+        << p.log;
+    struct stat st;
+    EXPECT_EQ(lstat(sock_.c_str(), &st), 0) << "removed";
+    if (S_ISDIR(st.st_mode)) {
+      rmdir(sock_.c_str());
+    } else {
+      unlink(sock_.c_str());
+    }
+  }
 }
 
 TEST_F(DevgoferTest, FdServesDevAndExitsWhenTheConnectionEnds) {

@@ -107,15 +107,29 @@ int GoferChild::Wait() {
   return ExitCode(status);
 }
 
+std::string GoferChild::ReadOut() {
+  std::string s;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(out.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return s;
+    s.append(buf, n);
+  }
+}
+
 absl::Status SpawnGofer(const std::string& binary,
                         const std::vector<std::string>& args, int child_fd,
                         GoferChild* child) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
   fd::OwnedFd r(pipefd[0]), w(pipefd[1]);
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
+  fd::OwnedFd out_r(pipefd[0]), out_w(pipefd[1]);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, w.get(), 2);
+  posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
   if (child_fd >= 0) posix_spawn_file_actions_adddup2(&fa, child_fd, 3);
   std::vector<std::string> argv_s = {binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
@@ -130,6 +144,71 @@ absl::Status SpawnGofer(const std::string& binary,
     return syserr::FromErrno(rc, absl::StrCat("posix_spawn ", binary));
   }
   child->err = std::move(r);
+  child->out = std::move(out_r);
+  return absl::OkStatus();
+}
+
+absl::Status SpawnActivatedGofer(const std::string& binary,
+                                 const std::vector<std::string>& args,
+                                 int listen_fd,
+                                 const std::vector<std::string>& env,
+                                 GoferChild* child) {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
+  fd::OwnedFd r(pipefd[0]), w(pipefd[1]);
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return syserr::FromLastErrno("pipe2");
+  fd::OwnedFd out_r(pipefd[0]), out_w(pipefd[1]);
+  // Everything exec needs is built here; the child only fills in its pid.
+  std::vector<std::string> argv_s = {binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e != nullptr; ++e) {
+    absl::string_view v(*e);
+    if (!absl::StartsWith(v, "LISTEN_") && !absl::StartsWith(v, "NOTIFY_")) {
+      env_s.emplace_back(v);
+    }
+  }
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  if (listen_fd >= 0) env_s.push_back("LISTEN_FDS=1");
+  std::vector<char*> envp;
+  for (std::string& e : env_s) envp.push_back(e.data());
+  char pid_var[32] = "LISTEN_PID=";
+  if (listen_fd >= 0) envp.push_back(pid_var);
+  envp.push_back(nullptr);
+  // FD 3 gets listen_fd: move it out of the way of the dup2s first.
+  fd::OwnedFd lfd;
+  if (listen_fd >= 0) {
+    lfd.reset(fcntl(listen_fd, F_DUPFD_CLOEXEC, 10));
+    if (!lfd.valid()) return syserr::FromLastErrno("fcntl(F_DUPFD_CLOEXEC)");
+  }
+  const int lfd_n = lfd.get(), w_n = w.get(), out_n = out_w.get();
+
+  pid_t pid = fork();
+  if (pid < 0) return syserr::FromLastErrno("fork");
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    dup2(w_n, 2);
+    dup2(out_n, 1);
+    if (lfd_n >= 0) {
+      dup2(lfd_n, 3);
+      // LISTEN_PID=<pid>, formatted by hand.
+      char digits[16];
+      int n = 0;
+      for (pid_t p = getpid(); p > 0; p /= 10) digits[n++] = '0' + p % 10;
+      char* at = pid_var + strlen("LISTEN_PID=");
+      while (n > 0) *at++ = digits[--n];
+      *at = '\0';
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  child->pid = pid;
+  child->err = std::move(r);
+  child->out = std::move(out_r);
   return absl::OkStatus();
 }
 

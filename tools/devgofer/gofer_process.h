@@ -41,6 +41,7 @@ struct GoferChild {
   pid_t pid = -1;
   fd::OwnedFd sock;  // our end of the socket pair (SpawnFdGofer only)
   fd::OwnedFd err;   // the read end of its stderr
+  fd::OwnedFd out;   // the read end of its stdout
   std::string log;   // what has been read from err so far
 
   GoferChild() = default;
@@ -54,6 +55,9 @@ struct GoferChild {
   // Wait closes sock, reads the rest of the log, reaps the gofer and
   // returns its exit code.
   int Wait();
+  // ReadOut reads its stdout to the end (call it after Wait; a gofer
+  // prints little there: --help, --version).
+  std::string ReadOut();
 };
 
 // SpawnGofer runs binary with args into *child (which must be fresh); if
@@ -61,6 +65,17 @@ struct GoferChild {
 absl::Status SpawnGofer(const std::string& binary,
                         const std::vector<std::string>& args, int child_fd,
                         GoferChild* child);
+
+// SpawnActivatedGofer runs binary with args into *child (which must be
+// fresh) as systemd's socket activation starts a service: listen_fd
+// becomes its FD 3, with LISTEN_FDS=1 and LISTEN_PID=<its pid>; env holds
+// more NAME=value entries for its environment (LISTEN_FDNAMES,
+// NOTIFY_SOCKET). listen_fd < 0 passes no FD and sets only env.
+absl::Status SpawnActivatedGofer(const std::string& binary,
+                                 const std::vector<std::string>& args,
+                                 int listen_fd,
+                                 const std::vector<std::string>& env,
+                                 GoferChild* child);
 
 // SpawnFdGofer runs `binary --fd=3 args...` serving one end of a new socket
 // pair; the other end goes to child->sock.

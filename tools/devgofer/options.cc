@@ -10,49 +10,186 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "pkg/devscope/allowlist.h"
 #include "pkg/devscope/cdi.h"
 #include "pkg/devscope/oci.h"
 #include "pkg/spin/spin.h"
+#include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::devgofer {
 
-const char kUsage[] =
-    "usage: devgofer [--root=DIR] (--listen=PATH | --fd=N) "
-    "[--[no]donate_mount_fd] [--readonly] [--char_devices=passthrough|deny] "
-    "[--host_fifo=none|open] [--host_uds=none|open|create|all] "
-    "[--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log] "
-    "[--v=N] [--workers=N] [--max_fdids_per_connection=N] "
-    "[--fd_reserve=N] [--fd_reserve_per_connection=N] "
-    "[--max_channel_threads=N] [--shutdown_grace=DURATION] "
-    "[--max_tree_depth=N] [--spin=DURATION] [--allow=RULE]... "
-    "[--cdi_spec=FILE]... "
-    "[--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE] [--private_dir]\n"
-    "Serves DIR (default /dev) over LISAFS: on every connection accepted on "
-    "the unix socket PATH (created 0600, removed on exit), or on the one "
-    "inherited connected socket N. The mount FD is donated (the client's "
-    "host fast path) unless --nodonate_mount_fd, --readonly or "
-    "--char_devices=deny. With --ready_fd, writes \"ready\\n\" to "
-    "the inherited FD M and closes it once it serves. Once set up it confines "
-    "itself (capabilities, no_new_privs, a seccomp allowlist) unless "
-    "--nosandbox; a syscall outside the list fails with EPERM, or with "
-    "--seccomp_action=kill kills the gofer, or with =log is logged by the "
-    "kernel and allowed. --workers (0: twice the CPUs, 4..32), "
-    "--max_fdids_per_connection (8192), --fd_reserve (256), "
-    "--fd_reserve_per_connection (16), --max_channel_threads (4096), "
-    "--shutdown_grace (5s) and --max_tree_depth (4096) bound the server. "
-    "--spin (40us; 0 turns it off, at most 10ms) bounds how long a server "
-    "thread polls for the next request before it sleeps. "
-    "Each --allow adds one rule (a path or glob below DIR such as "
-    "nvidia[0-9]* or nvidia-caps/*, or a device number such as 'c 195:*'); "
-    "with any, only what the rules allow is served and the rest is absent. "
-    "--cdi_spec and --cdi_device (a CDI spec's devices, e.g. "
-    "nvidia.com/gpu=0) and --oci_spec (a config.json's linux.devices) "
-    "serve only those devices' nodes; --private_dir serves them from a "
-    "private directory that holds only them (needs CAP_SYS_ADMIN).";
+namespace {
+
+// FlagDoc is one flag of the usage.
+struct FlagDoc {
+  // spelling is how the flag is written, with its value ("--root=DIR").
+  std::string spelling;
+  // def is its default ("" for none).
+  std::string def;
+  // text says what it does.
+  std::string text;
+};
+
+// FlagSection is a heading and its flags.
+struct FlagSection {
+  std::string heading;
+  std::vector<FlagDoc> flags;
+};
+
+std::string Count(size_t n) { return absl::StrCat(n); }
+
+std::vector<FlagSection> FlagSections() {
+  const Options d;
+  const lisafs::ServerOptions s;
+  return {
+      {"What it serves, and where",
+       {
+           {"--root=DIR", d.root,
+            "the directory served (the mount point of every connection)"},
+           {"--listen=PATH", "",
+            "serve every connection accepted on the unix socket PATH "
+            "(created 0600, removed on exit); a stale socket left by a "
+            "gofer that was killed is replaced, a live one or anything "
+            "that is not a socket is refused"},
+           {"--fd=N", "",
+            "serve the one connected unix socket inherited as FD N (runsc's "
+            "--dev-io-fd) and exit when that connection ends"},
+           {"--ready_fd=M", "",
+            "write \"ready\\n\" to the inherited FD M (a pipe's write end) "
+            "and close it once serving"},
+           {"--[no]readonly", "false",
+            "make every connection read-only (EROFS for writes and "
+            "changes to the tree)"},
+           {"--[no]donate_mount_fd", "true",
+            "donate the mount point's host FD, so that the client opens "
+            "devices itself (the host fast path); off by default with "
+            "--readonly, --char_devices=deny or a scope without "
+            "--private_dir, whose limits it would bypass, and refused "
+            "there"},
+           {"--char_devices=passthrough|deny", "passthrough",
+            "whether character devices may be opened"},
+           {"--host_fifo=none|open", "none",
+            "whether named pipes of the host may be opened"},
+           {"--host_uds=none|open|create|all", "none",
+            "whether host unix sockets may be connected to (open), bound "
+            "(create), or both"},
+       }},
+      {"Scope (without any of these, every file below --root is served)",
+       {
+           {"--allow=RULE", "",
+            "repeatable: serve only what the rules allow, a path or glob "
+            "below --root (nvidiactl, nvidia[0-9]*, nvidia-caps/*) or a "
+            "device number ('c 195:*'); the rest is absent"},
+           {"--cdi_spec=FILE", "",
+            "repeatable: a CDI spec (JSON or YAML) whose --cdi_device "
+            "devices to serve"},
+           {"--cdi_device=VENDOR/CLASS=NAME", "",
+            "repeatable: a device of a --cdi_spec, e.g. nvidia.com/gpu=0"},
+           {"--oci_spec=FILE", "",
+            "an OCI runtime spec (config.json) whose linux.devices to serve"},
+           {"--[no]private_dir", "false",
+            "serve the scope from a private directory that holds only the "
+            "allowed nodes, so that the mount FD can be donated (needs "
+            "CAP_SYS_ADMIN)"},
+       }},
+      {"Sandbox",
+       {
+           {"--[no]sandbox", "true",
+            "once set up, confine the gofer: capabilities dropped, "
+            "no_new_privs, a seccomp allowlist"},
+           {"--seccomp_action=errno|kill|log", "errno",
+            "what a syscall outside the allowlist does: fail with EPERM, "
+            "kill the gofer, or be logged by the kernel and allowed"},
+       }},
+      {"Bounds (DURATION needs a unit: 5s, 500ms)",
+       {
+           {"--workers=N", "0",
+            absl::StrCat("threads serving the connections; 0 is twice the "
+                         "CPUs, at least ",
+                         lisafs::ServerOptions::kMinDefaultWorkers,
+                         " and at most ",
+                         lisafs::ServerOptions::kMaxDefaultWorkers)},
+           {"--max_fdids_per_connection=N", Count(s.max_fdids_per_connection),
+            "the most FDIDs one connection holds (EMFILE past it)"},
+           {"--fd_reserve=N", Count(s.fd_reserve),
+            "host FDs kept for new and small connections"},
+           {"--fd_reserve_per_connection=N", Count(s.fd_reserve_per_connection),
+            "FDIDs a connection may still reach within the reserve"},
+           {"--max_channel_threads=N", Count(s.max_channel_threads),
+            "channel threads of all connections together"},
+           {"--shutdown_grace=DURATION", absl::FormatDuration(s.shutdown_grace),
+            "how long shutdown waits for requests stuck in the kernel"},
+           {"--max_tree_depth=N", Count(d.max_tree_depth),
+            "the deepest path a connection may walk to"},
+       }},
+      {"Logging (glog)",
+       {
+           {"--v=N", Count(d.verbosity),
+            "verbose logging up to level N (1: every connection)"},
+           {"--[no]logtostderr", "true, false with --log_dir",
+            "log to stderr (a service manager's journal takes it from "
+            "there)"},
+           {"--log_dir=DIR", "",
+            "write log files (devgofer.INFO, .WARNING, .ERROR) into the "
+            "existing directory DIR instead of stderr; errors still go to "
+            "stderr too"},
+       }},
+      {"Other",
+       {
+           {"-h, --help", "", "print this and exit"},
+           {"--version", "",
+            "print the version and the gVisor wire compatibility, and exit"},
+       }},
+  };
+}
+
+// Wrap appends text to *out as lines of at most width columns, each
+// starting with indent.
+void Wrap(absl::string_view text, absl::string_view indent, size_t width,
+          std::string* out) {
+  std::string line;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (!line.empty() &&
+        indent.size() + line.size() + 1 + word.size() > width) {
+      absl::StrAppend(out, indent, line, "\n");
+      line.clear();
+    }
+    absl::StrAppend(&line, line.empty() ? "" : " ", word);
+  }
+  if (!line.empty()) absl::StrAppend(out, indent, line, "\n");
+}
+
+}  // namespace
+
+std::string Usage() {
+  std::string out =
+      "usage: devgofer (--listen=PATH | --fd=N) [FLAGS]\n"
+      "\n";
+  Wrap(
+      "Serves a host directory (default /dev) over LISAFS, as runsc's dev "
+      "gofer does: on every connection accepted on the unix socket PATH, or "
+      "on the one connected socket inherited as FD N. Started by systemd "
+      "with socket activation (LISTEN_FDS), it serves the listening socket "
+      "it inherited instead of binding --listen; with $NOTIFY_SOCKET "
+      "(Type=notify) it sends READY=1 once serving and STOPPING=1 when "
+      "stopping. SIGTERM or SIGINT stop it "
+      "(exit 0); a usage error exits 2, any other failure 1.",
+      "", 78, &out);
+  for (const FlagSection& sec : FlagSections()) {
+    absl::StrAppend(&out, "\n", sec.heading, ":\n");
+    for (const FlagDoc& f : sec.flags) {
+      absl::StrAppend(
+          &out, "  ", f.spelling,
+          f.def.empty() ? "" : absl::StrCat(" (default ", f.def, ")"), "\n");
+      Wrap(f.text, "      ", 78, &out);
+    }
+  }
+  return out;
+}
 
 namespace {
 
@@ -77,6 +214,59 @@ std::function<absl::Status(absl::string_view)> SizeFlag(const char* flag,
     }
     return absl::OkStatus();
   };
+}
+
+// EditDistance is the Levenshtein distance of a and b.
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Suggest returns " (did you mean --X?)" for the known name closest to
+// name, if it is within two edits (or one for short names), else "".
+std::string Suggest(absl::string_view name,
+                    const std::vector<std::string>& known) {
+  const size_t most = name.size() <= 4 ? 1 : 2;
+  std::string best;
+  size_t best_d = most + 1;
+  for (const std::string& k : known) {
+    size_t d = EditDistance(name, k);
+    if (d < best_d) {
+      best_d = d;
+      best = k;
+    }
+  }
+  if (best.empty()) return "";
+  return absl::StrCat(" (did you mean --", best, "?)");
+}
+
+// ParseDurationFlag parses a DURATION flag's value into *out: a duration
+// with a unit ("5s", "500ms"), or "0".
+absl::Status ParseDurationFlag(absl::string_view flag, absl::string_view v,
+                               absl::Duration* out) {
+  double number;
+  if (v != "0" && absl::SimpleAtod(v, &number)) {
+    return Bad(absl::StrCat("--", flag, "=", v,
+                            ": a duration needs a unit, e.g. ", v, "s, ",
+                            "500ms"));
+  }
+  if (!absl::ParseDuration(v, out) || *out < absl::ZeroDuration()) {
+    return Bad(absl::StrCat("--", flag, "=", v,
+                            ": not a duration; give a number with a unit, "
+                            "e.g. 5s, 500ms, 1m"));
+  }
+  return absl::OkStatus();
 }
 
 // AbsoluteRoot is root, made absolute against the working directory.
@@ -159,7 +349,8 @@ absl::StatusOr<Donation> PlanDonation(const Options& o) {
       false, absl::StrCat("mount FD not donated: it would bypass ", widens)};
 }
 
-absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args,
+                                     bool socket_activated) {
   Options o;
   o.backend.char_devices = fsgofer::CharDevicePolicy::kPassthrough;
   bool have_fd = false;
@@ -255,21 +446,16 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
                 &o.server.fd_reserve_per_connection)},
       {"shutdown_grace",
        [&](absl::string_view v) {
-         if (!absl::ParseDuration(v, &o.server.shutdown_grace) ||
-             o.server.shutdown_grace < absl::ZeroDuration()) {
-           return Bad(absl::StrCat("--shutdown_grace: \"", v,
-                                   "\" is not a duration such as 5s"));
-         }
-         return absl::OkStatus();
+         return ParseDurationFlag("shutdown_grace", v,
+                                  &o.server.shutdown_grace);
        }},
       {"spin",
        [&](absl::string_view v) {
-         if (!absl::ParseDuration(v, &o.server.spin) ||
-             o.server.spin < absl::ZeroDuration() ||
-             o.server.spin > spin::kMaxMax) {
-           return Bad(absl::StrCat("--spin: \"", v,
-                                   "\" is not a duration from 0 to 10ms "
-                                   "such as 40us"));
+         RETURN_IF_ERROR(ParseDurationFlag("spin", v, &o.server.spin));
+         if (o.server.spin > spin::kMaxMax) {
+           return Bad(absl::StrCat("--spin=", v, ": at most ",
+                                   absl::FormatDuration(spin::kMaxMax),
+                                   "; 0 turns the spin off"));
          }
          return absl::OkStatus();
        }},
@@ -308,6 +494,12 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
          o.oci_spec = std::string(v);
          return absl::OkStatus();
        }},
+      {"log_dir",
+       [&](absl::string_view v) {
+         if (v.empty()) return Bad("--log_dir: empty path");
+         o.log_dir = std::string(v);
+         return absl::OkStatus();
+       }},
       {"v",
        [&](absl::string_view v) {
          if (!absl::SimpleAtoi(v, &o.verbosity)) {
@@ -321,12 +513,29 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       {"readonly", [&](bool b) { o.readonly = b; }},
       {"sandbox", [&](bool b) { o.sandbox = b; }},
       {"private_dir", [&](bool b) { o.private_dir = b; }},
+      {"logtostderr", [&](bool b) { o.logtostderr = b; }},
+  };
+  auto known = [&] {
+    std::vector<std::string> names = {"help", "version"};
+    for (const auto& [n, f] : value_flags) names.push_back(n);
+    for (const auto& [n, f] : bool_flags) {
+      names.push_back(n);
+      names.push_back("no" + n);
+    }
+    return names;
   };
 
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view a = args[i];
+    if (a == "-h") {
+      o.help = true;
+      return o;
+    }
     if (a.substr(0, 2) != "--" || a.size() == 2) {
-      return Bad(absl::StrCat("unexpected argument \"", a, "\""));
+      return Bad(absl::StrCat("unexpected argument \"", a, "\"",
+                              a.substr(0, 1) == "-" && a.size() > 1
+                                  ? " (flags start with --)"
+                                  : ""));
     }
     a.remove_prefix(2);
     absl::string_view name = a, value;
@@ -335,6 +544,11 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
       name = a.substr(0, eq);
       value = a.substr(eq + 1);
       has_value = true;
+    }
+    if (name == "help" || name == "version") {
+      if (has_value) return Bad(absl::StrCat("--", name, " takes no value"));
+      (name == "help" ? o.help : o.version) = true;
+      return o;
     }
     if (auto it = bool_flags.find(std::string(name)); it != bool_flags.end()) {
       if (!has_value) {
@@ -355,7 +569,7 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     }
     auto it = value_flags.find(std::string(name));
     if (it == value_flags.end()) {
-      return Bad(absl::StrCat("unknown flag --", name));
+      return Bad(absl::StrCat("unknown flag --", name, Suggest(name, known())));
     }
     if (!has_value) {
       if (i + 1 >= args.size()) {
@@ -365,7 +579,13 @@ absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args) {
     }
     if (absl::Status s = it->second(value); !s.ok()) return s;
   }
-  if (o.listen.empty() == !have_fd) {
+  if (socket_activated) {
+    if (have_fd) {
+      return Bad(
+          "--fd: the gofer was given a listening socket by socket activation "
+          "($LISTEN_FDS); it serves that one, drop --fd");
+    }
+  } else if (o.listen.empty() == !have_fd) {
     return Bad("exactly one of --listen and --fd is required");
   }
   if (o.ready_fd >= 0 && o.ready_fd == o.fd) {

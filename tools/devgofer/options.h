@@ -1,17 +1,10 @@
 // devgofer's command line: what it serves and how.
 //
-//   devgofer [--root=DIR] (--listen=PATH | --fd=N) [--[no]donate_mount_fd]
-//            [--readonly] [--char_devices=passthrough|deny]
-//            [--host_fifo=none|open] [--host_uds=none|open|create|all]
-//            [--ready_fd=M] [--nosandbox] [--seccomp_action=errno|kill|log]
-//            [--v=N]
-//            [--workers=N] [--max_fdids_per_connection=N] [--fd_reserve=N]
-//            [--fd_reserve_per_connection=N] [--max_channel_threads=N]
-//            [--shutdown_grace=DURATION] [--max_tree_depth=N]
-//            [--spin=DURATION]
-//            [--allow=RULE]... [--cdi_spec=FILE]...
-//            [--cdi_device=VENDOR/CLASS=NAME]... [--oci_spec=FILE]
-//            [--private_dir]
+//   devgofer (--listen=PATH | --fd=N) [FLAGS]
+//
+// Usage() lists every flag with its default and what it does; `devgofer
+// --help` (or -h) prints it. A usage error (an unknown or mistyped flag, a
+// bad value) is reported in one line that ends in "see devgofer --help".
 //
 // --allow (repeatable, one rule per flag: a value is never split, so a
 // glob may hold ',') scopes the gofer to the files its rules allow
@@ -20,9 +13,12 @@
 // ("c 195:*"). --cdi_spec with --cdi_device, and --oci_spec, add the rules
 // of the devices they name. Without any, every file is served.
 //
-// The last seven set the server's bounds (lisafs::ServerOptions and
-// ConnectionOptions, where each is documented); --workers=0 picks the default.
-// DURATION is e.g. "5s".
+// --workers, --max_fdids_per_connection, --fd_reserve,
+// --fd_reserve_per_connection, --max_channel_threads, --shutdown_grace and
+// --max_tree_depth set the server's bounds (lisafs::ServerOptions and
+// ConnectionOptions, where each is documented); --workers=0 picks the
+// default. A DURATION needs a unit: "5s", "500ms" ("10" is refused, saying
+// so).
 //
 // --cdi_spec, --cdi_device and --oci_spec scope the gofer to devices named
 // by the files orchestrators write (pkg/devscope/cdi.h, oci.h): the files
@@ -87,6 +83,15 @@ struct Options {
   uint32_t max_tree_depth = lisafs::ConnectionOptions().max_tree_depth;
   // verbosity is glog's --v.
   int verbosity = 0;
+  // logtostderr is glog's --logtostderr as given; unset, it is true unless
+  // --log_dir is given. log_dir is glog's --log_dir (empty: none).
+  std::optional<bool> logtostderr;
+  std::string log_dir;
+  // help (--help, -h) and version (--version): print the usage or the
+  // version and exit 0. When either is set, ParseOptions returned as soon
+  // as it met the flag, and nothing else in Options is meaningful.
+  bool help = false;
+  bool version = false;
 
   // sandbox (--sandbox, on by default; --nosandbox turns it off) confines
   // the gofer once it is set up: sandbox.h.
@@ -125,8 +130,9 @@ struct Options {
   std::shared_ptr<const devscope::Allowlist> scope;
 };
 
-// kUsage is the one-paragraph usage text.
-extern const char kUsage[];
+// Usage returns the text --help prints: a synopsis, then every flag, its
+// value, its default and what it does (the defaults are Options' own).
+std::string Usage();
 
 // Donation is the decision on donating the mount FD.
 struct Donation {
@@ -149,16 +155,24 @@ struct Donation {
 // here too.
 absl::StatusOr<Donation> PlanDonation(const Options& o);
 
-// ParseOptions parses argv[1..]. Returns INVALID_ARGUMENT (EINVAL to
+// ParseOptions parses argv[1..]. --help, -h and --version end the parse
+// where they stand and set help or version. Returns INVALID_ARGUMENT (EINVAL to
 // syserr::ToErrno), with a message for the user that names the
-// flag, for an unknown flag, a bad value (an --allow rule the allowlist
+// flag, for an unknown flag (naming the closest known flag when one is near:
+// "did you mean --listen?"), a bad value (a DURATION without a unit says a
+// unit is needed) (an --allow rule the allowlist
 // refuses: the message names it), a missing value, when not exactly one of
 // --listen and --fd is given, when --ready_fd is --fd, when a --cdi_spec
 // or --oci_spec file cannot be read, does not parse, or does not give rules
 // (pkg/devscope/cdi.h CdiRules, oci.h OciRules: an unknown device, a node
 // outside --root, ...), or when PlanDonation refuses --donate_mount_fd.
 // backend.donate_mount_fd and donation_note hold PlanDonation's decision.
-absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args);
+//
+// socket_activated says that the process inherited its listening socket
+// (pkg/sdnotify TakeListenFds): then --listen is optional (it serves the
+// inherited socket either way) and --fd is refused.
+absl::StatusOr<Options> ParseOptions(const std::vector<std::string>& args,
+                                     bool socket_activated = false);
 
 }  // namespace gvisor::devgofer
 

@@ -3,10 +3,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -198,6 +202,146 @@ TEST(OptionsTest, BadCommandLines) {
   }
   EXPECT_EQ(ParseOptions({"--listen=/a", "--bogus"}).status().message(),
             "unknown flag --bogus");
+}
+
+TEST(OptionsTest, HelpAndVersionEndTheParse) {
+  for (const auto& [args, help, version] :
+       std::vector<std::tuple<std::vector<std::string>, bool, bool>>{
+           {{"--help"}, true, false},
+           {{"-h"}, true, false},
+           {{"--listen=/a", "--help", "--bogus"}, true, false},
+           {{"--version"}, false, true},
+           {{"--fd=3", "--version", "stray"}, false, true},
+       }) {
+    absl::StatusOr<Options> o = ParseOptions(args);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->help, help);
+    EXPECT_EQ(o->version, version);
+  }
+  // A bad flag before it is still an error.
+  EXPECT_FALSE(ParseOptions({"--bogus", "--help"}).ok());
+}
+
+TEST(OptionsTest, MistypedFlagsNameTheClosestOne) {
+  for (const auto& [flag, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--lisen=/a", "unknown flag --lisen (did you mean --listen?)"},
+           {"--readonyl", "unknown flag --readonyl (did you mean --readonly?)"},
+           {"--nosandbx",
+            "unknown flag --nosandbx (did you mean --nosandbox?)"},
+           {"--shutdown-grace=5s",
+            "unknown flag --shutdown-grace (did you mean --shutdown_grace?)"},
+           {"--frobnicate", "unknown flag --frobnicate"},
+       }) {
+    EXPECT_EQ(ParseOptions({"--fd=3", flag}).status().message(), message);
+  }
+}
+
+TEST(OptionsTest, DurationsNeedAUnit) {
+  for (const auto& [value, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"10",
+            "--shutdown_grace=10: a duration needs a unit, e.g. 10s, "
+            "500ms"},
+           {"2.5",
+            "--shutdown_grace=2.5: a duration needs a unit, e.g. "
+            "2.5s, 500ms"},
+           {"soon",
+            "--shutdown_grace=soon: not a duration; give a number "
+            "with a unit, e.g. 5s, 500ms, 1m"},
+           {"-1s",
+            "--shutdown_grace=-1s: not a duration; give a number "
+            "with a unit, e.g. 5s, 500ms, 1m"},
+       }) {
+    EXPECT_EQ(ParseOptions({"--fd=3", "--shutdown_grace=" + value})
+                  .status()
+                  .message(),
+              message);
+  }
+  for (const auto& [value, want] :
+       std::vector<std::pair<std::string, absl::Duration>>{
+           {"0", absl::ZeroDuration()},
+           {"500ms", absl::Milliseconds(500)},
+           {"1m", absl::Minutes(1)}}) {
+    absl::StatusOr<Options> o =
+        ParseOptions({"--fd=3", "--shutdown_grace=" + value});
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->server.shutdown_grace, want);
+  }
+}
+
+TEST(OptionsTest, GlogFlags) {
+  absl::StatusOr<Options> o = ParseOptions({"--fd=3"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->logtostderr.has_value());
+  EXPECT_EQ(o->log_dir, "");
+  o = ParseOptions(
+      {"--fd=3", "--log_dir=/var/log/x", "--nologtostderr", "--v=1"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->log_dir, "/var/log/x");
+  EXPECT_EQ(o->logtostderr, false);
+  EXPECT_EQ(o->verbosity, 1);
+}
+
+// Every flag ParseOptions takes is in the usage, and every flag the usage
+// lists parses; every line fits in 80 columns.
+TEST(OptionsTest, UsageListsEveryFlag) {
+  const std::string usage = Usage();
+  std::vector<std::string> listed;
+  for (absl::string_view line : absl::StrSplit(usage, '\n')) {
+    EXPECT_LE(line.size(), 80u) << line;
+    if (!absl::ConsumePrefix(&line, "  --") &&
+        !absl::ConsumePrefix(&line, "  -h, --")) {
+      continue;
+    }
+    absl::ConsumePrefix(&line, "[no]");
+    listed.emplace_back(line.substr(0, line.find_first_of("= ")));
+  }
+  const std::vector<std::string> parsed = {"root",
+                                           "listen",
+                                           "fd",
+                                           "ready_fd",
+                                           "readonly",
+                                           "donate_mount_fd",
+                                           "char_devices",
+                                           "host_fifo",
+                                           "host_uds",
+                                           "allow",
+                                           "cdi_spec",
+                                           "cdi_device",
+                                           "oci_spec",
+                                           "private_dir",
+                                           "sandbox",
+                                           "seccomp_action",
+                                           "workers",
+                                           "max_fdids_per_connection",
+                                           "fd_reserve",
+                                           "fd_reserve_per_connection",
+                                           "max_channel_threads",
+                                           "shutdown_grace",
+                                           "max_tree_depth",
+                                           "v",
+                                           "logtostderr",
+                                           "log_dir",
+                                           "help",
+                                           "version"};
+  EXPECT_THAT(listed, ::testing::UnorderedElementsAreArray(parsed));
+  for (const std::string& f : listed) {
+    absl::StatusOr<Options> o = ParseOptions({"--fd=3", "--" + f + "=x"});
+    EXPECT_FALSE(absl::StartsWith(o.status().message(), "unknown flag"))
+        << f << ": " << o.status();
+  }
+}
+
+TEST(OptionsTest, SocketActivationNeedsNoListenAndRefusesFd) {
+  absl::StatusOr<Options> o = ParseOptions({}, /*socket_activated=*/true);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->listen, "");
+  EXPECT_TRUE(ParseOptions({"--listen=/run/g.sock"}, true).ok());
+  EXPECT_TRUE(absl::StartsWith(
+      ParseOptions({"--fd=3"}, true).status().message(),
+      "--fd: the gofer was given a listening socket by socket activation"));
+  EXPECT_FALSE(ParseOptions({}, false).ok());
 }
 
 // WriteFile writes text to a new file in the test's temp dir.

@@ -349,7 +349,7 @@ TEST(SandboxTest, BadSandboxFlagsExitTwo) {
     GoferChild g;
     Start({flag}, &g);
     EXPECT_EQ(g.Wait(), 2) << flag << ": " << g.log;
-    EXPECT_TRUE(absl::StrContains(g.log, "usage: devgofer")) << g.log;
+    EXPECT_TRUE(absl::StrContains(g.log, "; see devgofer --help\n")) << g.log;
   }
 }
 
