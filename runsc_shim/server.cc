@@ -57,7 +57,7 @@ absl::Status ClearStaleSocket(const std::string& path) {
 }
 
 // UnixAddressKind is the Address kind of a socket path from getsockname.
-Address::Kind UnixAddressKind(const std::string& path) {
+Address::Kind UnixAddressKind(absl::string_view path) {
   return !path.empty() && path[0] == '@' ? Address::Kind::kUnixAbstract
                                          : Address::Kind::kUnix;
 }
@@ -108,16 +108,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 absl::StatusOr<std::unique_ptr<Server>> Server::StartOnListeningFd(
     fd::OwnedFd listener, ContainerRegistry* registry) {
   // Checks that it is a listening unix stream socket, and names it.
-  ASSIGN_OR_RETURN(
-      unet::ServerSocket ls,
-      unet::ServerSocket::FromListeningFd(std::move(listener), SOCK_STREAM));
+  absl::StatusOr<unet::ServerSocket> ls =
+      unet::ServerSocket::FromListeningFd(std::move(listener), SOCK_STREAM);
+  if (!ls.ok()) return ls.status();
+  const absl::string_view path = ls->path();
   Address address;
-  address.kind = UnixAddressKind(ls.path());
-  address.target = address.kind == Address::Kind::kUnixAbstract
-                       ? ls.path().substr(1)
-                       : ls.path();
+  address.kind = UnixAddressKind(path);
+  address.target = std::string(
+      address.kind == Address::Kind::kUnixAbstract ? path.substr(1) : path);
   std::unique_ptr<Server> server(new Server(address, registry));
-  server->listener_ = fd::OwnedFd(dup(ls.fd()));
+  server->listener_ = fd::OwnedFd(dup(ls->fd()));
   server->stop_accept_ = fd::OwnedFd(eventfd(0, EFD_CLOEXEC));
   if (!server->listener_.valid() || !server->stop_accept_.valid()) {
     return syserr::FromLastErrno("dup/eventfd for the inherited socket");

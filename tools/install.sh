@@ -4,7 +4,8 @@
 #   tools/install.sh [--prefix=DIR]      (default /usr/local)
 #
 #   DIR/bin/devgofer    the dev gofer (LISAFS server of a host directory)
-#   DIR/bin/runsc_shim  the gRPC control plane (bazel target //runsc_shim:shim)
+#   DIR/bin/runsc-shim  the gRPC control plane (bazel target //runsc_shim:shim;
+#                       the name the unit files in tools/systemd use)
 #   DIR/bin/devctl      its command-line client
 #   DIR/share/bash-completion/completions/devctl   (devctl completion bash)
 #   DIR/share/gvisor_devutil/systemd/*             example unit files, if any
@@ -34,7 +35,7 @@ put() {  # put SRC DEST MODE
   echo "installed $2"
 }
 put "$bin/tools/devgofer/devgofer" "$prefix/bin/devgofer" 0755
-put "$bin/runsc_shim/shim" "$prefix/bin/runsc_shim" 0755
+put "$bin/runsc_shim/shim" "$prefix/bin/runsc-shim" 0755
 put "$bin/runsc_shim/devctl" "$prefix/bin/devctl" 0755
 completion=$(mktemp)
 trap 'rm -f "$completion"' EXIT

@@ -29,8 +29,9 @@ bazel test --config=tsan //...
 step "consumer workspace builds @gvisor_devutil//pkg/... and uses devutil with a devgofer"
 tools/consumer_test.sh
 
-step "tools/install.sh into a temporary prefix; the installed binaries run"
+step "tools/install.sh into a temporary prefix; the installed binaries run; the unit files verify"
 tools/install_test.sh
+tools/systemd/verify.sh
 
 step "interop with real gVisor (Go), both directions"
 tools/interop_test.sh
