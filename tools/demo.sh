@@ -138,6 +138,7 @@ echo "$listing"
 names="$(echo "$listing" | tail -n +2 | tr -s ' \t' '\n\n' | grep -v '^$' | sort | tr '\n' ' ')"
 [ "$names" = "null urandom zero " ] ||
   fail "container scoped lists \"$names\", not just null, urandom and zero"
+run devctl devices scoped -l
 run devctl probe scoped urandom
 printf '$ %s\n' "devctl probe scoped tty"
 status=0
