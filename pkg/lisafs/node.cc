@@ -35,7 +35,10 @@ Node::~Node() {
     tls_pending->push_back(std::move(parent));
     return;
   }
-  std::vector<std::shared_ptr<Node>> pending;
+  // Reused, so that a teardown allocates nothing once the thread has seen
+  // one as long.
+  static thread_local std::vector<std::shared_ptr<Node>> t_pending;
+  std::vector<std::shared_ptr<Node>>& pending = t_pending;
   pending.push_back(std::move(parent));
   tls_pending = &pending;
   while (!pending.empty()) {
@@ -80,7 +83,8 @@ std::shared_ptr<Node> Node::LookupOrCreateChild(absl::string_view name) {
   // destructor will leave the new entry alone (RemoveChildEntry compares
   // identities).
   std::shared_ptr<Node> child(
-      new Node(shared_from_this(), std::string(name), depth_ + 1));
+      new Node(shared_from_this(), std::string(name), depth_ + 1),
+      std::default_delete<Node>(), Allocator<Node>());
   children_[std::string(name)] = ChildRef{child.get(), child};
   return child;
 }
