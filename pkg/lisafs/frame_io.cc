@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
@@ -31,15 +32,45 @@ ssize_t Recv(int fd, void* buf, size_t n) {
   }
 }
 
-struct Spares {
-  std::vector<uint8_t> bufs[kSpares];
-  size_t n = 0;
-};
-thread_local Spares t_spares;
+// Pool keeps up to kMax items for reuse by any thread: a worker that has
+// not served before takes what others gave back, so the server allocates
+// only while more requests are in flight than ever before.
+template <typename T, size_t kMax>
+class Pool {
+ public:
+  Pool() { items_.reserve(kMax); }
+  // Take returns a kept item, or an empty one.
+  T Take() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (items_.empty()) return T();
+    T out = std::move(items_.back());
+    items_.pop_back();
+    return out;
+  }
+  // Give keeps item unless kMax are kept (then it is freed).
+  void Give(T item) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (items_.size() < kMax) items_.push_back(std::move(item));
+  }
 
-// ReadAhead is a worker thread's read buffer (FrameReader): bytes
-// [pos, end) of buf are received and not yet consumed by owner, the reader
-// whose turn runs on this thread (null between turns).
+ private:
+  std::mutex mu_;
+  std::vector<T> items_;
+};
+
+// Never destroyed: a worker left to a stuck request may still use them.
+Pool<std::vector<uint8_t>, kSpares>& Buffers() {
+  static auto* p = new Pool<std::vector<uint8_t>, kSpares>;
+  return *p;
+}
+Pool<std::unique_ptr<uint8_t[]>, kSpares>& ReadAheadBuffers() {
+  static auto* p = new Pool<std::unique_ptr<uint8_t[]>, kSpares>;
+  return *p;
+}
+
+// ReadAhead is the read buffer of the turn running on this thread
+// (FrameReader): bytes [pos, end) of buf are received and not yet consumed
+// by owner (null between turns, when buf is back in its pool).
 struct ReadAhead {
   std::unique_ptr<uint8_t[]> buf;
   size_t pos = 0;
@@ -53,20 +84,14 @@ thread_local ReadAhead t_read_ahead;
 static_assert(FrameReader::kInitialChunk == kSpareCapacity);
 
 std::vector<uint8_t> TakeBuffer() {
-  Spares& s = t_spares;
-  if (s.n == 0) return {};
-  std::vector<uint8_t> out = std::move(s.bufs[--s.n]);
+  std::vector<uint8_t> out = Buffers().Take();
   out.clear();
   return out;
 }
 
 void GiveBack(std::vector<uint8_t> buf) {
-  Spares& s = t_spares;
-  if (buf.capacity() == 0 || buf.capacity() > kSpareCapacity ||
-      s.n == kSpares) {
-    return;
-  }
-  s.bufs[s.n++] = std::move(buf);
+  if (buf.capacity() == 0 || buf.capacity() > kSpareCapacity) return;
+  Buffers().Give(std::move(buf));
 }
 
 void FrameReader::Reset() {
@@ -81,10 +106,11 @@ void FrameReader::Reset() {
 absl::StatusOr<bool> FrameReader::Read(int fd, uint32_t max_payload,
                                        size_t* budget, Frame* out) {
   ReadAhead& rb = t_read_ahead;
-  if (rb.buf == nullptr) {
-    rb.buf = std::make_unique_for_overwrite<uint8_t[]>(kReadAhead);
-  }
   if (rb.owner != this) {
+    if (rb.buf == nullptr) rb.buf = ReadAheadBuffers().Take();
+    if (rb.buf == nullptr) {
+      rb.buf = std::make_unique_for_overwrite<uint8_t[]>(kReadAhead);
+    }
     // The first Read of a turn: the thread's buffer holds nothing (EndTurn
     // emptied it), and what this reader read ahead last turn goes back in.
     rb.pos = rb.end = 0;
@@ -138,9 +164,7 @@ absl::StatusOr<bool> FrameReader::Read(int fd, uint32_t max_payload,
     }
     if (rb.pos < rb.end) continue;
     rb.pos = rb.end = 0;
-    // A short read this turn found the socket empty; re-arming it reports
-    // what comes later.
-    if (*budget == 0 || drained_) return false;
+    if (*budget == 0) return false;
     // One recv: into the thread's buffer (the header, a small payload, and
     // what follows), or for the rest of a large payload straight into it.
     uint8_t scratch[kSkipChunk];
@@ -172,7 +196,6 @@ absl::StatusOr<bool> FrameReader::Read(int fd, uint32_t max_payload,
                                 : "peer closed the connection");
     }
     *budget -= static_cast<size_t>(n);
-    if (static_cast<size_t>(n) < want) drained_ = true;
     if (in_place) {
       have_ += static_cast<uint32_t>(n);
     } else {
@@ -182,7 +205,6 @@ absl::StatusOr<bool> FrameReader::Read(int fd, uint32_t max_payload,
 }
 
 bool FrameReader::EndTurn() {
-  drained_ = false;
   ReadAhead& rb = t_read_ahead;
   if (rb.owner == this) {
     if (rb.pos < rb.end) {
@@ -190,6 +212,7 @@ bool FrameReader::EndTurn() {
     }
     rb.pos = rb.end = 0;
     rb.owner = nullptr;
+    ReadAheadBuffers().Give(std::move(rb.buf));
   }
   return !ahead_.empty();
 }

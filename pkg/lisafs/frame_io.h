@@ -26,38 +26,39 @@
 
 namespace gvisor::lisafs::internal {
 
-// kSpareCapacity and kSpares bound the byte buffers a server thread keeps
-// for reuse: at most kSpares, each of at most kSpareCapacity bytes (the
-// first chunk of a request payload), so a worker holds at most 16 KiB
-// between requests however many connections it serves.
+// kSpareCapacity and kSpares bound the byte buffers the server keeps for
+// reuse, shared by all its threads: at most kSpares, each of at most
+// kSpareCapacity bytes (the first chunk of a request payload), so at most
+// 256 KiB are kept between requests however many connections and workers
+// there are; as many read-ahead buffers (FrameReader::kReadAhead) again.
 inline constexpr size_t kSpareCapacity = 4096;
-inline constexpr size_t kSpares = 4;
+inline constexpr size_t kSpares = 64;
 
 // TakeBuffer returns an empty byte vector, with the storage of one given
-// back earlier on this thread if there is one. A request's payload and its
+// back earlier (on any thread) if there is one. A request's payload and its
 // response are built in such buffers, so that small RPCs allocate nothing
 // in steady state.
 std::vector<uint8_t> TakeBuffer();
 
-// GiveBack keeps buf's storage for this thread's next TakeBuffer when it is
-// at most kSpareCapacity and fewer than kSpares are kept; it frees it
-// otherwise.
+// GiveBack keeps buf's storage for a later TakeBuffer when it is at most
+// kSpareCapacity and fewer than kSpares are kept; it frees it otherwise.
 void GiveBack(std::vector<uint8_t> buf);
 
 // FrameReader assembles request frames from a non-blocking stream.
 //
 // Reads: one recv per frame in steady state. Each recv asks for up to
-// kReadAhead bytes into the worker thread's read buffer (one per thread,
-// reused by every connection the thread serves), so the header and a small
+// kReadAhead bytes into the turn's read buffer, so the header and a small
 // payload arrive together; a payload of kReadAhead bytes or more is read
-// straight into its own buffer after what was buffered. Bytes read beyond
-// the frame stay in the thread's buffer for the next Read of the same turn;
+// straight into its own buffer after what was buffered. The turn's buffer
+// is taken from a pool shared by all threads at its first Read and given
+// back by EndTurn. Bytes read beyond the frame stay in it for the
+// next Read of the same turn;
 // EndTurn moves whatever is left to the connection (ahead_, at most
 // kReadAhead bytes, kept only until its next turn), so the thread's buffer
-// never carries one connection's bytes into another's turn. A recv that
-// brings fewer bytes than it asked for means the socket is empty: the next
-// Read of the same turn then returns false without a recv (re-arming the
-// socket, EPOLL_CTL_MOD, reports anything that arrives meanwhile).
+// never carries one connection's bytes into another's turn. After a frame,
+// the next Read tries one more recv before the turn ends: a peer that
+// answers quickly has its next request caught there, which costs less than
+// re-arming the socket and waking a worker for it.
 //
 // Memory: the header is kept inline; the payload buffer starts at
 // kInitialChunk bytes (or the announced length if smaller; a reused buffer,
@@ -73,7 +74,7 @@ class FrameReader {
  public:
   // kInitialChunk is the first payload allocation.
   static constexpr size_t kInitialChunk = 4096;
-  // kReadAhead is the size of a worker thread's read buffer, and so the most
+  // kReadAhead is the size of a turn's read buffer, and so the most
   // one recv asks for unless it reads a large payload in place.
   static constexpr size_t kReadAhead = 4096;
 
@@ -117,8 +118,6 @@ class FrameReader {
   std::vector<uint8_t> payload_;
   // ahead_ holds bytes read beyond the last frame between turns.
   std::vector<uint8_t> ahead_;
-  // drained_: this turn's last recv found the socket empty.
-  bool drained_ = false;
 };
 
 // FrameWriter sends one response frame at a time on a non-blocking stream.

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -81,6 +82,8 @@ namespace {
 constexpr uint32_t kSetStatMask =
     STATX_MODE | STATX_UID | STATX_GID | STATX_ATIME | STATX_MTIME | STATX_SIZE;
 static_assert(kSetStatMask == 0x27A);
+// kKeptDirents bounds the Getdents64 entry vector a thread keeps.
+constexpr size_t kKeptDirents = 1024;
 // kOpenFlagsMask is what the server keeps of OpenAt/OpenCreateAt flags.
 constexpr uint32_t kOpenFlagsMask = O_ACCMODE | O_TRUNC;
 
@@ -848,9 +851,29 @@ absl::Status Handler<MID::kGetdents64>(const Request& r) {
                          : static_cast<uint32_t>(req.count);
   ReadGuard g(r, control.node());
   RETURN_IF_ERROR(CheckNotDeleted(r, control));
-  Getdents64Resp out;
-  RETURN_IF_ERROR(fd->impl().Getdents(count, seek0, &out.dirents));
-  return Reply(r, out);
+  // The entries go in a vector this thread reuses (kept up to
+  // kKeptDirents entries), and the answer (Getdents64Resp) is encoded into
+  // a buffer reserved at its exact size: nothing grows by doubling.
+  static thread_local std::vector<Dirent64> t_dirents;
+  std::vector<Dirent64>& dirents = t_dirents;
+  dirents.clear();
+  absl::Cleanup reuse = [&dirents] {
+    if (dirents.capacity() > kKeptDirents) {
+      std::vector<Dirent64>().swap(dirents);
+    } else {
+      dirents.clear();
+    }
+  };
+  RETURN_IF_ERROR(fd->impl().Getdents(count, seek0, &dirents));
+  size_t size = sizeof(uint16_t);
+  for (const Dirent64& de : dirents) size += de.WireSize();
+  std::vector<uint8_t> buf = TakeBuffer();
+  buf.reserve(size);
+  Encoder e(std::move(buf));
+  RETURN_IF_ERROR(e.PutCount(dirents.size(), "Getdents64Resp.dirents"));
+  for (const Dirent64& de : dirents) RETURN_IF_ERROR(de.Encode(e));
+  r.resp->payload = std::move(e).Take();
+  return absl::OkStatus();
 }
 
 template <>

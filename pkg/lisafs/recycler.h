@@ -46,9 +46,7 @@ struct Allocator {
   T* allocate(size_t n) {
     return static_cast<T*>(recycler::Allocate(n * sizeof(T)));
   }
-  void deallocate(T* p, size_t n) noexcept {
-    recycler::Free(p, n * sizeof(T));
-  }
+  void deallocate(T* p, size_t n) noexcept { recycler::Free(p, n * sizeof(T)); }
   template <typename U>
   bool operator==(const Allocator<U>&) const {
     return true;
