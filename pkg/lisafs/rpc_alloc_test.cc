@@ -71,6 +71,21 @@ void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
 namespace gvisor::lisafs {
 namespace {
 
+// Under AddressSanitizer the recycler (pkg/lisafs/recycler.h) hands every
+// block back to the heap, so that a use after free is still caught: the
+// server's FDIDs then allocate, and only their counts without it are exact.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRecycling = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRecycling = false;
+#else
+constexpr bool kRecycling = true;
+#endif
+#else
+constexpr bool kRecycling = true;
+#endif
+
 constexpr int kWarmup = 50;
 constexpr int kRpcs = 200;
 
@@ -145,7 +160,9 @@ TEST_F(RpcAllocTest, WalkAndCloseAllocateNothingOnEitherSide) {
   Report("Walk+Close", c);
   EXPECT_EQ(c.client, 0u);
   // The FDID's ControlFD, its backend object and its Node are recycled.
-  EXPECT_EQ(c.server(), 0u);
+  if (kRecycling) {
+    EXPECT_EQ(c.server(), 0u);
+  }
 }
 
 TEST_F(RpcAllocTest, OpenAtAndCloseAllocateNothingOnEitherSide) {
@@ -164,7 +181,9 @@ TEST_F(RpcAllocTest, OpenAtAndCloseAllocateNothingOnEitherSide) {
   EXPECT_EQ(c.client, 0u);
   // The OpenFD and its backend object are recycled; the host FD is lent,
   // not dup'ed.
-  EXPECT_EQ(c.server(), 0u);
+  if (kRecycling) {
+    EXPECT_EQ(c.server(), 0u);
+  }
   f.Close(ctx, true);
 }
 
