@@ -426,25 +426,19 @@ absl::StatusOr<lisafs::NewOpenFD> ControlFD::Open(uint32_t flags) {
   absl::StatusOr<fd::OwnedFd> f = host::Reopen(host_.get(), open_flags);
   if (!f.ok()) return syserr::WithContext(f.status(), "OpenAt");
   lisafs::NewOpenFD out;
-  bool donate = false, required = false;
-  if (type_ == S_IFREG) {
+  bool donate = false;
+  if (type_ == S_IFREG || type_ == S_IFIFO || type_ == S_IFCHR) {
     donate = true;
-  } else if (type_ == S_IFIFO || type_ == S_IFCHR) {
-    donate = required = true;
   } else if (state_->options.donate_mount_fd && state_->scope() == nullptr &&
              fd().IsMountPoint()) {
     // Never with a scope: the mount point's FD reaches every file.
     donate = true;
   }
   if (donate) {
-    absl::StatusOr<fd::OwnedFd> d = host::Dup(f->get());
-    if (d.ok()) {
-      // The dup shares the open file description, so its flags are those
-      // of the open above: non-blocking for all but character devices.
-      out.donated = *std::move(d);
-    } else if (required) {
-      return d.status();
-    }
+    // The OpenFD keeps f and lends it: the client's copy is the same open
+    // file description, so its flags are those of the open above
+    // (non-blocking for all but character devices), and no dup is needed.
+    out.lent = f->get();
   }
   const ControlFD* dir =
       type_ == S_IFDIR && state_->scope() != nullptr ? this : nullptr;
@@ -471,10 +465,8 @@ absl::StatusOr<lisafs::NewFile> ControlFD::OpenCreate(
   absl::StatusOr<NewControlFD> child = NewChild(std::move(file));
   if (!child.ok()) return child.status();
   lisafs::NewFile out;
-  if (absl::StatusOr<fd::OwnedFd> d = host::Dup(open->get()); d.ok()) {
-    if (absl::Status s = host::SetNonBlocking(d->get()); !s.ok()) return s;
-    out.open.donated = *std::move(d);
-  }
+  // Lent as in Open: the same open file description, O_NONBLOCK included.
+  out.open.lent = open->get();
   out.open.impl = std::make_unique<OpenFD>(*std::move(open));
   out.control = *std::move(child);
   std::move(undo).Cancel();

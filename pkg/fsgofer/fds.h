@@ -14,6 +14,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/fsgofer/fsgofer.h"
 #include "pkg/fsgofer/host.h"
+#include "pkg/lisafs/recycler.h"
 #include "pkg/lisafs/server_impl.h"
 
 namespace gvisor::fsgofer {
@@ -65,7 +66,9 @@ class HostFd {
 
 // ControlFD is a control FD: a host FD on the file (O_PATH for symlinks,
 // sockets and files the server cannot read).
-class ControlFD final : public lisafs::ControlFDImpl {
+// ControlFD and OpenFD come from the recycler (pkg/lisafs/recycler.h), so
+// that Walk and OpenAt allocate nothing in steady state.
+class ControlFD final : public lisafs::ControlFDImpl, public lisafs::Recycled {
  public:
   ControlFD(std::shared_ptr<State> state, host::OpenedFile file, uint32_t mode)
       : state_(std::move(state)),
@@ -170,7 +173,7 @@ class ControlFD final : public lisafs::ControlFDImpl {
 };
 
 // OpenFD is an open FD: a host FD opened with the client's flags.
-class OpenFD final : public lisafs::OpenFDImpl {
+class OpenFD final : public lisafs::OpenFDImpl, public lisafs::Recycled {
  public:
   // dir is the control FD of a directory opened in a scoped connection
   // (its Getdents filters through the scope), else null. It outlives the

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -116,7 +117,10 @@ std::string ProcFdPath(int dirfd, absl::string_view name) {
 }
 
 absl::StatusOr<fd::OwnedFd> Reopen(int fd, int flags) {
-  int nfd = open(ProcFdPath(fd).c_str(), flags | O_CLOEXEC);
+  // On the stack: "/proc/self/fd/" and at most 10 digits.
+  char path[32];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  int nfd = open(path, flags | O_CLOEXEC);
   if (nfd < 0) return Err("reopen");
   return fd::OwnedFd(nfd);
 }

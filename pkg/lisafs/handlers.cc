@@ -35,12 +35,15 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "pkg/lisafs/frame_io.h"
 #include "pkg/lisafs/messages.h"
 #include "pkg/lisafs/node.h"
+#include "pkg/lisafs/recycler.h"
 #include "pkg/lisafs/server.h"
 #include "pkg/lisafs/server_fd.h"
 #include "pkg/syserr/status_macros.h"
@@ -79,6 +82,8 @@ namespace {
 constexpr uint32_t kSetStatMask =
     STATX_MODE | STATX_UID | STATX_GID | STATX_ATIME | STATX_MTIME | STATX_SIZE;
 static_assert(kSetStatMask == 0x27A);
+// kKeptDirents bounds the Getdents64 entry vector a thread keeps.
+constexpr size_t kKeptDirents = 1024;
 // kOpenFlagsMask is what the server keeps of OpenAt/OpenCreateAt flags.
 constexpr uint32_t kOpenFlagsMask = O_ACCMODE | O_TRUNC;
 
@@ -244,8 +249,40 @@ absl::Status Reply(const Request& r, const T& msg) {
   return absl::OkStatus();
 }
 
+// DecodeWalkInPlace decodes a WalkReq with its names as views into payload
+// (no copies); false where WalkReq::Decode would fail.
+bool DecodeWalkInPlace(absl::Span<const uint8_t> payload, FDID* dir_fd,
+                       absl::InlinedVector<absl::string_view, 8>* path) {
+  Decoder d(payload);
+  absl::StatusOr<uint64_t> fd = d.ReadU64("WalkReq.dir_fd");
+  if (!fd.ok()) return false;
+  *dir_fd = *fd;
+  absl::StatusOr<uint16_t> count = d.ReadCount(2, "WalkReq.path");
+  if (!count.ok()) return false;
+  for (uint16_t i = 0; i < *count; ++i) {
+    absl::StatusOr<uint16_t> len = d.ReadU16("WalkReq.path");
+    if (!len.ok()) return false;
+    absl::StatusOr<absl::Span<const uint8_t>> b =
+        d.ReadBytes(*len, "WalkReq.path");
+    if (!b.ok()) return false;
+    path->emplace_back(reinterpret_cast<const char*>(b->data()), b->size());
+  }
+  return true;
+}
+
 void Donate(const Request& r, fd::OwnedFd fd) {
   if (fd.valid()) r.resp->fds.push_back(std::move(fd));
+}
+
+// DonateOpen donates what a backend's NewOpenFD offers: its own FD, or the
+// FD it lent, sent while the answer holds open (and its impl) alive.
+void DonateOpen(const Request& r, NewOpenFD& n,
+                const std::shared_ptr<OpenFD>& open) {
+  Donate(r, std::move(n.donated));
+  if (n.lent >= 0) {
+    r.resp->lent_fd = n.lent;
+    r.resp->lender = open;
+  }
 }
 
 // AddControl wraps a backend's new control FD for node and puts it in the
@@ -254,8 +291,9 @@ void Donate(const Request& r, fd::OwnedFd fd) {
 std::pair<Inode, std::shared_ptr<ControlFD>> AddControl(
     const Request& r, std::shared_ptr<Node> node, NewControlFD n) {
   const uint32_t mode = n.stat.mode;
-  auto fd = std::make_shared<ControlFD>(&r.conn, std::move(node), mode,
-                                        std::move(n.impl));
+  auto fd =
+      std::allocate_shared<ControlFD>(Allocator<ControlFD>(), &r.conn,
+                                      std::move(node), mode, std::move(n.impl));
   Inode inode;
   inode.control_fd = r.Insert(fd);
   inode.stat = n.stat;
@@ -358,27 +396,33 @@ absl::Status Handler<MID::kSetStat>(const Request& r) {
 template <>
 absl::Status Handler<MID::kWalk>(const Request& r) {
   Connection& c = r.conn;
-  ASSIGN_OR_RETURN(WalkReq req, Decode<WalkReq>(r));
-  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir,
-                   LookupControl(r, req.dir_fd));
+  FDID dir_fd;
+  absl::InlinedVector<absl::string_view, 8> path;
+  if (!DecodeWalkInPlace(r.payload, &dir_fd, &path)) {
+    // The full decoder says exactly what is wrong.
+    return Decode<WalkReq>(r).status();
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<ControlFD> dir, LookupControl(r, dir_fd));
   RETURN_IF_ERROR(CheckDir(r, *dir));
-  if (3 + uint64_t{Inode::kSize} * req.path.size() > c.max_message_size()) {
+  if (3 + uint64_t{Inode::kSize} * path.size() > c.max_message_size()) {
     return r.Fail(EIO, "response would exceed the message size limit");
   }
   // FDs made by a failed walk are dropped after the locks are released.
   std::vector<std::shared_ptr<FD>> undo;
-  WalkResp out;
+  // The answer (WalkResp) is encoded from these.
+  WalkStatus status = WalkStatus::kSuccess;
+  absl::InlinedVector<Inode, 4> inodes;
   absl::Status err;
   {
     std::shared_lock<std::shared_mutex> rl(c.server().rename_mu());
     std::shared_ptr<ControlFD> cur = dir;
-    for (const std::string& name : req.path) {
+    for (absl::string_view name : path) {
       if (!ValidName(name)) {
         err = CheckName(r, name);
         break;
       }
       if (cur->IsSymlink()) {
-        out.status = WalkStatus::kComponentSymlink;
+        status = WalkStatus::kComponentSymlink;
         break;
       }
       // Each component's FDID counts against the server's FD bounds.
@@ -386,14 +430,14 @@ absl::Status Handler<MID::kWalk>(const Request& r) {
       std::shared_ptr<Node> node = cur->node();
       std::shared_lock<std::shared_mutex> ol(node->op_mu());
       if (node->deleted()) {
-        out.status = WalkStatus::kComponentDoesNotExist;
+        status = WalkStatus::kComponentDoesNotExist;
         break;
       }
       if (err = CheckChildDepth(r, *node); !err.ok()) break;
       absl::StatusOr<NewControlFD> child = cur->impl().Walk(name);
       if (!child.ok()) {
         if (syserr::ToErrno(child.status()) == ENOENT) {
-          out.status = WalkStatus::kComponentDoesNotExist;
+          status = WalkStatus::kComponentDoesNotExist;
         } else {
           err = child.status();
         }
@@ -401,15 +445,21 @@ absl::Status Handler<MID::kWalk>(const Request& r) {
       }
       auto [inode, fd] =
           AddControl(r, node->LookupOrCreateChild(name), *std::move(child));
-      out.inodes.push_back(inode);
+      inodes.push_back(inode);
       cur = std::move(fd);
     }
     if (!err.ok()) {
-      for (const Inode& i : out.inodes) undo.push_back(r.Remove(i.control_fd));
+      for (const Inode& i : inodes) undo.push_back(r.Remove(i.control_fd));
     }
   }
   RETURN_IF_ERROR(err);
-  return Reply(r, out);
+  // As WalkResp::Encode, into a reused buffer.
+  Encoder e(TakeBuffer());
+  e.PutU8(static_cast<uint8_t>(status));
+  RETURN_IF_ERROR(e.PutCount(inodes.size(), "WalkResp.inodes"));
+  for (const Inode& i : inodes) e.PutStruct(i);
+  r.resp->payload = std::move(e).Take();
+  return absl::OkStatus();
 }
 
 template <>
@@ -453,9 +503,10 @@ absl::Status Handler<MID::kOpenAt>(const Request& r) {
   if (fd->IsSymlink()) return r.Fail(EINVAL, "file is a symlink");
   ASSIGN_OR_RETURN(NewOpenFD open, fd->impl().Open(flags));
   OpenAtResp out;
-  out.open_fd =
-      r.Insert(std::make_shared<OpenFD>(fd, flags, std::move(open.impl)));
-  Donate(r, std::move(open.donated));
+  auto ofd = std::allocate_shared<OpenFD>(Allocator<OpenFD>(), fd, flags,
+                                          std::move(open.impl));
+  out.open_fd = r.Insert(ofd);
+  DonateOpen(r, open, ofd);
   return Reply(r, out);
 }
 
@@ -477,18 +528,25 @@ absl::Status Handler<MID::kOpenCreateAt>(const Request& r) {
   auto [inode, cfd] = AddControl(r, dir->node()->LookupOrCreateChild(req.name),
                                  std::move(file.control));
   out.child = inode;
-  out.new_fd =
-      r.Insert(std::make_shared<OpenFD>(cfd, flags, std::move(file.open.impl)));
-  Donate(r, std::move(file.open.donated));
+  auto ofd = std::allocate_shared<OpenFD>(Allocator<OpenFD>(), cfd, flags,
+                                          std::move(file.open.impl));
+  out.new_fd = r.Insert(ofd);
+  DonateOpen(r, file.open, ofd);
   return Reply(r, out);
 }
 
+// Close decodes its FdArray (CloseReq) in place: the count is checked
+// against the payload before any FDID is closed, as CloseReq::Decode does,
+// and each FD is dropped as it is taken out (no tree lock is held).
 template <>
 absl::Status Handler<MID::kClose>(const Request& r) {
-  ASSIGN_OR_RETURN(CloseReq req, Decode<CloseReq>(r));
-  std::vector<std::shared_ptr<FD>> dropped;
-  for (FDID id : req.fds) dropped.push_back(r.Remove(id));
-  dropped.clear();
+  Decoder d(r.payload);
+  ASSIGN_OR_RETURN(const uint16_t count,
+                   d.ReadCount(sizeof(FDID), "CloseReq.fds"));
+  for (uint16_t i = 0; i < count; ++i) {
+    ASSIGN_OR_RETURN(const FDID id, d.ReadU64("CloseReq.fds"));
+    r.Remove(id).reset();
+  }
   return Reply(r, EmptyMessage{});
 }
 
@@ -793,9 +851,29 @@ absl::Status Handler<MID::kGetdents64>(const Request& r) {
                          : static_cast<uint32_t>(req.count);
   ReadGuard g(r, control.node());
   RETURN_IF_ERROR(CheckNotDeleted(r, control));
-  Getdents64Resp out;
-  RETURN_IF_ERROR(fd->impl().Getdents(count, seek0, &out.dirents));
-  return Reply(r, out);
+  // The entries go in a vector this thread reuses (kept up to
+  // kKeptDirents entries), and the answer (Getdents64Resp) is encoded into
+  // a buffer reserved at its exact size: nothing grows by doubling.
+  static thread_local std::vector<Dirent64> t_dirents;
+  std::vector<Dirent64>& dirents = t_dirents;
+  dirents.clear();
+  absl::Cleanup reuse = [&dirents] {
+    if (dirents.capacity() > kKeptDirents) {
+      std::vector<Dirent64>().swap(dirents);
+    } else {
+      dirents.clear();
+    }
+  };
+  RETURN_IF_ERROR(fd->impl().Getdents(count, seek0, &dirents));
+  size_t size = sizeof(uint16_t);
+  for (const Dirent64& de : dirents) size += de.WireSize();
+  std::vector<uint8_t> buf = TakeBuffer();
+  buf.reserve(size);
+  Encoder e(std::move(buf));
+  RETURN_IF_ERROR(e.PutCount(dirents.size(), "Getdents64Resp.dirents"));
+  for (const Dirent64& de : dirents) RETURN_IF_ERROR(de.Encode(e));
+  r.resp->payload = std::move(e).Take();
+  return absl::OkStatus();
 }
 
 template <>

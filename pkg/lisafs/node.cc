@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "pkg/syserr/syserr.h"
 
 namespace gvisor::lisafs {
@@ -16,7 +17,10 @@ namespace {
 // the outermost ~Node releases them one at a time. So releasing the last
 // holder of a chain of any length takes two stack frames of ~Node, not one
 // per Node.
-thread_local std::vector<std::shared_ptr<Node>>* tls_pending = nullptr;
+// The list is inline: a teardown queues one parent at a time, so it never
+// reaches the heap.
+using PendingList = absl::InlinedVector<std::shared_ptr<Node>, 4>;
+thread_local PendingList* tls_pending = nullptr;
 
 }  // namespace
 
@@ -35,7 +39,7 @@ Node::~Node() {
     tls_pending->push_back(std::move(parent));
     return;
   }
-  std::vector<std::shared_ptr<Node>> pending;
+  PendingList pending;
   pending.push_back(std::move(parent));
   tls_pending = &pending;
   while (!pending.empty()) {
@@ -80,7 +84,8 @@ std::shared_ptr<Node> Node::LookupOrCreateChild(absl::string_view name) {
   // destructor will leave the new entry alone (RemoveChildEntry compares
   // identities).
   std::shared_ptr<Node> child(
-      new Node(shared_from_this(), std::string(name), depth_ + 1));
+      new Node(shared_from_this(), std::string(name), depth_ + 1),
+      std::default_delete<Node>(), Allocator<Node>());
   children_[std::string(name)] = ChildRef{child.get(), child};
   return child;
 }

@@ -43,13 +43,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "pkg/lisafs/recycler.h"
 
 namespace gvisor::lisafs {
 
 // Node is one position in the server's file tree. Nodes are always held by
 // std::shared_ptr; create the root with NewRoot and the rest through
-// LookupOrCreateChild.
-class Node : public std::enable_shared_from_this<Node> {
+// LookupOrCreateChild. A Node, its shared_ptr control block and its entry in
+// the parent's child map come from the recycler (recycler.h), so walking to
+// a name whose Node went with its last FD allocates nothing in steady state
+// (names longer than a std::string's inline capacity aside).
+class Node : public std::enable_shared_from_this<Node>, public Recycled {
  public:
   // NewRoot returns a new tree root: the host's "/", with an empty name and
   // no parent.
@@ -153,7 +157,9 @@ class Node : public std::enable_shared_from_this<Node> {
   mutable std::shared_mutex op_mu_;
   std::mutex children_mu_;
   // Guarded by children_mu_.
-  std::map<std::string, ChildRef, std::less<>> children_;
+  std::map<std::string, ChildRef, std::less<>,
+           Allocator<std::pair<const std::string, ChildRef>>>
+      children_;
 };
 
 }  // namespace gvisor::lisafs

@@ -9,6 +9,8 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "pkg/fdchannel/fdchannel.h"
@@ -84,6 +86,9 @@ size_t FdidsMade(uint16_t mid) {
 // t_charge is the FD charge of the request being dispatched on this
 // thread (Connection::Dispatch), for handlers that charge as they go.
 thread_local void* t_charge = nullptr;
+
+// kInitialFdids is what a connection's FD table is sized for at first.
+constexpr size_t kInitialFdids = 16;
 
 // kChannelHostFds is what a channel holds: its end of the FD socket, and
 // the memfd of the windows (charged to every channel, held once).
@@ -277,6 +282,10 @@ Connection::Connection(Passkey, ServerCore* server, unet::Socket sock,
     const uint16_t i = static_cast<uint16_t>(m);
     if (i < supported_.size()) supported_[i] = true;
   }
+  // A table past the smallest sizes drops the tombstones of closed FDIDs
+  // in place, so a connection that opens and closes FDIDs at a steady
+  // count allocates nothing for them.
+  fds_.reserve(kInitialFdids);
 }
 
 Connection::~Connection() = default;
@@ -464,6 +473,9 @@ absl::Status Connection::Turn() {
   auto stopped = [] {
     return syserr::FromErrno(ESHUTDOWN, "the server is shutting down");
   };
+  // Every way out of the turn ends the reader's turn first: bytes it read
+  // ahead move out of this thread's buffer (FrameReader::EndTurn).
+  absl::Cleanup end_turn = [this] { reader_.EndTurn(); };
   if (shutdown_.load()) return stopped();
   // An answer the peer has not taken yet comes first: nothing more is read
   // until it is out, so a peer that does not read holds one answer.
@@ -492,19 +504,24 @@ absl::Status Connection::Turn() {
     internal::GiveBack(std::exchange(req.payload, {}));
     req = Frame();
     writer_.Start(static_cast<uint16_t>(resp.mid), std::move(resp.payload),
-                  std::move(resp.fds));
+                  std::move(resp.fds), resp.lent_fd, std::move(resp.lender));
     absl::StatusOr<bool> sent = writer_.Flush(sock_);
     if (!sent.ok()) return sent.status();
     if (!*sent) {
+      reader_.EndTurn();
       UpdateBuffered();
       return Arm(EPOLLOUT);
     }
     if (shutdown_.load()) return stopped();
   }
+  // Bytes read ahead may hold a whole request, which no EPOLLIN would
+  // announce: then the connection comes back as soon as it can be answered
+  // (EPOLLOUT), still behind the others that are ready.
+  const bool ahead = reader_.EndTurn();
   UpdateBuffered();
   // Whatever is left waiting on the socket brings the connection back,
   // behind the others that are ready.
-  return Arm(EPOLLIN);
+  return Arm(ahead ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
 
 void Connection::BeginClose() {
@@ -567,7 +584,7 @@ void Connection::Finish() {
   // go away here.
   channels.clear();
   windows.reset();
-  std::map<FDID, std::shared_ptr<FD>> fds;
+  absl::flat_hash_map<FDID, std::shared_ptr<FD>> fds;
   {
     std::unique_lock<std::mutex> l(mu_);
     fds.swap(fds_);
@@ -726,8 +743,9 @@ void Connection::ServeChannel(ServerChannel* sc) {
     // FDs flow only from server to client: drop any the client sent.
     req.fds.clear();
     internal::Response resp = Dispatch(req);
-    std::vector<int> fds;
+    absl::InlinedVector<int, 4> fds;
     for (const fd::OwnedFd& f : resp.fds) fds.push_back(f.get());
+    if (resp.lent_fd >= 0) fds.push_back(resp.lent_fd);
     // The FDs are queued on the FD socket before the hand-over.
     const uint8_t sent = ch.SendFDs(fds);
     if (sent != fds.size()) {
@@ -735,6 +753,7 @@ void Connection::ServeChannel(ServerChannel* sc) {
                  fds.size());
     }
     resp.fds.clear();
+    resp.lender.reset();
     absl::StatusOr<uint32_t> len =
         ch.WriteMessage(static_cast<uint16_t>(resp.mid), sent, resp.payload);
     if (!len.ok()) {

@@ -59,6 +59,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -427,7 +428,9 @@ class Connection {
   mutable std::mutex mu_;
   std::shared_ptr<Node> mount_node_;
   FDID next_fdid_ = 1;
-  std::map<FDID, std::shared_ptr<FD>> fds_;
+  // A hash map: inserting and erasing FDIDs allocates nothing once it has
+  // grown to the most FDIDs the connection held.
+  absl::flat_hash_map<FDID, std::shared_ptr<FD>> fds_;
   size_t fdids_charged_ = 0;
   bool warned_fdid_cap_ = false;
   bool warned_fd_reserve_ = false;

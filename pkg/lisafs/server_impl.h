@@ -45,11 +45,18 @@ struct NewControlFD {
 };
 
 // NewOpenFD is what a backend returns for an opened file: the open FD's
-// implementation and, optionally, a host FD to donate to the client. The
-// framework sends the donated FD and then closes its copy.
+// implementation and, optionally, a host FD to donate to the client, in one
+// of two forms (at most one of them):
+//  - donated: an FD of its own, which the framework sends and then closes;
+//  - lent: an FD that impl owns and keeps, which the framework sends as is
+//    (no dup, no close), holding the new open FD, and so impl, alive until
+//    the answer is out, however soon the client closes its FDID.
+// Either way the client's copy shares the open file description (flags,
+// O_NONBLOCK included, and offset) with the server's.
 struct NewOpenFD {
   std::unique_ptr<OpenFDImpl> impl;
   fd::OwnedFd donated;
+  int lent = -1;
 };
 
 // NewFile is the result of OpenCreate: the created file's control FD and
