@@ -187,5 +187,29 @@ TEST_F(RpcAllocTest, OpenAtAndCloseAllocateNothingOnEitherSide) {
   f.Close(ctx, true);
 }
 
+// Over a flipcall channel the server's channel thread reuses its request
+// frame and gives each answer's buffer back, as a worker does.
+TEST_F(RpcAllocTest, OverAChannelFStatAndWalkAllocateNothingOnEitherSide) {
+  const context::Context& ctx = context::Background();
+  ASSERT_TRUE(mounted_.client->StartChannels(ctx).ok());
+  bool ok = true;
+  Counts fstat = Measure([&] { ok &= root_.FStat(ctx).ok(); });
+  ASSERT_TRUE(ok);
+  Report("FStat (channel)", fstat);
+  EXPECT_EQ(fstat.client, 0u);
+  EXPECT_EQ(fstat.server(), 0u);
+  Counts walk = Measure([&] {
+    absl::StatusOr<Inode> i = root_.Walk(ctx, "file");
+    ok &= i.ok();
+    if (i.ok()) mounted_.client->CloseFD(ctx, i->control_fd, true);
+  });
+  ASSERT_TRUE(ok);
+  Report("Walk+Close (channel)", walk);
+  EXPECT_EQ(walk.client, 0u);
+  if (kRecycling) {
+    EXPECT_EQ(walk.server(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace gvisor::lisafs

@@ -734,8 +734,10 @@ void Connection::ServeChannel(ServerChannel* sc) {
   absl::StatusOr<uint32_t> n = ch.data().RecvFirst();
   // A zero-length datagram ends the loop quietly; the channel is not shut
   // down (pkg/lisafs/README.md §8.5, §11 Q11).
+  // One frame for the channel's life: ReadMessage clears it and keeps its
+  // payload's storage, so a small request allocates nothing.
+  Frame req;
   while (n.ok() && *n > 0) {
-    Frame req;
     if (absl::Status s = ch.ReadMessage(*n, max_message_size_, &req); !s.ok()) {
       n = s;
       break;
@@ -743,6 +745,10 @@ void Connection::ServeChannel(ServerChannel* sc) {
     // FDs flow only from server to client: drop any the client sent.
     req.fds.clear();
     internal::Response resp = Dispatch(req);
+    // A large request's storage is not kept for the channel's life.
+    if (req.payload.capacity() > internal::kSpareCapacity) {
+      req.payload = std::vector<uint8_t>();
+    }
     absl::InlinedVector<int, 4> fds;
     for (const fd::OwnedFd& f : resp.fds) fds.push_back(f.get());
     if (resp.lent_fd >= 0) fds.push_back(resp.lent_fd);
@@ -756,6 +762,8 @@ void Connection::ServeChannel(ServerChannel* sc) {
     resp.lender.reset();
     absl::StatusOr<uint32_t> len =
         ch.WriteMessage(static_cast<uint16_t>(resp.mid), sent, resp.payload);
+    // The answer is in the window: its buffer serves a later answer.
+    internal::GiveBack(std::move(resp.payload));
     if (!len.ok()) {
       n = len.status();
       break;
