@@ -27,7 +27,7 @@ OPS = [
 RAW = [
     ("raw_stream", "AF_UNIX STREAM ping-pong, FStat sizes (16 B / 152 B)"),
     ("raw_stream_fd", "AF_UNIX STREAM ping-pong, OpenAt sizes + 1 FD"),
-    ("raw_futex", "futex ping-pong over shared memory (no spin)"),
+    ("raw_futex", "futex ping-pong over shared memory"),
     ("raw_openat", "openat + close"),
     ("raw_getdents", "open + getdents64 loop + close, 10,000 entries"),
 ]
