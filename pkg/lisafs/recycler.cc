@@ -5,12 +5,15 @@
 #include <array>
 #include <mutex>
 
-// Under AddressSanitizer every block goes back to the heap at once, so
-// that a use after free is still caught.
-#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer and ThreadSanitizer every block goes back to the
+// heap at once: a use after free is still caught, and ThreadSanitizer sees
+// each object's life end (a recycled block would carry its mutex's
+// lock-order history into the next object that lives there, and report a
+// lock-order inversion between two unrelated nodes).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define GVISOR_RECYCLER_PASS_THROUGH 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define GVISOR_RECYCLER_PASS_THROUGH 1
 #endif
 #endif

@@ -71,13 +71,14 @@ void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
 namespace gvisor::lisafs {
 namespace {
 
-// Under AddressSanitizer the recycler (pkg/lisafs/recycler.h) hands every
-// block back to the heap, so that a use after free is still caught: the
-// server's FDIDs then allocate, and only their counts without it are exact.
-#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer and ThreadSanitizer the recycler
+// (pkg/lisafs/recycler.h) hands every block back to the heap, so that the
+// sanitizer sees every object's life: the server's FDIDs then allocate, and
+// only their counts without it are exact.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kRecycling = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 constexpr bool kRecycling = false;
 #else
 constexpr bool kRecycling = true;
