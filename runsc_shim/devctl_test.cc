@@ -268,6 +268,25 @@ TEST_F(DevctlTest, HealthIsServing) {
   EXPECT_EQ(r.out, "SERVING\n");
 }
 
+TEST_F(DevctlTest, ShimReflectionDescribesTheHealthService) {
+  // gRPC's built-in health service has no descriptor of its own; a shim
+  // binary without health.proto answers this with NOT_FOUND, and grpcurl
+  // lists grpc.health.v1.Health but cannot call it.
+  // ServerReflectionRequest{file_containing_symbol: ...} (field 4).
+  const std::string symbol = "grpc.health.v1.Health";
+  testutil::ShimClient client;
+  client.Connect("unix:" + socket_);
+  absl::StatusOr<std::string> bytes = testutil::Reflect(
+      client.channel(),
+      absl::StrCat("\x22", std::string(1, static_cast<char>(symbol.size())),
+                   symbol));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  // A file_descriptor_response (field 4) with health.proto, not an
+  // error_response (field 7).
+  EXPECT_THAT(*bytes, HasSubstr("HealthCheckResponse"));
+  EXPECT_THAT(*bytes, HasSubstr("NOT_SERVING"));
+}
+
 TEST_F(DevctlTest, ErrorsNameTheCodeAndExitNonZero) {
   struct Case {
     std::vector<std::string> args;

@@ -24,6 +24,7 @@
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
+#include "runsc_shim/health.pb.h"
 
 namespace gvisor::shim {
 namespace {
@@ -68,6 +69,11 @@ absl::Status Server::StartGrpc(bool inherited) {
   const bool unix_file = !inherited && address_.kind == Address::Kind::kUnix;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // gRPC's built-in health service carries no descriptors, so reflection
+  // would list grpc.health.v1.Health but not describe it (grpcurl then
+  // cannot call it). Building health.proto into the generated pool (and
+  // keeping it linked) lets reflection serve its schema.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::ServerBuilder builder;
   if (!inherited) {
     builder.AddListeningPort(address_.GrpcTarget(),

@@ -18,7 +18,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "pkg/unet/unet.h"
@@ -49,45 +48,12 @@ TEST_F(ShimTest, HealthServiceIsServing) {
 }
 
 TEST_F(ShimTest, ReflectionListsTheServices) {
-  // No reflection .proto ships with Debian; a generic bidi call with a
-  // hand-encoded ServerReflectionRequest{list_services: ""} (field 7).
-  grpc::GenericStub generic(channel());
-  grpc::ClientContext ctx;
-  Deadline(&ctx);
-  grpc::CompletionQueue cq;
-  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
-      generic.PrepareCall(&ctx,
-                          "/grpc.reflection.v1alpha.ServerReflection/"
-                          "ServerReflectionInfo",
-                          &cq);
-  void* tag;
-  bool ok;
-  auto next = [&](intptr_t want) {
-    ASSERT_TRUE(cq.Next(&tag, &ok));
-    ASSERT_EQ(reinterpret_cast<intptr_t>(tag), want);
-    ASSERT_TRUE(ok);
-  };
-  call->StartCall(reinterpret_cast<void*>(1));
-  next(1);
-  grpc::Slice slice(std::string("\x3a\x00", 2));
-  grpc::ByteBuffer req(&slice, 1);
-  call->Write(req, reinterpret_cast<void*>(2));
-  next(2);
-  grpc::ByteBuffer resp;
-  call->Read(&resp, reinterpret_cast<void*>(3));
-  next(3);
-  call->WritesDone(reinterpret_cast<void*>(4));
-  next(4);
-  grpc::Status st;
-  call->Finish(&st, reinterpret_cast<void*>(5));
-  next(5);
-  ASSERT_GRPC_OK(st);
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(resp.Dump(&slices).ok());
-  std::string bytes;
-  for (const auto& s : slices) bytes.append(s.begin(), s.end());
-  EXPECT_THAT(bytes, HasSubstr("gvisor.devutil.shim.v1.DevGoferShim"));
-  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+  // A hand-encoded ServerReflectionRequest{list_services: ""} (field 7).
+  absl::StatusOr<std::string> bytes =
+      testutil::Reflect(channel(), std::string("\x3a\x00", 2));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_THAT(*bytes, HasSubstr("gvisor.devutil.shim.v1.DevGoferShim"));
+  EXPECT_THAT(*bytes, HasSubstr("grpc.health.v1.Health"));
 }
 
 TEST_F(ShimTest, SocketFileIsPrivate) {

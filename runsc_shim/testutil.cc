@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "pkg/fd/fd.h"
 #include "pkg/readyfd/readyfd.h"
 #include "pkg/syserr/status_macros.h"
@@ -508,6 +509,54 @@ ShimClient::Container::State ShimClient::StateOf(const std::string& name) {
   v1::Container c;
   grpc::Status st = Get(name, &c);
   return st.ok() ? c.state() : v1::Container::STATE_UNSPECIFIED;
+}
+
+absl::StatusOr<std::string> Reflect(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& request) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext ctx;
+  ShimClient::Deadline(&ctx);
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      generic.PrepareCall(&ctx,
+                          "/grpc.reflection.v1alpha.ServerReflection/"
+                          "ServerReflectionInfo",
+                          &cq);
+  // step waits for the operation tagged want; every one must succeed.
+  auto step = [&](intptr_t want) -> absl::Status {
+    void* tag;
+    bool ok;
+    if (!cq.Next(&tag, &ok) || reinterpret_cast<intptr_t>(tag) != want || !ok) {
+      return absl::UnknownError(
+          absl::StrCat("reflection call: step ", want, " failed"));
+    }
+    return absl::OkStatus();
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  RETURN_IF_ERROR(step(1));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer req(&slice, 1);
+  call->Write(req, reinterpret_cast<void*>(2));
+  RETURN_IF_ERROR(step(2));
+  grpc::ByteBuffer resp;
+  call->Read(&resp, reinterpret_cast<void*>(3));
+  RETURN_IF_ERROR(step(3));
+  call->WritesDone(reinterpret_cast<void*>(4));
+  RETURN_IF_ERROR(step(4));
+  grpc::Status st;
+  call->Finish(&st, reinterpret_cast<void*>(5));
+  RETURN_IF_ERROR(step(5));
+  if (!st.ok()) {
+    return absl::UnknownError(
+        absl::StrCat("reflection call: ", st.error_message()));
+  }
+  std::vector<grpc::Slice> slices;
+  if (!resp.Dump(&slices).ok()) {
+    return absl::UnknownError("reflection call: unreadable response");
+  }
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(s.begin(), s.end());
+  return bytes;
 }
 
 }  // namespace gvisor::shim::testutil

@@ -241,6 +241,13 @@ class ShimClient {
   std::unique_ptr<Stub> stub_;
 };
 
+// Reflect makes one grpc.reflection.v1alpha ServerReflectionInfo call on
+// channel with the encoded ServerReflectionRequest request and returns the
+// encoded response (no reflection .proto ships with Debian, so callers
+// hand-encode). Fails if the call does not complete within 20 s.
+absl::StatusOr<std::string> Reflect(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& request);
+
 }  // namespace gvisor::shim::testutil
 
 #endif  // GVISOR_RUNSC_SHIM_TESTUTIL_H_
