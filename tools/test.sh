@@ -33,6 +33,9 @@ step "tools/install.sh into a temporary prefix; the installed binaries run; the 
 tools/install_test.sh
 tools/systemd/verify.sh
 
+step "grpcurl and grpc_health_probe (Go, from the module proxy) drive the shim"
+tools/grpc_tools_test.sh
+
 step "interop with real gVisor (Go), both directions"
 tools/interop_test.sh
 
