@@ -325,8 +325,11 @@ TEST_F(ShimTest, AttachToAStoppedGoferHonoursTheDeadline) {
       Attach("demo", g->socket(), nullptr, absl::Milliseconds(300));
   EXPECT_CODE(st, DEADLINE_EXCEEDED);
   // The shim's own attempt ends at the deadline too, closing its socket,
-  // while the gofer is still stopped.
-  EXPECT_TRUE(WaitFor([&] { return testutil::OpenFdCount() <= fds; }));
+  // while the gofer is still stopped: the call has left the server (one
+  // that starts only now finds its deadline passed and does nothing).
+  EXPECT_TRUE(WaitFor([&] {
+    return server_->calls_in_flight() == 0 && testutil::OpenFdCount() <= fds;
+  }));
   g->child().Continue();
   EXPECT_EQ(registry_->size(), 0u);
   // Nothing of the failed attempt is left: the name can be attached.
