@@ -13,6 +13,11 @@ void Appear(const ContainerInfo& c, std::vector<ContainerChange>* out) {
   }
 }
 
+// GoferVersion is the version of c's managed-gofer record, 0 for none.
+uint64_t GoferVersion(const ContainerInfo& c) {
+  return c.gofer.has_value() ? c.gofer->version : 0;
+}
+
 }  // namespace
 
 std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
@@ -30,6 +35,7 @@ std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
       continue;
     }
     // The same name in both.
+    const size_t events = out.size();
     if (b->attach_time != a->attach_time) {
       out.push_back({Kind::kDetached, *b});
       Appear(*a, &out);
@@ -41,6 +47,9 @@ std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
     } else if (b->state == ContainerState::kAttached &&
                a->state == ContainerState::kDisconnected) {
       out.push_back({Kind::kDisconnected, *a});
+    }
+    if (out.size() == events && GoferVersion(*b) != GoferVersion(*a)) {
+      out.push_back({Kind::kGoferChanged, *a});
     }
     ++a;
     ++b;

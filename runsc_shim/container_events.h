@@ -12,7 +12,13 @@ namespace gvisor::shim {
 
 // ContainerChange is one event between two snapshots.
 struct ContainerChange {
-  enum class Kind { kAttached, kDisconnected, kDetached, kReattached };
+  enum class Kind {
+    kAttached,
+    kDisconnected,
+    kDetached,
+    kReattached,
+    kGoferChanged,
+  };
   Kind kind;
   // The container in the later snapshot; for kDetached, in the earlier.
   ContainerInfo container;
@@ -24,7 +30,9 @@ struct ContainerChange {
 // time and a different reattach count was reattached: kReattached. A
 // container that is disconnected in after and was not in before (or was
 // attached, or was reattached since) also gets kDisconnected, after its
-// kAttached or kReattached if any.
+// kAttached or kReattached if any. A container with none of these
+// events whose managed-gofer record changed (ContainerInfo::gofer's
+// version) gets kGoferChanged.
 std::vector<ContainerChange> Diff(const std::vector<ContainerInfo>& before,
                                   const std::vector<ContainerInfo>& after);
 

@@ -26,6 +26,7 @@ std::vector<std::string> Events(const std::vector<ContainerChange>& changes) {
     const char* k = ch.kind == Kind::kAttached       ? "attached"
                     : ch.kind == Kind::kDisconnected ? "disconnected"
                     : ch.kind == Kind::kReattached   ? "reattached"
+                    : ch.kind == Kind::kGoferChanged ? "gofer"
                                                      : "detached";
     const int64_t at = absl::ToUnixSeconds(ch.container.attach_time);
     out.push_back(std::string(k) + ":" + ch.container.name + "@" +
@@ -86,6 +87,32 @@ TEST(DiffTest, ReattachKeepsTheAttachTime) {
   // Two reattaches between looks fold into one.
   EXPECT_EQ(Events(Diff({R("a", 1, 1)}, {R("a", 1, 3)})),
             (V{"reattached:a@1"}));
+}
+
+ContainerInfo Managed(const std::string& name, uint64_t version,
+                      ContainerState state = ContainerState::kAttached) {
+  ContainerInfo c = C(name, 1, state);
+  c.gofer.emplace();
+  c.gofer->version = version;
+  return c;
+}
+
+TEST(DiffTest, GoferChangedOnlyWhenNothingElseIs) {
+  EXPECT_EQ(Events(Diff({Managed("a", 1)}, {Managed("a", 1)})), V{});
+  EXPECT_EQ(Events(Diff({Managed("a", 1)}, {Managed("a", 2)})), V{"gofer:a@1"});
+  // The gofer died: the disconnect carries the new record, no second event.
+  EXPECT_EQ(Events(Diff({Managed("a", 1)},
+                        {Managed("a", 2, ContainerState::kDisconnected)})),
+            V{"disconnected:a@1"});
+  // Restarted: a reattach, carrying the new record.
+  ContainerInfo restarted = Managed("a", 3);
+  restarted.reattaches = 1;
+  EXPECT_EQ(Events(Diff({Managed("a", 2, ContainerState::kDisconnected)},
+                        {restarted})),
+            V{"reattached:a@1"});
+  // A container that stops being managed (never happens) or starts is a
+  // change of the record too.
+  EXPECT_EQ(Events(Diff({C("a", 1)}, {Managed("a", 1)})), V{"gofer:a@1"});
 }
 
 }  // namespace

@@ -40,19 +40,26 @@ std::string FlagWords(const std::vector<cli::FlagSpec>& flags) {
 const std::vector<Command>& Commands() {
   static const std::vector<Command>* const kCommands = new std::vector<Command>{
       {"attach",
-       "NAME GOFER_SOCKET",
-       "",
-       2,
+       "NAME [GOFER_SOCKET]",
+       "[--managed [--root=DIR] [--allow=RULE]... [--cdi_spec=FILE "
+       "--cdi_device=NAME]... [--readonly] [--restart]]",
+       1,
        2,
        "attach container NAME to a devgofer",
        "Attaches container NAME to the devgofer listening on GOFER_SOCKET: "
        "the shim connects, mounts the gofer's /dev and keeps the connection "
        "until detach. A relative GOFER_SOCKET is resolved against devctl's "
        "working directory before it is sent (the shim takes absolute paths "
-       "only); @NAME is an abstract socket. NAME is 1 to 253 ASCII letters, "
+       "only); @NAME is an abstract socket. With --managed there is no "
+       "GOFER_SOCKET: the shim runs a devgofer for the container itself, "
+       "over a socket pair, serving --root scoped to what --allow and "
+       "--cdi_device name (in a mount namespace of its own that holds only "
+       "those nodes), sandboxed; detach stops it, and with --restart it is "
+       "started again when it exits. NAME is 1 to 253 ASCII letters, "
        "digits, '-', '_' and '.', beginning and ending with a letter or a "
        "digit.",
-       {}},
+       {"managed", "root", "allow", "cdi_spec", "cdi_device", "readonly",
+        "restart"}},
       {"reattach",
        "NAME GOFER_SOCKET",
        "",
@@ -73,7 +80,9 @@ const std::vector<Command>& Commands() {
        1,
        "close NAME's gofer connection and forget it",
        "Closes container NAME's gofer connection and forgets the container, "
-       "also a disconnected one. Calls in flight are not waited for.",
+       "also a disconnected one. Calls in flight are not waited for. A "
+       "managed gofer is stopped (SIGTERM, then SIGKILL after the shim's "
+       "--gofer_stop_grace) and reaped before detach returns.",
        {}},
       {"ls",
        "",
@@ -83,8 +92,10 @@ const std::vector<Command>& Commands() {
        "list the attached containers",
        "Lists the attached containers, sorted by name: when each was "
        "attached (UTC), whether its gofer donated the mount FD (device "
-       "opens then take the host fast path), its gofer socket and its state "
-       "(attached, or disconnected with the reason).",
+       "opens then take the host fast path), its gofer socket (or, for a "
+       "managed gofer, its pid) and its state (attached, or disconnected "
+       "with the reason; for a managed gofer also running, restarting or "
+       "exited, how it last ended and how often it was restarted).",
        {}},
       {"get",
        "NAME",
@@ -139,7 +150,8 @@ const std::vector<Command>& Commands() {
        "print container events as they happen",
        "Prints the shim's container events as they happen: one existing "
        "line per attached container, then synced, then attached, "
-       "disconnected (a gofer went away), reattached and detached events. "
+       "disconnected (a gofer went away), reattached, gofer_changed (a "
+       "managed gofer exited or is restarting) and detached events. "
        "It runs until interrupted, until the shim ends the stream (exit 1), "
        "or until --count events have been printed (exit 0); --timeout does "
        "not apply. With --json each event is one JSON object on a line.",

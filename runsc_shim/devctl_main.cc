@@ -59,6 +59,16 @@ ABSL_FLAG(std::string, mode, "r",
 ABSL_FLAG(bool, long, false,
           "describe every entry as ls -l does: type, mode, major:minor, "
           "name");
+ABSL_FLAG(bool, managed, false,
+          "have the shim run the container's gofer itself (no "
+          "GOFER_SOCKET): a devgofer over a socket pair, confined to the "
+          "devices --allow and --cdi_device name");
+ABSL_FLAG(std::string, root, "/dev",
+          "with --managed: the directory the gofer serves");
+ABSL_FLAG(bool, readonly, false, "with --managed: serve the devices read-only");
+ABSL_FLAG(bool, restart, false,
+          "with --managed: start the gofer again, with backoff, when it "
+          "exits while the container is attached");
 ABSL_FLAG(int64_t, count, 0,
           "exit after this many events (0: until interrupted or the server "
           "ends the stream)");
@@ -74,6 +84,36 @@ using cli::kExitUsage;
 constexpr char kProgram[] = "devctl";
 constexpr char kHint[] = "Run 'devctl --help' for usage.";
 
+// The repeatable flags of attach --managed, in the order given.
+std::vector<std::string>& AllowRules() {
+  static std::vector<std::string>* const v = new std::vector<std::string>;
+  return *v;
+}
+std::vector<std::string>& CdiSpecs() {
+  static std::vector<std::string>* const v = new std::vector<std::string>;
+  return *v;
+}
+std::vector<std::string>& CdiDevices() {
+  static std::vector<std::string>* const v = new std::vector<std::string>;
+  return *v;
+}
+
+// Repeated returns the spec of a flag that may be given more than once,
+// each value appended to *out.
+cli::FlagSpec Repeated(std::string name, std::string value_name,
+                       std::string help, std::vector<std::string>* out) {
+  cli::FlagSpec f;
+  f.name = std::move(name);
+  f.value_name = std::move(value_name);
+  f.default_text = "none";
+  f.help = std::move(help);
+  f.set = [out](absl::string_view v) {
+    out->emplace_back(v);
+    return absl::OkStatus();
+  };
+  return f;
+}
+
 // Flags returns the specs of every devctl flag.
 std::vector<cli::FlagSpec> Flags() {
   return {
@@ -87,6 +127,24 @@ std::vector<cli::FlagSpec> Flags() {
       cli::AbslFlag("mode", "r|w|rw"),
       cli::AbslFlag("long", "", 'l'),
       cli::AbslFlag("count", "N"),
+      cli::AbslFlag("managed"),
+      cli::AbslFlag("root", "DIR"),
+      Repeated("allow", "RULE",
+               "with --managed: serve only what this rule allows (repeat "
+               "for more): a path or glob relative to --root (null, "
+               "nvidia[0-9]*, nvidia-caps/*) or a device number (\"c "
+               "195:*\")",
+               &AllowRules()),
+      Repeated("cdi_spec", "FILE",
+               "with --managed: a CDI spec file (JSON or YAML) that "
+               "--cdi_device names devices of (repeatable); a relative path "
+               "is made absolute here",
+               &CdiSpecs()),
+      Repeated("cdi_device", "VENDOR/CLASS=NAME",
+               "with --managed: serve this CDI device's nodes (repeatable)",
+               &CdiDevices()),
+      cli::AbslFlag("readonly"),
+      cli::AbslFlag("restart"),
   };
 }
 
@@ -303,17 +361,55 @@ absl::StatusOr<std::string> AbsoluteSocketPath(const std::string& path) {
   return out;
 }
 
+std::string GoferStateName(v1::ManagedGofer::State s) {
+  switch (s) {
+    case v1::ManagedGofer::RUNNING:
+      return "running";
+    case v1::ManagedGofer::RESTARTING:
+      return "restarting";
+    case v1::ManagedGofer::EXITED:
+      return "exited";
+    default:
+      return "unknown";
+  }
+}
+
+// GoferColumn is the GOFER column: the socket, or for a managed gofer
+// "managed pid N".
+std::string GoferColumn(const v1::Container& c) {
+  if (!c.has_gofer()) return c.gofer_socket();
+  return absl::StrCat("managed pid ", c.gofer().pid());
+}
+
+// GoferState says where a managed gofer stands: "gofer running", or
+// "gofer restarting after killed by SIGKILL (3 restarts)"; "" otherwise.
+std::string GoferState(const v1::Container& c) {
+  if (!c.has_gofer()) return "";
+  const v1::ManagedGofer& g = c.gofer();
+  std::string out = absl::StrCat("gofer ", GoferStateName(g.state()));
+  if (g.state() != v1::ManagedGofer::RUNNING && !g.last_exit().empty()) {
+    absl::StrAppend(&out, " after it ", g.last_exit());
+    if (!g.last_error().empty()) absl::StrAppend(&out, ": ", g.last_error());
+  }
+  if (g.restarts() > 0) {
+    absl::StrAppend(&out, " (", g.restarts(),
+                    g.restarts() == 1 ? " restart)" : " restarts)");
+  }
+  return out;
+}
+
 std::vector<std::string> ContainerRow(const v1::Container& c) {
   std::string state = StateName(c.state());
   if (!c.disconnect_reason().empty()) {
     absl::StrAppend(&state, " (", c.disconnect_reason(), ")");
   }
+  if (c.has_gofer()) absl::StrAppend(&state, "; ", GoferState(c));
   return {c.name(), TimeOf(c.attach_time()),
-          c.mount_fd_donated() ? "donated" : "no", c.gofer_socket(), state};
+          c.mount_fd_donated() ? "donated" : "no", GoferColumn(c), state};
 }
 
 const std::vector<std::string> kContainerHeader = {
-    "NAME", "ATTACHED (UTC)", "MOUNT FD", "GOFER SOCKET", "STATE"};
+    "NAME", "ATTACHED (UTC)", "MOUNT FD", "GOFER", "STATE"};
 
 class Devctl {
  public:
@@ -326,7 +422,10 @@ class Devctl {
 
   // Run runs command cmd with args, whose number Main has checked.
   int Run(const std::string& cmd, const std::vector<std::string>& args) {
-    if (cmd == "attach") return Attach(args[0], args[1]);
+    if (cmd == "attach") {
+      return absl::GetFlag(FLAGS_managed) ? AttachManaged(args[0])
+                                          : Attach(args[0], args[1]);
+    }
     if (cmd == "reattach") return Reattach(args[0], args[1]);
     if (cmd == "detach") return Detach(args[0]);
     if (cmd == "ls") return List();
@@ -376,6 +475,37 @@ class Devctl {
       printf("attached %s to the gofer at %s (mount FD %s)\n", c.name().c_str(),
              c.gofer_socket().c_str(),
              c.mount_fd_donated() ? "donated" : "not donated");
+    }
+    return 0;
+  }
+
+  int AttachManaged(const std::string& name) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx);
+    v1::AttachContainerRequest req;
+    req.set_name(name);
+    v1::GoferSpec* spec = req.mutable_managed();
+    spec->set_root(absl::GetFlag(FLAGS_root));
+    for (const std::string& r : AllowRules()) spec->add_allow(r);
+    for (const std::string& f : CdiSpecs()) spec->add_cdi_spec(f);
+    for (const std::string& d : CdiDevices()) spec->add_cdi_device(d);
+    spec->set_readonly(absl::GetFlag(FLAGS_readonly));
+    spec->set_restart(absl::GetFlag(FLAGS_restart));
+    v1::Container c;
+    grpc::Status st = shim_->AttachContainer(&ctx, req, &c);
+    if (!st.ok()) return Fail(absl::StrCat("attach ", name), st);
+    if (absl::GetFlag(FLAGS_json)) {
+      printf("%s\n", ToJson(c).c_str());
+    } else {
+      printf(
+          "attached %s to a managed gofer, pid %d, serving %s%s (mount "
+          "FD %s)\n",
+          c.name().c_str(), c.gofer().pid(), c.gofer().spec().root().c_str(),
+          c.gofer().spec().allow().empty() &&
+                  c.gofer().spec().cdi_device().empty()
+              ? ""
+              : " scoped",
+          c.mount_fd_donated() ? "donated" : "not donated");
     }
     return 0;
   }
@@ -570,15 +700,18 @@ class Devctl {
                             c.disconnect_reason());
       case v1::ContainerEvent::DETACHED:
         return absl::StrCat("detached ", c.name());
+      case v1::ContainerEvent::GOFER_CHANGED:
+        return absl::StrCat("gofer_changed ", c.name(), ": ", GoferState(c),
+                            ", pid ", c.gofer().pid());
       case v1::ContainerEvent::REATTACHED:
         return absl::StrCat("reattached ", c.name(), ": ", StateName(c.state()),
-                            ", gofer ", c.gofer_socket(), ", mount FD ",
+                            ", gofer ", GoferColumn(c), ", mount FD ",
                             c.mount_fd_donated() ? "donated" : "not donated");
       default:
         return absl::StrCat(
             ev.kind() == v1::ContainerEvent::EXISTING ? "existing "
                                                       : "attached ",
-            c.name(), ": ", StateName(c.state()), ", gofer ", c.gofer_socket(),
+            c.name(), ": ", StateName(c.state()), ", gofer ", GoferColumn(c),
             ", mount FD ", c.mount_fd_donated() ? "donated" : "not donated");
     }
   }
@@ -700,7 +833,32 @@ int Main(int argc, char** argv) {
         kProgram, absl::StrCat(server_from, ": ", address.status().message()),
         kHint);
   }
-  if (cmd->name == "attach" || cmd->name == "reattach") {
+  const bool managed = absl::GetFlag(FLAGS_managed);
+  for (const char* f :
+       {"root", "allow", "cdi_spec", "cdi_device", "readonly", "restart"}) {
+    if (!managed && parsed->given.contains(f)) {
+      return CommandUsage(*cmd, absl::StrCat("--", f, " needs --managed"));
+    }
+  }
+  if (cmd->name == "attach" && managed) {
+    if (args.size() != 1) {
+      return CommandUsage(*cmd,
+                          "attach --managed takes NAME only: the shim runs "
+                          "the gofer, there is no GOFER_SOCKET");
+    }
+    // The shim reads the spec files itself, from its own directory.
+    for (std::string& f : CdiSpecs()) {
+      absl::StatusOr<std::string> abs = AbsoluteSocketPath(f);
+      if (!abs.ok()) return CommandUsage(*cmd, abs.status().message());
+      f = *std::move(abs);
+    }
+  } else if (cmd->name == "attach" || cmd->name == "reattach") {
+    if (args.size() != 2) {
+      return CommandUsage(*cmd,
+                          absl::StrCat(cmd->name,
+                                       " takes NAME GOFER_SOCKET (or attach "
+                                       "--managed NAME)"));
+    }
     absl::StatusOr<std::string> sock = AbsoluteSocketPath(args[1]);
     if (!sock.ok()) return CommandUsage(*cmd, sock.status().message());
     args[1] = *std::move(sock);

@@ -46,28 +46,9 @@
 #include "absl/time/time.h"
 #include "pkg/context/context.h"
 #include "pkg/unet/unet.h"
+#include "runsc_shim/gofer_spec.h"
 
 namespace gvisor::shim {
-
-// GoferSpec says what a managed gofer serves.
-struct GoferSpec {
-  // root is the directory served: absolute, default /dev.
-  std::string root = "/dev";
-  // allow holds allowlist rules (pkg/devscope/allowlist.h), one each.
-  std::vector<std::string> allow;
-  // cdi_specs are CDI spec files, cdi_devices the fully qualified devices
-  // of them to serve (pkg/devscope/cdi.h); either needs the other.
-  std::vector<std::string> cdi_specs;
-  std::vector<std::string> cdi_devices;
-  // readonly makes the gofer's connection read-only.
-  bool readonly = false;
-  // restart starts the gofer again, with backoff, when it exits on its own
-  // (ManagedContainers does; the supervisor only carries it).
-  bool restart = false;
-
-  // scoped reports whether the spec names any device (allow or CDI).
-  bool scoped() const { return !allow.empty() || !cdi_devices.empty(); }
-};
 
 // ValidateGoferSpec checks a spec before any process is started:
 // INVALID_ARGUMENT for a root that is not absolute (or holds NUL), a rule
@@ -75,16 +56,6 @@ struct GoferSpec {
 // more than kMaxRules rules; each message names the field. Files are not
 // read here (the gofer reads them; its refusal is a start failure).
 absl::Status ValidateGoferSpec(const GoferSpec& spec);
-
-// GoferExit is how a gofer ended.
-struct GoferExit {
-  // exit_code is the exit status, or -1 if it was killed.
-  int exit_code = -1;
-  // signal is the signal that killed it, 0 if it exited.
-  int signal = 0;
-  // ToString: "exited with status 1", "killed by SIGKILL".
-  std::string ToString() const;
-};
 
 // SupervisorOptions configure a supervisor.
 struct SupervisorOptions {

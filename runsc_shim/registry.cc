@@ -151,6 +151,12 @@ struct ContainerRegistry::Container {
   std::string disconnect_reason;
   absl::Time reattach_time = absl::InfinitePast();
   uint64_t reattaches = 0;
+  std::optional<ManagedGoferInfo> gofer;  // a managed container's gofer
+
+  bool Managed() const {
+    std::lock_guard<std::mutex> l(mu);
+    return gofer.has_value();
+  }
 };
 
 // InCall counts one call in Attach, DirentNames or OpenAt, so that the
@@ -400,41 +406,66 @@ absl::StatusOr<absl::Time> ContainerRegistry::StartBy(absl::string_view what,
 absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
     absl::string_view name, absl::string_view gofer_socket,
     absl::Time deadline) {
-  return Connect(name, /*replace=*/false, gofer_socket, std::nullopt, deadline);
+  return Connect(name, /*replace=*/false, gofer_socket, std::nullopt, deadline,
+                 std::nullopt);
 }
 
-absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(absl::string_view name,
-                                                        unet::Socket gofer,
-                                                        absl::Time deadline) {
-  return Connect(name, /*replace=*/false, "", std::move(gofer), deadline);
+absl::StatusOr<ContainerInfo> ContainerRegistry::Attach(
+    absl::string_view name, unet::Socket gofer, absl::Time deadline,
+    std::optional<ManagedGoferInfo> managed) {
+  return Connect(name, /*replace=*/false, "", std::move(gofer), deadline,
+                 std::move(managed));
 }
 
 absl::StatusOr<ContainerInfo> ContainerRegistry::Replace(
     absl::string_view name, absl::string_view gofer_socket,
     absl::Time deadline) {
-  return Connect(name, /*replace=*/true, gofer_socket, std::nullopt, deadline);
+  return Connect(name, /*replace=*/true, gofer_socket, std::nullopt, deadline,
+                 std::nullopt);
 }
 
-absl::StatusOr<ContainerInfo> ContainerRegistry::Replace(absl::string_view name,
-                                                         unet::Socket gofer,
-                                                         absl::Time deadline) {
-  return Connect(name, /*replace=*/true, "", std::move(gofer), deadline);
+absl::StatusOr<ContainerInfo> ContainerRegistry::Replace(
+    absl::string_view name, unet::Socket gofer, absl::Time deadline,
+    std::optional<ManagedGoferInfo> managed) {
+  return Connect(name, /*replace=*/true, "", std::move(gofer), deadline,
+                 std::move(managed));
+}
+
+absl::Status ContainerRegistry::SetGofer(absl::string_view name,
+                                         ManagedGoferInfo gofer) {
+  std::shared_ptr<Container> c = Find(name);
+  if (c == nullptr) return NotAttached(name);
+  {
+    std::lock_guard<std::mutex> l(c->mu);
+    gofer.version = c->gofer.has_value() ? c->gofer->version + 1 : 1;
+    c->gofer = std::move(gofer);
+  }
+  Changed();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ContainerInfo> ContainerRegistry::Connect(
     absl::string_view name, bool replace, absl::string_view gofer_socket,
-    std::optional<unet::Socket> gofer, absl::Time deadline) {
+    std::optional<unet::Socket> gofer, absl::Time deadline,
+    std::optional<ManagedGoferInfo> managed) {
   InCall in_call(this);
   RETURN_IF_ERROR(ValidateContainerName(name));
   if (!gofer.has_value()) RETURN_IF_ERROR(ValidateSocketPath(gofer_socket));
   const std::string what = absl::StrCat(replace ? "reattach" : "attach",
                                         " of container ", Quoted(name));
   if (gofer.has_value()) RETURN_IF_ERROR(CheckConnected(what, *gofer));
-  const bool attached = Find(name) != nullptr;
+  const std::shared_ptr<Container> found = Find(name);
+  const bool attached = found != nullptr;
   if (!replace && attached) {
     return absl::AlreadyExistsError(absl::StrCat(what, ": already attached"));
   }
   if (replace && !attached) return NotAttached(name);
+  if (replace && !gofer.has_value() && found->Managed()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what,
+        ": the shim runs this container's gofer (a managed gofer); "
+        "detach it and attach it again to use another"));
+  }
   ASSIGN_OR_RETURN(deadline, StartBy(what, deadline));
   unet::Socket sock;
   if (gofer.has_value()) {
@@ -442,7 +473,8 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Connect(
   } else {
     ASSIGN_OR_RETURN(sock, Dial(what, gofer_socket, deadline));
   }
-  return Install(what, name, gofer_socket, std::move(sock), deadline, replace);
+  return Install(what, name, gofer_socket, std::move(sock), deadline, replace,
+                 std::move(managed));
 }
 
 absl::Status ContainerRegistry::CheckConnected(absl::string_view what,
@@ -468,7 +500,7 @@ absl::Status ContainerRegistry::CheckConnected(absl::string_view what,
 absl::StatusOr<ContainerInfo> ContainerRegistry::Install(
     absl::string_view what, absl::string_view name,
     absl::string_view gofer_socket, unet::Socket sock, absl::Time deadline,
-    bool replace) {
+    bool replace, std::optional<ManagedGoferInfo> managed) {
   const std::string label = gofer_socket.empty()
                                 ? std::string("on the connected socket")
                                 : absl::StrCat("at ", Quoted(gofer_socket));
@@ -491,6 +523,11 @@ absl::StatusOr<ContainerInfo> ContainerRegistry::Install(
     } else {
       c = replace ? it->second
                   : std::make_shared<Container>(std::string(name), conn);
+      if (managed.has_value()) {
+        std::lock_guard<std::mutex> cl(c->mu);
+        managed->version = c->gofer.has_value() ? c->gofer->version + 1 : 1;
+        c->gofer = std::move(managed);
+      }
       // Under mu_, so that a hangup reported at once finds the container.
       absl::StatusOr<uint64_t> watch = conn->client->WatchHangup(
           *watcher_, [this, id = conn->id] { OnHangup(id); });
@@ -866,6 +903,7 @@ ContainerInfo ContainerRegistry::Snapshot(const Container& c) {
   info.disconnect_reason = c.disconnect_reason;
   info.reattach_time = c.reattach_time;
   info.reattaches = c.reattaches;
+  info.gofer = c.gofer;
   return info;
 }
 

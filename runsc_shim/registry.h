@@ -35,6 +35,7 @@
 #include "pkg/fd/fd.h"
 #include "pkg/unet/hangup_watcher.h"
 #include "pkg/unet/unet.h"
+#include "runsc_shim/gofer_spec.h"
 
 namespace gvisor::shim {
 
@@ -64,6 +65,9 @@ struct ContainerInfo {
   // connection (InfinitePast if never); reattaches counts those.
   absl::Time reattach_time = absl::InfinitePast();
   uint64_t reattaches = 0;
+  // gofer describes the container's gofer when the shim runs it itself (a
+  // managed gofer: managed.h); unset for a gofer reached through a socket.
+  std::optional<ManagedGoferInfo> gofer;
 };
 
 // DeviceEntry is one entry of a long listing (ContainerRegistry::
@@ -176,8 +180,11 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // gofer and mounts over it as above; the container's gofer_socket is
   // empty. INVALID_ARGUMENT if gofer holds no socket or one that is not
   // SOCK_STREAM; gofer is closed on every error.
-  absl::StatusOr<ContainerInfo> Attach(absl::string_view name,
-                                       unet::Socket gofer, absl::Time deadline);
+  // With managed, the container is a managed one from the start: its
+  // snapshots carry managed (ContainerInfo::gofer).
+  absl::StatusOr<ContainerInfo> Attach(
+      absl::string_view name, unet::Socket gofer, absl::Time deadline,
+      std::optional<ManagedGoferInfo> managed = std::nullopt);
 
   // Replace gives the attached container name a new gofer connection (a
   // sandbox restored from a checkpoint gets a new gofer for the same
@@ -198,10 +205,19 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   absl::StatusOr<ContainerInfo> Replace(absl::string_view name,
                                         absl::string_view gofer_socket,
                                         absl::Time deadline);
-  // Replace, with an already-connected socket (see the Attach above).
-  absl::StatusOr<ContainerInfo> Replace(absl::string_view name,
-                                        unet::Socket gofer,
-                                        absl::Time deadline);
+  // Replace, with an already-connected socket (see the Attach above);
+  // managed, if set, replaces the container's ContainerInfo::gofer in the
+  // same step. Replace by gofer_socket (above) refuses a managed container
+  // with FAILED_PRECONDITION: the shim runs its gofer, and a connection to
+  // another would leave that one serving nobody.
+  absl::StatusOr<ContainerInfo> Replace(
+      absl::string_view name, unet::Socket gofer, absl::Time deadline,
+      std::optional<ManagedGoferInfo> managed = std::nullopt);
+
+  // SetGofer replaces the managed-gofer record of name (ContainerInfo::
+  // gofer; its version is set by the registry) and counts as a change for
+  // AwaitChange and WatchContainers. NOT_FOUND if name is not attached.
+  absl::Status SetGofer(absl::string_view name, ManagedGoferInfo gofer);
 
   // Detach forgets name and closes its client, whatever its state, without
   // waiting for calls in flight: it shuts the gofer socket down, so that
@@ -339,17 +355,16 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
                                      const unet::Socket& sock);
   // Connect is Attach (replace false) and Replace (true): with `gofer`, an
   // already-connected socket; without, a connection to gofer_socket.
-  absl::StatusOr<ContainerInfo> Connect(absl::string_view name, bool replace,
-                                        absl::string_view gofer_socket,
-                                        std::optional<unet::Socket> gofer,
-                                        absl::Time deadline);
+  absl::StatusOr<ContainerInfo> Connect(
+      absl::string_view name, bool replace, absl::string_view gofer_socket,
+      std::optional<unet::Socket> gofer, absl::Time deadline,
+      std::optional<ManagedGoferInfo> managed);
   // Install mounts over sock and records the client: as name's first
   // connection, or (replace) as its new one.
-  absl::StatusOr<ContainerInfo> Install(absl::string_view what,
-                                        absl::string_view name,
-                                        absl::string_view gofer_socket,
-                                        unet::Socket sock, absl::Time deadline,
-                                        bool replace);
+  absl::StatusOr<ContainerInfo> Install(
+      absl::string_view what, absl::string_view name,
+      absl::string_view gofer_socket, unet::Socket sock, absl::Time deadline,
+      bool replace, std::optional<ManagedGoferInfo> managed);
   std::shared_ptr<Container> Find(absl::string_view name) const;
   // Acquire finds name's container and checks that it can serve a call.
   absl::StatusOr<std::shared_ptr<Container>> Acquire(absl::string_view name,

@@ -102,17 +102,19 @@ absl::Status Server::StartGrpc(bool inherited) {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
-    const Address& address, ContainerRegistry* registry) {
+    const Address& address, ContainerRegistry* registry,
+    ManagedContainers* managed) {
   if (address.kind == Address::Kind::kUnix) {
     RETURN_IF_ERROR(ClearStaleSocket(address.target));
   }
-  std::unique_ptr<Server> server(new Server(address, registry));
+  std::unique_ptr<Server> server(new Server(address, registry, managed));
   RETURN_IF_ERROR(server->StartGrpc(/*inherited=*/false));
   return server;
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::StartOnListeningFd(
-    fd::OwnedFd listener, ContainerRegistry* registry) {
+    fd::OwnedFd listener, ContainerRegistry* registry,
+    ManagedContainers* managed) {
   // Checks that it is a listening unix stream socket, and names it.
   absl::StatusOr<unet::ServerSocket> ls =
       unet::ServerSocket::FromListeningFd(std::move(listener), SOCK_STREAM);
@@ -122,7 +124,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartOnListeningFd(
   address.kind = UnixAddressKind(path);
   address.target = std::string(
       address.kind == Address::Kind::kUnixAbstract ? path.substr(1) : path);
-  std::unique_ptr<Server> server(new Server(address, registry));
+  std::unique_ptr<Server> server(new Server(address, registry, managed));
   server->listener_ = fd::OwnedFd(dup(ls->fd()));
   server->stop_accept_ = fd::OwnedFd(eventfd(0, EFD_CLOEXEC));
   if (!server->listener_.valid() || !server->stop_accept_.valid()) {
@@ -196,6 +198,7 @@ bool Server::Shutdown(absl::Duration grace) {
   }
   // CloseAll never waits for a call: one stuck in the kernel keeps only
   // its own container's client open until it returns.
+  if (managed_ != nullptr) managed_->StopAll();
   registry_->CloseAll();
   if (!idle && !calls_.WaitIdle(absl::Now() + kDrainAfterClose)) {
     LOG(WARNING) << calls_.in_flight()

@@ -30,8 +30,12 @@ class Server {
   // For a unix: address the socket file is created with mode 0600. A stale
   // socket file (nobody accepts on it) is replaced; a live one is
   // ALREADY_EXISTS, and anything else at the path is FAILED_PRECONDITION.
+  //
+  // managed, if not null, runs the managed containers' gofers (service.h);
+  // it must outlive the server, and Shutdown stops its gofers.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
-      const Address& address, ContainerRegistry* registry);
+      const Address& address, ContainerRegistry* registry,
+      ManagedContainers* managed = nullptr);
 
   // StartOnListeningFd serves on listener, a listening unix stream socket
   // inherited through socket activation (pkg/sdnotify TakeListenFds).
@@ -41,7 +45,8 @@ class Server {
   // shut down or removed: its owner keeps it, and connections made while
   // no shim runs wait in its backlog. address() is unix:PATH of the socket.
   static absl::StatusOr<std::unique_ptr<Server>> StartOnListeningFd(
-      fd::OwnedFd listener, ContainerRegistry* registry);
+      fd::OwnedFd listener, ContainerRegistry* registry,
+      ManagedContainers* managed = nullptr);
 
   // The destructor shuts down with no grace, and waits for the gRPC server
   // to stop: for calls stuck in the kernel too (see Shutdown).
@@ -52,19 +57,21 @@ class Server {
   // Shutdown reports NOT_SERVING through the health service, refuses new
   // DevGoferShim calls (UNAVAILABLE) and lets calls in flight run for up to
   // grace; a call is done once its response is written. Then it closes
-  // every client of the registry, so that a call still blocked on a gofer
+  // every managed gofer (ManagedContainers::StopAll: each gets SIGTERM,
+  // SIGKILL after its stop grace) and every client of the registry, so
+  // that a call still blocked on a gofer
   // fails at once, gives such calls up to kDrainAfterClose to send their
   // errors, stops the gRPC server, cancelling what is left, and removes the
   // socket file. Idle client connections do not hold it up.
   //
-  // It returns within grace + kDrainAfterClose + kStopTimeout whatever the
-  // calls do. true: the gRPC server has stopped. false: a call is stuck in
-  // its method (a syscall that does not return, such as an open of a tty
-  // waiting for carrier), and gRPC, which cannot stop before every handler
-  // returns, goes on stopping on a thread of its own; no call is admitted
-  // any more and the socket file is gone, but the process should exit
-  // rather than destroy the server (shim_main does). Idempotent: later
-  // calls return at once, true once the server has stopped.
+  // It returns within grace + kDrainAfterClose + kStopTimeout (plus the
+  // managed gofers' stop grace) whatever the calls do. true: the gRPC server
+  // has stopped. false: a call is stuck in its method (a syscall that does not
+  // return, such as an open of a tty waiting for carrier), and gRPC, which
+  // cannot stop before every handler returns, goes on stopping on a thread of
+  // its own; no call is admitted any more and the socket file is gone, but the
+  // process should exit rather than destroy the server (shim_main does).
+  // Idempotent: later calls return at once, true once the server has stopped.
   bool Shutdown(absl::Duration grace);
 
   // kDrainAfterClose bounds the wait for calls woken by closing the
@@ -84,11 +91,13 @@ class Server {
   int calls_running() const { return service_.running(); }
 
  private:
-  Server(Address address, ContainerRegistry* registry)
+  Server(Address address, ContainerRegistry* registry,
+         ManagedContainers* managed)
       : address_(std::move(address)),
         registry_(registry),
+        managed_(managed),
         calls_(v1::DevGoferShim::service_full_name()),
-        service_(registry) {}
+        service_(registry, managed) {}
 
   // StartGrpc builds and starts server_, on address_ unless inherited.
   absl::Status StartGrpc(bool inherited);
@@ -98,6 +107,7 @@ class Server {
 
   const Address address_;
   ContainerRegistry* const registry_;
+  ManagedContainers* const managed_;
   // For StartOnListeningFd: the inherited socket, the thread accepting on
   // it, and the eventfd that stops it.
   fd::OwnedFd listener_;

@@ -137,6 +137,8 @@ v1::ContainerEvent::Kind EventKind(ContainerChange::Kind k) {
       return v1::ContainerEvent::DETACHED;
     case ContainerChange::Kind::kReattached:
       return v1::ContainerEvent::REATTACHED;
+    case ContainerChange::Kind::kGoferChanged:
+      return v1::ContainerEvent::GOFER_CHANGED;
   }
   return v1::ContainerEvent::KIND_UNSPECIFIED;
 }
@@ -170,6 +172,53 @@ void ToProto(const ContainerInfo& info, v1::Container* out) {
     SetTimestamp(info.reattach_time, out->mutable_reattach_time());
   }
   out->set_reattach_count(info.reattaches);
+  if (info.gofer.has_value()) {
+    const ManagedGoferInfo& g = *info.gofer;
+    v1::ManagedGofer* m = out->mutable_gofer();
+    v1::GoferSpec* spec = m->mutable_spec();
+    spec->set_root(g.spec.root);
+    for (const std::string& r : g.spec.allow) spec->add_allow(r);
+    for (const std::string& f : g.spec.cdi_specs) spec->add_cdi_spec(f);
+    for (const std::string& d : g.spec.cdi_devices) spec->add_cdi_device(d);
+    spec->set_readonly(g.spec.readonly);
+    spec->set_restart(g.spec.restart);
+    switch (g.state) {
+      case ManagedGoferInfo::State::kRunning:
+        m->set_state(v1::ManagedGofer::RUNNING);
+        break;
+      case ManagedGoferInfo::State::kRestarting:
+        m->set_state(v1::ManagedGofer::RESTARTING);
+        break;
+      case ManagedGoferInfo::State::kExited:
+        m->set_state(v1::ManagedGofer::EXITED);
+        break;
+    }
+    m->set_pid(g.pid);
+    if (g.started != absl::InfinitePast()) {
+      SetTimestamp(g.started, m->mutable_start_time());
+    }
+    if (g.last_exit.has_value()) {
+      m->set_last_exit(g.last_exit->ToString());
+      m->set_last_exit_code(g.last_exit->exit_code);
+      m->set_last_exit_signal(g.last_exit->signal);
+    }
+    m->set_last_error(g.last_error);
+    m->set_restarts(g.restarts);
+    if (g.state == ManagedGoferInfo::State::kRestarting) {
+      SetTimestamp(g.next_restart, m->mutable_next_restart_time());
+    }
+  }
+}
+
+GoferSpec FromProto(const v1::GoferSpec& spec) {
+  GoferSpec out;
+  if (!spec.root().empty()) out.root = spec.root();
+  out.allow.assign(spec.allow().begin(), spec.allow().end());
+  out.cdi_specs.assign(spec.cdi_spec().begin(), spec.cdi_spec().end());
+  out.cdi_devices.assign(spec.cdi_device().begin(), spec.cdi_device().end());
+  out.readonly = spec.readonly();
+  out.restart = spec.restart();
+  return out;
 }
 
 Service::Admission::Admission(Service* s)
@@ -201,8 +250,25 @@ grpc::Status Service::AttachContainer(grpc::ServerContext* ctx,
   if (absl::Status s = Gone(ctx, "AttachContainer"); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<ContainerInfo> info =
-      registry_->Attach(req->name(), req->gofer_socket(), AttachBy(ctx));
+  absl::StatusOr<ContainerInfo> info;
+  if (req->has_managed()) {
+    if (!req->gofer_socket().empty()) {
+      return ToGrpcStatus(syserr::FromErrno(
+          EINVAL, absl::StrCat("attach of container \"", req->name(),
+                               "\": both gofer_socket and managed are set; "
+                               "give one")));
+    }
+    if (managed_ == nullptr) {
+      return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+          "attach of container \"", req->name(),
+          "\": this shim runs no managed gofers (it has no gofer binary: "
+          "see shim --gofer_binary)")));
+    }
+    info =
+        managed_->Attach(req->name(), FromProto(req->managed()), AttachBy(ctx));
+  } else {
+    info = registry_->Attach(req->name(), req->gofer_socket(), AttachBy(ctx));
+  }
   if (!info.ok()) return ToGrpcStatus(info.status());
   ToProto(*info, resp);
   return grpc::Status::OK;
@@ -234,6 +300,9 @@ grpc::Status Service::DetachContainer(grpc::ServerContext* ctx,
   }
   if (absl::Status s = Gone(ctx, "DetachContainer"); !s.ok()) {
     return ToGrpcStatus(s);
+  }
+  if (managed_ != nullptr && managed_->Manages(req->name())) {
+    return ToGrpcStatus(managed_->Detach(req->name()));
   }
   return ToGrpcStatus(registry_->Detach(req->name()));
 }

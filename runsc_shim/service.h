@@ -11,6 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "runsc_shim/gofer_spec.h"
+#include "runsc_shim/managed.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/shim.grpc.pb.h"
 
@@ -22,7 +24,12 @@ namespace v1 = ::gvisor::devutil::shim::v1;
 // Its methods are called concurrently by gRPC's threads.
 class Service final : public v1::DevGoferShim::Service {
  public:
-  explicit Service(ContainerRegistry* registry) : registry_(registry) {}
+  // managed, if not null, runs the gofers of managed containers
+  // (AttachContainerRequest.managed); without it such attaches are
+  // FAILED_PRECONDITION.
+  explicit Service(ContainerRegistry* registry,
+                   ManagedContainers* managed = nullptr)
+      : registry_(registry), managed_(managed) {}
 
   grpc::Status AttachContainer(grpc::ServerContext* ctx,
                                const v1::AttachContainerRequest* req,
@@ -87,6 +94,7 @@ class Service final : public v1::DevGoferShim::Service {
   };
 
   ContainerRegistry* const registry_;
+  ManagedContainers* const managed_;
   std::atomic<bool> refusing_{false};
   std::atomic<int> running_{0};
 };
@@ -96,6 +104,10 @@ grpc::Status ToGrpcStatus(const absl::Status& s);
 
 // ToProto fills *out from info.
 void ToProto(const ContainerInfo& info, v1::Container* out);
+
+// FromProto turns a request's gofer spec into a GoferSpec (an empty root
+// is /dev); it checks nothing (ValidateGoferSpec does).
+GoferSpec FromProto(const v1::GoferSpec& spec);
 
 }  // namespace gvisor::shim
 

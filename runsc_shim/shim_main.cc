@@ -23,11 +23,14 @@
 // socket activation (LISTEN_FDS) serves the socket it inherited instead of
 // --listen (pkg/sdnotify).
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -44,6 +47,7 @@
 #include "runsc_shim/address.h"
 #include "runsc_shim/bind_error.h"
 #include "runsc_shim/grpc_log.h"
+#include "runsc_shim/managed.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
 #include "tools/cli/cli.h"
@@ -69,6 +73,23 @@ ABSL_FLAG(uint64_t, max_calls_per_container,
           gvisor::shim::RegistryOptions::kDefaultMaxCallsPerContainer,
           "the most calls in flight on one container (each holds a thread "
           "while a device open blocks); more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, gofer_binary, "",
+          "the devgofer that managed containers run (AttachContainer with "
+          "a gofer spec); empty: devgofer beside the shim's own binary "
+          "(installed layout) or in bazel-bin/tools/devgofer, and without "
+          "one managed attaches fail with FAILED_PRECONDITION");
+ABSL_FLAG(std::string, gofer_stop_grace, "2s",
+          "how long a managed gofer has to exit after SIGTERM (on detach "
+          "and shutdown) before it gets SIGKILL");
+ABSL_FLAG(std::string, gofer_restart_backoff, "250ms",
+          "the wait before a managed gofer with restart on is started again "
+          "after it exited; it doubles with each restart in a row");
+ABSL_FLAG(std::string, gofer_restart_backoff_max, "30s",
+          "the longest wait between two restarts of a managed gofer");
+ABSL_FLAG(uint64_t, max_managed_gofers,
+          gvisor::shim::SupervisorOptions::kDefaultMaxGofers,
+          "the most managed gofers running at once (each is a process and "
+          "costs the shim 3 FDs); more attaches get RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, ready_fd, -1,
           "an inherited FD (a pipe's write end) that gets \"ready\\n\" and "
           "is closed once the shim serves");
@@ -89,10 +110,41 @@ std::vector<cli::FlagSpec> Flags() {
       cli::AbslFlag("max_dirents", "N"),
       cli::AbslFlag("max_dirent_bytes", "N"),
       cli::AbslFlag("max_calls_per_container", "N"),
+      cli::AbslFlag("gofer_binary", "PATH", 0, "beside the shim"),
+      cli::AbslFlag("gofer_stop_grace", "DURATION"),
+      cli::AbslFlag("gofer_restart_backoff", "DURATION"),
+      cli::AbslFlag("gofer_restart_backoff_max", "DURATION"),
+      cli::AbslFlag("max_managed_gofers", "N"),
       cli::AbslFlag("ready_fd", "FD", 0, "none"),
   };
   for (cli::FlagSpec& f : cli::GlogFlags()) flags.push_back(std::move(f));
   return flags;
+}
+
+// FindGoferBinary returns the devgofer beside this binary (an installed
+// shim: PREFIX/bin/runsc-shim and PREFIX/bin/devgofer) or where Bazel puts
+// it (bazel-bin/runsc_shim/shim and bazel-bin/tools/devgofer/devgofer), or
+// "" if neither is an executable file.
+std::string FindGoferBinary() {
+  char self[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "";
+  self[n] = '\0';
+  std::string dir(self);
+  dir.resize(dir.rfind('/'));
+  for (const std::string& candidate :
+       {dir + "/devgofer", dir + "/../tools/devgofer/devgofer"}) {
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      char* real = realpath(candidate.c_str(), nullptr);
+      if (real == nullptr) continue;
+      std::string out(real);
+      free(real);
+      return out;
+    }
+  }
+  return "";
 }
 
 // CannotServe reports in one line that the shim cannot serve on address,
@@ -161,6 +213,30 @@ int Main(int argc, char** argv) {
   if (!grace.ok()) {
     return cli::UsageError(kProgram, grace.status().message(), kHint);
   }
+  ManagedOptions managed_options;
+  managed_options.supervisor.max_gofers =
+      absl::GetFlag(FLAGS_max_managed_gofers);
+  for (auto [flag, value, out] :
+       {std::tuple{"gofer_stop_grace", absl::GetFlag(FLAGS_gofer_stop_grace),
+                   &managed_options.supervisor.stop_grace},
+        std::tuple{"gofer_restart_backoff",
+                   absl::GetFlag(FLAGS_gofer_restart_backoff),
+                   &managed_options.restart_backoff},
+        std::tuple{"gofer_restart_backoff_max",
+                   absl::GetFlag(FLAGS_gofer_restart_backoff_max),
+                   &managed_options.restart_backoff_max}}) {
+    absl::StatusOr<absl::Duration> d =
+        cli::ParseDuration(flag, value, /*allow_zero=*/true);
+    if (!d.ok()) return cli::UsageError(kProgram, d.status().message(), kHint);
+    *out = *d;
+  }
+  if (managed_options.supervisor.max_gofers == 0) {
+    return cli::UsageError(kProgram, "--max_managed_gofers must be at least 1",
+                           kHint);
+  }
+  const std::string gofer_flag = absl::GetFlag(FLAGS_gofer_binary);
+  managed_options.supervisor.binary =
+      gofer_flag.empty() ? FindGoferBinary() : gofer_flag;
   if (absl::Status s = cli::ApplyGlogFlags(*parsed); !s.ok()) {
     return cli::UsageError(kProgram, s.message(), kHint);
   }
@@ -221,6 +297,28 @@ int Main(int argc, char** argv) {
     LOG(ERROR) << "creating the registry: " << registry.status();
     return 1;
   }
+  // Managed gofers: with --gofer_binary a binary that cannot run is a
+  // usage error; without, none found only turns them off.
+  std::unique_ptr<ManagedContainers> managed;
+  if (managed_options.supervisor.binary.empty()) {
+    LOG(INFO) << "managed gofers off: no devgofer beside the shim (set "
+                 "--gofer_binary)";
+  } else {
+    absl::StatusOr<std::unique_ptr<ManagedContainers>> m =
+        ManagedContainers::Create(context::Background(), registry->get(),
+                                  managed_options);
+    if (!m.ok()) {
+      if (!gofer_flag.empty()) {
+        return cli::UsageError(
+            kProgram, absl::StrCat("--gofer_binary: ", m.status().message()),
+            kHint);
+      }
+      LOG(WARNING) << "managed gofers off: " << m.status();
+    } else {
+      managed = *std::move(m);
+      LOG(INFO) << "managed gofers run " << managed_options.supervisor.binary;
+    }
+  }
   VLOG(1) << "listen " << address->ToString() << ", shutdown_grace " << *grace
           << ", max_dirents " << options.client.max_dirents
           << ", max_dirent_bytes " << options.client.max_dirent_bytes
@@ -240,12 +338,12 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<Server>> server;
   if (inherited->empty()) {
     GrpcLogCapture capture;  // a failure is reported in one line below
-    server = Server::Start(*address, registry->get());
+    server = Server::Start(*address, registry->get(), managed.get());
     if (server.ok()) capture.Flush();
     if (!server.ok()) return CannotServe(*address, server.status());
   } else {
     server = Server::StartOnListeningFd(std::move(inherited->front().fd),
-                                        registry->get());
+                                        registry->get(), managed.get());
     if (!server.ok()) {
       fprintf(stderr, "%s: cannot serve on the inherited socket: %s\n",
               kProgram, std::string(server.status().message()).c_str());
@@ -276,6 +374,7 @@ int Main(int argc, char** argv) {
     fflush(stderr);
     _exit(0);
   }
+  if (managed != nullptr) managed->StopAll();  // Shutdown did; idempotent
   (*registry)->CloseAll();
   LOG(INFO) << "closed the clients of " << n << " container(s); bye";
   return 0;

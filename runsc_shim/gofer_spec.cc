@@ -1,0 +1,30 @@
+#include "runsc_shim/gofer_spec.h"
+
+#include <string.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace gvisor::shim {
+
+std::string GoferExit::ToString() const {
+  if (signal != 0) {
+    const char* abbrev = sigabbrev_np(signal);
+    return abbrev != nullptr ? absl::StrCat("killed by SIG", abbrev)
+                             : absl::StrCat("killed by signal ", signal);
+  }
+  return absl::StrCat("exited with status ", exit_code);
+}
+
+const char* StateName(ManagedGoferInfo::State s) {
+  switch (s) {
+    case ManagedGoferInfo::State::kRunning:
+      return "RUNNING";
+    case ManagedGoferInfo::State::kRestarting:
+      return "RESTARTING";
+    case ManagedGoferInfo::State::kExited:
+      return "EXITED";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace gvisor::shim
