@@ -382,14 +382,15 @@ std::string GoferColumn(const v1::Container& c) {
 }
 
 // GoferState says where a managed gofer stands: "gofer running", or
-// "gofer restarting after killed by SIGKILL (3 restarts)"; "" otherwise.
+// "gofer restarting (killed by SIGKILL) (3 restarts)"; "" otherwise.
 std::string GoferState(const v1::Container& c) {
   if (!c.has_gofer()) return "";
   const v1::ManagedGofer& g = c.gofer();
   std::string out = absl::StrCat("gofer ", GoferStateName(g.state()));
   if (g.state() != v1::ManagedGofer::RUNNING && !g.last_exit().empty()) {
-    absl::StrAppend(&out, " after it ", g.last_exit());
+    absl::StrAppend(&out, " (", g.last_exit());
     if (!g.last_error().empty()) absl::StrAppend(&out, ": ", g.last_error());
+    absl::StrAppend(&out, ")");
   }
   if (g.restarts() > 0) {
     absl::StrAppend(&out, " (", g.restarts(),

@@ -343,9 +343,17 @@ TEST_F(DevctlTest, UsageErrorsExitTwoWithOneLineAndAHint) {
             "unknown command \"atach\" (did you mean \"attach\"?)",
             "devctl help"},
            {{"attach", "demo"},
-            "attach takes NAME GOFER_SOCKET (1 given)",
-            "usage: devctl [FLAGS] attach NAME GOFER_SOCKET (see 'devctl "
-            "help attach')"},
+            "attach takes NAME GOFER_SOCKET (or attach --managed NAME)",
+            "usage: devctl [FLAGS] attach NAME [GOFER_SOCKET] [--managed "},
+           {{"attach", "demo", "/tmp/g.sock", "--managed"},
+            "attach --managed takes NAME only",
+            "(see 'devctl help attach')"},
+           {{"attach", "demo", "/tmp/g.sock", "--allow=null"},
+            "--allow needs --managed",
+            "(see 'devctl help attach')"},
+           {{"probe", "demo", "null", "--restart"},
+            "--restart is a flag of attach, not of probe",
+            "(see 'devctl help probe')"},
            {{"ls", "extra"}, "ls takes no argument", "devctl help ls"},
            {{"probe", "demo"}, "probe takes NAME RELPATH", "devctl help probe"},
            {{"probe", "demo", "null", "--mode=x"},
@@ -639,7 +647,7 @@ TEST(DevctlCliTest, HelpListsEveryCommandAndFlagWithItsDefaultAndExitsZero) {
     EXPECT_EQ(r.err, "");
     EXPECT_THAT(r.out, HasSubstr("Usage: devctl [FLAGS] COMMAND"));
     for (const char* cmd :
-         {"attach NAME GOFER_SOCKET", "reattach NAME GOFER_SOCKET",
+         {"attach NAME [GOFER_SOCKET]", "reattach NAME GOFER_SOCKET",
           "detach NAME", "ls", "get NAME", "devices NAME", "probe NAME RELPATH",
           "health", "watch", "help [COMMAND]", "completion bash"}) {
       EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\n  ", cmd, " ")));

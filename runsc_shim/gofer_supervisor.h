@@ -79,6 +79,9 @@ class GoferSupervisor {
   static constexpr size_t kTailBytes = 4096;
   static constexpr size_t kMaxLogBytesPerSecond = 64 * 1024;
   static constexpr size_t kMaxRules = 1024;
+  // kExitHistory is how many reaped gofers StartFailure remembers (the
+  // most recent ones): a caller asks right after its Mount failed.
+  static constexpr size_t kExitHistory = 256;
 
   // Started is a gofer that Start ran.
   struct Started {

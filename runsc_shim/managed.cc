@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -18,12 +20,34 @@ namespace {
 // so that its own reason can be told.
 constexpr absl::Duration kStartFailureWait = absl::Seconds(2);
 
-// LastLine returns the last non-empty line of text.
-std::string LastLine(absl::string_view text) {
+// GlogSeverity returns the severity letter of a glog line ("E20261201
+// 12:00:00.000000  42 file.cc:1] message"), or 0 for a line glog did not
+// write.
+char GlogSeverity(absl::string_view line) {
+  if (line.size() < 10 || !absl::StrContains(line, "] ")) return 0;
+  if (line[0] != 'I' && line[0] != 'W' && line[0] != 'E' && line[0] != 'F') {
+    return 0;
+  }
+  for (size_t i = 1; i < 9; ++i) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(line[i]))) return 0;
+  }
+  return line[0];
+}
+
+// LastError returns the last line of a gofer's output that reports an
+// error: a glog line of severity ERROR or FATAL (without glog's prefix),
+// or a line glog did not write (a usage error); "" if there is none.
+std::string LastError(absl::string_view text) {
   std::vector<absl::string_view> lines =
       absl::StrSplit(text, '\n', absl::SkipWhitespace());
-  return lines.empty() ? std::string()
-                       : std::string(absl::StripAsciiWhitespace(lines.back()));
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    absl::string_view line = absl::StripAsciiWhitespace(*it);
+    const char sev = GlogSeverity(line);
+    if (sev == 'I' || sev == 'W') continue;
+    if (sev != 0) line.remove_prefix(line.find("] ") + 2);
+    return std::string(line);
+  }
+  return "";
 }
 
 // Explain turns a failed mount over a new gofer's socket into the gofer's
@@ -64,13 +88,13 @@ absl::StatusOr<std::unique_ptr<ManagedContainers>> ManagedContainers::Create(
   std::unique_ptr<ManagedContainers> m(
       new ManagedContainers(ctx, registry, std::move(options)));
   ManagedContainers* self = m.get();
-  ASSIGN_OR_RETURN(m->supervisor_,
-                   GoferSupervisor::Create(
-                       ctx, m->options_.supervisor,
-                       [self](uint64_t id, const GoferExit& exit,
-                              const std::string& tail) {
-                         self->OnExit(id, exit, tail);
-                       }));
+  ASSIGN_OR_RETURN(
+      m->supervisor_,
+      GoferSupervisor::Create(
+          ctx, m->options_.supervisor,
+          [self](uint64_t id, const GoferExit& exit, const std::string& tail) {
+            self->OnExit(id, exit, tail);
+          }));
   m->restarter_ = std::thread([self] { self->RestartLoop(); });
   return m;
 }
@@ -160,8 +184,8 @@ absl::StatusOr<ContainerInfo> ManagedContainers::Attach(absl::string_view name,
     return absl::UnavailableError(
         absl::StrCat(what, ": detached while it was being attached"));
   }
-  ctx_.Infof("container %s: managed gofer pid %d serves %s", name,
-             started->pid, spec.root);
+  ctx_.Infof("container %s: managed gofer pid %d serves %s", name, started->pid,
+             spec.root);
   if (republish.has_value()) return registry_->Get(name);
   return attached;
 }
@@ -195,12 +219,12 @@ void ManagedContainers::OnExit(uint64_t id, const GoferExit& exit,
   if (e->gofer_id != id) return;
   e->gofer_id = 0;
   e->info.last_exit = exit;
-  e->info.last_error = e->pending_error.empty() ? LastLine(tail)
-                                                : std::move(e->pending_error);
+  e->info.last_error =
+      e->pending_error.empty() ? LastError(tail) : std::move(e->pending_error);
   e->pending_error.clear();
-  ctx_.Warningf("container %s: managed gofer pid %d %s%s%s", name,
-                e->info.pid, exit.ToString(),
-                e->info.last_error.empty() ? "" : ": ", e->info.last_error);
+  ctx_.Warningf("container %s: managed gofer pid %d %s%s%s", name, e->info.pid,
+                exit.ToString(), e->info.last_error.empty() ? "" : ": ",
+                e->info.last_error);
   if (!e->attached || e->detaching) {
     cv_.notify_all();
     return;  // Attach (or Detach) is still in charge
@@ -307,13 +331,12 @@ void ManagedContainers::Restart(const std::string& name,
     (void)supervisor_->Stop(id);
     return;
   }
-  std::unique_lock<std::mutex> l(mu_);
+  std::lock_guard<std::mutex> l(mu_);
   ++restarts_total_;
   if (e->detaching) {
-    // StopAll began while the mount finished (Detach waits for restarts).
-    l.unlock();
-    (void)registry_->Detach(name);
-    (void)supervisor_->Stop(id);
+    // Detach (which waits for this restart, then stops e->gofer_id) or
+    // StopAll (which stops every gofer) began while the mount finished.
+    if (e->gofer_id == id) e->info = info;
     return;
   }
   if (e->gofer_id == id) {
