@@ -2,7 +2,8 @@
 # Drives the shim with the third-party gRPC clients operators use, grpcurl
 # and grpc_health_probe (installed by tools/grpc_tools.sh): reflection
 # (list, describe), the health service, AttachContainer with JSON, then
-# ListDevices and DetachContainer against a devgofer serving /dev. Builds
+# ListDevices and DetachContainer against a devgofer serving /dev, and the
+# same for a managed container (the shim runs its devgofer). Builds
 # the shim and devgofer first. Exits non-zero, saying what differed, on any
 # mismatch.
 set -euo pipefail
@@ -96,6 +97,17 @@ OUT="$(grpcurl_ -d '{"name":"x"}' "$ADDR" "$SVC/GetContainer" 2>&1)" || status=$
 printf '%s\n' "$OUT"
 [[ "$status" != 0 ]] || die "GetContainer of a detached container succeeded"
 has "GetContainer after detach" "Code: NotFound"
+
+say "grpcurl attaches a managed container (the shim runs its gofer), lists it, detaches it"
+out grpcurl_ -d '{"name":"m","managed":{"allow":["null","zero"]}}' \
+  "$ADDR" "$SVC/AttachContainer"
+has "managed AttachContainer" '"state": "RUNNING"'
+has "managed AttachContainer" '"pid":'
+out grpcurl_ -d '{"name":"m"}' "$ADDR" "$SVC/ListDevices"
+has "managed ListDevices" '"null"'
+has "managed ListDevices" '"zero"'
+grep -qF '"urandom"' <<<"$OUT" && die "managed ListDevices: urandom is outside the allowlist"
+out grpcurl_ -d '{"name":"m"}' "$ADDR" "$SVC/DetachContainer"
 
 say "grpc_health_probe -addr=$ADDR"
 out "$GRPC_HEALTH_PROBE" -addr="$ADDR"
