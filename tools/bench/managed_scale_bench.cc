@@ -55,13 +55,25 @@ using testutil::Child;
 
 struct Sample {
   int64_t rss_kib = 0;
+  int64_t pss_kib = 0;  // proportional: shared pages split among sharers
   int threads = 0;
   int fds = 0;
   int procs = 0;
 };
 
+// PssKiB returns the proportional set size of pid, -1 if unreadable.
+int64_t PssKiB(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/smaps_rollup"));
+  std::string key;
+  int64_t v;
+  while (in >> key) {
+    if (key == "Pss:" && in >> v) return v;
+  }
+  return -1;
+}
+
 Sample Measure(pid_t pid) {
-  return {testutil::RssKiB(pid), testutil::ThreadCount(pid),
+  return {testutil::RssKiB(pid), PssKiB(pid), testutil::ThreadCount(pid),
           testutil::OpenFdCount(pid), 1};
 }
 
@@ -90,6 +102,7 @@ Sample Gofers(pid_t shim) {
     Sample s = Measure(p);
     if (s.rss_kib < 0) continue;
     sum.rss_kib += s.rss_kib;
+    sum.pss_kib += std::max<int64_t>(s.pss_kib, 0);
     sum.threads += s.threads;
     sum.fds += s.fds;
     ++sum.procs;
@@ -174,10 +187,10 @@ int Main(int argc, char** argv) {
   Sample idle = Measure(shim_pid);
   printf("\nshim idle: RSS %lld KiB, %d threads, %d FDs\n",
          static_cast<long long>(idle.rss_kib), idle.threads, idle.fds);
-  printf("%10s %12s %8s %8s %10s %13s %13s | %7s %14s %12s %13s %9s\n",
+  printf("%10s %12s %8s %8s %10s %13s %13s | %7s %14s %14s %13s %9s\n",
          "containers", "shim RSS KiB", "threads", "FDs", "attach/s",
-         "List latency", "Probe median", "gofers", "gofer RSS MiB",
-         "KiB/gofer", "gofer threads", "gofer FDs");
+         "List latency", "Probe median", "gofers", "gofer RSS KiB",
+         "gofer PSS KiB", "gofer threads", "gofer FDs");
 
   std::atomic<bool> failed{false};
   auto attach = [&](int from, int to) {
@@ -242,13 +255,14 @@ int Main(int argc, char** argv) {
     if (failed) break;
     Sample s = Measure(shim_pid);
     Sample g = Gofers(shim_pid);
-    printf("%10d %12lld %8d %8d %10.0f %13s %13s | %7d %14.1f %12.0f %13d "
-           "%9d\n",
+    // Per gofer: RSS counts the shared library pages in every process,
+    // PSS splits them among the processes that share them.
+    const double per = g.procs > 0 ? 1.0 / g.procs : 0.0;
+    printf("%10d %12lld %8d %8d %10.0f %13s %13s | %7d %14.0f %14.0f %13.1f "
+           "%9.1f  (per gofer)\n",
            n, static_cast<long long>(s.rss_kib), s.threads, s.fds, rate,
            Ms(list_took).c_str(), Ms(Median(probes)).c_str(), g.procs,
-           g.rss_kib / 1024.0,
-           g.procs > 0 ? static_cast<double>(g.rss_kib) / g.procs : 0.0,
-           g.threads, g.fds);
+           g.rss_kib * per, g.pss_kib * per, g.threads * per, g.fds * per);
     fflush(stdout);
   }
 
