@@ -7,12 +7,13 @@
 namespace gvisor::shim {
 
 std::string GoferExit::ToString() const {
-  if (signal != 0) {
+  if (signal > 0) {
     const char* abbrev = sigabbrev_np(signal);
-    return abbrev != nullptr ? absl::StrCat("killed by SIG", abbrev)
-                             : absl::StrCat("killed by signal ", signal);
+    return abbrev == nullptr ? absl::StrCat("killed by signal ", signal)
+                             : absl::StrCat("killed by SIG", abbrev);
   }
-  return absl::StrCat("exited with status ", exit_code);
+  if (exit_code >= 0) return absl::StrCat("exited with status ", exit_code);
+  return "ended with a status taken by another waiter";
 }
 
 const char* StateName(ManagedGoferInfo::State s) {

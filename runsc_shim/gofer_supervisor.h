@@ -129,17 +129,20 @@ class GoferSupervisor {
   // with status 1 before serving: <its last error line>" (the line that
   // names what is missing: "unshare(CLONE_NEWNS): EPERM ... CAP_SYS_ADMIN").
   // If it is still running by deadline it is UNAVAILABLE. NOT_FOUND for an
-  // unknown id.
+  // unknown id, or one reaped more than kExitHistory reaps ago.
   absl::Status StartFailure(uint64_t id, absl::Time deadline);
 
   // Stop stops gofer id: SIGTERM to its process group, SIGKILL after
-  // stop_grace, and returns once it is reaped (on_exit has run). A gofer
-  // already gone returns at once. NOT_FOUND for an id never started or
-  // already reaped and reported.
+  // stop_grace, and returns once it is reaped and on_exit has run for it.
+  // A gofer that has already exited (reported or not) returns OK as soon
+  // as its on_exit has run. NOT_FOUND for an id this supervisor never
+  // returned; FAILED_PRECONDITION when called from on_exit (it would wait
+  // for its own thread).
   absl::Status Stop(uint64_t id);
 
   // StopAll stops every gofer as Stop does (all SIGTERMed at once, one
-  // grace for all), refuses later Starts, and returns when all are reaped.
+  // grace for all), refuses later Starts, and returns when all are reaped
+  // (called from on_exit, it signals them and returns at once).
   void StopAll();
 
   // Running returns the number of gofers started and not yet reaped.

@@ -38,8 +38,7 @@ using ::testing::HasSubstr;
 using State = ManagedGoferInfo::State;
 
 std::string Devgofer() {
-  absl::StatusOr<std::string> p =
-      testutil::Runfile("tools/devgofer/devgofer");
+  absl::StatusOr<std::string> p = testutil::Runfile("tools/devgofer/devgofer");
   return p.ok() ? *p : "";
 }
 
@@ -135,8 +134,9 @@ TEST_F(ManagedTest, ScopedGoferServesExactlyItsDevicesConfined) {
   absl::StatusOr<fd::OwnedFd> f =
       registry_->OpenAt("c1", "null", O_RDWR, Deadline());
   EXPECT_TRUE(f.ok()) << f.status();
-  EXPECT_EQ(registry_->OpenAt("c1", "full", O_RDONLY, Deadline()).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      registry_->OpenAt("c1", "full", O_RDONLY, Deadline()).status().code(),
+      absl::StatusCode::kNotFound);
 
   // Confined: its own mount namespace, seccomp filter, no_new_privs, no
   // CAP_SYS_ADMIN, its own process group, our child.
@@ -271,10 +271,9 @@ TEST_F(ManagedTest, BadSpecsAreRefusedBeforeAnythingStarts) {
   bad_rule.allow = {"../etc"};
   EXPECT_EQ(managed_->Attach("c1", bad_rule, Deadline()).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(managed_->Attach("bad name", GoferSpec(), Deadline())
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      managed_->Attach("bad name", GoferSpec(), Deadline()).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(NoChildren());
 }
 
@@ -310,11 +309,11 @@ TEST_F(ManagedTest, AGoferBinaryThatCannotRunIsAClearError) {
 
   ManagedOptions missing;
   missing.supervisor.binary = "/nonexistent/devgofer";
-  EXPECT_EQ(ManagedContainers::Create(context::Background(), registry_.get(),
-                                      missing)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ManagedContainers::Create(context::Background(), registry_.get(), missing)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

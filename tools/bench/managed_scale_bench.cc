@@ -140,15 +140,15 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "%s\n", nofile.status().ToString().c_str());
     return 1;
   }
-  printf("RLIMIT_NOFILE %llu; %d attaching clients; %d CPUs; gofers serve "
-         "%s%s\n",
-         static_cast<unsigned long long>(*nofile), clients,
-         static_cast<int>(std::thread::hardware_concurrency()),
-         absl::GetFlag(FLAGS_root).c_str(),
-         allow.empty() ? " unscoped"
-                       : absl::StrCat(" scoped to ",
-                                      absl::GetFlag(FLAGS_allow))
-                             .c_str());
+  printf(
+      "RLIMIT_NOFILE %llu; %d attaching clients; %d CPUs; gofers serve "
+      "%s%s\n",
+      static_cast<unsigned long long>(*nofile), clients,
+      static_cast<int>(std::thread::hardware_concurrency()),
+      absl::GetFlag(FLAGS_root).c_str(),
+      allow.empty()
+          ? " unscoped"
+          : absl::StrCat(" scoped to ", absl::GetFlag(FLAGS_allow)).c_str());
   auto shim_bin = testutil::Runfile("runsc_shim/shim");
   auto gofer_bin = testutil::Runfile("tools/devgofer/devgofer");
   if (!shim_bin.ok() || !gofer_bin.ok()) {
@@ -258,11 +258,12 @@ int Main(int argc, char** argv) {
     // Per gofer: RSS counts the shared library pages in every process,
     // PSS splits them among the processes that share them.
     const double per = g.procs > 0 ? 1.0 / g.procs : 0.0;
-    printf("%10d %12lld %8d %8d %10.0f %13s %13s | %7d %14.0f %14.0f %13.1f "
-           "%9.1f  (per gofer)\n",
-           n, static_cast<long long>(s.rss_kib), s.threads, s.fds, rate,
-           Ms(list_took).c_str(), Ms(Median(probes)).c_str(), g.procs,
-           g.rss_kib * per, g.pss_kib * per, g.threads * per, g.fds * per);
+    printf(
+        "%10d %12lld %8d %8d %10.0f %13s %13s | %7d %14.0f %14.0f %13.1f "
+        "%9.1f  (per gofer)\n",
+        n, static_cast<long long>(s.rss_kib), s.threads, s.fds, rate,
+        Ms(list_took).c_str(), Ms(Median(probes)).c_str(), g.procs,
+        g.rss_kib * per, g.pss_kib * per, g.threads * per, g.fds * per);
     fflush(stdout);
   }
 
@@ -328,8 +329,8 @@ int Main(int argc, char** argv) {
       "KiB, %d threads, %d FDs\n",
       attached, Ms(detach_took).c_str(),
       Ms(attached > 0 ? detach_took / attached : absl::ZeroDuration()).c_str(),
-      detach_failures.load(), left.procs,
-      static_cast<long long>(after.rss_kib), after.threads, after.fds);
+      detach_failures.load(), left.procs, static_cast<long long>(after.rss_kib),
+      after.threads, after.fds);
   start = absl::Now();
   shim_child->Signal(SIGTERM);
   absl::StatusOr<int> status = shim_child->Wait(absl::Seconds(60));

@@ -226,7 +226,9 @@ int Run(int argc, char** argv) {
   if (o.private_dir) {
     absl::StatusOr<PrivateDir> d = MakePrivateDir(o.root, *o.scope);
     if (!d.ok()) {
-      LOG(ERROR) << "devgofer: --private_dir: " << d.status();
+      // The message names what is missing (its errno included); the
+      // payload would only repeat the errno.
+      LOG(ERROR) << "devgofer: --private_dir: " << d.status().message();
       return kExitFailure;
     }
     o.root = d->path;

@@ -221,13 +221,15 @@ absl::StatusOr<PrivateDir> MakePrivateDir(const std::string& root,
         syserr::FromErrno(
             err,
             absl::StrCat(
-                "donation with an allowlist needs a private mount "
-                "namespace (CAP_SYS_ADMIN) to serve only the allowed "
+                "a private directory (--private_dir) serves only the allowed "
                 "files of ",
-                path, err == EINVAL ? " (and a single-threaded process)" : "",
-                "; run devgofer with CAP_SYS_ADMIN, or do not donate "
-                "the mount FD (--nodonate_mount_fd): unshare("
-                "CLONE_NEWNS)")));
+                path,
+                " from a mount namespace of its own, and making one needs "
+                "CAP_SYS_ADMIN",
+                err == EINVAL ? " and a single-threaded process" : "",
+                "; run devgofer with CAP_SYS_ADMIN, or scope it without "
+                "--private_dir and with --nodonate_mount_fd (the allowlist "
+                "then filters every RPC): unshare(CLONE_NEWNS)")));
   }
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     return syserr::FromLastErrno("private directory: make / MS_PRIVATE");
@@ -249,6 +251,14 @@ absl::StatusOr<PrivateDir> MakePrivateDir(const std::string& root,
   // same reason).
   Scanner scanner(allow, limits);
   RETURN_IF_ERROR(scanner.Scan(orig.get(), "", 0));
+  // An empty view serves nothing: a scope that matches no file is a
+  // mistake (a misspelt rule, a device not there), not a container.
+  if (std::none_of(scanner.kept.begin(), scanner.kept.end(),
+                   [](const Kept& k) { return !k.traverse; })) {
+    return absl::NotFoundError(
+        absl::StrCat("private directory: the scope (", allow.ToString(),
+                     ") matches no file under ", path, ": nothing to serve"));
+  }
 
   // A tmpfs over the root, holding the kept files.
   size_t bytes = std::max<size_t>(1 << 20, scanner.kept.size() * 8192);

@@ -73,10 +73,11 @@ struct PrivateDir {
 // empty allowlist scopes nothing: it returns the root, makes nothing and
 // leaves the namespace alone. Errors: FAILED_PRECONDITION (with the errno)
 // when the mount namespace cannot be made (no CAP_SYS_ADMIN: EPERM;
-// threads: EINVAL); INVALID_ARGUMENT for a bad root; RESOURCE_EXHAUSTED for
-// a scan past `limits`; the errno of any other failed syscall, naming the
-// file. After a failure past step 1 the process's view of `root` is
-// undefined: give up (devgofer exits).
+// threads: EINVAL); INVALID_ARGUMENT for a bad root; NOT_FOUND, naming the
+// rules, when they match no file under root (there would be nothing to
+// serve); RESOURCE_EXHAUSTED for a scan past `limits`; the errno of any
+// other failed syscall, naming the file. After a failure past step 1 the
+// process's view of `root` is undefined: give up (devgofer exits).
 absl::StatusOr<PrivateDir> MakePrivateDir(
     const std::string& root, const devscope::Allowlist& allow,
     const PrivateDirLimits& limits = PrivateDirLimits());

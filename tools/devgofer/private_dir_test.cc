@@ -263,6 +263,22 @@ TEST_F(PrivateDirTest, ScanIsBounded) {
   }));
 }
 
+TEST_F(PrivateDirTest, ScopeThatMatchesNoFileIsRefused) {
+  Expect(InChild([]() -> std::string {
+    PrivateDir d;
+    // Not a file of /dev; and a directory on the way with nothing in it
+    // that matches.
+    for (const char* rule : {"no-such-node*", "pts/no-such-pty"}) {
+      std::string m = Make("/dev", {rule}, &d);
+      if (m.rfind("skip:", 0) == 0) return m;
+      CHECK_OR_SAY(m.find("NOT_FOUND") != std::string::npos);
+      CHECK_OR_SAY(m.find("matches no file under /dev") != std::string::npos);
+      CHECK_OR_SAY(m.find(rule) != std::string::npos);
+    }
+    return "";
+  }));
+}
+
 TEST_F(PrivateDirTest, NoAllowlistMakesNothing) {
   std::string ns_before = ReadFile("/proc/self/mountinfo");
   char before[64] = {}, after[64] = {};
@@ -294,8 +310,8 @@ TEST_F(PrivateDirTest, WithoutCapSysAdminItSaysWhy) {
     absl::StatusOr<PrivateDir> d = MakePrivateDir("/dev", *a);
     CHECK_OR_SAY(absl::IsFailedPrecondition(d.status()));
     std::string m(d.status().message());
-    CHECK_OR_SAY(m.find("donation with an allowlist needs a private mount "
-                        "namespace (CAP_SYS_ADMIN)") != std::string::npos);
+    CHECK_OR_SAY(m.find("from a mount namespace of its own, and making one "
+                        "needs CAP_SYS_ADMIN") != std::string::npos);
     CHECK_OR_SAY(m.find("EPERM") != std::string::npos);
     CHECK_OR_SAY(m.find("--nodonate_mount_fd") != std::string::npos);
     // Nothing changed: still this process's /dev.
