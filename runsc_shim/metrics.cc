@@ -231,12 +231,12 @@ Metrics::Metrics(const ContainerRegistry* registry,
       rpcs_("runsc_shim_rpcs_total",
             "gRPC calls of DevGoferShim finished, by method and status code.",
             {"method", "code"}),
-      durations_("runsc_shim_rpc_duration_seconds",
-                 "Time from a DevGoferShim call's arrival until its status "
-                 "was sent, by method.",
-                 {"method"},
-                 std::vector<double>(std::begin(kRpcBuckets),
-                                     std::end(kRpcBuckets))) {
+      durations_(
+          "runsc_shim_rpc_duration_seconds",
+          "Time from a DevGoferShim call's arrival until its status "
+          "was sent, by method.",
+          {"method"},
+          std::vector<double>(std::begin(kRpcBuckets), std::end(kRpcBuckets))) {
   for (const std::string& m : methods) durations_.Init({m});
 }
 
@@ -283,8 +283,7 @@ std::string Metrics::Render() const {
     w.Family("runsc_shim_managed_gofers", "gauge",
              "Gofers the shim runs itself, by state.");
     w.Sample("runsc_shim_managed_gofers", {{"state", "running"}}, g.running);
-    w.Sample("runsc_shim_managed_gofers", {{"state", "starting"}},
-             g.starting);
+    w.Sample("runsc_shim_managed_gofers", {{"state", "starting"}}, g.starting);
     w.Sample("runsc_shim_managed_gofers", {{"state", "restarting"}},
              g.restarting);
     w.Family("runsc_shim_managed_gofer_restarts_total", "counter",
@@ -320,8 +319,7 @@ double ProcessStartTime() {
   if (fields.size() < 20 || !absl::SimpleAtoi(fields[19], &ticks)) return now;
   uint64_t boot = 0;
   for (absl::string_view line : absl::StrSplit(ReadFile("/proc/stat"), '\n')) {
-    if (absl::ConsumePrefix(&line, "btime ") &&
-        absl::SimpleAtoi(line, &boot)) {
+    if (absl::ConsumePrefix(&line, "btime ") && absl::SimpleAtoi(line, &boot)) {
       break;
     }
   }

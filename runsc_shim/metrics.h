@@ -163,7 +163,7 @@ class Metrics {
   // seconds: 100 us to 10 s, 1-2.5-5 per decade.
   static constexpr double kRpcBuckets[] = {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
   // registry, which must outlive the metrics, gives the containers and
   // the stall cut-offs. methods are the gRPC methods whose histograms

@@ -147,10 +147,8 @@ class MetricsTest : public ::testing::Test {
 
 TEST_F(MetricsTest, RendersEveryFamilyInTheTextFormat) {
   Metrics m(registry_.get(), {"ListContainers", "AttachContainer"});
-  m.RecordRpc("ListContainers", absl::StatusCode::kOk,
-              absl::Microseconds(300));
-  m.RecordRpc("GetContainer", absl::StatusCode::kNotFound,
-              absl::Seconds(20));
+  m.RecordRpc("ListContainers", absl::StatusCode::kOk, absl::Microseconds(300));
+  m.RecordRpc("GetContainer", absl::StatusCode::kNotFound, absl::Seconds(20));
   const std::string text = m.Render();
   CheckExposition(text);
   EXPECT_THAT(text, HasSubstr("\nrunsc_shim_containers{state=\"attached\"} 0\n"
@@ -206,9 +204,9 @@ TEST_F(MetricsTest, ManagedGofersComeFromTheSource) {
                         "runsc_shim_managed_gofers{state=\"running\"} 3\n"
                         "runsc_shim_managed_gofers{state=\"starting\"} 1\n"
                         "runsc_shim_managed_gofers{state=\"restarting\"} 2\n"));
-  EXPECT_THAT(text,
-              HasSubstr("# TYPE runsc_shim_managed_gofer_restarts_total "
-                        "counter\nrunsc_shim_managed_gofer_restarts_total 5\n"));
+  EXPECT_THAT(
+      text, HasSubstr("# TYPE runsc_shim_managed_gofer_restarts_total "
+                      "counter\nrunsc_shim_managed_gofer_restarts_total 5\n"));
   EXPECT_THAT(
       text,
       HasSubstr("# TYPE runsc_shim_managed_gofer_start_failures_total "

@@ -1,0 +1,199 @@
+// The metrics endpoint scraped by a real HTTP client (httplib::Client) over
+// TCP and a unix socket: the body and its Content-Type, 404 for anything
+// else, the address parsing, and the endpoint's bounds.
+
+#include "runsc_shim/metrics_http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "pkg/fd/fd.h"
+#include "pkg/fd/limit.h"
+#include "pkg/syserr/syserr.h"
+#include "runsc_shim/metrics.h"
+
+namespace gvisor::shim {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kBody[] = "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n";
+
+std::string TempPath(absl::string_view tag) {
+  static std::atomic<int> n{0};
+  return absl::StrCat("/tmp/", tag, ".", getpid(), ".", n++, ".sock");
+}
+
+std::unique_ptr<MetricsHttp> StartOn(const std::string& address) {
+  absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(address);
+  EXPECT_TRUE(a.ok()) << a.status();
+  if (!a.ok()) return nullptr;
+  absl::StatusOr<std::unique_ptr<MetricsHttp>> http =
+      MetricsHttp::Start(*a, [] { return std::string(kBody); });
+  EXPECT_TRUE(http.ok()) << http.status();
+  return http.ok() ? *std::move(http) : nullptr;
+}
+
+TEST(MetricsHttpTest, TcpScrapeGetsTheTextWithTheExpositionContentType) {
+  auto http = StartOn("127.0.0.1:0");
+  ASSERT_NE(http, nullptr);
+  ASSERT_GT(http->address().port, 0);
+  EXPECT_EQ(http->address().ToString(),
+            absl::StrCat("127.0.0.1:", http->address().port));
+  httplib::Client client("127.0.0.1", http->address().port);
+  for (int i = 0; i < 3; ++i) {  // one connection per request
+    httplib::Result res = client.Get("/metrics");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, kBody);
+    EXPECT_EQ(res->get_header_value("Content-Type"), kMetricsContentType);
+    EXPECT_EQ(res->get_header_value("Connection"), "close");
+  }
+}
+
+TEST(MetricsHttpTest, UnixSocketScrapeAndTheSocketFileIsPrivate) {
+  const std::string path = TempPath("metrics_http_test");
+  auto http = StartOn(absl::StrCat("unix:", path));
+  ASSERT_NE(http, nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  httplib::Client client(path, 80);
+  client.set_address_family(AF_UNIX);
+  httplib::Result res = client.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, kBody);
+  http->Stop();
+  EXPECT_NE(stat(path.c_str(), &st), 0) << "the socket file outlived Stop";
+}
+
+TEST(MetricsHttpTest, EveryOtherPathIsNotFound) {
+  auto http = StartOn("127.0.0.1:0");
+  ASSERT_NE(http, nullptr);
+  httplib::Client client("127.0.0.1", http->address().port);
+  for (const char* path : {"/", "/metric", "/metrics/x", "/favicon.ico"}) {
+    httplib::Result res = client.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 404) << path;
+  }
+  httplib::Result post = client.Post("/metrics", "x", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 404);
+}
+
+// A second endpoint on the same port is refused (no SO_REUSEPORT sharing).
+TEST(MetricsHttpTest, AnAddressInUseIsRefusedWithItsErrno) {
+  auto first = StartOn("127.0.0.1:0");
+  ASSERT_NE(first, nullptr);
+  absl::StatusOr<std::unique_ptr<MetricsHttp>> second =
+      MetricsHttp::Start(first->address(), [] { return std::string(); });
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(syserr::ToErrno(second.status()), EADDRINUSE) << second.status();
+  EXPECT_THAT(second.status().message(), HasSubstr(first->address().ToString()));
+}
+
+// A scrape is served whatever its connection's FD number: a shim with a
+// thousand containers holds FDs past FD_SETSIZE, which select(2) could not
+// watch.
+TEST(MetricsHttpTest, ServesAConnectionWhoseFdIsPastFdSetsize) {
+  ASSERT_TRUE(fd::RaiseFdLimit().ok());
+  std::vector<fd::OwnedFd> filler;
+  while (true) {
+    fd::OwnedFd f(fcntl(0, F_DUPFD_CLOEXEC, 0));
+    ASSERT_TRUE(f.valid()) << strerror(errno);
+    const int n = f.get();
+    filler.push_back(std::move(f));
+    if (n > FD_SETSIZE + 16) break;
+  }
+  auto http = StartOn("127.0.0.1:0");
+  ASSERT_NE(http, nullptr);
+  httplib::Client client("127.0.0.1", http->address().port);
+  httplib::Result res = client.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, kBody);
+}
+
+// Stop does not wait for a client that never finishes its request: the
+// connection is cut off.
+TEST(MetricsHttpTest, StopCutsOffAClientThatNeverFinishesItsRequest) {
+  auto http = StartOn("127.0.0.1:0");
+  ASSERT_NE(http, nullptr);
+  fd::OwnedFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(c.valid());
+  sockaddr_in sin = {};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(http->address().port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(c.get(), reinterpret_cast<sockaddr*>(&sin), sizeof(sin)),
+            0);
+  const char partial[] = "GET /metr";
+  ASSERT_EQ(write(c.get(), partial, sizeof(partial) - 1),
+            static_cast<ssize_t>(sizeof(partial) - 1));
+  http->Stop();
+  // The end of the stream, or a reset if the server closed it before
+  // reading what was sent.
+  char b;
+  const ssize_t n = read(c.get(), &b, 1);
+  EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET))
+      << "read " << n << ": " << strerror(errno);
+}
+
+TEST(ParseMetricsAddressTest, AcceptsHostPortTcpAndUnix) {
+  struct Case {
+    const char* in;
+    MetricsAddress::Kind kind;
+    const char* host;
+    int port;
+    const char* out;
+  };
+  for (const Case& k : {
+           Case{"127.0.0.1:9464", MetricsAddress::Kind::kTcp, "127.0.0.1",
+                9464, "127.0.0.1:9464"},
+           Case{"tcp:localhost:0", MetricsAddress::Kind::kTcp, "localhost", 0,
+                "localhost:0"},
+           Case{"[::1]:80", MetricsAddress::Kind::kTcp, "::1", 80,
+                "[::1]:80"},
+           Case{"unix:/run/m.sock", MetricsAddress::Kind::kUnix,
+                "/run/m.sock", 0, "unix:/run/m.sock"},
+       }) {
+    absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(k.in);
+    ASSERT_TRUE(a.ok()) << k.in << ": " << a.status();
+    EXPECT_EQ(a->kind, k.kind) << k.in;
+    EXPECT_EQ(a->host, k.host) << k.in;
+    EXPECT_EQ(a->port, k.port) << k.in;
+    EXPECT_EQ(a->ToString(), k.out) << k.in;
+  }
+}
+
+TEST(ParseMetricsAddressTest, RefusesWhatIsNoAddress) {
+  for (const std::string& in :
+       {std::string("9464"), std::string(":9464"), std::string("host:"),
+        std::string("host:65536"), std::string("host:-1"),
+        std::string("host:http"), std::string("[::1:80"),
+        std::string("unix:"), std::string("unix:/a\0b", 9),
+        absl::StrCat("unix:/", std::string(200, 'x'))}) {
+    absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(in);
+    EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument) << in;
+  }
+}
+
+}  // namespace
+}  // namespace gvisor::shim
