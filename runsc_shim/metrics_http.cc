@@ -42,9 +42,7 @@ class DeadlineStream final : public httplib::Stream {
   DeadlineStream(int sock, absl::Time deadline)
       : sock_(sock), deadline_(deadline) {}
 
-  bool is_readable() const override {
-    return start_ < end_ || Wait(POLLIN);
-  }
+  bool is_readable() const override { return start_ < end_ || Wait(POLLIN); }
   bool is_writable() const override { return Wait(POLLOUT); }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -86,12 +84,13 @@ class DeadlineStream final : public httplib::Stream {
   // sooner, and reports whether they came (or the peer hung up).
   bool Wait(short events) const {
     for (;;) {
-      const absl::Duration left = std::min(MetricsHttp::kIoTimeout,
-                                           deadline_ - absl::Now());
+      const absl::Duration left =
+          std::min(MetricsHttp::kIoTimeout, deadline_ - absl::Now());
       if (left <= absl::ZeroDuration()) return false;
       pollfd pfd = {sock_, events, 0};
-      const int r = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(
-                                      left + absl::Milliseconds(1))));
+      const int r = poll(&pfd, 1,
+                         static_cast<int>(absl::ToInt64Milliseconds(
+                             left + absl::Milliseconds(1))));
       if (r < 0 && errno == EINTR) continue;
       return r > 0;
     }
@@ -322,8 +321,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(
   auto impl = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(impl->pool_, WorkerPool::Start(kThreads));
   impl->new_task_queue = [raw = impl.get()] { return raw->Pool(); };
-  impl->Get("/metrics", [render = std::move(render)](
-                            const httplib::Request&, httplib::Response& res) {
+  impl->Get("/metrics", [render = std::move(render)](const httplib::Request&,
+                                                     httplib::Response& res) {
     res.set_content(render(), kMetricsContentType);
   });
   impl->set_payload_max_length(4096);
@@ -357,9 +356,9 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(
     const std::string what =
         absl::StrCat("metrics endpoint: cannot listen on ", address.ToString());
     // httplib keeps no error of its own; bind's errno is usually left.
-    return errno != 0 ? syserr::WithContext(syserr::FromErrno(errno, "bind"),
-                                            what)
-                      : absl::UnavailableError(what);
+    return errno != 0
+               ? syserr::WithContext(syserr::FromErrno(errno, "bind"), what)
+               : absl::UnavailableError(what);
   }
   std::unique_ptr<MetricsHttp> http(
       new MetricsHttp(std::move(bound), std::move(impl)));

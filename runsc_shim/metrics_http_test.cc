@@ -32,7 +32,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kBody[] = "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n";
+constexpr char kBody[] =
+    "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n";
 
 std::string TempPath(absl::string_view tag) {
   static std::atomic<int> n{0};
@@ -106,7 +107,8 @@ TEST(MetricsHttpTest, AnAddressInUseIsRefusedWithItsErrno) {
       MetricsHttp::Start(first->address(), [] { return std::string(); });
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(syserr::ToErrno(second.status()), EADDRINUSE) << second.status();
-  EXPECT_THAT(second.status().message(), HasSubstr(first->address().ToString()));
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(first->address().ToString()));
 }
 
 // A scrape is served whatever its connection's FD number: a shim with a
@@ -165,14 +167,13 @@ TEST(ParseMetricsAddressTest, AcceptsHostPortTcpAndUnix) {
     const char* out;
   };
   for (const Case& k : {
-           Case{"127.0.0.1:9464", MetricsAddress::Kind::kTcp, "127.0.0.1",
-                9464, "127.0.0.1:9464"},
+           Case{"127.0.0.1:9464", MetricsAddress::Kind::kTcp, "127.0.0.1", 9464,
+                "127.0.0.1:9464"},
            Case{"tcp:localhost:0", MetricsAddress::Kind::kTcp, "localhost", 0,
                 "localhost:0"},
-           Case{"[::1]:80", MetricsAddress::Kind::kTcp, "::1", 80,
-                "[::1]:80"},
-           Case{"unix:/run/m.sock", MetricsAddress::Kind::kUnix,
-                "/run/m.sock", 0, "unix:/run/m.sock"},
+           Case{"[::1]:80", MetricsAddress::Kind::kTcp, "::1", 80, "[::1]:80"},
+           Case{"unix:/run/m.sock", MetricsAddress::Kind::kUnix, "/run/m.sock",
+                0, "unix:/run/m.sock"},
        }) {
     absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(k.in);
     ASSERT_TRUE(a.ok()) << k.in << ": " << a.status();
@@ -187,8 +188,8 @@ TEST(ParseMetricsAddressTest, RefusesWhatIsNoAddress) {
   for (const std::string& in :
        {std::string("9464"), std::string(":9464"), std::string("host:"),
         std::string("host:65536"), std::string("host:-1"),
-        std::string("host:http"), std::string("[::1:80"),
-        std::string("unix:"), std::string("unix:/a\0b", 9),
+        std::string("host:http"), std::string("[::1:80"), std::string("unix:"),
+        std::string("unix:/a\0b", 9),
         absl::StrCat("unix:/", std::string(200, 'x'))}) {
     absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(in);
     EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument) << in;

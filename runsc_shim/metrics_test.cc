@@ -8,11 +8,11 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -96,41 +96,84 @@ TEST(HistogramVecTest, BucketsAreCumulativeWithInfSumAndCount) {
             "lat_seconds_count{m=\"y\"} 0\n");
 }
 
+bool IsNameChar(char c, bool first) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         c == ':' || (!first && c >= '0' && c <= '9');
+}
+
+// ParseName consumes a metric or label name from the front of s.
+std::string ParseName(absl::string_view& s) {
+  size_t n = 0;
+  while (n < s.size() && IsNameChar(s[n], n == 0)) ++n;
+  std::string name(s.substr(0, n));
+  s.remove_prefix(n);
+  return name;
+}
+
+// ParseSample parses `name{label="value",...} value` and returns the name,
+// or "" if line is no sample.
+std::string ParseSample(absl::string_view line) {
+  std::string name = ParseName(line);
+  if (name.empty()) return "";
+  if (absl::ConsumePrefix(&line, "{")) {
+    while (!absl::ConsumePrefix(&line, "}")) {
+      if (ParseName(line).empty() || !absl::ConsumePrefix(&line, "=\"")) {
+        return "";
+      }
+      for (;;) {  // the value, up to its unescaped closing quote
+        if (line.empty()) return "";
+        const char c = line[0];
+        line.remove_prefix(1);
+        if (c == '"') break;
+        if (c == '\n') return "";
+        if (c == '\\') {
+          if (line.empty() ||
+              (line[0] != '\\' && line[0] != '"' && line[0] != 'n')) {
+            return "";
+          }
+          line.remove_prefix(1);
+        }
+      }
+      absl::ConsumePrefix(&line, ",");
+    }
+  }
+  if (!absl::ConsumePrefix(&line, " ") || line.empty() ||
+      line.find(' ') != absl::string_view::npos) {
+    return "";
+  }
+  return name;
+}
+
 // CheckExposition checks every line of text against the format: comment
-// lines name a family once each (HELP before TYPE), and every sample
+// lines name a family once each (HELP, then TYPE), and every sample
 // belongs to the family declared last.
 void CheckExposition(const std::string& text) {
-  static const std::regex kSample(
-      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (\S+))");
-  static const std::regex kType(
-      R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
   ASSERT_FALSE(text.empty());
   ASSERT_EQ(text.back(), '\n');
   std::string family, type;
   std::vector<std::string> seen;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    const std::string l(line);
-    std::smatch m;
-    if (l.rfind("# HELP ", 0) == 0) {
-      family = l.substr(7, l.find(' ', 7) - 7);
-      EXPECT_THAT(seen, Not(::testing::Contains(family))) << l;
+    if (absl::ConsumePrefix(&line, "# HELP ")) {
+      family = ParseName(line);
+      EXPECT_THAT(seen, Not(::testing::Contains(family))) << line;
       seen.push_back(family);
       type.clear();
-    } else if (std::regex_match(l, m, kType)) {
-      EXPECT_EQ(m[1], family) << l;
-      type = m[2];
-    } else if (std::regex_match(l, m, kSample)) {
-      ASSERT_FALSE(type.empty()) << "sample before its TYPE: " << l;
-      const std::string name = m[1];
+    } else if (absl::ConsumePrefix(&line, "# TYPE ")) {
+      EXPECT_EQ(ParseName(line), family) << line;
+      type = std::string(absl::StripPrefix(line, " "));
+      EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram")
+          << type;
+    } else {
+      const std::string name = ParseSample(line);
+      ASSERT_FALSE(name.empty()) << "not an exposition line: " << line;
+      ASSERT_FALSE(type.empty()) << "sample before its TYPE: " << line;
       if (type == "histogram") {
         EXPECT_TRUE(name == family + "_bucket" || name == family + "_sum" ||
                     name == family + "_count")
-            << l;
+            << line;
       } else {
-        EXPECT_EQ(name, family) << l;
+        EXPECT_EQ(name, family) << line;
       }
-    } else {
-      ADD_FAILURE() << "not an exposition line: " << l;
     }
   }
 }
