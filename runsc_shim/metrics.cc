@@ -224,8 +224,7 @@ void HistogramVec::Render(TextWriter& w) const {
   }
 }
 
-Metrics::Metrics(const ContainerRegistry* registry,
-                 absl::Span<const std::string> methods)
+Metrics::Metrics(const ContainerRegistry* registry)
     : registry_(registry),
       start_time_(ProcessStartTime()),
       rpcs_("runsc_shim_rpcs_total",
@@ -237,7 +236,10 @@ Metrics::Metrics(const ContainerRegistry* registry,
           "was sent, by method.",
           {"method"},
           std::vector<double>(std::begin(kRpcBuckets), std::end(kRpcBuckets))) {
-  for (const std::string& m : methods) durations_.Init({m});
+}
+
+void Metrics::InitMethod(absl::string_view method) {
+  durations_.Init({std::string(method)});
 }
 
 void Metrics::SetManagedGoferSource(std::function<ManagedGoferStats()> source) {

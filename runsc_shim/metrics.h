@@ -166,10 +166,8 @@ class Metrics {
       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
   // registry, which must outlive the metrics, gives the containers and
-  // the stall cut-offs. methods are the gRPC methods whose histograms
-  // appear (empty) before their first call.
-  explicit Metrics(const ContainerRegistry* registry,
-                   absl::Span<const std::string> methods = {});
+  // the stall cut-offs.
+  explicit Metrics(const ContainerRegistry* registry);
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
@@ -177,6 +175,10 @@ class Metrics {
   // Render asks for the managed gofers' figures. source is called on the
   // rendering thread and must not call back into the metrics.
   void SetManagedGoferSource(std::function<ManagedGoferStats()> source);
+
+  // InitMethod makes method's histogram appear, empty, before its first
+  // call.
+  void InitMethod(absl::string_view method);
 
   // RecordRpc counts one finished call of method (its short name,
   // "AttachContainer") with code and its duration.

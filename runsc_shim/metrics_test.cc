@@ -189,7 +189,9 @@ class MetricsTest : public ::testing::Test {
 };
 
 TEST_F(MetricsTest, RendersEveryFamilyInTheTextFormat) {
-  Metrics m(registry_.get(), {"ListContainers", "AttachContainer"});
+  Metrics m(registry_.get());
+  m.InitMethod("ListContainers");
+  m.InitMethod("AttachContainer");
   m.RecordRpc("ListContainers", absl::StatusCode::kOk, absl::Microseconds(300));
   m.RecordRpc("GetContainer", absl::StatusCode::kNotFound, absl::Seconds(20));
   const std::string text = m.Render();

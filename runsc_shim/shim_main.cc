@@ -6,8 +6,8 @@
 //
 //   shim [--listen=unix:/run/runsc-shim.sock] [--shutdown_grace=5s]
 //        [--ready_fd=N] [--max_dirents=65536] [--max_dirent_bytes=4194304]
-//        [--max_calls_per_container=64] [--v=N] [--logtostderr]
-//        [--log_dir=DIR]
+//        [--max_calls_per_container=64] [--metrics_listen=HOST:PORT]
+//        [--v=N] [--logtostderr] [--log_dir=DIR]
 //
 // shim --help documents every flag (tools/cli). gRPC's own log goes through
 // glog (grpc_log.h); a socket it cannot serve on is one line naming the
@@ -22,11 +22,15 @@
 // systemd it sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET, and with
 // socket activation (LISTEN_FDS) serves the socket it inherited instead of
 // --listen (pkg/sdnotify).
+//
+// With --metrics_listen it serves Prometheus metrics on GET /metrics
+// (metrics.h lists them; metrics_http.h bounds the endpoint).
 
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +48,7 @@
 #include "runsc_shim/address.h"
 #include "runsc_shim/bind_error.h"
 #include "runsc_shim/grpc_log.h"
+#include "runsc_shim/metrics_http.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
 #include "tools/cli/cli.h"
@@ -69,6 +74,10 @@ ABSL_FLAG(uint64_t, max_calls_per_container,
           gvisor::shim::RegistryOptions::kDefaultMaxCallsPerContainer,
           "the most calls in flight on one container (each holds a thread "
           "while a device open blocks); more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "where to serve Prometheus metrics (GET /metrics): HOST:PORT "
+          "(127.0.0.1:9464; port 0 picks one, which the log names) or "
+          "unix:PATH (a socket file with mode 0600)");
 ABSL_FLAG(int, ready_fd, -1,
           "an inherited FD (a pipe's write end) that gets \"ready\\n\" and "
           "is closed once the shim serves");
@@ -89,6 +98,7 @@ std::vector<cli::FlagSpec> Flags() {
       cli::AbslFlag("max_dirents", "N"),
       cli::AbslFlag("max_dirent_bytes", "N"),
       cli::AbslFlag("max_calls_per_container", "N"),
+      cli::AbslFlag("metrics_listen", "ADDRESS", 0, "off"),
       cli::AbslFlag("ready_fd", "FD", 0, "none"),
   };
   for (cli::FlagSpec& f : cli::GlogFlags()) flags.push_back(std::move(f));
@@ -113,6 +123,18 @@ int CannotServe(const Address& address, absl::Status why) {
     fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
   } else {
     LOG(ERROR) << line;  // glog copies it to stderr too
+  }
+  return cli::kExitFailure;
+}
+
+// CannotServeMetrics reports in one line that the metrics endpoint cannot
+// listen, and why, and returns the exit status.
+int CannotServeMetrics(const absl::Status& why) {
+  const std::string line = absl::StrCat("cannot serve ", why.message());
+  if (FLAGS_logtostderr) {
+    fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
+  } else {
+    LOG(ERROR) << line;
   }
   return cli::kExitFailure;
 }
@@ -203,6 +225,17 @@ int Main(int argc, char** argv) {
                  << ": anyone who can reach it controls the shim";
   }
 
+  ServerOptions server_options;
+  if (const std::string m = absl::GetFlag(FLAGS_metrics_listen); !m.empty()) {
+    absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(m);
+    if (!a.ok()) {
+      return cli::UsageError(
+          kProgram, absl::StrCat("--metrics_listen: ", a.status().message()),
+          kHint);
+    }
+    server_options.metrics_listen = *a;
+  }
+
   RegistryOptions options;
   options.client.max_dirents = absl::GetFlag(FLAGS_max_dirents);
   options.client.max_dirent_bytes = absl::GetFlag(FLAGS_max_dirent_bytes);
@@ -240,12 +273,18 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<Server>> server;
   if (inherited->empty()) {
     GrpcLogCapture capture;  // a failure is reported in one line below
-    server = Server::Start(*address, registry->get());
+    server = Server::Start(*address, registry->get(), server_options);
     if (server.ok()) capture.Flush();
+    if (!server.ok() && Server::IsMetricsError(server.status())) {
+      return CannotServeMetrics(server.status());
+    }
     if (!server.ok()) return CannotServe(*address, server.status());
   } else {
     server = Server::StartOnListeningFd(std::move(inherited->front().fd),
-                                        registry->get());
+                                        registry->get(), server_options);
+    if (!server.ok() && Server::IsMetricsError(server.status())) {
+      return CannotServeMetrics(server.status());
+    }
     if (!server.ok()) {
       fprintf(stderr, "%s: cannot serve on the inherited socket: %s\n",
               kProgram, std::string(server.status().message()).c_str());
@@ -254,6 +293,9 @@ int Main(int argc, char** argv) {
   }
   LOG(INFO) << "serving on " << (*server)->address().ToString()
             << (inherited->empty() ? "" : " (inherited by socket activation)");
+  if (std::optional<MetricsAddress> m = (*server)->metrics_address()) {
+    LOG(INFO) << "serving metrics on " << m->ToString() << " (GET /metrics)";
+  }
   readyfd::Notify(context::Background(), *std::move(ready));
   if (absl::StatusOr<bool> n = sdnotify::NotifyReady(
           absl::StrCat("serving on ", (*server)->address().ToString()));
