@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,37 @@ TEST(MetricsHttpTest, ServesAConnectionWhoseFdIsPastFdSetsize) {
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(res->body, kBody);
+}
+
+// The connection being served is close-on-exec, as every other socket of
+// the process: a child the shim starts (a managed gofer) must not inherit
+// a scrape's connection. httplib accepts without SOCK_CLOEXEC.
+TEST(MetricsHttpTest, TheServedConnectionIsCloseOnExec) {
+  std::mutex mu;  // guards inheritable
+  std::vector<int> inheritable;
+  absl::StatusOr<MetricsAddress> a = ParseMetricsAddress("127.0.0.1:0");
+  ASSERT_TRUE(a.ok());
+  absl::StatusOr<std::unique_ptr<MetricsHttp>> http =
+      MetricsHttp::Start(*a, [&mu, &inheritable] {
+        std::lock_guard<std::mutex> l(mu);
+        // Runs while the connection is served: every socket of this
+        // process (listener, this connection, the client's) is checked.
+        for (int fd = 0; fd < 1024; ++fd) {
+          struct stat st;
+          if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+          if ((fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) {
+            inheritable.push_back(fd);
+          }
+        }
+        return std::string(kBody);
+      });
+  ASSERT_TRUE(http.ok()) << http.status();
+  httplib::Client client("127.0.0.1", (*http)->address().port);
+  httplib::Result res = client.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_THAT(inheritable, ::testing::IsEmpty());
 }
 
 // Stop does not wait for a client that never finishes its request: the

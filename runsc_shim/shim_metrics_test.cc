@@ -18,10 +18,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "pkg/fd/fd.h"
 #include "pkg/lisafs/messages.h"
+#include "runsc_shim/health.grpc.pb.h"
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
@@ -48,8 +51,7 @@ std::string Scrape(httplib::Client& client) {
   EXPECT_TRUE(res) << httplib::to_string(res.error());
   if (!res) return "";
   EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(res->get_header_value("Content-Type"),
-            "text/plain; version=0.0.4");
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4");
   return res->body;
 }
 
@@ -141,6 +143,48 @@ TEST_F(ShimMetricsTest, UnixEndpointCountsCallsByMethodAndCodeAndContainers) {
   EXPECT_NE(stat(metrics.c_str(), &st), 0);
 }
 
+// Only DevGoferShim's own methods are recorded: a made-up method name
+// (UNIMPLEMENTED) adds no series, and health checks are not counted.
+TEST_F(ShimMetricsTest, OnlyTheServicesOwnMethodsAreRecorded) {
+  const std::string metrics = testutil::TempSocketPath("metrics");
+  ASSERT_NO_FATAL_FAILURE(StartShim({"--metrics_listen=unix:" + metrics}));
+  httplib::Client client(metrics, 80);
+  client.set_address_family(AF_UNIX);
+
+  grpc::GenericStub generic(channel());
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  Deadline(&ctx);
+  grpc::ByteBuffer request, response;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+      generic.PrepareUnaryCall(
+          &ctx, "/gvisor.devutil.shim.v1.DevGoferShim/MadeUpMethod", request,
+          &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse serving;
+  grpc::ClientContext health_ctx;
+  Deadline(&health_ctx);
+  ASSERT_TRUE(grpc::health::v1::Health::NewStub(channel())
+                  ->Check(&health_ctx, check, &serving)
+                  .ok());
+
+  const std::string text = Scrape(client);
+  EXPECT_THAT(text, Not(HasSubstr("MadeUpMethod")));
+  EXPECT_THAT(text, Not(HasSubstr("Check")));
+  EXPECT_THAT(text, Not(HasSubstr("runsc_shim_rpcs_total{")));
+}
+
 TEST_F(ShimMetricsTest, GoferStallsCutOffAreCounted) {
   const std::string metrics = testutil::TempSocketPath("metrics");
   ASSERT_NO_FATAL_FAILURE(StartShim({"--metrics_listen=unix:" + metrics}));
@@ -148,13 +192,13 @@ TEST_F(ShimMetricsTest, GoferStallsCutOffAreCounted) {
   client.set_address_family(AF_UNIX);
   testing::GoferScript listing = testing::EndlessListing(
       1, 1, [](size_t i) { return absl::StrCat("entry-", i); });
-  auto g = testing::HostileGofer::Start([listing](
-                                            const testing::GoferRequest& r) {
-    if (r.mid == lisafs::MID::kGetdents64) {
-      return testing::GoferAnswer::Silence();
-    }
-    return listing(r);
-  });
+  auto g =
+      testing::HostileGofer::Start([listing](const testing::GoferRequest& r) {
+        if (r.mid == lisafs::MID::kGetdents64) {
+          return testing::GoferAnswer::Silence();
+        }
+        return listing(r);
+      });
   ASSERT_TRUE(g.ok()) << g.status();
   ASSERT_TRUE(Attach("stalling", (*g)->socket()).ok());
   EXPECT_EQ(Devices("stalling", nullptr, absl::Milliseconds(200)).error_code(),
@@ -180,8 +224,7 @@ TEST_F(ShimMetricsTest, TcpPortZeroIsNamedInTheLog) {
   const size_t digits = at + kLine.size();
   const size_t end = log.find(' ', digits);
   int port = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(log.substr(digits, end - digits), &port))
-      << log;
+  ASSERT_TRUE(absl::SimpleAtoi(log.substr(digits, end - digits), &port)) << log;
   ASSERT_GT(port, 0);
   v1::ListContainersResponse list;
   ASSERT_TRUE(List(&list).ok());
