@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -188,6 +189,92 @@ TEST(MetricsHttpTest, StopCutsOffAClientThatNeverFinishesItsRequest) {
   const ssize_t n = read(c.get(), &b, 1);
   EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET))
       << "read " << n << ": " << strerror(errno);
+}
+
+// Connect opens a TCP connection to port on the loopback address.
+fd::OwnedFd Connect(int port) {
+  fd::OwnedFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_TRUE(c.valid());
+  sockaddr_in sin = {};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(static_cast<uint16_t>(port));
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(c.get(), reinterpret_cast<sockaddr*>(&sin), sizeof(sin)), 0)
+      << strerror(errno);
+  return c;
+}
+
+// Closed reports whether the server has ended c (the end of the stream or
+// a reset) before any byte of a response came.
+bool ClosedUnanswered(int c) {
+  char b;
+  const ssize_t n = read(c, &b, 1);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+// A client that trickles its request, a byte at a time within each read's
+// timeout, is cut off at kConnectionTimeout.
+TEST(MetricsHttpTest, AClientThatTricklesItsRequestIsCutOff) {
+  auto http = StartOn("127.0.0.1:0");
+  ASSERT_NE(http, nullptr);
+  fd::OwnedFd c = Connect(http->address().port);
+  const std::string start = "GET /metrics HTTP/1.1\r\nX-Slow: ";
+  ASSERT_EQ(write(c.get(), start.data(), start.size()),
+            static_cast<ssize_t>(start.size()));
+  // One byte every 200 ms (well within kIoTimeout) until the server hangs
+  // up; without the connection's deadline it never would (the header may
+  // grow to 8 KiB). 150 bytes is 30 s, far past kConnectionTimeout.
+  bool closed = false;
+  for (int i = 0; i < 150 && !closed; ++i) {
+    pollfd pfd = {c.get(), POLLIN, 0};
+    if (poll(&pfd, 1, 200) > 0) {
+      closed = ClosedUnanswered(c.get());
+      break;
+    }
+    if (send(c.get(), "a", 1, MSG_NOSIGNAL) != 1) closed = true;
+  }
+  EXPECT_TRUE(closed);
+}
+
+// ConnectUnix opens a connection to the unix socket at path.
+fd::OwnedFd ConnectUnix(const std::string& path) {
+  fd::OwnedFd c(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_TRUE(c.valid());
+  sockaddr_un sun = {};
+  sun.sun_family = AF_UNIX;
+  memcpy(sun.sun_path, path.data(), path.size());
+  EXPECT_EQ(connect(c.get(), reinterpret_cast<sockaddr*>(&sun), sizeof(sun)), 0)
+      << strerror(errno);
+  return c;
+}
+
+// Past kThreads busy threads and kMaxQueued waiting connections, a new
+// connection is closed at once, unserved; the endpoint serves again once
+// the queue drains. (Over a unix socket, whose connects wait for the
+// accepting thread rather than retry a dropped SYN a second later, so that
+// the queue fills while the busy threads still wait for their requests.)
+TEST(MetricsHttpTest, PastTheQueueANewConnectionIsClosedAtOnce) {
+  const std::string path = TempPath("metrics_http_queue");
+  auto http = StartOn(absl::StrCat("unix:", path));
+  ASSERT_NE(http, nullptr);
+  // Each holds a thread, or a place in the queue, with a request that has
+  // not ended.
+  std::vector<fd::OwnedFd> holders;
+  for (size_t i = 0; i < MetricsHttp::kThreads + MetricsHttp::kMaxQueued; ++i) {
+    holders.push_back(ConnectUnix(path));
+    ASSERT_EQ(write(holders.back().get(), "GET", 3), 3);
+  }
+  fd::OwnedFd extra = ConnectUnix(path);
+  const char request[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(extra.get(), request, sizeof(request) - 1),
+            static_cast<ssize_t>(sizeof(request) - 1));
+  EXPECT_TRUE(ClosedUnanswered(extra.get()));
+  holders.clear();  // each of them ends at once: the queue drains
+  httplib::Client client(path, 80);
+  client.set_address_family(AF_UNIX);
+  httplib::Result res = client.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
 }
 
 TEST(ParseMetricsAddressTest, AcceptsHostPortTcpAndUnix) {
