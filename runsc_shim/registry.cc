@@ -642,6 +642,25 @@ size_t ContainerRegistry::size() const {
   return by_name_.size();
 }
 
+ContainerRegistry::StateCounts ContainerRegistry::CountStates() const {
+  std::vector<std::shared_ptr<Container>> all;
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    all.reserve(by_name_.size());
+    for (const auto& [name, c] : by_name_) all.push_back(c);
+  }
+  StateCounts counts;
+  for (const auto& c : all) {
+    std::lock_guard<std::mutex> l(c->mu);
+    if (c->state == ContainerState::kAttached) {
+      ++counts.attached;
+    } else {
+      ++counts.disconnected;
+    }
+  }
+  return counts;
+}
+
 std::shared_ptr<devutil::GoferClient> ContainerRegistry::GetDevGoferClient(
     absl::string_view name) {
   std::shared_ptr<Container> c = Find(name);
@@ -738,6 +757,7 @@ absl::StatusOr<T> ContainerRegistry::RunCall(
   unet::StallGuard guard = Guard(cont, *conn, op, deadline);
   absl::StatusOr<T> result = call(*conn->client);
   if (guard.Disarm()) {
+    stall_cutoffs_.fetch_add(1);
     return absl::DeadlineExceededError(
         absl::StrCat(what, ": gofer did not answer; connection cut off"));
   }

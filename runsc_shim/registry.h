@@ -243,6 +243,21 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   // size returns the number of attached containers.
   size_t size() const;
 
+  // StateCounts is how many containers are in each state.
+  struct StateCounts {
+    size_t attached = 0;
+    size_t disconnected = 0;
+  };
+  // CountStates counts the containers by state, without copying their
+  // snapshots (List); for the shim's metrics.
+  StateCounts CountStates() const;
+
+  // stall_cutoffs returns how many calls the stall guard has cut off so far
+  // (see OpenAt): each such call returned DEADLINE_EXCEEDED and left its
+  // container disconnected. An Attach or Replace whose Mount misses its
+  // deadline is not counted here.
+  uint64_t stall_cutoffs() const { return stall_cutoffs_.load(); }
+
   // DirentNames runs GoferClient::DirentNames for name's client. A listing
   // past the client's bounds is RESOURCE_EXHAUSTED (ENOBUFS).
   absl::StatusOr<std::vector<std::string>> DirentNames(absl::string_view name,
@@ -405,6 +420,7 @@ class ContainerRegistry final : public devutil::GoferClientProvider {
   mutable std::condition_variable calls_done_;
   mutable int calls_ = 0;  // calls in Attach, Replace, DirentNames, ...
   std::atomic<uint64_t> next_id_{1};
+  std::atomic<uint64_t> stall_cutoffs_{0};
 
   // std::shared_mutex rather than absl::Mutex so that ThreadSanitizer sees
   // it (the system absl is not instrumented).

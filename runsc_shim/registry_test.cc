@@ -30,6 +30,7 @@
 #include "pkg/unet/unet.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
+#include "testing/hostile_gofer.h"
 #include "testing/leased_file.h"
 #include "testing/rescue.h"
 
@@ -355,6 +356,52 @@ TEST_F(RegistryTest, AwaitChangeWakesOnADisconnect) {
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->state, ContainerState::kDisconnected);
   EXPECT_THAT(info->disconnect_reason, ::testing::HasSubstr("closed"));
+}
+
+// A call the stall guard cuts off is counted (stall_cutoffs), and leaves
+// its container disconnected (CountStates); a call that fails otherwise is
+// not counted.
+TEST_F(RegistryTest, StallGuardCutOffsAreCounted) {
+  auto healthy = Gofer();
+  ASSERT_NE(healthy, nullptr);
+  ASSERT_TRUE(registry_->Attach("healthy", healthy->socket(), Soon()).ok());
+  testing::GoferScript listing = testing::EndlessListing(
+      1, 1, [](size_t i) { return absl::StrCat("entry-", i); });
+  auto stalling =
+      testing::HostileGofer::Start([listing](const testing::GoferRequest& r) {
+        if (r.mid == lisafs::MID::kGetdents64) {
+          return testing::GoferAnswer::Silence();
+        }
+        return listing(r);
+      });
+  ASSERT_TRUE(stalling.ok()) << stalling.status();
+  ASSERT_TRUE(
+      registry_->Attach("stalling", (*stalling)->socket(), Soon()).ok());
+  EXPECT_EQ(registry_->stall_cutoffs(), 0u);
+  ContainerRegistry::StateCounts before = registry_->CountStates();
+  EXPECT_EQ(before.attached, 2u);
+  EXPECT_EQ(before.disconnected, 0u);
+
+  // A failure that is no stall: not counted.
+  EXPECT_EQ(registry_->OpenAt("healthy", "no-such-device", O_RDONLY, Soon())
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(registry_->stall_cutoffs(), 0u);
+
+  // The guard gives the gofer kMinStallTimeout, then cuts it off.
+  absl::StatusOr<std::vector<std::string>> names =
+      registry_->DirentNames("stalling", absl::Now() + absl::Milliseconds(100));
+  EXPECT_EQ(names.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << names.status();
+  EXPECT_EQ(registry_->stall_cutoffs(), 1u);
+  ContainerRegistry::StateCounts after = registry_->CountStates();
+  EXPECT_EQ(after.attached, 1u);
+  EXPECT_EQ(after.disconnected, 1u);
+  // A disconnected container refuses calls at once: nothing more to cut.
+  EXPECT_EQ(registry_->DirentNames("stalling", Soon()).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(registry_->stall_cutoffs(), 1u);
 }
 
 TEST_F(RegistryTest, DetachDoesNotWaitForAFastPathOpenStuckInTheKernel) {

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -57,6 +59,9 @@ absl::Status ClearStaleSocket(const std::string& path) {
   return absl::OkStatus();
 }
 
+// kMetricsErrorKey marks a Start error of the metrics endpoint.
+constexpr char kMetricsErrorKey[] = "gvisor.devutil.shim/metrics";
+
 // UnixAddressKind is the Address kind of a socket path from getsockname.
 Address::Kind UnixAddressKind(absl::string_view path) {
   return !path.empty() && path[0] == '@' ? Address::Kind::kUnixAbstract
@@ -64,6 +69,36 @@ Address::Kind UnixAddressKind(absl::string_view path) {
 }
 
 }  // namespace
+
+bool Server::IsMetricsError(const absl::Status& status) {
+  return status.GetPayload(kMetricsErrorKey).has_value();
+}
+
+std::optional<MetricsAddress> Server::metrics_address() const {
+  if (metrics_http_ == nullptr) return std::nullopt;
+  return metrics_http_->address();
+}
+
+absl::Status Server::StartMetrics(const ServerOptions& options) {
+  if (!options.metrics_listen.has_value()) return absl::OkStatus();
+  const MetricsAddress& a = *options.metrics_listen;
+  absl::Status s = a.kind == MetricsAddress::Kind::kUnix
+                       ? ClearStaleSocket(a.host)
+                       : absl::OkStatus();
+  if (s.ok()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttp>> http =
+        MetricsHttp::Start(a, [this] { return metrics_.Render(); });
+    if (http.ok()) {
+      metrics_http_ = *std::move(http);
+      return absl::OkStatus();
+    }
+    s = http.status();
+  }
+  s = syserr::WithContext(s,
+                          absl::StrCat("metrics endpoint on ", a.ToString()));
+  s.SetPayload(kMetricsErrorKey, absl::Cord("1"));
+  return s;
+}
 
 absl::Status Server::StartGrpc(bool inherited) {
   const bool unix_file = !inherited && address_.kind == Address::Kind::kUnix;
@@ -84,6 +119,7 @@ absl::Status Server::StartGrpc(bool inherited) {
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(calls_.NewFactory());
+  interceptors.push_back(rpc_metrics_.NewFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // The socket file gets mode 0600 from the start: no window in which
   // another user could connect.
@@ -103,18 +139,20 @@ absl::Status Server::StartGrpc(bool inherited) {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const Address& address, ContainerRegistry* registry,
-    ManagedContainers* managed) {
+    const ServerOptions& options) {
+  std::unique_ptr<Server> server(
+      new Server(address, registry, options.managed));
+  RETURN_IF_ERROR(server->StartMetrics(options));
   if (address.kind == Address::Kind::kUnix) {
     RETURN_IF_ERROR(ClearStaleSocket(address.target));
   }
-  std::unique_ptr<Server> server(new Server(address, registry, managed));
   RETURN_IF_ERROR(server->StartGrpc(/*inherited=*/false));
   return server;
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::StartOnListeningFd(
     fd::OwnedFd listener, ContainerRegistry* registry,
-    ManagedContainers* managed) {
+    const ServerOptions& options) {
   // Checks that it is a listening unix stream socket, and names it.
   absl::StatusOr<unet::ServerSocket> ls =
       unet::ServerSocket::FromListeningFd(std::move(listener), SOCK_STREAM);
@@ -124,7 +162,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::StartOnListeningFd(
   address.kind = UnixAddressKind(path);
   address.target = std::string(
       address.kind == Address::Kind::kUnixAbstract ? path.substr(1) : path);
-  std::unique_ptr<Server> server(new Server(address, registry, managed));
+  std::unique_ptr<Server> server(
+      new Server(address, registry, options.managed));
+  RETURN_IF_ERROR(server->StartMetrics(options));
   server->listener_ = fd::OwnedFd(dup(ls->fd()));
   server->stop_accept_ = fd::OwnedFd(eventfd(0, EFD_CLOEXEC));
   if (!server->listener_.valid() || !server->stop_accept_.valid()) {
@@ -173,6 +213,10 @@ Server::~Server() {
 
 bool Server::Shutdown(absl::Duration grace) {
   std::lock_guard<std::mutex> l(mu_);
+  // The metrics endpoint stops last, whatever the gRPC server does.
+  absl::Cleanup stop_metrics = [this] {
+    if (metrics_http_ != nullptr) metrics_http_->Stop();
+  };
   if (server_ == nullptr) return true;
   if (shut_down_) return stopped_.load();
   shut_down_ = true;

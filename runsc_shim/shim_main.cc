@@ -6,8 +6,8 @@
 //
 //   shim [--listen=unix:/run/runsc-shim.sock] [--shutdown_grace=5s]
 //        [--ready_fd=N] [--max_dirents=65536] [--max_dirent_bytes=4194304]
-//        [--max_calls_per_container=64] [--v=N] [--logtostderr]
-//        [--log_dir=DIR]
+//        [--max_calls_per_container=64] [--metrics_listen=HOST:PORT]
+//        [--v=N] [--logtostderr] [--log_dir=DIR]
 //
 // shim --help documents every flag (tools/cli). gRPC's own log goes through
 // glog (grpc_log.h); a socket it cannot serve on is one line naming the
@@ -22,6 +22,9 @@
 // systemd it sends READY=1 and STOPPING=1 to $NOTIFY_SOCKET, and with
 // socket activation (LISTEN_FDS) serves the socket it inherited instead of
 // --listen (pkg/sdnotify).
+//
+// With --metrics_listen it serves Prometheus metrics on GET /metrics
+// (metrics.h lists them; metrics_http.h bounds the endpoint).
 
 #include <limits.h>
 #include <signal.h>
@@ -29,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -48,6 +52,7 @@
 #include "runsc_shim/bind_error.h"
 #include "runsc_shim/grpc_log.h"
 #include "runsc_shim/managed.h"
+#include "runsc_shim/metrics_http.h"
 #include "runsc_shim/registry.h"
 #include "runsc_shim/server.h"
 #include "tools/cli/cli.h"
@@ -90,6 +95,10 @@ ABSL_FLAG(uint64_t, max_managed_gofers,
           gvisor::shim::SupervisorOptions::kDefaultMaxGofers,
           "the most managed gofers running at once (each is a process and "
           "costs the shim 3 FDs); more attaches get RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "where to serve Prometheus metrics (GET /metrics): HOST:PORT "
+          "(127.0.0.1:9464; port 0 picks one, which the log names) or "
+          "unix:PATH (a socket file with mode 0600)");
 ABSL_FLAG(int, ready_fd, -1,
           "an inherited FD (a pipe's write end) that gets \"ready\\n\" and "
           "is closed once the shim serves");
@@ -115,6 +124,7 @@ std::vector<cli::FlagSpec> Flags() {
       cli::AbslFlag("gofer_restart_backoff", "DURATION"),
       cli::AbslFlag("gofer_restart_backoff_max", "DURATION"),
       cli::AbslFlag("max_managed_gofers", "N"),
+      cli::AbslFlag("metrics_listen", "ADDRESS", 0, "off"),
       cli::AbslFlag("ready_fd", "FD", 0, "none"),
   };
   for (cli::FlagSpec& f : cli::GlogFlags()) flags.push_back(std::move(f));
@@ -165,6 +175,18 @@ int CannotServe(const Address& address, absl::Status why) {
     fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
   } else {
     LOG(ERROR) << line;  // glog copies it to stderr too
+  }
+  return cli::kExitFailure;
+}
+
+// CannotServeMetrics reports in one line that the metrics endpoint cannot
+// listen, and why, and returns the exit status.
+int CannotServeMetrics(const absl::Status& why) {
+  const std::string line = absl::StrCat("cannot serve ", why.message());
+  if (FLAGS_logtostderr) {
+    fprintf(stderr, "%s: %s\n", kProgram, line.c_str());
+  } else {
+    LOG(ERROR) << line;
   }
   return cli::kExitFailure;
 }
@@ -279,6 +301,17 @@ int Main(int argc, char** argv) {
                  << ": anyone who can reach it controls the shim";
   }
 
+  ServerOptions server_options;
+  if (const std::string m = absl::GetFlag(FLAGS_metrics_listen); !m.empty()) {
+    absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(m);
+    if (!a.ok()) {
+      return cli::UsageError(
+          kProgram, absl::StrCat("--metrics_listen: ", a.status().message()),
+          kHint);
+    }
+    server_options.metrics_listen = *a;
+  }
+
   RegistryOptions options;
   options.client.max_dirents = absl::GetFlag(FLAGS_max_dirents);
   options.client.max_dirent_bytes = absl::GetFlag(FLAGS_max_dirent_bytes);
@@ -319,6 +352,7 @@ int Main(int argc, char** argv) {
       LOG(INFO) << "managed gofers run " << managed_options.supervisor.binary;
     }
   }
+  server_options.managed = managed.get();
   VLOG(1) << "listen " << address->ToString() << ", shutdown_grace " << *grace
           << ", max_dirents " << options.client.max_dirents
           << ", max_dirent_bytes " << options.client.max_dirent_bytes
@@ -338,20 +372,41 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<Server>> server;
   if (inherited->empty()) {
     GrpcLogCapture capture;  // a failure is reported in one line below
-    server = Server::Start(*address, registry->get(), managed.get());
+    server = Server::Start(*address, registry->get(), server_options);
     if (server.ok()) capture.Flush();
+    if (!server.ok() && Server::IsMetricsError(server.status())) {
+      return CannotServeMetrics(server.status());
+    }
     if (!server.ok()) return CannotServe(*address, server.status());
   } else {
     server = Server::StartOnListeningFd(std::move(inherited->front().fd),
-                                        registry->get(), managed.get());
+                                        registry->get(), server_options);
+    if (!server.ok() && Server::IsMetricsError(server.status())) {
+      return CannotServeMetrics(server.status());
+    }
     if (!server.ok()) {
       fprintf(stderr, "%s: cannot serve on the inherited socket: %s\n",
               kProgram, std::string(server.status().message()).c_str());
       return cli::kExitFailure;
     }
   }
+  if (managed != nullptr) {
+    (*server)->metrics().SetManagedGoferSource([m = managed.get()] {
+      const ManagedStats st = m->Stats();
+      ManagedGoferStats out;
+      out.running = st.running;
+      out.starting = st.starting;
+      out.restarting = st.restarting;
+      out.restarts_total = st.restarts_total;
+      out.start_failures_total = st.start_failures_total;
+      return out;
+    });
+  }
   LOG(INFO) << "serving on " << (*server)->address().ToString()
             << (inherited->empty() ? "" : " (inherited by socket activation)");
+  if (std::optional<MetricsAddress> m = (*server)->metrics_address()) {
+    LOG(INFO) << "serving metrics on " << m->ToString() << " (GET /metrics)";
+  }
   readyfd::Notify(context::Background(), *std::move(ready));
   if (absl::StatusOr<bool> n = sdnotify::NotifyReady(
           absl::StrCat("serving on ", (*server)->address().ToString()));

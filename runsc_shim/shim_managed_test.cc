@@ -21,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
 
@@ -198,6 +199,47 @@ TEST_F(ShimManagedTest, DeathWithoutRestartIsReportedOnTheWatch) {
   absl::StatusOr<testutil::Result> r = Devctl({"get", "c1"});
   ASSERT_TRUE(r.ok());
   EXPECT_THAT(r->out, HasSubstr("gofer exited (killed by SIGKILL)"));
+  EXPECT_EQ(StopShim(), 0);
+  EXPECT_TRUE(NoChildren());
+}
+
+TEST_F(ShimManagedTest, MetricsCountManagedGofersAndRestarts) {
+  const std::string metrics = testutil::TempSocketPath("managed-metrics");
+  StartShim({"--metrics_listen=unix:" + metrics});
+  httplib::Client http(metrics, 80);
+  http.set_address_family(AF_UNIX);
+  auto scrape = [&] {
+    httplib::Result r = http.Get("/metrics");
+    return r && r->status == 200 ? r->body : std::string();
+  };
+  v1::Container a, b;
+  ASSERT_TRUE(AttachManaged("a", {"null"}, true, &a).ok());
+  ASSERT_TRUE(AttachManaged("b", {"null"}, true, &b).ok());
+  std::string text = scrape();
+  EXPECT_THAT(text,
+              HasSubstr("runsc_shim_managed_gofers{state=\"running\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("runsc_shim_managed_gofer_restarts_total 0\n"));
+
+  // Kill a's gofer and wait, on the watch stream, for its restart.
+  grpc::ClientContext wctx;
+  auto watch =
+      client_.stub()->WatchContainers(&wctx, v1::WatchContainersRequest());
+  v1::ContainerEvent ev;
+  do {
+    ASSERT_TRUE(watch->Read(&ev));
+  } while (ev.kind() != v1::ContainerEvent::SYNCED);
+  ASSERT_EQ(kill(a.gofer().pid(), SIGKILL), 0);
+  do {
+    ASSERT_TRUE(watch->Read(&ev));
+  } while (ev.kind() != v1::ContainerEvent::REATTACHED);
+  wctx.TryCancel();
+  (void)watch->Finish();
+  // The restart's accounts are done once its container is detached.
+  ASSERT_TRUE(client_.Detach("a").ok());
+  text = scrape();
+  EXPECT_THAT(text,
+              HasSubstr("runsc_shim_managed_gofers{state=\"running\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("runsc_shim_managed_gofer_restarts_total 1\n"));
   EXPECT_EQ(StopShim(), 0);
   EXPECT_TRUE(NoChildren());
 }

@@ -20,6 +20,7 @@ PACKAGES=(
   libseccomp-dev libcap-dev # devgofer's sandbox
   libyaml-cpp-dev          # CDI and OCI spec files (pkg/devscope)
   libsystemd-dev           # sd_notify, socket activation (pkg/sdnotify)
+  libcpp-httplib-dev       # the shim's Prometheus endpoint (runsc_shim/metrics_http)
   clang libclang-rt-14-dev # libFuzzer builds (--config=fuzz)
   clang-format-14          # tools/format.sh
   ca-certificates

@@ -61,12 +61,20 @@ LIBSYSTEMD_LIBS = {
     "libsystemd": "libsystemd",
 }
 
+# @system_cpp_httplib: the shim's metrics endpoint (//runsc_shim:metrics_http):
+# libcpp-httplib-dev. Debian's is a shared library built with OpenSSL, zlib
+# and Brotli; its .pc file carries the CPPHTTPLIB_*_SUPPORT defines that
+# make httplib.h declare the same classes the library was built with.
+CPP_HTTPLIB_LIBS = {
+    "cpp_httplib": "cpp-httplib",
+}
+
 def _maybe(rule, name, **kwargs):
     if name not in native.existing_rules():
         rule(name = name, **kwargs)
 
 def gvisor_devutil_deps():
-    """Declares rules_cc, rules_java, remote_coverage_tools, com_google_protobuf, system_libs, system_yaml_cpp and system_libsystemd."""
+    """Declares rules_cc, rules_java, remote_coverage_tools, com_google_protobuf, system_libs, system_yaml_cpp, system_libsystemd and system_cpp_httplib."""
 
     # These three override the http_archives of Bazel 4's WORKSPACE suffix.
     _maybe(forwarding_rules_cc, "rules_cc")
@@ -89,3 +97,4 @@ def gvisor_devutil_deps():
     )
     _maybe(pkg_config_repository, "system_yaml_cpp", modules = YAML_CPP_LIBS)
     _maybe(pkg_config_repository, "system_libsystemd", modules = LIBSYSTEMD_LIBS)
+    _maybe(pkg_config_repository, "system_cpp_httplib", modules = CPP_HTTPLIB_LIBS)
