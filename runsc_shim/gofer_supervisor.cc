@@ -55,6 +55,9 @@ constexpr size_t kMaxLineBytes = 4096;
 // loop from the others (epoll is level-triggered: the rest comes next).
 constexpr size_t kReadBytes = 16384;
 constexpr int kMaxReadsPerWake = 4;
+// kMaxReadsAtExit bounds the reads of an exited gofer's pipe: what a pipe
+// can hold at most (fs.pipe-max-size, 1 MiB by default).
+constexpr int kMaxReadsAtExit = (1 << 20) / kReadBytes;
 // kMaxEvents is what one epoll_wait returns at most.
 constexpr int kMaxEvents = 64;
 // kWakeTag marks the request eventfd in the epoll set; a gofer's pidfd and
@@ -366,7 +369,7 @@ struct GoferSupervisor::Impl {
   absl::StatusOr<Started> DoStart(absl::string_view label,
                                   const GoferSpec& spec);
   void SignalGofer(Gofer& g, int sig);
-  void ReadOutput(Gofer& g, bool to_end);
+  void ReadOutput(Gofer& g, int max_reads);
   void AppendOutput(Gofer& g, absl::string_view data);
   void EmitLine(Gofer& g, absl::string_view line);
   void NoteDropped(Gofer& g);
@@ -560,7 +563,7 @@ void GoferSupervisor::Impl::Loop() {
       // Only this thread erases gofers: g stays valid until Reap.
       if (g == nullptr || !g->pidfd.valid()) continue;
       if (tag & 1) {
-        if (g->out.valid()) ReadOutput(*g, false);
+        if (g->out.valid()) ReadOutput(*g, kMaxReadsPerWake);
       } else {
         Reap(*g);
       }
@@ -775,9 +778,9 @@ void GoferSupervisor::Impl::SignalGofer(Gofer& g, int sig) {
   }
 }
 
-void GoferSupervisor::Impl::ReadOutput(Gofer& g, bool to_end) {
+void GoferSupervisor::Impl::ReadOutput(Gofer& g, int max_reads) {
   char buf[kReadBytes];
-  for (int i = 0; to_end || i < kMaxReadsPerWake; ++i) {
+  for (int i = 0; i < max_reads; ++i) {
     ssize_t n = read(g.out.get(), buf, sizeof(buf));
     if (n > 0) {
       AppendOutput(g, absl::string_view(buf, n));
@@ -855,8 +858,12 @@ void GoferSupervisor::Impl::CloseOutput(Gofer& g) {
 }
 
 void GoferSupervisor::Impl::Reap(Gofer& g) {
-  // It has exited: everything it wrote is in the pipe.
-  if (g.out.valid()) ReadOutput(g, true);
+  // It has exited: whatever is left of its process group goes with it
+  // (its id is not reused before the reap), and everything it wrote is in
+  // the pipe (read to the end, unless something it left behind still
+  // writes: the rest is then not waited for).
+  kill(-g.pid, SIGKILL);
+  if (g.out.valid()) ReadOutput(g, kMaxReadsAtExit);
   CloseOutput(g);
   GoferExit exit;
   siginfo_t si = {};
