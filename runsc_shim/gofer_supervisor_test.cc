@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -741,6 +742,59 @@ TEST(GoferSupervisorTest, StartWithoutFdsLeftIsResourceExhausted) {
   EXPECT_EQ((*sup)->Running(), 0u);
   auto g = (*sup)->Start("fds-again", GoferSpec());
   EXPECT_TRUE(g.ok()) << g.status();
+}
+
+TEST(GoferSupervisorTest, EachGoferCostsThreeFdsAndNoThread) {
+  LogContext ctx;
+  auto sup = GoferSupervisor::Create(ctx, Options(), nullptr);
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  const int fds = testing::OpenFdCount();
+  const int threads = testing::ThreadCount();
+  constexpr int kGofers = 16;
+  std::vector<GoferSupervisor::Started> gofers;
+  for (int i = 0; i < kGofers; ++i) {
+    auto g = (*sup)->Start(absl::StrCat("g", i), NullAndZero());
+    ASSERT_TRUE(g.ok()) << g.status();
+    gofers.push_back(*std::move(g));
+  }
+  // Its socket (the caller's), its pidfd and its output pipe.
+  EXPECT_EQ(testing::OpenFdCount() - fds, 3 * kGofers);
+  EXPECT_EQ(testing::ThreadCount(), threads);
+  gofers.clear();  // their sockets: each gofer ends with its connection
+  (*sup)->StopAll();
+  EXPECT_EQ(testing::OpenFdCount(), fds);
+}
+
+TEST(GoferSupervisorTest, WhatAGoferLeavesInItsGroupDiesWithIt) {
+  // A process of its group that outlives it (devgofer itself cannot
+  // fork: its sandbox refuses).
+  const std::string parent = WriteScript(
+      "leaves_a_child", "#!/bin/sh\nsleep 1000 &\necho \"left $!\"\nexit 3\n");
+  LogContext ctx;
+  Exits exits;
+  auto sup = GoferSupervisor::Create(ctx, Options(parent), exits.Callback());
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  auto g = (*sup)->Start("parent", GoferSpec());
+  ASSERT_TRUE(g.ok()) << g.status();
+  GoferExit e;
+  std::string tail;
+  ASSERT_TRUE(exits.Wait(g->id, &e, &tail));
+  EXPECT_EQ(e.ToString(), "exited with status 3");
+  pid_t left = 0;
+  size_t at = tail.find("left ");
+  ASSERT_NE(at, std::string::npos) << tail;
+  ASSERT_TRUE(
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(tail.substr(at + 5)), &left))
+      << tail;
+  // Not our child (its parent was the script): watched through a pidfd.
+  fd::OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, left, 0)));
+  if (!pidfd.valid()) {
+    ASSERT_EQ(errno, ESRCH);  // gone already
+    return;
+  }
+  pollfd pf = {pidfd.get(), POLLIN, 0};
+  EXPECT_EQ(poll(&pf, 1, absl::ToInt64Milliseconds(kGuard)), 1)
+      << "pid " << left << " outlived its gofer";
 }
 
 }  // namespace

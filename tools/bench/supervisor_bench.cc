@@ -131,7 +131,8 @@ int Run(int argc, char** argv) {
       auto c = devutil::NewGoferClient(ctx, "c", std::move(g.sock));
       if (!c.ok()) {
         fprintf(stderr, "mount: %s; %s\n", c.status().ToString().c_str(),
-                (*sup)->StartFailure(g.id, absl::Now() + absl::Seconds(5))
+                (*sup)
+                    ->StartFailure(g.id, absl::Now() + absl::Seconds(5))
                     .ToString()
                     .c_str());
         return 1;
@@ -151,11 +152,12 @@ int Run(int argc, char** argv) {
     const absl::Duration stop_time = absl::Now() - s0;
     for (auto& c : clients) c->Close();
     const double dn = static_cast<double>(n);
-    printf("%7zu %10.0f %10.0f %12.2f %10d %9.1f KiB %8.0f KiB %10.1f MiB %7.2f s\n",
-           n, dn / absl::ToDoubleSeconds(start_time),
-           dn / absl::ToDoubleSeconds(served_time), fds / dn, threads,
-           rss / dn, gofers_pss / dn, gofers_pss / 1024.0,
-           absl::ToDoubleSeconds(stop_time));
+    printf(
+        "%7zu %10.0f %10.0f %12.2f %10d %9.1f KiB %8.0f KiB %10.1f MiB %7.2f "
+        "s\n",
+        n, dn / absl::ToDoubleSeconds(start_time),
+        dn / absl::ToDoubleSeconds(served_time), fds / dn, threads, rss / dn,
+        gofers_pss / dn, gofers_pss / 1024.0, absl::ToDoubleSeconds(stop_time));
   }
   return 0;
 }
