@@ -291,7 +291,8 @@ absl::Status GoferSupervisor::StartFailure(uint64_t id, absl::Time deadline) {
     for (const Impl::Ended& e : impl_->ended) {
       if (e.id != id) continue;
       return absl::FailedPreconditionError(absl::StrCat(
-          "the gofer (pid ", e.pid, ") ", e.exit.ToString(), " before serving",
+          "the gofer (pid ", e.pid, ") ", e.exit.signal > 0 ? "was " : "",
+          e.exit.ToString(), " before serving",
           e.error_line.empty() ? "" : ": ", e.error_line));
     }
     auto it = impl_->gofers.find(id);

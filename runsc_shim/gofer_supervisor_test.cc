@@ -500,6 +500,20 @@ TEST(GoferSupervisorTest, MaxGofersBoundsTheGofersAlive) {
   EXPECT_TRUE((*sup)->Start("c", GoferSpec()).ok());
 }
 
+TEST(GoferSupervisorTest, StartFailureOfAKilledGoferNamesTheSignal) {
+  LogContext ctx;
+  auto sup = GoferSupervisor::Create(ctx, Options(), nullptr);
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  auto g = (*sup)->Start("killed", GoferSpec());
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(kill(g->pid, SIGKILL), 0);
+  absl::Status s = (*sup)->StartFailure(g->id, absl::Now() + kGuard);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat(
+                               "the gofer (pid ", g->pid,
+                               ") was killed by SIGKILL before serving")));
+}
+
 TEST(GoferSupervisorTest, StartFailureOfARunningGoferIsUnavailable) {
   LogContext ctx;
   auto sup = GoferSupervisor::Create(ctx, Options(), nullptr);
