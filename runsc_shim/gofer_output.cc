@@ -76,7 +76,8 @@ std::string GoferOutput::tail() const {
 }
 
 void GoferOutput::Emit(absl::string_view line, absl::Time now) {
-  if (now - window_start_ >= absl::Seconds(1)) {
+  // A clock that went back starts a new second too.
+  if (now - window_start_ >= absl::Seconds(1) || now < window_start_) {
     NoteDropped();
     window_start_ = now;
     window_bytes_ = 0;

@@ -35,7 +35,7 @@ class GoferOutput {
   GoferOutput(const GoferOutput&) = delete;
   GoferOutput& operator=(const GoferOutput&) = delete;
 
-  // Append takes data read at now.
+  // Append takes data read at now (a monotonic clock's time, best).
   void Append(absl::string_view data, absl::Time now);
 
   // End logs the last line if it lacks its newline, and what was dropped

@@ -83,6 +83,19 @@ TEST(GoferOutputTest, RateLimitDropsAndSaysSoTheNextSecond) {
   EXPECT_EQ(out.dropped_lines(), 16u);
 }
 
+TEST(GoferOutputTest, AClockThatGoesBackStartsANewSecond) {
+  Recorder r;
+  GoferOutput out(r, "g", 10, 4096);
+  out.Append("0123456789\n", kT0);
+  out.Append("dropped\n", kT0);
+  out.Append("earlier\n", kT0 - absl::Hours(1));
+  EXPECT_THAT(r.lines,
+              ElementsAre("g: 0123456789",
+                          "W g: 1 line(s), 7 bytes, of its output not logged "
+                          "(more than 10 bytes a second)",
+                          "g: earlier"));
+}
+
 TEST(GoferOutputTest, TailKeepsTheLastBytesOfEverything) {
   Recorder r;
   GoferOutput out(r, "g", 10, 16);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,15 @@ constexpr int kMaxEvents = 64;
 // kWakeTag marks the request eventfd in the epoll set; a gofer's pidfd and
 // pipe are tagged id << 1 and id << 1 | 1 (ids start at 1).
 constexpr uint64_t kWakeTag = 0;
+
+// MonotonicNow is CLOCK_MONOTONIC as an absl::Time: the loop's deadlines
+// (SIGKILL after the grace) and the output's rate windows, which a change
+// of the wall clock must not move.
+absl::Time MonotonicNow() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return absl::TimeFromTimespec(ts);
+}
 
 bool HasNul(absl::string_view s) {
   return s.find('\0') != absl::string_view::npos;
@@ -348,7 +358,7 @@ void GoferSupervisor::Impl::Loop() {
     absl::Time deadline = NextDeadline();
     int timeout = -1;
     if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
+      absl::Duration left = deadline - MonotonicNow();
       timeout = left <= absl::ZeroDuration()
                     ? 0
                     : static_cast<int>(std::min<int64_t>(
@@ -431,7 +441,7 @@ void GoferSupervisor::Impl::ServeRequests() {
       if (g->term_sent || !g->pidfd.valid()) continue;
       SignalGofer(*g, SIGTERM);
       g->term_sent = true;
-      g->kill_at = absl::Now() + options.stop_grace;
+      g->kill_at = MonotonicNow() + options.stop_grace;
     }
     if (req == nullptr) return;
     absl::StatusOr<Started> r = DoStart(req->label, *req->spec);
@@ -537,7 +547,7 @@ void GoferSupervisor::Impl::ReadOutput(Gofer& g, int max_reads) {
   for (int i = 0; i < max_reads; ++i) {
     ssize_t n = read(g.out.get(), buf, sizeof(buf));
     if (n > 0) {
-      g.output->Append(absl::string_view(buf, n), absl::Now());
+      g.output->Append(absl::string_view(buf, n), MonotonicNow());
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -553,7 +563,7 @@ void GoferSupervisor::Impl::ReadOutput(Gofer& g, int max_reads) {
 
 void GoferSupervisor::Impl::CloseOutput(Gofer& g) {
   if (!g.out.valid()) return;
-  g.output->End(absl::Now());
+  g.output->End(MonotonicNow());
   epoll_ctl(epoll.get(), EPOLL_CTL_DEL, g.out.get(), nullptr);
   g.out.reset();
 }
@@ -614,7 +624,7 @@ absl::Time GoferSupervisor::Impl::NextDeadline() {
 }
 
 void GoferSupervisor::Impl::KillOverdue() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = MonotonicNow();
   std::vector<Gofer*> overdue;
   {
     std::unique_lock<std::mutex> l(mu);
