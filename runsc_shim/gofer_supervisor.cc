@@ -1,17 +1,14 @@
 #include "runsc_shim/gofer_supervisor.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/close_range.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,9 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -39,196 +34,37 @@
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/syserr.h"
 #include "pkg/unet/unet.h"
-
-extern char** environ;
+#include "runsc_shim/gofer_child.h"
+#include "runsc_shim/gofer_output.h"
 
 namespace gvisor::shim {
 namespace {
 
-// kGoferFd is the FD the gofer serves (--fd=3).
-constexpr int kGoferFd = 3;
-// kMaxLineBytes bounds a line of output kept for the log: a longer one is
-// logged in pieces of this size.
-constexpr size_t kMaxLineBytes = 4096;
 // kReadBytes is one read of a gofer's output; kMaxReadsPerWake bound what
 // one wake-up reads of one gofer, so that a chatty gofer cannot hold the
 // loop from the others (epoll is level-triggered: the rest comes next).
 constexpr size_t kReadBytes = 16384;
 constexpr int kMaxReadsPerWake = 4;
+// kMaxReadsAtExit bounds the reads of an exited gofer's pipe: what a pipe
+// can hold at most (fs.pipe-max-size, 1 MiB by default).
+constexpr int kMaxReadsAtExit = (1 << 20) / kReadBytes;
 // kMaxEvents is what one epoll_wait returns at most.
 constexpr int kMaxEvents = 64;
 // kWakeTag marks the request eventfd in the epoll set; a gofer's pidfd and
 // pipe are tagged id << 1 and id << 1 | 1 (ids start at 1).
 constexpr uint64_t kWakeTag = 0;
 
-// Environment variables meant for the shim alone (systemd's), never passed
-// to a gofer: it would otherwise take the shim's notify socket or sockets.
-constexpr absl::string_view kPrivateEnv[] = {
-    "LISTEN_FDS=",    "LISTEN_PID=",    "LISTEN_FDNAMES=",
-    "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID="};
-
-// ChildStep names what failed in the child before (or at) exec.
-enum ChildStep : int {
-  kStepExec = 0,
-  kStepPdeathsig,
-  kStepSetpgid,
-  kStepMoveFd,
-  kStepDup2,
-  kStepCloseRange,
-};
-
-const char* ChildStepName(int step) {
-  switch (step) {
-    case kStepExec:
-      return "execve";
-    case kStepPdeathsig:
-      return "prctl(PR_SET_PDEATHSIG)";
-    case kStepSetpgid:
-      return "setpgid";
-    case kStepMoveFd:
-      return "fcntl(F_DUPFD)";
-    case kStepDup2:
-      return "dup2";
-    case kStepCloseRange:
-      return "close_range";
-  }
-  return "start-up";
-}
-
-// ChildError is what a child that could not exec writes on its error pipe.
-struct ChildError {
-  int step;
-  int err;
-};
-
-// ChildFds are the FDs the child arranges as 0..3, and its error pipe.
-struct ChildFds {
-  int devnull;
-  int out;
-  int sock;
-  int err;
-};
-
-// KernelSigaction is the kernel's struct sigaction (x86-64 and arm64
-// layout): the child calls rt_sigaction itself, past libc's (and a
-// sanitizer's) wrappers.
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)();
-  uint64_t mask;
-};
-
-// ChildMain runs in the forked child, up to exec: async-signal-safe calls
-// only, on memory prepared before the fork. It never returns.
-[[noreturn]] void ChildMain(ChildFds f, pid_t parent, char* const* argv,
-                            char* const* envp) {
-  auto fail = [&f](int step) {
-    ChildError e = {step, errno};
-    (void)!write(f.err, &e, sizeof(e));
-    _exit(127);
-  };
-  // The error pipe first, so that a failure can always be reported.
-  if (f.err <= kGoferFd) {
-    int moved = fcntl(f.err, F_DUPFD_CLOEXEC, kGoferFd + 1);
-    if (moved < 0) _exit(127);
-    f.err = moved;
-  }
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(kStepPdeathsig);
-  // The supervisor died before PDEATHSIG was set: nobody would reap or
-  // stop this gofer.
-  if (getppid() != parent) _exit(127);
-  if (setpgid(0, 0) != 0) fail(kStepSetpgid);
-  // Every source above the targets, so that no dup2 overwrites one still
-  // to be copied (and dup2 never meets a source equal to its target,
-  // which would keep close-on-exec set).
-  for (int* fd : {&f.devnull, &f.out, &f.sock}) {
-    if (*fd <= kGoferFd) {
-      int moved = fcntl(*fd, F_DUPFD_CLOEXEC, kGoferFd + 1);
-      if (moved < 0) fail(kStepMoveFd);
-      *fd = moved;
-    }
-  }
-  if (dup2(f.devnull, 0) < 0 || dup2(f.out, 1) < 0 || dup2(f.out, 2) < 0 ||
-      dup2(f.sock, kGoferFd) < 0) {
-    fail(kStepDup2);
-  }
-  // Every other FD closes at exec (the error pipe stays open until then).
-  if (syscall(SYS_close_range, kGoferFd + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    fail(kStepCloseRange);
-  }
-  // Default dispositions (an ignored signal stays ignored across exec),
-  // then nothing blocked (the supervisor's thread blocks everything).
-  KernelSigaction dfl = {};
-  dfl.handler = SIG_DFL;
-  for (int sig = 1; sig < _NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
-  }
-  uint64_t none = 0;
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(none));
-  execve(argv[0], argv, envp);
-  fail(kStepExec);
-  _exit(127);
-}
-
-// Exhausted is the status of a resource that ran out (EMFILE, EAGAIN, ...):
-// RESOURCE_EXHAUSTED with the errno; other errnos keep their own code.
-absl::Status ResourceError(int err, absl::string_view what) {
-  absl::Status s = syserr::FromErrno(err, what);
-  switch (err) {
-    case EMFILE:
-    case ENFILE:
-    case EAGAIN:
-    case ENOMEM:
-    case ENOSPC:
-      return syserr::WithCode(absl::StatusCode::kResourceExhausted, s);
-    default:
-      return s;
-  }
+// MonotonicNow is CLOCK_MONOTONIC as an absl::Time: the loop's deadlines
+// (SIGKILL after the grace) and the output's rate windows, which a change
+// of the wall clock must not move.
+absl::Time MonotonicNow() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return absl::TimeFromTimespec(ts);
 }
 
 bool HasNul(absl::string_view s) {
   return s.find('\0') != absl::string_view::npos;
-}
-
-// StripGlogPrefix returns line without glog's "E1201 21:30:00.123456 42
-// file.cc:12] " prefix, and its severity letter ('\0' if none).
-absl::string_view StripGlogPrefix(absl::string_view line, char* severity) {
-  *severity = '\0';
-  if (line.size() > 2 &&
-      absl::string_view("IWEF").find(line[0]) != absl::string_view::npos &&
-      absl::ascii_isdigit(static_cast<unsigned char>(line[1]))) {
-    size_t end = line.find("] ");
-    if (end != absl::string_view::npos) {
-      *severity = line[0];
-      return line.substr(end + 2);
-    }
-  }
-  return line;
-}
-
-// ErrorLine picks, from the end of a gofer's output, the line that says
-// why it stopped: the last error (glog E or F), else the last line that is
-// not an INFO or WARNING (a usage error), else the last line.
-std::string ErrorLine(absl::string_view tail) {
-  std::vector<absl::string_view> lines;
-  for (absl::string_view rest = tail; !rest.empty();) {
-    size_t nl = rest.find('\n');
-    absl::string_view line = rest.substr(0, nl);
-    rest = nl == absl::string_view::npos ? "" : rest.substr(nl + 1);
-    line = absl::StripAsciiWhitespace(line);
-    if (!line.empty()) lines.push_back(line);
-  }
-  absl::string_view plain, last;
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    char sev;
-    absl::string_view text = StripGlogPrefix(*it, &sev);
-    if (sev == 'E' || sev == 'F') return std::string(text);
-    if (sev == '\0' && plain.empty()) plain = text;
-    if (last.empty()) last = text;
-  }
-  return std::string(plain.empty() ? last : plain);
 }
 
 }  // namespace
@@ -289,13 +125,8 @@ struct GoferSupervisor::Impl {
     std::string label;
     // Loop thread only.
     fd::OwnedFd pidfd;
-    fd::OwnedFd out;   // the read end of its stdout and stderr
-    std::string line;  // a line of output not yet complete
-    std::string tail;  // its last output, kTailBytes at most once trimmed
-    absl::Time window_start = absl::InfinitePast();
-    size_t window_bytes = 0;   // logged in the current second
-    size_t dropped_bytes = 0;  // not logged, over the rate
-    size_t dropped_lines = 0;
+    fd::OwnedFd out;  // the read end of its stdout and stderr
+    std::unique_ptr<GoferOutput> output;
     bool term_sent = false;
     bool kill_sent = false;
     absl::Time kill_at = absl::InfiniteFuture();
@@ -356,10 +187,7 @@ struct GoferSupervisor::Impl {
   absl::StatusOr<Started> DoStart(absl::string_view label,
                                   const GoferSpec& spec);
   void SignalGofer(Gofer& g, int sig);
-  void ReadOutput(Gofer& g, bool to_end);
-  void AppendOutput(Gofer& g, absl::string_view data);
-  void EmitLine(Gofer& g, absl::string_view line);
-  void NoteDropped(Gofer& g);
+  void ReadOutput(Gofer& g, int max_reads);
   void CloseOutput(Gofer& g);
   void Reap(Gofer& g);
   absl::Time NextDeadline();
@@ -463,7 +291,8 @@ absl::Status GoferSupervisor::StartFailure(uint64_t id, absl::Time deadline) {
     for (const Impl::Ended& e : impl_->ended) {
       if (e.id != id) continue;
       return absl::FailedPreconditionError(absl::StrCat(
-          "the gofer (pid ", e.pid, ") ", e.exit.ToString(), " before serving",
+          "the gofer (pid ", e.pid, ") ", e.exit.signal > 0 ? "was " : "",
+          e.exit.ToString(), " before serving",
           e.error_line.empty() ? "" : ": ", e.error_line));
     }
     auto it = impl_->gofers.find(id);
@@ -519,7 +348,7 @@ void GoferSupervisor::Impl::Loop() {
     absl::Time deadline = NextDeadline();
     int timeout = -1;
     if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
+      absl::Duration left = deadline - MonotonicNow();
       timeout = left <= absl::ZeroDuration()
                     ? 0
                     : static_cast<int>(std::min<int64_t>(
@@ -550,7 +379,7 @@ void GoferSupervisor::Impl::Loop() {
       // Only this thread erases gofers: g stays valid until Reap.
       if (g == nullptr || !g->pidfd.valid()) continue;
       if (tag & 1) {
-        if (g->out.valid()) ReadOutput(*g, false);
+        if (g->out.valid()) ReadOutput(*g, kMaxReadsPerWake);
       } else {
         Reap(*g);
       }
@@ -602,7 +431,7 @@ void GoferSupervisor::Impl::ServeRequests() {
       if (g->term_sent || !g->pidfd.valid()) continue;
       SignalGofer(*g, SIGTERM);
       g->term_sent = true;
-      g->kill_at = absl::Now() + options.stop_grace;
+      g->kill_at = MonotonicNow() + options.stop_grace;
     }
     if (req == nullptr) return;
     absl::StatusOr<Started> r = DoStart(req->label, *req->spec);
@@ -628,7 +457,6 @@ absl::StatusOr<GoferSupervisor::Started> GoferSupervisor::Impl::DoStart(
     }
   }
   const std::string what = absl::StrCat("gofer for ", label);
-  // Everything exec needs, built before the fork.
   std::vector<std::string> args = {options.binary,
                                    absl::StrCat("--fd=", kGoferFd),
                                    absl::StrCat("--root=", spec.root)};
@@ -641,75 +469,9 @@ absl::StatusOr<GoferSupervisor::Started> GoferSupervisor::Impl::DoStart(
   if (spec.readonly) args.push_back("--readonly");
   args.insert(args.end(), options.extra_flags.begin(),
               options.extra_flags.end());
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    absl::string_view v(*e);
-    bool keep = true;
-    for (absl::string_view p : kPrivateEnv) {
-      if (absl::StartsWith(v, p)) keep = false;
-    }
-    if (keep) envp.push_back(*e);
-  }
-  envp.push_back(nullptr);
-
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    return ResourceError(errno, what + ": socketpair");
-  }
-  fd::OwnedFd mine(sv[0]), theirs(sv[1]);
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return ResourceError(errno, what + ": pipe2");
-  fd::OwnedFd out_r(p[0]), out_w(p[1]);
-  if (fcntl(out_r.get(), F_SETFL, O_NONBLOCK) != 0) {
-    return syserr::FromLastErrno(what + ": fcntl(O_NONBLOCK)");
-  }
-  if (pipe2(p, O_CLOEXEC) != 0) return ResourceError(errno, what + ": pipe2");
-  fd::OwnedFd err_r(p[0]), err_w(p[1]);
-  fd::OwnedFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!devnull.valid()) {
-    return ResourceError(errno, what + ": open /dev/null");
-  }
-  const ChildFds child_fds = {devnull.get(), out_w.get(), theirs.get(),
-                              err_w.get()};
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) ChildMain(child_fds, parent, argv.data(), envp.data());
-  if (pid < 0) return ResourceError(errno, what + ": fork");
-  theirs.reset();
-  out_w.reset();
-  err_w.reset();
-  devnull.reset();
-  // The child cannot be reaped by anyone but us until we wait for it, so
-  // its pid names it here.
-  fd::OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  const int pidfd_err = errno;
-  // The child closes its end at exec, or reports why it could not.
-  ChildError ce = {};
-  ssize_t got;
-  do {
-    got = read(err_r.get(), &ce, sizeof(ce));
-  } while (got < 0 && errno == EINTR);
-  if (got != 0 || !pidfd.valid()) {
-    if (got != static_cast<ssize_t>(sizeof(ce))) kill(pid, SIGKILL);
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    if (got == static_cast<ssize_t>(sizeof(ce))) {
-      absl::Status s = syserr::FromErrno(
-          ce.err, ce.step == kStepExec
-                      ? absl::StrCat("cannot run ", options.binary)
-                      : absl::StrCat("cannot start ", options.binary, ": ",
-                                     ChildStepName(ce.step)));
-      return syserr::WithCode(absl::StatusCode::kFailedPrecondition, s);
-    }
-    if (got != 0) {
-      return absl::InternalError(
-          absl::StrCat(what, ": the child ended before exec"));
-    }
-    return ResourceError(pidfd_err, what + ": pidfd_open");
-  }
+  absl::StatusOr<ForkedGofer> child = ForkGofer(args);
+  if (!child.ok()) return syserr::WithContext(child.status(), what);
+  const pid_t pid = child->pid;
   auto g = std::make_unique<Gofer>();
   {
     std::unique_lock<std::mutex> l(mu);
@@ -717,25 +479,30 @@ absl::StatusOr<GoferSupervisor::Started> GoferSupervisor::Impl::DoStart(
   }
   g->pid = pid;
   g->label = std::string(label);
+  g->pidfd = std::move(child->pidfd);
+  g->out = std::move(child->output);
+  g->output = std::make_unique<GoferOutput>(
+      ctx, absl::StrCat("gofer for ", label, " (pid ", pid, ")"),
+      kMaxLogBytesPerSecond, kTailBytes);
   epoll_event ev = {};
   ev.events = EPOLLIN;
   ev.data.u64 = g->id << 1;
-  bool added_pidfd =
-      epoll_ctl(epoll.get(), EPOLL_CTL_ADD, pidfd.get(), &ev) == 0;
+  const bool added_pidfd =
+      epoll_ctl(epoll.get(), EPOLL_CTL_ADD, g->pidfd.get(), &ev) == 0;
   ev.data.u64 = g->id << 1 | 1;
   if (!added_pidfd ||
-      epoll_ctl(epoll.get(), EPOLL_CTL_ADD, out_r.get(), &ev) != 0) {
+      epoll_ctl(epoll.get(), EPOLL_CTL_ADD, g->out.get(), &ev) != 0) {
     const int err = errno;
-    if (added_pidfd)
-      epoll_ctl(epoll.get(), EPOLL_CTL_DEL, pidfd.get(), nullptr);
+    if (added_pidfd) {
+      epoll_ctl(epoll.get(), EPOLL_CTL_DEL, g->pidfd.get(), nullptr);
+    }
     kill(-pid, SIGKILL);
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     return ResourceError(err, what + ": epoll_ctl");
   }
-  g->pidfd = std::move(pidfd);
-  g->out = std::move(out_r);
-  absl::StatusOr<unet::Socket> sock = unet::Socket::FromFd(std::move(mine));
+  absl::StatusOr<unet::Socket> sock =
+      unet::Socket::FromFd(std::move(child->sock));
   if (!sock.ok()) {
     // A socket pair is a socket: this does not happen; the gofer is
     // stopped and reaped as any other.
@@ -765,12 +532,12 @@ void GoferSupervisor::Impl::SignalGofer(Gofer& g, int sig) {
   }
 }
 
-void GoferSupervisor::Impl::ReadOutput(Gofer& g, bool to_end) {
+void GoferSupervisor::Impl::ReadOutput(Gofer& g, int max_reads) {
   char buf[kReadBytes];
-  for (int i = 0; to_end || i < kMaxReadsPerWake; ++i) {
+  for (int i = 0; i < max_reads; ++i) {
     ssize_t n = read(g.out.get(), buf, sizeof(buf));
     if (n > 0) {
-      AppendOutput(g, absl::string_view(buf, n));
+      g.output->Append(absl::string_view(buf, n), MonotonicNow());
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -784,69 +551,20 @@ void GoferSupervisor::Impl::ReadOutput(Gofer& g, bool to_end) {
   }
 }
 
-void GoferSupervisor::Impl::AppendOutput(Gofer& g, absl::string_view data) {
-  g.tail.append(data.data(), data.size());
-  if (g.tail.size() > 2 * kTailBytes)
-    g.tail.erase(0, g.tail.size() - kTailBytes);
-  while (!data.empty()) {
-    size_t nl = data.find('\n');
-    absl::string_view piece = data.substr(0, nl);
-    size_t room = kMaxLineBytes - g.line.size();
-    if (piece.size() > room) {
-      g.line.append(piece.data(), room);
-      EmitLine(g, g.line);
-      g.line.clear();
-      data.remove_prefix(room);
-      continue;
-    }
-    g.line.append(piece.data(), piece.size());
-    if (nl == absl::string_view::npos) return;
-    EmitLine(g, g.line);
-    g.line.clear();
-    data.remove_prefix(nl + 1);
-  }
-}
-
-void GoferSupervisor::Impl::EmitLine(Gofer& g, absl::string_view line) {
-  const absl::Time now = absl::Now();
-  if (now - g.window_start >= absl::Seconds(1)) {
-    NoteDropped(g);
-    g.window_start = now;
-    g.window_bytes = 0;
-  }
-  if (g.window_bytes + line.size() > kMaxLogBytesPerSecond) {
-    g.dropped_bytes += line.size();
-    ++g.dropped_lines;
-    return;
-  }
-  g.window_bytes += line.size();
-  ctx.Infof("gofer for %s (pid %d): %s", g.label, g.pid, line);
-}
-
-void GoferSupervisor::Impl::NoteDropped(Gofer& g) {
-  if (g.dropped_lines == 0) return;
-  ctx.Warningf(
-      "gofer for %s (pid %d): %d line(s), %d bytes, of its output not logged "
-      "(more than %d bytes a second)",
-      g.label, g.pid, g.dropped_lines, g.dropped_bytes, kMaxLogBytesPerSecond);
-  g.dropped_lines = 0;
-  g.dropped_bytes = 0;
-}
-
 void GoferSupervisor::Impl::CloseOutput(Gofer& g) {
   if (!g.out.valid()) return;
-  if (!g.line.empty()) {
-    EmitLine(g, g.line);
-    g.line.clear();
-  }
-  NoteDropped(g);
+  g.output->End(MonotonicNow());
   epoll_ctl(epoll.get(), EPOLL_CTL_DEL, g.out.get(), nullptr);
   g.out.reset();
 }
 
 void GoferSupervisor::Impl::Reap(Gofer& g) {
-  // It has exited: everything it wrote is in the pipe.
-  if (g.out.valid()) ReadOutput(g, true);
+  // It has exited: whatever is left of its process group goes with it
+  // (its id is not reused before the reap), and everything it wrote is in
+  // the pipe (read to the end, unless something it left behind still
+  // writes: the rest is then not waited for).
+  kill(-g.pid, SIGKILL);
+  if (g.out.valid()) ReadOutput(g, kMaxReadsAtExit);
   CloseOutput(g);
   GoferExit exit;
   siginfo_t si = {};
@@ -866,7 +584,7 @@ void GoferSupervisor::Impl::Reap(Gofer& g) {
   }
   epoll_ctl(epoll.get(), EPOLL_CTL_DEL, g.pidfd.get(), nullptr);
   g.pidfd.reset();
-  if (g.tail.size() > kTailBytes) g.tail.erase(0, g.tail.size() - kTailBytes);
+  const std::string tail = g.output->tail();
   const std::string how =
       absl::StrCat("gofer for ", g.label, " (pid ", g.pid, ") ",
                    g.term_sent ? "stopped: " : "", exit.ToString());
@@ -876,11 +594,11 @@ void GoferSupervisor::Impl::Reap(Gofer& g) {
     std::unique_lock<std::mutex> l(mu);
     g.reaped = true;
     --running;
-    ended.push_back(Ended{g.id, g.pid, exit, ErrorLine(g.tail)});
+    ended.push_back(Ended{g.id, g.pid, exit, ErrorLine(tail)});
     while (ended.size() > kExitHistory) ended.pop_front();
     changed.notify_all();
   }
-  if (on_exit) on_exit(g.id, exit, g.tail);
+  if (on_exit) on_exit(g.id, exit, tail);
   std::unique_lock<std::mutex> l(mu);
   gofers.erase(g.id);
   changed.notify_all();
@@ -896,7 +614,7 @@ absl::Time GoferSupervisor::Impl::NextDeadline() {
 }
 
 void GoferSupervisor::Impl::KillOverdue() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = MonotonicNow();
   std::vector<Gofer*> overdue;
   {
     std::unique_lock<std::mutex> l(mu);

@@ -12,20 +12,25 @@
 // default sandbox (seccomp-bpf, capabilities dropped, no_new_privs;
 // tools/devgofer/sandbox.h) confines it. In the child, before exec:
 // PR_SET_PDEATHSIG(SIGKILL) (checked against a parent that died first),
-// its own process group (setpgid(0, 0)), FD 0 on /dev/null, FD 1 and 2 on a
-// pipe the supervisor reads, FD 3 the gofer's end of the pair, every other
-// FD closed, signals unblocked and reset. PDEATHSIG fires when the *thread*
-// that forked exits, so every fork happens on the supervisor's own thread,
-// which lives as long as the supervisor: never on a caller's (gRPC) thread.
+// its own process group (setpgid(0, 0)), FD 0 on /dev/null, FD 1 and 2 on
+// a pipe the supervisor reads, FD 3 the gofer's end of the pair, every
+// other FD closed, signals unblocked and reset, systemd's variables for
+// the shim (NOTIFY_SOCKET, LISTEN_*) left out of its environment
+// (gofer_child.h). PDEATHSIG fires when the *thread* that forked exits, so
+// every fork happens on the supervisor's own thread, which lives as long
+// as the supervisor: never on a caller's (gRPC) thread.
 //
 // One thread watches every gofer: a pidfd each (pidfd_open), polled with
 // the gofers' output pipes through one epoll set. A gofer that exits is
-// reaped at once (waitid P_PIDFD) and reported to on_exit; what it wrote is
-// logged through the context's logger, a line at a time, prefixed with its
+// reaped at once (waitid P_PIDFD; whatever is left in its process group is
+// SIGKILLed first) and reported to on_exit; what it wrote is logged
+// through the context's logger, a line at a time, prefixed with its
 // container's name, at most kMaxLogBytesPerSecond per gofer (the rest is
 // counted and dropped, so a gofer cannot flood the shim's log), and the
-// last kTailBytes are kept for error messages. Each gofer costs the shim
-// three FDs (its socket, its pidfd, its output pipe) and no thread.
+// last kTailBytes are kept for error messages (gofer_output.h). Each gofer
+// costs the shim three FDs (its socket, its pidfd, its output pipe) and no
+// thread. The shim must not reap children it did not start with a
+// waitpid(-1), nor set SIGCHLD to SIG_IGN (the kernel would reap them).
 //
 // Nothing here depends on gRPC or on the registry. Thread-safe.
 

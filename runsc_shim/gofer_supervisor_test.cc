@@ -8,24 +8,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -47,6 +53,8 @@ namespace {
 using ::testing::HasSubstr;
 
 const char* g_binary = nullptr;
+// g_probe prints what the child set up (gofer_supervisor_probe.cc).
+const char* g_probe = nullptr;
 
 // kGuard bounds every wait: a failure guard, never a timed assertion.
 constexpr absl::Duration kGuard = absl::Seconds(60);
@@ -421,23 +429,24 @@ TEST(GoferSupervisorTest, WithoutCapSysAdminTheStartFailureSaysSo) {
     close(p[0]);
     std::string msg;
     [&] {
-      if (prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0) {
-        msg = "PR_CAPBSET_DROP failed";
-        return;
-      }
       struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
       struct __user_cap_data_struct d[2] = {};
       if (syscall(SYS_capget, &h, d) != 0) {
         msg = "capget failed";
         return;
       }
-      for (auto& x : d) {
-        if (&x == &d[CAP_TO_INDEX(CAP_SYS_ADMIN)]) {
-          x.effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-          x.permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-          x.inheritable &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-        }
+      __user_cap_data_struct& x = d[CAP_TO_INDEX(CAP_SYS_ADMIN)];
+      const uint32_t bit = CAP_TO_MASK(CAP_SYS_ADMIN);
+      // Without CAP_SETPCAP (not root) the bounding set stays, and so
+      // does the gofer's lack of CAP_SYS_ADMIN.
+      if (prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0 &&
+          (x.permitted & bit) != 0) {
+        msg = "PR_CAPBSET_DROP failed";
+        return;
       }
+      x.effective &= ~bit;
+      x.permitted &= ~bit;
+      x.inheritable &= ~bit;
       if (syscall(SYS_capset, &h, d) != 0) {
         msg = "capset failed";
         return;
@@ -492,6 +501,20 @@ TEST(GoferSupervisorTest, MaxGofersBoundsTheGofersAlive) {
   EXPECT_TRUE((*sup)->Start("c", GoferSpec()).ok());
 }
 
+TEST(GoferSupervisorTest, StartFailureOfAKilledGoferNamesTheSignal) {
+  LogContext ctx;
+  auto sup = GoferSupervisor::Create(ctx, Options(), nullptr);
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  auto g = (*sup)->Start("killed", GoferSpec());
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(kill(g->pid, SIGKILL), 0);
+  absl::Status s = (*sup)->StartFailure(g->id, absl::Now() + kGuard);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat(
+                               "the gofer (pid ", g->pid,
+                               ") was killed by SIGKILL before serving")));
+}
+
 TEST(GoferSupervisorTest, StartFailureOfARunningGoferIsUnavailable) {
   LogContext ctx;
   auto sup = GoferSupervisor::Create(ctx, Options(), nullptr);
@@ -535,20 +558,276 @@ TEST(GoferSupervisorTest, OutputIsRateLimitedAndItsTailKept) {
               HasSubstr("last line"));
 }
 
+TEST(GoferSupervisorTest, ChildHasFourFdsDefaultSignalsItsGroupAndPdeathsig) {
+  // What the child must not inherit: an FD without close-on-exec, an
+  // ignored signal, systemd's variables meant for the shim.
+  fd::OwnedFd leaked(open("/dev/null", O_RDONLY));
+  ASSERT_TRUE(leaked.valid());
+  struct sigaction ign = {}, old_usr2 = {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGUSR2, &ign, &old_usr2), 0);
+  setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+  setenv("LISTEN_FDS", "1", 1);
+  setenv("PROBE_KEPT", "kept", 1);
+  std::string tail;
+  GoferExit e;
+  {
+    LogContext ctx;
+    Exits exits;
+    SupervisorOptions o = Options(g_probe);
+    o.extra_flags = {"--extra"};
+    auto sup = GoferSupervisor::Create(ctx, o, exits.Callback());
+    ASSERT_TRUE(sup.ok()) << sup.status();
+    GoferSpec spec;
+    spec.allow = {"null"};
+    spec.cdi_specs = {"/etc/cdi/x.yaml"};
+    spec.cdi_devices = {"example.com/dev=x"};
+    spec.readonly = true;
+    auto g = (*sup)->Start("probe", spec);
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_TRUE(exits.Wait(g->id, &e, &tail));
+  }
+  sigaction(SIGUSR2, &old_usr2, nullptr);
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("LISTEN_FDS");
+  unsetenv("PROBE_KEPT");
+  EXPECT_EQ(e.ToString(), "exited with status 0") << tail;
+  EXPECT_THAT(tail, HasSubstr("args: --fd=3 --root=/dev --allow=null "
+                              "--cdi_spec=/etc/cdi/x.yaml "
+                              "--cdi_device=example.com/dev=x --private_dir "
+                              "--readonly --extra\n"));
+  EXPECT_THAT(tail, HasSubstr("fds: 0 1 2 3\n"));
+  EXPECT_THAT(tail, HasSubstr("fd0: /dev/null\n"));
+  EXPECT_THAT(tail, HasSubstr("fd1 and fd2: one pipe\n"));
+  EXPECT_THAT(tail, HasSubstr("fd3: socket\n"));
+  EXPECT_THAT(tail, HasSubstr("SigBlk: 0000000000000000\n"));
+  EXPECT_THAT(tail, HasSubstr("SigIgn: 0000000000000000\n"));
+  EXPECT_THAT(tail, HasSubstr("own process group: yes\n"));
+  EXPECT_THAT(tail, HasSubstr(absl::StrCat("pdeathsig: ", SIGKILL, "\n")));
+  EXPECT_THAT(tail, HasSubstr("env NOTIFY_SOCKET: (unset)\n"));
+  EXPECT_THAT(tail, HasSubstr("env LISTEN_FDS: (unset)\n"));
+  EXPECT_THAT(tail, HasSubstr("env PROBE_KEPT: kept\n"));
+}
+
+TEST(GoferSupervisorTest, GoferDiesWithTheSupervisorsProcess) {
+  // Only SIGKILL ends it; nobody sends one but the kernel's PDEATHSIG.
+  const std::string stubborn = WriteScript(
+      "stubborn_orphan", "#!/bin/sh\ntrap '' TERM\nexec sleep 1000\n");
+  // A child that is a subreaper (so that the orphaned gofer becomes its
+  // own), whose child runs the supervisor and dies by SIGKILL.
+  pid_t mid = fork();
+  ASSERT_GE(mid, 0);
+  if (mid == 0) {
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) _exit(10);
+    int p[2];
+    if (pipe(p) != 0) _exit(11);
+    pid_t shim = fork();
+    if (shim < 0) _exit(12);
+    if (shim == 0) {
+      LogContext ctx;
+      auto sup = GoferSupervisor::Create(ctx, Options(stubborn), nullptr);
+      if (!sup.ok()) _exit(13);
+      auto g = (*sup)->Start("orphan", GoferSpec());
+      if (!g.ok()) _exit(14);
+      pid_t pid = g->pid;
+      (void)!write(p[1], &pid, sizeof(pid));
+      kill(getpid(), SIGKILL);
+      _exit(15);
+    }
+    close(p[1]);
+    pid_t gofer = -1;
+    if (read(p[0], &gofer, sizeof(gofer)) != sizeof(gofer)) _exit(16);
+    int st = 0;
+    if (waitpid(shim, &st, 0) != shim || !WIFSIGNALED(st)) _exit(17);
+    // The gofer is ours now; it must die without anyone's help.
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, gofer, 0));
+    if (pidfd < 0) _exit(18);
+    pollfd pf = {pidfd, POLLIN, 0};
+    if (poll(&pf, 1, absl::ToInt64Milliseconds(kGuard)) != 1) {
+      kill(gofer, SIGKILL);
+      waitpid(gofer, nullptr, 0);
+      _exit(19);
+    }
+    if (waitpid(gofer, &st, 0) != gofer) _exit(20);
+    _exit(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : 21);
+  }
+  int st = 0;
+  ASSERT_EQ(waitpid(mid, &st, 0), mid);
+  ASSERT_TRUE(WIFEXITED(st)) << st;
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+TEST(GoferSupervisorTest, OnExitMayStartAgain) {
+  LogContext ctx;
+  Exits exits;
+  std::mutex mu;
+  std::condition_variable cv;
+  GoferSupervisor* sup_ptr = nullptr;  // set before any gofer runs
+  std::optional<absl::StatusOr<GoferSupervisor::Started>> again;
+  uint64_t first = 0;
+  GoferSupervisor::OnExit record = exits.Callback();
+  auto sup = GoferSupervisor::Create(
+      ctx, Options(),
+      [&](uint64_t id, const GoferExit& e, const std::string& tail) {
+        record(id, e, tail);
+        std::lock_guard<std::mutex> l(mu);
+        if (id != first) return;
+        again = sup_ptr->Start("again", GoferSpec());
+        cv.notify_all();
+      });
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    sup_ptr = sup->get();
+  }
+  auto g = (*sup)->Start("first", GoferSpec());
+  ASSERT_TRUE(g.ok()) << g.status();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    first = g->id;
+  }
+  ASSERT_EQ(kill(g->pid, SIGKILL), 0);
+  std::unique_lock<std::mutex> l(mu);
+  ASSERT_TRUE(cv.wait_until(l, absl::ToChronoTime(absl::Now() + kGuard),
+                            [&] { return again.has_value(); }));
+  ASSERT_TRUE(again->ok()) << again->status();
+  const uint64_t second = (*again)->id;
+  l.unlock();
+  EXPECT_EQ((*sup)->Running(), 1u);
+  ASSERT_TRUE((*sup)->Stop(second).ok());
+  // Stopped (exited 0, or killed by the SIGTERM if it came before devgofer
+  // took SIGTERM over) and reported once.
+  EXPECT_EQ(exits.Reports(second), 1);
+  EXPECT_EQ((*sup)->Running(), 0u);
+}
+
+TEST(GoferSupervisorTest, StartsAndStopsFromManyThreads) {
+  LogContext ctx;
+  Exits exits;
+  auto sup = GoferSupervisor::Create(ctx, Options(), exits.Callback());
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        auto g = (*sup)->Start(absl::StrCat("t", t, "-", i), GoferSpec());
+        if (!g.ok()) {
+          ++failures;
+          continue;
+        }
+        // Every other one dies first.
+        if (i % 2) kill(g->pid, SIGKILL);
+        if (!(*sup)->Stop(g->id).ok()) ++failures;
+        if (exits.Reports(g->id) != 1) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ((*sup)->Running(), 0u);
+  EXPECT_TRUE(NoChildLeft());
+}
+
+TEST(GoferSupervisorTest, StartWithoutFdsLeftIsResourceExhausted) {
+  LogContext ctx;
+  auto sup = GoferSupervisor::Create(ctx, Options(), nullptr);
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  rlimit old;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  fd::OwnedFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(null.valid());
+  std::vector<fd::OwnedFd> fill;
+  absl::Status s;
+  {
+    rlimit low = {static_cast<rlim_t>(testing::OpenFdCount() + 64),
+                  old.rlim_max};
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    for (;;) {
+      fd::OwnedFd f(fcntl(null.get(), F_DUPFD_CLOEXEC, 0));
+      if (!f.valid()) break;
+      fill.push_back(std::move(f));
+    }
+    s = (*sup)->Start("no-fds", GoferSpec()).status();
+    fill.clear();
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(syserr::ToErrno(s), EMFILE) << s;
+  EXPECT_EQ((*sup)->Running(), 0u);
+  auto g = (*sup)->Start("fds-again", GoferSpec());
+  EXPECT_TRUE(g.ok()) << g.status();
+}
+
+TEST(GoferSupervisorTest, EachGoferCostsThreeFdsAndNoThread) {
+  LogContext ctx;
+  auto sup = GoferSupervisor::Create(ctx, Options(), nullptr);
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  const int fds = testing::OpenFdCount();
+  const int threads = testing::ThreadCount();
+  constexpr int kGofers = 16;
+  std::vector<GoferSupervisor::Started> gofers;
+  for (int i = 0; i < kGofers; ++i) {
+    auto g = (*sup)->Start(absl::StrCat("g", i), GoferSpec());
+    ASSERT_TRUE(g.ok()) << g.status();
+    gofers.push_back(*std::move(g));
+  }
+  // Its socket (the caller's), its pidfd and its output pipe.
+  EXPECT_EQ(testing::OpenFdCount() - fds, 3 * kGofers);
+  EXPECT_EQ(testing::ThreadCount(), threads);
+  gofers.clear();  // their sockets: each gofer ends with its connection
+  (*sup)->StopAll();
+  EXPECT_EQ(testing::OpenFdCount(), fds);
+}
+
+TEST(GoferSupervisorTest, WhatAGoferLeavesInItsGroupDiesWithIt) {
+  // A process of its group that outlives it (devgofer itself cannot
+  // fork: its sandbox refuses).
+  const std::string parent = WriteScript(
+      "leaves_a_child", "#!/bin/sh\nsleep 1000 &\necho \"left $!\"\nexit 3\n");
+  LogContext ctx;
+  Exits exits;
+  auto sup = GoferSupervisor::Create(ctx, Options(parent), exits.Callback());
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  auto g = (*sup)->Start("parent", GoferSpec());
+  ASSERT_TRUE(g.ok()) << g.status();
+  GoferExit e;
+  std::string tail;
+  ASSERT_TRUE(exits.Wait(g->id, &e, &tail));
+  EXPECT_EQ(e.ToString(), "exited with status 3");
+  pid_t left = 0;
+  size_t at = tail.find("left ");
+  ASSERT_NE(at, std::string::npos) << tail;
+  ASSERT_TRUE(
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(tail.substr(at + 5)), &left))
+      << tail;
+  // Not our child (its parent was the script): watched through a pidfd.
+  fd::OwnedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, left, 0)));
+  if (!pidfd.valid()) {
+    ASSERT_EQ(errno, ESRCH);  // gone already
+    return;
+  }
+  pollfd pf = {pidfd.get(), POLLIN, 0};
+  EXPECT_EQ(poll(&pf, 1, absl::ToInt64Milliseconds(kGuard)), 1)
+      << "pid " << left << " outlived its gofer";
+}
+
 }  // namespace
 }  // namespace gvisor::shim
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc != 2) {
-    fprintf(stderr, "usage: gofer_supervisor_test DEVGOFER\n");
+  if (argc != 3) {
+    fprintf(stderr, "usage: gofer_supervisor_test DEVGOFER PROBE\n");
     return 2;
   }
-  char* real = realpath(argv[1], nullptr);
-  if (real == nullptr) {
-    perror(argv[1]);
-    return 2;
+  for (int i : {1, 2}) {
+    char* real = realpath(argv[i], nullptr);
+    if (real == nullptr) {
+      perror(argv[i]);
+      return 2;
+    }
+    (i == 1 ? gvisor::shim::g_binary : gvisor::shim::g_probe) = real;
   }
-  gvisor::shim::g_binary = real;
   return RUN_ALL_TESTS();
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "runsc_shim/gofer_output.h"
 #include "runsc_shim/validate.h"
 
 namespace gvisor::shim {
@@ -19,36 +20,6 @@ namespace {
 // kStartFailureWait bounds the wait for a gofer whose socket ended to exit,
 // so that its own reason can be told.
 constexpr absl::Duration kStartFailureWait = absl::Seconds(2);
-
-// GlogSeverity returns the severity letter of a glog line ("E20261201
-// 12:00:00.000000  42 file.cc:1] message"), or 0 for a line glog did not
-// write.
-char GlogSeverity(absl::string_view line) {
-  if (line.size() < 10 || !absl::StrContains(line, "] ")) return 0;
-  if (line[0] != 'I' && line[0] != 'W' && line[0] != 'E' && line[0] != 'F') {
-    return 0;
-  }
-  for (size_t i = 1; i < 9; ++i) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(line[i]))) return 0;
-  }
-  return line[0];
-}
-
-// LastError returns the last line of a gofer's output that reports an
-// error: a glog line of severity ERROR or FATAL (without glog's prefix),
-// or a line glog did not write (a usage error); "" if there is none.
-std::string LastError(absl::string_view text) {
-  std::vector<absl::string_view> lines =
-      absl::StrSplit(text, '\n', absl::SkipWhitespace());
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    absl::string_view line = absl::StripAsciiWhitespace(*it);
-    const char sev = GlogSeverity(line);
-    if (sev == 'I' || sev == 'W') continue;
-    if (sev != 0) line.remove_prefix(line.find("] ") + 2);
-    return std::string(line);
-  }
-  return "";
-}
 
 // Explain turns a failed mount over a new gofer's socket into the gofer's
 // own reason when it exited before serving (FAILED_PRECONDITION from
@@ -219,8 +190,9 @@ void ManagedContainers::OnExit(uint64_t id, const GoferExit& exit,
   if (e->gofer_id != id) return;
   e->gofer_id = 0;
   e->info.last_exit = exit;
-  e->info.last_error =
-      e->pending_error.empty() ? LastError(tail) : std::move(e->pending_error);
+  e->info.last_error = e->pending_error.empty()
+                           ? ErrorLine(tail, /*or_last=*/false)
+                           : std::move(e->pending_error);
   e->pending_error.clear();
   ctx_.Warningf("container %s: managed gofer pid %d %s%s%s", name, e->info.pid,
                 exit.ToString(), e->info.last_error.empty() ? "" : ": ",
