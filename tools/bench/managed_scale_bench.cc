@@ -43,6 +43,9 @@ ABSL_FLAG(std::string, steps, "100,1000",
           "managed-container counts to measure at, ascending");
 ABSL_FLAG(int, clients, 8, "concurrent attaching client threads");
 ABSL_FLAG(std::string, root, "/dev", "directory each gofer serves");
+ABSL_FLAG(bool, detach, true,
+          "detach every container before the shim's SIGTERM (false: the "
+          "SIGTERM stops every gofer itself)");
 ABSL_FLAG(std::string, allow, "null,zero",
           "comma-separated allowlist of each gofer (empty: no scoping, no "
           "mount namespace)");
@@ -304,12 +307,15 @@ int Main(int argc, char** argv) {
     if (restarted < static_cast<int>(victims.size())) failed = true;
   }
 
+  // The gofers now, to check after the SIGTERM that none outlived the shim.
+  const std::vector<pid_t> gofer_pids = Children(shim_pid);
   absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   std::atomic<int> detach_failures{0};
-  for (int t = 0; t < clients; ++t) {
+  const int to_detach = absl::GetFlag(FLAGS_detach) ? attached : 0;
+  for (int t = 0; t < clients && to_detach > 0; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = t; i < attached; i += clients) {
+      for (int i = t; i < to_detach; i += clients) {
         grpc::ClientContext ctx;
         deadline(&ctx);
         v1::DetachContainerRequest req;
@@ -327,17 +333,26 @@ int Main(int argc, char** argv) {
       "detached %d containers (gofers stopped and reaped) in %s (%s per "
       "container, %d failures); %d gofer processes left; shim now RSS %lld "
       "KiB, %d threads, %d FDs\n",
-      attached, Ms(detach_took).c_str(),
-      Ms(attached > 0 ? detach_took / attached : absl::ZeroDuration()).c_str(),
+      to_detach, Ms(detach_took).c_str(),
+      Ms(to_detach > 0 ? detach_took / to_detach : absl::ZeroDuration())
+          .c_str(),
       detach_failures.load(), left.procs, static_cast<long long>(after.rss_kib),
       after.threads, after.fds);
   start = absl::Now();
   shim_child->Signal(SIGTERM);
   absl::StatusOr<int> status = shim_child->Wait(absl::Seconds(60));
   bool clean = status.ok() && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-  printf("shim SIGTERM -> exit in %s (%s)\n", Ms(absl::Now() - start).c_str(),
-         clean ? "clean" : "NOT clean");
-  return failed || !clean || detach_failures > 0 || left.procs > 0 ? 1 : 0;
+  int outlived = 0;
+  for (pid_t p : gofer_pids) outlived += kill(p, 0) == 0 ? 1 : 0;
+  printf(
+      "shim SIGTERM with %d containers attached -> exit in %s (%s); %d "
+      "gofer(s) outlived it\n",
+      attached - to_detach, Ms(absl::Now() - start).c_str(),
+      clean ? "clean" : "NOT clean", outlived);
+  return failed || !clean || detach_failures > 0 || outlived > 0 ||
+                 (to_detach > 0 && left.procs > 0)
+             ? 1
+             : 0;
 }
 
 }  // namespace
