@@ -38,6 +38,7 @@
 #include "pkg/fd/limit.h"
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
+#include "tools/bench/scale_util.h"
 
 ABSL_FLAG(std::string, steps, "100,1000",
           "managed-container counts to measure at, ascending");
@@ -64,20 +65,9 @@ struct Sample {
   int procs = 0;
 };
 
-// PssKiB returns the proportional set size of pid, -1 if unreadable.
-int64_t PssKiB(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/smaps_rollup"));
-  std::string key;
-  int64_t v;
-  while (in >> key) {
-    if (key == "Pss:" && in >> v) return v;
-  }
-  return -1;
-}
-
 Sample Measure(pid_t pid) {
-  return {testutil::RssKiB(pid), PssKiB(pid), testutil::ThreadCount(pid),
-          testutil::OpenFdCount(pid), 1};
+  return {testutil::RssKiB(pid), bench::SmapsKiB(pid, "Pss"),
+          testutil::ThreadCount(pid), testutil::OpenFdCount(pid), 1};
 }
 
 // Children returns the PIDs whose parent is ppid.
@@ -113,28 +103,19 @@ Sample Gofers(pid_t shim) {
   return sum;
 }
 
-absl::Duration Median(std::vector<absl::Duration> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? absl::ZeroDuration() : v[v.size() / 2];
-}
-
-std::string Ms(absl::Duration d) {
-  return absl::StrFormat("%.3f ms", absl::ToDoubleMilliseconds(d));
-}
+using bench::Median;
+using bench::Ms;
 
 int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  std::vector<int> steps;
-  for (absl::string_view s :
-       absl::StrSplit(absl::GetFlag(FLAGS_steps), ',', absl::SkipEmpty())) {
-    int n;
-    if (!absl::SimpleAtoi(s, &n) || n <= 0 ||
-        (!steps.empty() && n <= steps.back())) {
-      fprintf(stderr, "--steps: want ascending positive counts\n");
-      return 2;
-    }
-    steps.push_back(n);
+  absl::StatusOr<std::vector<int>> parsed =
+      bench::ParseSteps(absl::GetFlag(FLAGS_steps));
+  if (!parsed.ok()) {
+    fprintf(stderr, "--steps: %s\n",
+            std::string(parsed.status().message()).c_str());
+    return 2;
   }
+  const std::vector<int> steps = *std::move(parsed);
   std::vector<std::string> allow =
       absl::StrSplit(absl::GetFlag(FLAGS_allow), ',', absl::SkipEmpty());
   const int clients = std::max(1, absl::GetFlag(FLAGS_clients));

@@ -38,6 +38,7 @@
 #include "pkg/fd/limit.h"
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
+#include "tools/bench/scale_util.h"
 
 ABSL_FLAG(std::string, steps, "1000,10000",
           "attached-container counts to measure at, ascending");
@@ -67,28 +68,19 @@ Sample Measure(pid_t pid) {
           testutil::OpenFdCount(pid)};
 }
 
-absl::Duration Median(std::vector<absl::Duration> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? absl::ZeroDuration() : v[v.size() / 2];
-}
-
-std::string Ms(absl::Duration d) {
-  return absl::StrFormat("%.3f ms", absl::ToDoubleMilliseconds(d));
-}
+using bench::Median;
+using bench::Ms;
 
 int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  std::vector<int> steps;
-  for (absl::string_view s :
-       absl::StrSplit(absl::GetFlag(FLAGS_steps), ',', absl::SkipEmpty())) {
-    int n;
-    if (!absl::SimpleAtoi(s, &n) || n <= 0 ||
-        (!steps.empty() && n <= steps.back())) {
-      fprintf(stderr, "--steps: want ascending positive counts\n");
-      return 2;
-    }
-    steps.push_back(n);
+  absl::StatusOr<std::vector<int>> parsed =
+      bench::ParseSteps(absl::GetFlag(FLAGS_steps));
+  if (!parsed.ok()) {
+    fprintf(stderr, "--steps: %s\n",
+            std::string(parsed.status().message()).c_str());
+    return 2;
   }
+  const std::vector<int> steps = *std::move(parsed);
   const int clients = std::max(1, absl::GetFlag(FLAGS_clients));
   absl::StatusOr<uint64_t> nofile = fd::RaiseFdLimit();  // children inherit it
   if (!nofile.ok()) {

@@ -33,6 +33,7 @@
 #include "pkg/fd/limit.h"
 #include "runsc_shim/gofer_supervisor.h"
 #include "testing/fd_count.h"
+#include "tools/bench/scale_util.h"
 
 namespace gvisor {
 namespace {
@@ -43,22 +44,6 @@ class Quiet : public context::Context {
   void Log(context::LogLevel, absl::string_view) const override {}
   bool IsLogging(context::LogLevel) const override { return false; }
 };
-
-// KiB returns field ("Rss", "Pss") of /proc/PID/smaps_rollup in KiB: Pss
-// shares each shared page among the processes that map it, so the gofers'
-// Pss adds up to what they cost the machine.
-long KiB(pid_t pid, absl::string_view field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/smaps_rollup"));
-  std::string line;
-  const std::string prefix = absl::StrCat(field, ":");
-  while (std::getline(in, line)) {
-    if (!absl::StartsWith(line, prefix)) continue;
-    long kib = 0;
-    std::string v(absl::StripAsciiWhitespace(line.substr(prefix.size())));
-    if (absl::SimpleAtoi(v.substr(0, v.find(' ')), &kib)) return kib;
-  }
-  return 0;
-}
 
 int Run(int argc, char** argv) {
   std::string binary;
@@ -110,7 +95,7 @@ int Run(int argc, char** argv) {
     }
     const int fds0 = testing::OpenFdCount();
     const int threads0 = testing::ThreadCount();
-    const long rss0 = KiB(getpid(), "Rss");
+    const long rss0 = bench::SmapsKiB(getpid(), "Rss");
     std::vector<shim::GoferSupervisor::Started> started;
     started.reserve(n);
     absl::Time t0 = absl::Now();
@@ -144,9 +129,9 @@ int Run(int argc, char** argv) {
     // socket (and donated mount FD, if any).
     const int fds = testing::OpenFdCount() - fds0;
     const int threads = testing::ThreadCount() - threads0;
-    const long rss = KiB(getpid(), "Rss") - rss0;
+    const long rss = bench::SmapsKiB(getpid(), "Rss") - rss0;
     long gofers_pss = 0;
-    for (const auto& g : started) gofers_pss += KiB(g.pid, "Pss");
+    for (const auto& g : started) gofers_pss += bench::SmapsKiB(g.pid, "Pss");
     absl::Time s0 = absl::Now();
     (*sup)->StopAll();
     const absl::Duration stop_time = absl::Now() - s0;
