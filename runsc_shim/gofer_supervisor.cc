@@ -308,6 +308,16 @@ absl::Status GoferSupervisor::StartFailure(uint64_t id, absl::Time deadline) {
   }
 }
 
+bool GoferSupervisor::Exited(uint64_t id, absl::Time deadline) {
+  std::unique_lock<std::mutex> l(impl_->mu);
+  for (;;) {
+    auto it = impl_->gofers.find(id);
+    if (it == impl_->gofers.end() || it->second->reaped) return true;
+    if (absl::Now() >= deadline) return false;
+    impl_->changed.wait_until(l, absl::ToChronoTime(deadline));
+  }
+}
+
 absl::Status GoferSupervisor::Stop(uint64_t id) {
   if (impl_->OnLoopThread()) {
     return absl::FailedPreconditionError(

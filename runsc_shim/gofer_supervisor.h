@@ -137,6 +137,10 @@ class GoferSupervisor {
   // unknown id, or one reaped more than kExitHistory reaps ago.
   absl::Status StartFailure(uint64_t id, absl::Time deadline);
 
+  // Exited waits by deadline for gofer id to have been reaped and reports
+  // whether it was (true also for an id it no longer knows).
+  bool Exited(uint64_t id, absl::Time deadline);
+
   // Stop stops gofer id: SIGTERM to its process group, SIGKILL after
   // stop_grace, and returns once it is reaped and on_exit has run for it.
   // A gofer that has already exited (reported or not) returns OK as soon

@@ -17,6 +17,10 @@
 namespace gvisor::shim {
 namespace {
 
+// kDyingGoferWait is how long a gofer whose connection ended gets to be
+// reaped before it is taken to be alive and cut off.
+constexpr absl::Duration kDyingGoferWait = absl::Milliseconds(200);
+
 // kStartFailureWait bounds the wait for a gofer whose socket ended to exit,
 // so that its own reason can be told.
 constexpr absl::Duration kStartFailureWait = absl::Seconds(2);
@@ -67,6 +71,7 @@ absl::StatusOr<std::unique_ptr<ManagedContainers>> ManagedContainers::Create(
             self->OnExit(id, exit, tail);
           }));
   m->restarter_ = std::thread([self] { self->RestartLoop(); });
+  m->cutter_ = std::thread([self] { self->CutOffLoop(); });
   return m;
 }
 
@@ -324,6 +329,50 @@ void ManagedContainers::Restart(const std::string& name,
              info.pid, info.restarts);
 }
 
+void ManagedContainers::CutOffLoop() {
+  for (;;) {
+    // The generation is read before the look, so that a change after it
+    // makes AwaitChange return at once.
+    const uint64_t gen = registry_->generation();
+    std::vector<std::pair<std::string, uint64_t>> running;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) return;
+      for (const auto& [name, e] : by_name_) {
+        if (e->attached && !e->detaching && !e->restarting &&
+            e->gofer_id != 0 &&
+            e->info.state == ManagedGoferInfo::State::kRunning) {
+          running.emplace_back(name, e->gofer_id);
+        }
+      }
+    }
+    for (const auto& [name, id] : running) {
+      absl::StatusOr<ContainerInfo> c = registry_->Get(name);
+      if (!c.ok() || c->state != ContainerState::kDisconnected) continue;
+      // A gofer that died ended its connection on its way out: it is being
+      // reaped, and needs no stopping.
+      if (supervisor_->Exited(id, absl::Now() + kDyingGoferWait)) continue;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        auto it = by_name_.find(name);
+        if (it == by_name_.end() || it->second->gofer_id != id ||
+            it->second->detaching) {
+          continue;
+        }
+        it->second->pending_error =
+            absl::StrCat("its connection ended (", c->disconnect_reason,
+                         ") and it was stopped");
+      }
+      ctx_.Warningf(
+          "container %s: its managed gofer's connection ended (%s); "
+          "stopping the gofer",
+          name, c->disconnect_reason);
+      (void)supervisor_->Stop(id);
+    }
+    registry_->AwaitChange(gen, absl::InfiniteFuture());
+  }
+}
+
 bool ManagedContainers::Manages(absl::string_view name) const {
   std::lock_guard<std::mutex> l(mu_);
   return by_name_.contains(name);
@@ -379,6 +428,8 @@ void ManagedContainers::StopAll() {
   }
   if (supervisor_ != nullptr) supervisor_->StopAll();
   if (restarter_.joinable()) restarter_.join();
+  registry_->WakeWaiters();  // CutOffLoop sees stopping_
+  if (cutter_.joinable()) cutter_.join();
   std::lock_guard<std::mutex> l(mu_);
   by_name_.clear();
   by_gofer_.clear();

@@ -20,13 +20,21 @@
 //            the container gets it as a new connection (REATTACHED, and
 //            ATTACHED again). A restart that fails is recorded
 //            (last_error) and retried with the next backoff.
+//   cut off  a gofer the registry cut off (it stopped answering: the stall
+//            guard shut its connection down) or whose connection otherwise
+//            ended while it still runs is stopped, so that it is reaped,
+//            reported and, with spec.restart, replaced as above: a gofer
+//            that hangs (or was SIGSTOPped) does not hold its container
+//            DISCONNECTED for good.
 //   Detach   forgets the container, then stops its gofer (SIGTERM, SIGKILL
 //            after the supervisor's grace) and returns once it is reaped,
 //            also when a restart was under way.
 //   StopAll  (shim shutdown) stops every managed gofer the same way.
 //
 // One thread runs the restarts (a restart's mount happens there, bounded by
-// restart_timeout); the supervisor has its own. Thread-safe.
+// restart_timeout), another stops the gofers whose connection ended (it
+// waits on the registry's changes, ContainerRegistry::AwaitChange); the
+// supervisor has its own. Thread-safe.
 
 #ifndef GVISOR_RUNSC_SHIM_MANAGED_H_
 #define GVISOR_RUNSC_SHIM_MANAGED_H_
@@ -124,6 +132,9 @@ class ManagedContainers {
   // RestartLoop runs on restarter_: it starts the gofers whose restart is
   // due.
   void RestartLoop();
+  // CutOffLoop runs on cutter_: it stops the running gofers whose
+  // containers the registry shows DISCONNECTED.
+  void CutOffLoop();
   // Restart starts a new gofer for e and gives name its connection.
   void Restart(const std::string& name, std::shared_ptr<Entry> e);
   // Exited moves e's record on after its gofer was reaped (under mu_):
@@ -143,6 +154,7 @@ class ManagedContainers {
   uint64_t restarts_total_ = 0;
   uint64_t start_failures_total_ = 0;
   std::thread restarter_;
+  std::thread cutter_;
 };
 
 }  // namespace gvisor::shim

@@ -185,6 +185,39 @@ TEST_F(ManagedTest, KilledGoferIsReportedAndRestarted) {
   EXPECT_TRUE(NoChildren());
 }
 
+TEST_F(ManagedTest, AHungGoferIsCutOffStoppedAndReplaced) {
+  Make();
+  GoferSpec spec;
+  spec.allow = {"null", "zero"};
+  spec.readonly = true;  // no donated mount FD: the listing is an RPC
+  spec.restart = true;
+  absl::StatusOr<ContainerInfo> c = managed_->Attach("c1", spec, Deadline());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_FALSE(c->mount_fd_donated);
+  const pid_t hung = c->gofer->pid;
+  // A gofer that stops answering: the registry's stall guard cuts it off.
+  ASSERT_EQ(kill(hung, SIGSTOP), 0);
+  EXPECT_EQ(registry_->DirentNames("c1", absl::Now() + absl::Milliseconds(100))
+                .status()
+                .code(),
+            absl::StatusCode::kDeadlineExceeded);
+  // Its connection is gone for good; the shim stops it and starts another.
+  ASSERT_TRUE(Until("c1", [&](const ContainerInfo& i) {
+    return i.gofer->restarts == 1 && i.gofer->state == State::kRunning &&
+           i.state == ContainerState::kAttached;
+  }));
+  ContainerInfo now = *registry_->Get("c1");
+  EXPECT_NE(now.gofer->pid, hung);
+  EXPECT_EQ(now.gofer->last_exit->signal, SIGKILL);  // SIGTERM waits on SIGCONT
+  EXPECT_THAT(now.gofer->last_error, HasSubstr("its connection ended"));
+  absl::StatusOr<std::vector<std::string>> names =
+      registry_->DirentNames("c1", Deadline());
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(names->size(), 2u);
+  ASSERT_TRUE(managed_->Detach("c1").ok());
+  EXPECT_TRUE(NoChildren());
+}
+
 TEST_F(ManagedTest, KilledGoferWithoutRestartIsReportedExited) {
   Make();
   GoferSpec spec;
