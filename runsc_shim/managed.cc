@@ -21,6 +21,9 @@ namespace {
 // reaped before it is taken to be alive and cut off.
 constexpr absl::Duration kDyingGoferWait = absl::Milliseconds(200);
 
+// kCutOffTick bounds CutOffLoop's wait for a change of the registry.
+constexpr absl::Duration kCutOffTick = absl::Seconds(1);
+
 // kStartFailureWait bounds the wait for a gofer whose socket ended to exit,
 // so that its own reason can be told.
 constexpr absl::Duration kStartFailureWait = absl::Seconds(2);
@@ -369,7 +372,9 @@ void ManagedContainers::CutOffLoop() {
           name, c->disconnect_reason);
       (void)supervisor_->Stop(id);
     }
-    registry_->AwaitChange(gen, absl::InfiniteFuture());
+    // Bounded: StopAll's WakeWaiters may come just before this wait, and
+    // a wake-up that finds no waiter is not kept.
+    registry_->AwaitChange(gen, absl::Now() + kCutOffTick);
   }
 }
 
