@@ -354,11 +354,11 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(
   }
   if (!ok) {
     const std::string what =
-        absl::StrCat("metrics endpoint: cannot listen on ", address.ToString());
+        absl::StrCat("metrics endpoint on ", address.ToString());
     // httplib keeps no error of its own; bind's errno is usually left.
     return errno != 0
                ? syserr::WithContext(syserr::FromErrno(errno, "bind"), what)
-               : absl::UnavailableError(what);
+               : absl::UnavailableError(absl::StrCat(what, ": cannot listen"));
   }
   std::unique_ptr<MetricsHttp> http(
       new MetricsHttp(std::move(bound), std::move(impl)));

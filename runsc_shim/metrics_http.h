@@ -63,9 +63,10 @@ class MetricsHttp {
   // Start listens on address and serves render()'s text on GET /metrics.
   // render runs on the server's threads, several at once. For a unix
   // address the socket file is created with mode 0600, and nothing may be
-  // at the path yet (EADDRINUSE otherwise). A bind that fails is
-  // UNAVAILABLE with the errno; no thread is an error too
-  // (RESOURCE_EXHAUSTED).
+  // at the path yet (EADDRINUSE otherwise). A bind that fails carries its
+  // errno and the code pkg/syserr gives it (EADDRINUSE: ALREADY_EXISTS;
+  // UNAVAILABLE when httplib left none); no thread is RESOURCE_EXHAUSTED.
+  // Errors name the endpoint ("metrics endpoint on 127.0.0.1:9464: ...").
   static absl::StatusOr<std::unique_ptr<MetricsHttp>> Start(
       const MetricsAddress& address, RenderFn render);
 

@@ -14,7 +14,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +27,7 @@
 #include "pkg/fd/limit.h"
 #include "pkg/syserr/syserr.h"
 #include "runsc_shim/metrics.h"
+#include "runsc_shim/testutil.h"
 
 namespace gvisor::shim {
 namespace {
@@ -37,10 +37,23 @@ using ::testing::HasSubstr;
 constexpr char kBody[] =
     "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n";
 
-std::string TempPath(absl::string_view tag) {
-  static std::atomic<int> n{0};
-  return absl::StrCat("/tmp/", tag, ".", getpid(), ".", n++, ".sock");
-}
+// TempSocket is a fresh socket path in a directory of its own under /tmp
+// (short enough for sun_path, and no other process's); the destructor
+// removes both.
+struct TempSocket {
+  TempSocket() {
+    char dir_name[] = "/tmp/metrics_http.XXXXXX";
+    EXPECT_NE(mkdtemp(dir_name), nullptr) << strerror(errno);
+    dir = dir_name;
+    path = dir + "/m.sock";
+  }
+  ~TempSocket() {
+    unlink(path.c_str());
+    rmdir(dir.c_str());
+  }
+  std::string dir;
+  std::string path;
+};
 
 std::unique_ptr<MetricsHttp> StartOn(const std::string& address) {
   absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(address);
@@ -70,7 +83,8 @@ TEST(MetricsHttpTest, TcpScrapeGetsTheTextWithTheExpositionContentType) {
 }
 
 TEST(MetricsHttpTest, UnixSocketScrapeAndTheSocketFileIsPrivate) {
-  const std::string path = TempPath("metrics_http_test");
+  TempSocket sock;
+  const std::string& path = sock.path;
   auto http = StartOn(absl::StrCat("unix:", path));
   ASSERT_NE(http, nullptr);
   struct stat st;
@@ -254,27 +268,31 @@ fd::OwnedFd ConnectUnix(const std::string& path) {
 // accepting thread rather than retry a dropped SYN a second later, so that
 // the queue fills while the busy threads still wait for their requests.)
 TEST(MetricsHttpTest, PastTheQueueANewConnectionIsClosedAtOnce) {
-  const std::string path = TempPath("metrics_http_queue");
+  TempSocket sock;
+  const std::string& path = sock.path;
   auto http = StartOn(absl::StrCat("unix:", path));
   ASSERT_NE(http, nullptr);
   // Each holds a thread, or a place in the queue, with a request that has
-  // not ended.
+  // not ended (for kIoTimeout). If the threads have not taken their first
+  // connections yet, the last holders find the queue full already and are
+  // closed: their writes may fail.
   std::vector<fd::OwnedFd> holders;
   for (size_t i = 0; i < MetricsHttp::kThreads + MetricsHttp::kMaxQueued; ++i) {
     holders.push_back(ConnectUnix(path));
-    ASSERT_EQ(write(holders.back().get(), "GET", 3), 3);
+    (void)send(holders.back().get(), "GET", 3, MSG_NOSIGNAL);
   }
   fd::OwnedFd extra = ConnectUnix(path);
   const char request[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(write(extra.get(), request, sizeof(request) - 1),
-            static_cast<ssize_t>(sizeof(request) - 1));
+  (void)send(extra.get(), request, sizeof(request) - 1, MSG_NOSIGNAL);
   EXPECT_TRUE(ClosedUnanswered(extra.get()));
   holders.clear();  // each of them ends at once: the queue drains
   httplib::Client client(path, 80);
   client.set_address_family(AF_UNIX);
-  httplib::Result res = client.Get("/metrics");
-  ASSERT_TRUE(res) << httplib::to_string(res.error());
-  EXPECT_EQ(res->status, 200);
+  // No event says when the threads have drained the queue.
+  EXPECT_TRUE(testutil::WaitFor([&] {
+    httplib::Result res = client.Get("/metrics");
+    return res && res->status == 200 && res->body == kBody;
+  }));
 }
 
 TEST(ParseMetricsAddressTest, AcceptsHostPortTcpAndUnix) {

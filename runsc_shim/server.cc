@@ -82,9 +82,14 @@ std::optional<MetricsAddress> Server::metrics_address() const {
 absl::Status Server::StartMetrics(const ServerOptions& options) {
   if (!options.metrics_listen.has_value()) return absl::OkStatus();
   const MetricsAddress& a = *options.metrics_listen;
-  absl::Status s = a.kind == MetricsAddress::Kind::kUnix
-                       ? ClearStaleSocket(a.host)
-                       : absl::OkStatus();
+  absl::Status s = absl::OkStatus();
+  if (a.kind == MetricsAddress::Kind::kUnix) {
+    s = ClearStaleSocket(a.host);
+    if (!s.ok()) {
+      s = syserr::WithContext(
+          s, absl::StrCat("metrics endpoint on ", a.ToString()));
+    }
+  }
   if (s.ok()) {
     absl::StatusOr<std::unique_ptr<MetricsHttp>> http =
         MetricsHttp::Start(a, [this] { return metrics_.Render(); });
@@ -92,10 +97,8 @@ absl::Status Server::StartMetrics(const ServerOptions& options) {
       metrics_http_ = *std::move(http);
       return absl::OkStatus();
     }
-    s = http.status();
+    s = http.status();  // it names the endpoint
   }
-  s = syserr::WithContext(s,
-                          absl::StrCat("metrics endpoint on ", a.ToString()));
   s.SetPayload(kMetricsErrorKey, absl::Cord("1"));
   return s;
 }

@@ -4,8 +4,10 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -215,6 +217,25 @@ TEST_F(ShimMetricsTest, GoferStallsCutOffAreCounted) {
            absl::StrContains(
                text, "\nrunsc_shim_containers{state=\"disconnected\"} 1\n");
   })) << text;
+}
+
+// A metrics socket file left by a shim that was killed (nobody accepts on
+// it) is replaced, as the gRPC socket's is.
+TEST_F(ShimMetricsTest, AStaleMetricsSocketFileIsReplaced) {
+  const std::string metrics = testutil::TempSocketPath("metrics");
+  {
+    fd::OwnedFd stale(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(stale.valid());
+    sockaddr_un sun = {};
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, metrics.data(), metrics.size());
+    ASSERT_EQ(bind(stale.get(), reinterpret_cast<sockaddr*>(&sun), sizeof(sun)),
+              0);
+  }  // closed, the file left behind
+  ASSERT_NO_FATAL_FAILURE(StartShim({"--metrics_listen=unix:" + metrics}));
+  httplib::Client client(metrics, 80);
+  client.set_address_family(AF_UNIX);
+  EXPECT_THAT(Scrape(client), HasSubstr("runsc_shim_containers"));
 }
 
 TEST_F(ShimMetricsTest, TcpPortZeroIsNamedInTheLog) {
