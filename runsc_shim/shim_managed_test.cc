@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +47,22 @@ bool NoChildren() {
          errno == ECHILD;
 }
 
+// FreshSocketPath returns a path in a new directory of its own under /tmp
+// (short enough for sun_path): sandboxed runs of this test share /tmp and
+// may share PIDs, so a name made of the PID alone could collide.
+// The directories made, removed by the fixture's TearDown.
+std::vector<std::string>& FreshDirs() {
+  static std::vector<std::string>* const dirs = new std::vector<std::string>;
+  return *dirs;
+}
+
+std::string FreshSocketPath(const std::string& name) {
+  std::string dir = "/tmp/shim-managed.XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) return "";
+  FreshDirs().push_back(dir);
+  return dir + "/" + name;
+}
+
 class ShimManagedTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -52,8 +70,14 @@ class ShimManagedTest : public ::testing::Test {
     ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   }
 
+  void TearDown() override {
+    shim_.reset();  // kills a shim still running
+    for (const std::string& d : FreshDirs()) std::filesystem::remove_all(d);
+    FreshDirs().clear();
+  }
+
   void StartShim(std::vector<std::string> extra = {}) {
-    sock_ = testutil::TempSocketPath("shim-managed");
+    sock_ = FreshSocketPath("shim.sock");
     std::vector<std::string> argv = {Bin("runsc_shim/shim"),
                                      "--listen=unix:" + sock_,
                                      "--gofer_restart_backoff=10ms"};
@@ -204,7 +228,7 @@ TEST_F(ShimManagedTest, DeathWithoutRestartIsReportedOnTheWatch) {
 }
 
 TEST_F(ShimManagedTest, MetricsCountManagedGofersAndRestarts) {
-  const std::string metrics = testutil::TempSocketPath("managed-metrics");
+  const std::string metrics = FreshSocketPath("metrics.sock");
   StartShim({"--metrics_listen=unix:" + metrics});
   httplib::Client http(metrics, 80);
   http.set_address_family(AF_UNIX);
@@ -260,7 +284,7 @@ TEST_F(ShimManagedTest, SigtermStopsEveryManagedGofer) {
 TEST_F(ShimManagedTest, AGoferBinaryThatDoesNotExistIsAUsageError) {
   absl::StatusOr<testutil::Result> r =
       testutil::Run({Bin("runsc_shim/shim"),
-                     "--listen=unix:" + testutil::TempSocketPath("nogofer"),
+                     "--listen=unix:" + FreshSocketPath("nogofer.sock"),
                      "--gofer_binary=/nonexistent/devgofer"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 2);
