@@ -76,11 +76,17 @@ class ShimManagedTest : public ::testing::Test {
     FreshDirs().clear();
   }
 
-  void StartShim(std::vector<std::string> extra = {}) {
+  // StartShim runs the shim with extra flags, after the words of
+  // `wrapper` (a program that runs the shim: setpriv ...) if any.
+  void StartShim(std::vector<std::string> extra = {},
+                 std::vector<std::string> wrapper = {}) {
     sock_ = FreshSocketPath("shim.sock");
-    std::vector<std::string> argv = {Bin("runsc_shim/shim"),
-                                     "--listen=unix:" + sock_,
-                                     "--gofer_restart_backoff=10ms"};
+    std::vector<std::string> argv = wrapper;
+    for (const std::string& a :
+         {Bin("runsc_shim/shim"), "--listen=unix:" + sock_,
+          std::string("--gofer_restart_backoff=10ms")}) {
+      argv.push_back(a);
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     absl::StatusOr<std::unique_ptr<Child>> shim = Child::StartServer(argv);
     ASSERT_TRUE(shim.ok()) << shim.status();
@@ -278,6 +284,28 @@ TEST_F(ShimManagedTest, SigtermStopsEveryManagedGofer) {
   }
   EXPECT_EQ(StopShim(), 0);
   for (int pid : pids) EXPECT_EQ(kill(pid, 0), -1) << pid;
+  EXPECT_TRUE(NoChildren());
+}
+
+TEST_F(ShimManagedTest, WithoutCapSysAdminAScopedAttachSaysWhatIsMissing) {
+  // The shim, and so its gofers, without CAP_SYS_ADMIN in their bounding
+  // set: a root process gets no more at exec. A scoped gofer cannot make
+  // its mount namespace.
+  if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "no setpriv";
+  StartShim({}, {"/usr/bin/setpriv", "--bounding-set=-sys_admin",
+                 "--inh-caps=-sys_admin"});
+  v1::Container c;
+  grpc::Status st = AttachManaged("c1", {"null"}, true, &c);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("before serving"));
+  EXPECT_THAT(st.error_message(), HasSubstr("CAP_SYS_ADMIN"));
+  EXPECT_THAT(st.error_message(), HasSubstr("mount namespace"));
+  // Nothing is kept, and no gofer is left.
+  v1::ListContainersResponse all;
+  ASSERT_TRUE(client_.List(&all).ok());
+  EXPECT_EQ(all.containers_size(), 0);
+  EXPECT_EQ(StopShim(), 0);
   EXPECT_TRUE(NoChildren());
 }
 
