@@ -29,6 +29,7 @@
 #include "pkg/fd/limit.h"
 #include "pkg/lisafs/messages.h"
 #include "runsc_shim/shim.grpc.pb.h"
+#include "runsc_shim/shim_process_test_base.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
 #include "testing/leased_file.h"
@@ -61,44 +62,16 @@ constexpr int64_t kMaxGrowthKiB = 192 << 10;
 constexpr int64_t kMaxGrowthKiB = 64 << 10;
 #endif
 
-std::string Bin(const std::string& name) {
-  absl::StatusOr<std::string> p = testutil::Runfile("runsc_shim/" + name);
-  EXPECT_TRUE(p.ok()) << p.status();
-  return p.value_or("/nonexistent");
-}
-
-class HostileShimTest : public ::testing::Test, public testutil::ShimClient {
+class HostileShimTest : public testutil::ShimProcessTest {
  protected:
   static void SetUpTestSuite() { fd::RaiseFdLimit().IgnoreError(); }
-
-  void SetUp() override {
-    auto fx = gvisor::testing::GoferFixture::Create();
-    ASSERT_TRUE(fx.ok()) << fx.status();
-    fixture_ = std::move(*fx);
-    auto g = DevGofer::Start(fixture_->devices_dir(),
-                             {"--char_devices=passthrough"});
-    ASSERT_TRUE(g.ok()) << g.status();
-    good_ = std::move(*g);
-  }
-
-  void TearDown() override {
-    if (shim_ != nullptr) {
-      shim_->Signal(SIGTERM);
-      (void)shim_->Wait();
-    }
-    if (!socket_.empty()) unlink(socket_.c_str());
-  }
 
   // StartShim starts the shim binary with flags, and attaches "good" to a
   // real devgofer over the fixture's devices.
   void StartShim(std::vector<std::string> flags = {}) {
-    socket_ = testutil::TempSocketPath("hshim");
-    flags.insert(flags.begin(), {Bin("shim"), "--listen=unix:" + socket_});
-    auto c = Child::StartServer(flags);
-    ASSERT_TRUE(c.ok()) << c.status();
-    shim_ = std::move(*c);
-    Connect("unix:" + socket_);
-    ASSERT_GRPC_OK(Attach("good", good_->socket()));
+    ASSERT_NO_FATAL_FAILURE(
+        ShimProcessTest::StartShim(std::move(flags), "hshim"));
+    ASSERT_GRPC_OK(Attach("good", gofer_->socket()));
   }
 
   size_t Attached() {
@@ -167,11 +140,6 @@ class HostileShimTest : public ::testing::Test, public testutil::ShimClient {
     // The shim's open is in the kernel, waiting on the lease.
     ASSERT_TRUE(s->lease->AwaitBreak());
   }
-
-  std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
-  std::unique_ptr<DevGofer> good_;
-  std::string socket_;
-  std::unique_ptr<Child> shim_;
 };
 
 // Attack 3: a gofer that answers Getdents64 forever.

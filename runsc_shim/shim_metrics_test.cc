@@ -28,6 +28,7 @@
 #include "pkg/lisafs/messages.h"
 #include "runsc_shim/health.grpc.pb.h"
 #include "runsc_shim/shim.grpc.pb.h"
+#include "runsc_shim/shim_process_test_base.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
 #include "testing/hostile_gofer.h"
@@ -57,40 +58,12 @@ std::string Scrape(httplib::Client& client) {
   return res->body;
 }
 
-class ShimMetricsTest : public ::testing::Test, public testutil::ShimClient {
+class ShimMetricsTest : public testutil::ShimProcessTest {
  protected:
-  void SetUp() override {
-    auto fx = gvisor::testing::GoferFixture::Create();
-    ASSERT_TRUE(fx.ok()) << fx.status();
-    fixture_ = std::move(*fx);
-    auto g = DevGofer::Start(fixture_->devices_dir(),
-                             {"--char_devices=passthrough"});
-    ASSERT_TRUE(g.ok()) << g.status();
-    gofer_ = std::move(*g);
-  }
-
-  void TearDown() override {
-    if (shim_ != nullptr) {
-      shim_->Signal(SIGTERM);
-      (void)shim_->Wait();
-    }
-    if (!socket_.empty()) unlink(socket_.c_str());
-  }
-
   // StartShim starts the shim binary with flags and connects to it.
   void StartShim(std::vector<std::string> flags) {
-    socket_ = testutil::TempSocketPath("mshim");
-    flags.insert(flags.begin(), {Bin("shim"), "--listen=unix:" + socket_});
-    auto c = Child::StartServer(flags);
-    ASSERT_TRUE(c.ok()) << c.status();
-    shim_ = std::move(*c);
-    Connect("unix:" + socket_);
+    ShimProcessTest::StartShim(std::move(flags), "mshim");
   }
-
-  std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
-  std::unique_ptr<DevGofer> gofer_;
-  std::string socket_;
-  std::unique_ptr<Child> shim_;
 };
 
 TEST_F(ShimMetricsTest, UnixEndpointCountsCallsByMethodAndCodeAndContainers) {

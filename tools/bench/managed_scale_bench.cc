@@ -178,10 +178,9 @@ int Main(int argc, char** argv) {
 
   std::atomic<bool> failed{false};
   auto attach = [&](int from, int to) {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < clients; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = from + t; i < to && !failed; i += clients) {
+    bench::Spread(
+        from, to, clients,
+        [&](int i) {
           grpc::ClientContext ctx;
           deadline(&ctx);
           v1::AttachContainerRequest req;
@@ -196,10 +195,9 @@ int Main(int argc, char** argv) {
             fprintf(stderr, "attach %s: %s\n", req.name().c_str(),
                     st.error_message().c_str());
           }
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
+          return st.ok();
+        },
+        /*stop_on_failure=*/true);
   };
 
   int attached = 0;
@@ -291,22 +289,18 @@ int Main(int argc, char** argv) {
   // The gofers now, to check after the SIGTERM that none outlived the shim.
   const std::vector<pid_t> gofer_pids = Children(shim_pid);
   absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  std::atomic<int> detach_failures{0};
   const int to_detach = absl::GetFlag(FLAGS_detach) ? attached : 0;
-  for (int t = 0; t < clients && to_detach > 0; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = t; i < to_detach; i += clients) {
+  const int detach_failures = bench::Spread(
+      0, to_detach, clients,
+      [&](int i) {
         grpc::ClientContext ctx;
         deadline(&ctx);
         v1::DetachContainerRequest req;
         req.set_name(absl::StrCat("managed-", i));
         v1::DetachContainerResponse resp;
-        if (!stub->DetachContainer(&ctx, req, &resp).ok()) ++detach_failures;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+        return stub->DetachContainer(&ctx, req, &resp).ok();
+      },
+      /*stop_on_failure=*/false);
   absl::Duration detach_took = absl::Now() - start;
   Sample after = Measure(shim_pid);
   Sample left = Gofers(shim_pid);
@@ -317,7 +311,7 @@ int Main(int argc, char** argv) {
       to_detach, Ms(detach_took).c_str(),
       Ms(to_detach > 0 ? detach_took / to_detach : absl::ZeroDuration())
           .c_str(),
-      detach_failures.load(), left.procs, static_cast<long long>(after.rss_kib),
+      detach_failures, left.procs, static_cast<long long>(after.rss_kib),
       after.threads, after.fds);
   start = absl::Now();
   shim_child->Signal(SIGTERM);

@@ -1,7 +1,9 @@
 #include "tools/bench/scale_util.h"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -28,6 +30,22 @@ absl::StatusOr<std::vector<int>> ParseSteps(absl::string_view list) {
     return absl::InvalidArgumentError("want at least one count");
   }
   return steps;
+}
+
+int Spread(int from, int to, int threads, const std::function<bool(int)>& body,
+           bool stop_on_failure) {
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < std::max(1, threads); ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = from + t; i < to; i += std::max(1, threads)) {
+        if (stop_on_failure && failures.load() > 0) return;
+        if (!body(i)) ++failures;
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  return failures.load();
 }
 
 absl::Duration Median(std::vector<absl::Duration> v) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,13 @@ namespace gvisor::bench {
 // ParseSteps parses a comma-separated list of counts ("1000,10000"), each
 // positive and larger than the one before; INVALID_ARGUMENT otherwise.
 absl::StatusOr<std::vector<int>> ParseSteps(absl::string_view list);
+
+// Spread runs body(i) for every i in [from, to) on `threads` threads (each
+// takes every threads-th i) and returns how many calls returned false.
+// With stop_on_failure, a failure stops every thread after its current
+// call.
+int Spread(int from, int to, int threads, const std::function<bool(int)>& body,
+           bool stop_on_failure);
 
 // Median returns the median of v (0 for none).
 absl::Duration Median(std::vector<absl::Duration> v);

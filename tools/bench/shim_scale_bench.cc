@@ -172,10 +172,9 @@ int Main(int argc, char** argv) {
   std::atomic<bool> failed{false};
   // Attach runs names [from, to) with `clients` threads.
   auto attach = [&](int from, int to) {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < clients; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i = from + t; i < to && !failed; i += clients) {
+    bench::Spread(
+        from, to, clients,
+        [&](int i) {
           grpc::ClientContext ctx;
           deadline(&ctx);
           v1::AttachContainerRequest req;
@@ -187,10 +186,9 @@ int Main(int argc, char** argv) {
             fprintf(stderr, "attach %s: %s\n", req.name().c_str(),
                     st.error_message().c_str());
           }
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
+          return st.ok();
+        },
+        /*stop_on_failure=*/true);
   };
 
   int attached = 0;
@@ -246,27 +244,23 @@ int Main(int argc, char** argv) {
 
   // Detach everything, then stop the shim as an orchestrator would.
   absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  std::atomic<int> detach_failures{0};
-  for (int t = 0; t < clients; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = t; i < attached; i += clients) {
+  const int detach_failures = bench::Spread(
+      0, attached, clients,
+      [&](int i) {
         grpc::ClientContext ctx;
         deadline(&ctx);
         v1::DetachContainerRequest req;
         req.set_name(absl::StrCat("bench-", i));
         v1::DetachContainerResponse resp;
-        if (!stub->DetachContainer(&ctx, req, &resp).ok()) ++detach_failures;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+        return stub->DetachContainer(&ctx, req, &resp).ok();
+      },
+      /*stop_on_failure=*/false);
   absl::Duration detach_took = absl::Now() - start;
   Sample after = Measure(shim_pid);
   printf(
       "\ndetached %d containers in %s (%d failures); shim now RSS %lld "
       "KiB, %d threads, %d FDs\n",
-      attached, Ms(detach_took).c_str(), detach_failures.load(),
+      attached, Ms(detach_took).c_str(), detach_failures,
       static_cast<long long>(after.rss_kib), after.threads, after.fds);
   printf("devgofer idle was RSS %lld KiB, %d threads\n",
          static_cast<long long>(gofer_idle.rss_kib), gofer_idle.threads);
