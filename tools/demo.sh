@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=tools/ready.sh
 source tools/ready.sh
 
-STEPS=14
+STEPS=13
 n=0
 if [ -t 1 ]; then BOLD=$'\033[1m' RED=$'\033[1;31m' GREEN=$'\033[1;32m' OFF=$'\033[0m'
 else BOLD="" RED="" GREEN="" OFF=""; fi
