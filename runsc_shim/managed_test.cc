@@ -218,6 +218,51 @@ TEST_F(ManagedTest, AHungGoferIsCutOffStoppedAndReplaced) {
   EXPECT_TRUE(NoChildren());
 }
 
+TEST_F(ManagedTest, ARestartThatFailsIsReportedAndRetriedUntilItServes) {
+  Make();
+  const std::string spec_file = ::testing::TempDir() + "/restart-cdi.yaml";
+  const std::string cdi =
+      "cdiVersion: 0.6.0\n"
+      "kind: example.com/dev\n"
+      "devices:\n"
+      "- name: basic\n"
+      "  containerEdits:\n"
+      "    deviceNodes:\n"
+      "    - path: /dev/null\n";
+  std::ofstream(spec_file) << cdi;
+  GoferSpec spec;
+  spec.cdi_specs = {spec_file};
+  spec.cdi_devices = {"example.com/dev=basic"};
+  spec.restart = true;
+  absl::StatusOr<ContainerInfo> c = managed_->Attach("c1", spec, Deadline());
+  ASSERT_TRUE(c.ok()) << c.status();
+  // The spec file goes away: every restart's gofer now exits before it
+  // serves, saying why.
+  ASSERT_EQ(unlink(spec_file.c_str()), 0);
+  ASSERT_EQ(kill(c->gofer->pid, SIGKILL), 0);
+  ASSERT_TRUE(Until("c1", [&](const ContainerInfo& i) {
+    return i.gofer->state == State::kRestarting &&
+           absl::StrContains(i.gofer->last_error, spec_file);
+  }));
+  ContainerInfo failing = *registry_->Get("c1");
+  EXPECT_EQ(failing.state, ContainerState::kDisconnected);
+  EXPECT_EQ(failing.gofer->last_exit->exit_code, 2) << "a usage error";
+  EXPECT_GT(failing.gofer->next_restart, absl::Now() - absl::Seconds(1));
+  EXPECT_GE(managed_->Stats().start_failures_total, 1u);
+  // Once the file is back, a restart serves again.
+  std::ofstream(spec_file) << cdi;
+  ASSERT_TRUE(Until("c1", [&](const ContainerInfo& i) {
+    return i.gofer->state == State::kRunning &&
+           i.state == ContainerState::kAttached;
+  }));
+  absl::StatusOr<std::vector<std::string>> names =
+      registry_->DirentNames("c1", Deadline());
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_THAT(*names, ElementsAre("null"));
+  ASSERT_TRUE(managed_->Detach("c1").ok());
+  EXPECT_TRUE(NoChildren());
+}
+
 TEST_F(ManagedTest, KilledGoferWithoutRestartIsReportedExited) {
   Make();
   GoferSpec spec;
