@@ -1,5 +1,6 @@
 // Heap allocations of the host fast path, counted exactly: this binary
-// replaces operator new and counts the calls made on the test's thread
+// replaces operator new (testing/alloc_count.h) and counts the calls made
+// on the test's thread
 // (the fixture's server threads are not counted; the fast path sends no
 // RPC).
 //
@@ -25,58 +26,9 @@
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
 #include "pkg/fd/fd.h"
+#include "testing/alloc_count.h"
 #include "testing/as_socket.h"
 #include "testing/gofer_fixture.h"
-
-// The replacements below pair malloc with free on purpose; GCC cannot see
-// that every operator new here is malloc.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-thread_local bool t_counting = false;
-thread_local size_t t_allocs = 0;
-
-void* CountedAlloc(size_t n, size_t align) {
-  if (t_counting) ++t_allocs;
-  if (n == 0) n = 1;
-  void* p = nullptr;
-  if (align <= alignof(std::max_align_t)) {
-    p = malloc(n);
-  } else if (posix_memalign(&p, align, n) != 0) {
-    p = nullptr;
-  }
-  return p;
-}
-}  // namespace
-
-void* operator new(size_t n) {
-  void* p = CountedAlloc(n, 0);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t n) { return operator new(n); }
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  return CountedAlloc(n, 0);
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-  return CountedAlloc(n, 0);
-}
-void* operator new(size_t n, std::align_val_t a) {
-  void* p = CountedAlloc(n, static_cast<size_t>(a));
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t n, std::align_val_t a) {
-  return operator new(n, a);
-}
-void operator delete(void* p) noexcept { free(p); }
-void operator delete[](void* p) noexcept { free(p); }
-void operator delete(void* p, size_t) noexcept { free(p); }
-void operator delete[](void* p, size_t) noexcept { free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
 
 namespace gvisor::devutil {
 namespace {
@@ -86,12 +38,11 @@ const context::Context& Ctx() { return context::Background(); }
 // Counted counts the allocations of the calling thread while it lives.
 class Counted {
  public:
-  Counted() {
-    t_allocs = 0;
-    t_counting = true;
-  }
-  ~Counted() { t_counting = false; }
-  size_t allocs() const { return t_allocs; }
+  Counted() : start_(testing::ThreadAllocs()) {}
+  size_t allocs() const { return testing::ThreadAllocs() - start_; }
+
+ private:
+  const uint64_t start_;
 };
 
 class AllocTest : public ::testing::Test {

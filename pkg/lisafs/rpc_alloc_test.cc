@@ -1,9 +1,9 @@
 // Heap allocations per RPC in steady state, counted exactly: this binary
-// replaces the global operator new, so every allocation of the client
-// thread (and of the whole process) is seen. After a warm-up, FStat,
-// Walk+Close and OpenAt+Close over the socket must allocate nothing on the
-// client thread, nor on the server's (in this process, on its own threads:
-// the process's count less the client thread's).
+// replaces the global operator new (testing/alloc_count.h), so every
+// allocation of the client thread (and of the whole process) is seen. After a
+// warm-up, FStat, Walk+Close and OpenAt+Close over the socket must allocate
+// nothing on the client thread, nor on the server's (in this process, on its
+// own threads: the process's count less the client thread's).
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,56 +17,8 @@
 #include "pkg/context/context.h"
 #include "pkg/lisafs/client.h"
 #include "pkg/unet/unet.h"
+#include "testing/alloc_count.h"
 #include "testing/gofer_fixture.h"
-
-namespace {
-
-std::atomic<uint64_t> g_allocs{0};
-thread_local uint64_t t_allocs = 0;
-
-void* Count(size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  ++t_allocs;
-  void* p = malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-void* CountAligned(size_t n, std::align_val_t a) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  ++t_allocs;
-  void* p = nullptr;
-  size_t al = std::max(static_cast<size_t>(a), sizeof(void*));
-  if (posix_memalign(&p, al, n == 0 ? al : n) != 0) throw std::bad_alloc();
-  return p;
-}
-
-}  // namespace
-
-void* operator new(size_t n) { return Count(n); }
-void* operator new[](size_t n) { return Count(n); }
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  ++t_allocs;
-  return malloc(n == 0 ? 1 : n);
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  ++t_allocs;
-  return malloc(n == 0 ? 1 : n);
-}
-void* operator new(size_t n, std::align_val_t a) { return CountAligned(n, a); }
-void* operator new[](size_t n, std::align_val_t a) {
-  return CountAligned(n, a);
-}
-void operator delete(void* p) noexcept { free(p); }
-void operator delete[](void* p) noexcept { free(p); }
-void operator delete(void* p, size_t) noexcept { free(p); }
-void operator delete[](void* p, size_t) noexcept { free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
 
 namespace gvisor::lisafs {
 namespace {
@@ -99,10 +51,10 @@ struct Counts {
 template <typename F>
 Counts Measure(F f) {
   for (int i = 0; i < kWarmup; ++i) f();
-  const uint64_t t0 = t_allocs;
-  const uint64_t g0 = g_allocs.load();
+  const uint64_t t0 = testing::ThreadAllocs();
+  const uint64_t g0 = testing::ProcessAllocs();
   for (int i = 0; i < kRpcs; ++i) f();
-  return Counts{t_allocs - t0, g_allocs.load() - g0};
+  return Counts{testing::ThreadAllocs() - t0, testing::ProcessAllocs() - g0};
 }
 
 class RpcAllocTest : public ::testing::Test {

@@ -71,62 +71,12 @@
 #include "pkg/lisafs/client_fd.h"
 #include "pkg/spin/spin.h"
 #include "pkg/unet/unet.h"
+#include "testing/alloc_count.h"
 #include "testing/gofer_fixture.h"
 
-// --- Counting allocator ---------------------------------------------------
-// The replacements below pair malloc with free on purpose; GCC cannot see
-// that every operator new here is malloc.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-// Every operator new is counted: on client threads (t_client) in
-// g_client_allocs, on every other thread in g_other_allocs.
-
-namespace {
-std::atomic<uint64_t> g_client_allocs{0};
-std::atomic<uint64_t> g_other_allocs{0};
-thread_local bool t_client = false;
-
-void* CountedAlloc(size_t n, size_t align) {
-  (t_client ? g_client_allocs : g_other_allocs)
-      .fetch_add(1, std::memory_order_relaxed);
-  if (n == 0) n = 1;
-  void* p = nullptr;
-  if (align <= alignof(std::max_align_t)) {
-    p = malloc(n);
-  } else if (posix_memalign(&p, align, n) != 0) {
-    p = nullptr;
-  }
-  return p;
-}
-}  // namespace
-
-void* operator new(size_t n) {
-  void* p = CountedAlloc(n, 0);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t n) { return operator new(n); }
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  return CountedAlloc(n, 0);
-}
-void* operator new[](size_t n, const std::nothrow_t&) noexcept {
-  return CountedAlloc(n, 0);
-}
-void* operator new(size_t n, std::align_val_t a) {
-  void* p = CountedAlloc(n, static_cast<size_t>(a));
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t n, std::align_val_t a) {
-  return operator new(n, a);
-}
-void operator delete(void* p) noexcept { free(p); }
-void operator delete[](void* p) noexcept { free(p); }
-void operator delete(void* p, size_t) noexcept { free(p); }
-void operator delete[](void* p, size_t) noexcept { free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { free(p); }
-void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
+// Allocations are counted by testing/alloc_count.h: the client's are those
+// of the threads that run the operations, the rest are the in-process
+// server's.
 
 namespace gvisor {
 namespace {
@@ -612,13 +562,14 @@ int RunClient(const Flags& f) {
     }
   }
 
-  t_client = true;
   int warmup = f.Int("warmup", iters / 10 + 3);
   for (int i = 0; i < warmup; ++i) do_op();
   // The server is read outside the client's window, so that reading /proc
   // does not count as the client's CPU or allocations.
   uint64_t s0 = inproc ? 0 : CpuNs(server);
-  uint64_t a0 = g_client_allocs.load(), o0 = g_other_allocs.load();
+  const uint64_t p0 = testing::ProcessAllocs();
+  const uint64_t m0 = testing::ThreadAllocs();
+  std::atomic<uint64_t> worker_allocs{0};
   uint64_t c0 = SelfCpuNs(), t0 = NowNs();
   uint64_t ops = uint64_t(iters) * threads;
   if (op == "idle") {
@@ -630,27 +581,30 @@ int RunClient(const Flags& f) {
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; ++t) {
       ts.emplace_back([&] {
-        t_client = true;
+        const uint64_t w0 = testing::ThreadAllocs();
         for (int i = 0; i < iters; ++i) do_op();
+        worker_allocs += testing::ThreadAllocs() - w0;
       });
     }
     for (std::thread& t : ts) t.join();
   }
   uint64_t t1 = NowNs();
   uint64_t c1 = SelfCpuNs();
-  uint64_t a1 = g_client_allocs.load(), o1 = g_other_allocs.load();
+  // The client's: this thread's and the workers'; the rest, the server's.
+  const uint64_t client_allocs =
+      testing::ThreadAllocs() - m0 + worker_allocs.load();
+  const uint64_t other_allocs = testing::ProcessAllocs() - p0 - client_allocs;
   uint64_t s1 = inproc ? 0 : CpuNs(server);
-  t_client = false;
 
   Sample s{op, transport, threads, ops};
   s.ns_per_op = op == "idle" ? double(t1 - t0) : double(t1 - t0) / ops;
   s.client_cpu = double(c1 - c0) / ops;
   s.server_cpu = double(s1 - s0) / ops;
   if (inproc) {
-    s.client_allocs = double(a1 - a0) / ops;
-    s.server_allocs = absl::StrCat(double(o1 - o0) / ops);
+    s.client_allocs = double(client_allocs) / ops;
+    s.server_allocs = absl::StrCat(double(other_allocs) / ops);
   } else {
-    s.client_allocs = double(a1 - a0 + o1 - o0) / ops;
+    s.client_allocs = double(client_allocs + other_allocs) / ops;
   }
   Print(s);
 
