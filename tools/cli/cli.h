@@ -96,6 +96,9 @@ std::string FormatFlags(const std::vector<FlagSpec>& flags,
 // Wrap wraps text at width columns, each line indented by indent spaces.
 std::string Wrap(absl::string_view text, size_t indent, size_t width = 80);
 
+// EditDistance is the Levenshtein distance of a and b.
+size_t EditDistance(absl::string_view a, absl::string_view b);
+
 // Closest returns the candidate nearest to word (edit distance at most 2,
 // or a candidate that word is a prefix of), if any.
 std::optional<std::string> Closest(absl::string_view word,

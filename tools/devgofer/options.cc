@@ -19,6 +19,7 @@
 #include "pkg/spin/spin.h"
 #include "pkg/syserr/status_macros.h"
 #include "pkg/syserr/syserr.h"
+#include "tools/cli/cli.h"
 
 namespace gvisor::devgofer {
 
@@ -147,45 +148,32 @@ std::vector<FlagSection> FlagSections() {
   };
 }
 
-// Wrap appends text to *out as lines of at most width columns, each
-// starting with indent.
-void Wrap(absl::string_view text, absl::string_view indent, size_t width,
-          std::string* out) {
-  std::string line;
-  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
-    if (!line.empty() &&
-        indent.size() + line.size() + 1 + word.size() > width) {
-      absl::StrAppend(out, indent, line, "\n");
-      line.clear();
-    }
-    absl::StrAppend(&line, line.empty() ? "" : " ", word);
-  }
-  if (!line.empty()) absl::StrAppend(out, indent, line, "\n");
-}
-
 }  // namespace
 
 std::string Usage() {
   std::string out =
       "usage: devgofer (--listen=PATH | --fd=N) [FLAGS]\n"
       "\n";
-  Wrap(
-      "Serves a host directory (default /dev) over LISAFS, as runsc's dev "
-      "gofer does: on every connection accepted on the unix socket PATH, or "
-      "on the one connected socket inherited as FD N. Started by systemd "
-      "with socket activation (LISTEN_FDS), it serves the listening socket "
-      "it inherited instead of binding --listen; with $NOTIFY_SOCKET "
-      "(Type=notify) it sends READY=1 once serving and STOPPING=1 when "
-      "stopping. SIGTERM or SIGINT stop it "
-      "(exit 0); a usage error exits 2, any other failure 1.",
-      "", 78, &out);
+  absl::StrAppend(
+      &out,
+      cli::Wrap(
+          "Serves a host directory (default /dev) over LISAFS, as runsc's dev "
+          "gofer does: on every connection accepted on the unix socket PATH, "
+          "or "
+          "on the one connected socket inherited as FD N. Started by systemd "
+          "with socket activation (LISTEN_FDS), it serves the listening socket "
+          "it inherited instead of binding --listen; with $NOTIFY_SOCKET "
+          "(Type=notify) it sends READY=1 once serving and STOPPING=1 when "
+          "stopping. SIGTERM or SIGINT stop it "
+          "(exit 0); a usage error exits 2, any other failure 1.",
+          0, 78));
   for (const FlagSection& sec : FlagSections()) {
     absl::StrAppend(&out, "\n", sec.heading, ":\n");
     for (const FlagDoc& f : sec.flags) {
       absl::StrAppend(
           &out, "  ", f.spelling,
           f.def.empty() ? "" : absl::StrCat(" (default ", f.def, ")"), "\n");
-      Wrap(f.text, "      ", 78, &out);
+      absl::StrAppend(&out, cli::Wrap(f.text, 6, 78));
     }
   }
   return out;
@@ -216,23 +204,6 @@ std::function<absl::Status(absl::string_view)> SizeFlag(const char* flag,
   };
 }
 
-// EditDistance is the Levenshtein distance of a and b.
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min(
-          {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // Suggest returns " (did you mean --X?)" for the known name closest to
 // name, if it is within two edits (or one for short names), else "".
 std::string Suggest(absl::string_view name,
@@ -241,7 +212,7 @@ std::string Suggest(absl::string_view name,
   std::string best;
   size_t best_d = most + 1;
   for (const std::string& k : known) {
-    size_t d = EditDistance(name, k);
+    size_t d = cli::EditDistance(name, k);
     if (d < best_d) {
       best_d = d;
       best = k;
