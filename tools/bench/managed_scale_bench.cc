@@ -39,6 +39,7 @@
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
 #include "tools/bench/scale_util.h"
+#include "tools/bench/shim_step.h"
 
 ABSL_FLAG(std::string, steps, "100,1000",
           "managed-container counts to measure at, ascending");
@@ -103,7 +104,6 @@ Sample Gofers(pid_t shim) {
   return sum;
 }
 
-using bench::Median;
 using bench::Ms;
 
 int Main(int argc, char** argv) {
@@ -208,33 +208,13 @@ int Main(int argc, char** argv) {
     if (failed) break;
     double rate = (n - attached) / absl::ToDoubleSeconds(took);
     attached = n;
-    v1::ListContainersResponse resp;
-    absl::Time t0 = absl::Now();
-    grpc::Status st = list(&resp);
-    absl::Duration list_took = absl::Now() - t0;
-    if (!st.ok() || resp.containers_size() != n) {
-      fprintf(stderr, "ListContainers: %s (%d containers)\n",
-              st.error_message().c_str(), resp.containers_size());
+    absl::StatusOr<bench::ShimStep> step = bench::MeasureShimStep(
+        *stub, "managed-", n, v1::ACCESS_MODE_UNSPECIFIED);
+    if (!step.ok()) {
+      fprintf(stderr, "%s\n", std::string(step.status().message()).c_str());
       failed = true;
       break;
     }
-    std::vector<absl::Duration> probes;
-    for (int i = 0; i < 200 && !failed; ++i) {
-      grpc::ClientContext pctx;
-      deadline(&pctx);
-      v1::ProbeDeviceRequest req;
-      req.set_name(absl::StrCat("managed-", (i * 7919) % n));
-      req.set_path("null");
-      v1::DeviceInfo info;
-      absl::Time p0 = absl::Now();
-      grpc::Status pst = stub->ProbeDevice(&pctx, req, &info);
-      probes.push_back(absl::Now() - p0);
-      if (!pst.ok()) {
-        fprintf(stderr, "ProbeDevice: %s\n", pst.error_message().c_str());
-        failed = true;
-      }
-    }
-    if (failed) break;
     Sample s = Measure(shim_pid);
     Sample g = Gofers(shim_pid);
     // Per gofer: RSS counts the shared library pages in every process,
@@ -244,7 +224,7 @@ int Main(int argc, char** argv) {
         "%10d %12lld %8d %8d %10.0f %13s %13s | %7d %14.0f %14.0f %13.1f "
         "%9.1f  (per gofer)\n",
         n, static_cast<long long>(s.rss_kib), s.threads, s.fds, rate,
-        Ms(list_took).c_str(), Ms(Median(probes)).c_str(), g.procs,
+        Ms(step->list).c_str(), Ms(step->probe_median).c_str(), g.procs,
         g.rss_kib * per, g.pss_kib * per, g.threads * per, g.fds * per);
     fflush(stdout);
   }

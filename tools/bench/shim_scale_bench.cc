@@ -39,6 +39,7 @@
 #include "runsc_shim/shim.grpc.pb.h"
 #include "runsc_shim/testutil.h"
 #include "tools/bench/scale_util.h"
+#include "tools/bench/shim_step.h"
 
 ABSL_FLAG(std::string, steps, "1000,10000",
           "attached-container counts to measure at, ascending");
@@ -68,7 +69,6 @@ Sample Measure(pid_t pid) {
           testutil::OpenFdCount(pid)};
 }
 
-using bench::Median;
 using bench::Ms;
 
 int Main(int argc, char** argv) {
@@ -200,44 +200,19 @@ int Main(int argc, char** argv) {
     double rate = (n - attached) / absl::ToDoubleSeconds(took);
     attached = n;
 
-    grpc::ClientContext ctx;
-    deadline(&ctx);
-    v1::ListContainersResponse list;
-    absl::Time t0 = absl::Now();
-    grpc::Status st =
-        stub->ListContainers(&ctx, v1::ListContainersRequest(), &list);
-    absl::Duration list_took = absl::Now() - t0;
-    if (!st.ok() || list.containers_size() != n) {
-      fprintf(stderr, "ListContainers: %s (%d containers)\n",
-              st.error_message().c_str(), list.containers_size());
+    absl::StatusOr<bench::ShimStep> step =
+        bench::MeasureShimStep(*stub, "bench-", n, v1::READ_WRITE);
+    if (!step.ok()) {
+      fprintf(stderr, "%s\n", std::string(step.status().message()).c_str());
       failed = true;
       break;
     }
-    std::vector<absl::Duration> probes;
-    for (int i = 0; i < 200; ++i) {
-      grpc::ClientContext pctx;
-      deadline(&pctx);
-      v1::ProbeDeviceRequest req;
-      req.set_name(absl::StrCat("bench-", (i * 7919) % n));
-      req.set_path("null");
-      req.set_mode(v1::READ_WRITE);
-      v1::DeviceInfo info;
-      absl::Time p0 = absl::Now();
-      grpc::Status pst = stub->ProbeDevice(&pctx, req, &info);
-      probes.push_back(absl::Now() - p0);
-      if (!pst.ok()) {
-        fprintf(stderr, "ProbeDevice: %s\n", pst.error_message().c_str());
-        failed = true;
-        break;
-      }
-    }
-    if (failed) break;
     Sample s = Measure(shim_pid);
     Sample g = gofer_sample();
     printf("%10d %12lld %14.1f %8d %8d %10.0f %13s %13s | %13lld %13d %9d\n", n,
            static_cast<long long>(s.rss_kib),
            static_cast<double>(s.rss_kib - idle.rss_kib) / n, s.threads, s.fds,
-           rate, Ms(list_took).c_str(), Ms(Median(probes)).c_str(),
+           rate, Ms(step->list).c_str(), Ms(step->probe_median).c_str(),
            static_cast<long long>(g.rss_kib), g.threads, g.fds);
     fflush(stdout);
   }
