@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
+#include "pkg/devutil/fast_path_test_base.h"
 #include "pkg/fd/fd.h"
 #include "testing/alloc_count.h"
 #include "testing/as_socket.h"
@@ -32,8 +33,6 @@
 
 namespace gvisor::devutil {
 namespace {
-
-const context::Context& Ctx() { return context::Background(); }
 
 // Counted counts the allocations of the calling thread while it lives.
 class Counted {
@@ -45,25 +44,7 @@ class Counted {
   const uint64_t start_;
 };
 
-class AllocTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    testing::GoferOptions opts;
-    opts.donate_mount_fd = true;
-    auto f = testing::GoferFixture::Create(opts);
-    ASSERT_TRUE(f.ok()) << f.status();
-    fixture_ = std::move(*f);
-    absl::StatusOr<fd::OwnedFd> sock = fixture_->Connect();
-    ASSERT_TRUE(sock.ok()) << sock.status();
-    auto c = NewGoferClient(Ctx(), "cont", testing::AsSocket(std::move(sock)));
-    ASSERT_TRUE(c.ok()) << c.status();
-    client_ = std::move(*c);
-    ASSERT_TRUE(client_->HasHostFD());
-  }
-
-  std::unique_ptr<testing::GoferFixture> fixture_;
-  std::unique_ptr<GoferClient> client_;
-};
+class AllocTest : public FastPathTest {};
 
 TEST_F(AllocTest, HostOpenAtAllocatesNothing) {
   // The first calls probe openat2 (once per process).

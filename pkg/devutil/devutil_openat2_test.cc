@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "pkg/context/context.h"
 #include "pkg/devutil/devutil.h"
+#include "pkg/devutil/fast_path_test_base.h"
 #include "pkg/fd/fd.h"
 #include "pkg/syserr/syserr.h"
 #include "testing/as_socket.h"
@@ -29,8 +30,6 @@
 
 namespace gvisor::devutil {
 namespace {
-
-const context::Context& Ctx() { return context::Background(); }
 
 // RefuseOpenat2 makes every later openat2 of this process fail with err.
 // Returns false (and says why) if the filter cannot be loaded.
@@ -69,22 +68,8 @@ int Openat2Errno() {
     }                                                                    \
   } while (0)
 
-class Openat2Test : public ::testing::Test {
+class Openat2Test : public FastPathTest {
  protected:
-  void SetUp() override {
-    testing::GoferOptions opts;
-    opts.donate_mount_fd = true;
-    auto f = testing::GoferFixture::Create(opts);
-    ASSERT_TRUE(f.ok()) << f.status();
-    fixture_ = std::move(*f);
-    absl::StatusOr<fd::OwnedFd> sock = fixture_->Connect();
-    ASSERT_TRUE(sock.ok()) << sock.status();
-    auto c = NewGoferClient(Ctx(), "cont", testing::AsSocket(std::move(sock)));
-    ASSERT_TRUE(c.ok()) << c.status();
-    client_ = std::move(*c);
-    ASSERT_TRUE(client_->HasHostFD());
-  }
-
   // InChild runs body in a forked child and expects it to exit 0.
   void InChild(absl::FunctionRef<void()> body) {
     pid_t pid = fork();
@@ -120,9 +105,6 @@ class Openat2Test : public ::testing::Test {
         client_->OpenAt(Ctx(), "nope", O_RDONLY);
     CHECK_IN_CHILD(syserr::ToErrno(missing.status()) == ENOENT);
   }
-
-  std::unique_ptr<testing::GoferFixture> fixture_;
-  std::unique_ptr<GoferClient> client_;
 };
 
 TEST_F(Openat2Test, FallsBackWhenSeccompAnswersEperm) {

@@ -32,10 +32,9 @@ absl::StatusOr<ShimStep> MeasureShimStep(v1::DevGoferShim::Stub& stub,
         stub.ListContainers(&ctx, v1::ListContainersRequest(), &list);
     step.list = absl::Now() - t0;
     if (!st.ok() || list.containers_size() != n) {
-      return absl::InternalError(absl::StrCat("ListContainers: ",
-                                              st.error_message(), " (",
-                                              list.containers_size(),
-                                              " containers)"));
+      return absl::InternalError(
+          absl::StrCat("ListContainers: ", st.error_message(), " (",
+                       list.containers_size(), " containers)"));
     }
   }
   std::vector<absl::Duration> probes;
