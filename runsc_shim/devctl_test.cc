@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pkg/fd/fd.h"
+#include "runsc_shim/shim_process_test_base.h"
 #include "runsc_shim/testutil.h"
 #include "testing/gofer_fixture.h"
 #include "tools/version/version.h"
@@ -63,27 +64,11 @@ std::unique_ptr<Child> StartShim(std::vector<std::string> args,
   return std::move(*c);
 }
 
-class DevctlTest : public ::testing::Test {
+class DevctlTest : public testutil::ShimProcessTest {
  protected:
   void SetUp() override {
-    auto fx = gvisor::testing::GoferFixture::Create();
-    ASSERT_TRUE(fx.ok()) << fx.status();
-    fixture_ = std::move(*fx);
-    auto g = DevGofer::Start(fixture_->devices_dir(),
-                             {"--char_devices=passthrough"});
-    ASSERT_TRUE(g.ok()) << g.status();
-    gofer_ = std::move(*g);
-    socket_ = testutil::TempSocketPath("shim");
-    shim_ = StartShim({"--listen=unix:" + socket_});
-    ASSERT_NE(shim_, nullptr);
-  }
-
-  void TearDown() override {
-    if (shim_ != nullptr) {
-      shim_->Signal(SIGTERM);
-      (void)shim_->Wait();
-    }
-    unlink(socket_.c_str());
+    ASSERT_NO_FATAL_FAILURE(ShimProcessTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(ShimProcessTest::StartShim({}, "shim"));
   }
 
   // Devctl runs devctl --server=<our shim> args.
@@ -94,11 +79,6 @@ class DevctlTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.value_or(Result{});
   }
-
-  std::unique_ptr<gvisor::testing::GoferFixture> fixture_;
-  std::unique_ptr<DevGofer> gofer_;
-  std::string socket_;
-  std::unique_ptr<Child> shim_;
 };
 
 TEST_F(DevctlTest, WholeSessionReadsWell) {
