@@ -493,7 +493,7 @@ absl::StatusOr<GoferSupervisor::Started> GoferSupervisor::Impl::DoStart(
   g->out = std::move(child->output);
   g->output = std::make_unique<GoferOutput>(
       ctx, absl::StrCat("gofer for ", label, " (pid ", pid, ")"),
-      kMaxLogBytesPerSecond, kTailBytes);
+      options.log_bytes_per_second, kTailBytes);
   epoll_event ev = {};
   ev.events = EPOLLIN;
   ev.data.u64 = g->id << 1;

@@ -25,7 +25,7 @@
 // reaped at once (waitid P_PIDFD; whatever is left in its process group is
 // SIGKILLed first) and reported to on_exit; what it wrote is logged
 // through the context's logger, a line at a time, prefixed with its
-// container's name, at most kMaxLogBytesPerSecond per gofer (the rest is
+// container's name, at most options.log_bytes_per_second per gofer (the rest is
 // counted and dropped, so a gofer cannot flood the shim's log), and the
 // last kTailBytes are kept for error messages (gofer_output.h). Each gofer
 // costs the shim three FDs (its socket, its pidfd, its output pipe) and no
@@ -66,6 +66,7 @@ absl::Status ValidateGoferSpec(const GoferSpec& spec);
 struct SupervisorOptions {
   static constexpr size_t kDefaultMaxGofers = 4096;
   static constexpr absl::Duration kDefaultStopGrace = absl::Seconds(2);
+  static constexpr size_t kDefaultLogBytesPerSecond = 64 * 1024;
 
   // binary is the devgofer to run (an absolute path).
   std::string binary;
@@ -76,13 +77,15 @@ struct SupervisorOptions {
   size_t max_gofers = kDefaultMaxGofers;
   // stop_grace is how long Stop waits after SIGTERM before SIGKILL.
   absl::Duration stop_grace = kDefaultStopGrace;
+  // log_bytes_per_second bounds what one gofer's output adds to the log in
+  // a second; past it lines are counted and dropped (gofer_output.h).
+  size_t log_bytes_per_second = kDefaultLogBytesPerSecond;
 };
 
 // GoferSupervisor starts, watches, stops and reaps managed gofers.
 class GoferSupervisor {
  public:
   static constexpr size_t kTailBytes = 4096;
-  static constexpr size_t kMaxLogBytesPerSecond = 64 * 1024;
   static constexpr size_t kMaxRules = 1024;
   // kExitHistory is how many reaped gofers StartFailure remembers (the
   // most recent ones): a caller asks right after its Mount failed.

@@ -221,6 +221,26 @@ TEST(GoferSupervisorTest, ServesOnlyTheAllowedNodesConfinedInItsOwnGroup) {
   EXPECT_EQ((*sup)->Running(), 0u);
 }
 
+TEST(GoferSupervisorTest, LogBytesPerSecondBoundsWhatAGoferLogs) {
+  LogContext ctx;
+  Exits exits;
+  SupervisorOptions o = Options();
+  o.log_bytes_per_second = 16;  // less than devgofer's first line
+  auto sup = GoferSupervisor::Create(ctx, o, exits.Callback());
+  ASSERT_TRUE(sup.ok()) << sup.status();
+  absl::StatusOr<GoferSupervisor::Started> g =
+      (*sup)->Start("chatty", GoferSpec());
+  ASSERT_TRUE(g.ok()) << g.status();
+  // Once it serves, it has written its start-up lines.
+  auto c = Mount(ctx, **sup, *g);
+  ASSERT_TRUE(c.ok()) << c.status();
+  (*c)->Close();
+  ASSERT_TRUE((*sup)->Stop(g->id).ok());
+  // Its output ended: what was dropped is said then.
+  EXPECT_TRUE(
+      ctx.WaitFor("of its output not logged (more than 16 bytes a second)"));
+}
+
 TEST(GoferSupervisorTest, KilledGoferIsReapedAndReportedOnce) {
   LogContext ctx;
   Exits exits;

@@ -91,6 +91,10 @@ ABSL_FLAG(std::string, gofer_restart_backoff, "250ms",
           "after it exited; it doubles with each restart in a row");
 ABSL_FLAG(std::string, gofer_restart_backoff_max, "30s",
           "the longest wait between two restarts of a managed gofer");
+ABSL_FLAG(uint64_t, gofer_log_bytes_per_second,
+          gvisor::shim::SupervisorOptions::kDefaultLogBytesPerSecond,
+          "the most bytes of one managed gofer's output logged in a second; "
+          "past it lines are counted and dropped (0 logs none)");
 ABSL_FLAG(uint64_t, max_managed_gofers,
           gvisor::shim::SupervisorOptions::kDefaultMaxGofers,
           "the most managed gofers running at once (each is a process and "
@@ -124,6 +128,7 @@ std::vector<cli::FlagSpec> Flags() {
       cli::AbslFlag("gofer_restart_backoff", "DURATION"),
       cli::AbslFlag("gofer_restart_backoff_max", "DURATION"),
       cli::AbslFlag("max_managed_gofers", "N"),
+      cli::AbslFlag("gofer_log_bytes_per_second", "N"),
       cli::AbslFlag("metrics_listen", "ADDRESS", 0, "off"),
       cli::AbslFlag("ready_fd", "FD", 0, "none"),
   };
@@ -238,6 +243,8 @@ int Main(int argc, char** argv) {
   ManagedOptions managed_options;
   managed_options.supervisor.max_gofers =
       absl::GetFlag(FLAGS_max_managed_gofers);
+  managed_options.supervisor.log_bytes_per_second =
+      absl::GetFlag(FLAGS_gofer_log_bytes_per_second);
   for (auto [flag, value, out] :
        {std::tuple{"gofer_stop_grace", absl::GetFlag(FLAGS_gofer_stop_grace),
                    &managed_options.supervisor.stop_grace},

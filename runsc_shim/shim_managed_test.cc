@@ -274,6 +274,16 @@ TEST_F(ShimManagedTest, MetricsCountManagedGofersAndRestarts) {
   EXPECT_TRUE(NoChildren());
 }
 
+TEST_F(ShimManagedTest, GoferLogBytesPerSecondBoundsAGofersLog) {
+  StartShim({"--gofer_log_bytes_per_second=16"});
+  ASSERT_TRUE(AttachManaged("c1", {"null"}, false, nullptr).ok());
+  ASSERT_TRUE(client_.Detach("c1").ok());  // its output ends
+  EXPECT_EQ(StopShim(), 0);
+  EXPECT_THAT(shim_->Stderr(),
+              HasSubstr("of its output not logged (more than 16 bytes a "
+                        "second)"));
+}
+
 TEST_F(ShimManagedTest, SigtermStopsEveryManagedGofer) {
   StartShim();
   std::vector<int> pids;
