@@ -35,12 +35,12 @@ namespace gvisor::shim {
 namespace {
 
 // DeadlineStream is httplib's view of one accepted connection: reads and
-// writes wait at most MetricsHttp::kIoTimeout each, and none past the
-// connection's deadline.
+// writes wait at most io_timeout each, and none past the connection's
+// deadline.
 class DeadlineStream final : public httplib::Stream {
  public:
-  DeadlineStream(int sock, absl::Time deadline)
-      : sock_(sock), deadline_(deadline) {}
+  DeadlineStream(int sock, absl::Duration io_timeout, absl::Time deadline)
+      : sock_(sock), io_timeout_(io_timeout), deadline_(deadline) {}
 
   bool is_readable() const override { return start_ < end_ || Wait(POLLIN); }
   bool is_writable() const override { return Wait(POLLOUT); }
@@ -80,12 +80,12 @@ class DeadlineStream final : public httplib::Stream {
   int socket() const override { return sock_; }
 
  private:
-  // Wait polls for events until kIoTimeout or the deadline, whichever is
+  // Wait polls for events until io_timeout or the deadline, whichever is
   // sooner, and reports whether they came (or the peer hung up).
   bool Wait(short events) const {
     for (;;) {
       const absl::Duration left =
-          std::min(MetricsHttp::kIoTimeout, deadline_ - absl::Now());
+          std::min(io_timeout_, deadline_ - absl::Now());
       if (left <= absl::ZeroDuration()) return false;
       pollfd pfd = {sock_, events, 0};
       const int r = poll(&pfd, 1,
@@ -119,6 +119,7 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   const int sock_;
+  const absl::Duration io_timeout_;
   const absl::Time deadline_;
   char buf_[4096];
   size_t start_ = 0;
@@ -129,13 +130,14 @@ class DeadlineStream final : public httplib::Stream {
 // that found the queue full: the connection is closed unserved.
 thread_local bool rejecting = false;
 
-// WorkerPool is httplib's task queue: kThreads threads started up front
-// (so that a failure to start one is an error of Start, not an exception
-// in httplib's thread), and a bounded queue.
+// WorkerPool is httplib's task queue: its threads started up front (so
+// that a failure to start one is an error of Start, not an exception in
+// httplib's thread), and a queue of at most max_queued connections.
 class WorkerPool final : public httplib::TaskQueue {
  public:
-  static absl::StatusOr<std::unique_ptr<WorkerPool>> Start(int threads) {
-    std::unique_ptr<WorkerPool> p(new WorkerPool());
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Start(int threads,
+                                                           size_t max_queued) {
+    std::unique_ptr<WorkerPool> p(new WorkerPool(max_queued));
     try {
       for (int i = 0; i < threads; ++i) {
         p->threads_.emplace_back([raw = p.get()] { raw->Work(); });
@@ -153,7 +155,7 @@ class WorkerPool final : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override {
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (jobs_.size() < MetricsHttp::kMaxQueued && !shutdown_) {
+      if (jobs_.size() < max_queued_ && !shutdown_) {
         jobs_.push_back(std::move(fn));
         cv_.notify_one();
         return;
@@ -178,7 +180,8 @@ class WorkerPool final : public httplib::TaskQueue {
   }
 
  private:
-  WorkerPool() = default;
+  explicit WorkerPool(size_t max_queued) : max_queued_(max_queued) {}
+  const size_t max_queued_;
 
   void Work() {
     for (;;) {
@@ -240,6 +243,7 @@ class MetricsHttp::Impl final : public httplib::Server {
   }
 
   std::unique_ptr<WorkerPool> pool_;
+  MetricsHttpOptions options_;
 
  private:
   bool process_and_close_socket(int sock) override {
@@ -253,7 +257,8 @@ class MetricsHttp::Impl final : public httplib::Server {
     }
     bool ok = false;
     if (serve) {
-      DeadlineStream stream(sock, absl::Now() + kConnectionTimeout);
+      DeadlineStream stream(sock, options_.io_timeout,
+                            absl::Now() + options_.connection_timeout);
       bool closed = false;
       ok = process_request(stream, /*close_connection=*/true, closed, nullptr);
       std::lock_guard<std::mutex> l(mu_);
@@ -317,9 +322,18 @@ MetricsHttp::MetricsHttp(MetricsAddress address, std::unique_ptr<Impl> impl)
     : address_(std::move(address)), impl_(std::move(impl)) {}
 
 absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(
-    const MetricsAddress& address, RenderFn render) {
+    const MetricsAddress& address, RenderFn render,
+    const MetricsHttpOptions& options) {
+  if (options.threads < 1 || options.io_timeout <= absl::ZeroDuration() ||
+      options.connection_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "metrics endpoint: threads must be at least 1 and the timeouts "
+        "positive");
+  }
   auto impl = std::make_unique<Impl>();
-  ASSIGN_OR_RETURN(impl->pool_, WorkerPool::Start(kThreads));
+  impl->options_ = options;
+  ASSIGN_OR_RETURN(impl->pool_,
+                   WorkerPool::Start(options.threads, options.max_queued));
   impl->new_task_queue = [raw = impl.get()] { return raw->Pool(); };
   impl->Get("/metrics", [render = std::move(render)](const httplib::Request&,
                                                      httplib::Response& res) {
@@ -334,8 +348,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttp>> MetricsHttp::Start(
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   // The accepted sockets' own timeouts (DeadlineStream polls anyway).
-  impl->set_read_timeout(absl::ToInt64Seconds(kIoTimeout));
-  impl->set_write_timeout(absl::ToInt64Seconds(kIoTimeout));
+  impl->set_read_timeout(absl::ToChronoMicroseconds(options.io_timeout));
+  impl->set_write_timeout(absl::ToChronoMicroseconds(options.io_timeout));
 
   MetricsAddress bound = address;
   errno = 0;

@@ -1,12 +1,13 @@
 // MetricsHttp: the HTTP endpoint that Prometheus scrapes, GET /metrics, on
 // a TCP address or a unix socket. It is cpp-httplib's server (Debian's
-// libcpp-httplib), bounded: kThreads threads serve one request per
-// connection each (the response says "Connection: close"), every read and
-// write waits at most kIoTimeout and a connection lives at most
-// kConnectionTimeout; past kMaxQueued connections waiting for a thread, a
-// new one is closed at once. Every other path is 404. The body is whatever
-// the render function returns (Metrics::Render), as kMetricsContentType.
-// No gRPC here; the shim's Server (server.h) starts and stops it.
+// libcpp-httplib), bounded (MetricsHttpOptions): its threads serve one
+// request per connection each (the response says "Connection: close"),
+// every read and write waits at most io_timeout and a connection lives at
+// most connection_timeout; past max_queued connections waiting for a
+// thread, a new one is closed at once. Every other path is 404. The body is
+// whatever the render function returns (Metrics::Render), as
+// kMetricsContentType. No gRPC here; the shim's Server (server.h) starts and
+// stops it.
 
 #ifndef GVISOR_RUNSC_SHIM_METRICS_HTTP_H_
 #define GVISOR_RUNSC_SHIM_METRICS_HTTP_H_
@@ -45,19 +46,27 @@ struct MetricsAddress {
 // INVALID_ARGUMENT.
 absl::StatusOr<MetricsAddress> ParseMetricsAddress(absl::string_view s);
 
+// MetricsHttpOptions bound what a scraper (anyone who can reach the
+// endpoint) can make the endpoint spend; the shim's --metrics_threads,
+// --metrics_io_timeout, --metrics_connection_timeout and
+// --metrics_max_queued set them.
+struct MetricsHttpOptions {
+  // threads serve requests (at least 1); the server also runs one
+  // accepting thread.
+  int threads = 2;
+  // io_timeout bounds each wait for a request's bytes or for room to write
+  // the response (positive).
+  absl::Duration io_timeout = absl::Seconds(1);
+  // connection_timeout bounds a connection from the moment a thread takes
+  // it: a client that trickles its request is cut off (positive).
+  absl::Duration connection_timeout = absl::Seconds(5);
+  // max_queued bounds the connections accepted and waiting for a thread;
+  // past it a connection is closed unserved.
+  size_t max_queued = 16;
+};
+
 class MetricsHttp {
  public:
-  // kThreads serve requests; the server also runs one accepting thread.
-  static constexpr int kThreads = 2;
-  // kIoTimeout bounds each wait for a request's bytes or for room to write
-  // the response.
-  static constexpr absl::Duration kIoTimeout = absl::Seconds(1);
-  // kConnectionTimeout bounds a connection from the moment a thread takes
-  // it: a client that trickles its request is cut off.
-  static constexpr absl::Duration kConnectionTimeout = absl::Seconds(5);
-  // kMaxQueued bounds the connections accepted and waiting for a thread.
-  static constexpr size_t kMaxQueued = 16;
-
   using RenderFn = std::function<std::string()>;
 
   // Start listens on address and serves render()'s text on GET /metrics.
@@ -67,8 +76,10 @@ class MetricsHttp {
   // errno and the code pkg/syserr gives it (EADDRINUSE: ALREADY_EXISTS;
   // UNAVAILABLE when httplib left none); no thread is RESOURCE_EXHAUSTED.
   // Errors name the endpoint ("metrics endpoint on 127.0.0.1:9464: ...").
+  // INVALID_ARGUMENT for options out of their ranges.
   static absl::StatusOr<std::unique_ptr<MetricsHttp>> Start(
-      const MetricsAddress& address, RenderFn render);
+      const MetricsAddress& address, RenderFn render,
+      const MetricsHttpOptions& options = {});
 
   // The destructor stops (Stop).
   ~MetricsHttp();
@@ -77,7 +88,7 @@ class MetricsHttp {
 
   // Stop closes the listening socket, cuts off the connections being
   // served, waits for the server's threads and removes a unix socket file.
-  // It returns within about kIoTimeout. Idempotent.
+  // It returns within about options.io_timeout. Idempotent.
   void Stop();
 
   // address is where it listens, with the port it bound for port 0.

@@ -55,12 +55,13 @@ struct TempSocket {
   std::string path;
 };
 
-std::unique_ptr<MetricsHttp> StartOn(const std::string& address) {
+std::unique_ptr<MetricsHttp> StartOn(const std::string& address,
+                                     const MetricsHttpOptions& options = {}) {
   absl::StatusOr<MetricsAddress> a = ParseMetricsAddress(address);
   EXPECT_TRUE(a.ok()) << a.status();
   if (!a.ok()) return nullptr;
-  absl::StatusOr<std::unique_ptr<MetricsHttp>> http =
-      MetricsHttp::Start(*a, [] { return std::string(kBody); });
+  absl::StatusOr<std::unique_ptr<MetricsHttp>> http = MetricsHttp::Start(
+      *a, [] { return std::string(kBody); }, options);
   EXPECT_TRUE(http.ok()) << http.status();
   return http.ok() ? *std::move(http) : nullptr;
 }
@@ -227,7 +228,7 @@ bool ClosedUnanswered(int c) {
 }
 
 // A client that trickles its request, a byte at a time within each read's
-// timeout, is cut off at kConnectionTimeout.
+// timeout, is cut off at MetricsHttpOptions::connection_timeout (5 s).
 TEST(MetricsHttpTest, AClientThatTricklesItsRequestIsCutOff) {
   auto http = StartOn("127.0.0.1:0");
   ASSERT_NE(http, nullptr);
@@ -235,9 +236,9 @@ TEST(MetricsHttpTest, AClientThatTricklesItsRequestIsCutOff) {
   const std::string start = "GET /metrics HTTP/1.1\r\nX-Slow: ";
   ASSERT_EQ(write(c.get(), start.data(), start.size()),
             static_cast<ssize_t>(start.size()));
-  // One byte every 200 ms (well within kIoTimeout) until the server hangs
-  // up; without the connection's deadline it never would (the header may
-  // grow to 8 KiB). 150 bytes is 30 s, far past kConnectionTimeout.
+  // One byte every 200 ms (well within io_timeout, 1 s) until the server
+  // hangs up; without the connection's deadline it never would (the header
+  // may grow to 8 KiB). 150 bytes is 30 s, far past connection_timeout.
   bool closed = false;
   for (int i = 0; i < 150 && !closed; ++i) {
     pollfd pfd = {c.get(), POLLIN, 0};
@@ -262,22 +263,21 @@ fd::OwnedFd ConnectUnix(const std::string& path) {
   return c;
 }
 
-// Past kThreads busy threads and kMaxQueued waiting connections, a new
-// connection is closed at once, unserved; the endpoint serves again once
-// the queue drains. (Over a unix socket, whose connects wait for the
-// accepting thread rather than retry a dropped SYN a second later, so that
-// the queue fills while the busy threads still wait for their requests.)
-TEST(MetricsHttpTest, PastTheQueueANewConnectionIsClosedAtOnce) {
+// ExpectQueueBound checks, on an endpoint with bounds, that past its busy
+// threads and its max_queued waiting connections a new connection is
+// closed at once, unserved, and that it serves again once the queue drains.
+void ExpectQueueBound(const MetricsHttpOptions& bounds) {
   TempSocket sock;
   const std::string& path = sock.path;
-  auto http = StartOn(absl::StrCat("unix:", path));
+  auto http = StartOn(absl::StrCat("unix:", path), bounds);
   ASSERT_NE(http, nullptr);
   // Each holds a thread, or a place in the queue, with a request that has
-  // not ended (for kIoTimeout). If the threads have not taken their first
+  // not ended (for io_timeout). If the threads have not taken their first
   // connections yet, the last holders find the queue full already and are
   // closed: their writes may fail.
   std::vector<fd::OwnedFd> holders;
-  for (size_t i = 0; i < MetricsHttp::kThreads + MetricsHttp::kMaxQueued; ++i) {
+  const size_t held = static_cast<size_t>(bounds.threads) + bounds.max_queued;
+  for (size_t i = 0; i < held; ++i) {
     holders.push_back(ConnectUnix(path));
     (void)send(holders.back().get(), "GET", 3, MSG_NOSIGNAL);
   }
@@ -293,6 +293,37 @@ TEST(MetricsHttpTest, PastTheQueueANewConnectionIsClosedAtOnce) {
     httplib::Result res = client.Get("/metrics");
     return res && res->status == 200 && res->body == kBody;
   }));
+}
+
+// Past its busy threads and max_queued waiting connections, a new
+// connection is closed at once, unserved; the endpoint serves again once
+// the queue drains. (Over a unix socket, whose connects wait for the
+// accepting thread rather than retry a dropped SYN a second later, so that
+// the queue fills while the busy threads still wait for their requests.)
+TEST(MetricsHttpTest, PastTheQueueANewConnectionIsClosedAtOnce) {
+  ExpectQueueBound(MetricsHttpOptions());
+}
+
+// The bounds are the options': one thread and one waiting connection.
+TEST(MetricsHttpTest, TheQueueBoundIsTheOptions) {
+  MetricsHttpOptions bounds;
+  bounds.threads = 1;
+  bounds.max_queued = 1;
+  ExpectQueueBound(bounds);
+}
+
+TEST(MetricsHttpTest, OptionsOutOfRangeAreRefused) {
+  absl::StatusOr<MetricsAddress> a = ParseMetricsAddress("127.0.0.1:0");
+  ASSERT_TRUE(a.ok());
+  for (MetricsHttpOptions o :
+       {MetricsHttpOptions{0}, MetricsHttpOptions{1, absl::ZeroDuration()},
+        MetricsHttpOptions{1, absl::Seconds(1), absl::ZeroDuration()}}) {
+    EXPECT_EQ(MetricsHttp::Start(
+                  *a, [] { return std::string(); }, o)
+                  .status()
+                  .code(),
+              absl::StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(ParseMetricsAddressTest, AcceptsHostPortTcpAndUnix) {

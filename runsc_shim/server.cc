@@ -91,8 +91,8 @@ absl::Status Server::StartMetrics(const ServerOptions& options) {
     }
   }
   if (s.ok()) {
-    absl::StatusOr<std::unique_ptr<MetricsHttp>> http =
-        MetricsHttp::Start(a, [this] { return metrics_.Render(); });
+    absl::StatusOr<std::unique_ptr<MetricsHttp>> http = MetricsHttp::Start(
+        a, [this] { return metrics_.Render(); }, options.metrics_http);
     if (http.ok()) {
       metrics_http_ = *std::move(http);
       return absl::OkStatus();

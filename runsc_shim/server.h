@@ -34,6 +34,8 @@ struct ServerOptions {
   // metrics_listen, if set, is where the metrics endpoint listens (the
   // shim's --metrics_listen); unset, the metrics are kept but not served.
   std::optional<MetricsAddress> metrics_listen;
+  // metrics_http bounds the metrics endpoint (the shim's --metrics_* flags).
+  MetricsHttpOptions metrics_http;
   // managed, if not null, runs the managed containers' gofers (service.h).
   ManagedContainers* managed = nullptr;
 };

@@ -32,9 +32,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <initializer_list>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -103,6 +103,18 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "where to serve Prometheus metrics (GET /metrics): HOST:PORT "
           "(127.0.0.1:9464; port 0 picks one, which the log names) or "
           "unix:PATH (a socket file with mode 0600)");
+ABSL_FLAG(int, metrics_threads, gvisor::shim::MetricsHttpOptions().threads,
+          "threads that serve the metrics endpoint (one request per "
+          "connection each)");
+ABSL_FLAG(std::string, metrics_io_timeout, "1s",
+          "the longest the metrics endpoint waits for a request's bytes or "
+          "for room to write its answer");
+ABSL_FLAG(std::string, metrics_connection_timeout, "5s",
+          "the longest one metrics connection lives once a thread takes it");
+ABSL_FLAG(uint64_t, metrics_max_queued,
+          gvisor::shim::MetricsHttpOptions().max_queued,
+          "the most metrics connections waiting for a thread; past it a "
+          "new one is closed unserved");
 ABSL_FLAG(int, ready_fd, -1,
           "an inherited FD (a pipe's write end) that gets \"ready\\n\" and "
           "is closed once the shim serves");
@@ -130,10 +142,35 @@ std::vector<cli::FlagSpec> Flags() {
       cli::AbslFlag("max_managed_gofers", "N"),
       cli::AbslFlag("gofer_log_bytes_per_second", "N"),
       cli::AbslFlag("metrics_listen", "ADDRESS", 0, "off"),
+      cli::AbslFlag("metrics_threads", "N"),
+      cli::AbslFlag("metrics_io_timeout", "DURATION"),
+      cli::AbslFlag("metrics_connection_timeout", "DURATION"),
+      cli::AbslFlag("metrics_max_queued", "N"),
       cli::AbslFlag("ready_fd", "FD", 0, "none"),
   };
   for (cli::FlagSpec& f : cli::GlogFlags()) flags.push_back(std::move(f));
   return flags;
+}
+
+// DurationFlag is a DURATION flag of the shim (a string flag: see
+// shutdown_grace), where its value goes, and whether 0 is allowed.
+struct DurationFlag {
+  const char* name;
+  const absl::Flag<std::string>& flag;
+  absl::Duration* out;
+  bool allow_zero;
+};
+
+// ParseDurationFlags parses each flag's value into its destination
+// (cli::ParseDuration); the first error is returned.
+absl::Status ParseDurationFlags(std::initializer_list<DurationFlag> flags) {
+  for (const DurationFlag& f : flags) {
+    absl::StatusOr<absl::Duration> d =
+        cli::ParseDuration(f.name, absl::GetFlag(f.flag), f.allow_zero);
+    if (!d.ok()) return d.status();
+    *f.out = *d;
+  }
+  return absl::OkStatus();
 }
 
 // FindGoferBinary returns the devgofer beside this binary (an installed
@@ -245,19 +282,16 @@ int Main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_managed_gofers);
   managed_options.supervisor.log_bytes_per_second =
       absl::GetFlag(FLAGS_gofer_log_bytes_per_second);
-  for (auto [flag, value, out] :
-       {std::tuple{"gofer_stop_grace", absl::GetFlag(FLAGS_gofer_stop_grace),
-                   &managed_options.supervisor.stop_grace},
-        std::tuple{"gofer_restart_backoff",
-                   absl::GetFlag(FLAGS_gofer_restart_backoff),
-                   &managed_options.restart_backoff},
-        std::tuple{"gofer_restart_backoff_max",
-                   absl::GetFlag(FLAGS_gofer_restart_backoff_max),
-                   &managed_options.restart_backoff_max}}) {
-    absl::StatusOr<absl::Duration> d =
-        cli::ParseDuration(flag, value, /*allow_zero=*/true);
-    if (!d.ok()) return cli::UsageError(kProgram, d.status().message(), kHint);
-    *out = *d;
+  if (absl::Status s = ParseDurationFlags({
+          {"gofer_stop_grace", FLAGS_gofer_stop_grace,
+           &managed_options.supervisor.stop_grace, /*allow_zero=*/true},
+          {"gofer_restart_backoff", FLAGS_gofer_restart_backoff,
+           &managed_options.restart_backoff, /*allow_zero=*/true},
+          {"gofer_restart_backoff_max", FLAGS_gofer_restart_backoff_max,
+           &managed_options.restart_backoff_max, /*allow_zero=*/true},
+      });
+      !s.ok()) {
+    return cli::UsageError(kProgram, s.message(), kHint);
   }
   if (managed_options.supervisor.max_gofers == 0) {
     return cli::UsageError(kProgram, "--max_managed_gofers must be at least 1",
@@ -317,6 +351,22 @@ int Main(int argc, char** argv) {
           kHint);
     }
     server_options.metrics_listen = *a;
+  }
+  MetricsHttpOptions& http = server_options.metrics_http;
+  http.threads = absl::GetFlag(FLAGS_metrics_threads);
+  http.max_queued = absl::GetFlag(FLAGS_metrics_max_queued);
+  if (http.threads < 1) {
+    return cli::UsageError(kProgram, "--metrics_threads must be at least 1",
+                           kHint);
+  }
+  if (absl::Status s = ParseDurationFlags({
+          {"metrics_io_timeout", FLAGS_metrics_io_timeout, &http.io_timeout,
+           /*allow_zero=*/false},
+          {"metrics_connection_timeout", FLAGS_metrics_connection_timeout,
+           &http.connection_timeout, /*allow_zero=*/false},
+      });
+      !s.ok()) {
+    return cli::UsageError(kProgram, s.message(), kHint);
   }
 
   RegistryOptions options;

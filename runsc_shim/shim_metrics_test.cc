@@ -243,6 +243,23 @@ TEST_F(ShimMetricsTest, AMetricsAddressThatIsNoneIsAUsageError) {
   EXPECT_THAT(r->err, HasSubstr("--metrics_listen: metrics address \"9464\""));
 }
 
+TEST_F(ShimMetricsTest, MetricsBoundsOutOfRangeAreUsageErrors) {
+  for (const auto& [flag, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"--metrics_threads=0", "--metrics_threads must be at least 1"},
+           {"--metrics_io_timeout=10", "--metrics_io_timeout=10: a duration"},
+           {"--metrics_connection_timeout=0s",
+            "--metrics_connection_timeout=0s: must be positive"},
+       }) {
+    absl::StatusOr<testutil::Result> r = testutil::Run(
+        {Bin("shim"), "--listen=unix:" + testutil::TempSocketPath("mshim"),
+         flag});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->exit_code, 2) << flag << ": " << r->err;
+    EXPECT_THAT(r->err, HasSubstr(message)) << flag;
+  }
+}
+
 TEST_F(ShimMetricsTest, AMetricsPortInUseIsOneLineAndExitStatusOne) {
   fd::OwnedFd taken(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   ASSERT_TRUE(taken.valid());
